@@ -1,0 +1,50 @@
+# dr-syncer — `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+ROOT := $(CURDIR)
+DRSYNCER_CACHE ?= $(HOME)/.cache/dr-syncer
+DRSYNCER_BIN ?= $(DRSYNCER_CACHE)/bin
+export DRSYNCER_CACHE DRSYNCER_BIN
+GO_TEST_FLAGS ?= -timeout 30m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## install the Debian packages tests and the lab need (rsync, openssh, containerd, ...)
+	hack/deps.sh
+
+.PHONY: tools
+tools: ## build controller-gen, the temporal CLI and the Kubernetes binaries into $(DRSYNCER_BIN)
+	hack/tools.sh >/dev/null
+
+.PHONY: generate manifests
+generate manifests: tools ## regenerate deepcopy code, CRDs and RBAC with controller-gen
+	hack/generate.sh
+
+.PHONY: build
+build: ## build the binaries into ./bin
+	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/...
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
+	go vet ./...
+
+.PHONY: test
+test: deps tools lint ## run every test: unit, integration (real Temporal + API servers), end to end
+	go test $(GO_TEST_FLAGS) ./...
+	hack/run-smoke.sh
+
+.PHONY: run
+run: tools build ## run Temporal (UI on 127.0.0.1:8233), the worker and the controller locally
+	hack/run.sh
+
+.PHONY: stop
+stop: ## stop what `make run` started
+	hack/run.sh stop
+
+-include hack/lab/lab.mk

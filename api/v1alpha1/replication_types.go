@@ -1,0 +1,507 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// ReplicationMode says when a Replication syncs.
+// +kubebuilder:validation:Enum=Scheduled;Continuous;Manual
+type ReplicationMode string
+
+// Replication modes.
+const (
+	// ModeScheduled syncs on a cron schedule, through a Temporal Schedule.
+	ModeScheduled ReplicationMode = "Scheduled"
+	// ModeContinuous keeps one long-running workflow that syncs on change and on an interval.
+	ModeContinuous ReplicationMode = "Continuous"
+	// ModeManual syncs once for each new value of the sync-now annotation.
+	ModeManual ReplicationMode = "Manual"
+)
+
+// ReplicationSpec says what to replicate, where, how and when.
+// +kubebuilder:validation:XValidation:rule="has(self.clusterMappingRef) || (has(self.sourceCluster) && has(self.destinationCluster))",message="set clusterMappingRef, or both sourceCluster and destinationCluster"
+// +kubebuilder:validation:XValidation:rule="!(has(self.clusterMappingRef) && (has(self.sourceCluster) || has(self.destinationCluster)))",message="clusterMappingRef and sourceCluster/destinationCluster are mutually exclusive"
+type ReplicationSpec struct {
+	// ClusterMappingRef names the ClusterMapping whose clusters this replication uses.
+	// +optional
+	ClusterMappingRef *ObjectRef `json:"clusterMappingRef,omitempty"`
+
+	// SourceCluster names the source RemoteCluster, when no mapping is referenced.
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	SourceCluster string `json:"sourceCluster,omitempty"`
+
+	// DestinationCluster names the DR RemoteCluster, when no mapping is referenced.
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	DestinationCluster string `json:"destinationCluster,omitempty"`
+
+	// SourceNamespace is the namespace replicated from the source cluster.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	SourceNamespace string `json:"sourceNamespace"`
+
+	// DestinationNamespace is the namespace written in the DR cluster; defaults to SourceNamespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	DestinationNamespace string `json:"destinationNamespace,omitempty"`
+
+	// NamespaceConfig controls how the DR namespace is created.
+	// +optional
+	NamespaceConfig *NamespaceConfig `json:"namespaceConfig,omitempty"`
+
+	// ReplicationMode is Scheduled, Continuous or Manual.
+	// +kubebuilder:default=Scheduled
+	// +optional
+	ReplicationMode ReplicationMode `json:"replicationMode,omitempty"`
+
+	// Schedule is the cron schedule of a Scheduled replication; defaults to the
+	// source RemoteCluster's defaultSchedule.
+	// +optional
+	Schedule Cron `json:"schedule,omitempty"`
+
+	// Continuous configures Continuous mode.
+	// +optional
+	Continuous *ContinuousConfig `json:"continuous,omitempty"`
+
+	// Paused stops new syncs; a running one finishes.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+
+	// ResourceTypes are the kinds to replicate, case-insensitive, singular or
+	// plural; "*" means every supported kind.
+	// +optional
+	ResourceTypes []string `json:"resourceTypes,omitempty"`
+
+	// NamespaceScopedResources are further namespaced types to replicate, as
+	// "resource.group" (for example "certificates.cert-manager.io").
+	// +optional
+	NamespaceScopedResources []string `json:"namespaceScopedResources,omitempty"`
+
+	// ScaleToZero scales Deployments and StatefulSets to zero replicas in DR.
+	// +kubebuilder:default=true
+	// +optional
+	ScaleToZero *bool `json:"scaleToZero,omitempty"`
+
+	// IngressConfig controls what of an Ingress is replicated.
+	// +optional
+	IngressConfig *IngressConfig `json:"ingressConfig,omitempty"`
+
+	// ImmutableResourceConfig says how to update objects whose changed fields are immutable.
+	// +optional
+	ImmutableResourceConfig *ImmutableResourceConfig `json:"immutableResourceConfig,omitempty"`
+
+	// PVCConfig controls how PVCs and their data are replicated.
+	// +optional
+	PVCConfig *PVCConfig `json:"pvcConfig,omitempty"`
+
+	// RetryConfig is the retry policy of the sync steps.
+	// +optional
+	RetryConfig *RetryConfig `json:"retryConfig,omitempty"`
+
+	// FailureHandling says what a failure does to the run.
+	// +optional
+	FailureHandling *FailureHandling `json:"failureHandling,omitempty"`
+}
+
+// NamespaceConfig controls how the DR namespace is created.
+type NamespaceConfig struct {
+	// CreateNamespace creates the DR namespace when it does not exist.
+	// +kubebuilder:default=true
+	// +optional
+	CreateNamespace *bool `json:"createNamespace,omitempty"`
+	// PreserveLabels copies the source namespace's labels.
+	// +kubebuilder:default=true
+	// +optional
+	PreserveLabels *bool `json:"preserveLabels,omitempty"`
+	// PreserveAnnotations copies the source namespace's annotations.
+	// +kubebuilder:default=true
+	// +optional
+	PreserveAnnotations *bool `json:"preserveAnnotations,omitempty"`
+}
+
+// ContinuousConfig configures Continuous mode.
+type ContinuousConfig struct {
+	// WatchResources syncs soon after a change in the source namespace.
+	// +kubebuilder:default=true
+	// +optional
+	WatchResources *bool `json:"watchResources,omitempty"`
+	// BackgroundSyncInterval syncs at least this often, changed or not.
+	// +kubebuilder:default="1h"
+	// +optional
+	BackgroundSyncInterval Duration `json:"backgroundSyncInterval,omitempty"`
+}
+
+// IngressConfig controls what of an Ingress is replicated.
+type IngressConfig struct {
+	// PreserveAnnotations copies the Ingress's annotations.
+	// +kubebuilder:default=true
+	// +optional
+	PreserveAnnotations *bool `json:"preserveAnnotations,omitempty"`
+	// PreserveTLS copies the TLS section.
+	// +kubebuilder:default=true
+	// +optional
+	PreserveTLS *bool `json:"preserveTLS,omitempty"`
+	// PreserveBackends copies the default backend and rule backends.
+	// +kubebuilder:default=true
+	// +optional
+	PreserveBackends *bool `json:"preserveBackends,omitempty"`
+}
+
+// ImmutableHandling says how an object whose immutable fields changed is updated.
+// +kubebuilder:validation:Enum=NoChange;Recreate;RecreateWithPodDrain;PartialUpdate;ForceUpdate
+type ImmutableHandling string
+
+// Immutable-field handling modes.
+const (
+	ImmutableNoChange             ImmutableHandling = "NoChange"
+	ImmutableRecreate             ImmutableHandling = "Recreate"
+	ImmutableRecreateWithPodDrain ImmutableHandling = "RecreateWithPodDrain"
+	ImmutablePartialUpdate        ImmutableHandling = "PartialUpdate"
+	ImmutableForceUpdate          ImmutableHandling = "ForceUpdate"
+)
+
+// ImmutableResourceConfig says how to update objects whose changed fields are immutable.
+type ImmutableResourceConfig struct {
+	// DefaultHandling applies to every kind without an override.
+	// +kubebuilder:default=NoChange
+	// +optional
+	DefaultHandling ImmutableHandling `json:"defaultHandling,omitempty"`
+	// ResourceOverrides maps a kind (for example "statefulsets") to its handling.
+	// +optional
+	ResourceOverrides map[string]ImmutableHandling `json:"resourceOverrides,omitempty"`
+	// DrainTimeout bounds the pod drain of RecreateWithPodDrain.
+	// +kubebuilder:default="5m"
+	// +optional
+	DrainTimeout Duration `json:"drainTimeout,omitempty"`
+	// ForceDeleteTimeout bounds a delete before it is forced.
+	// +kubebuilder:default="2m"
+	// +optional
+	ForceDeleteTimeout Duration `json:"forceDeleteTimeout,omitempty"`
+}
+
+// PVCConfig controls how PVCs and their data are replicated.
+type PVCConfig struct {
+	// SyncData copies the data inside the PVCs, not just the PVC objects.
+	// +kubebuilder:default=false
+	// +optional
+	SyncData bool `json:"syncData,omitempty"`
+	// StorageClassMappings rename storage classes from source to DR.
+	// +optional
+	StorageClassMappings []Mapping `json:"storageClassMappings,omitempty"`
+	// AccessModeMappings rename access modes from source to DR.
+	// +optional
+	AccessModeMappings []AccessModeMapping `json:"accessModeMappings,omitempty"`
+	// PreserveVolumeAttributes copies the volume's attributes (volumeMode, selectors, data source).
+	// +optional
+	PreserveVolumeAttributes bool `json:"preserveVolumeAttributes,omitempty"`
+	// SyncPersistentVolumes replicates the bound PV and keeps its volume name where the storage allows it.
+	// +optional
+	SyncPersistentVolumes bool `json:"syncPersistentVolumes,omitempty"`
+	// DataSyncConfig tunes the data transfer.
+	// +optional
+	DataSyncConfig *DataSyncConfig `json:"dataSyncConfig,omitempty"`
+}
+
+// Mapping renames one value.
+type Mapping struct {
+	// +kubebuilder:validation:MinLength=1
+	From string `json:"from"`
+	// +kubebuilder:validation:MinLength=1
+	To string `json:"to"`
+}
+
+// AccessModeMapping renames one access mode.
+type AccessModeMapping struct {
+	// +kubebuilder:validation:Enum=ReadWriteOnce;ReadOnlyMany;ReadWriteMany;ReadWriteOncePod
+	From string `json:"from"`
+	// +kubebuilder:validation:Enum=ReadWriteOnce;ReadOnlyMany;ReadWriteMany;ReadWriteOncePod
+	To string `json:"to"`
+}
+
+// VerificationMode says how copied data is checked.
+// +kubebuilder:validation:Enum=none;sample;full
+type VerificationMode string
+
+// Verification modes.
+const (
+	VerifyNone   VerificationMode = "none"
+	VerifySample VerificationMode = "sample"
+	VerifyFull   VerificationMode = "full"
+)
+
+// DataSyncConfig tunes the data transfer.
+// +kubebuilder:validation:XValidation:rule="!has(self.verificationMode) || self.verificationMode != 'sample' || has(self.samplePercent)",message="samplePercent is required when verificationMode is sample"
+type DataSyncConfig struct {
+	// ConcurrentSyncs bounds the PVCs this replication syncs at once.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=2
+	// +optional
+	ConcurrentSyncs int32 `json:"concurrentSyncs,omitempty"`
+	// ExcludePaths are paths inside the volume not to copy.
+	// +optional
+	ExcludePaths []string `json:"excludePaths,omitempty"`
+	// RsyncOptions are extra rsync options, checked against an allow-list.
+	// +optional
+	RsyncOptions []string `json:"rsyncOptions,omitempty"`
+	// BandwidthLimit in KiB/s per transfer; 0 means unlimited.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	BandwidthLimit int64 `json:"bandwidthLimit,omitempty"`
+	// Timeout bounds one PVC's transfer.
+	// +kubebuilder:default="2h"
+	// +optional
+	Timeout Duration `json:"timeout,omitempty"`
+	// VerificationMode is none, sample or full.
+	// +kubebuilder:default=none
+	// +optional
+	VerificationMode VerificationMode `json:"verificationMode,omitempty"`
+	// SamplePercent is the share of files checksummed in sample mode.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	SamplePercent int32 `json:"samplePercent,omitempty"`
+	// ParallelStreams splits one PVC into this many rsync streams by top-level directory.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16
+	// +kubebuilder:default=1
+	// +optional
+	ParallelStreams int32 `json:"parallelStreams,omitempty"`
+}
+
+// RetryConfig is the retry policy of the sync steps.
+type RetryConfig struct {
+	// MaxRetries is how many times a failed step is retried.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=5
+	// +optional
+	MaxRetries *int32 `json:"maxRetries,omitempty"`
+	// InitialBackoff before the first retry.
+	// +kubebuilder:default="5s"
+	// +optional
+	InitialBackoff Duration `json:"initialBackoff,omitempty"`
+	// MaxBackoff caps the delay between retries.
+	// +kubebuilder:default="5m"
+	// +optional
+	MaxBackoff Duration `json:"maxBackoff,omitempty"`
+	// BackoffMultiplier grows the delay after each retry, in percent (200 doubles it).
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:default=200
+	// +optional
+	BackoffMultiplier int32 `json:"backoffMultiplier,omitempty"`
+}
+
+// FailureMode says what a failure does to the run.
+// +kubebuilder:validation:Enum=RetryAndWait;RetryOnly;WaitForNextSync;FailFast
+type FailureMode string
+
+// Failure modes.
+const (
+	// FailureRetryAndWait retries per retryConfig, then waits for the next sync.
+	FailureRetryAndWait FailureMode = "RetryAndWait"
+	// FailureRetryOnly retries per retryConfig, then fails the run.
+	FailureRetryOnly FailureMode = "RetryOnly"
+	// FailureWaitForNextSync does not retry; the next sync tries again.
+	FailureWaitForNextSync FailureMode = "WaitForNextSync"
+	// FailureFailFast does not retry and fails the run at once.
+	FailureFailFast FailureMode = "FailFast"
+)
+
+// FailureHandling says what failures do to a run, by category.
+type FailureHandling struct {
+	// DefaultMode applies to every category without its own mode.
+	// +kubebuilder:default=RetryAndWait
+	// +optional
+	DefaultMode FailureMode `json:"defaultMode,omitempty"`
+	// ResourceNotFound applies to kinds that do not exist in a cluster.
+	// +optional
+	ResourceNotFound FailureMode `json:"resourceNotFound,omitempty"`
+	// ValidationFailure applies to objects the DR cluster rejects.
+	// +optional
+	ValidationFailure FailureMode `json:"validationFailure,omitempty"`
+	// NetworkError applies to unreachable clusters and agents.
+	// +optional
+	NetworkError FailureMode `json:"networkError,omitempty"`
+	// DataSyncFailure applies to failed PVC data transfers.
+	// +optional
+	DataSyncFailure FailureMode `json:"dataSyncFailure,omitempty"`
+}
+
+// ReplicationPhase is where a Replication stands.
+// +kubebuilder:validation:Enum=Pending;Running;Completed;Failed
+type ReplicationPhase string
+
+// Replication phases.
+const (
+	PhasePending   ReplicationPhase = "Pending"
+	PhaseRunning   ReplicationPhase = "Running"
+	PhaseCompleted ReplicationPhase = "Completed"
+	PhaseFailed    ReplicationPhase = "Failed"
+)
+
+// ReplicationStatus mirrors the replication's runs.
+type ReplicationStatus struct {
+	// Phase is Pending, Running, Completed or Failed.
+	// +optional
+	Phase ReplicationPhase `json:"phase,omitempty"`
+
+	// Conditions of the replication; Synced says whether the last sync succeeded and why not.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// LastSyncTime is when the last successful sync finished.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// NextSyncTime is when the next scheduled sync starts.
+	// +optional
+	NextSyncTime *metav1.Time `json:"nextSyncTime,omitempty"`
+
+	// SyncStats counts syncs.
+	// +optional
+	SyncStats *SyncStats `json:"syncStats,omitempty"`
+
+	// SyncProgress reports the running sync.
+	// +optional
+	SyncProgress *SyncProgress `json:"syncProgress,omitempty"`
+
+	// ResourceStatus reports each replicated object of the last sync.
+	// +optional
+	ResourceStatus []ResourceStatus `json:"resourceStatus,omitempty"`
+
+	// ResourceGroups counts the replicated objects per kind.
+	// +optional
+	ResourceGroups []ResourceGroupStatus `json:"resourceGroups,omitempty"`
+
+	// LastError is the last failure, kept until a sync succeeds.
+	// +optional
+	LastError *SyncError `json:"lastError,omitempty"`
+
+	// DeploymentScales lists the workloads scaled down in DR.
+	// +optional
+	DeploymentScales []DeploymentScale `json:"deploymentScales,omitempty"`
+
+	// CurrentRun is the workflow run in progress.
+	// +optional
+	CurrentRun *WorkflowRef `json:"currentRun,omitempty"`
+
+	// LastRun is the last finished workflow run.
+	// +optional
+	LastRun *WorkflowRef `json:"lastRun,omitempty"`
+
+	// SyncNowHandled is the last value of the sync-now annotation that started a run.
+	// +optional
+	SyncNowHandled string `json:"syncNowHandled,omitempty"`
+
+	// ObservedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// SyncStats counts syncs.
+type SyncStats struct {
+	// TotalResources is the number of objects the last sync considered.
+	TotalResources int32 `json:"totalResources"`
+	// SuccessfulSyncs counts successful runs.
+	SuccessfulSyncs int32 `json:"successfulSyncs"`
+	// FailedSyncs counts failed runs.
+	FailedSyncs int32 `json:"failedSyncs"`
+	// LastSyncDuration is how long the last run took.
+	// +optional
+	LastSyncDuration string `json:"lastSyncDuration,omitempty"`
+}
+
+// SyncProgress reports the running sync.
+type SyncProgress struct {
+	// PercentComplete of the whole run, 0 to 100.
+	PercentComplete int32 `json:"percentComplete"`
+	// CurrentOperation is what the run is doing now.
+	// +optional
+	CurrentOperation string `json:"currentOperation,omitempty"`
+	// BytesTransferred so far in this run.
+	// +optional
+	BytesTransferred int64 `json:"bytesTransferred,omitempty"`
+	// BytesTotal to transfer in this run, when known.
+	// +optional
+	BytesTotal int64 `json:"bytesTotal,omitempty"`
+	// PVCsDone is the number of PVCs whose data sync finished.
+	// +optional
+	PVCsDone int32 `json:"pvcsDone,omitempty"`
+	// PVCsTotal is the number of PVCs whose data this run syncs.
+	// +optional
+	PVCsTotal int32 `json:"pvcsTotal,omitempty"`
+}
+
+// ResourceStatus reports one replicated object.
+type ResourceStatus struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// State is Synced, Failed or Skipped.
+	State string `json:"state"`
+	// +optional
+	Error string `json:"error,omitempty"`
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+}
+
+// ResourceGroupStatus counts the objects of one kind.
+type ResourceGroupStatus struct {
+	Kind   string `json:"kind"`
+	Total  int32  `json:"total"`
+	Synced int32  `json:"synced"`
+	Failed int32  `json:"failed"`
+}
+
+// SyncError describes a failure.
+type SyncError struct {
+	Message string `json:"message"`
+	// Category is Validation, NotFound, Conflict, Network or DataSync.
+	// +optional
+	Category string      `json:"category,omitempty"`
+	Time     metav1.Time `json:"time"`
+}
+
+// DeploymentScale records a workload scaled in DR.
+type DeploymentScale struct {
+	Kind             string      `json:"kind"`
+	Name             string      `json:"name"`
+	OriginalReplicas int32       `json:"originalReplicas"`
+	DRReplicas       int32       `json:"drReplicas"`
+	LastScaled       metav1.Time `json:"lastScaled"`
+}
+
+// Replication copies a source namespace, and optionally its PVC data, to a DR cluster.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=repl,categories=dr-syncer
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.replicationMode`
+// +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`
+// +kubebuilder:printcolumn:name="Next Sync",type=date,JSONPath=`.status.nextSyncTime`
+// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.syncProgress.percentComplete`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Replication struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ReplicationSpec   `json:"spec"`
+	Status ReplicationStatus `json:"status,omitempty"`
+}
+
+// ReplicationList is a list of Replications.
+//
+// +kubebuilder:object:root=true
+type ReplicationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Replication `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Replication{}, &ReplicationList{})
+}

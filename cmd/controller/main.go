@@ -1,0 +1,110 @@
+// Command controller turns dr-syncer's custom resources into Temporal
+// workflow starts and Schedules.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/telemetry"
+	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "controller:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var common cmdutil.Common
+	var temporal temporalconn.Options
+	common.RegisterFlags(fs, ":8080")
+	temporal.RegisterFlags(fs)
+	probeAddr := fs.String("health-probe-addr", cmdutil.Env("DRSYNCER_HEALTH_PROBE_ADDR", ":8081"), "address of the /healthz and /readyz probes (env DRSYNCER_HEALTH_PROBE_ADDR)")
+	leaderElect := fs.Bool("leader-elect", false, "elect one active controller among replicas")
+	leaderNamespace := fs.String("leader-election-namespace", cmdutil.Env("POD_NAMESPACE", ""), "namespace of the leader-election lease; empty is the in-cluster namespace (env POD_NAMESPACE)")
+	cmdutil.Usage(fs, "controller: reconciles RemoteCluster, ClusterMapping and Replication resources into Temporal workflows and Schedules.\n\n"+
+		"Usage: controller [flags]")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+
+	logger, err := common.Logger()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+	ctrl.SetLogger(telemetry.Logr(logger))
+	metrics := telemetry.NewMetricsIn("drsyncer_controller", ctrlmetrics.Registry)
+	defer func() { _ = metrics.Close() }()
+
+	restConfig, err := common.RESTConfig()
+	if err != nil {
+		return err
+	}
+	tc, err := temporal.Dial(telemetry.TemporalLogger(logger), metrics.TemporalHandler())
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:                  kube.NewScheme(),
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr(common.MetricsAddr)},
+		HealthProbeBindAddress:  *probeAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        "controller.dr-syncer.io",
+		LeaderElectionNamespace: *leaderNamespace,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("temporal", temporalReachable(tc)); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+	logger.Info("controller starting", zap.String("temporal", temporal.Address), zap.String("namespace", temporal.Namespace))
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// temporalReachable makes the controller unready while Temporal is down, since
+// it can then neither start nor observe syncs.
+func temporalReachable(tc client.Client) healthz.Checker {
+	return func(req *http.Request) error {
+		_, err := tc.CheckHealth(req.Context(), &client.CheckHealthRequest{})
+		if err != nil {
+			return fmt.Errorf("temporal: %w", err)
+		}
+		return nil
+	}
+}
+
+// metricsAddr maps the shared "empty disables" convention onto controller-runtime's "0".
+func metricsAddr(addr string) string {
+	if addr == "" {
+		return "0"
+	}
+	return addr
+}
+

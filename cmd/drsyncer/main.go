@@ -1,0 +1,171 @@
+// Command drsyncer is the dr-syncer CLI: it lists and inspects sync
+// workflows on Temporal.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
+	"github.com/dr-syncer/dr-syncer/starter"
+)
+
+const usage = `drsyncer: inspect dr-syncer's sync workflows on Temporal.
+
+Usage:
+  drsyncer [flags] list [--query Q] [--limit N]   list runs, newest first
+  drsyncer [flags] describe WORKFLOW-ID [RUN-ID]  show one run and its progress
+  drsyncer [flags] setup                          register dr-syncer's search attributes
+                                                  in the Temporal namespace (once per namespace)
+
+The same runs are in the Temporal Web UI, and "temporal workflow cancel -w ID"
+or "temporal workflow reset -w ID --type FirstWorkflowTask" cancel or retry them.
+
+Flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "drsyncer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("drsyncer", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	var temporal temporalconn.Options
+	temporal.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("missing command: list, describe or setup")
+	}
+	command, rest := fs.Arg(0), fs.Args()[1:]
+	connect := func() (*starter.Starter, func(), error) {
+		c, err := temporal.Dial(nil, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &starter.Starter{Client: c, Namespace: temporal.Namespace, TaskQueue: temporal.TaskQueue}, c.Close, nil
+	}
+	switch command {
+	case "list":
+		return list(ctx, rest, out, connect)
+	case "describe":
+		return describe(ctx, rest, out, connect)
+	case "setup":
+		return setup(ctx, out, connect)
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown command %q: want list, describe or setup", command)
+	}
+}
+
+type connectFunc func() (*starter.Starter, func(), error)
+
+func list(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	query := fs.String("query", "", `Temporal visibility query to narrow the list, e.g. 'ExecutionStatus = "Running"' or 'DrSyncerReplication = "ns/name"'`)
+	limit := fs.Int("limit", 50, "most runs to show")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	runs, err := s.List(ctx, starter.ListOptions{Query: *query, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		fmt.Fprintf(out, "no dr-syncer workflows on task queue %q in namespace %q\n", s.TaskQueue, s.Namespace)
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKFLOW ID\tTYPE\tSTATUS\tSTARTED\tDURATION\tRUN ID")
+	now := time.Now()
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.WorkflowID, r.Type, r.Status,
+			r.Start.Local().Format(time.DateTime), r.Duration(now).Round(time.Millisecond), r.RunID)
+	}
+	return tw.Flush()
+}
+
+func describe(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
+	if len(args) < 1 || len(args) > 2 {
+		return errors.New("usage: drsyncer describe WORKFLOW-ID [RUN-ID]")
+	}
+	runID := ""
+	if len(args) == 2 {
+		runID = args[1]
+	}
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	d, err := s.Describe(ctx, args[0], runID)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Workflow ID:\t%s\n", d.WorkflowID)
+	fmt.Fprintf(tw, "Run ID:\t%s\n", d.RunID)
+	fmt.Fprintf(tw, "Type:\t%s\n", d.Type)
+	fmt.Fprintf(tw, "Status:\t%s\n", d.Status)
+	fmt.Fprintf(tw, "Started:\t%s\n", d.Start.Local().Format(time.DateTime))
+	fmt.Fprintf(tw, "Duration:\t%s\n", d.Duration(time.Now()).Round(time.Millisecond))
+	fmt.Fprintf(tw, "History events:\t%d\n", d.HistoryLength)
+	for name, value := range d.SearchAttributes {
+		fmt.Fprintf(tw, "%s:\t%s\n", name, value)
+	}
+	for _, a := range d.PendingActivities {
+		fmt.Fprintf(tw, "Pending activity:\t%s (%s, attempt %d)\n", a.Type, a.State, a.Attempt)
+		if a.Progress != "" {
+			fmt.Fprintf(tw, "  progress:\t%s\n", a.Progress)
+		}
+		if a.LastFailure != "" {
+			fmt.Fprintf(tw, "  last failure:\t%s\n", a.LastFailure)
+		}
+	}
+	return tw.Flush()
+}
+
+func setup(ctx context.Context, out io.Writer, connect connectFunc) error {
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	added, err := s.EnsureSearchAttributes(ctx)
+	if err != nil {
+		return err
+	}
+	if len(added) == 0 {
+		fmt.Fprintf(out, "search attributes already registered in namespace %q\n", s.Namespace)
+		return nil
+	}
+	fmt.Fprintf(out, "registered search attributes %v in namespace %q\n", added, s.Namespace)
+	return nil
+}

@@ -1,0 +1,84 @@
+// Command worker runs dr-syncer's Temporal workflows and activities.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/telemetry"
+	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
+	"github.com/dr-syncer/dr-syncer/worker"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var common cmdutil.Common
+	var temporal temporalconn.Options
+	common.RegisterFlags(fs, ":9090")
+	temporal.RegisterFlags(fs)
+	maxActivities := fs.Int("max-concurrent-activities", 0, "activities this worker runs at once; 0 is the SDK default")
+	cmdutil.Usage(fs, "worker: polls the dr-syncer task queue and runs its workflows and activities.\n\n"+
+		"Usage: worker [flags]\n\n"+
+		"It reads RemoteClusters and their kubeconfig Secrets from the cluster that --kubeconfig points at.")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+
+	logger, err := common.Logger()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+	metrics, err := telemetry.NewMetrics("drsyncer_worker")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = metrics.Close() }()
+
+	restConfig, err := common.RESTConfig()
+	if err != nil {
+		return err
+	}
+	reader, err := client.New(restConfig, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		return fmt.Errorf("client for the dr-syncer resources' cluster: %w", err)
+	}
+	tc, err := temporal.Dial(telemetry.TemporalLogger(logger), metrics.TemporalHandler())
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger.Info("worker starting", zap.String("temporal", temporal.Address), zap.String("namespace", temporal.Namespace), zap.String("taskQueue", temporal.TaskQueue))
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return metrics.Serve(ctx, common.MetricsAddr) })
+	g.Go(func() error {
+		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader)},
+			worker.Options{TaskQueue: temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})
+	})
+	return g.Wait()
+}

@@ -1,0 +1,64 @@
+package kube_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+)
+
+func TestClustersResolveRemoteClusters(t *testing.T) {
+	control := testenv.StartCluster(t, "control")
+	control.RegisterRemoteCluster(t, "ns", control)
+	ctx := context.Background()
+	clusters := kube.NewClusters(control.Client)
+
+	cs, err := clusters.Clientset(ctx, "ns", "control")
+	require.NoError(t, err)
+	version, err := cs.Discovery().ServerVersion()
+	require.NoError(t, err)
+	assert.Equal(t, "v1.36.3", version.GitVersion)
+
+	again, err := clusters.Clientset(ctx, "ns", "control")
+	require.NoError(t, err)
+	assert.Same(t, cs, again, "an unchanged kubeconfig reuses the client")
+
+	require.NoError(t, control.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "wrong-key"},
+		Data:       map[string][]byte{"config": []byte("x")},
+	}))
+	require.NoError(t, control.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "garbage"},
+		Data:       map[string][]byte{"kubeconfig": []byte("{not a kubeconfig")},
+	}))
+	for name, ref := range map[string]drv1.SecretKeyRef{
+		"no-secret": {Name: "absent"},
+		"no-key":    {Name: "wrong-key", Key: "kubeconfig"},
+		"garbage":   {Name: "garbage"},
+	} {
+		require.NoError(t, control.Client.Create(ctx, &drv1.RemoteCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+			Spec:       drv1.RemoteClusterSpec{KubeconfigSecretRef: ref},
+		}))
+	}
+
+	for name, want := range map[string]string{
+		"unknown":   "RemoteCluster ns/unknown not found; create it or fix the name",
+		"no-secret": `kubeconfig Secret ns/absent of RemoteCluster no-secret not found; create it with the cluster's kubeconfig under key "kubeconfig"`,
+		"no-key":    `kubeconfig Secret ns/wrong-key has no key "kubeconfig"`,
+		"garbage":   "kubeconfig of RemoteCluster ns/garbage does not parse",
+	} {
+		_, err := clusters.Config(ctx, "ns", name)
+		require.Error(t, err, name)
+		assert.True(t, errors.Is(err, kube.ErrInvalidClusterRef), "%s: %v is not ErrInvalidClusterRef", name, err)
+		assert.Contains(t, err.Error(), want)
+	}
+}

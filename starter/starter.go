@@ -1,0 +1,153 @@
+// Package starter is the Temporal client side of dr-syncer: it finds,
+// describes and (as the controller grows) starts and schedules its workflows.
+package starter
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// Starter talks to one Temporal namespace on behalf of dr-syncer.
+type Starter struct {
+	Client    client.Client
+	Namespace string
+	TaskQueue string
+}
+
+// Run is one workflow run as a user sees it in a list.
+type Run struct {
+	WorkflowID string
+	RunID      string
+	Type       string
+	Status     string
+	Start      time.Time
+	Close      time.Time
+}
+
+// Duration is how long the run took, or has taken so far.
+func (r Run) Duration(now time.Time) time.Duration {
+	if r.Close.IsZero() {
+		return now.Sub(r.Start)
+	}
+	return r.Close.Sub(r.Start)
+}
+
+// ListOptions narrow List.
+type ListOptions struct {
+	// Query is a Temporal visibility query ANDed with the task-queue filter,
+	// for example `ExecutionStatus = "Running"`.
+	Query string
+	// Limit caps the runs returned; 0 means 100.
+	Limit int
+}
+
+// List returns the runs of dr-syncer's task queue, newest first.
+func (s *Starter) List(ctx context.Context, opts ListOptions) ([]Run, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	query := fmt.Sprintf("TaskQueue = %q", s.TaskQueue)
+	if q := strings.TrimSpace(opts.Query); q != "" {
+		query += " AND (" + q + ")"
+	}
+	var runs []Run
+	var token []byte
+	for len(runs) < limit {
+		resp, err := s.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace:     s.Namespace,
+			PageSize:      int32(min(limit-len(runs), 1000)),
+			NextPageToken: token,
+			Query:         query,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list workflows (query %s): %w", query, err)
+		}
+		for _, e := range resp.Executions {
+			r := Run{
+				WorkflowID: e.GetExecution().GetWorkflowId(),
+				RunID:      e.GetExecution().GetRunId(),
+				Type:       e.GetType().GetName(),
+				Status:     e.GetStatus().String(),
+				Start:      e.GetStartTime().AsTime(),
+			}
+			if e.GetCloseTime() != nil {
+				r.Close = e.GetCloseTime().AsTime()
+			}
+			runs = append(runs, r)
+		}
+		token = resp.NextPageToken
+		if len(token) == 0 {
+			break
+		}
+	}
+	return runs, nil
+}
+
+// Detail is one run with what is happening inside it.
+type Detail struct {
+	Run
+	HistoryLength     int64
+	SearchAttributes  map[string]string
+	PendingActivities []PendingActivity
+}
+
+// PendingActivity is an activity that is running or waiting to retry.
+type PendingActivity struct {
+	Type          string
+	State         string
+	Attempt       int32
+	LastHeartbeat time.Time
+	// Progress is the activity's last heartbeat details, as JSON.
+	Progress    string
+	LastFailure string
+}
+
+// Describe returns the run of workflowID (the latest when runID is empty).
+func (s *Starter) Describe(ctx context.Context, workflowID, runID string) (Detail, error) {
+	resp, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
+	if err != nil {
+		return Detail{}, fmt.Errorf("describe workflow %s: %w", workflowID, err)
+	}
+	info := resp.GetWorkflowExecutionInfo()
+	d := Detail{
+		Run: Run{
+			WorkflowID: info.GetExecution().GetWorkflowId(),
+			RunID:      info.GetExecution().GetRunId(),
+			Type:       info.GetType().GetName(),
+			Status:     info.GetStatus().String(),
+			Start:      info.GetStartTime().AsTime(),
+		},
+		HistoryLength:    info.GetHistoryLength(),
+		SearchAttributes: map[string]string{},
+	}
+	if info.GetCloseTime() != nil {
+		d.Close = info.GetCloseTime().AsTime()
+	}
+	for name, payload := range info.GetSearchAttributes().GetIndexedFields() {
+		d.SearchAttributes[name] = strings.Trim(string(payload.GetData()), `"`)
+	}
+	for _, pa := range resp.GetPendingActivities() {
+		p := PendingActivity{
+			Type:    pa.GetActivityType().GetName(),
+			State:   strings.TrimPrefix(pa.GetState().String(), "PENDING_ACTIVITY_STATE_"),
+			Attempt: pa.GetAttempt(),
+		}
+		if pa.GetLastHeartbeatTime() != nil {
+			p.LastHeartbeat = pa.GetLastHeartbeatTime().AsTime()
+		}
+		if details := pa.GetHeartbeatDetails().GetPayloads(); len(details) > 0 {
+			p.Progress = string(details[len(details)-1].GetData())
+		}
+		if f := pa.GetLastFailure(); f != nil {
+			p.LastFailure = f.GetMessage()
+		}
+		d.PendingActivities = append(d.PendingActivities, p)
+	}
+	return d, nil
+}

@@ -1,0 +1,92 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/starter"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+// The worker runs against a real Temporal dev server and real API servers;
+// the starter then finds what it ran.
+func TestWorkerRunsWorkflowsAndStarterListsThem(t *testing.T) {
+	env := testenv.Start(t)
+	env.StartWorker(t)
+	tc := env.Temporal.Client
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	require.Eventually(t, func() bool {
+		return pollers(ctx, t, tc, env.Temporal.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW) > 0 &&
+			pollers(ctx, t, tc, env.Temporal.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY) > 0
+	}, 30*time.Second, 200*time.Millisecond, "the worker never polled task queue %q", env.Temporal.TaskQueue)
+
+	healthy := runClusterHealth(ctx, t, tc, env, "health/source", "source")
+	var health activities.ClusterHealth
+	require.NoError(t, healthy.Get(ctx, &health))
+	assert.True(t, strings.HasPrefix(health.ServerVersion, "v1.36"), "server version %q", health.ServerVersion)
+	assert.Equal(t, activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"}, health.Cluster)
+
+	broken := runClusterHealth(ctx, t, tc, env, "health/missing", "missing")
+	err := broken.Get(ctx, nil)
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "want an application error, got %v", err)
+	assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, appErr.Error(), "RemoteCluster dr-syncer-system/missing not found")
+
+	s := &starter.Starter{Client: tc, Namespace: env.Temporal.Namespace, TaskQueue: env.Temporal.TaskQueue}
+	var runs []starter.Run
+	require.Eventually(t, func() bool {
+		runs, err = s.List(ctx, starter.ListOptions{})
+		return err == nil && len(runs) == 2
+	}, 30*time.Second, 200*time.Millisecond, "starter listed %v (err %v)", runs, err)
+	status := map[string]string{}
+	for _, r := range runs {
+		assert.Equal(t, workflows.ClusterHealthName, r.Type)
+		assert.False(t, r.Close.Before(r.Start))
+		status[r.WorkflowID] = r.Status
+	}
+	assert.Equal(t, map[string]string{"health/source": "Completed", "health/missing": "Failed"}, status)
+
+	failed, err := s.List(ctx, starter.ListOptions{Query: `ExecutionStatus = "Failed"`})
+	require.NoError(t, err)
+	require.Len(t, failed, 1)
+	assert.Equal(t, "health/missing", failed[0].WorkflowID)
+
+	detail, err := s.Describe(ctx, "health/source", "")
+	require.NoError(t, err)
+	assert.Equal(t, "Completed", detail.Status)
+	assert.Equal(t, healthy.GetRunID(), detail.RunID)
+	assert.Greater(t, detail.HistoryLength, int64(5))
+}
+
+func runClusterHealth(ctx context.Context, t *testing.T, tc client.Client, env *testenv.Env, id, cluster string) client.WorkflowRun {
+	t.Helper()
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: env.Temporal.TaskQueue},
+		workflows.ClusterHealthName, activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: cluster})
+	require.NoError(t, err)
+	return run
+}
+
+func pollers(ctx context.Context, t *testing.T, tc client.Client, queue string, kind enumspb.TaskQueueType) int {
+	resp, err := tc.DescribeTaskQueue(ctx, queue, kind)
+	if err != nil {
+		t.Logf("describe task queue: %v", err)
+		return 0
+	}
+	return len(resp.GetPollers())
+}

@@ -1,0 +1,48 @@
+// Package worker registers dr-syncer's workflows and activities with a
+// Temporal worker and runs it.
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+// Dependencies are the clients the activities need.
+type Dependencies struct {
+	Clusters activities.ClusterResolver
+}
+
+// Register adds every workflow under its stable type name, and every
+// activity struct; an activity's type name is its method name.
+func Register(r sdkworker.Registry, deps Dependencies) {
+	r.RegisterWorkflowWithOptions(workflows.ClusterHealth, workflow.RegisterOptions{Name: workflows.ClusterHealthName})
+	r.RegisterActivity(&activities.ClusterActivities{Clusters: deps.Clusters})
+}
+
+// Options configure Run.
+type Options struct {
+	TaskQueue string
+	// MaxConcurrentActivities bounds the activities this worker runs at once; 0 is the SDK default.
+	MaxConcurrentActivities int
+}
+
+// Run polls the task queue until ctx is done.
+func Run(ctx context.Context, c client.Client, deps Dependencies, opts Options) error {
+	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+	})
+	Register(w, deps)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %q: %w", opts.TaskQueue, err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
