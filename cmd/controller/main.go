@@ -107,4 +107,3 @@ func metricsAddr(addr string) string {
 	}
 	return addr
 }
-
