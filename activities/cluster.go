@@ -7,11 +7,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
-// ClusterResolver turns a RemoteCluster reference into a client of that cluster.
+// ClusterResolver turns a RemoteCluster reference into clients of that
+// cluster; *kube.Clusters is the real one.
 type ClusterResolver interface {
 	Clientset(ctx context.Context, namespace, name string) (kubernetes.Interface, error)
+	// Config is for clients Clientset does not cover, such as the dynamic client.
+	Config(ctx context.Context, namespace, name string) (*rest.Config, error)
 }
 
 // ClusterActivities talk to RemoteClusters as a whole.

@@ -4,6 +4,7 @@ package activities
 
 import (
 	"errors"
+	"fmt"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -17,14 +18,40 @@ const (
 	ErrTypeInvalidSpec = "InvalidSpec"
 )
 
+// errInvalidSpec marks errors a user must fix in the CRs.
+var errInvalidSpec = errors.New("invalid spec")
+
 // classify turns errors a user must fix into non-retryable application
 // errors, and leaves the rest to the retry policy.
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, kube.ErrInvalidClusterRef) {
+	if errors.Is(err, kube.ErrInvalidClusterRef) || errors.Is(err, errInvalidSpec) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSpec, err)
 	}
 	return err
+}
+
+// Error types of PVC sync failures that retrying cannot fix.
+const (
+	// ErrTypePVCNotFound: the source PVC does not exist.
+	ErrTypePVCNotFound = "PVCNotFound"
+	// ErrTypePVCNotBound: the source PVC has no volume, so no data.
+	ErrTypePVCNotBound = "PVCNotBound"
+	// ErrTypeStorageClassNotFound: the DR storage class a PVC maps to does not exist.
+	ErrTypeStorageClassNotFound = "StorageClassNotFound"
+	// ErrTypeNamespaceNotFound: the DR namespace is missing and may not be created.
+	ErrTypeNamespaceNotFound = "NamespaceNotFound"
+	// ErrTypePodFailed: a mount or sync pod cannot start for a reason waiting will not fix.
+	ErrTypePodFailed = "PodFailed"
+	// ErrTypeTransferFailed: rsync failed permanently (usage, protocol, I/O on the target).
+	ErrTypeTransferFailed = "TransferFailed"
+	// ErrTypeVerificationFailed: the copy does not match the source.
+	ErrTypeVerificationFailed = "VerificationFailed"
+)
+
+func nonRetryable(errType, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return temporal.NewNonRetryableApplicationError(msg, errType, nil)
 }

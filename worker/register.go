@@ -6,9 +6,10 @@ import (
 	"context"
 	"fmt"
 
-	"go.temporal.io/sdk/client"
+	temporalclient "go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/workflows"
@@ -16,7 +17,10 @@ import (
 
 // Dependencies are the clients the activities need.
 type Dependencies struct {
+	// Clusters reaches the source and DR clusters.
 	Clusters activities.ClusterResolver
+	// Control reads dr-syncer's resources from the cluster that holds them.
+	Control client.Reader
 }
 
 // Register adds every workflow under its stable type name, and every
@@ -24,6 +28,11 @@ type Dependencies struct {
 func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterWorkflowWithOptions(workflows.ClusterHealth, workflow.RegisterOptions{Name: workflows.ClusterHealthName})
 	r.RegisterActivity(&activities.ClusterActivities{Clusters: deps.Clusters})
+	r.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
+	r.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
+	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
+	r.RegisterActivity(&activities.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})
+	registerResources(r, deps)
 }
 
 // Options configure Run.
@@ -34,7 +43,7 @@ type Options struct {
 }
 
 // Run polls the task queue until ctx is done.
-func Run(ctx context.Context, c client.Client, deps Dependencies, opts Options) error {
+func Run(ctx context.Context, c temporalclient.Client, deps Dependencies, opts Options) error {
 	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 	})

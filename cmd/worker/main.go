@@ -77,7 +77,7 @@ func run(args []string, stderr io.Writer) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Serve(ctx, common.MetricsAddr) })
 	g.Go(func() error {
-		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader)},
+		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader), Control: reader},
 			worker.Options{TaskQueue: temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})
 	})
 	return g.Wait()

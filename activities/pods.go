@@ -1,0 +1,115 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// pollInterval is how often pod state is re-read while waiting.
+const pollInterval = 500 * time.Millisecond
+
+// createOrGetPod creates pod, or returns the pod of that name an earlier
+// attempt created. A leftover from another run is replaced.
+func createOrGetPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
+	pods := cs.CoreV1().Pods(pod.Namespace)
+	existing, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+	if err == nil && existing.Labels[kube.LabelRun] == pod.Labels[kube.LabelRun] && existing.Status.Phase != corev1.PodFailed {
+		return existing, nil
+	}
+	if err == nil {
+		if err := deletePodAndWait(ctx, cs, existing); err != nil {
+			return nil, err
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("get pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("create pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return created, nil
+}
+
+// waitPodReady waits until the pod is ready, heartbeating what it waits for,
+// and fails with the pod's problem when waiting cannot help.
+func waitPodReady(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.Pod, error) {
+	for {
+		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
+		}
+		if kube.PodReady(pod) {
+			return pod, nil
+		}
+		problem, permanent := podProblem(ctx, cs, pod)
+		if permanent {
+			return nil, nonRetryable(ErrTypePodFailed, "%s", problem)
+		}
+		status := problem
+		if status == "" {
+			status = fmt.Sprintf("waiting for pod %s/%s (%s)", namespace, name, pod.Status.Phase)
+		}
+		activity.RecordHeartbeat(ctx, status)
+		select {
+		case <-ctx.Done():
+			if problem != "" {
+				return nil, fmt.Errorf("%s: %w", problem, ctx.Err())
+			}
+			return nil, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func podProblem(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (string, bool) {
+	events, err := cs.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("involvedObject.uid", string(pod.UID)).String(),
+	})
+	var items []corev1.Event
+	if err == nil {
+		items = events.Items
+	}
+	return kube.PodProblem(pod, items)
+}
+
+// deletePodAndWait deletes a pod and waits until it is gone, so its volume is
+// released before another pod mounts it.
+func deletePodAndWait(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) error {
+	pods := cs.CoreV1().Pods(pod.Namespace)
+	err := pods.Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	for {
+		current, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || (err == nil && current.UID != pod.UID) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("get pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// client404 treats "already gone" as done.
+func client404(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}

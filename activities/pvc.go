@@ -1,0 +1,127 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// PVCActivities are the steps of one PVC's data sync.
+type PVCActivities struct {
+	Clusters ClusterResolver
+	// Control reads the SSH key Secrets from the cluster that holds dr-syncer's resources.
+	Control client.Reader
+}
+
+// PVCRef names a PVC in a RemoteCluster.
+type PVCRef struct {
+	Cluster   ClusterRef `json:"cluster"`
+	Namespace string     `json:"namespace"`
+	Name      string     `json:"name"`
+}
+
+func (r PVCRef) String() string {
+	return fmt.Sprintf("%s/%s/%s", r.Cluster.Name, r.Namespace, r.Name)
+}
+
+// PVCInfo is what Discover found about a source PVC.
+type PVCInfo struct {
+	StorageClass string   `json:"storageClass"`
+	AccessModes  []string `json:"accessModes"`
+	Size         string   `json:"size"`
+	VolumeName   string   `json:"volumeName"`
+	// MountedBy lists the pods that use the claim, as namespace-local names.
+	MountedBy []string `json:"mountedBy,omitempty"`
+}
+
+// Discover reads a source PVC, its volume and the pods that mount it.
+func (a *PVCActivities) Discover(ctx context.Context, ref PVCRef) (PVCInfo, error) {
+	cs, err := a.Clusters.Clientset(ctx, ref.Cluster.Namespace, ref.Cluster.Name)
+	if err != nil {
+		return PVCInfo{}, classify(err)
+	}
+	pvc, err := getPVC(ctx, cs, ref)
+	if err != nil {
+		return PVCInfo{}, err
+	}
+	if pvc.Status.Phase != corev1.ClaimBound {
+		return PVCInfo{}, nonRetryable(ErrTypePVCNotBound, "source PVC %s is %s, not Bound: it has no data to sync yet", ref, pvc.Status.Phase)
+	}
+	pods, err := cs.CoreV1().Pods(ref.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return PVCInfo{}, fmt.Errorf("list pods of %s/%s: %w", ref.Cluster.Name, ref.Namespace, err)
+	}
+	info := PVCInfo{Size: kube.PVCSize(pvc), VolumeName: pvc.Spec.VolumeName}
+	if pvc.Spec.StorageClassName != nil {
+		info.StorageClass = *pvc.Spec.StorageClassName
+	}
+	for _, m := range pvc.Spec.AccessModes {
+		info.AccessModes = append(info.AccessModes, string(m))
+	}
+	for _, p := range pods.Items {
+		if kube.PodMountsClaim(&p, ref.Name) && p.Labels[kube.LabelManagedBy] != kube.ManagedBy {
+			info.MountedBy = append(info.MountedBy, p.Name)
+		}
+	}
+	return info, nil
+}
+
+func getPVC(ctx context.Context, cs kubernetes.Interface, ref PVCRef) (*corev1.PersistentVolumeClaim, error) {
+	pvc, err := cs.CoreV1().PersistentVolumeClaims(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nonRetryable(ErrTypePVCNotFound, "PVC %s not found", ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get PVC %s: %w", ref, err)
+	}
+	return pvc, nil
+}
+
+// ListPVCsInput names a source namespace.
+type ListPVCsInput struct {
+	Cluster   ClusterRef `json:"cluster"`
+	Namespace string     `json:"namespace"`
+}
+
+// PVCList is the source PVCs whose data a run syncs, and those it leaves out.
+type PVCList struct {
+	Names []string `json:"names"`
+	// Skipped maps a PVC to why its data is not synced.
+	Skipped map[string]string `json:"skipped,omitempty"`
+}
+
+// ListPVCs lists the PVCs of a source namespace in name order, leaving out
+// those labelled dr-syncer.io/ignore and those with no volume yet.
+func (a *PVCActivities) ListPVCs(ctx context.Context, in ListPVCsInput) (PVCList, error) {
+	cs, err := a.Clusters.Clientset(ctx, in.Cluster.Namespace, in.Cluster.Name)
+	if err != nil {
+		return PVCList{}, classify(err)
+	}
+	pvcs, err := cs.CoreV1().PersistentVolumeClaims(in.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return PVCList{}, fmt.Errorf("list PVCs of %s/%s: %w", in.Cluster.Name, in.Namespace, err)
+	}
+	list := PVCList{Skipped: map[string]string{}}
+	for _, p := range pvcs.Items {
+		switch {
+		case p.Labels[drv1.LabelIgnore] == "true":
+			list.Skipped[p.Name] = "labelled " + drv1.LabelIgnore
+		case p.Status.Phase != corev1.ClaimBound:
+			list.Skipped[p.Name] = fmt.Sprintf("%s, not Bound", p.Status.Phase)
+		default:
+			list.Names = append(list.Names, p.Name)
+		}
+	}
+	sort.Strings(list.Names)
+	return list, nil
+}

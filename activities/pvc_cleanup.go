@@ -1,0 +1,70 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/activity"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// CleanupInput names where an operation may have created objects.
+type CleanupInput struct {
+	Op                   Operation  `json:"op"`
+	Source               ClusterRef `json:"source"`
+	SourceNamespace      string     `json:"sourceNamespace"`
+	Destination          ClusterRef `json:"destination"`
+	DestinationNamespace string     `json:"destinationNamespace"`
+}
+
+// CleanupResult lists what was deleted, as cluster/kind/namespace/name.
+type CleanupResult struct {
+	Deleted []string `json:"deleted"`
+}
+
+// Cleanup deletes every pod and Secret of the operation, from this run or an
+// earlier crashed one, in both clusters, and waits until the pods are gone
+// so the volumes are free. It never touches anything else: it selects by the
+// operation label only.
+func (a *PVCActivities) Cleanup(ctx context.Context, in CleanupInput) (CleanupResult, error) {
+	selector := labels.SelectorFromSet(labels.Set{
+		kube.LabelManagedBy: kube.ManagedBy,
+		kube.LabelOperation: kube.OperationID(in.Op.WorkflowID),
+	}).String()
+	var result CleanupResult
+	for _, side := range []struct {
+		cluster   ClusterRef
+		namespace string
+	}{{in.Source, in.SourceNamespace}, {in.Destination, in.DestinationNamespace}} {
+		cs, err := a.Clusters.Clientset(ctx, side.cluster.Namespace, side.cluster.Name)
+		if err != nil {
+			return result, classify(err)
+		}
+		pods, err := cs.CoreV1().Pods(side.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return result, fmt.Errorf("list pods of %s in %s/%s: %w", in.Op.WorkflowID, side.cluster.Name, side.namespace, err)
+		}
+		for i := range pods.Items {
+			pod := &pods.Items[i]
+			activity.RecordHeartbeat(ctx, "deleting pod "+pod.Name)
+			if err := deletePodAndWait(ctx, cs, pod); err != nil {
+				return result, err
+			}
+			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/pod/%s/%s", side.cluster.Name, side.namespace, pod.Name))
+		}
+		secrets, err := cs.CoreV1().Secrets(side.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return result, fmt.Errorf("list Secrets of %s in %s/%s: %w", in.Op.WorkflowID, side.cluster.Name, side.namespace, err)
+		}
+		for _, s := range secrets.Items {
+			if err := cs.CoreV1().Secrets(side.namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); client404(err) != nil {
+				return result, fmt.Errorf("delete Secret %s/%s in %s: %w", side.namespace, s.Name, side.cluster.Name, err)
+			}
+			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/secret/%s/%s", side.cluster.Name, side.namespace, s.Name))
+		}
+	}
+	return result, nil
+}

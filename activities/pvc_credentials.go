@@ -1,0 +1,139 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// Operation identifies one run of one PVC sync; everything it creates is
+// named and labelled from it.
+type Operation struct {
+	WorkflowID string `json:"workflowID"`
+	RunID      string `json:"runID"`
+}
+
+// Name is the deterministic name of the operation's object with role, so a
+// retried or re-attached step finds what an earlier attempt created.
+func (o Operation) Name(role string) string {
+	return "drs-" + role + "-" + kube.OperationID(o.WorkflowID)
+}
+
+// Labels are the labels of the operation's object with role.
+func (o Operation) Labels(role string) map[string]string {
+	return kube.OperationLabels(o.WorkflowID, o.RunID, role)
+}
+
+// SecretRef names a Secret in the control cluster.
+type SecretRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// CredentialsInput says where the operation's pods run and where the
+// cluster-pair key lives. Only references travel: key material never enters
+// workflow history.
+type CredentialsInput struct {
+	Op                   Operation  `json:"op"`
+	Source               ClusterRef `json:"source"`
+	SourceNamespace      string     `json:"sourceNamespace"`
+	Destination          ClusterRef `json:"destination"`
+	DestinationNamespace string     `json:"destinationNamespace"`
+	// ClusterKey holds the cluster-pair private key (id_ed25519).
+	ClusterKey SecretRef `json:"clusterKey"`
+	// AgentHostKey holds the source agent's public host key (ssh_host_ed25519_key.pub).
+	AgentHostKey SecretRef `json:"agentHostKey"`
+}
+
+// Credentials names the per-operation Secret, which has the same name in
+// both clusters.
+type Credentials struct {
+	Secret string `json:"secret"`
+}
+
+// EnsureCredentials creates the operation's rsync credentials in the source
+// namespace (for the mount pod) and, with the cluster-pair key, in the DR
+// namespace (for the sync pod). A retry reuses the credentials already made.
+func (a *PVCActivities) EnsureCredentials(ctx context.Context, in CredentialsInput) (Credentials, error) {
+	src, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
+	if err != nil {
+		return Credentials{}, classify(err)
+	}
+	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
+	if err != nil {
+		return Credentials{}, classify(err)
+	}
+	clientKey, err := a.controlSecretKey(ctx, in.ClusterKey, kube.SecretKeyClusterKey)
+	if err != nil {
+		return Credentials{}, err
+	}
+	hostKey, err := a.controlSecretKey(ctx, in.AgentHostKey, kube.SecretKeyAgentHostKey)
+	if err != nil {
+		return Credentials{}, err
+	}
+	name := in.Op.Name("creds")
+	sourceSecrets := src.CoreV1().Secrets(in.SourceNamespace)
+	creds, err := sourceSecrets.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		generated, genErr := keys.NewRsyncCredentials()
+		if genErr != nil {
+			return Credentials{}, genErr
+		}
+		creds = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.SourceNamespace, Labels: in.Op.Labels("credentials")},
+			Data: map[string][]byte{
+				kube.SecretKeyRsyncUser:     []byte(generated.User),
+				kube.SecretKeyRsyncPassword: generated.Password.Reveal(),
+			},
+		}
+		if creds, err = sourceSecrets.Create(ctx, creds, metav1.CreateOptions{}); err != nil {
+			return Credentials{}, fmt.Errorf("create credentials Secret %s/%s in %s: %w", in.SourceNamespace, name, in.Source.Name, err)
+		}
+	} else if err != nil {
+		return Credentials{}, fmt.Errorf("get credentials Secret %s/%s in %s: %w", in.SourceNamespace, name, in.Source.Name, err)
+	}
+
+	drSecret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.DestinationNamespace, Labels: in.Op.Labels("credentials")},
+		Data: map[string][]byte{
+			kube.SecretKeyRsyncUser:     creds.Data[kube.SecretKeyRsyncUser],
+			kube.SecretKeyRsyncPassword: creds.Data[kube.SecretKeyRsyncPassword],
+			kube.SecretKeyClusterKey:    clientKey,
+			kube.SecretKeyAgentHostKey:  hostKey,
+		},
+	}
+	drSecrets := dst.CoreV1().Secrets(in.DestinationNamespace)
+	if _, err := drSecrets.Create(ctx, drSecret, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		if _, err := drSecrets.Update(ctx, drSecret, metav1.UpdateOptions{}); err != nil {
+			return Credentials{}, fmt.Errorf("update credentials Secret %s/%s in %s: %w", in.DestinationNamespace, name, in.Destination.Name, err)
+		}
+	} else if err != nil {
+		return Credentials{}, fmt.Errorf("create credentials Secret %s/%s in %s: %w", in.DestinationNamespace, name, in.Destination.Name, err)
+	}
+	return Credentials{Secret: name}, nil
+}
+
+// controlSecretKey reads one key of a Secret in the control cluster; a
+// missing Secret or key is for a user (or the key rollout) to fix.
+func (a *PVCActivities) controlSecretKey(ctx context.Context, ref SecretRef, key string) ([]byte, error) {
+	var s corev1.Secret
+	err := a.Control.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
+	if apierrors.IsNotFound(err) {
+		return nil, invalidSpec("Secret %s/%s with the SSH key %q not found; the ClusterMapping's key rollout creates it", ref.Namespace, ref.Name, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	data, ok := s.Data[key]
+	if !ok || len(data) == 0 {
+		return nil, invalidSpec("Secret %s/%s has no key %q", ref.Namespace, ref.Name, key)
+	}
+	return data, nil
+}

@@ -1,0 +1,136 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// TargetPVCInput says which DR PVC to make for which source PVC.
+type TargetPVCInput struct {
+	Source               PVCRef     `json:"source"`
+	Destination          ClusterRef `json:"destination"`
+	DestinationNamespace string     `json:"destinationNamespace"`
+	// CreateNamespace creates the DR namespace when it is missing.
+	CreateNamespace          bool              `json:"createNamespace"`
+	StorageClassMappings     map[string]string `json:"storageClassMappings,omitempty"`
+	AccessModeMappings       map[string]string `json:"accessModeMappings,omitempty"`
+	PreserveVolumeAttributes bool              `json:"preserveVolumeAttributes"`
+}
+
+// TargetPVC is the DR PVC after EnsureTargetPVC.
+type TargetPVC struct {
+	Name         string   `json:"name"`
+	Namespace    string   `json:"namespace"`
+	StorageClass string   `json:"storageClass"`
+	AccessModes  []string `json:"accessModes"`
+	Size         string   `json:"size"`
+	Created      bool     `json:"created"`
+	// Grown is true when the DR PVC was enlarged to the source's size.
+	Grown bool `json:"grown"`
+}
+
+// EnsureTargetPVC creates the DR PVC for a source PVC, or brings an existing
+// one up to date: labels, annotations, and a size that only ever grows. A DR
+// storage class that does not exist is a non-retryable StorageClassNotFound.
+func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) (TargetPVC, error) {
+	src, err := a.Clusters.Clientset(ctx, in.Source.Cluster.Namespace, in.Source.Cluster.Name)
+	if err != nil {
+		return TargetPVC{}, classify(err)
+	}
+	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
+	if err != nil {
+		return TargetPVC{}, classify(err)
+	}
+	source, err := getPVC(ctx, src, in.Source)
+	if err != nil {
+		return TargetPVC{}, err
+	}
+	mapping := kube.PVCMapping{
+		SourceCluster:            in.Source.Cluster.Name,
+		DestinationNamespace:     in.DestinationNamespace,
+		StorageClasses:           in.StorageClassMappings,
+		AccessModes:              in.AccessModeMappings,
+		PreserveVolumeAttributes: in.PreserveVolumeAttributes,
+	}
+	if class := mapping.StorageClass(source); class != "" {
+		if _, err := dst.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return TargetPVC{}, nonRetryable(ErrTypeStorageClassNotFound,
+				"storage class %q for PVC %s does not exist in cluster %s; create it or map %q to an existing class in pvcConfig.storageClassMappings",
+				class, in.Source, in.Destination.Name, mapping.StorageClass(source))
+		} else if err != nil {
+			return TargetPVC{}, fmt.Errorf("get storage class %s in %s: %w", class, in.Destination.Name, err)
+		}
+	}
+	if err := ensureNamespace(ctx, dst, in.Destination.Name, in.DestinationNamespace, in.CreateNamespace); err != nil {
+		return TargetPVC{}, err
+	}
+
+	pvcs := dst.CoreV1().PersistentVolumeClaims(in.DestinationNamespace)
+	existing, err := pvcs.Get(ctx, source.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		created, err := pvcs.Create(ctx, kube.TargetPVC(source, nil, mapping), metav1.CreateOptions{})
+		if err != nil {
+			return TargetPVC{}, fmt.Errorf("create DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
+		}
+		return targetPVC(created, true, false), nil
+	}
+	if err != nil {
+		return TargetPVC{}, fmt.Errorf("get DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
+	}
+	want := kube.TargetPVC(source, existing, mapping)
+	grown := kube.PVCSize(want) != kube.PVCSize(existing)
+	if equality.Semantic.DeepEqual(want, existing) {
+		return targetPVC(existing, false, false), nil
+	}
+	updated, err := pvcs.Update(ctx, want, metav1.UpdateOptions{})
+	if err != nil {
+		return TargetPVC{}, fmt.Errorf("update DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
+	}
+	return targetPVC(updated, false, grown), nil
+}
+
+func targetPVC(pvc *corev1.PersistentVolumeClaim, created, grown bool) TargetPVC {
+	t := TargetPVC{Name: pvc.Name, Namespace: pvc.Namespace, Size: kube.PVCSize(pvc), Created: created, Grown: grown}
+	if pvc.Spec.StorageClassName != nil {
+		t.StorageClass = *pvc.Spec.StorageClassName
+	}
+	for _, m := range pvc.Spec.AccessModes {
+		t.AccessModes = append(t.AccessModes, string(m))
+	}
+	return t
+}
+
+// MarkSyncedInput names the DR PVC whose data just arrived.
+type MarkSyncedInput struct {
+	Destination ClusterRef `json:"destination"`
+	Namespace   string     `json:"namespace"`
+	Name        string     `json:"name"`
+	// At is when the sync finished, taken from workflow time so a replay agrees.
+	At time.Time `json:"at"`
+}
+
+// MarkSynced records the last data sync time on the DR PVC.
+func (a *PVCActivities) MarkSynced(ctx context.Context, in MarkSyncedInput) error {
+	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
+	if err != nil {
+		return classify(err)
+	}
+	pvcs := dst.CoreV1().PersistentVolumeClaims(in.Namespace)
+	pvc, err := pvcs.Get(ctx, in.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get DR PVC %s/%s: %w", in.Namespace, in.Name, err)
+	}
+	kube.MarkDataSynced(pvc, in.At)
+	if _, err := pvcs.Update(ctx, pvc, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("annotate DR PVC %s/%s: %w", in.Namespace, in.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package activities
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// heartbeatEvery bounds how stale the progress shown in the Web UI can be.
+const heartbeatEvery = 2 * time.Second
+
+// TransferInput places the DR-side sync pod and says what it pulls from where.
+type TransferInput struct {
+	Op Operation `json:"op"`
+	// PVC is the DR PVC the data goes into.
+	PVC   PVCRef `json:"pvc"`
+	Node  string `json:"node"`
+	Image Image  `json:"image"`
+	// AgentAddr is the source node's agent, host:port.
+	AgentAddr string `json:"agentAddr"`
+	// Target is the mount pod's rsync daemon, ip:port.
+	Target      string              `json:"target"`
+	Credentials string              `json:"credentials"`
+	Config      drv1.DataSyncConfig `json:"config"`
+}
+
+// TransferProgress is the heartbeat of Transfer: what the Web UI shows on
+// the pending activity, and where a retry picks up.
+type TransferProgress struct {
+	Phase string `json:"phase"`
+	progress.Snapshot
+	// ResumedFromBytes is how far an earlier attempt got.
+	ResumedFromBytes int64 `json:"resumedFromBytes,omitempty"`
+}
+
+// TransferResult is the mover's summary.
+type TransferResult struct {
+	Stats            progress.Stats         `json:"stats"`
+	Streams          int                    `json:"streams"`
+	DurationSeconds  float64                `json:"durationSeconds"`
+	Verification     *progress.Verification `json:"verification,omitempty"`
+	ResumedFromBytes int64                  `json:"resumedFromBytes,omitempty"`
+}
+
+// Transfer runs the mover in a sync pod in DR and follows it to the end,
+// heartbeating its progress. The pod outlives the worker: a retry after a
+// worker crash re-attaches to the running pod, and a pod that failed is
+// replaced by one whose rsync resumes (--partial, --inplace).
+func (a *PVCActivities) Transfer(ctx context.Context, in TransferInput) (TransferResult, error) {
+	if err := validateDataSync(in.Config); err != nil {
+		return TransferResult{}, err
+	}
+	var last TransferProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &last)
+	}
+	resumed := max(last.ResumedFromBytes, last.BytesDone)
+	configJSON, err := json.Marshal(in.Config)
+	if err != nil {
+		return TransferResult{}, fmt.Errorf("encode data sync config: %w", err)
+	}
+	cs, err := a.Clusters.Clientset(ctx, in.PVC.Cluster.Namespace, in.PVC.Cluster.Name)
+	if err != nil {
+		return TransferResult{}, classify(err)
+	}
+	pod := kube.SyncPod(kube.SyncPodOptions{
+		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
+		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels("sync"),
+		AgentAddr: in.AgentAddr, Target: in.Target,
+		ClusterKeySecret: in.Credentials, CredentialsSecret: in.Credentials,
+		SyncConfigJSON: string(configJSON),
+	})
+	if _, err := createOrGetPod(ctx, cs, pod); err != nil {
+		return TransferResult{}, err
+	}
+	heartbeat := func(p TransferProgress) {
+		p.ResumedFromBytes = resumed
+		activity.RecordHeartbeat(ctx, p)
+	}
+	heartbeat(TransferProgress{Phase: "starting", Snapshot: last.Snapshot})
+	if err := followMover(ctx, cs, pod.Namespace, pod.Name, heartbeat); err != nil {
+		return TransferResult{}, err
+	}
+	summary, err := moverSummary(ctx, cs, pod.Namespace, pod.Name, heartbeat)
+	if err != nil {
+		return TransferResult{}, err
+	}
+	result := TransferResult{Stats: summary.Stats, Streams: summary.Streams, DurationSeconds: summary.DurationSeconds,
+		Verification: summary.Verification, ResumedFromBytes: resumed}
+	switch summary.Outcome.Class {
+	case rsyncargs.ClassSuccess:
+		if v := summary.Verification; v != nil && v.MismatchCount > 0 {
+			return result, fmt.Errorf("verification found %d of %d checked files differing from the source, e.g. %v; the next attempt copies them again",
+				v.MismatchCount, v.FilesChecked, v.Mismatched)
+		}
+		return result, nil
+	case rsyncargs.ClassRetryable:
+		return result, fmt.Errorf("transfer of %s interrupted (rsync exit %d: %s): %s",
+			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
+	default:
+		return result, nonRetryable(ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
+			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
+	}
+}
+
+// validateDataSync rejects options the mover would refuse, before any pod
+// is created, as a spec error a user must fix.
+func validateDataSync(c drv1.DataSyncConfig) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode data sync config: %w", err)
+	}
+	var cfg rsyncargs.Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return invalidSpec("pvcConfig.dataSyncConfig: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return invalidSpec("pvcConfig.dataSyncConfig: %v", err)
+	}
+	return nil
+}
+
+// followMover streams the mover's JSON progress lines until its container
+// exits, heartbeating at most every heartbeatEvery and at least that often.
+func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(TransferProgress)) error {
+	if err := waitContainerStarted(ctx, cs, namespace, name, heartbeat); err != nil {
+		return err
+	}
+	stream, err := cs.CoreV1().Pods(namespace).GetLogs(name, &corev1.PodLogOptions{Container: "mover", Follow: true}).Stream(ctx)
+	if err != nil {
+		return fmt.Errorf("follow logs of sync pod %s/%s: %w", namespace, name, err)
+	}
+	defer stream.Close()
+	lines := make(chan progress.Snapshot)
+	done := make(chan error, 1)
+	go func() {
+		scanner := bufio.NewScanner(stream)
+		scanner.Buffer(make([]byte, 64*1024), 1024*1024)
+		for scanner.Scan() {
+			var e progress.Event
+			if json.Unmarshal(scanner.Bytes(), &e) == nil && e.Type == progress.TypeProgress && e.Progress != nil {
+				select {
+				case lines <- *e.Progress:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		done <- scanner.Err()
+	}()
+	current := TransferProgress{Phase: "transferring"}
+	ticker := time.NewTicker(heartbeatEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case snap := <-lines:
+			current.Snapshot = snap
+		case <-ticker.C:
+			heartbeat(current)
+		case err := <-done:
+			heartbeat(current)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("read logs of sync pod %s/%s: %w", namespace, name, err)
+			}
+			return ctx.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// waitContainerStarted waits until the mover runs (or already ran), failing
+// early on problems such as an image that cannot be pulled.
+func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(TransferProgress)) error {
+	for {
+		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get sync pod %s/%s: %w", namespace, name, err)
+		}
+		for _, c := range pod.Status.ContainerStatuses {
+			if c.State.Running != nil || c.State.Terminated != nil {
+				return nil
+			}
+		}
+		problem, permanent := podProblem(ctx, cs, pod)
+		if permanent {
+			return nonRetryable(ErrTypePodFailed, "%s", problem)
+		}
+		phase := "starting"
+		if problem != "" {
+			phase = "starting: " + problem
+		}
+		heartbeat(TransferProgress{Phase: phase})
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// moverSummary waits for the mover to terminate and reads its summary from
+// the termination message.
+func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(TransferProgress)) (progress.Summary, error) {
+	for {
+		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return progress.Summary{}, fmt.Errorf("get sync pod %s/%s: %w", namespace, name, err)
+		}
+		for _, c := range pod.Status.ContainerStatuses {
+			t := c.State.Terminated
+			if t == nil {
+				continue
+			}
+			var s progress.Summary
+			if err := json.Unmarshal([]byte(strings.TrimSpace(t.Message)), &s); err != nil || s.Outcome.Class == "" {
+				// Killed before it could write a summary (OOM, eviction, node loss).
+				return progress.Summary{}, fmt.Errorf("sync pod %s/%s ended (%s, exit %d) without a summary: %s",
+					namespace, name, t.Reason, t.ExitCode, t.Message)
+			}
+			return s, nil
+		}
+		heartbeat(TransferProgress{Phase: "finishing"})
+		select {
+		case <-ctx.Done():
+			return progress.Summary{}, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package progress
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+)
+
+// Event types written as JSON lines.
+const (
+	TypeProgress = "progress"
+	TypeSummary  = "summary"
+)
+
+// Event is one JSON line of mover output. Exactly one of Progress and
+// Summary is set, matching Type.
+type Event struct {
+	Type     string    `json:"type"`
+	Time     time.Time `json:"time"`
+	Progress *Snapshot `json:"progress,omitempty"`
+	Summary  *Summary  `json:"summary,omitempty"`
+}
+
+// Verification reports the post-copy check.
+type Verification struct {
+	Mode          rsyncargs.VerificationMode `json:"mode"`
+	FilesChecked  int                        `json:"filesChecked"`
+	MismatchCount int                        `json:"mismatchCount"`
+	// Mismatched lists the first few differing files.
+	Mismatched []string `json:"mismatched,omitempty"`
+}
+
+// Summary is the final result of a mover run; it is also what the mover
+// writes to its termination-message file.
+type Summary struct {
+	Outcome         rsyncargs.Outcome `json:"outcome"`
+	Stats           Stats             `json:"stats"`
+	Progress        Snapshot          `json:"progress"`
+	Streams         int               `json:"streams"`
+	DurationSeconds float64           `json:"durationSeconds"`
+	Verification    *Verification     `json:"verification,omitempty"`
+	// Error holds the setup error or the tail of rsync's stderr on failure.
+	Error string `json:"error,omitempty"`
+}
+
+// Reporter writes Events as JSON lines, throttling progress to one line per
+// Interval so a live view stays current without flooding logs.
+type Reporter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	interval time.Duration
+	now      func() time.Time
+	last     time.Time
+}
+
+// ReporterOptions configures a Reporter.
+type ReporterOptions struct {
+	// Interval is the minimum time between progress lines; default 1s.
+	Interval time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// NewReporter returns a Reporter writing to w.
+func NewReporter(w io.Writer, opts ReporterOptions) *Reporter {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Reporter{w: w, interval: opts.Interval, now: opts.Now}
+}
+
+// Progress writes s unless a progress line was written less than Interval ago.
+func (r *Reporter) Progress(s Snapshot) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if !r.last.IsZero() && now.Sub(r.last) < r.interval {
+		return nil
+	}
+	r.last = now
+	return r.write(Event{Type: TypeProgress, Time: now.UTC(), Progress: &s})
+}
+
+// Summary writes the final summary line.
+func (r *Reporter) Summary(s Summary) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.write(Event{Type: TypeSummary, Time: r.now().UTC(), Summary: &s})
+}
+
+func (r *Reporter) write(e Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", e.Type, err)
+	}
+	if _, err := r.w.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write %s event: %w", e.Type, err)
+	}
+	return nil
+}
+
+// DecodeEvent parses one JSON line written by a Reporter.
+func DecodeEvent(line []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(line, &e); err != nil {
+		return Event{}, fmt.Errorf("decode progress event: %w", err)
+	}
+	switch {
+	case e.Type == TypeProgress && e.Progress != nil, e.Type == TypeSummary && e.Summary != nil:
+		return e, nil
+	}
+	return Event{}, fmt.Errorf("decode progress event: unexpected type %q or missing body", e.Type)
+}
+
+// TerminationMessageLimit is Kubernetes' per-container limit on the
+// termination message.
+const TerminationMessageLimit = 4096
+
+// EncodeTerminationMessage encodes s as JSON no longer than
+// TerminationMessageLimit, dropping the mismatch list and trimming the error
+// text if needed so the result always stays valid JSON.
+func EncodeTerminationMessage(s Summary) ([]byte, error) {
+	for {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return nil, fmt.Errorf("encode summary: %w", err)
+		}
+		if len(b) <= TerminationMessageLimit {
+			return b, nil
+		}
+		switch {
+		case s.Verification != nil && len(s.Verification.Mismatched) > 0:
+			v := *s.Verification
+			v.Mismatched = v.Mismatched[:len(v.Mismatched)/2]
+			s.Verification = &v
+		case len(s.Error) > 0:
+			over := len(b) - TerminationMessageLimit
+			keep := max(len(s.Error)-over-16, 0)
+			s.Error = "…" + strings.ToValidUTF8(s.Error[len(s.Error)-keep:], "")
+			if keep == 0 {
+				s.Error = ""
+			}
+		case s.Progress.CurrentFile != "":
+			s.Progress.CurrentFile = ""
+		default:
+			return nil, fmt.Errorf("encode summary: %d bytes even when trimmed", len(b))
+		}
+	}
+}
+
+// WriteTerminationMessage writes s to path (normally /dev/termination-log),
+// where the kubelet picks it up as the container's termination message.
+func WriteTerminationMessage(path string, s Summary) error {
+	b, err := EncodeTerminationMessage(s)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write termination message %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package kube
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+)
+
+// Paths inside the data-plane image and pods; the mover's and mount server's
+// flag defaults point at the same places.
+const (
+	DataPath            = "/data"
+	RsyncCredentialsDir = "/etc/dr-syncer/rsync"
+	ClusterKeyDir       = "/etc/dr-syncer/cluster-key"
+	AgentHostKeyDir     = "/etc/dr-syncer/agent-host-key"
+	// MountServerPort is the rsync daemon's port in the mount pod.
+	MountServerPort = 8873
+)
+
+// Keys of the Secrets the pods mount.
+const (
+	SecretKeyRsyncUser     = keys.RsyncUserFile
+	SecretKeyRsyncPassword = keys.RsyncPasswordFile
+	SecretKeyClusterKey    = "id_ed25519"
+	SecretKeyAgentHostKey  = "ssh_host_ed25519_key.pub"
+)
+
+// MountPodOptions describe the source-side pod that serves one PVC.
+type MountPodOptions struct {
+	Name, Namespace   string
+	Node              string
+	Claim             string
+	Image             string
+	PullPolicy        corev1.PullPolicy
+	Labels            map[string]string
+	CredentialsSecret string
+}
+
+// MountPod mounts the source PVC read-only on the chosen node and serves it
+// with an rsync daemon bound to the pod IP.
+func MountPod(o MountPodOptions) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
+		Spec: corev1.PodSpec{
+			NodeName:                      o.Node,
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: ptr(int64(5)),
+			AutomountServiceAccountToken:  ptr(false),
+			EnableServiceLinks:            ptr(false),
+			Containers: []corev1.Container{{
+				Name:            "mountserver",
+				Image:           o.Image,
+				ImagePullPolicy: o.PullPolicy,
+				Command:         []string{"/usr/local/bin/mountserver", "--path", DataPath, "--port", fmt.Sprint(MountServerPort)},
+				Env: []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
+					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
+				}}},
+				Ports: []corev1.ContainerPort{{Name: "rsync", ContainerPort: MountServerPort}},
+				ReadinessProbe: &corev1.Probe{
+					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(MountServerPort)}},
+					PeriodSeconds: 1,
+				},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "data", MountPath: DataPath, ReadOnly: true},
+					{Name: "rsync-credentials", MountPath: RsyncCredentialsDir, ReadOnly: true},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+					ClaimName: o.Claim, ReadOnly: true,
+				}}},
+				secretVolume("rsync-credentials", o.CredentialsSecret, SecretKeyRsyncUser, SecretKeyRsyncPassword),
+			},
+		},
+	}
+}
+
+// SyncPodOptions describe the DR-side pod that pulls one PVC's data.
+type SyncPodOptions struct {
+	Name, Namespace string
+	Node            string
+	Claim           string
+	Image           string
+	PullPolicy      corev1.PullPolicy
+	Labels          map[string]string
+	// AgentAddr is the source node's agent, host:port.
+	AgentAddr string
+	// Target is the mount pod's rsync daemon, ip:port, as the agent reaches it.
+	Target string
+	// ClusterKeySecret holds the cluster-pair private key and the agent's host key.
+	ClusterKeySecret  string
+	CredentialsSecret string
+	// SyncConfigJSON is the dataSyncConfig the mover applies.
+	SyncConfigJSON string
+}
+
+// SyncPod mounts the target PVC read-write and runs the mover, which reports
+// progress as JSON lines on stdout and its result as the termination message.
+func SyncPod(o SyncPodOptions) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
+		Spec: corev1.PodSpec{
+			NodeName:                      o.Node,
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: ptr(int64(10)),
+			AutomountServiceAccountToken:  ptr(false),
+			EnableServiceLinks:            ptr(false),
+			Containers: []corev1.Container{{
+				Name:            "mover",
+				Image:           o.Image,
+				ImagePullPolicy: o.PullPolicy,
+				Command:         []string{"/usr/local/bin/mover", "--dest", DataPath},
+				Env: []corev1.EnvVar{
+					{Name: "DRSYNCER_AGENT_ADDR", Value: o.AgentAddr},
+					{Name: "DRSYNCER_TARGET", Value: o.Target},
+					{Name: "DRSYNCER_SYNC_CONFIG", Value: o.SyncConfigJSON},
+					{Name: "DRSYNCER_AGENT_HOST_KEY_PUB", Value: AgentHostKeyDir + "/" + SecretKeyAgentHostKey},
+					{Name: "DRSYNCER_CLIENT_KEY", Value: ClusterKeyDir + "/" + SecretKeyClusterKey},
+					{Name: "DRSYNCER_RSYNC_CREDENTIALS_DIR", Value: RsyncCredentialsDir},
+				},
+				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "data", MountPath: DataPath},
+					{Name: "rsync-credentials", MountPath: RsyncCredentialsDir, ReadOnly: true},
+					{Name: "cluster-key", MountPath: ClusterKeyDir, ReadOnly: true},
+					{Name: "agent-host-key", MountPath: AgentHostKeyDir, ReadOnly: true},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: o.Claim}}},
+				secretVolume("rsync-credentials", o.CredentialsSecret, SecretKeyRsyncUser, SecretKeyRsyncPassword),
+				secretVolume("cluster-key", o.ClusterKeySecret, SecretKeyClusterKey),
+				secretVolume("agent-host-key", o.ClusterKeySecret, SecretKeyAgentHostKey),
+			},
+		},
+	}
+}
+
+func secretVolume(name, secret string, keys ...string) corev1.Volume {
+	items := make([]corev1.KeyToPath, 0, len(keys))
+	for _, k := range keys {
+		items = append(items, corev1.KeyToPath{Key: k, Path: k})
+	}
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: secret, Items: items, DefaultMode: ptr(int32(0o400)),
+	}}}
+}
+
+// PodProblem explains why a pod is not becoming ready, from its status and
+// its events; permanent problems will not fix themselves by waiting.
+func PodProblem(pod *corev1.Pod, events []corev1.Event) (reason string, permanent bool) {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return fmt.Sprintf("pod %s is unschedulable: %s", pod.Name, c.Message), false
+		}
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		w := cs.State.Waiting
+		if w == nil {
+			continue
+		}
+		switch w.Reason {
+		case "ErrImageNeverPull", "InvalidImageName":
+			return fmt.Sprintf("image %s of pod %s cannot be used (%s): %s", cs.Image, pod.Name, w.Reason, w.Message), true
+		case "ImagePullBackOff", "ErrImagePull":
+			return fmt.Sprintf("image %s of pod %s cannot be pulled (%s): %s", cs.Image, pod.Name, w.Reason, w.Message), false
+		case "CreateContainerConfigError", "CreateContainerError":
+			return fmt.Sprintf("pod %s cannot start its container (%s): %s", pod.Name, w.Reason, w.Message), false
+		}
+	}
+	for _, e := range events {
+		if e.InvolvedObject.UID != pod.UID {
+			continue
+		}
+		switch e.Reason {
+		case "FailedMount", "FailedAttachVolume", "FailedMapVolume":
+			return fmt.Sprintf("volume of pod %s cannot be mounted (%s): %s", pod.Name, e.Reason, strings.TrimSpace(e.Message)), false
+		}
+	}
+	if pod.Status.Phase == corev1.PodFailed {
+		return fmt.Sprintf("pod %s failed: %s %s", pod.Name, pod.Status.Reason, pod.Status.Message), true
+	}
+	return "", false
+}
+
+// PodReady is true when every container of pod is ready.
+func PodReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func ptr[T any](v T) *T { return &v }

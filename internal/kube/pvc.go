@@ -1,0 +1,142 @@
+package kube
+
+import (
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Annotations dr-syncer puts on target PVCs, so an operator looking at a DR
+// volume can tell where its data comes from and how fresh it is.
+const (
+	AnnotationSourceCluster      = "dr-syncer.io/source-cluster"
+	AnnotationSourceNamespace    = "dr-syncer.io/source-namespace"
+	AnnotationSourcePVC          = "dr-syncer.io/source-pvc"
+	AnnotationSourceSize         = "dr-syncer.io/source-size"
+	AnnotationSourceStorageClass = "dr-syncer.io/source-storage-class"
+	AnnotationLastDataSync       = "dr-syncer.io/last-data-sync"
+)
+
+// PVCMapping says how a source PVC becomes a DR PVC.
+type PVCMapping struct {
+	SourceCluster        string
+	DestinationNamespace string
+	// StorageClasses and AccessModes rename source values; unlisted ones are kept.
+	StorageClasses map[string]string
+	AccessModes    map[string]string
+	// PreserveVolumeAttributes keeps the VolumeAttributesClass.
+	PreserveVolumeAttributes bool
+}
+
+// StorageClass is the DR storage class of source ("" means the DR default).
+func (m PVCMapping) StorageClass(source *corev1.PersistentVolumeClaim) string {
+	class := ""
+	if source.Spec.StorageClassName != nil {
+		class = *source.Spec.StorageClassName
+	}
+	if mapped, ok := m.StorageClasses[class]; ok {
+		return mapped
+	}
+	return class
+}
+
+// TargetPVC returns the DR PVC for source. With existing nil it is a new
+// claim; otherwise it is existing with only what may change on a live claim
+// changed: labels, annotations, and the size, which grows to the source's but
+// never shrinks (shrinking would destroy DR data).
+func TargetPVC(source, existing *corev1.PersistentVolumeClaim, m PVCMapping) *corev1.PersistentVolumeClaim {
+	sourceSize := source.Spec.Resources.Requests[corev1.ResourceStorage]
+	var target *corev1.PersistentVolumeClaim
+	if existing != nil {
+		target = existing.DeepCopy()
+		current := target.Spec.Resources.Requests[corev1.ResourceStorage]
+		if sourceSize.Cmp(current) > 0 {
+			target.Spec.Resources.Requests[corev1.ResourceStorage] = sourceSize.DeepCopy()
+		}
+	} else {
+		target = &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: source.Name, Namespace: m.DestinationNamespace},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: mapAccessModes(source.Spec.AccessModes, m.AccessModes),
+				VolumeMode:  source.Spec.VolumeMode,
+				Resources: corev1.VolumeResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceStorage: sourceSize.DeepCopy()},
+				},
+			},
+		}
+		if class := m.StorageClass(source); class != "" {
+			target.Spec.StorageClassName = &class
+		}
+		if m.PreserveVolumeAttributes {
+			target.Spec.VolumeAttributesClassName = source.Spec.VolumeAttributesClassName
+		}
+	}
+	if target.Labels == nil {
+		target.Labels = map[string]string{}
+	}
+	for k, v := range source.Labels {
+		target.Labels[k] = v
+	}
+	target.Labels[LabelManagedBy] = ManagedBy
+	if target.Annotations == nil {
+		target.Annotations = map[string]string{}
+	}
+	for k, v := range source.Annotations {
+		if !clusterOwnedAnnotation(k) {
+			target.Annotations[k] = v
+		}
+	}
+	class := ""
+	if source.Spec.StorageClassName != nil {
+		class = *source.Spec.StorageClassName
+	}
+	target.Annotations[AnnotationSourceCluster] = m.SourceCluster
+	target.Annotations[AnnotationSourceNamespace] = source.Namespace
+	target.Annotations[AnnotationSourcePVC] = source.Name
+	target.Annotations[AnnotationSourceSize] = sourceSize.String()
+	target.Annotations[AnnotationSourceStorageClass] = class
+	return target
+}
+
+// MarkDataSynced records when data last arrived; it is the one annotation a
+// user checks to know how far behind DR is.
+func MarkDataSynced(pvc *corev1.PersistentVolumeClaim, at time.Time) {
+	if pvc.Annotations == nil {
+		pvc.Annotations = map[string]string{}
+	}
+	pvc.Annotations[AnnotationLastDataSync] = at.UTC().Format(time.RFC3339)
+}
+
+// PVCSize is a PVC's requested storage, as a quantity string.
+func PVCSize(pvc *corev1.PersistentVolumeClaim) string {
+	q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	return q.String()
+}
+
+func mapAccessModes(modes []corev1.PersistentVolumeAccessMode, mapping map[string]string) []corev1.PersistentVolumeAccessMode {
+	out := make([]corev1.PersistentVolumeAccessMode, 0, len(modes))
+	seen := map[corev1.PersistentVolumeAccessMode]bool{}
+	for _, m := range modes {
+		if to, ok := mapping[string(m)]; ok {
+			m = corev1.PersistentVolumeAccessMode(to)
+		}
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// clusterOwnedAnnotation is set by the source cluster's control plane about
+// its own volume, and would mislead the DR cluster's.
+func clusterOwnedAnnotation(key string) bool {
+	for _, prefix := range []string{"pv.kubernetes.io/", "volume.kubernetes.io/", "volume.beta.kubernetes.io/", "kubectl.kubernetes.io/", "dr-syncer.io/"} {
+		if strings.HasPrefix(key, prefix) {
+			return true
+		}
+	}
+	return false
+}

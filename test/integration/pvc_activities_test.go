@@ -1,0 +1,263 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+)
+
+// The PVC steps against real source and DR API servers. The steps run in
+// Temporal's activity test environment; everything they touch is real.
+func TestPVCActivities(t *testing.T) {
+	env := testenv.Start(t)
+	acts := &activities.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client}
+	source := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"}
+	dr := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
+	ctx := context.Background()
+	run := func(t *testing.T, fn any, in any, out any) error {
+		var ts testsuite.WorkflowTestSuite
+		aenv := ts.NewTestActivityEnvironment()
+		aenv.RegisterActivity(acts)
+		v, err := aenv.ExecuteActivity(fn, in)
+		if err == nil && out != nil {
+			require.NoError(t, v.Get(out))
+		}
+		return err
+	}
+
+	t.Run("target PVC maps class and modes, keeps labels, annotates its source", func(t *testing.T) {
+		testenv.EnsureNamespace(t, env.Source.Client, "shop")
+		create(t, env.DR.Client, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast"}, Provisioner: "example.com/fast"})
+		create(t, env.Source.Client, pvc("shop", "data", "standard", "1Gi", corev1.ReadWriteOnce, map[string]string{
+			"app": "shop", "pv.kubernetes.io/bind-completed": "yes", "backup/tier": "gold",
+		}))
+		var got activities.TargetPVC
+		require.NoError(t, run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
+			Source:      activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
+			Destination: dr, DestinationNamespace: "shop-dr", CreateNamespace: true,
+			StorageClassMappings: map[string]string{"standard": "fast"},
+			AccessModeMappings:   map[string]string{"ReadWriteOnce": "ReadWriteMany"},
+		}, &got))
+		assert.Equal(t, activities.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast",
+			AccessModes: []string{"ReadWriteMany"}, Size: "1Gi", Created: true}, got)
+
+		var target corev1.PersistentVolumeClaim
+		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: "shop-dr", Name: "data"}, &target))
+		assert.Equal(t, "shop", target.Labels["app"])
+		assert.Equal(t, kube.ManagedBy, target.Labels[kube.LabelManagedBy])
+		assert.Equal(t, "gold", target.Annotations["backup/tier"])
+		assert.NotContains(t, target.Annotations, "pv.kubernetes.io/bind-completed", "the source cluster's binding must not travel")
+		for key, want := range map[string]string{
+			kube.AnnotationSourceCluster: "source", kube.AnnotationSourceNamespace: "shop", kube.AnnotationSourcePVC: "data",
+			kube.AnnotationSourceSize: "1Gi", kube.AnnotationSourceStorageClass: "standard",
+		} {
+			assert.Equal(t, want, target.Annotations[key], key)
+		}
+
+		var again activities.TargetPVC
+		require.NoError(t, run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
+			Source:      activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
+			Destination: dr, DestinationNamespace: "shop-dr", StorageClassMappings: map[string]string{"standard": "fast"},
+		}, &again))
+		assert.False(t, again.Created, "a second run finds the PVC")
+	})
+
+	t.Run("target PVC grows with the source and never shrinks", func(t *testing.T) {
+		create(t, env.DR.Client, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "expandable"},
+			Provisioner: "example.com/x", AllowVolumeExpansion: ptr(true)})
+		testenv.EnsureNamespace(t, env.DR.Client, "grow")
+		testenv.EnsureNamespace(t, env.Source.Client, "grow")
+		for name, sizes := range map[string][2]string{"bigger": {"5Gi", "2Gi"}, "smaller": {"1Gi", "3Gi"}} {
+			create(t, env.Source.Client, pvc("grow", name, "expandable", sizes[0], corev1.ReadWriteOnce, nil))
+			existing := pvc("grow", name, "expandable", sizes[1], corev1.ReadWriteOnce, nil)
+			create(t, env.DR.Client, existing)
+			existing.Status.Phase = corev1.ClaimBound // only a bound claim may be resized
+			require.NoError(t, env.DR.Client.Status().Update(ctx, existing))
+		}
+		var bigger, smaller activities.TargetPVC
+		in := activities.TargetPVCInput{Source: activities.PVCRef{Cluster: source, Namespace: "grow", Name: "bigger"}, Destination: dr, DestinationNamespace: "grow"}
+		require.NoError(t, run(t, acts.EnsureTargetPVC, in, &bigger))
+		assert.Equal(t, "5Gi", bigger.Size)
+		assert.True(t, bigger.Grown)
+		in.Source.Name = "smaller"
+		require.NoError(t, run(t, acts.EnsureTargetPVC, in, &smaller))
+		assert.Equal(t, "3Gi", smaller.Size, "DR data is never shrunk")
+		assert.False(t, smaller.Grown)
+	})
+
+	t.Run("a missing DR storage class is a non-retryable error naming it", func(t *testing.T) {
+		create(t, env.Source.Client, pvc("shop", "logs", "slow", "1Gi", corev1.ReadWriteOnce, nil))
+		err := run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
+			Source: activities.PVCRef{Cluster: source, Namespace: "shop", Name: "logs"}, Destination: dr, DestinationNamespace: "shop-dr",
+		}, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, activities.ErrTypeStorageClassNotFound, appErr.Type())
+		assert.True(t, appErr.NonRetryable())
+		assert.Contains(t, appErr.Error(), `storage class "slow"`)
+		assert.Contains(t, appErr.Error(), "storageClassMappings")
+		var none corev1.PersistentVolumeClaim
+		assert.Error(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: "shop-dr", Name: "logs"}, &none), "nothing is created")
+	})
+
+	t.Run("a missing DR namespace is not created unless allowed", func(t *testing.T) {
+		err := run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
+			Source: activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"}, Destination: dr, DestinationNamespace: "nowhere",
+			StorageClassMappings: map[string]string{"standard": "fast"},
+		}, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, activities.ErrTypeNamespaceNotFound, appErr.Type())
+		assert.Contains(t, appErr.Error(), "namespaceConfig.createNamespace")
+	})
+
+	t.Run("credentials land in both clusters and a retry reuses them", func(t *testing.T) {
+		create(t, env.DR.Client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "pair"},
+			Data: map[string][]byte{kube.SecretKeyClusterKey: []byte("PRIVATE")}})
+		create(t, env.DR.Client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "host"},
+			Data: map[string][]byte{kube.SecretKeyAgentHostKey: []byte("ssh-ed25519 AAAA host")}})
+		in := activities.CredentialsInput{
+			Op: activities.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}, Source: source, SourceNamespace: "shop",
+			Destination: dr, DestinationNamespace: "shop-dr",
+			ClusterKey:   activities.SecretRef{Namespace: testenv.ControlNamespace, Name: "pair"},
+			AgentHostKey: activities.SecretRef{Namespace: testenv.ControlNamespace, Name: "host"},
+		}
+		var first, second activities.Credentials
+		require.NoError(t, run(t, acts.EnsureCredentials, in, &first))
+		var src1, dst1 corev1.Secret
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: first.Secret}, &src1))
+		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: "shop-dr", Name: first.Secret}, &dst1))
+		assert.NotContains(t, src1.Data, kube.SecretKeyClusterKey, "the private key never goes to the source cluster")
+		assert.Equal(t, src1.Data[kube.SecretKeyRsyncPassword], dst1.Data[kube.SecretKeyRsyncPassword])
+		assert.Len(t, src1.Data[kube.SecretKeyRsyncPassword], 43)
+		assert.Equal(t, "PRIVATE", string(dst1.Data[kube.SecretKeyClusterKey]))
+		assert.Equal(t, kube.OperationID(in.Op.WorkflowID), src1.Labels[kube.LabelOperation])
+
+		require.NoError(t, run(t, acts.EnsureCredentials, in, &second))
+		var src2 corev1.Secret
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: second.Secret}, &src2))
+		assert.Equal(t, src1.Data, src2.Data, "a retry keeps the credentials the mount pod already has")
+
+		in.ClusterKey.Name = "absent"
+		err := run(t, acts.EnsureCredentials, in, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
+	})
+
+	t.Run("mount pod mounts the PVC read-only on the chosen node and a retry finds it", func(t *testing.T) {
+		op := activities.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}
+		in := activities.MountPodInput{Op: op, PVC: activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
+			Node: "prod-1", Image: activities.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever}, Credentials: "drs-creds-x"}
+		done := make(chan error, 1)
+		var mount activities.MountPod
+		go func() { done <- run(t, acts.EnsureMountPod, in, &mount) }()
+
+		var pod corev1.Pod
+		require.Eventually(t, func() bool {
+			return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: op.Name("mount")}, &pod) == nil
+		}, 20*time.Second, 100*time.Millisecond)
+		assert.Equal(t, "prod-1", pod.Spec.NodeName)
+		require.Len(t, pod.Spec.Volumes, 2)
+		assert.Equal(t, "data", pod.Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
+		assert.True(t, pod.Spec.Volumes[0].PersistentVolumeClaim.ReadOnly)
+		assert.True(t, pod.Spec.Containers[0].VolumeMounts[0].ReadOnly)
+		assert.Equal(t, op.Labels("mount"), pod.Labels)
+
+		// Play the kubelet: the pod becomes ready with an IP.
+		pod.Status.PodIP = "10.244.1.5"
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		require.NoError(t, env.Source.Client.Status().Update(ctx, &pod))
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("EnsureMountPod did not notice the ready pod")
+		}
+		assert.Equal(t, activities.MountPod{Name: op.Name("mount"), Target: "10.244.1.5:8873"}, mount)
+
+		var again activities.MountPod
+		require.NoError(t, run(t, acts.EnsureMountPod, in, &again))
+		var after corev1.Pod
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: op.Name("mount")}, &after))
+		assert.Equal(t, pod.UID, after.UID, "a retry re-attaches instead of creating another pod")
+	})
+
+	t.Run("cleanup deletes the operation's objects in both clusters and nothing else", func(t *testing.T) {
+		op := activities.Operation{WorkflowID: "pvc-sync/source/shop/cleanme", RunID: "run-9"}
+		for _, c := range []struct {
+			cl client.Client
+			ns string
+		}{{env.Source.Client, "shop"}, {env.DR.Client, "shop-dr"}} {
+			create(t, c.cl, unscheduledPod(c.ns, op.Name("mount"), op.Labels("mount")))
+			create(t, c.cl, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: op.Name("creds"), Labels: op.Labels("credentials")}})
+			create(t, c.cl, unscheduledPod(c.ns, "users-app", map[string]string{"app": "shop"}))
+		}
+		var result activities.CleanupResult
+		require.NoError(t, run(t, acts.Cleanup, activities.CleanupInput{Op: op, Source: source, SourceNamespace: "shop",
+			Destination: dr, DestinationNamespace: "shop-dr"}, &result))
+		assert.Len(t, result.Deleted, 4)
+		for _, c := range []struct {
+			cl client.Client
+			ns string
+		}{{env.Source.Client, "shop"}, {env.DR.Client, "shop-dr"}} {
+			var pods corev1.PodList
+			require.NoError(t, c.cl.List(ctx, &pods, client.InNamespace(c.ns), client.MatchingLabels{kube.LabelOperation: kube.OperationID(op.WorkflowID)}))
+			assert.Empty(t, pods.Items)
+			var users corev1.Pod
+			assert.NoError(t, c.cl.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: "users-app"}, &users), "a user's pod survives")
+		}
+	})
+}
+
+func pvc(ns, name, class, size string, mode corev1.PersistentVolumeAccessMode, annotations map[string]string) *corev1.PersistentVolumeClaim {
+	labels := map[string]string{}
+	for k, v := range annotations {
+		if k == "app" {
+			labels[k] = v
+			delete(annotations, k)
+		}
+	}
+	return &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: annotations},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: &class,
+			AccessModes:      []corev1.PersistentVolumeAccessMode{mode},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
+		},
+	}
+}
+
+func unscheduledPod(ns, name string, labels map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}
+}
+
+func create(t *testing.T, c client.Client, obj client.Object) {
+	t.Helper()
+	require.NoError(t, c.Create(context.Background(), obj))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func kubeQuantity(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
+}

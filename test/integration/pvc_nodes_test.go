@@ -1,0 +1,138 @@
+package integration
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+)
+
+// Node selection with nodes, volumes and pods as real API servers hold them.
+func TestChooseNodes(t *testing.T) {
+	env := testenv.Start(t)
+	acts := &activities.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client}
+	source := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"}
+	dr := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
+
+	node(t, env.Source.Client, "prod-a", "10.0.0.1", "zone-a", true, false)
+	node(t, env.Source.Client, "prod-b", "10.0.0.2", "zone-b", true, false)
+	node(t, env.Source.Client, "prod-c", "10.0.0.3", "zone-c", true, false)
+	node(t, env.Source.Client, "prod-down", "10.0.0.4", "zone-a", false, false)
+	node(t, env.DR.Client, "dr-a", "10.1.0.1", "zone-a", true, false)
+	node(t, env.DR.Client, "dr-b", "10.1.0.2", "zone-b", true, false)
+	node(t, env.DR.Client, "dr-b-cordoned", "10.1.0.3", "zone-b", true, true)
+
+	testenv.EnsureNamespace(t, env.Source.Client, "app")
+	create(t, env.Source.Client, pvc("app", "rwo-mounted", "standard", "1Gi", corev1.ReadWriteOnce, nil))
+	create(t, env.Source.Client, pvc("app", "rwo-idle", "standard", "1Gi", corev1.ReadWriteOnce, nil))
+	create(t, env.Source.Client, pvc("app", "rwx", "standard", "1Gi", corev1.ReadWriteMany, nil))
+	create(t, env.Source.Client, pvc("app", "pinned", "standard", "1Gi", corev1.ReadWriteOnce, nil))
+	create(t, env.Source.Client, pvc("app", "far", "standard", "1Gi", corev1.ReadWriteOnce, nil))
+	runningPod(t, env.Source.Client, "app", "db", "prod-b", "rwo-mounted")
+	runningPod(t, env.Source.Client, "app", "cache", "prod-c", "far")
+	pinnedVolume(t, env.Source.Client, "app", "pinned", "prod-c")
+
+	for _, tc := range []struct {
+		pvc                    string
+		sourceNode, targetNode string
+		sourceReason           string
+		targetReason           string
+	}{
+		{"rwo-mounted", "prod-b", "dr-b", "mounted by running pod db", "topology.kubernetes.io/zone=zone-b"},
+		{"rwo-idle", "prod-a", "dr-a", "not mounted by a running pod", "topology.kubernetes.io/zone=zone-a"},
+		{"rwx", "prod-a", "dr-a", "shared", "zone-a"},
+		{"pinned", "prod-c", "dr-a", "not mounted", "no node matches"},
+		{"far", "prod-c", "dr-a", "mounted by running pod cache", "no node matches the source node's topology"},
+	} {
+		t.Run(tc.pvc, func(t *testing.T) {
+			var ts testsuite.WorkflowTestSuite
+			aenv := ts.NewTestActivityEnvironment()
+			aenv.RegisterActivity(acts)
+			v, err := aenv.ExecuteActivity(acts.ChooseNodes, activities.ChooseNodesInput{
+				Source: activities.PVCRef{Cluster: source, Namespace: "app", Name: tc.pvc}, Destination: dr})
+			require.NoError(t, err)
+			var plan activities.NodePlan
+			require.NoError(t, v.Get(&plan))
+			assert.Equal(t, tc.sourceNode, plan.Source.Node)
+			assert.Equal(t, tc.targetNode, plan.Target.Node)
+			assert.Contains(t, plan.Source.Reason, tc.sourceReason)
+			assert.Contains(t, plan.Target.Reason, tc.targetReason)
+			assert.NotEqual(t, "dr-b-cordoned", plan.Target.Node)
+			assert.Equal(t, map[string]string{"prod-a": "10.0.0.1", "prod-b": "10.0.0.2", "prod-c": "10.0.0.3"}[tc.sourceNode], plan.SourceAddress)
+		})
+	}
+}
+
+func node(t *testing.T, c client.Client, name, ip, zone string, ready, cordoned bool) {
+	t.Helper()
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			corev1.LabelTopologyRegion: regionOf(zone), corev1.LabelTopologyZone: zone, corev1.LabelHostname: name,
+		}},
+		Spec: corev1.NodeSpec{Unschedulable: cordoned},
+	}
+	create(t, c, n)
+	status := corev1.ConditionTrue
+	if !ready {
+		status = corev1.ConditionFalse
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}}
+	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}
+	require.NoError(t, c.Status().Update(context.Background(), n))
+}
+
+func runningPod(t *testing.T, c client.Client, ns, name, nodeName, claim string) {
+	t.Helper()
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PodSpec{
+			NodeName:   nodeName,
+			Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
+			Volumes: []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}},
+		},
+	}
+	create(t, c, p)
+	p.Status.Phase = corev1.PodRunning
+	require.NoError(t, c.Status().Update(context.Background(), p))
+}
+
+// pinnedVolume binds claim to a local PV that only nodeName can mount.
+func pinnedVolume(t *testing.T, c client.Client, ns, claim, nodeName string) {
+	t.Helper()
+	ctx := context.Background()
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: "pv-" + claim},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:               corev1.ResourceList{corev1.ResourceStorage: *kubeQuantity("1Gi")},
+			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/mnt/" + claim}},
+			StorageClassName:       "standard",
+			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{nodeName}}},
+			}}}},
+		},
+	}
+	create(t, c, pv)
+	var p corev1.PersistentVolumeClaim
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: claim}, &p))
+	p.Spec.VolumeName = pv.Name
+	require.NoError(t, c.Update(ctx, &p))
+}
+
+// regionOf puts zone-c in another region, so nothing in DR matches it.
+func regionOf(zone string) string {
+	if zone == "zone-c" {
+		return "us-2"
+	}
+	return "eu-1"
+}

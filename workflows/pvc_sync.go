@@ -1,0 +1,198 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+)
+
+// PVCSyncName is the registered type name of PVCSync.
+const PVCSyncName = "PVCSync"
+
+// ProgressQuery is the query that returns a workflow's progress snapshot.
+const ProgressQuery = "progress"
+
+// PVCSyncWorkflowID is the one workflow ID per source PVC. Temporal allows one
+// open run per ID, which is the lock that stops two syncs writing one PVC.
+func PVCSyncWorkflowID(sourceCluster, namespace, pvc string) string {
+	return fmt.Sprintf("pvc-sync/%s/%s/%s", sourceCluster, namespace, pvc)
+}
+
+// PVCSyncInput is everything one PVC's data sync needs, resolved by the
+// replication run. Secrets travel as references only.
+type PVCSyncInput struct {
+	Replication          activities.ObjectRef  `json:"replication"`
+	Source               activities.PVCRef     `json:"source"`
+	Destination          activities.ClusterRef `json:"destination"`
+	DestinationNamespace string                `json:"destinationNamespace"`
+	CreateNamespace      bool                  `json:"createNamespace"`
+	StorageClassMappings map[string]string     `json:"storageClassMappings,omitempty"`
+	AccessModeMappings   map[string]string     `json:"accessModeMappings,omitempty"`
+	PreserveVolumeAttrs  bool                  `json:"preserveVolumeAttributes"`
+	DataSync             drv1.DataSyncConfig   `json:"dataSync"`
+	Image                activities.Image      `json:"image"`
+	AgentPort            int32                 `json:"agentPort"`
+	ClusterKey           activities.SecretRef  `json:"clusterKey"`
+	AgentHostKey         activities.SecretRef  `json:"agentHostKey"`
+	Retry                drv1.RetryConfig      `json:"retry"`
+	FailureMode          drv1.FailureMode      `json:"failureMode"`
+}
+
+// PVCSyncResult says what the sync did and why it placed pods where it did.
+type PVCSyncResult struct {
+	Source   activities.PVCInfo        `json:"source"`
+	Target   activities.TargetPVC      `json:"target"`
+	Nodes    activities.NodePlan       `json:"nodes"`
+	Transfer activities.TransferResult `json:"transfer"`
+	Cleanup  activities.CleanupResult  `json:"cleanup"`
+}
+
+// PVCSyncProgress is the answer to the progress query. Bytes and percent of
+// a running transfer are on the pending Transfer activity's heartbeat.
+type PVCSyncProgress struct {
+	Phase  string        `json:"phase"`
+	Result PVCSyncResult `json:"result"`
+}
+
+// PVC sync phases, in order.
+const (
+	PhaseDiscover    = "Discover"
+	PhaseTargetPVC   = "EnsureTargetPVC"
+	PhaseChooseNodes = "ChooseNodes"
+	PhaseCredentials = "EnsureCredentials"
+	PhaseMountPod    = "EnsureMountPod"
+	PhaseTransfer    = "Transfer"
+	PhaseMarkSynced  = "MarkSynced"
+	PhaseCleanup     = "Cleanup"
+	PhaseDone        = "Done"
+)
+
+// PVCSync copies one PVC's data from the source cluster into its DR PVC:
+// discover → target PVC → nodes → credentials → mount pod → transfer →
+// mark synced, and cleans up on success, failure and cancellation.
+func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err error) {
+	state := PVCSyncProgress{Phase: PhaseDiscover}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (PVCSyncProgress, error) { return state, nil }); err != nil {
+		return PVCSyncResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		AttrReplication.ValueSet(in.Replication.String()),
+		AttrSourceCluster.ValueSet(in.Source.Cluster.Name),
+		AttrNamespace.ValueSet(in.Source.Namespace),
+		AttrPVC.ValueSet(in.Source.Name),
+	); err != nil {
+		return PVCSyncResult{}, err
+	}
+	info := workflow.GetInfo(ctx)
+	op := activities.Operation{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
+	cleanupIn := activities.CleanupInput{
+		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
+		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
+	}
+	var a *activities.PVCActivities
+	retry := RetryPolicy(&in.Retry, in.FailureMode)
+	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry})
+
+	// Whatever a crashed earlier run of this sync left behind goes first.
+	if err := workflow.ExecuteActivity(withCleanupOptions(ctx), a.Cleanup, cleanupIn).Get(ctx, nil); err != nil {
+		return PVCSyncResult{}, err
+	}
+	defer func() {
+		// Runs on success, failure and cancellation alike; a cancelled
+		// workflow's context is done, so cleanup gets a disconnected one.
+		state.Phase = PhaseCleanup
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		var cleaned activities.CleanupResult
+		if err := workflow.ExecuteActivity(withCleanupOptions(dctx), a.Cleanup, cleanupIn).Get(dctx, &cleaned); err != nil {
+			workflow.GetLogger(ctx).Error("cleanup failed; objects labelled with the operation remain", "error", err)
+		}
+		state.Result.Cleanup = cleaned
+		result.Cleanup = cleaned
+	}()
+
+	if err := workflow.ExecuteActivity(short, a.Discover, in.Source).Get(ctx, &state.Result.Source); err != nil {
+		return state.Result, err
+	}
+
+	state.Phase = PhaseTargetPVC
+	if err := workflow.ExecuteActivity(short, a.EnsureTargetPVC, activities.TargetPVCInput{
+		Source: in.Source, Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
+		CreateNamespace: in.CreateNamespace, StorageClassMappings: in.StorageClassMappings,
+		AccessModeMappings: in.AccessModeMappings, PreserveVolumeAttributes: in.PreserveVolumeAttrs,
+	}).Get(ctx, &state.Result.Target); err != nil {
+		return state.Result, err
+	}
+
+	state.Phase = PhaseChooseNodes
+	if err := workflow.ExecuteActivity(short, a.ChooseNodes, activities.ChooseNodesInput{
+		Source: in.Source, Destination: in.Destination,
+	}).Get(ctx, &state.Result.Nodes); err != nil {
+		return state.Result, err
+	}
+
+	state.Phase = PhaseCredentials
+	var creds activities.Credentials
+	if err := workflow.ExecuteActivity(short, a.EnsureCredentials, activities.CredentialsInput{
+		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
+		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
+		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey,
+	}).Get(ctx, &creds); err != nil {
+		return state.Result, err
+	}
+
+	state.Phase = PhaseMountPod
+	podCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
+	})
+	var mount activities.MountPod
+	if err := workflow.ExecuteActivity(podCtx, a.EnsureMountPod, activities.MountPodInput{
+		Op: op, PVC: in.Source, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
+	}).Get(ctx, &mount); err != nil {
+		return state.Result, err
+	}
+
+	state.Phase = PhaseTransfer
+	transferCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: transferTimeout(in.DataSync.Timeout),
+		// A dead worker is noticed this quickly; the retry re-attaches to the sync pod.
+		HeartbeatTimeout: 30 * time.Second,
+		RetryPolicy:      retry,
+	})
+	if err := workflow.ExecuteActivity(transferCtx, a.Transfer, activities.TransferInput{
+		Op:          op,
+		PVC:         activities.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name},
+		Node:        state.Result.Nodes.Target.Node,
+		Image:       in.Image,
+		AgentAddr:   fmt.Sprintf("%s:%d", state.Result.Nodes.SourceAddress, in.AgentPort),
+		Target:      mount.Target,
+		Credentials: creds.Secret,
+		Config:      in.DataSync,
+	}).Get(ctx, &state.Result.Transfer); err != nil {
+		return state.Result, err
+	}
+
+	state.Phase = PhaseMarkSynced
+	if err := workflow.ExecuteActivity(short, a.MarkSynced, activities.MarkSyncedInput{
+		Destination: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name, At: workflow.Now(ctx),
+	}).Get(ctx, nil); err != nil {
+		return state.Result, err
+	}
+	state.Phase = PhaseDone
+	return state.Result, nil
+}
+
+func withCleanupOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
+	})
+}
+
+// transferTimeout is the data sync's timeout, or two hours.
+func transferTimeout(d drv1.Duration) time.Duration { return durationOr(d, 2*time.Hour) }

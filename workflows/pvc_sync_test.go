@@ -1,0 +1,235 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+var (
+	srcCluster = activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
+	dstCluster = activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}
+	sourcePVC  = activities.PVCRef{Cluster: srcCluster, Namespace: "shop", Name: "data"}
+)
+
+func pvcInput() PVCSyncInput {
+	retries := int32(2)
+	return PVCSyncInput{
+		Replication:          activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"},
+		Source:               sourcePVC,
+		Destination:          dstCluster,
+		DestinationNamespace: "shop-dr",
+		CreateNamespace:      true,
+		StorageClassMappings: map[string]string{"standard": "fast"},
+		DataSync:             drv1.DataSyncConfig{BandwidthLimit: 1024, Timeout: "10m"},
+		Image:                activities.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: "IfNotPresent"},
+		AgentPort:            2222,
+		ClusterKey:           activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh"},
+		AgentHostKey:         activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
+		Retry:                drv1.RetryConfig{MaxRetries: &retries, InitialBackoff: "1s", MaxBackoff: "4s", BackoffMultiplier: 200},
+		FailureMode:          drv1.FailureRetryAndWait,
+	}
+}
+
+type pvcSuite struct {
+	env *testsuite.TestWorkflowEnvironment
+	a   *activities.PVCActivities
+	in  PVCSyncInput
+	op  activities.Operation
+}
+
+// newPVCSuite mocks every step of a successful sync with the exact inputs
+// the workflow must pass, except the steps a test mocks itself.
+func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	s := &pvcSuite{env: env, in: pvcInput()}
+	env.RegisterWorkflowWithOptions(PVCSync, workflowOptions(PVCSyncName))
+	env.RegisterActivity(s.a)
+	s.op = activities.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
+	mocked := func(step string) bool {
+		for _, o := range own {
+			if o == step {
+				return false
+			}
+		}
+		return true
+	}
+	cleanup := activities.CleanupInput{Op: s.op, Source: srcCluster, SourceNamespace: "shop", Destination: dstCluster, DestinationNamespace: "shop-dr"}
+	env.OnActivity(s.a.Cleanup, mock.Anything, cleanup).Return(activities.CleanupResult{Deleted: []string{"dr/pod/shop-dr/x"}}, nil)
+	if mocked("Discover") {
+		env.OnActivity(s.a.Discover, mock.Anything, sourcePVC).Return(activities.PVCInfo{StorageClass: "standard", Size: "1Gi"}, nil)
+	}
+	if mocked("EnsureTargetPVC") {
+		env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, activities.TargetPVCInput{
+			Source: sourcePVC, Destination: dstCluster, DestinationNamespace: "shop-dr", CreateNamespace: true,
+			StorageClassMappings: map[string]string{"standard": "fast"},
+		}).Return(activities.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast", Size: "1Gi", Created: true}, nil)
+	}
+	if mocked("ChooseNodes") {
+		env.OnActivity(s.a.ChooseNodes, mock.Anything, activities.ChooseNodesInput{Source: sourcePVC, Destination: dstCluster}).
+			Return(activities.NodePlan{
+				Source:        kube.NodeChoice{Node: "prod-1", Reason: "mounted"},
+				SourceAddress: "10.255.0.11",
+				Target:        kube.NodeChoice{Node: "dr-1", Reason: "zone"},
+			}, nil)
+	}
+	if mocked("EnsureCredentials") {
+		env.OnActivity(s.a.EnsureCredentials, mock.Anything, activities.CredentialsInput{
+			Op: s.op, Source: srcCluster, SourceNamespace: "shop", Destination: dstCluster, DestinationNamespace: "shop-dr",
+			ClusterKey: s.in.ClusterKey, AgentHostKey: s.in.AgentHostKey,
+		}).Return(activities.Credentials{Secret: "drs-creds-x"}, nil)
+	}
+	if mocked("EnsureMountPod") {
+		env.OnActivity(s.a.EnsureMountPod, mock.Anything, activities.MountPodInput{
+			Op: s.op, PVC: sourcePVC, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x",
+		}).Return(activities.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
+	}
+	if mocked("Transfer") {
+		env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).
+			Return(activities.TransferResult{Stats: statsWithBytes(1 << 20), Streams: 1}, nil)
+	}
+	if mocked("MarkSynced") {
+		env.OnActivity(s.a.MarkSynced, mock.Anything, mock.MatchedBy(func(in activities.MarkSyncedInput) bool {
+			return in.Destination == dstCluster && in.Namespace == "shop-dr" && in.Name == "data" && !in.At.IsZero()
+		})).Return(nil)
+	}
+	return s
+}
+
+func (s *pvcSuite) transferInput() activities.TransferInput {
+	return activities.TransferInput{
+		Op: s.op, PVC: activities.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"},
+		Node: "dr-1", Image: s.in.Image, AgentAddr: "10.255.0.11:2222", Target: "10.244.1.7:8873",
+		Credentials: "drs-creds-x", Config: s.in.DataSync,
+	}
+}
+
+func TestPVCSyncHappyPath(t *testing.T) {
+	s := newPVCSuite(t)
+	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	require.True(t, s.env.IsWorkflowCompleted())
+	require.NoError(t, s.env.GetWorkflowError())
+	var result PVCSyncResult
+	require.NoError(t, s.env.GetWorkflowResult(&result))
+	assert.Equal(t, "fast", result.Target.StorageClass)
+	assert.Equal(t, "mounted", result.Nodes.Source.Reason, "the placement reason is recorded")
+	assert.Equal(t, int64(1<<20), result.Transfer.Stats.TotalTransferredFileSize)
+	assert.Equal(t, []string{"dr/pod/shop-dr/x"}, result.Cleanup.Deleted)
+	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2) // leftovers first, own objects last
+	s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 1)
+
+	v, err := s.env.QueryWorkflow(ProgressQuery)
+	require.NoError(t, err)
+	var p PVCSyncProgress
+	require.NoError(t, v.Get(&p))
+	assert.Equal(t, PhaseCleanup, p.Phase)
+}
+
+func TestPVCSyncSetsSearchAttributes(t *testing.T) {
+	s := newPVCSuite(t)
+	s.env.OnUpsertTypedSearchAttributes(temporal.NewSearchAttributes(
+		AttrReplication.ValueSet("dr-syncer-system/shop"), AttrSourceCluster.ValueSet("prod"),
+		AttrNamespace.ValueSet("shop"), AttrPVC.ValueSet("data"),
+	)).Return(nil).Once()
+	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	require.NoError(t, s.env.GetWorkflowError())
+	s.env.AssertExpectations(t)
+}
+
+func TestPVCSyncNonRetryableErrorsStopAndCleanUp(t *testing.T) {
+	for _, tc := range []struct {
+		step    string
+		errType string
+	}{
+		{"Discover", activities.ErrTypePVCNotBound},
+		{"EnsureTargetPVC", activities.ErrTypeStorageClassNotFound},
+		{"EnsureTargetPVC", activities.ErrTypeNamespaceNotFound},
+		{"EnsureMountPod", activities.ErrTypePodFailed},
+		{"Transfer", activities.ErrTypeTransferFailed},
+		{"Transfer", activities.ErrTypeInvalidSpec},
+	} {
+		t.Run(tc.step+"/"+tc.errType, func(t *testing.T) {
+			s := newPVCSuite(t, tc.step)
+			failure := temporal.NewNonRetryableApplicationError("boom", tc.errType, nil)
+			zero := map[string]any{
+				"Discover": activities.PVCInfo{}, "EnsureTargetPVC": activities.TargetPVC{},
+				"EnsureMountPod": activities.MountPod{}, "Transfer": activities.TransferResult{},
+			}[tc.step]
+			s.env.OnActivity(tc.step, mock.Anything, mock.Anything).Return(zero, failure)
+			s.env.ExecuteWorkflow(PVCSyncName, s.in)
+			err := s.env.GetWorkflowError()
+			require.Error(t, err)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr))
+			assert.Equal(t, tc.errType, appErr.Type())
+			s.env.AssertActivityNumberOfCalls(t, tc.step, 1) // not retried
+			s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 0)
+			s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
+		})
+	}
+}
+
+func TestPVCSyncRetriesTransferWithConfiguredBackoff(t *testing.T) {
+	s := newPVCSuite(t, "Transfer")
+	var attempts []time.Time
+	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).Return(
+		func(context.Context, activities.TransferInput) (activities.TransferResult, error) {
+			attempts = append(attempts, s.env.Now())
+			if len(attempts) < 3 {
+				return activities.TransferResult{}, errors.New("rsync exit 12: connection reset")
+			}
+			return activities.TransferResult{Streams: 1}, nil
+		})
+	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	require.NoError(t, s.env.GetWorkflowError())
+	require.Len(t, attempts, 3, "maxRetries 2 allows three attempts")
+	assert.Equal(t, time.Second, attempts[1].Sub(attempts[0]).Round(time.Second), "initialBackoff")
+	assert.Equal(t, 2*time.Second, attempts[2].Sub(attempts[1]).Round(time.Second), "backoffMultiplier 200")
+}
+
+func TestPVCSyncGivesUpAfterMaxRetries(t *testing.T) {
+	s := newPVCSuite(t, "Transfer")
+	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).Return(activities.TransferResult{}, errors.New("network down"))
+	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	require.Error(t, s.env.GetWorkflowError())
+	s.env.AssertActivityNumberOfCalls(t, "Transfer", 3)
+	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
+}
+
+func TestPVCSyncFailFastDoesNotRetry(t *testing.T) {
+	for _, mode := range []drv1.FailureMode{drv1.FailureFailFast, drv1.FailureWaitForNextSync} {
+		t.Run(string(mode), func(t *testing.T) {
+			s := newPVCSuite(t, "Transfer")
+			s.in.FailureMode = mode
+			s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).Return(activities.TransferResult{}, errors.New("network down"))
+			s.env.ExecuteWorkflow(PVCSyncName, s.in)
+			require.Error(t, s.env.GetWorkflowError())
+			s.env.AssertActivityNumberOfCalls(t, "Transfer", 1)
+		})
+	}
+}
+
+func TestPVCSyncCancelStillCleansUp(t *testing.T) {
+	s := newPVCSuite(t, "Transfer")
+	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(activities.TransferResult{}, nil)
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
+	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	err := s.env.GetWorkflowError()
+	require.Error(t, err)
+	var canceled *temporal.CanceledError
+	assert.True(t, errors.As(err, &canceled), "want a cancellation, got %v", err)
+	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
+	s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 0)
+}

@@ -1,0 +1,241 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+)
+
+// ReplicationName is the registered type name of Replication.
+const ReplicationName = "Replication"
+
+// ErrTypeSyncFailed is the error type of a run in which some step failed;
+// its details carry the ReplicationResult.
+const ErrTypeSyncFailed = "SyncFailed"
+
+// ReplicationWorkflowID is the ID of one run of a Replication: readable, and
+// deterministic per trigger, so a double reconcile cannot start it twice.
+func ReplicationWorkflowID(namespace, name, trigger string) string {
+	return fmt.Sprintf("replication/%s/%s/%s", namespace, name, trigger)
+}
+
+// ReplicationInput names the Replication to run; the run reads its spec at
+// start, so a Schedule never carries a stale copy.
+type ReplicationInput struct {
+	Replication activities.ObjectRef `json:"replication"`
+	// Trigger says what started the run: a sync-now value, "scheduled", "continuous".
+	Trigger string `json:"trigger"`
+}
+
+// ReplicationResult is what one run did.
+type ReplicationResult struct {
+	Generation int64 `json:"generation"`
+	// PVCs are the data syncs, in name order.
+	PVCs []PVCOutcome `json:"pvcs"`
+	// SkippedPVCs maps a PVC whose data was not synced to why.
+	SkippedPVCs map[string]string `json:"skippedPVCs,omitempty"`
+}
+
+// Failed counts the PVC syncs that failed.
+func (r ReplicationResult) Failed() int {
+	n := 0
+	for _, p := range r.PVCs {
+		if p.Error != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// PVCOutcome is one PVC's data sync within a run.
+type PVCOutcome struct {
+	PVC        string         `json:"pvc"`
+	WorkflowID string         `json:"workflowID"`
+	Error      string         `json:"error,omitempty"`
+	Result     *PVCSyncResult `json:"result,omitempty"`
+}
+
+// ReplicationProgress answers the progress query of a run.
+type ReplicationProgress struct {
+	Phase      string   `json:"phase"`
+	PVCsTotal  int      `json:"pvcsTotal"`
+	PVCsDone   int      `json:"pvcsDone"`
+	PVCsFailed int      `json:"pvcsFailed"`
+	Running    []string `json:"running,omitempty"`
+	// Percent is the share of PVCs finished, 0-100.
+	Percent int `json:"percent"`
+}
+
+// Replication run phases.
+const (
+	PhaseResolve  = "Resolve"
+	PhaseListPVCs = "ListPVCs"
+	PhaseSyncPVCs = "SyncPVCs"
+)
+
+// Replication is one sync run: resolve the Replication, then fan out one
+// PVCSync child per PVC, at most concurrentSyncs at a time.
+func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, error) {
+	progress := ReplicationProgress{Phase: PhaseResolve}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (ReplicationProgress, error) { return progress, nil }); err != nil {
+		return ReplicationResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrReplication.ValueSet(in.Replication.String())); err != nil {
+		return ReplicationResult{}, err
+	}
+	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
+	})
+	var plans *activities.PlanActivities
+	var plan activities.ReplicationPlan
+	if err := workflow.ExecuteActivity(short, plans.ResolveReplication, in.Replication).Get(ctx, &plan); err != nil {
+		return ReplicationResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		AttrSourceCluster.ValueSet(plan.Source.Name), AttrNamespace.ValueSet(plan.SourceNamespace)); err != nil {
+		return ReplicationResult{}, err
+	}
+	result := ReplicationResult{Generation: plan.Generation}
+	if plan.Spec.PVCConfig.SyncData {
+		progress.Phase = PhaseListPVCs
+		var pvcs *activities.PVCActivities
+		var list activities.PVCList
+		if err := workflow.ExecuteActivity(short, pvcs.ListPVCs, activities.ListPVCsInput{
+			Cluster: plan.Source, Namespace: plan.SourceNamespace,
+		}).Get(ctx, &list); err != nil {
+			return result, err
+		}
+		result.SkippedPVCs = list.Skipped
+		progress.Phase = PhaseSyncPVCs
+		result.PVCs = syncPVCs(ctx, plan, list.Names, &progress)
+	}
+	progress.Phase = PhaseDone
+	if failed := result.Failed(); failed > 0 {
+		var names []string
+		for _, p := range result.PVCs {
+			if p.Error != "" {
+				names = append(names, p.PVC+": "+p.Error)
+			}
+		}
+		return result, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%d of %d PVC syncs failed: %s", failed, len(result.PVCs), strings.Join(names, "; ")),
+			ErrTypeSyncFailed, nil, result)
+	}
+	return result, nil
+}
+
+// syncPVCs runs one PVCSync child per PVC, keeping at most concurrentSyncs
+// running, and records every outcome; one PVC's failure does not stop the rest.
+func syncPVCs(ctx workflow.Context, plan activities.ReplicationPlan, names []string, progress *ReplicationProgress) []PVCOutcome {
+	limit := int(plan.Spec.PVCConfig.DataSyncConfig.ConcurrentSyncs)
+	if limit < 1 {
+		limit = 1
+	}
+	outcomes := make([]PVCOutcome, len(names))
+	progress.PVCsTotal = len(names)
+	selector := workflow.NewSelector(ctx)
+	running, next := 0, 0
+	start := func(i int) {
+		in := pvcSyncInput(plan, names[i])
+		id := PVCSyncWorkflowID(plan.Source.Name, plan.SourceNamespace, names[i])
+		outcomes[i] = PVCOutcome{PVC: names[i], WorkflowID: id}
+		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:            id,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			// Cancelling the run cancels its PVC syncs, and waits for their cleanup.
+			ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+			WaitForCancellation: true,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				AttrReplication.ValueSet(plan.Replication.String()), AttrSourceCluster.ValueSet(plan.Source.Name),
+				AttrNamespace.ValueSet(plan.SourceNamespace), AttrPVC.ValueSet(names[i])),
+		})
+		running++
+		progress.Running = append(progress.Running, names[i])
+		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, PVCSyncName, in), func(f workflow.Future) {
+			running--
+			progress.Running = remove(progress.Running, names[i])
+			var r PVCSyncResult
+			if err := f.Get(ctx, &r); err != nil {
+				outcomes[i].Error = childError(err, id)
+				progress.PVCsFailed++
+			} else {
+				outcomes[i].Result = &r
+			}
+			progress.PVCsDone++
+			progress.Percent = 100 * progress.PVCsDone / len(names)
+		})
+	}
+	for next < len(names) || running > 0 {
+		for running < limit && next < len(names) {
+			start(next)
+			next++
+		}
+		selector.Select(ctx)
+	}
+	return outcomes
+}
+
+// pvcSyncInput derives one PVC's sync from the replication plan.
+func pvcSyncInput(plan activities.ReplicationPlan, pvc string) PVCSyncInput {
+	pc := plan.Spec.PVCConfig
+	in := PVCSyncInput{
+		Replication:          plan.Replication,
+		Source:               activities.PVCRef{Cluster: plan.Source, Namespace: plan.SourceNamespace, Name: pvc},
+		Destination:          plan.Destination,
+		DestinationNamespace: plan.DestinationNamespace,
+		CreateNamespace:      plan.Spec.NamespaceConfig.CreateNamespace != nil && *plan.Spec.NamespaceConfig.CreateNamespace,
+		PreserveVolumeAttrs:  pc.PreserveVolumeAttributes,
+		DataSync:             *pc.DataSyncConfig,
+		Image:                plan.DataPlane.Image,
+		AgentPort:            plan.DataPlane.AgentPort,
+		ClusterKey:           plan.DataPlane.ClusterKey,
+		AgentHostKey:         plan.DataPlane.AgentHostKey,
+		Retry:                plan.DataPlane.Retry,
+		FailureMode:          plan.Spec.FailureHandling.DataSyncFailure,
+	}
+	for _, m := range pc.StorageClassMappings {
+		if in.StorageClassMappings == nil {
+			in.StorageClassMappings = map[string]string{}
+		}
+		in.StorageClassMappings[m.From] = m.To
+	}
+	for _, m := range pc.AccessModeMappings {
+		if in.AccessModeMappings == nil {
+			in.AccessModeMappings = map[string]string{}
+		}
+		in.AccessModeMappings[m.From] = m.To
+	}
+	return in
+}
+
+// childError says why a PVC sync failed, naming the lock holder when another
+// sync of the same PVC was already running.
+func childError(err error, id string) string {
+	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return fmt.Sprintf("another sync of this PVC is running (workflow %s); this run left it alone", id)
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Error()
+	}
+	return err.Error()
+}
+
+func remove(list []string, s string) []string {
+	out := list[:0]
+	for _, v := range list {
+		if v != s {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,171 @@
+package workflows
+
+import (
+	"errors"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/activities"
+)
+
+var replRef = activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
+
+func testPlan(concurrent int32) activities.ReplicationPlan {
+	spec := drv1.ReplicationSpec{
+		SourceNamespace: "shop",
+		PVCConfig: &drv1.PVCConfig{
+			SyncData:             true,
+			StorageClassMappings: []drv1.Mapping{{From: "standard", To: "fast"}},
+			DataSyncConfig:       &drv1.DataSyncConfig{ConcurrentSyncs: concurrent},
+		},
+	}
+	drv1.SetReplicationDefaults(&spec)
+	return activities.ReplicationPlan{
+		Replication: replRef, Generation: 3, Source: srcCluster, Destination: dstCluster,
+		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec,
+		DataPlane: activities.DataPlane{Image: activities.Image{Reference: "img"}, AgentPort: 2222},
+	}
+}
+
+type replicationSuite struct {
+	env    *testsuite.TestWorkflowEnvironment
+	starts []time.Time
+	ends   []time.Time
+	inputs []PVCSyncInput
+}
+
+func newReplicationSuite(t *testing.T, plan activities.ReplicationPlan, pvcs []string, failing string) *replicationSuite {
+	var ts testsuite.WorkflowTestSuite
+	s := &replicationSuite{env: ts.NewTestWorkflowEnvironment()}
+	s.env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
+	s.env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
+	var plans *activities.PlanActivities
+	var pvcActs *activities.PVCActivities
+	s.env.RegisterActivity(plans)
+	s.env.RegisterActivity(pvcActs)
+	s.env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
+	s.env.OnActivity(pvcActs.ListPVCs, mock.Anything, activities.ListPVCsInput{Cluster: srcCluster, Namespace: "shop"}).
+		Return(activities.PVCList{Names: pvcs, Skipped: map[string]string{"scratch": "labelled dr-syncer.io/ignore"}}, nil)
+	s.env.OnWorkflow(PVCSyncName, mock.Anything, mock.Anything).After(time.Minute).Return(
+		func(ctx workflow.Context, in PVCSyncInput) (PVCSyncResult, error) {
+			s.ends = append(s.ends, workflow.Now(ctx))
+			if in.Source.Name == failing {
+				return PVCSyncResult{}, temporal.NewNonRetryableApplicationError("storage class fast missing", activities.ErrTypeStorageClassNotFound, nil)
+			}
+			return PVCSyncResult{Target: activities.TargetPVC{Name: in.Source.Name}}, nil
+		})
+	s.env.SetOnChildWorkflowStartedListener(func(*workflow.Info, workflow.Context, converter.EncodedValues) {
+		s.starts = append(s.starts, s.env.Now())
+	})
+	return s
+}
+
+func TestReplicationBoundsConcurrentPVCSyncs(t *testing.T) {
+	pvcs := []string{"a", "b", "c", "d", "e"}
+	s := newReplicationSuite(t, testPlan(2), pvcs, "")
+	s.env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-1"})
+	require.NoError(t, s.env.GetWorkflowError())
+	var result ReplicationResult
+	require.NoError(t, s.env.GetWorkflowResult(&result))
+	require.Len(t, result.PVCs, 5)
+	for i, p := range result.PVCs {
+		assert.Equal(t, pvcs[i], p.PVC)
+		assert.Equal(t, PVCSyncWorkflowID("prod", "shop", pvcs[i]), p.WorkflowID)
+		assert.Empty(t, p.Error)
+	}
+	assert.Equal(t, map[string]string{"scratch": "labelled dr-syncer.io/ignore"}, result.SkippedPVCs)
+	require.Len(t, s.starts, 5)
+	assert.Equal(t, 2, maxOverlap(s.starts, time.Minute), "concurrentSyncs 2 allows two PVC syncs at once, and uses both")
+}
+
+func TestReplicationPassesThePlanToEachPVCSync(t *testing.T) {
+	plan := testPlan(1)
+	in := pvcSyncInput(plan, "data")
+	assert.Equal(t, activities.PVCRef{Cluster: srcCluster, Namespace: "shop", Name: "data"}, in.Source)
+	assert.Equal(t, map[string]string{"standard": "fast"}, in.StorageClassMappings)
+	assert.True(t, in.CreateNamespace)
+	assert.Equal(t, drv1.FailureRetryAndWait, in.FailureMode)
+	assert.Equal(t, int32(2222), in.AgentPort)
+	assert.Equal(t, drv1.Duration("2h"), in.DataSync.Timeout)
+}
+
+func TestReplicationReportsFailedPVCsAndSyncsTheRest(t *testing.T) {
+	s := newReplicationSuite(t, testPlan(3), []string{"a", "b", "c"}, "b")
+	s.env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-2"})
+	err := s.env.GetWorkflowError()
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	assert.Equal(t, ErrTypeSyncFailed, appErr.Type())
+	assert.Contains(t, appErr.Error(), "1 of 3 PVC syncs failed: b: storage class fast missing")
+	var result ReplicationResult
+	require.NoError(t, appErr.Details(&result))
+	assert.Equal(t, 1, result.Failed())
+	assert.NotNil(t, result.PVCs[0].Result)
+	assert.NotNil(t, result.PVCs[2].Result)
+
+	v, err := s.env.QueryWorkflow(ProgressQuery)
+	require.NoError(t, err)
+	var p ReplicationProgress
+	require.NoError(t, v.Get(&p))
+	assert.Equal(t, ReplicationProgress{Phase: PhaseDone, PVCsTotal: 3, PVCsDone: 3, PVCsFailed: 1, Percent: 100}, p)
+}
+
+func TestReplicationWithoutDataSyncStartsNoPVCSync(t *testing.T) {
+	plan := testPlan(2)
+	plan.Spec.PVCConfig.SyncData = false
+	s := newReplicationSuite(t, plan, []string{"a"}, "")
+	s.env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "scheduled"})
+	require.NoError(t, s.env.GetWorkflowError())
+	assert.Empty(t, s.starts)
+}
+
+func TestReplicationInvalidSpecFailsWithoutSyncing(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
+	var plans *activities.PlanActivities
+	env.RegisterActivity(plans)
+	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(activities.ReplicationPlan{},
+		temporal.NewNonRetryableApplicationError("RemoteCluster dr-syncer-system/prod not found", activities.ErrTypeInvalidSpec, nil))
+	env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-3"})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
+	env.AssertActivityNumberOfCalls(t, "ResolveReplication", 1)
+}
+
+// maxOverlap is the most intervals [start, start+d) open at one time.
+func maxOverlap(starts []time.Time, d time.Duration) int {
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	var edges []edge
+	for _, s := range starts {
+		edges = append(edges, edge{s, 1}, edge{s.Add(d), -1})
+	}
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].at.Equal(edges[j].at) {
+			return edges[i].delta < edges[j].delta
+		}
+		return edges[i].at.Before(edges[j].at)
+	})
+	open, most := 0, 0
+	for _, e := range edges {
+		open += e.delta
+		most = max(most, open)
+	}
+	return most
+}
+
