@@ -142,6 +142,11 @@ func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name s
 	}
 	stream, err := cs.CoreV1().Pods(namespace).GetLogs(name, &corev1.PodLogOptions{Container: "mover", Follow: true}).Stream(ctx)
 	if err != nil {
+		// A finished mover's logs may be gone with its node; its summary is
+		// in the pod status, which is all the result needs.
+		if terminated, getErr := moverTerminated(ctx, cs, namespace, name); getErr == nil && terminated {
+			return nil
+		}
 		return fmt.Errorf("follow logs of sync pod %s/%s: %w", namespace, name, err)
 	}
 	defer stream.Close()
@@ -241,4 +246,17 @@ func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name 
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+func moverTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (bool, error) {
+	pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	for _, c := range pod.Status.ContainerStatuses {
+		if c.State.Terminated != nil {
+			return true, nil
+		}
+	}
+	return false, nil
 }

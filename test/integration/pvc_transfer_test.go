@@ -1,0 +1,144 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+)
+
+// Transfer against a real API server: the kubelet's part (running the
+// mover and reporting its exit) is played by status updates.
+func TestTransfer(t *testing.T) {
+	cluster := testenv.StartCluster(t, "dr")
+	cluster.RegisterRemoteCluster(t, testenv.ControlNamespace, cluster)
+	acts := &activities.PVCActivities{Clusters: kube.NewClusters(cluster.Client), Control: cluster.Client}
+	dr := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
+	testenv.EnsureNamespace(t, cluster.Client, "app")
+	ctx := context.Background()
+
+	input := func(workflowID string) activities.TransferInput {
+		return activities.TransferInput{
+			Op:  activities.Operation{WorkflowID: workflowID, RunID: "run-1"},
+			PVC: activities.PVCRef{Cluster: dr, Namespace: "app", Name: "data"}, Node: "dr-1",
+			Image:     activities.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever},
+			AgentAddr: "10.255.0.11:2222", Target: "10.244.1.5:8873", Credentials: "drs-creds-x",
+			Config: drv1.DataSyncConfig{BandwidthLimit: 100, ExcludePaths: []string{"cache"}},
+		}
+	}
+	// finishedPod is a sync pod whose mover already ended with summary, as a
+	// worker that died mid-transfer would find it on its next attempt.
+	finishedPod := func(t *testing.T, in activities.TransferInput, summary *progress.Summary, exitCode int32) *corev1.Pod {
+		pod := kube.SyncPod(kube.SyncPodOptions{Name: in.Op.Name("sync"), Namespace: "app", Node: "dr-1", Claim: "data",
+			Image: in.Image.Reference, Labels: in.Op.Labels("sync"), CredentialsSecret: "c", ClusterKeySecret: "c"})
+		create(t, cluster.Client, pod)
+		message := ""
+		if summary != nil {
+			data, err := json.Marshal(summary)
+			require.NoError(t, err)
+			message = string(data)
+		}
+		pod.Status.Phase = corev1.PodSucceeded
+		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "mover", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: message, Reason: "Completed"}}}}
+		require.NoError(t, cluster.Client.Status().Update(ctx, pod))
+		return pod
+	}
+	run := func(in activities.TransferInput, heartbeat *activities.TransferProgress) (activities.TransferResult, error) {
+		var ts testsuite.WorkflowTestSuite
+		aenv := ts.NewTestActivityEnvironment()
+		aenv.RegisterActivity(acts)
+		if heartbeat != nil {
+			aenv.SetHeartbeatDetails(*heartbeat)
+		}
+		v, err := aenv.ExecuteActivity(acts.Transfer, in)
+		var result activities.TransferResult
+		if err == nil {
+			require.NoError(t, v.Get(&result))
+		}
+		return result, err
+	}
+
+	t.Run("a retry re-attaches to the running transfer and reports where it resumed", func(t *testing.T) {
+		in := input("pvc-sync/prod/app/data")
+		pod := finishedPod(t, in, &progress.Summary{
+			Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess},
+			Stats:   progress.Stats{TotalTransferredFileSize: 4096, NumFiles: 3}, Streams: 1,
+		}, 0)
+		result, err := run(in, &activities.TransferProgress{Phase: "transferring", Snapshot: progress.Snapshot{BytesDone: 2048, BytesTotal: 4096}})
+		require.NoError(t, err)
+		assert.Equal(t, int64(2048), result.ResumedFromBytes)
+		assert.Equal(t, int64(4096), result.Stats.TotalTransferredFileSize)
+		var after corev1.Pod
+		require.NoError(t, cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &after))
+		assert.Equal(t, pod.UID, after.UID, "the transfer was not started again")
+	})
+
+	t.Run("rsync's permanent failures are non-retryable, interruptions are retried", func(t *testing.T) {
+		for _, tc := range []struct {
+			id        string
+			class     rsyncargs.Class
+			retryable bool
+		}{{"pvc-sync/prod/app/perm", rsyncargs.ClassPermanent, false}, {"pvc-sync/prod/app/net", rsyncargs.ClassRetryable, true}} {
+			in := input(tc.id)
+			finishedPod(t, in, &progress.Summary{Outcome: rsyncargs.Outcome{Class: tc.class, ExitCode: 12, Reason: "protocol data stream"}, Error: "connection reset"}, 75)
+			_, err := run(in, nil)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr), "got %v", err)
+			assert.Contains(t, appErr.Error(), "rsync exit 12")
+			assert.Equal(t, !tc.retryable, appErr.NonRetryable(), tc.id)
+			if !tc.retryable {
+				assert.Equal(t, activities.ErrTypeTransferFailed, appErr.Type())
+			}
+		}
+	})
+
+	t.Run("a mover killed before its summary is retried", func(t *testing.T) {
+		in := input("pvc-sync/prod/app/oom")
+		finishedPod(t, in, nil, 137)
+		_, err := run(in, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.False(t, appErr.NonRetryable())
+		assert.Contains(t, appErr.Error(), "without a summary")
+	})
+
+	t.Run("a disallowed rsync option fails before any pod exists", func(t *testing.T) {
+		in := input("pvc-sync/prod/app/badopt")
+		in.Config.RsyncOptions = []string{"--rsh=sh -c evil"}
+		_, err := run(in, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
+		assert.Contains(t, appErr.Error(), "--rsh")
+		var none corev1.Pod
+		assert.Error(t, cluster.Client.Get(ctx, client.ObjectKey{Namespace: "app", Name: in.Op.Name("sync")}, &none))
+	})
+
+	t.Run("the sync pod mounts the DR PVC and the keys, not the source", func(t *testing.T) {
+		in := input("pvc-sync/prod/app/spec")
+		pod := kube.SyncPod(kube.SyncPodOptions{Name: in.Op.Name("sync"), Namespace: "app", Node: "dr-1", Claim: "data",
+			Image: in.Image.Reference, Labels: in.Op.Labels("sync"), CredentialsSecret: "creds", ClusterKeySecret: "creds",
+			AgentAddr: in.AgentAddr, Target: in.Target, SyncConfigJSON: `{"bandwidthLimit":100}`})
+		require.NoError(t, cluster.Client.Create(ctx, pod, client.DryRunAll), "the API server accepts the pod spec")
+		assert.Equal(t, "dr-1", pod.Spec.NodeName)
+		assert.False(t, pod.Spec.Containers[0].VolumeMounts[0].ReadOnly, "the DR PVC is written")
+		for _, v := range pod.Spec.Volumes[1:] {
+			assert.Equal(t, int32(0o400), *v.Secret.DefaultMode, "key material is readable by the mover only")
+		}
+	})
+}
