@@ -13,8 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
