@@ -39,6 +39,10 @@ test: deps tools lint ## run every test: unit, integration (real Temporal + API 
 	go test $(GO_TEST_FLAGS) ./...
 	hack/run-smoke.sh
 
+.PHONY: record-histories
+record-histories: tools ## re-record the replay-test histories (workflows/testdata) from real runs on a dev server
+	go test -tags record -count=1 -run TestRecordHistories ./workflows
+
 .PHONY: run
 run: tools build ## run Temporal (UI on 127.0.0.1:8233), the worker and the controller locally
 	hack/run.sh

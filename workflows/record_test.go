@@ -1,0 +1,144 @@
+//go:build record
+
+package workflows_test
+
+// Records the histories replayed by TestReplayCommittedHistories from real
+// runs on a real Temporal dev server: the workflows as they are, with
+// activities scripted to succeed, fail once, or block until cancelled.
+//
+//   make record-histories    (go test -tags record ./workflows -run TestRecordHistories)
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+func TestRecordHistories(t *testing.T) {
+	tp := testenv.StartTemporal(t)
+	var transferCalls atomic.Int32
+	script := map[string]any{
+		"ResolveReplication": func(ctx context.Context, ref activities.ObjectRef) (activities.ReplicationPlan, error) {
+			spec := drv1.ReplicationSpec{SourceNamespace: "shop", PVCConfig: &drv1.PVCConfig{SyncData: true,
+				DataSyncConfig: &drv1.DataSyncConfig{ConcurrentSyncs: 1}}}
+			drv1.SetReplicationDefaults(&spec)
+			return activities.ReplicationPlan{Replication: ref, Generation: 1,
+				Source:          activities.ClusterRef{Namespace: ref.Namespace, Name: "prod"},
+				Destination:     activities.ClusterRef{Namespace: ref.Namespace, Name: "dr"},
+				SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec,
+				DataPlane: activities.DataPlane{Image: activities.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222}}, nil
+		},
+		"ListPVCs": func(ctx context.Context, in activities.ListPVCsInput) (activities.PVCList, error) {
+			return activities.PVCList{Names: []string{"data", "logs"}}, nil
+		},
+		"Cleanup": func(ctx context.Context, in activities.CleanupInput) (activities.CleanupResult, error) {
+			return activities.CleanupResult{}, nil
+		},
+		"Discover": func(ctx context.Context, in activities.PVCRef) (activities.PVCInfo, error) {
+			return activities.PVCInfo{Size: "1Gi"}, nil
+		},
+		"EnsureTargetPVC": func(ctx context.Context, in activities.TargetPVCInput) (activities.TargetPVC, error) {
+			return activities.TargetPVC{Name: in.Source.Name, Namespace: in.DestinationNamespace}, nil
+		},
+		"ChooseNodes": func(ctx context.Context, in activities.ChooseNodesInput) (activities.NodePlan, error) {
+			return activities.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.255.0.11", Target: kube.NodeChoice{Node: "dr-1"}}, nil
+		},
+		"EnsureCredentials": func(ctx context.Context, in activities.CredentialsInput) (activities.Credentials, error) {
+			return activities.Credentials{Secret: in.Op.Name("creds")}, nil
+		},
+		"EnsureMountPod": func(ctx context.Context, in activities.MountPodInput) (activities.MountPod, error) {
+			return activities.MountPod{Name: in.Op.Name("mount"), Target: "10.244.1.5:8873"}, nil
+		},
+		"Transfer": func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			switch in.PVC.Name {
+			case "retry":
+				if transferCalls.Add(1) == 1 {
+					return activities.TransferResult{}, errors.New("rsync exit 12: connection reset")
+				}
+			case "cancel":
+				for ctx.Err() == nil {
+					activity.RecordHeartbeat(ctx, activities.TransferProgress{Phase: "transferring"})
+					time.Sleep(200 * time.Millisecond)
+				}
+				return activities.TransferResult{}, ctx.Err()
+			}
+			return activities.TransferResult{Streams: 1}, nil
+		},
+		"MarkSynced": func(ctx context.Context, in activities.MarkSyncedInput) error { return nil },
+	}
+	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
+	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
+	for name, fn := range script {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	require.NoError(t, w.Start())
+	defer w.Stop()
+	ctx := context.Background()
+
+	pvcInput := func(pvc string) workflows.PVCSyncInput {
+		retries := int32(3)
+		return workflows.PVCSyncInput{
+			Replication: activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"},
+			Source:      activities.PVCRef{Cluster: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, Namespace: "shop", Name: pvc},
+			Destination: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}, DestinationNamespace: "shop",
+			Image: activities.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
+			Retry: drv1.RetryConfig{MaxRetries: &retries, InitialBackoff: "1s", MaxBackoff: "2s", BackoffMultiplier: 200},
+		}
+	}
+	record := func(name string, run client.WorkflowRun, wantErr bool) {
+		err := run.Get(ctx, nil)
+		require.Equal(t, wantErr, err != nil, "%s: %v", name, err)
+		saveHistory(t, tp.Client, name, run.GetID(), run.GetRunID())
+	}
+
+	success, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "replication/dr-syncer-system/shop/record", TaskQueue: tp.TaskQueue},
+		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}, Trigger: "record"})
+	require.NoError(t, err)
+	record("replication-success", success, false)
+	saveHistory(t, tp.Client, "pvc-sync-success", workflows.PVCSyncWorkflowID("prod", "shop", "data"), "")
+
+	retried, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pvc-sync/prod/shop/retry", TaskQueue: tp.TaskQueue},
+		workflows.PVCSyncName, pvcInput("retry"))
+	require.NoError(t, err)
+	record("pvc-sync-retry", retried, false)
+
+	cancelled, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pvc-sync/prod/shop/cancel", TaskQueue: tp.TaskQueue},
+		workflows.PVCSyncName, pvcInput("cancel"))
+	require.NoError(t, err)
+	time.Sleep(2 * time.Second)
+	require.NoError(t, tp.Client.CancelWorkflow(ctx, cancelled.GetID(), cancelled.GetRunID()))
+	record("pvc-sync-cancel", cancelled, true)
+}
+
+func saveHistory(t *testing.T, c client.Client, name, workflowID, runID string) {
+	t.Helper()
+	iter := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
+	history := &historypb.History{}
+	for iter.HasNext() {
+		event, err := iter.Next()
+		require.NoError(t, err)
+		history.Events = append(history.Events, event)
+	}
+	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(history)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join("testdata", name+".json"), data, 0o644))
+}

@@ -1,0 +1,29 @@
+package workflows
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Every committed history, recorded from real runs on a Temporal server,
+// must replay against the current workflow code: a change that would break
+// running workflows fails here. Re-record with `make record-histories`;
+// never delete old histories.
+func TestReplayCommittedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no histories in workflows/testdata: run `make record-histories`")
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			replayer := worker.NewWorkflowReplayer()
+			replayer.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
+			replayer.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
+			replayer.RegisterWorkflowWithOptions(ClusterHealth, workflow.RegisterOptions{Name: ClusterHealthName})
+			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
+		})
+	}
+}
