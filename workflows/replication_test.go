@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 )
 
 var replRef = activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
@@ -168,4 +168,3 @@ func maxOverlap(starts []time.Time, d time.Duration) int {
 	}
 	return most
 }
-
