@@ -43,6 +43,10 @@ test: deps tools lint ## run every test: unit, integration (real Temporal + API 
 record-histories: tools ## re-record the replay-test histories (workflows/testdata) from real runs on a dev server
 	go test -tags record -count=1 -run TestRecordHistories ./workflows
 
+.PHONY: bench-datapath
+bench-datapath: deps ## data path benchmark on loopback: this project vs rsync over OpenSSH vs rsync daemon (root: loop-mounts ext4)
+	go run ./test/bench/datapath -repeat=3
+
 .PHONY: run
 run: tools build ## run Temporal (UI on 127.0.0.1:8233), the worker and the controller locally
 	hack/run.sh

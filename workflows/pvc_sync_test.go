@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 )
 
 var (
@@ -43,7 +45,8 @@ func pvcInput() PVCSyncInput {
 }
 
 type pvcSuite struct {
-	env *testsuite.TestWorkflowEnvironment
+	env     *testsuite.TestWorkflowEnvironment
+	metrics *telemetry.Metrics
 	a   *activities.PVCActivities
 	in  PVCSyncInput
 	op  activities.Operation
@@ -53,8 +56,11 @@ type pvcSuite struct {
 // the workflow must pass, except the steps a test mocks itself.
 func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 	var ts testsuite.WorkflowTestSuite
+	metrics, err := telemetry.NewMetrics("drsyncer_worker")
+	require.NoError(t, err)
+	ts.SetMetricsHandler(metrics.TemporalHandler())
 	env := ts.NewTestWorkflowEnvironment()
-	s := &pvcSuite{env: env, in: pvcInput()}
+	s := &pvcSuite{env: env, metrics: metrics, in: pvcInput()}
 	env.RegisterWorkflowWithOptions(PVCSync, workflowOptions(PVCSyncName))
 	env.RegisterActivity(s.a)
 	s.op = activities.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
@@ -232,4 +238,28 @@ func TestPVCSyncCancelStillCleansUp(t *testing.T) {
 	assert.True(t, errors.As(err, &canceled), "want a cancellation, got %v", err)
 	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
 	s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 0)
+}
+
+func TestPVCSyncMetricsCountResultsBytesAndDuration(t *testing.T) {
+	s := newPVCSuite(t, "EnsureTargetPVC")
+	s.env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, mock.Anything).Return(activities.TargetPVC{},
+		temporal.NewNonRetryableApplicationError("no class", activities.ErrTypeStorageClassNotFound, nil)).Once()
+	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	require.Error(t, s.env.GetWorkflowError())
+
+	ok := newPVCSuite(t)
+	ok.env.ExecuteWorkflow(PVCSyncName, ok.in)
+	require.NoError(t, ok.env.GetWorkflowError())
+
+	for suite, want := range map[*pvcSuite][]string{
+		s:  {`drsyncer_worker_pvc_sync_total{result="StorageClassNotFound",source_cluster="prod"} 1`},
+		ok: {`drsyncer_worker_pvc_sync_total{result="success",source_cluster="prod"} 1`, `drsyncer_worker_pvc_sync_bytes_total{result="success",source_cluster="prod"} 1.048576e+06`, `drsyncer_worker_pvc_sync_duration_seconds_count{result="success",source_cluster="prod"} 1`},
+	} {
+		require.NoError(t, suite.metrics.Close())
+		rec := httptest.NewRecorder()
+		suite.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		for _, line := range want {
+			assert.Contains(t, rec.Body.String(), line)
+		}
+	}
 }

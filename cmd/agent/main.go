@@ -1,0 +1,137 @@
+// Command agent is the SSH bastion of the data path. It runs as a
+// hostNetwork DaemonSet pod on every source node and forwards DR movers'
+// direct-tcpip channels to allow-listed mount pods, and nothing else.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "agent:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	var logFlags cliutil.LogFlags
+	logFlags.Register(fs)
+	listen := fs.String("listen", cliutil.Env("DRSYNCER_AGENT_LISTEN", ":2222"), "address to accept SSH connections on (env DRSYNCER_AGENT_LISTEN)")
+	hostKeyFile := fs.String("host-key-file", cliutil.Env("DRSYNCER_AGENT_HOST_KEY", "/etc/dr-syncer/host-key/ssh_host_ed25519_key"),
+		"agent SSH host private key, OpenSSH PEM, from the host-key Secret (env DRSYNCER_AGENT_HOST_KEY)")
+	authorizedFile := fs.String("authorized-keys-file", cliutil.Env("DRSYNCER_AGENT_AUTHORIZED_KEYS", "/etc/dr-syncer/authorized-keys/authorized_keys"),
+		"cluster-pair public keys allowed to connect, authorized_keys format; re-read when it changes (env DRSYNCER_AGENT_AUTHORIZED_KEYS)")
+	allowFile := fs.String("allow-list-file", cliutil.Env("DRSYNCER_AGENT_ALLOW_LIST", "/etc/dr-syncer/allow-list/targets"),
+		"targets channels may reach, one ip:port per line; re-read when it changes (env DRSYNCER_AGENT_ALLOW_LIST)")
+	idle := fs.Duration("idle-timeout", cliutil.EnvDuration("DRSYNCER_AGENT_IDLE_TIMEOUT", agent.DefaultIdleTimeout),
+		"close connections without traffic for this long; keep above rsync's --timeout (env DRSYNCER_AGENT_IDLE_TIMEOUT)")
+	maxConns := fs.Int("max-connections", agent.DefaultMaxConnections, "maximum concurrent SSH connections (one per PVC sync)")
+	grace := fs.Duration("shutdown-grace", agent.DefaultShutdownGrace, "on SIGTERM, how long in-flight transfers may continue")
+	gogc := fs.Int("gogc", 400, "GC target percentage unless GOGC is set; forwarding allocates per packet, and a higher target trades a little memory for 20-30% less bastion CPU")
+	memLimit := fs.Int64("memory-limit-mib", 256, "soft memory limit in MiB unless GOMEMLIMIT is set; bounds the heap that --gogc lets grow; 0 disables")
+	maxProcs := fs.Int("gomaxprocs", 0, "GOMAXPROCS; 0 keeps the runtime's choice (which follows the container's CPU limit)")
+	cliutil.Usage(fs, `agent: SSH bastion of the dr-syncer data path.
+
+Usage: agent [flags]
+
+Accepts public-key logins from the keys in --authorized-keys-file and opens
+direct-tcpip channels to the targets in --allow-list-file. Shells, exec,
+subsystems, agent forwarding and remote forwarding are refused and logged.
+Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	log, err := logFlags.Logger()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	tuneRuntime(log, *gogc, *memLimit, *maxProcs)
+
+	pem, err := os.ReadFile(*hostKeyFile)
+	if err != nil {
+		return fmt.Errorf("read host key: %w", err)
+	}
+	hostKey, err := keys.ParsePrivateKey(pem)
+	if err != nil {
+		return fmt.Errorf("host key %s: %w", *hostKeyFile, err)
+	}
+	authorized := agent.NewAuthorizedKeysFile(*authorizedFile, func(s *keys.AuthorizedSet) {
+		fps := make([]string, 0, s.Len())
+		for _, k := range s.Keys() {
+			fps = append(fps, k.Fingerprint)
+		}
+		log.Info("authorized keys loaded", zap.Strings("key_fingerprints", fps))
+	})
+	if _, err := authorized.AuthorizedKeys(); err != nil {
+		return fmt.Errorf("authorized keys: %w", err)
+	}
+	allow := agent.NewFileAllowList(*allowFile, func(n int) { log.Info("allow-list loaded", zap.Int("targets", n)) })
+	if err := allow.Check(); err != nil {
+		// The allow-list is written when the first mount pod appears; until
+		// then every channel is refused, which is the right answer.
+		log.Warn("allow-list not readable yet; refusing all targets until it is", zap.Error(err))
+	}
+	srv, err := agent.New(agent.Options{
+		HostKeys:       []ssh.Signer{hostKey},
+		AuthorizedKeys: authorized,
+		AllowList:      allow,
+		Logger:         log,
+		IdleTimeout:    *idle,
+		MaxConnections: *maxConns,
+		ShutdownGrace:  *grace,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("agent listening", zap.String("addr", ln.Addr().String()),
+		zap.String("host_key_fingerprint", ssh.FingerprintSHA256(hostKey.PublicKey())))
+	return srv.Serve(ctx, ln)
+}
+
+// tuneRuntime applies the GC and scheduler settings unless the standard
+// environment variables already chose them.
+func tuneRuntime(log *zap.Logger, gogc int, memLimitMiB int64, maxProcs int) {
+	if _, set := os.LookupEnv("GOGC"); !set && gogc > 0 {
+		debug.SetGCPercent(gogc)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memLimitMiB > 0 {
+		debug.SetMemoryLimit(memLimitMiB << 20)
+	}
+	if maxProcs > 0 {
+		runtime.GOMAXPROCS(maxProcs)
+	}
+	current := debug.SetGCPercent(-1) // reading the setting requires setting it
+	debug.SetGCPercent(current)
+	log.Info("runtime tuned", zap.Int("gogc", current), zap.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
+}

@@ -1,0 +1,191 @@
+// Command mover is the DR sync pod's entrypoint: it pulls a source volume
+// through the source node's agent into the target volume with rsync,
+// printing progress as JSON lines on stdout and leaving a JSON summary in
+// the container's termination message.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+)
+
+// Process exit codes, so a caller that only sees the pod phase can still
+// tell the classes apart.
+const (
+	exitSuccess   = 0
+	exitPermanent = 1
+	exitUsage     = 2
+	exitRetryable = 75 // EX_TEMPFAIL from sysexits.h
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("mover", flag.ContinueOnError)
+	var logFlags cliutil.LogFlags
+	logFlags.Register(fs)
+	agentAddr := fs.String("agent-addr", cliutil.Env("DRSYNCER_AGENT_ADDR", ""), "agent host:port on the source node (env DRSYNCER_AGENT_ADDR); required")
+	hostKeyFile := fs.String("agent-host-key-file", cliutil.Env("DRSYNCER_AGENT_HOST_KEY_PUB", "/etc/dr-syncer/agent-host-key/ssh_host_ed25519_key.pub"),
+		"the agent's public host key to pin, authorized_keys format (env DRSYNCER_AGENT_HOST_KEY_PUB)")
+	clientKeyFile := fs.String("client-key-file", cliutil.Env("DRSYNCER_CLIENT_KEY", "/etc/dr-syncer/cluster-key/id_ed25519"),
+		"cluster-pair private key, OpenSSH PEM (env DRSYNCER_CLIENT_KEY)")
+	target := fs.String("target", cliutil.Env("DRSYNCER_TARGET", ""), "mount pod rsync daemon ip:port as seen from the agent (env DRSYNCER_TARGET); required")
+	module := fs.String("module", "data", "rsync module name")
+	credDir := cliutil.Env("DRSYNCER_RSYNC_CREDENTIALS_DIR", "/etc/dr-syncer/rsync")
+	userFile := fs.String("rsync-user-file", filepath.Join(credDir, keys.RsyncUserFile), "file holding the per-operation rsync user (mounted Secret)")
+	passwordFile := fs.String("rsync-password-file", filepath.Join(credDir, keys.RsyncPasswordFile), "file holding the per-operation rsync password (mounted Secret)")
+	dest := fs.String("dest", cliutil.Env("DRSYNCER_DEST", "/data"), "target volume mount point (env DRSYNCER_DEST)")
+	rsyncPath := fs.String("rsync", "rsync", "rsync binary")
+	configJSON := fs.String("config-json", cliutil.Env("DRSYNCER_SYNC_CONFIG", ""),
+		`dataSyncConfig as JSON, e.g. {"bandwidthLimit":10240,"excludePaths":["cache"],"verificationMode":"sample","samplePercent":5,"parallelStreams":2,"timeout":"2h"} (env DRSYNCER_SYNC_CONFIG); the flags below override its fields`)
+	bwlimit := fs.Int64("bwlimit", 0, "bandwidth limit in KiB/s; 0 is unlimited")
+	var excludes, options cliutil.StringList
+	fs.Var(&excludes, "exclude", "path relative to the volume root to leave out (repeatable)")
+	fs.Var(&options, "rsync-option", "extra rsync option from the allow-list, e.g. --whole-file (repeatable)")
+	verification := fs.String("verification", "", "verification mode: none, sample or full")
+	samplePercent := fs.Int("sample-percent", 0, "percent of files checksummed in sample mode")
+	streams := fs.Int("parallel-streams", 0, "rsync streams split by top-level directory")
+	timeout := fs.Duration("timeout", 0, "overall sync timeout; 0 is none")
+	terminationLog := fs.String("termination-log", cliutil.Env("DRSYNCER_TERMINATION_LOG", "/dev/termination-log"), "where to write the final JSON summary; empty disables (env DRSYNCER_TERMINATION_LOG)")
+	interval := fs.Duration("progress-interval", time.Second, "minimum time between progress lines")
+	cliutil.Usage(fs, `mover: copies a source volume into --dest through the dr-syncer agent.
+
+Usage: mover --agent-addr=NODE:2222 --target=MOUNTPOD_IP:8873 [flags]
+
+Dials the agent with the cluster-pair key (host key pinned, AES-GCM), forwards
+a local port over SSH to the mount pod's rsync daemon and runs rsync into
+--dest. stdout carries JSON lines: {"type":"progress",...} at most once per
+--progress-interval, then one {"type":"summary",...}, which is also written
+to --termination-log. Exit status: 0 success, 75 retryable failure (network,
+timeouts, interruption), 1 permanent failure (configuration, keys, target
+I/O, verification), 2 usage error.`)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitSuccess
+		}
+		return exitUsage
+	}
+	usage := func(err error) int {
+		fmt.Fprintln(os.Stderr, "mover:", err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return usage(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	if *agentAddr == "" || *target == "" {
+		return usage(errors.New("--agent-addr and --target are required"))
+	}
+	var cfg rsyncargs.Config
+	if *configJSON != "" {
+		if err := json.Unmarshal([]byte(*configJSON), &cfg); err != nil {
+			return usage(err)
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "bwlimit":
+			cfg.BandwidthLimitKiB = *bwlimit
+		case "exclude":
+			cfg.ExcludePaths = excludes
+		case "rsync-option":
+			cfg.RsyncOptions = options
+		case "verification":
+			cfg.VerificationMode = rsyncargs.VerificationMode(*verification)
+		case "sample-percent":
+			cfg.SamplePercent = *samplePercent
+		case "parallel-streams":
+			cfg.ParallelStreams = *streams
+		case "timeout":
+			cfg.Timeout = *timeout
+		}
+	})
+	log, err := logFlags.Logger()
+	if err != nil {
+		return usage(err)
+	}
+	defer func() { _ = log.Sync() }()
+
+	reporter := progress.NewReporter(os.Stdout, progress.ReporterOptions{Interval: *interval})
+	fail := func(err error) int {
+		// Missing keys or credentials: the Secrets are wrong, not the weather.
+		sum := progress.Summary{
+			Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassPermanent, ExitCode: rsyncargs.NotRun, Reason: "cannot load keys or credentials"},
+			Error:   err.Error(),
+		}
+		_ = reporter.Summary(sum)
+		writeTermination(log, *terminationLog, sum)
+		return exitPermanent
+	}
+	clientPEM, err := os.ReadFile(*clientKeyFile)
+	if err != nil {
+		return fail(fmt.Errorf("read client key: %w", err))
+	}
+	clientKey, err := keys.ParsePrivateKey(clientPEM)
+	if err != nil {
+		return fail(fmt.Errorf("client key %s: %w", *clientKeyFile, err))
+	}
+	hostLine, err := os.ReadFile(*hostKeyFile)
+	if err != nil {
+		return fail(fmt.Errorf("read agent host key: %w", err))
+	}
+	hostKey, err := keys.ParsePublicKey(hostLine)
+	if err != nil {
+		return fail(fmt.Errorf("agent host key %s: %w", *hostKeyFile, err))
+	}
+	creds, err := keys.LoadRsyncCredentials(*userFile, *passwordFile)
+	if err != nil {
+		return fail(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum := mover.Run(ctx, mover.Options{
+		Agent:       mover.AgentOptions{Addr: *agentAddr, ClientKey: clientKey, HostKey: hostKey},
+		Target:      *target,
+		Module:      *module,
+		Credentials: creds,
+		Dest:        *dest,
+		Config:      cfg,
+		RsyncPath:   *rsyncPath,
+		Reporter:    reporter,
+		Logger:      log,
+	})
+	writeTermination(log, *terminationLog, sum)
+	log.Info("sync finished", zap.String("class", string(sum.Outcome.Class)), zap.String("reason", sum.Outcome.Reason),
+		zap.Int("rsync_exit_code", sum.Outcome.ExitCode), zap.Float64("duration_seconds", sum.DurationSeconds))
+	switch sum.Outcome.Class {
+	case rsyncargs.ClassSuccess:
+		return exitSuccess
+	case rsyncargs.ClassRetryable:
+		return exitRetryable
+	default:
+		return exitPermanent
+	}
+}
+
+func writeTermination(log *zap.Logger, path string, sum progress.Summary) {
+	if path == "" {
+		return
+	}
+	if err := progress.WriteTerminationMessage(path, sum); err != nil {
+		log.Warn("termination message not written", zap.Error(err))
+	}
+}

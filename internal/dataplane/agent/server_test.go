@@ -1,0 +1,419 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshalgo"
+)
+
+type testKey struct {
+	signer ssh.Signer
+	pair   keys.ClusterPairKey
+}
+
+func newKey(t *testing.T, comment string) testKey {
+	t.Helper()
+	k, err := keys.GenerateClusterPairKey(comment)
+	require.NoError(t, err)
+	s, err := keys.ParsePrivateKey(k.PrivateKey)
+	require.NoError(t, err)
+	return testKey{signer: s, pair: k}
+}
+
+// echoServer is a stand-in for a mount pod: it echoes bytes back.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+type harness struct {
+	addr     string
+	hostKey  testKey
+	authFile string
+	logs     *observer.ObservedLogs
+	cancel   context.CancelFunc
+	served   chan error
+}
+
+type harnessOptions struct {
+	authorized []testKey
+	allowed    []string
+	mutate     func(*Options)
+}
+
+func startAgent(t *testing.T, ho harnessOptions) *harness {
+	t.Helper()
+	h := &harness{hostKey: newKey(t, "host"), served: make(chan error, 1)}
+	dir := t.TempDir()
+	h.authFile = filepath.Join(dir, "authorized_keys")
+	writeAuthorized(t, h.authFile, ho.authorized...)
+	allowFile := filepath.Join(dir, "allow")
+	require.NoError(t, os.WriteFile(allowFile, []byte("# targets\n"+strings.Join(ho.allowed, "\n")+"\n"), 0o600))
+
+	core, logs := observer.New(zap.DebugLevel)
+	h.logs = logs
+	opts := Options{
+		HostKeys:       []ssh.Signer{h.hostKey.signer},
+		AuthorizedKeys: NewAuthorizedKeysFile(h.authFile, nil),
+		AllowList:      NewFileAllowList(allowFile, nil),
+		Logger:         zap.New(core),
+		ShutdownGrace:  2 * time.Second,
+	}
+	if ho.mutate != nil {
+		ho.mutate(&opts)
+	}
+	srv, err := New(opts)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	h.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.served <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.served:
+		case <-time.After(5 * time.Second):
+			t.Error("agent did not stop")
+		}
+	})
+	return h
+}
+
+// writeAuthorized replaces the file atomically, as the kubelet does.
+func writeAuthorized(t *testing.T, path string, ks ...testKey) {
+	t.Helper()
+	var b []byte
+	for _, k := range ks {
+		b = append(b, k.pair.AuthorizedKey...)
+	}
+	require.NoError(t, os.WriteFile(path+".tmp", b, 0o600))
+	require.NoError(t, os.Rename(path+".tmp", path))
+}
+
+func (h *harness) dial(t *testing.T, k testKey) (*ssh.Client, error) {
+	t.Helper()
+	return dialWith(h.addr, k.signer, ssh.FixedHostKey(h.hostKey.signer.PublicKey()), sshalgo.Config())
+}
+
+func dialWith(addr string, signer ssh.Signer, hostKey ssh.HostKeyCallback, cfg ssh.Config) (*ssh.Client, error) {
+	return ssh.Dial("tcp", addr, &ssh.ClientConfig{
+		Config:          cfg,
+		User:            "dr-syncer",
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: hostKey,
+		Timeout:         5 * time.Second,
+	})
+}
+
+func roundTrip(t *testing.T, c *ssh.Client, target string) error {
+	t.Helper()
+	conn, err := c.Dial("tcp", target)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	msg := []byte("hello through the bastion")
+	_, err = conn.Write(msg)
+	require.NoError(t, err)
+	buf := make([]byte, len(msg))
+	_, err = io.ReadFull(conn, buf)
+	require.NoError(t, err)
+	assert.Equal(t, msg, buf)
+	return nil
+}
+
+func (h *harness) waitLog(t *testing.T, msg string) observer.LoggedEntry {
+	t.Helper()
+	var found observer.LoggedEntry
+	require.Eventually(t, func() bool {
+		for _, e := range h.logs.FilterMessage(msg).All() {
+			found = e
+			return true
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "no log %q", msg)
+	return found
+}
+
+func TestForwardsToAllowedTargetAndLogs(t *testing.T) {
+	target := echoServer(t)
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}, allowed: []string{target}})
+
+	c, err := h.dial(t, client)
+	require.NoError(t, err)
+	require.NoError(t, roundTrip(t, c, target))
+	require.NoError(t, c.Close())
+
+	e := h.waitLog(t, "connection closed")
+	fields := e.ContextMap()
+	assert.Equal(t, client.pair.Fingerprint, fields["key_fingerprint"])
+	assert.Equal(t, int64(25), fields["bytes_to_target"])
+	assert.Equal(t, int64(25), fields["bytes_to_client"])
+	assert.Contains(t, fields, "duration")
+	ch := h.waitLog(t, "channel closed").ContextMap()
+	assert.Equal(t, target, ch["target"])
+}
+
+func TestSecurityWrongKeyRefused(t *testing.T) {
+	target := echoServer(t)
+	good, stranger := newKey(t, "good"), newKey(t, "stranger")
+	h := startAgent(t, harnessOptions{authorized: []testKey{good}, allowed: []string{target}})
+
+	_, err := h.dial(t, stranger)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "unable to authenticate")
+	e := h.waitLog(t, "refused public key")
+	assert.Equal(t, stranger.pair.Fingerprint, e.ContextMap()["key_fingerprint"])
+	for _, entry := range h.logs.All() {
+		assert.NotContains(t, entry.Message+" "+strings.Join(mapValues(entry.ContextMap()), " "), "PRIVATE KEY")
+	}
+}
+
+func TestSecurityRevokedKeyAfterRotation(t *testing.T) {
+	target := echoServer(t)
+	oldKey, newKeyPair := newKey(t, "old"), newKey(t, "new")
+	h := startAgent(t, harnessOptions{authorized: []testKey{oldKey}, allowed: []string{target}})
+
+	c, err := h.dial(t, oldKey)
+	require.NoError(t, err)
+	c.Close()
+	_, err = h.dial(t, newKeyPair)
+	require.Error(t, err, "new key not yet distributed")
+
+	// Overlap: both keys valid.
+	writeAuthorized(t, h.authFile, oldKey, newKeyPair)
+	for _, k := range []testKey{oldKey, newKeyPair} {
+		c, err := h.dial(t, k)
+		require.NoError(t, err, k.pair.Fingerprint)
+		require.NoError(t, roundTrip(t, c, target))
+		c.Close()
+	}
+
+	// Old key removed: refused from the next connection on.
+	writeAuthorized(t, h.authFile, newKeyPair)
+	_, err = h.dial(t, oldKey)
+	require.Error(t, err, "revoked key must be refused")
+	c, err = h.dial(t, newKeyPair)
+	require.NoError(t, err)
+	c.Close()
+}
+
+func TestSecurityTargetNotOnAllowList(t *testing.T) {
+	allowed, other := echoServer(t), echoServer(t)
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}, allowed: []string{allowed}})
+	c, err := h.dial(t, client)
+	require.NoError(t, err)
+	defer c.Close()
+
+	_, port, _ := net.SplitHostPort(allowed)
+	for _, target := range []string{other, "localhost:" + port, "127.0.0.2:" + port, "[::ffff:127.0.0.1]:1"} {
+		_, err := c.Dial("tcp", target)
+		require.Error(t, err, target)
+		assert.Contains(t, err.Error(), "prohibited", target)
+	}
+	require.NoError(t, roundTrip(t, c, allowed), "allowed target still works on the same connection")
+	h.waitLog(t, "refused channel: target not allowed")
+}
+
+func TestSecurityShellExecAndForwardingRefused(t *testing.T) {
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}})
+	c, err := h.dial(t, client)
+	require.NoError(t, err)
+	defer c.Close()
+
+	_, err = c.NewSession() // shell, exec, subsystem and agent forwarding all need a session
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "prohibited")
+	e := h.waitLog(t, "refused channel")
+	assert.Equal(t, "session", e.ContextMap()["channel_type"])
+
+	_, err = c.Listen("tcp", "127.0.0.1:0") // remote forwarding (tcpip-forward)
+	require.Error(t, err)
+	e = h.waitLog(t, "refused global request")
+	assert.Equal(t, "tcpip-forward", e.ContextMap()["request_type"])
+
+	_, _, err = c.OpenChannel("auth-agent@openssh.com", nil)
+	require.Error(t, err)
+}
+
+func TestSecurityWrongHostKeyFailsClient(t *testing.T) {
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}})
+	impostor := newKey(t, "impostor")
+	_, err := dialWith(h.addr, client.signer, ssh.FixedHostKey(impostor.signer.PublicKey()), sshalgo.Config())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "host key mismatch")
+}
+
+func TestOnlyAESGCMOffered(t *testing.T) {
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}})
+	cfg := sshalgo.Config()
+	cfg.Ciphers = []string{ssh.CipherChaCha20Poly1305, ssh.CipherAES128CTR}
+	_, err := dialWith(h.addr, client.signer, ssh.FixedHostKey(h.hostKey.signer.PublicKey()), cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no common algorithm")
+}
+
+func TestIdleTimeoutClosesConnection(t *testing.T) {
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client},
+		mutate: func(o *Options) { o.IdleTimeout = 200 * time.Millisecond }})
+	c, err := h.dial(t, client)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle connection was not closed")
+	}
+	e := h.waitLog(t, "connection closed")
+	assert.Equal(t, true, e.ContextMap()["idle_timeout"])
+}
+
+func TestMaxConnections(t *testing.T) {
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client},
+		mutate: func(o *Options) { o.MaxConnections = 1 }})
+	first, err := h.dial(t, client)
+	require.NoError(t, err)
+	_, err = h.dial(t, client)
+	require.Error(t, err)
+	h.waitLog(t, "refused connection: too many connections")
+	first.Close()
+	require.Eventually(t, func() bool {
+		c, err := h.dial(t, client)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+}
+
+func TestGracefulShutdownLetsInFlightFinish(t *testing.T) {
+	target := echoServer(t)
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}, allowed: []string{target}})
+	c, err := h.dial(t, client)
+	require.NoError(t, err)
+	conn, err := c.Dial("tcp", target)
+	require.NoError(t, err)
+
+	h.cancel()
+	h.waitLog(t, "agent draining connections")
+	_, err = h.dial(t, client)
+	require.Error(t, err, "no new connections after shutdown starts")
+
+	// The in-flight channel still carries data.
+	_, err = conn.Write([]byte("ping"))
+	require.NoError(t, err)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(conn, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(buf))
+	conn.Close()
+	c.Close()
+	select {
+	case err := <-h.served:
+		require.NoError(t, err)
+		h.served <- nil // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the last connection closed")
+	}
+}
+
+func TestGracefulShutdownForcesAfterGrace(t *testing.T) {
+	target := echoServer(t)
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}, allowed: []string{target},
+		mutate: func(o *Options) { o.ShutdownGrace = 100 * time.Millisecond }})
+	c, err := h.dial(t, client)
+	require.NoError(t, err)
+	defer c.Close()
+	h.cancel()
+	select {
+	case err := <-h.served:
+		require.NoError(t, err)
+		h.served <- nil
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not force-close after the grace period")
+	}
+	require.Error(t, c.Wait())
+}
+
+func TestAllowListParsing(t *testing.T) {
+	l, err := ParseAllowList([]byte("10.0.0.1:873 # mount pod\n\n[fd00::1]:8873\n::ffff:10.0.0.2:1\n"))
+	require.Error(t, err, "unbracketed v6 is ambiguous")
+	l, err = ParseAllowList([]byte("10.0.0.1:873 # mount pod\n\n[fd00::1]:8873\n[::ffff:10.0.0.2]:1\n"))
+	require.NoError(t, err)
+	assert.True(t, l.Allowed("10.0.0.1", 873))
+	assert.True(t, l.Allowed("fd00::1", 8873))
+	assert.True(t, l.Allowed("10.0.0.2", 1), "v4-mapped entries match plain v4")
+	assert.False(t, l.Allowed("10.0.0.1", 874))
+	assert.False(t, l.Allowed("10.0.0.1", 873+65536), "port overflow")
+	assert.False(t, l.Allowed("host.example", 873))
+	_, err = ParseAllowList([]byte("mountpod.svc:873\n"))
+	require.Error(t, err)
+	_, err = ParseAllowList([]byte("10.0.0.1:0\n"))
+	require.Error(t, err)
+
+	missing := NewFileAllowList(filepath.Join(t.TempDir(), "nope"), nil)
+	assert.False(t, missing.Allowed("10.0.0.1", 873))
+	require.Error(t, missing.Check())
+}
+
+func mapValues(m map[string]any) []string {
+	var out []string
+	for _, v := range m {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestProbeConnectionsAreNotWarnings(t *testing.T) {
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}})
+	c, err := net.Dial("tcp", h.addr)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	h.waitLog(t, "connection closed before the SSH handshake")
+	assert.Empty(t, h.logs.FilterMessage("ssh handshake failed").All())
+
+	_, err = h.dial(t, newKey(t, "stranger"))
+	require.Error(t, err)
+	h.waitLog(t, "ssh handshake failed")
+}

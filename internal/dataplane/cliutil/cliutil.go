@@ -1,0 +1,88 @@
+// Package cliutil is the start-up code the data-plane binaries (agent,
+// mountserver, mover) share. It deliberately does not reuse internal/cmdutil
+// or internal/telemetry: those pull in client-go and the Temporal SDK, and
+// the data-plane images must stay small and free of both.
+package cliutil
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Env returns the environment variable name, or fallback when unset or empty.
+func Env(name, fallback string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return fallback
+}
+
+// EnvDuration is Env for durations; an unparsable value yields fallback and
+// is reported by the flag's own parsing when passed explicitly.
+func EnvDuration(name string, fallback time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return fallback
+}
+
+// LogFlags are the logging flags every data-plane binary takes.
+type LogFlags struct {
+	Level  string
+	Format string
+}
+
+// Register adds --log-level and --log-format (env DRSYNCER_LOG_LEVEL/FORMAT).
+func (l *LogFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&l.Level, "log-level", Env("DRSYNCER_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env DRSYNCER_LOG_LEVEL)")
+	fs.StringVar(&l.Format, "log-format", Env("DRSYNCER_LOG_FORMAT", "json"), "log format: json or console (env DRSYNCER_LOG_FORMAT)")
+}
+
+// Logger builds a zap logger writing to stderr.
+func (l LogFlags) Logger() (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(l.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", l.Level)
+	}
+	var cfg zap.Config
+	switch l.Format {
+	case "json", "":
+		cfg = zap.NewProductionConfig()
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+	default:
+		return nil, fmt.Errorf("log format %q: want json or console", l.Format)
+	}
+	cfg.Level = zap.NewAtomicLevelAt(level)
+	cfg.EncoderConfig.TimeKey = "time"
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.OutputPaths = []string{"stderr"}
+	return cfg.Build()
+}
+
+// Usage prints a synopsis before the flags.
+func Usage(fs *flag.FlagSet, synopsis string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", strings.TrimSpace(synopsis))
+		fs.PrintDefaults()
+	}
+}
+
+// StringList is a repeatable string flag.
+type StringList []string
+
+func (s *StringList) String() string { return strings.Join(*s, ",") }
+
+// Set appends one value.
+func (s *StringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}

@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/testtree"
+)
+
+func requireSuccess(t *testing.T, sum progress.Summary) {
+	t.Helper()
+	require.Equal(t, rsyncargs.ClassSuccess, sum.Outcome.Class, "outcome %+v error %s", sum.Outcome, sum.Error)
+}
+
+// TestLoopbackNastyTree is the end-to-end test of the data path: agent,
+// mount server (real rsync daemon) and mover (real rsync client) copy a
+// hostile tree; the copy is compared with an independent comparator; then
+// the source changes (including deletions) and a second sync must mirror it.
+func TestLoopbackNastyTree(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	testtree.Nasty(t, p.src)
+
+	sum, events := p.sync(context.Background(), rsyncargs.Config{})
+	requireSuccess(t, sum)
+	p.requireIdentical(testtree.Options{})
+
+	// Progress: JSON lines, then exactly one summary as the last line.
+	require.NotEmpty(t, events)
+	last := events[len(events)-1]
+	require.Equal(t, progress.TypeSummary, last.Type)
+	assert.Equal(t, sum.Stats, last.Summary.Stats)
+	assert.Positive(t, sum.Stats.RegularFilesTransferred)
+	assert.Equal(t, sum.Progress.FilesTotal, sum.Progress.FilesDone)
+	assert.True(t, sum.Progress.ScanComplete)
+	var sawProgress bool
+	for _, e := range events[:len(events)-1] {
+		sawProgress = sawProgress || (e.Type == progress.TypeProgress && e.Progress.BytesDone > 0)
+	}
+	assert.True(t, sawProgress, "no live progress line")
+
+	// The agent logged the connection with key, target and bytes.
+	closed := p.agentLogs.FilterMessage("connection closed").All()
+	require.Len(t, closed, 1)
+	fields := closed[0].ContextMap()
+	assert.Positive(t, fields["bytes_to_client"])
+	assert.NotEmpty(t, fields["key_fingerprint"])
+	assert.Equal(t, p.target, p.agentLogs.FilterMessage("channel closed").All()[0].ContextMap()["target"])
+
+	testtree.MutateNasty(t, p.src)
+	sum, _ = p.sync(context.Background(), rsyncargs.Config{})
+	requireSuccess(t, sum)
+	assert.Positive(t, sum.Stats.DeletedFiles, "deletions mirrored")
+	p.requireIdentical(testtree.Options{})
+	_, err := os.Lstat(filepath.Join(p.dst, "plain.txt"))
+	assert.True(t, os.IsNotExist(err), "file deleted at the source survived in the copy")
+}
+
+func TestParallelStreamsIdenticalCopy(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	testtree.Nasty(t, p.src)
+	cfg := rsyncargs.Config{ParallelStreams: 2}
+	sum, _ := p.sync(context.Background(), cfg)
+	requireSuccess(t, sum)
+	assert.Equal(t, 2, sum.Streams)
+	p.requireIdentical(testtree.Options{IgnoreHardLinksAcross: true})
+
+	// Two rsync processes, one SSH connection with several channels.
+	closed := p.agentLogs.FilterMessage("connection closed").All()
+	require.Len(t, closed, 1)
+	assert.GreaterOrEqual(t, closed[0].ContextMap()["channels"], int64(3), "list + 2 streams + root pass")
+
+	testtree.MutateNasty(t, p.src)
+	sum, _ = p.sync(context.Background(), cfg)
+	requireSuccess(t, sum)
+	p.requireIdentical(testtree.Options{IgnoreHardLinksAcross: true})
+}
+
+// TestResumeAfterKill interrupts a bandwidth-limited transfer of a large
+// file, then syncs again: thanks to --partial --inplace the second run sends
+// only what is missing.
+func TestResumeAfterKill(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	const size = 6 << 20
+	data := make([]byte, size)
+	_, _ = rand.Read(data)
+	require.NoError(t, os.WriteFile(filepath.Join(p.src, "big.bin"), data, 0o644))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan progress.Summary, 1)
+	go func() {
+		sum, _ := p.sync(ctx, rsyncargs.Config{BandwidthLimitKiB: 2048})
+		done <- sum
+	}()
+	partial := filepath.Join(p.dst, "big.bin")
+	require.Eventually(t, func() bool {
+		fi, err := os.Stat(partial)
+		return err == nil && fi.Size() >= 2<<20
+	}, 20*time.Second, 20*time.Millisecond, "transfer never got going")
+	cancel()
+	first := <-done
+	require.Equal(t, rsyncargs.ClassRetryable, first.Outcome.Class, "an interrupted sync is retryable: %+v", first.Outcome)
+	fi, err := os.Stat(partial)
+	require.NoError(t, err, "--partial/--inplace keeps the partial file")
+	kept := fi.Size()
+	require.Less(t, kept, int64(size))
+
+	second, _ := p.sync(context.Background(), rsyncargs.Config{})
+	requireSuccess(t, second)
+	p.requireIdentical(testtree.Options{})
+	t.Logf("kept %d of %d bytes; second run: literal %d matched %d received %d",
+		kept, size, second.Stats.LiteralData, second.Stats.MatchedData, second.Stats.BytesReceived)
+	assert.Positive(t, second.Stats.MatchedData, "the partial file was used as the basis")
+	assert.Less(t, second.Stats.BytesReceived, int64(size)-kept/2, "far fewer bytes the second time")
+	assert.LessOrEqual(t, second.Stats.LiteralData, int64(size)-kept+128<<10)
+}
+
+func TestSampleVerificationDetectsCorruption(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	w := testtree.NewWriter(t, p.src, 1)
+	for _, name := range []string{"a/one", "a/two", "b/three", "c/four"} {
+		w.File(name, w.Random(10000), 0o644)
+	}
+	w.Finish()
+	sum, _ := p.sync(context.Background(), rsyncargs.Config{VerificationMode: rsyncargs.VerifySample, SamplePercent: 100})
+	requireSuccess(t, sum)
+	require.NotNil(t, sum.Verification)
+	assert.Equal(t, 4, sum.Verification.FilesChecked)
+	assert.Zero(t, sum.Verification.MismatchCount)
+
+	// Silent corruption on the DR side: same size, same mtime.
+	victim := filepath.Join(p.dst, "b/three")
+	fi, err := os.Stat(victim)
+	require.NoError(t, err)
+	corrupt, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	corrupt[5000] ^= 0xff
+	require.NoError(t, os.WriteFile(victim, corrupt, 0o644))
+	require.NoError(t, os.Chtimes(victim, fi.ModTime(), fi.ModTime()))
+
+	// The quick check alone does not notice ...
+	sum, _ = p.sync(context.Background(), rsyncargs.Config{})
+	requireSuccess(t, sum)
+	// ... sample verification does ...
+	sum, _ = p.sync(context.Background(), rsyncargs.Config{VerificationMode: rsyncargs.VerifySample, SamplePercent: 100})
+	assert.Equal(t, rsyncargs.ClassPermanent, sum.Outcome.Class)
+	require.NotNil(t, sum.Verification)
+	assert.Equal(t, 1, sum.Verification.MismatchCount)
+	assert.Equal(t, []string{"b/three"}, sum.Verification.Mismatched)
+	assert.Contains(t, sum.Error, "verification failed")
+	// ... and full verification (--checksum) repairs it.
+	sum, _ = p.sync(context.Background(), rsyncargs.Config{VerificationMode: rsyncargs.VerifyFull})
+	requireSuccess(t, sum)
+	p.requireIdentical(testtree.Options{})
+}
+
+func TestSecurityMoverRefusesWrongHostKey(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	_, otherPub, err := keys.GenerateHostKey("impostor")
+	require.NoError(t, err)
+	p.hostKey, err = keys.ParsePublicKey(otherPub)
+	require.NoError(t, err)
+	sum, _ := p.sync(context.Background(), rsyncargs.Config{})
+	assert.Equal(t, rsyncargs.ClassPermanent, sum.Outcome.Class)
+	assert.Contains(t, sum.Error, mover.ErrHostKeyMismatch.Error())
+}
+
+func TestSecurityMoverWithWrongKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	stranger, err := keys.GenerateClusterPairKey("stranger")
+	require.NoError(t, err)
+	p.client = signer(t, stranger)
+	sum, _ := p.sync(context.Background(), rsyncargs.Config{})
+	assert.Equal(t, rsyncargs.ClassPermanent, sum.Outcome.Class)
+	assert.Contains(t, sum.Error, mover.ErrAuthRefused.Error())
+}
+
+func TestSecurityTargetNotAllowedCopiesNothing(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	testtree.NewWriter(t, p.src, 1).File("f", []byte("x"), 0o644)
+	p.allow("127.0.0.1:1") // the mount server is no longer allowed
+	sum, _ := p.sync(context.Background(), rsyncargs.Config{})
+	assert.NotEqual(t, rsyncargs.ClassSuccess, sum.Outcome.Class)
+	entries, err := os.ReadDir(p.dst)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+	require.NotEmpty(t, p.agentLogs.FilterMessage("refused channel: target not allowed").All())
+}
+
+func TestSecurityInvalidConfigRejectedBeforeConnecting(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	for _, cfg := range []rsyncargs.Config{
+		{ExcludePaths: []string{"../../etc"}},
+		{ExcludePaths: []string{"/etc"}},
+		{RsyncOptions: []string{"--rsh=/bin/sh -c 'id'"}},
+		{RsyncOptions: []string{"--copy-links"}},
+	} {
+		sum, _ := p.sync(context.Background(), cfg)
+		assert.Equal(t, rsyncargs.ClassPermanent, sum.Outcome.Class, "%+v", cfg)
+		assert.Equal(t, rsyncargs.NotRun, sum.Outcome.ExitCode)
+		assert.Contains(t, sum.Error, rsyncargs.ErrInvalidConfig.Error())
+	}
+	assert.Empty(t, p.agentLogs.FilterMessage("connection opened").All(), "no connection for an invalid config")
+}

@@ -1,0 +1,372 @@
+// Package mover is the DR sync pod's entrypoint logic: it dials the source
+// node's agent with the cluster-pair key (host key pinned), forwards a local
+// port through it to the mount pod's rsync daemon, and runs real rsync into
+// the target volume, reporting progress as JSON lines and ending with a
+// classified summary.
+package mover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+)
+
+// maxReportedMismatches bounds the file names a summary lists.
+const maxReportedMismatches = 20
+
+// Options configures one sync.
+type Options struct {
+	// Agent says how to reach and trust the source node's agent.
+	Agent AgentOptions
+	// Target is the mount pod's rsync daemon address as the agent sees it.
+	Target string
+	// Module is the rsync module; default "data".
+	Module string
+	// Credentials are the per-operation rsync credentials.
+	Credentials keys.RsyncCredentials
+	// Dest is the target volume's mount point.
+	Dest string
+	// Config is the user's data sync configuration.
+	Config rsyncargs.Config
+	// RsyncPath is the rsync binary; default "rsync" from PATH.
+	RsyncPath string
+	// Reporter receives progress and the summary; default discards.
+	Reporter *progress.Reporter
+	// Logger is required.
+	Logger *zap.Logger
+}
+
+// Run performs one sync and returns its summary (also written to the
+// Reporter). It never panics on bad input: every failure becomes a
+// classified Outcome, so the caller only maps Class to an exit code.
+func Run(ctx context.Context, opts Options) progress.Summary {
+	start := time.Now()
+	if opts.Reporter == nil {
+		opts.Reporter = progress.NewReporter(io.Discard, progress.ReporterOptions{})
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	r := &run{opts: opts, log: log, start: start}
+	sum := r.execute(ctx)
+	sum.DurationSeconds = time.Since(start).Seconds()
+	if err := opts.Reporter.Summary(sum); err != nil {
+		log.Error("write summary", zap.Error(err))
+	}
+	return sum
+}
+
+type run struct {
+	opts  Options
+	log   *zap.Logger
+	start time.Time
+	rsync string
+
+	mu       sync.Mutex
+	trackers []*progress.Tracker
+}
+
+func notRun(class rsyncargs.Class, reason string) rsyncargs.Outcome {
+	return rsyncargs.Outcome{Class: class, ExitCode: rsyncargs.NotRun, Reason: reason}
+}
+
+func (r *run) execute(parent context.Context) progress.Summary {
+	o := r.opts
+	sum := progress.Summary{Streams: 1}
+	fail := func(out rsyncargs.Outcome, err error) progress.Summary {
+		sum.Outcome = out
+		if err != nil {
+			sum.Error = err.Error()
+		}
+		return sum
+	}
+	if err := o.Config.Validate(); err != nil {
+		return fail(notRun(rsyncargs.ClassPermanent, "invalid data sync config"), err)
+	}
+	if err := o.Credentials.Validate(); err != nil {
+		return fail(notRun(rsyncargs.ClassPermanent, "invalid rsync credentials"), err)
+	}
+	if fi, err := os.Stat(o.Dest); err != nil || !fi.IsDir() {
+		return fail(notRun(rsyncargs.ClassPermanent, "destination is not a directory"), fmt.Errorf("dest %s: %v", o.Dest, err))
+	}
+	rsyncPath := o.RsyncPath
+	if rsyncPath == "" {
+		rsyncPath = "rsync"
+	}
+	var err error
+	if r.rsync, err = exec.LookPath(rsyncPath); err != nil {
+		return fail(notRun(rsyncargs.ClassPermanent, "rsync not found"), err)
+	}
+	module := o.Module
+	if module == "" {
+		module = "data"
+	}
+
+	ctx := parent
+	if o.Config.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(parent, o.Config.Timeout)
+		defer cancel()
+	}
+	interrupted := func() (rsyncargs.Outcome, bool) {
+		switch {
+		case parent.Err() != nil:
+			return notRun(rsyncargs.ClassRetryable, "sync cancelled"), true
+		case ctx.Err() != nil:
+			return notRun(rsyncargs.ClassRetryable, fmt.Sprintf("sync timeout %s exceeded", o.Config.Timeout)), true
+		}
+		return rsyncargs.Outcome{}, false
+	}
+
+	client, err := DialAgent(ctx, o.Agent)
+	if err != nil {
+		class := rsyncargs.ClassRetryable
+		if errors.Is(err, ErrHostKeyMismatch) || errors.Is(err, ErrAuthRefused) {
+			// A wrong host key may be an attack; a refused key needs the key
+			// rotation to finish. Neither heals by retrying at once.
+			class = rsyncargs.ClassPermanent
+		}
+		return fail(notRun(class, "cannot connect to the agent"), err)
+	}
+	defer client.Close()
+	fwd, err := startForwarder(client, o.Target, r.log)
+	if err != nil {
+		return fail(notRun(rsyncargs.ClassRetryable, "local forwarder"), err)
+	}
+	defer fwd.Close()
+	url := rsyncargs.ModuleURL(o.Credentials.User, fwd.Addr(), module)
+	dest := strings.TrimSuffix(o.Dest, "/") + "/"
+
+	plans := []StreamPlan{{Root: true}}
+	if o.Config.Streams() > 1 {
+		entries, out, err := r.listTop(ctx, url)
+		if err != nil {
+			if why, ok := interrupted(); ok {
+				return fail(why, err)
+			}
+			return fail(out, err)
+		}
+		plans = PlanStreams(entries, o.Config.Streams())
+	}
+	sum.Streams = len(plans)
+
+	outcome, stats, errText := r.runStreams(ctx, plans, url, dest)
+	if outcome.Class == rsyncargs.ClassSuccess && len(plans) > 1 {
+		outcome, errText = r.fixRootAttrs(ctx, url, dest)
+	}
+	sum.Stats = stats
+	sum.Progress = r.snapshot()
+	if why, ok := interrupted(); ok {
+		return fail(why, errors.New(errText))
+	}
+	sum.Outcome, sum.Error = outcome, errText
+	if outcome.Class != rsyncargs.ClassSuccess || o.Config.Mode() != rsyncargs.VerifySample {
+		if o.Config.Mode() == rsyncargs.VerifyFull && outcome.Class == rsyncargs.ClassSuccess {
+			sum.Verification = &progress.Verification{Mode: rsyncargs.VerifyFull, FilesChecked: sum.Progress.FilesTotal}
+		}
+		return sum
+	}
+	v, vout, err := r.verifySample(ctx, url, dest)
+	sum.Verification = v
+	if err != nil {
+		sum.Outcome, sum.Error = vout, err.Error()
+	}
+	return sum
+}
+
+func (r *run) listTop(ctx context.Context, url string) ([]TopEntry, rsyncargs.Outcome, error) {
+	args, err := rsyncargs.BuildListTop(r.opts.Config, url)
+	if err != nil {
+		return nil, notRun(rsyncargs.ClassPermanent, "list top level"), err
+	}
+	var b strings.Builder
+	res, err := runRsync(ctx, r.rsync, args, r.opts.Credentials, r.log.With(zap.String("phase", "list")),
+		func(l string) { b.WriteString(l); b.WriteByte('\n') })
+	if err != nil {
+		return nil, notRun(rsyncargs.ClassRetryable, "list top level"), err
+	}
+	if res.Code != 0 {
+		return nil, rsyncargs.ClassifyExit(res.Code), fmt.Errorf("list top level: rsync exit %d: %s", res.Code, res.StderrTail)
+	}
+	entries, err := ParseListOnly(b.String())
+	if err != nil {
+		return nil, notRun(rsyncargs.ClassPermanent, "list top level"), err
+	}
+	return entries, rsyncargs.Outcome{}, nil
+}
+
+func (r *run) runStreams(ctx context.Context, plans []StreamPlan, url, dest string) (rsyncargs.Outcome, progress.Stats, string) {
+	r.trackers = make([]*progress.Tracker, len(plans))
+	for i := range r.trackers {
+		r.trackers[i] = &progress.Tracker{}
+	}
+	type result struct {
+		out  rsyncargs.Outcome
+		tail string
+	}
+	results := make([]result, len(plans))
+	var wg sync.WaitGroup
+	for i, plan := range plans {
+		t := rsyncargs.Transfer{Dest: dest}
+		if plan.Root {
+			t.Sources = []string{url}
+			for _, d := range plan.Dirs {
+				t.StreamExcludes = append(t.StreamExcludes, "/"+d)
+			}
+		} else {
+			for _, d := range plan.Dirs {
+				t.Sources = append(t.Sources, url+d)
+			}
+		}
+		args, err := rsyncargs.Build(r.opts.Config, t)
+		if err != nil {
+			results[i] = result{notRun(rsyncargs.ClassPermanent, "build rsync arguments"), err.Error()}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log := r.log.With(zap.Int("stream", i))
+			log.Info("rsync starting", zap.Strings("args", args))
+			res, err := runRsync(ctx, r.rsync, args, r.opts.Credentials, log, func(line string) { r.feed(i, line) })
+			if err != nil {
+				results[i] = result{notRun(rsyncargs.ClassPermanent, "run rsync"), err.Error()}
+				return
+			}
+			out := rsyncargs.ClassifyExit(res.Code)
+			log.Info("rsync finished", zap.Int("exit_code", res.Code), zap.String("class", string(out.Class)))
+			results[i] = result{out, res.StderrTail}
+		}()
+	}
+	wg.Wait()
+	out := rsyncargs.ClassifyExit(0)
+	var tails []string
+	var stats progress.Stats
+	for i, res := range results {
+		out = rsyncargs.Worse(out, res.out)
+		if res.out.Class != rsyncargs.ClassSuccess && res.tail != "" {
+			tails = append(tails, res.tail)
+		}
+		stats = stats.Add(r.trackers[i].Stats())
+	}
+	return out, stats, strings.Join(tails, "\n")
+}
+
+// feed folds one line of stream i into the trackers and reports the
+// combined progress (throttled by the Reporter).
+func (r *run) feed(i int, line string) {
+	r.mu.Lock()
+	changed := r.trackers[i].Feed(line)
+	var snap progress.Snapshot
+	if changed {
+		snap = r.snapshotLocked()
+	}
+	r.mu.Unlock()
+	if changed {
+		if err := r.opts.Reporter.Progress(snap); err != nil {
+			r.log.Warn("write progress", zap.Error(err))
+		}
+	}
+}
+
+func (r *run) snapshot() progress.Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.snapshotLocked()
+}
+
+func (r *run) snapshotLocked() progress.Snapshot {
+	snaps := make([]progress.Snapshot, len(r.trackers))
+	for i, t := range r.trackers {
+		snaps[i] = t.Snapshot()
+	}
+	s := progress.Combine(snaps)
+	s.ElapsedSeconds = time.Since(r.start).Seconds()
+	return s
+}
+
+func (r *run) fixRootAttrs(ctx context.Context, url, dest string) (rsyncargs.Outcome, string) {
+	args, err := rsyncargs.BuildRootAttrs(r.opts.Config, url, dest)
+	if err != nil {
+		return notRun(rsyncargs.ClassPermanent, "build root attribute pass"), err.Error()
+	}
+	res, err := runRsync(ctx, r.rsync, args, r.opts.Credentials, r.log.With(zap.String("phase", "root-attrs")), func(string) {})
+	if err != nil {
+		return notRun(rsyncargs.ClassPermanent, "run root attribute pass"), err.Error()
+	}
+	return rsyncargs.ClassifyExit(res.Code), res.StderrTail
+}
+
+// ErrVerificationFailed marks files whose content differs after the copy.
+var ErrVerificationFailed = errors.New("verification failed")
+
+// verifySample checksums a deterministic sample of the copied files against
+// the source with a dry run: rsync compares full-file checksums on both
+// sides and itemizes every file it would have to transfer.
+func (r *run) verifySample(ctx context.Context, url, dest string) (*progress.Verification, rsyncargs.Outcome, error) {
+	v := &progress.Verification{Mode: rsyncargs.VerifySample}
+	files, err := regularFiles(dest)
+	if err != nil {
+		return v, notRun(rsyncargs.ClassPermanent, "verification: list copy"), fmt.Errorf("list %s: %w", dest, err)
+	}
+	sample := SelectSample(files, r.opts.Config.SamplePercent)
+	v.FilesChecked = len(sample)
+	if len(sample) == 0 {
+		return v, rsyncargs.Outcome{}, nil
+	}
+	list, err := os.CreateTemp("", "verify-*.list")
+	if err != nil {
+		return v, notRun(rsyncargs.ClassRetryable, "verification: temp file"), err
+	}
+	defer os.Remove(list.Name())
+	_, err = list.WriteString(strings.Join(sample, "\x00") + "\x00")
+	if cerr := list.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return v, notRun(rsyncargs.ClassRetryable, "verification: write list"), err
+	}
+	args, err := rsyncargs.BuildVerify(r.opts.Config, url, dest, filepath.Clean(list.Name()))
+	if err != nil {
+		return v, notRun(rsyncargs.ClassPermanent, "verification: build arguments"), err
+	}
+	res, err := runRsync(ctx, r.rsync, args, r.opts.Credentials, r.log.With(zap.String("phase", "verify")), func(line string) {
+		if name, ok := parseVerifyLine(line); ok {
+			v.MismatchCount++
+			if len(v.Mismatched) < maxReportedMismatches {
+				v.Mismatched = append(v.Mismatched, name)
+			}
+		}
+	})
+	if err != nil {
+		return v, notRun(rsyncargs.ClassRetryable, "verification: run rsync"), err
+	}
+	if res.Code != 0 {
+		out := rsyncargs.ClassifyExit(res.Code)
+		if out.Class == rsyncargs.ClassSuccess {
+			out.Class = rsyncargs.ClassRetryable // vanished files: sample again next run
+		}
+		return v, out, fmt.Errorf("verification rsync exit %d: %s", res.Code, res.StderrTail)
+	}
+	if v.MismatchCount > 0 {
+		// Same size and mtime but different content: the normal quick check
+		// will not repair it, so retrying the same sync cannot help.
+		return v, notRun(rsyncargs.ClassPermanent, "verification found differing files"),
+			fmt.Errorf("%w: %d of %d sampled files differ", ErrVerificationFailed, v.MismatchCount, v.FilesChecked)
+	}
+	return v, rsyncargs.Outcome{}, nil
+}
