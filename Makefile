@@ -47,6 +47,10 @@ record-histories: tools ## re-record the replay-test histories (workflows/testda
 bench-datapath: deps ## data path benchmark on loopback: this project vs rsync over OpenSSH vs rsync daemon (root: loop-mounts ext4)
 	go run ./test/bench/datapath -repeat=3
 
+.PHONY: bench-resources
+bench-resources: tools ## resource replication benchmark: 1,000 ConfigMaps, 200 Secrets, 100 Deployments, 100 Services between two API servers
+	go test -tags bench -run '^$$' -bench Resources -benchtime 1x ./test/bench/resources/
+
 .PHONY: run
 run: tools build ## run Temporal (UI on 127.0.0.1:8233), the worker and the controller locally
 	hack/run.sh

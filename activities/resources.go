@@ -1,0 +1,493 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/resources"
+)
+
+// Client limits of resource replication. client-go's default (5 QPS) would
+// make the first sync of a namespace with a thousand objects take minutes;
+// these stay well inside what an API server serves one client.
+const (
+	resourceClientQPS   = 100
+	resourceClientBurst = 200
+	// resourceWriters bounds the objects of one kind written at once.
+	resourceWriters = 8
+	// resourceListPage pages big namespaces instead of one huge response.
+	resourceListPage = 500
+	// resourceFieldManager owns the fields dr-syncer applies (server-side apply).
+	resourceFieldManager = "dr-syncer"
+)
+
+// ResourceActivities replicate a source namespace's objects into DR.
+type ResourceActivities struct {
+	Clusters ClusterResolver
+
+	// dynamicClients caches a dynamic client per cluster config, so the many short
+	// activities of a run reuse connections instead of each paying for new
+	// TLS handshakes. A rotated kubeconfig is a new key.
+	dynamicClients sync.Map // clientKey -> dynamic.Interface
+}
+
+type clientKey struct {
+	cluster                              ClusterRef
+	host, ca, cert, key, token, username string
+}
+
+// ObjectState is how one object fared.
+type ObjectState string
+
+// Object states, as status shows them.
+const (
+	StateSynced  ObjectState = "Synced"
+	StateFailed  ObjectState = "Failed"
+	StateSkipped ObjectState = "Skipped"
+)
+
+// ObjectStatus reports one object (or, with an empty Name, a whole kind).
+type ObjectStatus struct {
+	Kind  string      `json:"kind"`
+	Name  string      `json:"name"`
+	State ObjectState `json:"state"`
+	// Action is what was done: None, Create, Update, Recreate, Prune, ...
+	Action string `json:"action,omitempty"`
+	// Error says why it failed or was skipped.
+	Error    string        `json:"error,omitempty"`
+	Category ErrorCategory `json:"category,omitempty"`
+	// Detail says more about what an action did, such as a drain.
+	Detail string `json:"detail,omitempty"`
+}
+
+// WorkloadScale is a workload that runs fewer replicas in DR than in the source.
+type WorkloadScale struct {
+	Kind             string `json:"kind"`
+	Name             string `json:"name"`
+	OriginalReplicas int32  `json:"originalReplicas"`
+	DRReplicas       int32  `json:"drReplicas"`
+}
+
+// KindSelection is the kinds a plan replicates, grouped into stages that run
+// one after the other in dependency order.
+type KindSelection struct {
+	Stages [][]resources.Kind `json:"stages"`
+	// Unknown are requested types no cluster serves, as written.
+	Unknown []string `json:"unknown,omitempty"`
+}
+
+// ReplicateKindInput is one kind of one plan.
+type ReplicateKindInput struct {
+	Plan ReplicationPlan `json:"plan"`
+	Kind resources.Kind  `json:"kind"`
+}
+
+// KindResult is what ReplicateKind did.
+type KindResult struct {
+	Kind    string          `json:"kind"`
+	Objects []ObjectStatus  `json:"objects"`
+	Scales  []WorkloadScale `json:"scales,omitempty"`
+	// Writes counts creates, updates, recreates and deletes; 0 means DR
+	// already matched the source.
+	Writes int `json:"writes"`
+}
+
+// NamespaceResult is what EnsureNamespace did.
+type NamespaceResult struct {
+	Name    string `json:"name"`
+	Created bool   `json:"created"`
+	Updated bool   `json:"updated"`
+}
+
+// ReplicateKindProgress is ReplicateKind's heartbeat.
+type ReplicateKindProgress struct {
+	Kind  string `json:"kind"`
+	Done  int64  `json:"done"`
+	Total int    `json:"total"`
+}
+
+// SelectKinds resolves the plan's resourceTypes and namespaceScopedResources
+// into kinds; custom types are looked up in the source cluster's discovery.
+func (a *ResourceActivities) SelectKinds(ctx context.Context, plan ReplicationPlan) (KindSelection, error) {
+	sel := resources.Select(plan.Spec.ResourceTypes, plan.Spec.NamespaceScopedResources)
+	out := KindSelection{Unknown: sel.Unknown}
+	var kinds []resources.Kind
+	var disc discovery.DiscoveryInterface
+	for _, k := range sel.Kinds {
+		if !k.Custom() {
+			kinds = append(kinds, k)
+			continue
+		}
+		if disc == nil {
+			cs, err := a.Clusters.Clientset(ctx, plan.Source.Namespace, plan.Source.Name)
+			if err != nil {
+				return KindSelection{}, classify(err)
+			}
+			disc = cs.Discovery()
+		}
+		found, err := discoverKind(disc, k)
+		if err != nil {
+			return KindSelection{}, fmt.Errorf("discover %s in source cluster %s: %w", k, plan.Source.Name, err)
+		}
+		if found == nil {
+			out.Unknown = append(out.Unknown, k.String())
+			continue
+		}
+		kinds = append(kinds, *found)
+	}
+	out.Stages = resources.Stages(kinds)
+	return out, nil
+}
+
+// discoverKind finds the preferred version and kind of a namespaced custom type;
+// nil when the source does not serve it.
+func discoverKind(disc discovery.DiscoveryInterface, k resources.Kind) (*resources.Kind, error) {
+	groups, err := disc.ServerGroups()
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups.Groups {
+		if g.Name != k.Group {
+			continue
+		}
+		list, err := disc.ServerResourcesForGroupVersion(g.PreferredVersion.GroupVersion)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range list.APIResources {
+			if r.Name == k.Resource && r.Namespaced {
+				k.Version = g.PreferredVersion.Version
+				k.Kind = r.Kind
+				return &k, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+var namespacesResource = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
+// EnsureNamespace makes the DR namespace exist: created (with the source's
+// labels and annotations as namespaceConfig says) when createNamespace is
+// set, brought up to date when dr-syncer created it, and left alone when a
+// user did. Idempotent.
+func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan ReplicationPlan) (NamespaceResult, error) {
+	src, dst, err := a.clients(ctx, plan)
+	if err != nil {
+		return NamespaceResult{}, err
+	}
+	result := NamespaceResult{Name: plan.DestinationNamespace}
+	source, err := src.Resource(namespacesResource).Get(ctx, plan.SourceNamespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return result, invalidSpec("source namespace %s does not exist in cluster %s", plan.SourceNamespace, plan.Source.Name)
+	}
+	if err != nil {
+		return result, fmt.Errorf("get source namespace %s: %w", plan.SourceNamespace, err)
+	}
+	nc := plan.Spec.NamespaceConfig
+	create, no := true, resources.NamespaceOptions{PreserveLabels: true, PreserveAnnotations: true}
+	if nc != nil {
+		create = nc.CreateNamespace == nil || *nc.CreateNamespace
+		no.PreserveLabels = nc.PreserveLabels == nil || *nc.PreserveLabels
+		no.PreserveAnnotations = nc.PreserveAnnotations == nil || *nc.PreserveAnnotations
+	}
+	desired := resources.TransformNamespace(source, planOptions(plan), no)
+
+	existing, err := dst.Resource(namespacesResource).Get(ctx, plan.DestinationNamespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if !create {
+			return result, invalidSpec("DR namespace %s does not exist and namespaceConfig.createNamespace is false; create it or set createNamespace", plan.DestinationNamespace)
+		}
+		if _, err := dst.Resource(namespacesResource).Apply(ctx, desired.GetName(), desired, resourceApply); err != nil {
+			return result, fmt.Errorf("create DR namespace %s: %w", desired.GetName(), err)
+		}
+		result.Created = true
+		return result, nil
+	case err != nil:
+		return result, fmt.Errorf("get DR namespace %s: %w", plan.DestinationNamespace, err)
+	case existing.GetDeletionTimestamp() != nil:
+		return result, fmt.Errorf("DR namespace %s is being deleted; waiting for it to go", plan.DestinationNamespace)
+	}
+	d := resources.Decide(resources.Kind{Kind: "Namespace"}, desired, existing, planOptions(plan).Replication, "")
+	if d.Action != resources.ActionUpdate {
+		return result, nil // unchanged, or a namespace a user made
+	}
+	if _, err := dst.Resource(namespacesResource).Apply(ctx, desired.GetName(), d.Object, resourceApply); err != nil {
+		return result, fmt.Errorf("update DR namespace %s: %w", desired.GetName(), err)
+	}
+	result.Updated = true
+	return result, nil
+}
+
+var resourceApply = metav1.ApplyOptions{FieldManager: resourceFieldManager, Force: true}
+
+// planOptions are the transform options of a plan.
+func planOptions(plan ReplicationPlan) resources.Options {
+	return resources.OptionsFor(plan.Source.Name, plan.Replication.String(), plan.Spec)
+}
+
+func (a *ResourceActivities) clients(ctx context.Context, plan ReplicationPlan) (src, dst dynamic.Interface, err error) {
+	src, err = a.dynamicClient(ctx, plan.Source)
+	if err != nil {
+		return nil, nil, err
+	}
+	dst, err = a.dynamicClient(ctx, plan.Destination)
+	return src, dst, err
+}
+
+func (a *ResourceActivities) dynamicClient(ctx context.Context, ref ClusterRef) (dynamic.Interface, error) {
+	cfg, err := a.Clusters.Config(ctx, ref.Namespace, ref.Name)
+	if err != nil {
+		return nil, classify(err)
+	}
+	key := clientKey{cluster: ref, host: cfg.Host, ca: string(cfg.CAData), cert: string(cfg.CertData),
+		key: string(cfg.KeyData), token: cfg.BearerToken, username: cfg.Username}
+	if c, ok := a.dynamicClients.Load(key); ok {
+		return c.(dynamic.Interface), nil
+	}
+	cfg.QPS, cfg.Burst = resourceClientQPS, resourceClientBurst
+	c, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client of cluster %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	actual, _ := a.dynamicClients.LoadOrStore(key, c)
+	return actual.(dynamic.Interface), nil
+}
+
+// ReplicateKind brings one kind of the DR namespace in line with the source:
+// it lists the kind once on each side, creates and updates what differs,
+// and deletes the DR objects of this replication whose source is gone.
+// Idempotent: a retry redoes only what is still different.
+//
+// Objects DR rejects are reported, not returned as an error; when some
+// failed for reasons a retry may fix, it returns a retryable
+// ErrTypeObjectsFailed error whose details are the KindResult.
+func (a *ResourceActivities) ReplicateKind(ctx context.Context, in ReplicateKindInput) (KindResult, error) {
+	plan, k := in.Plan, in.Kind
+	result := KindResult{Kind: k.String()}
+	src, dst, err := a.clients(ctx, plan)
+	if err != nil {
+		return result, err
+	}
+	sources, err := listObjects(ctx, src, k, plan.SourceNamespace)
+	if apierrors.IsNotFound(err) {
+		result.Objects = []ObjectStatus{kindNotFound(k, "source")}
+		return result, nil
+	}
+	if err != nil {
+		// Without the source list nothing is pruned: a failed read must never delete DR data.
+		return result, fmt.Errorf("list %s in source namespace %s: %w", k.Resource, plan.SourceNamespace, err)
+	}
+	existing, err := listObjects(ctx, dst, k, plan.DestinationNamespace)
+	if apierrors.IsNotFound(err) {
+		result.Objects = []ObjectStatus{kindNotFound(k, "DR")}
+		return result, nil
+	}
+	if err != nil {
+		return result, fmt.Errorf("list %s in DR namespace %s: %w", k.Resource, plan.DestinationNamespace, err)
+	}
+
+	r := &kindRun{plan: plan, kind: k, dst: dst.Resource(k.GVR()).Namespace(plan.DestinationNamespace),
+		cluster: dst, opts: planOptions(plan), handling: resources.HandlingFor(k, plan.Spec.ImmutableResourceConfig)}
+	if k.Kind == "PersistentVolumeClaim" && r.opts.PVC.SyncPersistentVolumes {
+		volumes, err := a.replicateVolumes(ctx, src, dst, plan, sources, &r.opts)
+		result.Objects = append(result.Objects, volumes.Objects...)
+		result.Writes += volumes.Writes
+		if err != nil {
+			return result, err
+		}
+	}
+	r.run(ctx, sources, existing, &result)
+	return result, transientFailures(result)
+}
+
+func kindNotFound(k resources.Kind, cluster string) ObjectStatus {
+	return ObjectStatus{Kind: k.String(), State: StateFailed, Category: CategoryNotFound,
+		Error: fmt.Sprintf("the %s cluster does not serve %s", cluster, k.GVR())}
+}
+
+// transientFailures returns a retryable error carrying result when some
+// object failed for a reason a retry may fix.
+func transientFailures(result KindResult) error {
+	var failed []string
+	for _, o := range result.Objects {
+		if o.State == StateFailed && (o.Category == CategoryNetwork || o.Category == CategoryConflict) && o.Action != string(resources.ActionConflict) {
+			failed = append(failed, o.Name+": "+o.Error)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d %s failed: %s", len(failed), result.Kind, strings.Join(failed, "; "))
+	return temporal.NewApplicationErrorWithOptions(msg, ErrTypeObjectsFailed, temporal.ApplicationErrorOptions{Details: []any{result}})
+}
+
+// listObjects reads every object of a kind in a namespace, page by page.
+func listObjects(ctx context.Context, c dynamic.Interface, k resources.Kind, namespace string) ([]unstructured.Unstructured, error) {
+	var out []unstructured.Unstructured
+	opts := metav1.ListOptions{Limit: resourceListPage}
+	for {
+		page, err := c.Resource(k.GVR()).Namespace(namespace).List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, obj := range page.Items {
+			if obj.GetKind() == "" {
+				obj.SetAPIVersion(schema.GroupVersion{Group: k.Group, Version: k.Version}.String())
+				obj.SetKind(k.Kind)
+			}
+			out = append(out, obj)
+		}
+		if page.GetContinue() == "" {
+			return out, nil
+		}
+		opts.Continue = page.GetContinue()
+	}
+}
+
+// kindRun replicates one kind.
+type kindRun struct {
+	plan     ReplicationPlan
+	kind     resources.Kind
+	cluster  dynamic.Interface
+	dst      dynamic.ResourceInterface
+	opts     resources.Options
+	handling drv1.ImmutableHandling
+}
+
+// resourceItem is one DR object to decide on: from a source object, or a DR object to prune.
+type resourceItem struct {
+	name     string
+	desired  resources.Desired
+	existing *unstructured.Unstructured
+	prune    bool
+}
+
+func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unstructured, result *KindResult) {
+	have := map[string]*unstructured.Unstructured{}
+	for i := range existing {
+		have[existing[i].GetName()] = &existing[i]
+	}
+	var items []resourceItem
+	keep := map[string]bool{}
+	for i := range sources {
+		d := resources.Transform(r.kind, &sources[i], r.opts)
+		name := sources[i].GetName()
+		if d.Object != nil {
+			keep[name] = true
+		}
+		items = append(items, resourceItem{name: name, desired: d, existing: have[name]})
+	}
+	for _, e := range existing {
+		if !keep[e.GetName()] && resources.Owned(&e, r.opts.Replication) {
+			items = append(items, resourceItem{name: e.GetName(), existing: have[e.GetName()], prune: true})
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].name < items[j].name })
+
+	statuses := make([]ObjectStatus, len(items))
+	scales := make([]*WorkloadScale, len(items))
+	var writes, done atomic.Int64
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < resourceWriters; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				var wrote bool
+				statuses[i], scales[i], wrote = r.one(ctx, items[i])
+				if wrote {
+					writes.Add(1)
+				}
+				activity.RecordHeartbeat(ctx, ReplicateKindProgress{Kind: r.kind.String(), Done: done.Add(1), Total: len(items)})
+			}
+		}()
+	}
+	for i := range items {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+
+	for i, s := range statuses {
+		// Skipped system objects (kube-root-ca.crt and friends) are in every
+		// namespace; listing them in status would only be noise.
+		if s.State == StateSkipped && items[i].desired.Skip != "" && !userSkip(items[i].desired.Skip) {
+			continue
+		}
+		result.Objects = append(result.Objects, s)
+		if scales[i] != nil {
+			result.Scales = append(result.Scales, *scales[i])
+		}
+	}
+	result.Writes += int(writes.Load())
+}
+
+// userSkip tells skips a user asked for (the ignore label) from the
+// objects every cluster makes for itself.
+func userSkip(reason string) bool { return strings.HasPrefix(reason, "labelled ") }
+
+// one decides on and writes one object; wrote reports a write to DR.
+func (r *kindRun) one(ctx context.Context, it resourceItem) (status ObjectStatus, scale *WorkloadScale, wrote bool) {
+	status = ObjectStatus{Kind: r.kind.String(), Name: it.name}
+	if it.prune {
+		status.Action = "Prune"
+		if err := r.delete(ctx, it.existing, nil); err != nil && !apierrors.IsNotFound(err) {
+			return failedStatus(status, fmt.Errorf("prune %s %s: %w", r.kind, it.name, err)), nil, false
+		}
+		status.State = StateSynced
+		return status, nil, true
+	}
+	if it.desired.Object == nil {
+		status.State, status.Error = StateSkipped, it.desired.Skip
+		return status, nil, false
+	}
+	d := resources.Decide(r.kind, it.desired.Object, it.existing, r.opts.Replication, r.handling)
+	status.Action = string(d.Action)
+	if s := it.desired.Scale; s != nil {
+		scale = &WorkloadScale{Kind: r.kind.Kind, Name: it.name, OriginalReplicas: s.Original, DRReplicas: s.DR}
+	}
+	switch d.Action {
+	case resources.ActionNone:
+		status.State = StateSynced
+		return status, scale, false
+	case resources.ActionConflict:
+		status.State, status.Error, status.Category = StateFailed, d.Reason, CategoryConflict
+		return status, nil, false
+	case resources.ActionKeep:
+		status.State, status.Error = StateSkipped, d.Reason
+		return status, nil, false
+	}
+	detail, err := r.write(ctx, d, it.existing)
+	status.Detail = detail
+	if err != nil {
+		return failedStatus(status, err), nil, true
+	}
+	if len(d.Immutable) > 0 && status.Detail == "" {
+		status.Detail = "immutable fields changed: " + strings.Join(d.Immutable, ", ")
+	}
+	status.State = StateSynced
+	return status, scale, true
+}
+
+func failedStatus(s ObjectStatus, err error) ObjectStatus {
+	s.State, s.Error = StateFailed, err.Error()
+	s.Category, _ = categorizeAPIError(err)
+	return s
+}

@@ -1,0 +1,103 @@
+package resources
+
+import (
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+)
+
+// Labels and annotations dr-syncer puts on the objects it writes in DR.
+const (
+	// LabelManagedBy marks objects dr-syncer created; it never changes or
+	// deletes a DR object without it.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is LabelManagedBy's value on dr-syncer's objects.
+	ManagedByValue = "dr-syncer"
+	// AnnotationSource names the source object as "<cluster>/<namespace>/<name>".
+	AnnotationSource = "dr-syncer.io/source"
+	// AnnotationReplication names the Replication ("<namespace>/<name>") that
+	// owns the DR object; pruning only ever deletes objects of its own replication.
+	AnnotationReplication = "dr-syncer.io/replication"
+	// AnnotationSourceManagedBy keeps the source's own managed-by label (for
+	// example Helm's), which LabelManagedBy overwrites in DR.
+	AnnotationSourceManagedBy = "dr-syncer.io/source-managed-by"
+	// AnnotationDesiredHash is a digest of what dr-syncer last wrote, so a
+	// resync can tell "source unchanged" without a write.
+	AnnotationDesiredHash = "dr-syncer.io/desired-hash"
+	// AnnotationOriginalSuspend records that dr-syncer suspended a CronJob or
+	// Job in DR, and whether the source was suspended.
+	AnnotationOriginalSuspend = "dr-syncer.io/original-suspend"
+)
+
+// Options are the parts of a Replication that shape DR objects.
+type Options struct {
+	SourceCluster        string
+	SourceNamespace      string
+	DestinationNamespace string
+	// Replication is "<namespace>/<name>" of the Replication.
+	Replication string
+	ScaleToZero bool
+	Ingress     IngressOptions
+	PVC         PVCOptions
+}
+
+// IngressOptions say what of an Ingress travels.
+type IngressOptions struct {
+	PreserveAnnotations bool
+	PreserveTLS         bool
+	PreserveBackends    bool
+}
+
+// PVCOptions shape PVC objects.
+type PVCOptions struct {
+	StorageClasses           map[string]string
+	AccessModes              map[string]string
+	PreserveVolumeAttributes bool
+	SyncPersistentVolumes    bool
+	// PortableVolumes are the source PVs replicated with their names (see
+	// VolumePortable); a claim keeps its volumeName only when it binds to one.
+	PortableVolumes map[string]bool
+}
+
+// OptionsFor reads Options from a spec that has its defaults applied
+// (drv1.SetReplicationDefaults); replication is "<namespace>/<name>".
+func OptionsFor(sourceCluster, replication string, spec drv1.ReplicationSpec) Options {
+	o := Options{
+		SourceCluster:        sourceCluster,
+		SourceNamespace:      spec.SourceNamespace,
+		DestinationNamespace: spec.DestinationNamespace,
+		Replication:          replication,
+		ScaleToZero:          spec.ScaleToZero == nil || *spec.ScaleToZero,
+		Ingress:              IngressOptions{PreserveAnnotations: true, PreserveTLS: true, PreserveBackends: true},
+	}
+	if o.DestinationNamespace == "" {
+		o.DestinationNamespace = o.SourceNamespace
+	}
+	if ic := spec.IngressConfig; ic != nil {
+		o.Ingress.PreserveAnnotations = boolOr(ic.PreserveAnnotations, true)
+		o.Ingress.PreserveTLS = boolOr(ic.PreserveTLS, true)
+		o.Ingress.PreserveBackends = boolOr(ic.PreserveBackends, true)
+	}
+	if pc := spec.PVCConfig; pc != nil {
+		o.PVC.PreserveVolumeAttributes = pc.PreserveVolumeAttributes
+		o.PVC.SyncPersistentVolumes = pc.SyncPersistentVolumes
+		for _, m := range pc.StorageClassMappings {
+			if o.PVC.StorageClasses == nil {
+				o.PVC.StorageClasses = map[string]string{}
+			}
+			o.PVC.StorageClasses[m.From] = m.To
+		}
+		for _, m := range pc.AccessModeMappings {
+			if o.PVC.AccessModes == nil {
+				o.PVC.AccessModes = map[string]string{}
+			}
+			o.PVC.AccessModes[m.From] = m.To
+		}
+	}
+	return o
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
