@@ -92,6 +92,9 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, ref ObjectRef) 
 		}
 	}
 	spec := *r.Spec.DeepCopy()
+	if len(spec.ResourceTypes) == 0 {
+		spec.ResourceTypes = sourceCluster.Spec.DefaultResourceTypes
+	}
 	drv1.SetReplicationDefaults(&spec)
 	clusterKey.Namespace = defaultString(clusterKey.Namespace, r.Namespace)
 	return ReplicationPlan{

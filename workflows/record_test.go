@@ -28,6 +28,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/resources"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
@@ -83,10 +84,20 @@ func TestRecordHistories(t *testing.T) {
 			return activities.TransferResult{Streams: 1}, nil
 		},
 		"MarkSynced": func(ctx context.Context, in activities.MarkSyncedInput) error { return nil },
+		"SelectKinds": func(ctx context.Context, plan activities.ReplicationPlan) (activities.KindSelection, error) {
+			return activities.KindSelection{Stages: [][]resources.Kind{{{Group: "", Version: "v1", Resource: "configmaps", Kind: "ConfigMap"}}}}, nil
+		},
+		"EnsureNamespace": func(ctx context.Context, plan activities.ReplicationPlan) (activities.NamespaceResult, error) {
+			return activities.NamespaceResult{Name: plan.DestinationNamespace}, nil
+		},
+		"ReplicateKind": func(ctx context.Context, in activities.ReplicateKindInput) (activities.KindResult, error) {
+			return activities.KindResult{Kind: in.Kind.Kind, Objects: []activities.ObjectStatus{{Kind: in.Kind.Kind, Name: "settings", State: "Synced"}}, Writes: 1}, nil
+		},
 	}
 	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
 	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
+	w.RegisterWorkflowWithOptions(workflows.ReplicateResources, workflow.RegisterOptions{Name: workflows.ReplicateResourcesName})
 	for name, fn := range script {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -114,6 +125,7 @@ func TestRecordHistories(t *testing.T) {
 		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}, Trigger: "record"})
 	require.NoError(t, err)
 	record("replication-success", success, false)
+	saveHistory(t, tp.Client, "replicate-resources-success", success.GetID()+"/resources", "")
 	saveHistory(t, tp.Client, "pvc-sync-success", workflows.PVCSyncWorkflowID("prod", "shop", "data"), "")
 
 	retried, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pvc-sync/prod/shop/retry", TaskQueue: tp.TaskQueue},
@@ -140,5 +152,10 @@ func saveHistory(t *testing.T, c client.Client, name, workflowID, runID string) 
 	}
 	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(history)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join("testdata", name+".json"), data, 0o644))
+	// Old histories are never replaced: they prove old runs still replay.
+	path := filepath.Join("testdata", name+".json")
+	if _, err := os.Stat(path); err == nil {
+		path = filepath.Join("testdata", name+"-"+time.Now().Format("2006-01-02")+".json")
+	}
+	require.NoError(t, os.WriteFile(path, data, 0o644))
 }

@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -19,11 +21,22 @@ func TestReplayCommittedHistories(t *testing.T) {
 	require.NotEmpty(t, files, "no histories in workflows/testdata: run `make record-histories`")
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
+			f, err := os.Open(file)
+			require.NoError(t, err)
+			defer f.Close()
+			history, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			require.NoError(t, err)
+			started := history.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+
 			replayer := worker.NewWorkflowReplayer()
 			replayer.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
 			replayer.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
+			replayer.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: ReplicateResourcesName})
 			replayer.RegisterWorkflowWithOptions(ClusterHealth, workflow.RegisterOptions{Name: ClusterHealthName})
-			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
+			// The original IDs matter: child workflow IDs derive from them.
+			require.NoError(t, replayer.ReplayWorkflowHistoryWithOptions(nil, history, worker.ReplayWorkflowHistoryOptions{
+				OriginalExecution: workflow.Execution{ID: started.GetWorkflowId(), RunID: started.GetOriginalExecutionRunId()},
+			}))
 		})
 	}
 }

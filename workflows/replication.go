@@ -37,15 +37,20 @@ type ReplicationInput struct {
 // ReplicationResult is what one run did.
 type ReplicationResult struct {
 	Generation int64 `json:"generation"`
+	// Resources is the object replication; nil in runs from before it existed.
+	Resources *ResourcesResult `json:"resources,omitempty"`
 	// PVCs are the data syncs, in name order.
 	PVCs []PVCOutcome `json:"pvcs"`
 	// SkippedPVCs maps a PVC whose data was not synced to why.
 	SkippedPVCs map[string]string `json:"skippedPVCs,omitempty"`
 }
 
-// Failed counts the PVC syncs that failed.
+// Failed counts the objects and PVC syncs that failed.
 func (r ReplicationResult) Failed() int {
 	n := 0
+	if r.Resources != nil {
+		n += r.Resources.Failed
+	}
 	for _, p := range r.PVCs {
 		if p.Error != "" {
 			n++
@@ -75,9 +80,10 @@ type ReplicationProgress struct {
 
 // Replication run phases.
 const (
-	PhaseResolve  = "Resolve"
-	PhaseListPVCs = "ListPVCs"
-	PhaseSyncPVCs = "SyncPVCs"
+	PhaseResolve   = "Resolve"
+	PhaseResources = "ReplicateResources"
+	PhaseListPVCs  = "ListPVCs"
+	PhaseSyncPVCs  = "SyncPVCs"
 )
 
 // Replication is one sync run: resolve the Replication, then fan out one
@@ -104,6 +110,15 @@ func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, 
 		return ReplicationResult{}, err
 	}
 	result := ReplicationResult{Generation: plan.Generation}
+	// Runs started before resource replication joined the run replay without it.
+	if workflow.GetVersion(ctx, changeReplicateResources, workflow.DefaultVersion, 1) == 1 {
+		progress.Phase = PhaseResources
+		resources, err := replicateResources(ctx, plan)
+		result.Resources = resources
+		if err != nil {
+			return result, err
+		}
+	}
 	if plan.Spec.PVCConfig.SyncData {
 		progress.Phase = PhaseListPVCs
 		var pvcs *activities.PVCActivities
@@ -118,18 +133,52 @@ func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, 
 		result.PVCs = syncPVCs(ctx, plan, list.Names, &progress)
 	}
 	progress.Phase = PhaseDone
-	if failed := result.Failed(); failed > 0 {
-		var names []string
-		for _, p := range result.PVCs {
-			if p.Error != "" {
-				names = append(names, p.PVC+": "+p.Error)
-			}
-		}
-		return result, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%d of %d PVC syncs failed: %s", failed, len(result.PVCs), strings.Join(names, "; ")),
-			ErrTypeSyncFailed, nil, result)
+	if result.Failed() > 0 {
+		return result, temporal.NewNonRetryableApplicationError(failureSummary(result), ErrTypeSyncFailed, nil, result)
 	}
 	return result, nil
+}
+
+// changeReplicateResources is the GetVersion change ID of adding the
+// resource replication child to a run.
+const changeReplicateResources = "2026-11-22-replicate-resources"
+
+// replicateResources runs the ReplicateResources child; its result comes back
+// even when it fails, from the error details.
+func replicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (*ResourcesResult, error) {
+	childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:          workflow.GetInfo(ctx).WorkflowExecution.ID + "/resources",
+		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WaitForCancellation: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AttrReplication.ValueSet(plan.Replication.String()), AttrSourceCluster.ValueSet(plan.Source.Name),
+			AttrNamespace.ValueSet(plan.SourceNamespace)),
+	})
+	var res ResourcesResult
+	err := workflow.ExecuteChildWorkflow(childCtx, ReplicateResourcesName, plan).Get(ctx, &res)
+	var appErr *temporal.ApplicationError
+	if err != nil && errors.As(err, &appErr) && appErr.HasDetails() {
+		_ = appErr.Details(&res)
+	}
+	return &res, err
+}
+
+// failureSummary says what failed in a run, in one line for the Synced condition.
+func failureSummary(r ReplicationResult) string {
+	var parts []string
+	if r.Resources != nil && r.Resources.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d objects failed", r.Resources.Failed, r.Resources.Total))
+	}
+	var pvcs []string
+	for _, p := range r.PVCs {
+		if p.Error != "" {
+			pvcs = append(pvcs, p.PVC+": "+p.Error)
+		}
+	}
+	if len(pvcs) > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d PVC syncs failed: %s", len(pvcs), len(r.PVCs), strings.Join(pvcs, "; ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // syncPVCs runs one PVCSync child per PVC, keeping at most concurrentSyncs

@@ -38,7 +38,8 @@ func testPlan(concurrent int32) activities.ReplicationPlan {
 }
 
 type replicationSuite struct {
-	env    *testsuite.TestWorkflowEnvironment
+	env       *testsuite.TestWorkflowEnvironment
+	resources ResourcesResult
 	starts []time.Time
 	ends   []time.Time
 	inputs []PVCSyncInput
@@ -46,9 +47,11 @@ type replicationSuite struct {
 
 func newReplicationSuite(t *testing.T, plan activities.ReplicationPlan, pvcs []string, failing string) *replicationSuite {
 	var ts testsuite.WorkflowTestSuite
-	s := &replicationSuite{env: ts.NewTestWorkflowEnvironment()}
+	s := &replicationSuite{env: ts.NewTestWorkflowEnvironment(), resources: ResourcesResult{Total: 4, Synced: 4, Changed: true}}
 	s.env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
 	s.env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
+	s.env.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: ReplicateResourcesName})
+	s.env.OnWorkflow(ReplicateResourcesName, mock.Anything, plan).Return(s.resources, nil).Maybe()
 	var plans *activities.PlanActivities
 	var pvcActs *activities.PVCActivities
 	s.env.RegisterActivity(plans)
@@ -64,7 +67,10 @@ func newReplicationSuite(t *testing.T, plan activities.ReplicationPlan, pvcs []s
 			}
 			return PVCSyncResult{Target: activities.TargetPVC{Name: in.Source.Name}}, nil
 		})
-	s.env.SetOnChildWorkflowStartedListener(func(*workflow.Info, workflow.Context, converter.EncodedValues) {
+	s.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+		if info.WorkflowType.Name != PVCSyncName {
+			return
+		}
 		s.starts = append(s.starts, s.env.Now())
 	})
 	return s
@@ -84,6 +90,8 @@ func TestReplicationBoundsConcurrentPVCSyncs(t *testing.T) {
 		assert.Empty(t, p.Error)
 	}
 	assert.Equal(t, map[string]string{"scratch": "labelled dr-syncer.io/ignore"}, result.SkippedPVCs)
+	require.NotNil(t, result.Resources, "objects are replicated before PVC data")
+	assert.Equal(t, 4, result.Resources.Synced)
 	require.Len(t, s.starts, 5)
 	assert.Equal(t, 2, maxOverlap(s.starts, time.Minute), "concurrentSyncs 2 allows two PVC syncs at once, and uses both")
 }
@@ -167,4 +175,30 @@ func maxOverlap(starts []time.Time, d time.Duration) int {
 		most = max(most, open)
 	}
 	return most
+}
+
+func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	plan := testPlan(2)
+	env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
+	env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
+	env.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: ReplicateResourcesName})
+	var plans *activities.PlanActivities
+	var pvcActs *activities.PVCActivities
+	env.RegisterActivity(plans)
+	env.RegisterActivity(pvcActs)
+	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
+	env.OnActivity(pvcActs.ListPVCs, mock.Anything, mock.Anything).Return(activities.PVCList{Names: []string{"a"}}, nil)
+	env.OnWorkflow(ReplicateResourcesName, mock.Anything, plan).Return(ResourcesResult{Total: 5, Synced: 3, Failed: 2, Changed: true}, nil)
+	env.OnWorkflow(PVCSyncName, mock.Anything, mock.Anything).Return(PVCSyncResult{}, nil)
+	env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-4"})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	assert.Equal(t, ErrTypeSyncFailed, appErr.Type())
+	assert.Equal(t, "2 of 5 objects failed", appErr.Message())
+	var result ReplicationResult
+	require.NoError(t, appErr.Details(&result))
+	require.Len(t, result.PVCs, 1)
+	assert.Empty(t, result.PVCs[0].Error, "PVC data still syncs when some objects fail")
 }
