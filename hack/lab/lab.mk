@@ -10,30 +10,23 @@ E2E_TIMEOUT ?= 10m
 
 .PHONY: lab-up lab-down lab-images lab-check-clean demo test-lab test-lab-down
 
-## lab-up: bring up the lab clusters (idempotent); kubeconfigs in .lab/<cluster>/kubeconfig
-lab-up:
+lab-up: ## bring up the lab clusters (idempotent); kubeconfigs in .lab/<cluster>/kubeconfig
 	$(LAB_SH)/up.sh
 
-## lab-down: remove every process, mount, namespace, link, cgroup and file the lab made
-lab-down:
+lab-down: ## remove every process, mount, namespace, link, cgroup and file the lab made
 	$(LAB_SH)/down.sh
 
-## lab-images: rebuild what changed of the lab images and import them into running nodes
-lab-images:
+lab-images: ## rebuild what changed of the lab images and import them into running nodes
 	$(LAB_SH)/images.sh
 
-## lab-check-clean: assert that nothing of the lab is left on the host
-lab-check-clean:
+lab-check-clean: ## assert that nothing of the lab is left on the host
 	$(LAB_SH)/check-clean.sh
 
-## demo: the zero-setup demo on the lab (goes as far as the project is real today)
-demo:
+demo: ## the zero-setup demo on the lab (goes as far as the project is real today)
 	$(LAB_SH)/demo.sh
 
-## test-lab: the lab's end-to-end tests (brings the lab up if needed)
-test-lab: lab-up
+test-lab: lab-up ## the lab's end-to-end tests (brings the lab up if needed)
 	cd $(ROOT) && go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run 'TestLab' -v ./test/e2e/
 
-## test-lab-down: lab-down, then assert the host is clean (tears the lab down!)
-test-lab-down:
+test-lab-down: ## lab-down, then assert the host is clean (tears the lab down!)
 	cd $(ROOT) && go test -tags 'e2e labdown' -count=1 -timeout 5m -run 'TestLabDown' -v ./test/e2e/

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/lab"
 	"github.com/dr-syncer/dr-syncer/worker"
 )
 
@@ -91,3 +92,7 @@ func (g goroutineTB) FailNow() {
 	g.TB.Fail()
 	runtime.Goexit()
 }
+
+// Lab attaches to the local two-cluster lab (`make lab-up`), failing the
+// test with how to start it when it is not up.
+func Lab(t testing.TB) *lab.Lab { return lab.Attach(t) }
