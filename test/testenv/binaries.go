@@ -9,23 +9,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/dr-syncer/dr-syncer/test/lab"
 )
 
-// BinDir is where `make tools` links the tool binaries.
-func BinDir() string {
-	if dir := os.Getenv("DRSYNCER_BIN"); dir != "" {
-		return dir
-	}
-	cache := os.Getenv("DRSYNCER_CACHE")
-	if cache == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			base = filepath.Join(os.Getenv("HOME"), ".cache")
-		}
-		cache = filepath.Join(base, "dr-syncer")
-	}
-	return filepath.Join(cache, "bin")
-}
+// BinDir is where `make tools` links the tool binaries ($DRSYNCER_BIN, or
+// bin under $DRSYNCER_CACHE, default ~/.cache/dr-syncer).
+func BinDir() string { return lab.BinDir() }
 
 // Binary returns the path of a tool binary, failing the test when it is missing.
 func Binary(t testing.TB, name string) string {
