@@ -133,6 +133,11 @@ func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, 
 		result.PVCs = syncPVCs(ctx, plan, list.Names, &progress)
 	}
 	progress.Phase = PhaseDone
+	if err := ctx.Err(); err != nil {
+		// Cancelled (the Replication was deleted, or a user cancelled the run):
+		// the run ends Canceled, not Failed, once its PVC syncs have cleaned up.
+		return result, err
+	}
 	if result.Failed() > 0 {
 		return result, temporal.NewNonRetryableApplicationError(failureSummary(result), ErrTypeSyncFailed, nil, result)
 	}

@@ -40,9 +40,9 @@ func testPlan(concurrent int32) activities.ReplicationPlan {
 type replicationSuite struct {
 	env       *testsuite.TestWorkflowEnvironment
 	resources ResourcesResult
-	starts []time.Time
-	ends   []time.Time
-	inputs []PVCSyncInput
+	starts    []time.Time
+	ends      []time.Time
+	inputs    []PVCSyncInput
 }
 
 func newReplicationSuite(t *testing.T, plan activities.ReplicationPlan, pvcs []string, failing string) *replicationSuite {
@@ -201,4 +201,12 @@ func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
 	require.NoError(t, appErr.Details(&result))
 	require.Len(t, result.PVCs, 1)
 	assert.Empty(t, result.PVCs[0].Error, "PVC data still syncs when some objects fail")
+}
+
+func TestReplicationCancelEndsCanceledAfterChildrenCleanUp(t *testing.T) {
+	s := newReplicationSuite(t, testPlan(2), []string{"a", "b"}, "")
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 30*time.Second)
+	s.env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-5"})
+	var canceled *temporal.CanceledError
+	assert.True(t, errors.As(s.env.GetWorkflowError(), &canceled), "got %v", s.env.GetWorkflowError())
 }

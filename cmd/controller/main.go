@@ -16,10 +16,12 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
+	"github.com/dr-syncer/dr-syncer/starter"
 )
 
 func main() {
@@ -78,6 +80,9 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
+	if err := setupReconcilers(mgr, &starter.Starter{Client: tc, Namespace: temporal.Namespace, TaskQueue: temporal.TaskQueue}); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}
@@ -86,6 +91,20 @@ func run(args []string, stderr io.Writer) error {
 	}
 	logger.Info("controller starting", zap.String("temporal", temporal.Address), zap.String("namespace", temporal.Namespace))
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// setupReconcilers registers the reconcilers with the manager.
+func setupReconcilers(mgr ctrl.Manager, s *starter.Starter) error {
+	replications := &controller.ReplicationReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Temporal:  s,
+		Recorder:  mgr.GetEventRecorder("dr-syncer-controller"),
+	}
+	if err := replications.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up Replication reconciler: %w", err)
+	}
+	return nil
 }
 
 // temporalReachable makes the controller unready while Temporal is down, since

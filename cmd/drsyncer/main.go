@@ -13,20 +13,32 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
-const usage = `drsyncer: inspect dr-syncer's sync workflows on Temporal.
+const usage = `drsyncer: run and inspect dr-syncer's sync workflows on Temporal.
 
 Usage:
-  drsyncer [flags] list [--query Q] [--limit N]   list runs, newest first
+  drsyncer [flags] start NS/REPLICATION          start a sync run now (manual run)
+  drsyncer [flags] status NS/REPLICATION         phase, percent and current operation of the
+                                                 newest run, with bytes and percent per PVC
+  drsyncer [flags] cancel NS/REPLICATION         cancel the running runs; PVC syncs clean up
+  drsyncer [flags] retry NS/REPLICATION          re-run after a failed last run (a new run
+                                                 that reads the current spec)
+  drsyncer [flags] history NS/REPLICATION        past runs with result and duration
+  drsyncer [flags] list [--query Q] [--limit N]   list runs of every kind, newest first
   drsyncer [flags] describe WORKFLOW-ID [RUN-ID]  show one run and its progress
   drsyncer [flags] setup                          register dr-syncer's search attributes
                                                   in the Temporal namespace (once per namespace)
 
-The same runs are in the Temporal Web UI, and "temporal workflow cancel -w ID"
-or "temporal workflow reset -w ID --type FirstWorkflowTask" cancel or retry them.
+A run's workflow ID is replication/NS/REPLICATION/TRIGGER. The same runs are in
+the Temporal Web UI, and the temporal CLI works on them directly:
+  temporal workflow list --query 'DrSyncerReplication = "NS/REPLICATION"'
+  temporal workflow describe -w ID
+  temporal workflow cancel -w ID
+  temporal workflow reset -w ID --type FirstWorkflowTask
 
 Flags:
 `
@@ -48,6 +60,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.SetOutput(errOut)
 	var temporal temporalconn.Options
 	temporal.RegisterFlags(fs)
+	ui := fs.String("temporal-ui", cmdutil.Env("DRSYNCER_TEMPORAL_UI", "http://localhost:8233"), "Temporal Web UI address, for links to runs (env DRSYNCER_TEMPORAL_UI)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -57,7 +70,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return errors.New("missing command: list, describe or setup")
+		return errors.New("missing command: " + commands)
 	}
 	command, rest := fs.Arg(0), fs.Args()[1:]
 	connect := func() (*starter.Starter, func(), error) {
@@ -74,11 +87,23 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return describe(ctx, rest, out, connect)
 	case "setup":
 		return setup(ctx, out, connect)
+	case "start":
+		return startRun(ctx, rest, out, connect, *ui)
+	case "status":
+		return status(ctx, rest, out, connect)
+	case "cancel":
+		return cancelRuns(ctx, rest, out, connect)
+	case "retry":
+		return retry(ctx, rest, out, connect, *ui)
+	case "history":
+		return history(ctx, rest, out, connect)
 	default:
 		fs.Usage()
-		return fmt.Errorf("unknown command %q: want list, describe or setup", command)
+		return fmt.Errorf("unknown command %q: want %s", command, commands)
 	}
 }
+
+const commands = "start, status, cancel, retry, history, list, describe or setup"
 
 type connectFunc func() (*starter.Starter, func(), error)
 

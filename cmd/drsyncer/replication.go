@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/starter"
+)
+
+// parseReplication reads the "<namespace>/<name>" argument of the
+// replication commands.
+func parseReplication(command string, args []string) (activities.ObjectRef, error) {
+	if len(args) != 1 {
+		return activities.ObjectRef{}, fmt.Errorf("usage: drsyncer %s NAMESPACE/REPLICATION", command)
+	}
+	ns, name, ok := strings.Cut(args[0], "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return activities.ObjectRef{}, fmt.Errorf("drsyncer %s: want NAMESPACE/REPLICATION, got %q", command, args[0])
+	}
+	return activities.ObjectRef{Namespace: ns, Name: name}, nil
+}
+
+// webUI links a run in the Temporal Web UI.
+func webUI(base, namespace, workflowID, runID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", strings.TrimRight(base, "/"),
+		url.PathEscape(namespace), url.PathEscape(workflowID), url.PathEscape(runID))
+}
+
+// startRun starts a manual run. Its trigger is the start time, so each
+// invocation is one run; the controller's sync-now annotation does the same
+// from kubectl.
+func startRun(ctx context.Context, args []string, out io.Writer, connect connectFunc, ui string) error {
+	ref, err := parseReplication("start", args)
+	if err != nil {
+		return err
+	}
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	run, err := s.StartRun(ctx, ref, "manual-"+time.Now().UTC().Format("20060102t150405z"))
+	if err != nil {
+		return err
+	}
+	printStarted(out, s, run, ui)
+	return nil
+}
+
+func printStarted(out io.Writer, s *starter.Starter, run starter.StartedRun, ui string) {
+	verb := "started"
+	if !run.Started {
+		verb = "already started"
+	}
+	fmt.Fprintf(out, "%s %s (run %s)\n", verb, run.WorkflowID, run.RunID)
+	fmt.Fprintf(out, "watch it: drsyncer status %s, temporal workflow describe -w %q, or %s\n",
+		strings.Join(strings.Split(run.WorkflowID, "/")[1:3], "/"), run.WorkflowID, webUI(ui, s.Namespace, run.WorkflowID, run.RunID))
+}
+
+func status(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
+	ref, err := parseReplication("status", args)
+	if err != nil {
+		return err
+	}
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	st, err := s.Status(ctx, ref)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Run:\t%s (run %s)\n", st.WorkflowID, st.RunID)
+	fmt.Fprintf(tw, "Status:\t%s\n", st.Status)
+	fmt.Fprintf(tw, "Started:\t%s\n", st.Start.Local().Format(time.DateTime))
+	if !st.Close.IsZero() {
+		fmt.Fprintf(tw, "Duration:\t%s\n", st.Close.Sub(st.Start).Round(time.Millisecond))
+	}
+	if p := st.Progress; p != nil {
+		fmt.Fprintf(tw, "Phase:\t%s\n", p.Phase)
+		fmt.Fprintf(tw, "Progress:\t%d%% (%d of %d PVCs done, %d failed)\n", p.Percent, p.PVCsDone, p.PVCsTotal, p.PVCsFailed)
+	}
+	for _, pvc := range st.PVCs {
+		line := pvc.Phase
+		if tr := pvc.Transfer; tr != nil {
+			line += fmt.Sprintf(", %d of %d bytes (%.1f%%), %.0f B/s", tr.BytesDone, tr.BytesTotal, tr.Percent, tr.RateBytesPerSec)
+		}
+		if pvc.LastFailure != "" {
+			line += fmt.Sprintf(", attempt %d, last failure: %s", pvc.Attempt, pvc.LastFailure)
+		}
+		fmt.Fprintf(tw, "PVC %s:\t%s\n", pvc.PVC, line)
+	}
+	if st.Error != "" {
+		fmt.Fprintf(tw, "Error:\t%s\n", st.Error)
+	}
+	return tw.Flush()
+}
+
+func cancelRuns(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
+	ref, err := parseReplication("cancel", args)
+	if err != nil {
+		return err
+	}
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	cancelled, err := s.Cancel(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if len(cancelled) == 0 {
+		fmt.Fprintf(out, "no running runs of %s\n", ref)
+		return nil
+	}
+	for _, id := range cancelled {
+		fmt.Fprintf(out, "cancel requested: %s\n", id)
+	}
+	return nil
+}
+
+func retry(ctx context.Context, args []string, out io.Writer, connect connectFunc, ui string) error {
+	ref, err := parseReplication("retry", args)
+	if err != nil {
+		return err
+	}
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	run, err := s.Retry(ctx, ref)
+	if errors.Is(err, starter.ErrNothingToRetry) {
+		fmt.Fprintln(out, err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	printStarted(out, s, run, ui)
+	return nil
+}
+
+func history(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
+	ref, err := parseReplication("history", args)
+	if err != nil {
+		return err
+	}
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	runs, err := s.History(ctx, ref, 50)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		fmt.Fprintf(out, "no runs of %s\n", ref)
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TRIGGER\tRESULT\tSTARTED\tDURATION\tWORKFLOW ID\tRUN ID")
+	now := time.Now()
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", starter.TriggerOf(r.WorkflowID), r.Status,
+			r.Start.Local().Format(time.DateTime), r.Duration(now).Round(time.Millisecond), r.WorkflowID, r.RunID)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,132 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/starter"
+)
+
+// observe reads what the planner needs: whether the references resolve,
+// the Replication's Schedule, and the run its status follows.
+func (r *ReplicationReconciler) observe(ctx context.Context, repl *drv1.Replication) (replicationObservation, error) {
+	obs := replicationObservation{Replication: repl}
+	source, problem, err := r.checkReferences(ctx, repl)
+	if err != nil {
+		return obs, err
+	}
+	obs.InvalidReference = problem
+	if source != nil {
+		obs.DefaultSchedule = source.Spec.DefaultSchedule
+	}
+	ref := refOf(repl)
+	if obs.Schedule, err = r.Temporal.DescribeSchedule(ctx, ref); err != nil {
+		return obs, err
+	}
+	tracked := repl.Status.CurrentRun
+	if tracked == nil && obs.Schedule != nil {
+		tracked = unrecordedScheduledRun(obs.Schedule.Recent, repl.Status.LastRun)
+	}
+	if tracked == nil {
+		return obs, nil
+	}
+	run, err := r.Temporal.RunState(ctx, tracked.WorkflowID, tracked.RunID)
+	switch {
+	case errors.Is(err, starter.ErrRunNotFound):
+		obs.RunLost = true
+	case err != nil:
+		return obs, err
+	default:
+		obs.Run = &run
+	}
+	return obs, nil
+}
+
+// unrecordedScheduledRun is the newest run the Schedule started after the
+// last run the status recorded, or nil. A run that started and ended between
+// two reconciles is still found, so every scheduled sync reaches the stats.
+func unrecordedScheduledRun(recent []starter.ScheduledRun, last *drv1.WorkflowRef) *drv1.WorkflowRef {
+	if len(recent) == 0 {
+		return nil
+	}
+	run := recent[len(recent)-1]
+	if last != nil && (run.WorkflowID == last.WorkflowID ||
+		(last.StartTime != nil && run.Started.Truncate(time.Second).Before(last.StartTime.Time))) {
+		return nil
+	}
+	return &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID}
+}
+
+// checkReferences finds the ClusterMapping, both RemoteClusters and their
+// kubeconfig Secrets. A missing one is a problem for the user to fix,
+// described in the returned message; other errors are returned to retry.
+func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.Replication) (*drv1.RemoteCluster, string, error) {
+	source, target := repl.Spec.SourceCluster, repl.Spec.DestinationCluster
+	if ref := repl.Spec.ClusterMappingRef; ref != nil {
+		key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+		if key.Namespace == "" {
+			key.Namespace = repl.Namespace
+		}
+		var m drv1.ClusterMapping
+		if err := r.Client.Get(ctx, key, &m); apierrors.IsNotFound(err) {
+			return nil, fmt.Sprintf("ClusterMapping %s not found: create it or fix spec.clusterMappingRef", key), nil
+		} else if err != nil {
+			return nil, "", fmt.Errorf("get ClusterMapping %s: %w", key, err)
+		}
+		source, target = m.Spec.SourceCluster, m.Spec.TargetCluster
+	}
+	var sourceCluster *drv1.RemoteCluster
+	for _, name := range []string{source, target} {
+		key := types.NamespacedName{Namespace: repl.Namespace, Name: name}
+		var rc drv1.RemoteCluster
+		if err := r.Client.Get(ctx, key, &rc); apierrors.IsNotFound(err) {
+			return nil, fmt.Sprintf("RemoteCluster %s not found: create it in namespace %s or fix the cluster name", key, repl.Namespace), nil
+		} else if err != nil {
+			return nil, "", fmt.Errorf("get RemoteCluster %s: %w", key, err)
+		}
+		if problem, err := r.checkKubeconfig(ctx, &rc); problem != "" || err != nil {
+			return nil, problem, err
+		}
+		if name == source {
+			sourceCluster = &rc
+		}
+	}
+	return sourceCluster, "", nil
+}
+
+// checkKubeconfig makes sure the RemoteCluster's kubeconfig Secret and key
+// exist. It reads through the API reader, so the controller does not cache
+// every Secret of the cluster.
+func (r *ReplicationReconciler) checkKubeconfig(ctx context.Context, rc *drv1.RemoteCluster) (string, error) {
+	ref := rc.Spec.KubeconfigSecretRef
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	if key.Namespace == "" {
+		key.Namespace = rc.Namespace
+	}
+	dataKey := ref.Key
+	if dataKey == "" {
+		dataKey = "kubeconfig"
+	}
+	var secret corev1.Secret
+	if err := r.APIReader.Get(ctx, key, &secret); apierrors.IsNotFound(err) {
+		return fmt.Sprintf("Secret %s with the kubeconfig of RemoteCluster %s/%s not found: create it or fix spec.kubeconfigSecretRef", key, rc.Namespace, rc.Name), nil
+	} else if err != nil {
+		return "", fmt.Errorf("get kubeconfig Secret %s: %w", key, err)
+	}
+	if len(secret.Data[dataKey]) == 0 {
+		return fmt.Sprintf("Secret %s has no key %q with the kubeconfig of RemoteCluster %s/%s: add it or fix spec.kubeconfigSecretRef.key", key, dataKey, rc.Namespace, rc.Name), nil
+	}
+	return "", nil
+}
+
+func refOf(repl *drv1.Replication) activities.ObjectRef {
+	return activities.ObjectRef{Namespace: repl.Namespace, Name: repl.Name}
+}

@@ -1,0 +1,330 @@
+package controller
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/starter"
+)
+
+// Reasons of the Synced condition; each says what happened or what to fix.
+const (
+	ReasonSyncSucceeded    = "SyncSucceeded"
+	ReasonSyncFailed       = "SyncFailed"
+	ReasonRunning          = "Running"
+	ReasonPending          = "Pending"
+	ReasonInvalidReference = "InvalidReference"
+	ReasonNoSchedule       = "NoSchedule"
+	ReasonInvalidSpec      = "InvalidSpec"
+)
+
+// Event reasons the reconciler records on a Replication.
+const (
+	EventSyncStarted   = "SyncStarted"
+	EventSyncSucceeded = "SyncSucceeded"
+	EventSyncFailed    = "SyncFailed"
+	EventSyncCanceled  = "SyncCanceled"
+)
+
+// replicationObservation is everything the planner needs, read by observe.
+type replicationObservation struct {
+	Replication *drv1.Replication
+	// InvalidReference says what to fix when a referenced object is missing.
+	InvalidReference string
+	// DefaultSchedule is the source RemoteCluster's defaultSchedule.
+	DefaultSchedule drv1.Cron
+	// Schedule is the Replication's Temporal Schedule; nil when it has none.
+	Schedule *starter.ScheduleState
+	// Run is the run the status follows: status.currentRun, or the newest
+	// run the Schedule started that the status has not recorded yet.
+	Run *starter.RunState
+	// RunLost is set when Temporal no longer knows status.currentRun.
+	RunLost bool
+}
+
+// replicationPlan is what the reconciler does, and the status it then writes.
+type replicationPlan struct {
+	Status drv1.ReplicationStatus
+	// EnsureSchedule creates or updates the Schedule to this spec.
+	EnsureSchedule *starter.ScheduleSpec
+	DeleteSchedule bool
+	// StartTrigger starts a run for the sync-now value SyncNowValue.
+	StartTrigger string
+	SyncNowValue string
+	Events       []replicationEvent
+	RequeueAfter time.Duration
+
+	generation int64
+	problem    *condition
+	mode       drv1.ReplicationMode
+}
+
+type replicationEvent struct {
+	Type, Reason, Message string
+}
+
+type condition struct {
+	Reason, Message string
+}
+
+// invalidReferenceRetry re-checks a broken reference this often, since a
+// Secret that appears later triggers no reconcile.
+const invalidReferenceRetry = 30 * time.Second
+
+// maxScheduledWait bounds the wait for a Schedule's next run, so a status
+// that drifted (a run started by hand in Temporal) is corrected in time.
+const maxScheduledWait = 10 * time.Minute
+
+// planReplication decides, from what observe saw, what to start, what to do
+// with the Schedule and what the status becomes. It is pure.
+func planReplication(obs replicationObservation, now time.Time, poll time.Duration) replicationPlan {
+	r := obs.Replication
+	spec := r.Spec.DeepCopy()
+	drv1.SetReplicationDefaults(spec)
+	p := replicationPlan{Status: *r.Status.DeepCopy(), generation: r.Generation, mode: spec.ReplicationMode}
+	st := &p.Status
+	st.ObservedGeneration = r.Generation
+
+	if obs.RunLost {
+		st.CurrentRun, st.SyncProgress = nil, nil
+	}
+	if run := obs.Run; run != nil && run.Running() {
+		st.CurrentRun = runRef(run)
+		st.SyncProgress = progressOf(run)
+	} else if run != nil {
+		p.Events = append(p.Events, recordFinished(st, run)...)
+	}
+
+	desired, problem := desiredSchedule(spec, obs.DefaultSchedule)
+	if obs.InvalidReference != "" {
+		desired, problem = nil, &condition{ReasonInvalidReference, obs.InvalidReference}
+	}
+	p.problem = problem
+	switch {
+	case desired == nil && obs.Schedule != nil:
+		p.DeleteSchedule = true
+	case desired != nil && !obs.Schedule.Matches(*desired):
+		p.EnsureSchedule = desired
+	}
+	st.NextSyncTime = nil
+	if desired != nil && p.EnsureSchedule == nil && len(obs.Schedule.NextRuns) > 0 {
+		st.NextSyncTime = timeOf(obs.Schedule.NextRuns[0])
+	}
+
+	value := r.Annotations[drv1.AnnotationSyncNow]
+	if value != "" && value != st.SyncNowHandled && obs.InvalidReference == "" && !spec.Paused && st.CurrentRun == nil {
+		// A sync-now that arrives while a run is open waits for it to end:
+		// two runs would write the same namespace at once.
+		p.StartTrigger, p.SyncNowValue = starter.SanitizeTrigger(value), value
+	}
+	p.summarize(now)
+	p.RequeueAfter = requeueAfter(&p, now, poll)
+	return p
+}
+
+// desiredSchedule is the Schedule the mode asks for, or nil, with the
+// problem that stops a wanted Schedule from existing.
+func desiredSchedule(spec *drv1.ReplicationSpec, defaultSchedule drv1.Cron) (*starter.ScheduleSpec, *condition) {
+	switch spec.ReplicationMode {
+	case drv1.ModeScheduled:
+		cron := spec.Schedule
+		if cron == "" {
+			cron = defaultSchedule
+		}
+		if cron == "" {
+			return nil, &condition{ReasonNoSchedule, "Scheduled mode needs a cron schedule: set spec.schedule, or defaultSchedule on the source RemoteCluster"}
+		}
+		return &starter.ScheduleSpec{Cron: string(cron), Paused: spec.Paused}, nil
+	case drv1.ModeContinuous:
+		every, err := time.ParseDuration(string(spec.Continuous.BackgroundSyncInterval))
+		if err != nil || every <= 0 {
+			return nil, &condition{ReasonInvalidSpec, fmt.Sprintf("continuous.backgroundSyncInterval %q is not a positive duration such as 15m", spec.Continuous.BackgroundSyncInterval)}
+		}
+		return &starter.ScheduleSpec{Every: every, Paused: spec.Paused}, nil
+	}
+	return nil, nil
+}
+
+// recordFinished folds a closed run into the status, once: a run already
+// recorded as lastRun is not counted again.
+func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replicationEvent {
+	st.CurrentRun, st.SyncProgress = nil, nil
+	if last := st.LastRun; last != nil && last.WorkflowID == run.WorkflowID && last.RunID == run.RunID {
+		return nil
+	}
+	st.LastRun = runRef(run)
+	st.LastRun.CloseTime = timeOf(run.Close)
+	st.LastRun.Result = run.Status
+	if st.SyncStats == nil {
+		st.SyncStats = &drv1.SyncStats{}
+	}
+	st.SyncStats.LastSyncDuration = run.Close.Sub(run.Start).Round(time.Millisecond).String()
+	if run.Result != nil {
+		st.SyncStats.TotalResources = int32(len(run.Result.PVCs))
+	}
+	if run.Status == "Completed" {
+		st.SyncStats.SuccessfulSyncs++
+		st.LastSyncTime = timeOf(run.Close)
+		st.LastError = nil
+		return []replicationEvent{{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)}}
+	}
+	st.SyncStats.FailedSyncs++
+	message := run.Error
+	if message == "" {
+		message = "the run ended " + run.Status
+	}
+	st.LastError = &drv1.SyncError{Message: message, Category: errorCategory(run.ErrorType), Time: *timeOf(run.Close)}
+	reason := EventSyncFailed
+	if run.Status == "Canceled" {
+		reason = EventSyncCanceled
+	}
+	return []replicationEvent{{corev1.EventTypeWarning, reason, fmt.Sprintf("run %s %s: %s", run.WorkflowID, strings.ToLower(run.Status), message)}}
+}
+
+// errorCategory maps a run's error type onto the status's categories.
+func errorCategory(errType string) string {
+	switch errType {
+	case "SyncFailed":
+		return "DataSync"
+	case "InvalidSpec", "StorageClassNotFound":
+		return "Validation"
+	case "":
+		return ""
+	}
+	return errType
+}
+
+// recordStarted puts a run StartRun returned into the plan's status. A
+// run that was not started anew and is already lastRun is done: only the
+// sync-now value is marked handled.
+func (p *replicationPlan) recordStarted(run starter.StartedRun, now time.Time) {
+	st := &p.Status
+	st.SyncNowHandled = p.SyncNowValue
+	if last := st.LastRun; !run.Started && last != nil && last.WorkflowID == run.WorkflowID && last.RunID == run.RunID {
+		return
+	}
+	st.CurrentRun = &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID, StartTime: timeOf(now)}
+	st.SyncProgress = &drv1.SyncProgress{CurrentOperation: "Starting"}
+	if run.Started {
+		p.Events = append(p.Events, replicationEvent{corev1.EventTypeNormal, EventSyncStarted,
+			fmt.Sprintf("started run %s for %s=%s", run.WorkflowID, drv1.AnnotationSyncNow, p.SyncNowValue)})
+	}
+	p.summarize(now)
+}
+
+// summarize sets phase and the Synced condition from the rest of the status.
+func (p *replicationPlan) summarize(now time.Time) {
+	st := &p.Status
+	last := metav1.ConditionUnknown
+	if st.LastRun != nil {
+		last = metav1.ConditionFalse
+		if st.LastRun.Result == "Completed" {
+			last = metav1.ConditionTrue
+		}
+	}
+	c := metav1.Condition{Type: drv1.ConditionSynced, ObservedGeneration: p.generation, LastTransitionTime: *timeOf(now)}
+	switch {
+	case p.problem != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, p.problem.Reason, p.problem.Message
+	case st.CurrentRun != nil:
+		c.Status, c.Reason, c.Message = last, ReasonRunning, "run "+st.CurrentRun.WorkflowID+" is syncing"
+	case st.LastRun == nil:
+		c.Status, c.Reason, c.Message = last, ReasonPending, pendingMessage(p.mode)
+	case last == metav1.ConditionTrue:
+		c.Status, c.Reason, c.Message = last, ReasonSyncSucceeded, "run "+st.LastRun.WorkflowID+" completed"
+	default:
+		c.Status, c.Reason, c.Message = last, ReasonSyncFailed, "run "+st.LastRun.WorkflowID+" ended "+st.LastRun.Result
+		if st.LastError != nil {
+			c.Message += ": " + st.LastError.Message
+		}
+	}
+	meta.SetStatusCondition(&st.Conditions, c)
+	switch {
+	case st.CurrentRun != nil:
+		st.Phase = drv1.PhaseRunning
+	case p.problem != nil && p.problem.Reason == ReasonInvalidReference:
+		st.Phase = drv1.PhaseFailed
+	case last == metav1.ConditionTrue:
+		st.Phase = drv1.PhaseCompleted
+	case last == metav1.ConditionFalse:
+		st.Phase = drv1.PhaseFailed
+	default:
+		st.Phase = drv1.PhasePending
+	}
+}
+
+func pendingMessage(mode drv1.ReplicationMode) string {
+	switch mode {
+	case drv1.ModeManual:
+		return "no sync yet: set the annotation " + drv1.AnnotationSyncNow + " to a new value to start one"
+	case drv1.ModeContinuous:
+		return "waiting for the first continuous sync"
+	}
+	return "waiting for the first scheduled sync"
+}
+
+// requeueAfter polls Temporal while a run is open, wakes up just after the
+// next scheduled run starts, and re-checks broken references.
+func requeueAfter(p *replicationPlan, now time.Time, poll time.Duration) time.Duration {
+	switch {
+	case p.Status.CurrentRun != nil || p.StartTrigger != "":
+		return poll
+	case p.EnsureSchedule != nil:
+		// Continuous schedules start a run right away; pick it up.
+		return poll
+	case p.problem != nil && p.problem.Reason == ReasonInvalidReference:
+		return invalidReferenceRetry
+	case p.Status.NextSyncTime != nil:
+		wait := p.Status.NextSyncTime.Sub(now) + time.Second
+		return min(max(wait, poll), maxScheduledWait)
+	}
+	return 0
+}
+
+// runRef is a run as the status shows it; times are whole seconds, as the
+// API server stores them, so an unchanged run compares equal.
+func runRef(run *starter.RunState) *drv1.WorkflowRef {
+	return &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID, StartTime: timeOf(run.Start)}
+}
+
+func timeOf(t time.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
+	return &mt
+}
+
+// progressOf turns the run's progress query answer and its PVC syncs'
+// heartbeats into the status's progress.
+func progressOf(run *starter.RunState) *drv1.SyncProgress {
+	sp := &drv1.SyncProgress{CurrentOperation: "Starting"}
+	if pr := run.Progress; pr != nil {
+		sp.PercentComplete = int32(pr.Percent)
+		sp.PVCsDone, sp.PVCsTotal = int32(pr.PVCsDone), int32(pr.PVCsTotal)
+		sp.CurrentOperation = pr.Phase
+	}
+	var pvcs []string
+	for _, pvc := range run.PVCs {
+		desc := pvc.PVC
+		if pvc.Phase != "" {
+			desc += " " + pvc.Phase
+		}
+		if tr := pvc.Transfer; tr != nil {
+			sp.BytesTransferred += tr.BytesDone
+			sp.BytesTotal += tr.BytesTotal
+			desc += fmt.Sprintf(" %.0f%%", tr.Percent)
+		}
+		pvcs = append(pvcs, desc)
+	}
+	if len(pvcs) > 0 {
+		sp.CurrentOperation += ": " + strings.Join(pvcs, ", ")
+	}
+	return sp
+}

@@ -1,0 +1,134 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/starter"
+)
+
+// Finalizer keeps a deleted Replication until its runs are cancelled and its
+// Schedule is gone.
+const Finalizer = "dr-syncer.io/finalizer"
+
+// DefaultPollInterval is how often an open run's progress is read.
+const DefaultPollInterval = 3 * time.Second
+
+// ReplicationTemporal is what the reconciler needs of Temporal;
+// *starter.Starter is the implementation.
+type ReplicationTemporal interface {
+	StartRun(ctx context.Context, ref activities.ObjectRef, trigger string) (starter.StartedRun, error)
+	RunState(ctx context.Context, workflowID, runID string) (starter.RunState, error)
+	DescribeSchedule(ctx context.Context, ref activities.ObjectRef) (*starter.ScheduleState, error)
+	EnsureSchedule(ctx context.Context, ref activities.ObjectRef, spec starter.ScheduleSpec) error
+	DeleteSchedule(ctx context.Context, ref activities.ObjectRef) error
+	NextRunTime(ctx context.Context, ref activities.ObjectRef) (time.Time, error)
+	Cancel(ctx context.Context, ref activities.ObjectRef) ([]string, error)
+	CancelRun(ctx context.Context, workflowID, runID string) error
+}
+
+// ReplicationReconciler turns Replications into Temporal runs and Schedules
+// and mirrors the runs back into their status.
+type ReplicationReconciler struct {
+	// Client reads Replications, RemoteClusters and ClusterMappings (cached)
+	// and writes Replications.
+	Client client.Client
+	// APIReader reads kubeconfig Secrets uncached.
+	APIReader client.Reader
+	Temporal  ReplicationTemporal
+	Recorder  events.EventRecorder
+	// PollInterval is how often an open run is read; DefaultPollInterval when zero.
+	PollInterval time.Duration
+}
+
+// SetupWithManager registers the reconciler. Status writes change neither the
+// generation nor the annotations, so they do not trigger a reconcile.
+func (r *ReplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("replication").
+		For(&drv1.Replication{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
+		Watches(&drv1.RemoteCluster{}, handler.EnqueueRequestsFromMapFunc(r.replicationsInNamespace),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&drv1.ClusterMapping{}, handler.EnqueueRequestsFromMapFunc(r.replicationsInNamespace),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Complete(r)
+}
+
+// Reconcile observes the Replication and Temporal, plans, acts, and writes
+// the status that results.
+func (r *ReplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var repl drv1.Replication
+	if err := r.Client.Get(ctx, req.NamespacedName, &repl); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !repl.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, &repl)
+	}
+	if !controllerutil.ContainsFinalizer(&repl, Finalizer) {
+		controllerutil.AddFinalizer(&repl, Finalizer)
+		if err := r.Client.Update(ctx, &repl); err != nil {
+			return ctrl.Result{}, fmt.Errorf("add finalizer to Replication %s: %w", req.NamespacedName, err)
+		}
+	}
+	obs, err := r.observe(ctx, &repl)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	plan := planReplication(obs, time.Now(), r.pollInterval())
+	execErr := r.execute(ctx, &repl, &plan)
+	// The status records what did happen even when a step failed, and a
+	// failed status write never hides the step's error.
+	if err := r.writeStatus(ctx, &repl, plan.Status); err != nil {
+		return ctrl.Result{}, errors.Join(execErr, err)
+	}
+	if execErr != nil {
+		return ctrl.Result{}, execErr
+	}
+	for _, e := range plan.Events {
+		r.Recorder.Eventf(&repl, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
+	}
+	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+func (r *ReplicationReconciler) pollInterval() time.Duration {
+	if r.PollInterval > 0 {
+		return r.PollInterval
+	}
+	return DefaultPollInterval
+}
+
+// replicationsInNamespace maps a RemoteCluster or ClusterMapping to the
+// Replications next to it, so fixing a broken reference takes effect at once.
+func (r *ReplicationReconciler) replicationsInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list drv1.ReplicationList
+	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, repl := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&repl)})
+	}
+	return reqs
+}
+
+// deletionStarted lets the update that sets deletionTimestamp through.
+func deletionStarted() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}}
+}

@@ -1,0 +1,192 @@
+package starter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+// ScheduleID is the one Temporal Schedule of a Replication.
+func ScheduleID(ref activities.ObjectRef) string {
+	return fmt.Sprintf("replication/%s/%s/schedule", ref.Namespace, ref.Name)
+}
+
+// ScheduleSpec is when a Replication's Schedule starts runs: on a cron
+// expression (Scheduled mode) or every interval (Continuous mode).
+type ScheduleSpec struct {
+	Cron   string
+	Every  time.Duration
+	Paused bool
+}
+
+// trigger is the trigger of the runs the schedule starts; Temporal appends
+// the scheduled time to the workflow ID, so each run still has its own ID.
+func (s ScheduleSpec) trigger() string {
+	if s.Cron == "" {
+		return TriggerContinuous
+	}
+	return TriggerScheduled
+}
+
+// note describes the spec in the Schedule's note. It doubles as the record
+// of what the controller applied: the server rewrites cron expressions into
+// calendar specs, so comparing the note is the reliable way to see a change.
+func (s ScheduleSpec) note() string {
+	if s.Cron != "" {
+		return fmt.Sprintf("dr-syncer: cron %q", s.Cron)
+	}
+	return fmt.Sprintf("dr-syncer: every %s", s.Every)
+}
+
+func (s ScheduleSpec) temporalSpec() client.ScheduleSpec {
+	if s.Cron != "" {
+		return client.ScheduleSpec{CronExpressions: []string{s.Cron}}
+	}
+	return client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: s.Every}}}
+}
+
+// ScheduleState is a Replication's Schedule as Temporal has it.
+type ScheduleState struct {
+	ID     string
+	Note   string
+	Paused bool
+	// NextRuns are the next action times; empty while paused.
+	NextRuns []time.Time
+	// Recent are the runs the schedule started, oldest first.
+	Recent []ScheduledRun
+	// Running are the runs the schedule started that are still open.
+	Running []ScheduledRun
+}
+
+// ScheduledRun is one run a Schedule started.
+type ScheduledRun struct {
+	WorkflowID string
+	RunID      string
+	Started    time.Time
+}
+
+// Matches reports whether the Schedule already is what spec asks for.
+func (st *ScheduleState) Matches(spec ScheduleSpec) bool {
+	return st != nil && st.Note == spec.note() && st.Paused == spec.Paused
+}
+
+// DescribeSchedule returns the Replication's Schedule, or nil when it has none.
+func (s *Starter) DescribeSchedule(ctx context.Context, ref activities.ObjectRef) (*ScheduleState, error) {
+	id := ScheduleID(ref)
+	d, err := s.Client.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe schedule %s: %w", id, err)
+	}
+	st := &ScheduleState{ID: id}
+	if state := d.Schedule.State; state != nil {
+		st.Note, st.Paused = state.Note, state.Paused
+	}
+	if !st.Paused {
+		st.NextRuns = d.Info.NextActionTimes
+	}
+	for _, a := range d.Info.RecentActions {
+		if a.StartWorkflowResult == nil {
+			continue
+		}
+		st.Recent = append(st.Recent, ScheduledRun{
+			WorkflowID: a.StartWorkflowResult.WorkflowID,
+			RunID:      a.StartWorkflowResult.FirstExecutionRunID,
+			Started:    a.ActualTime,
+		})
+	}
+	sort.Slice(st.Recent, func(i, j int) bool { return st.Recent[i].Started.Before(st.Recent[j].Started) })
+	for _, w := range d.Info.RunningWorkflows {
+		st.Running = append(st.Running, ScheduledRun{WorkflowID: w.WorkflowID, RunID: w.FirstExecutionRunID})
+	}
+	return st, nil
+}
+
+// NextRunTime is when the Replication's Schedule starts its next run; zero
+// when it has no Schedule or the Schedule is paused.
+func (s *Starter) NextRunTime(ctx context.Context, ref activities.ObjectRef) (time.Time, error) {
+	st, err := s.DescribeSchedule(ctx, ref)
+	if err != nil || st == nil || len(st.NextRuns) == 0 {
+		return time.Time{}, err
+	}
+	return st.NextRuns[0], nil
+}
+
+// EnsureSchedule creates the Replication's Schedule, or updates it when it
+// differs from spec. Overlap policy skip: a run still going when the next one
+// is due means the next one is skipped, never queued behind it.
+func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, spec ScheduleSpec) error {
+	if (spec.Cron == "") == (spec.Every <= 0) {
+		return fmt.Errorf("schedule of %s needs exactly one of a cron expression and an interval", ref)
+	}
+	current, err := s.DescribeSchedule(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if current.Matches(spec) {
+		return nil
+	}
+	action := &client.ScheduleWorkflowAction{
+		ID:                    workflows.ReplicationWorkflowID(ref.Namespace, ref.Name, spec.trigger()),
+		Workflow:              workflows.ReplicationName,
+		Args:                  []any{workflows.ReplicationInput{Replication: ref, Trigger: spec.trigger()}},
+		TaskQueue:             s.TaskQueue,
+		TypedSearchAttributes: replicationAttributes(ref),
+	}
+	id := ScheduleID(ref)
+	if current == nil {
+		_, err := s.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{
+			ID:      id,
+			Spec:    spec.temporalSpec(),
+			Action:  action,
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+			Paused:  spec.Paused,
+			Note:    spec.note(),
+			// A continuous replication syncs as soon as it exists, not one interval later.
+			TriggerImmediately: spec.Cron == "" && !spec.Paused,
+		})
+		if err != nil {
+			return fmt.Errorf("create schedule %s: %w", id, err)
+		}
+		return nil
+	}
+	err = s.Client.ScheduleClient().GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			sched := in.Description.Schedule
+			temporalSpec := spec.temporalSpec()
+			sched.Spec = &temporalSpec
+			sched.Action = action
+			sched.Policy = &client.SchedulePolicies{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP}
+			sched.State = &client.ScheduleState{Paused: spec.Paused, Note: spec.note()}
+			return &client.ScheduleUpdate{Schedule: &sched}, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("update schedule %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteSchedule removes the Replication's Schedule; runs it started keep
+// running. A missing Schedule is not an error.
+func (s *Starter) DeleteSchedule(ctx context.Context, ref activities.ObjectRef) error {
+	id := ScheduleID(ref)
+	err := s.Client.ScheduleClient().GetHandle(ctx, id).Delete(ctx)
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("delete schedule %s: %w", id, err)
+	}
+	return nil
+}
