@@ -47,9 +47,9 @@ func pvcInput() PVCSyncInput {
 type pvcSuite struct {
 	env     *testsuite.TestWorkflowEnvironment
 	metrics *telemetry.Metrics
-	a   *activities.PVCActivities
-	in  PVCSyncInput
-	op  activities.Operation
+	a       *activities.PVCActivities
+	in      PVCSyncInput
+	op      activities.Operation
 }
 
 // newPVCSuite mocks every step of a successful sync with the exact inputs
