@@ -21,6 +21,9 @@ type Dependencies struct {
 	Clusters activities.ClusterResolver
 	// Control reads dr-syncer's resources from the cluster that holds them.
 	Control client.Reader
+	// Temporal and TaskQueue let activities signal the per-cluster semaphores.
+	Temporal  temporalclient.Client
+	TaskQueue string
 }
 
 // Register adds every workflow under its stable type name, and every
@@ -30,6 +33,8 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterActivity(&activities.ClusterActivities{Clusters: deps.Clusters})
 	r.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
 	r.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
+	r.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
+	r.RegisterActivity(&activities.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
 	r.RegisterActivity(&activities.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})
 	registerResources(r, deps)
@@ -44,6 +49,9 @@ type Options struct {
 
 // Run polls the task queue until ctx is done.
 func Run(ctx context.Context, c temporalclient.Client, deps Dependencies, opts Options) error {
+	if deps.Temporal == nil {
+		deps.Temporal, deps.TaskQueue = c, opts.TaskQueue
+	}
 	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 	})

@@ -42,6 +42,9 @@ type PVCSyncInput struct {
 	AgentHostKey         activities.SecretRef  `json:"agentHostKey"`
 	Retry                drv1.RetryConfig      `json:"retry"`
 	FailureMode          drv1.FailureMode      `json:"failureMode"`
+	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster
+	// across all Replications; 0 means no bound.
+	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit,omitempty"`
 }
 
 // PVCSyncResult says what the sync did and why it placed pods where it did.
@@ -66,6 +69,7 @@ const (
 	PhaseTargetPVC   = "EnsureTargetPVC"
 	PhaseChooseNodes = "ChooseNodes"
 	PhaseCredentials = "EnsureCredentials"
+	PhaseWaitPermit  = "WaitForPermit"
 	PhaseMountPod    = "EnsureMountPod"
 	PhaseTransfer    = "Transfer"
 	PhaseMarkSynced  = "MarkSynced"
@@ -105,6 +109,7 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 	}
 	started := workflow.Now(ctx)
 	defer func() { recordPVCSyncMetrics(ctx, in, result, err, workflow.Now(ctx).Sub(started)) }()
+	var releasePermit func(workflow.Context)
 	defer func() {
 		// Runs on success, failure and cancellation alike; a cancelled
 		// workflow's context is done, so cleanup gets a disconnected one.
@@ -116,6 +121,10 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 		}
 		state.Result.Cleanup = cleaned
 		result.Cleanup = cleaned
+		// The permit goes back only once this sync's pods are gone.
+		if releasePermit != nil {
+			releasePermit(dctx)
+		}
 	}()
 
 	if err := workflow.ExecuteActivity(short, a.Discover, in.Source).Get(ctx, &state.Result.Source); err != nil {
@@ -146,6 +155,18 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey,
 	}).Get(ctx, &creds); err != nil {
 		return state.Result, err
+	}
+
+	// Syncs started before the cluster-wide bound existed replay without it.
+	if workflow.GetVersion(ctx, changeGlobalConcurrency, workflow.DefaultVersion, 1) == 1 && in.GlobalConcurrencyLimit > 0 {
+		state.Phase = PhaseWaitPermit
+		if err := acquirePermit(ctx, in); err != nil {
+			return state.Result, err
+		}
+		semaphore := ClusterSemaphoreID(in.Source.Cluster)
+		releasePermit = func(dctx workflow.Context) {
+			_ = workflow.SignalExternalWorkflow(dctx, semaphore, "", activities.SignalRelease, op.WorkflowID).Get(dctx, nil)
+		}
 	}
 
 	state.Phase = PhaseMountPod
@@ -222,4 +243,31 @@ func recordPVCSyncMetrics(ctx workflow.Context, in PVCSyncInput, result PVCSyncR
 		m.Counter("pvc_sync_bytes_total").Inc(result.Transfer.Stats.TotalTransferredFileSize)
 		m.Counter("pvc_sync_files_total").Inc(result.Transfer.Stats.RegularFilesTransferred)
 	}
+}
+
+// changeGlobalConcurrency is the GetVersion change ID of taking a permit
+// from the source cluster's semaphore before creating pods.
+const changeGlobalConcurrency = "2026-11-22-global-concurrency"
+
+// acquirePermit queues at the source cluster's semaphore and waits for the
+// permit; cancellation while waiting ends the wait.
+func acquirePermit(ctx workflow.Context, in PVCSyncInput) error {
+	info := workflow.GetInfo(ctx)
+	permitCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+	})
+	var permits *activities.PermitActivities
+	err := workflow.ExecuteActivity(permitCtx, permits.RequestPermit, activities.AcquireInput{
+		SemaphoreID:   ClusterSemaphoreID(in.Source.Cluster),
+		Limit:         int(in.GlobalConcurrencyLimit),
+		Request:       activities.PermitRequest{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID},
+		SemaphoreType: ClusterSemaphoreName,
+		InitialState:  SemaphoreState{Limit: int(in.GlobalConcurrencyLimit)},
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	workflow.GetSignalChannel(ctx, activities.SignalPermit).Receive(ctx, nil)
+	return ctx.Err()
 }

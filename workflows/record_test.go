@@ -27,8 +27,6 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
-	"github.com/dr-syncer/dr-syncer/internal/kube"
-	"github.com/dr-syncer/dr-syncer/internal/resources"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
@@ -36,68 +34,27 @@ import (
 func TestRecordHistories(t *testing.T) {
 	tp := testenv.StartTemporal(t)
 	var transferCalls atomic.Int32
-	script := map[string]any{
-		"ResolveReplication": func(ctx context.Context, ref activities.ObjectRef) (activities.ReplicationPlan, error) {
-			spec := drv1.ReplicationSpec{SourceNamespace: "shop", PVCConfig: &drv1.PVCConfig{SyncData: true,
-				DataSyncConfig: &drv1.DataSyncConfig{ConcurrentSyncs: 1}}}
-			drv1.SetReplicationDefaults(&spec)
-			return activities.ReplicationPlan{Replication: ref, Generation: 1,
-				Source:          activities.ClusterRef{Namespace: ref.Namespace, Name: "prod"},
-				Destination:     activities.ClusterRef{Namespace: ref.Namespace, Name: "dr"},
-				SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec,
-				DataPlane: activities.DataPlane{Image: activities.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222}}, nil
-		},
-		"ListPVCs": func(ctx context.Context, in activities.ListPVCsInput) (activities.PVCList, error) {
-			return activities.PVCList{Names: []string{"data", "logs"}}, nil
-		},
-		"Cleanup": func(ctx context.Context, in activities.CleanupInput) (activities.CleanupResult, error) {
-			return activities.CleanupResult{}, nil
-		},
-		"Discover": func(ctx context.Context, in activities.PVCRef) (activities.PVCInfo, error) {
-			return activities.PVCInfo{Size: "1Gi"}, nil
-		},
-		"EnsureTargetPVC": func(ctx context.Context, in activities.TargetPVCInput) (activities.TargetPVC, error) {
-			return activities.TargetPVC{Name: in.Source.Name, Namespace: in.DestinationNamespace}, nil
-		},
-		"ChooseNodes": func(ctx context.Context, in activities.ChooseNodesInput) (activities.NodePlan, error) {
-			return activities.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.255.0.11", Target: kube.NodeChoice{Node: "dr-1"}}, nil
-		},
-		"EnsureCredentials": func(ctx context.Context, in activities.CredentialsInput) (activities.Credentials, error) {
-			return activities.Credentials{Secret: in.Op.Name("creds")}, nil
-		},
-		"EnsureMountPod": func(ctx context.Context, in activities.MountPodInput) (activities.MountPod, error) {
-			return activities.MountPod{Name: in.Op.Name("mount"), Target: "10.244.1.5:8873"}, nil
-		},
-		"Transfer": func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
-			switch in.PVC.Name {
-			case "retry":
-				if transferCalls.Add(1) == 1 {
-					return activities.TransferResult{}, errors.New("rsync exit 12: connection reset")
-				}
-			case "cancel":
-				for ctx.Err() == nil {
-					activity.RecordHeartbeat(ctx, activities.TransferProgress{Phase: "transferring"})
-					time.Sleep(200 * time.Millisecond)
-				}
-				return activities.TransferResult{}, ctx.Err()
+	script := scriptedActivities(func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+		switch in.PVC.Name {
+		case "retry":
+			if transferCalls.Add(1) == 1 {
+				return activities.TransferResult{}, errors.New("rsync exit 12: connection reset")
 			}
-			return activities.TransferResult{Streams: 1}, nil
-		},
-		"MarkSynced": func(ctx context.Context, in activities.MarkSyncedInput) error { return nil },
-		"SelectKinds": func(ctx context.Context, plan activities.ReplicationPlan) (activities.KindSelection, error) {
-			return activities.KindSelection{Stages: [][]resources.Kind{{{Group: "", Version: "v1", Resource: "configmaps", Kind: "ConfigMap"}}}}, nil
-		},
-		"EnsureNamespace": func(ctx context.Context, plan activities.ReplicationPlan) (activities.NamespaceResult, error) {
-			return activities.NamespaceResult{Name: plan.DestinationNamespace}, nil
-		},
-		"ReplicateKind": func(ctx context.Context, in activities.ReplicateKindInput) (activities.KindResult, error) {
-			return activities.KindResult{Kind: in.Kind.Kind, Objects: []activities.ObjectStatus{{Kind: in.Kind.Kind, Name: "settings", State: "Synced"}}, Writes: 1}, nil
-		},
-	}
+		case "cancel":
+			for ctx.Err() == nil {
+				activity.RecordHeartbeat(ctx, activities.TransferProgress{Phase: "transferring"})
+				time.Sleep(200 * time.Millisecond)
+			}
+			return activities.TransferResult{}, ctx.Err()
+		}
+		return activities.TransferResult{Streams: 1}, nil
+	})
 	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
 	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
 	w.RegisterWorkflowWithOptions(workflows.ReplicateResources, workflow.RegisterOptions{Name: workflows.ReplicateResourcesName})
+	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
+	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
 	for name, fn := range script {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -112,7 +69,8 @@ func TestRecordHistories(t *testing.T) {
 			Source:      activities.PVCRef{Cluster: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, Namespace: "shop", Name: pvc},
 			Destination: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}, DestinationNamespace: "shop",
 			Image: activities.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
-			Retry: drv1.RetryConfig{MaxRetries: &retries, InitialBackoff: "1s", MaxBackoff: "2s", BackoffMultiplier: 200},
+			Retry:                  drv1.RetryConfig{MaxRetries: &retries, InitialBackoff: "1s", MaxBackoff: "2s", BackoffMultiplier: 200},
+			GlobalConcurrencyLimit: 2,
 		}
 	}
 	record := func(name string, run client.WorkflowRun, wantErr bool) {
@@ -155,7 +113,7 @@ func saveHistory(t *testing.T, c client.Client, name, workflowID, runID string) 
 	// Old histories are never replaced: they prove old runs still replay.
 	path := filepath.Join("testdata", name+".json")
 	if _, err := os.Stat(path); err == nil {
-		path = filepath.Join("testdata", name+"-"+time.Now().Format("2006-01-02")+".json")
+		path = filepath.Join("testdata", name+"-"+time.Now().UTC().Format("2006-01-02T150405")+".json")
 	}
 	require.NoError(t, os.WriteFile(path, data, 0o644))
 }

@@ -254,6 +254,8 @@ func pvcSyncInput(plan activities.ReplicationPlan, pvc string) PVCSyncInput {
 		AgentHostKey:         plan.DataPlane.AgentHostKey,
 		Retry:                plan.DataPlane.Retry,
 		FailureMode:          plan.Spec.FailureHandling.DataSyncFailure,
+
+		GlobalConcurrencyLimit: plan.DataPlane.GlobalConcurrencyLimit,
 	}
 	for _, m := range pc.StorageClassMappings {
 		if in.StorageClassMappings == nil {

@@ -1,0 +1,82 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+)
+
+// PermitActivities talk to the per-cluster semaphore workflows that bound PVC
+// syncs across Replications (pvcSync.globalConcurrencyLimit).
+type PermitActivities struct {
+	Temporal client.Client
+	// TaskQueue runs the semaphore workflows.
+	TaskQueue string
+}
+
+// Signals of the semaphore protocol, shared by the semaphore workflow, its
+// clients and RequestPermit.
+const (
+	// SignalAcquire asks the semaphore for a permit (payload: PermitRequest).
+	SignalAcquire = "acquire"
+	// SignalRelease returns a permit (payload: the holder's workflow ID).
+	SignalRelease = "release"
+	// SignalPermit grants a permit to a waiting workflow.
+	SignalPermit = "permit"
+)
+
+// PermitRequest asks for one permit on behalf of a workflow run.
+type PermitRequest struct {
+	WorkflowID string `json:"workflowID"`
+	RunID      string `json:"runID"`
+}
+
+// AcquireInput names the semaphore, its limit and the requester.
+type AcquireInput struct {
+	SemaphoreID string        `json:"semaphoreID"`
+	Limit       int           `json:"limit"`
+	Request     PermitRequest `json:"request"`
+	// SemaphoreType is the semaphore's registered workflow type.
+	SemaphoreType string `json:"semaphoreType"`
+	// InitialState starts the semaphore when it is not running.
+	InitialState any `json:"initialState"`
+}
+
+// RequestPermit queues the requester at the semaphore, starting the
+// semaphore if it is not running. The permit arrives as a signal.
+func (a *PermitActivities) RequestPermit(ctx context.Context, in AcquireInput) error {
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, in.SemaphoreID, SignalAcquire, in.Request,
+		client.StartWorkflowOptions{
+			ID:                       in.SemaphoreID,
+			TaskQueue:                a.TaskQueue,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, in.SemaphoreType, in.InitialState)
+	if err != nil {
+		return fmt.Errorf("request a permit from %s: %w", in.SemaphoreID, err)
+	}
+	return nil
+}
+
+// OpenWorkflows returns which of the workflow IDs still have an open run.
+func (a *PermitActivities) OpenWorkflows(ctx context.Context, workflowIDs []string) ([]string, error) {
+	var open []string
+	for _, id := range workflowIDs {
+		resp, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("describe %s: %w", id, err)
+		}
+		if resp.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			open = append(open, id)
+		}
+	}
+	return open, nil
+}

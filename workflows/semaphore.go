@@ -1,0 +1,150 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+)
+
+// ClusterSemaphoreName is the registered type name of ClusterSemaphore.
+const ClusterSemaphoreName = "ClusterSemaphore"
+
+// ClusterSemaphoreID is the one semaphore of a RemoteCluster: every PVC sync
+// against the cluster, from any Replication, takes a permit from it.
+func ClusterSemaphoreID(cluster activities.ClusterRef) string {
+	return fmt.Sprintf("semaphore/%s/%s", cluster.Namespace, cluster.Name)
+}
+
+// SemaphoreState is the semaphore's state; it is also what continue-as-new
+// carries over and what the progress query returns.
+type SemaphoreState struct {
+	Limit   int                        `json:"limit"`
+	Holders []activities.PermitRequest `json:"holders"`
+	Waiting []activities.PermitRequest `json:"waiting"`
+}
+
+// semaphoreIdle is how long an unused semaphore stays open; the next
+// acquire starts it again.
+const semaphoreIdle = 10 * time.Minute
+
+// semaphoreAudit is how often a full semaphore checks that its holders still
+// run, so a terminated sync cannot keep its permit forever.
+const semaphoreAudit = time.Minute
+
+// semaphoreSignalsPerRun bounds the history of one run before continue-as-new.
+const semaphoreSignalsPerRun = 500
+
+// ClusterSemaphore hands out at most Limit permits, first come first served.
+func ClusterSemaphore(ctx workflow.Context, state SemaphoreState) error {
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (SemaphoreState, error) { return state, nil }); err != nil {
+		return err
+	}
+	acquire := workflow.GetSignalChannel(ctx, activities.SignalAcquire)
+	release := workflow.GetSignalChannel(ctx, activities.SignalRelease)
+	grant := func() {
+		for len(state.Holders) < max(state.Limit, 1) && len(state.Waiting) > 0 {
+			next := state.Waiting[0]
+			state.Waiting = state.Waiting[1:]
+			state.Holders = append(state.Holders, next)
+			// A holder that is gone by now is found by the next audit.
+			_ = workflow.SignalExternalWorkflow(ctx, next.WorkflowID, next.RunID, activities.SignalPermit, nil).Get(ctx, nil)
+		}
+	}
+	auditCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+	var permits *activities.PermitActivities
+	signals := 0
+	for signals < semaphoreSignalsPerRun {
+		grant()
+		idle := len(state.Holders) == 0 && len(state.Waiting) == 0
+		wait := semaphoreAudit
+		if idle {
+			wait = semaphoreIdle
+		}
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		timedOut := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
+			var req activities.PermitRequest
+			c.Receive(ctx, &req)
+			signals++
+			if !holds(state.Holders, req.WorkflowID) && !holds(state.Waiting, req.WorkflowID) {
+				state.Waiting = append(state.Waiting, req)
+			} else if holds(state.Holders, req.WorkflowID) {
+				// A retried acquire of a holder: grant again, it may have missed the first.
+				_ = workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.RunID, activities.SignalPermit, nil).Get(ctx, nil)
+			}
+		})
+		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
+			var id string
+			c.Receive(ctx, &id)
+			signals++
+			state.Holders = without(state.Holders, id)
+			state.Waiting = without(state.Waiting, id)
+		})
+		sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { timedOut = true })
+		sel.Select(ctx)
+		cancelTimer()
+		if !timedOut {
+			continue
+		}
+		if idle {
+			// Drain what arrived meanwhile; an empty semaphore may close.
+			if acquire.Len() == 0 && release.Len() == 0 {
+				return nil
+			}
+			continue
+		}
+		var open []string
+		if err := workflow.ExecuteActivity(auditCtx, permits.OpenWorkflows, ids(state.Holders)).Get(ctx, &open); err == nil {
+			for _, h := range state.Holders {
+				if !contains(open, h.WorkflowID) {
+					state.Holders = without(state.Holders, h.WorkflowID)
+				}
+			}
+		}
+	}
+	return workflow.NewContinueAsNewError(ctx, ClusterSemaphoreName, state)
+}
+
+func holds(list []activities.PermitRequest, id string) bool {
+	for _, r := range list {
+		if r.WorkflowID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func without(list []activities.PermitRequest, id string) []activities.PermitRequest {
+	out := make([]activities.PermitRequest, 0, len(list))
+	for _, r := range list {
+		if r.WorkflowID != id {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func ids(list []activities.PermitRequest) []string {
+	out := make([]string, 0, len(list))
+	for _, r := range list {
+		out = append(out, r.WorkflowID)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,81 @@
+package workflows_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+// PVC syncs of different Replications against one cluster share its
+// globalConcurrencyLimit, through the cluster's semaphore workflow on a real
+// Temporal server.
+func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
+	tp := testenv.StartTemporal(t)
+	var mu sync.Mutex
+	running, most := 0, 0
+	transfer := func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(700 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return activities.TransferResult{Streams: 1}, nil
+	}
+	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
+	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
+	for name, fn := range scriptedActivities(transfer) {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
+	require.NoError(t, w.Start())
+	defer w.Stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	prod := activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
+	var runs []client.WorkflowRun
+	for i := range 6 {
+		replication := fmt.Sprintf("app-%d", i%3) // three Replications, two PVCs each
+		in := workflows.PVCSyncInput{
+			Replication:            activities.ObjectRef{Namespace: "dr-syncer-system", Name: replication},
+			Source:                 activities.PVCRef{Cluster: prod, Namespace: replication, Name: fmt.Sprintf("data-%d", i)},
+			Destination:            activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"},
+			DestinationNamespace:   replication,
+			GlobalConcurrencyLimit: 2,
+		}
+		run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: workflows.PVCSyncWorkflowID(prod.Name, in.Source.Namespace, in.Source.Name), TaskQueue: tp.TaskQueue,
+		}, workflows.PVCSyncName, in)
+		require.NoError(t, err)
+		runs = append(runs, run)
+	}
+	for _, run := range runs {
+		require.NoError(t, run.Get(ctx, nil))
+	}
+	assert.Equal(t, 2, most, "at most globalConcurrencyLimit transfers at once, and the limit is used")
+
+	// Every permit came back: the semaphore is empty.
+	resp, err := tp.Client.QueryWorkflow(ctx, workflows.ClusterSemaphoreID(prod), "", workflows.ProgressQuery)
+	require.NoError(t, err)
+	var state workflows.SemaphoreState
+	require.NoError(t, resp.Get(&state))
+	assert.Empty(t, state.Holders)
+	assert.Empty(t, state.Waiting)
+}

@@ -1,0 +1,78 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+)
+
+func TestClusterSemaphoreGrantsAtMostLimitInOrder(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
+	var permits *activities.PermitActivities
+	env.RegisterActivity(permits)
+	var granted []string
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, activities.SignalPermit, mock.Anything).Return(
+		func(_, workflowID, _, _ string, _ any) error {
+			granted = append(granted, workflowID)
+			return nil
+		})
+	env.OnActivity(permits.OpenWorkflows, mock.Anything, mock.Anything).Return(
+		func(_ any, ids []string) ([]string, error) { return ids, nil }).Maybe()
+	req := func(id string) activities.PermitRequest {
+		return activities.PermitRequest{WorkflowID: id, RunID: "r-" + id}
+	}
+	at := func(d time.Duration, f func()) { env.RegisterDelayedCallback(f, d) }
+	at(time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("a")) })
+	at(2*time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("b")) })
+	at(3*time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("c")) })
+	at(4*time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("a")) }) // a retried acquire
+	at(5*time.Second, func() {
+		assert.Equal(t, []string{"a", "b", "a"}, granted, "limit 2: c waits; a's retry is granted again")
+		env.SignalWorkflow(activities.SignalRelease, "a")
+	})
+	at(6*time.Second, func() {
+		assert.Equal(t, []string{"a", "b", "a", "c"}, granted, "a's permit goes to c")
+		env.SignalWorkflow(activities.SignalRelease, "b")
+		env.SignalWorkflow(activities.SignalRelease, "c")
+	})
+	env.ExecuteWorkflow(ClusterSemaphoreName, SemaphoreState{Limit: 2})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError(), "an idle semaphore closes by itself")
+}
+
+func TestClusterSemaphoreReclaimsPermitsOfVanishedHolders(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
+	var permits *activities.PermitActivities
+	env.RegisterActivity(permits)
+	var granted []string
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, activities.SignalPermit, mock.Anything).Return(
+		func(_, workflowID, _, _ string, _ any) error {
+			granted = append(granted, workflowID)
+			return nil
+		})
+	// "a" was terminated without releasing: the audit finds it gone.
+	env.OnActivity(permits.OpenWorkflows, mock.Anything, []string{"a"}).Return([]string{}, nil)
+	env.OnActivity(permits.OpenWorkflows, mock.Anything, []string{"b"}).Return([]string{"b"}, nil).Maybe()
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(activities.SignalAcquire, activities.PermitRequest{WorkflowID: "a"})
+		env.SignalWorkflow(activities.SignalAcquire, activities.PermitRequest{WorkflowID: "b"})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		assert.Equal(t, []string{"a", "b"}, granted)
+		env.SignalWorkflow(activities.SignalRelease, "b")
+	}, 3*semaphoreAudit)
+	env.ExecuteWorkflow(ClusterSemaphoreName, SemaphoreState{Limit: 1})
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, []string{"a", "b"}, granted)
+}
