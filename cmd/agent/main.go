@@ -14,13 +14,17 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/kube/agentallow"
 )
 
 func main() {
@@ -41,6 +45,9 @@ func run(args []string) error {
 		"cluster-pair public keys allowed to connect, authorized_keys format; re-read when it changes (env DRSYNCER_AGENT_AUTHORIZED_KEYS)")
 	allowFile := fs.String("allow-list-file", cliutil.Env("DRSYNCER_AGENT_ALLOW_LIST", "/etc/dr-syncer/allow-list/targets"),
 		"targets channels may reach, one ip:port per line; re-read when it changes (env DRSYNCER_AGENT_ALLOW_LIST)")
+	allowFromAPI := fs.Bool("allow-from-api", cliutil.Env("DRSYNCER_AGENT_ALLOW_FROM_API", "") == "true",
+		"allow the rsync port of dr-syncer mount pods on --node-name, watched from the Kubernetes API with the in-cluster config, instead of --allow-list-file (env DRSYNCER_AGENT_ALLOW_FROM_API=true)")
+	nodeName := fs.String("node-name", cliutil.Env("NODE_NAME", ""), "this agent's node, for --allow-from-api (env NODE_NAME, from spec.nodeName)")
 	idle := fs.Duration("idle-timeout", cliutil.EnvDuration("DRSYNCER_AGENT_IDLE_TIMEOUT", agent.DefaultIdleTimeout),
 		"close connections without traffic for this long; keep above rsync's --timeout (env DRSYNCER_AGENT_IDLE_TIMEOUT)")
 	maxConns := fs.Int("max-connections", agent.DefaultMaxConnections, "maximum concurrent SSH connections (one per PVC sync)")
@@ -53,7 +60,9 @@ func run(args []string) error {
 Usage: agent [flags]
 
 Accepts public-key logins from the keys in --authorized-keys-file and opens
-direct-tcpip channels to the targets in --allow-list-file. Shells, exec,
+direct-tcpip channels to the targets in --allow-list-file, or with
+--allow-from-api to the rsync port of the dr-syncer mount pods on
+--node-name, watched from the Kubernetes API. Shells, exec,
 subsystems, agent forwarding and remote forwarding are refused and logged.
 Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 	if err := fs.Parse(args); err != nil {
@@ -90,11 +99,23 @@ Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 	if _, err := authorized.AuthorizedKeys(); err != nil {
 		return fmt.Errorf("authorized keys: %w", err)
 	}
-	allow := agent.NewFileAllowList(*allowFile, func(n int) { log.Info("allow-list loaded", zap.Int("targets", n)) })
-	if err := allow.Check(); err != nil {
-		// The allow-list is written when the first mount pod appears; until
-		// then every channel is refused, which is the right answer.
-		log.Warn("allow-list not readable yet; refusing all targets until it is", zap.Error(err))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var allow agent.AllowList
+	if *allowFromAPI {
+		apiAllow, err := apiAllowList(ctx, log, *nodeName)
+		if err != nil {
+			return err
+		}
+		allow = apiAllow
+	} else {
+		fileAllow := agent.NewFileAllowList(*allowFile, func(n int) { log.Info("allow-list loaded", zap.Int("targets", n)) })
+		if err := fileAllow.Check(); err != nil {
+			// The allow-list is written when the first mount pod appears; until
+			// then every channel is refused, which is the right answer.
+			log.Warn("allow-list not readable yet; refusing all targets until it is", zap.Error(err))
+		}
+		allow = fileAllow
 	}
 	srv, err := agent.New(agent.Options{
 		HostKeys:       []ssh.Signer{hostKey},
@@ -112,11 +133,39 @@ Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	log.Info("agent listening", zap.String("addr", ln.Addr().String()),
 		zap.String("host_key_fingerprint", ssh.FingerprintSHA256(hostKey.PublicKey())))
 	return srv.Serve(ctx, ln)
+}
+
+// apiAllowList watches the mount pods on node with the in-cluster config
+// and returns once the first list is in.
+func apiAllowList(ctx context.Context, log *zap.Logger, node string) (*agentallow.AllowList, error) {
+	if node == "" {
+		return nil, errors.New("--allow-from-api needs --node-name (env NODE_NAME from the downward API)")
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("--allow-from-api: in-cluster config: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--allow-from-api: %w", err)
+	}
+	allow, err := agentallow.New(agentallow.Options{Client: cs, Node: node, OnChange: func(n int) {
+		log.Info("allow-list changed", zap.String("node", node), zap.Int("targets", n))
+	}})
+	if err != nil {
+		return nil, err
+	}
+	allow.Start(ctx)
+	syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := allow.WaitSynced(syncCtx); err != nil {
+		return nil, err
+	}
+	log.Info("allow-list watching mount pods", zap.String("node", node), zap.Int("targets", len(allow.Targets())))
+	return allow, nil
 }
 
 // tuneRuntime applies the GC and scheduler settings unless the standard

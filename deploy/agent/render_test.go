@@ -87,6 +87,26 @@ func TestRenderAgent(t *testing.T) {
 	require.Error(t, err, "privileged port")
 }
 
+func TestRenderAgentKubernetesAllowList(t *testing.T) {
+	out, err := Render(Values{Image: "x", KubernetesAllowList: true})
+	require.NoError(t, err)
+	docs := decodeAll(t, out)
+	assert.Equal(t, []any{"get", "list", "watch"}, get(t, docs[1], "rules", 0, "verbs"))
+	pod := get(t, docs[3], "spec", "template", "spec")
+	assert.Equal(t, true, get(t, pod, "automountServiceAccountToken"))
+	c := get(t, pod, "containers", 0)
+	assert.Contains(t, get(t, c, "args"), "--allow-from-api")
+	assert.NotContains(t, get(t, c, "args"), "--allow-list-file=/etc/dr-syncer/allow-list/targets")
+	assert.Equal(t, "NODE_NAME", get(t, c, "env", 1, "name"))
+	assert.Equal(t, "spec.nodeName", get(t, c, "env", 1, "valueFrom", "fieldRef", "fieldPath"))
+
+	out, err = Render(Values{Image: "x"})
+	require.NoError(t, err)
+	c = get(t, decodeAll(t, out)[3], "spec", "template", "spec", "containers", 0)
+	assert.Contains(t, get(t, c, "args"), "--allow-list-file=/etc/dr-syncer/allow-list/targets")
+	assert.NotContains(t, get(t, c, "args"), "--allow-from-api")
+}
+
 func TestRenderSecretsMatchesWhatTheAgentReads(t *testing.T) {
 	hostPriv, hostPub, err := keys.GenerateHostKey("agent")
 	require.NoError(t, err)

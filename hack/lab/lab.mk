@@ -26,7 +26,7 @@ demo: ## the zero-setup demo on the lab (goes as far as the project is real toda
 	$(LAB_SH)/demo.sh
 
 test-lab: lab-up ## the lab's end-to-end tests (brings the lab up if needed)
-	cd $(ROOT) && go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run 'TestLab' -v ./test/e2e/
+	cd $(ROOT) && go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run 'TestLab|TestPVCSync' -v ./test/e2e/
 
 test-lab-down: ## lab-down, then assert the host is clean (tears the lab down!)
 	cd $(ROOT) && go test -tags 'e2e labdown' -count=1 -timeout 5m -run 'TestLabDown' -v ./test/e2e/

@@ -105,7 +105,10 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
 		Spec: corev1.PodSpec{
-			NodeName:                      o.Node,
+			// Placed by the scheduler, pinned by affinity rather than
+			// spec.nodeName: a new target PVC of a WaitForFirstConsumer
+			// class is only provisioned once the scheduler picks the node.
+			Affinity:                      nodeAffinity(o.Node),
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			TerminationGracePeriodSeconds: ptr(int64(10)),
 			AutomountServiceAccountToken:  ptr(false),
@@ -139,6 +142,21 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 			},
 		},
 	}
+}
+
+// nodeAffinity requires the node named node, by name (not by the hostname
+// label, which may differ from it).
+func nodeAffinity(node string) *corev1.Affinity {
+	if node == "" {
+		return nil
+	}
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
+				Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
+			}}}},
+		},
+	}}
 }
 
 func secretVolume(name, secret string, keys ...string) corev1.Volume {

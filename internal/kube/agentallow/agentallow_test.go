@@ -1,0 +1,105 @@
+package agentallow
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+var _ agent.AllowList = (*AllowList)(nil)
+
+func pod(name, node, ip, role string, phase corev1.PodPhase) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "app", Labels: kube.OperationLabels("pvc-sync/prod/app/"+name, "run", role)},
+		Spec:       corev1.PodSpec{NodeName: node},
+		Status:     corev1.PodStatus{Phase: phase, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}},
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAllowListFollowsMountPodsOnNode(t *testing.T) {
+	client := fake.NewClientset(
+		pod("mount-a", "node-1", "10.244.1.5", RoleMount, corev1.PodRunning),
+		pod("mount-other-node", "node-2", "10.244.2.5", RoleMount, corev1.PodRunning),
+		pod("sync-a", "node-1", "10.244.1.6", "sync", corev1.PodRunning),
+		pod("mount-done", "node-1", "10.244.1.7", RoleMount, corev1.PodSucceeded),
+	)
+	l, err := New(Options{Client: client, Node: "node-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Allowed("10.244.1.5", kube.MountServerPort) {
+		t.Error("allowed before the first list")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l.Start(ctx)
+	if err := l.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		host string
+		port uint32
+		want bool
+	}{
+		{"10.244.1.5", kube.MountServerPort, true},
+		{"::ffff:10.244.1.5", kube.MountServerPort, true},
+		{"10.244.1.5", 22, false},                    // only the rsync port
+		{"10.244.2.5", kube.MountServerPort, false},  // mount pod on another node
+		{"10.244.1.6", kube.MountServerPort, false},  // not a mount pod
+		{"10.244.1.7", kube.MountServerPort, false},  // finished
+		{"mount-a.app", kube.MountServerPort, false}, // names are never allowed
+		{"10.244.1.5", 70000, false},
+	} {
+		if got := l.Allowed(tc.host, tc.port); got != tc.want {
+			t.Errorf("Allowed(%s, %d) = %v, want %v", tc.host, tc.port, got, tc.want)
+		}
+	}
+
+	pods := client.CoreV1().Pods("app")
+	if _, err := pods.Create(ctx, pod("mount-b", "node-1", "10.244.1.8", RoleMount, corev1.PodRunning), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new mount pod is allowed", func() bool { return l.Allowed("10.244.1.8", kube.MountServerPort) })
+
+	if err := pods.Delete(ctx, "mount-a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a deleted mount pod is refused", func() bool { return !l.Allowed("10.244.1.5", kube.MountServerPort) })
+
+	done := pod("mount-b", "node-1", "10.244.1.8", RoleMount, corev1.PodFailed)
+	if _, err := pods.UpdateStatus(ctx, done, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a failed mount pod is refused", func() bool { return !l.Allowed("10.244.1.8", kube.MountServerPort) })
+	if got := l.Targets(); len(got) != 0 {
+		t.Errorf("Targets() = %v, want none", got)
+	}
+}
+
+func TestNewRequiresNodeAndClient(t *testing.T) {
+	if _, err := New(Options{Client: fake.NewClientset()}); err == nil {
+		t.Error("New without a node succeeded")
+	}
+	if _, err := New(Options{Node: "n"}); err == nil {
+		t.Error("New without a client succeeded")
+	}
+}
