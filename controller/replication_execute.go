@@ -62,6 +62,9 @@ func (r *ReplicationReconciler) finalize(ctx context.Context, repl *drv1.Replica
 		return nil
 	}
 	ref := refOf(repl)
+	if r.Watches != nil {
+		r.Watches.Stop(ref)
+	}
 	sched, err := r.Temporal.DescribeSchedule(ctx, ref)
 	if err != nil {
 		return err

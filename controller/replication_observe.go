@@ -26,6 +26,7 @@ func (r *ReplicationReconciler) observe(ctx context.Context, repl *drv1.Replicat
 	obs.InvalidReference = problem
 	if source != nil {
 		obs.DefaultSchedule = source.Spec.DefaultSchedule
+		obs.SourceCluster = source.Name
 	}
 	ref := refOf(repl)
 	if obs.Schedule, err = r.Temporal.DescribeSchedule(ctx, ref); err != nil {

@@ -39,6 +39,8 @@ type replicationObservation struct {
 	InvalidReference string
 	// DefaultSchedule is the source RemoteCluster's defaultSchedule.
 	DefaultSchedule drv1.Cron
+	// SourceCluster is the source RemoteCluster's name, once resolved.
+	SourceCluster string
 	// Schedule is the Replication's Temporal Schedule; nil when it has none.
 	Schedule *starter.ScheduleState
 	// Run is the run the status follows: status.currentRun, or the newest

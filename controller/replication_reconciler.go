@@ -18,6 +18,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -53,6 +54,9 @@ type ReplicationReconciler struct {
 	Recorder  events.EventRecorder
 	// PollInterval is how often an open run is read; DefaultPollInterval when zero.
 	PollInterval time.Duration
+	// Watches signals Continuous Replications when their source changes; nil
+	// leaves them to their background interval.
+	Watches *SourceWatches
 }
 
 // SetupWithManager registers the reconciler. Status writes change neither the
@@ -102,7 +106,31 @@ func (r *ReplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	for _, e := range plan.Events {
 		r.Recorder.Eventf(&repl, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
 	}
+	if err := r.updateSourceWatch(ctx, &repl, obs); err != nil {
+		return ctrl.Result{}, err
+	}
 	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+// updateSourceWatch watches the source namespace of an active Continuous
+// Replication that asks for it, and stops watching any other.
+func (r *ReplicationReconciler) updateSourceWatch(ctx context.Context, repl *drv1.Replication, obs replicationObservation) error {
+	if r.Watches == nil {
+		return nil
+	}
+	ref := refOf(repl)
+	spec := repl.Spec
+	watch := spec.ReplicationMode == drv1.ModeContinuous && !spec.Paused && obs.InvalidReference == "" && obs.SourceCluster != "" &&
+		(spec.Continuous == nil || spec.Continuous.WatchResources == nil || *spec.Continuous.WatchResources)
+	if !watch {
+		r.Watches.Stop(ref)
+		return nil
+	}
+	config, err := kube.NewClusters(r.APIReader).Config(ctx, repl.Namespace, obs.SourceCluster)
+	if err != nil {
+		return fmt.Errorf("watch the source of Replication %s: %w", ref, err)
+	}
+	return r.Watches.Ensure(ref, config, spec.SourceNamespace, obs.SourceCluster+"/"+spec.SourceNamespace)
 }
 
 func (r *ReplicationReconciler) pollInterval() time.Duration {

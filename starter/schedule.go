@@ -79,13 +79,15 @@ func (st *ScheduleState) Matches(spec ScheduleSpec) bool {
 	return st != nil && st.Note == spec.note() && st.Paused == spec.Paused
 }
 
-// DescribeSchedule returns the Replication's Schedule, or nil when it has none.
+// DescribeSchedule returns the Replication's Schedule (for a Continuous
+// Replication: its continuous workflow, in the same shape), or nil when it
+// has none.
 func (s *Starter) DescribeSchedule(ctx context.Context, ref activities.ObjectRef) (*ScheduleState, error) {
 	id := ScheduleID(ref)
 	d, err := s.Client.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return nil, nil
+		return s.describeContinuous(ctx, ref)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("describe schedule %s: %w", id, err)
@@ -130,6 +132,16 @@ func (s *Starter) NextRunTime(ctx context.Context, ref activities.ObjectRef) (ti
 func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, spec ScheduleSpec) error {
 	if (spec.Cron == "") == (spec.Every <= 0) {
 		return fmt.Errorf("schedule of %s needs exactly one of a cron expression and an interval", ref)
+	}
+	if spec.Every > 0 {
+		// Continuous: one long-running workflow, and no Schedule.
+		if err := s.deleteCronSchedule(ctx, ref); err != nil {
+			return err
+		}
+		return s.ensureContinuous(ctx, ref, spec)
+	}
+	if err := s.stopContinuous(ctx, ref); err != nil {
+		return err
 	}
 	current, err := s.DescribeSchedule(ctx, ref)
 	if err != nil {
@@ -179,9 +191,16 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, 
 	return nil
 }
 
-// DeleteSchedule removes the Replication's Schedule; runs it started keep
-// running. A missing Schedule is not an error.
+// DeleteSchedule removes the Replication's Schedule, whose started runs keep
+// running, and stops its continuous workflow. Neither existing is not an error.
 func (s *Starter) DeleteSchedule(ctx context.Context, ref activities.ObjectRef) error {
+	if err := s.stopContinuous(ctx, ref); err != nil {
+		return err
+	}
+	return s.deleteCronSchedule(ctx, ref)
+}
+
+func (s *Starter) deleteCronSchedule(ctx context.Context, ref activities.ObjectRef) error {
 	id := ScheduleID(ref)
 	err := s.Client.ScheduleClient().GetHandle(ctx, id).Delete(ctx)
 	var notFound *serviceerror.NotFound

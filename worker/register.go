@@ -5,6 +5,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	temporalclient "go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -33,6 +34,7 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterActivity(&activities.ClusterActivities{Clusters: deps.Clusters})
 	r.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
 	r.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
+	r.RegisterWorkflowWithOptions(workflows.ContinuousReplication, workflow.RegisterOptions{Name: workflows.ContinuousReplicationName})
 	r.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
 	r.RegisterActivity(&activities.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
@@ -54,6 +56,10 @@ func Run(ctx context.Context, c temporalclient.Client, deps Dependencies, opts O
 	}
 	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+		// The SDK sends at most one heartbeat per 0.8 x the heartbeat timeout
+		// unless told otherwise; transfer progress should be seconds old.
+		MaxHeartbeatThrottleInterval:     2 * time.Second,
+		DefaultHeartbeatThrottleInterval: 2 * time.Second,
 	})
 	Register(w, deps)
 	if err := w.Start(); err != nil {

@@ -31,7 +31,7 @@ const ctlPoll = 500 * time.Millisecond
 // ctlRunController runs the Replication reconciler in a controller-runtime
 // manager against the DR (control) cluster, as cmd/controller does, and
 // returns a func that stops it and waits until it has stopped.
-func ctlRunController(t *testing.T, env *testenv.Env) (stop func()) {
+func ctlRunController(t *testing.T, env *testenv.Env, configure ...func(*controller.ReplicationReconciler)) (stop func()) {
 	t.Helper()
 	skip := true
 	mgr, err := ctrl.NewManager(env.DR.Config, ctrl.Options{
@@ -48,6 +48,9 @@ func ctlRunController(t *testing.T, env *testenv.Env) (stop func()) {
 		Temporal:     ctlStarter(env),
 		Recorder:     mgr.GetEventRecorder("dr-syncer-controller"),
 		PollInterval: ctlPoll,
+	}
+	for _, c := range configure {
+		c(r)
 	}
 	require.NoError(t, r.SetupWithManager(mgr))
 	ctx, cancel := context.WithCancel(context.Background())
