@@ -40,6 +40,7 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
 	r.RegisterActivity(&activities.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})
 	registerResources(r, deps)
+	registerAgent(r, deps)
 }
 
 // Options configure Run.

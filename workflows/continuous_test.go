@@ -23,7 +23,7 @@ func newContinuousSuite() *continuousSuite {
 	s.env.RegisterWorkflowWithOptions(ContinuousReplication, workflow.RegisterOptions{Name: ContinuousReplicationName})
 	s.env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
 	start := s.env.Now()
-	s.env.OnWorkflow(ReplicationName, mock.Anything, ReplicationInput{Replication: replRef, Trigger: "continuous"}).After(10*time.Second).Return(
+	s.env.OnWorkflow(ReplicationName, mock.Anything, ReplicationInput{Replication: replRef, Trigger: "continuous"}).After(10 * time.Second).Return(
 		func(ctx workflow.Context, _ ReplicationInput) (ReplicationResult, error) {
 			s.syncs = append(s.syncs, workflow.Now(ctx).Add(-10*time.Second))
 			return ReplicationResult{}, nil

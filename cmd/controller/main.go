@@ -16,6 +16,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -100,9 +101,26 @@ func setupReconcilers(mgr ctrl.Manager, s *starter.Starter) error {
 		APIReader: mgr.GetAPIReader(),
 		Temporal:  s,
 		Recorder:  mgr.GetEventRecorder("dr-syncer-controller"),
+		Watches:   &controller.SourceWatches{Signal: s.SignalChange, Log: mgr.GetLogger().WithName("source-watch")},
 	}
 	if err := replications.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Replication reconciler: %w", err)
+	}
+	clusters := &controller.RemoteClusterReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Temporal:  s,
+		// The controller probes health itself: status must say whether the
+		// cluster is reachable even when no worker is running.
+		Prober:   &activities.ClusterActivities{Clusters: kube.NewClusters(mgr.GetAPIReader())},
+		Recorder: mgr.GetEventRecorder("dr-syncer-controller"),
+	}
+	if err := clusters.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up RemoteCluster reconciler: %w", err)
+	}
+	mappings := &controller.ClusterMappingReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s}
+	if err := mappings.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up ClusterMapping reconciler: %w", err)
 	}
 	return nil
 }

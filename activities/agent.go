@@ -1,0 +1,374 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"go.temporal.io/sdk/activity"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+)
+
+// AgentNamespace is where the rollout installs the agent in a RemoteCluster.
+const AgentNamespace = "dr-syncer"
+
+// AgentSelector selects everything an agent rollout installed: the labels
+// agentdeploy puts on every object, which the rollout also puts on the
+// namespace it creates. Removal deletes by it, so nothing else is touched.
+const AgentSelector = "app.kubernetes.io/part-of=dr-syncer,app.kubernetes.io/component=agent"
+
+// AnnotationAgentChecksum on the agent pod template changes when the host
+// key or the agent's configuration does, so the DaemonSet restarts its pods.
+// Authorized keys are not in it: the agent reloads them without a restart.
+const AnnotationAgentChecksum = "dr-syncer.io/agent-checksum"
+
+const agentFieldManager = "dr-syncer-agent-rollout"
+
+// AgentActivities install, watch and remove the agent in RemoteClusters.
+type AgentActivities struct {
+	Clusters ClusterResolver
+	// Control reads the key Secrets and ClusterMappings.
+	Control client.Reader
+}
+
+// AgentConfig is the RemoteCluster's pvcSync, as the rollout applies it.
+type AgentConfig struct {
+	Image      string                    `json:"image"`
+	PullPolicy corev1.PullPolicy         `json:"pullPolicy"`
+	Port       int32                     `json:"port"`
+	Deployment *drv1.AgentDeploymentSpec `json:"deployment,omitempty"`
+}
+
+// AgentConfigOf reads a RemoteCluster's pvcSync with defaults applied.
+func AgentConfigOf(rc *drv1.RemoteCluster) AgentConfig {
+	d := dataPlane(rc, SecretRef{}, nil)
+	c := AgentConfig{Image: d.Image.Reference, PullPolicy: d.Image.PullPolicy, Port: d.AgentPort}
+	if p := rc.Spec.PVCSync; p != nil && p.Deployment != nil {
+		c.Deployment = p.Deployment.DeepCopy()
+	}
+	return c
+}
+
+// AgentRolloutInput says which cluster gets which agent. Key material is
+// not in it: the activities read the Secrets named here.
+type AgentRolloutInput struct {
+	Cluster ClusterRef `json:"cluster"`
+	// Version identifies the spec and key set this rollout installs.
+	Version string `json:"version"`
+	// Remove uninstalls the agent instead.
+	Remove  bool        `json:"remove,omitempty"`
+	Config  AgentConfig `json:"config"`
+	HostKey SecretRef   `json:"hostKey"`
+}
+
+// AgentApplied is what ApplyAgent installed; fingerprints only.
+type AgentApplied struct {
+	Namespace string `json:"namespace"`
+	DaemonSet string `json:"daemonSet"`
+	// AuthorizedFingerprints are the cluster-pair keys the agent now accepts.
+	AuthorizedFingerprints []string `json:"authorizedFingerprints"`
+	HostKeyFingerprint     string   `json:"hostKeyFingerprint"`
+}
+
+// AgentReadiness is the DaemonSet's rollout, heartbeated while waiting.
+type AgentReadiness struct {
+	ReadyNodes int32 `json:"readyNodes"`
+	TotalNodes int32 `json:"totalNodes"`
+}
+
+// AgentRef names an installed agent DaemonSet.
+type AgentRef struct {
+	Cluster   ClusterRef `json:"cluster"`
+	Namespace string     `json:"namespace"`
+	DaemonSet string     `json:"daemonSet"`
+}
+
+// AgentValues are the agentdeploy values of a rollout; hostKeyFingerprint
+// feeds the checksum annotation.
+func AgentValues(c AgentConfig, hostKeyFingerprint string) (agentdeploy.Values, error) {
+	v := agentdeploy.Values{
+		Namespace:           AgentNamespace,
+		Image:               c.Image,
+		PullPolicy:          string(c.PullPolicy),
+		Port:                int(c.Port),
+		KubernetesAllowList: true,
+	}
+	annotations := map[string]string{}
+	if d := c.Deployment; d != nil {
+		v.HostNetwork = d.HostNetwork
+		v.NodeSelector = d.NodeSelector
+		v.PriorityClassName = d.PriorityClassName
+		v.Labels = d.Labels
+		for k, val := range d.Annotations {
+			annotations[k] = val
+		}
+		if len(d.Tolerations) > 0 {
+			if err := roundTrip(d.Tolerations, &v.Tolerations); err != nil {
+				return v, fmt.Errorf("agent tolerations: %w", err)
+			}
+		}
+		if d.Resources != nil {
+			if err := roundTrip(d.Resources, &v.Resources); err != nil {
+				return v, fmt.Errorf("agent resources: %w", err)
+			}
+		}
+	}
+	cfg, err := json.Marshal(c)
+	if err != nil {
+		return v, fmt.Errorf("agent config: %w", err)
+	}
+	sum := sha256.Sum256(append(cfg, hostKeyFingerprint...))
+	annotations[AnnotationAgentChecksum] = hex.EncodeToString(sum[:8])
+	v.PodAnnotations = annotations
+	return v, nil
+}
+
+func roundTrip(in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// ApplyAgent installs (or updates) the agent: namespace, ServiceAccount,
+// RBAC, host-key and authorized-keys Secrets, and the DaemonSet. It is
+// idempotent: objects are server-side applied under one field manager.
+func (a *AgentActivities) ApplyAgent(ctx context.Context, in AgentRolloutInput) (AgentApplied, error) {
+	cfg, err := a.Clusters.Config(ctx, in.Cluster.Namespace, in.Cluster.Name)
+	if err != nil {
+		return AgentApplied{}, classify(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return AgentApplied{}, fmt.Errorf("client of cluster %s/%s: %w", in.Cluster.Namespace, in.Cluster.Name, err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return AgentApplied{}, fmt.Errorf("dynamic client of cluster %s/%s: %w", in.Cluster.Namespace, in.Cluster.Name, err)
+	}
+	hostKey, err := a.readHostKey(ctx, in.HostKey)
+	if err != nil {
+		return AgentApplied{}, err
+	}
+	authorized, fps, err := AuthorizedKeysFor(ctx, a.Control, in.Cluster.Namespace, in.Cluster.Name)
+	if err != nil {
+		return AgentApplied{}, err
+	}
+	hostFP := PublicKeyFingerprint(hostKey.Data[SecretKeyHostPublic])
+	values, err := AgentValues(in.Config, hostFP)
+	if err != nil {
+		return AgentApplied{}, invalidSpec("RemoteCluster %s/%s: %v", in.Cluster.Namespace, in.Cluster.Name, err)
+	}
+	manifests, err := agentdeploy.Render(values)
+	if err != nil {
+		return AgentApplied{}, invalidSpec("RemoteCluster %s/%s pvcSync: %v", in.Cluster.Namespace, in.Cluster.Name, err)
+	}
+	secrets, err := agentdeploy.RenderSecrets(values, agentdeploy.SecretData{
+		HostKeyPEM:     keys.Secret(hostKey.Data[SecretKeyHostPrivate]),
+		HostKeyPub:     hostKey.Data[SecretKeyHostPublic],
+		AuthorizedKeys: authorized.Marshal(),
+	})
+	if err != nil {
+		return AgentApplied{}, fmt.Errorf("render agent Secrets: %w", err)
+	}
+	if err := ensureAgentNamespace(ctx, cs, values); err != nil {
+		return AgentApplied{}, err
+	}
+	// Secrets first, so the DaemonSet's pods find them when they start.
+	for _, doc := range []keys.Secret{secrets, keys.Secret(manifests)} {
+		objs, err := decodeManifests(doc.Reveal())
+		if err != nil {
+			return AgentApplied{}, err
+		}
+		for _, obj := range objs {
+			if err := applyObject(ctx, dyn, obj); err != nil {
+				return AgentApplied{}, err
+			}
+		}
+	}
+	return AgentApplied{
+		Namespace: values.Namespace, DaemonSet: agentdeploy.Defaults().Name,
+		AuthorizedFingerprints: fps, HostKeyFingerprint: hostFP,
+	}, nil
+}
+
+func (a *AgentActivities) readHostKey(ctx context.Context, ref SecretRef) (*corev1.Secret, error) {
+	var s corev1.Secret
+	err := a.Control.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
+	if apierrors.IsNotFound(err) {
+		// The RemoteCluster reconciler creates it before starting a
+		// rollout; retrying covers a reader that lags behind.
+		return nil, fmt.Errorf("agent host key Secret %s/%s not found yet", ref.Namespace, ref.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get agent host key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	if len(s.Data[SecretKeyHostPrivate]) == 0 || len(s.Data[SecretKeyHostPublic]) == 0 {
+		return nil, invalidSpec("agent host key Secret %s/%s lacks %s or %s: delete it to have it regenerated",
+			ref.Namespace, ref.Name, SecretKeyHostPrivate, SecretKeyHostPublic)
+	}
+	return &s, nil
+}
+
+// ensureAgentNamespace creates the agent namespace, labelled as the
+// rollout's, unless it exists: a namespace the rollout did not create keeps
+// its labels, so removal never deletes it.
+func ensureAgentNamespace(ctx context.Context, cs kubernetes.Interface, v agentdeploy.Values) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: v.Namespace, Labels: agentLabels()}}
+	_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: agentFieldManager})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", v.Namespace, err)
+	}
+	return nil
+}
+
+func agentLabels() map[string]string {
+	return map[string]string{"app.kubernetes.io/part-of": "dr-syncer", "app.kubernetes.io/component": "agent"}
+}
+
+// decodeManifests splits a YAML stream into objects. Errors never quote the
+// document: it may hold key material.
+func decodeManifests(doc []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(doc), 4096)
+	var out []*unstructured.Unstructured
+	for i := 0; ; i++ {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("decode rendered agent manifest #%d: malformed YAML", i)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+}
+
+// agentResources maps the kinds agentdeploy renders to their resources.
+var agentResources = map[string]schema.GroupVersionResource{
+	"ServiceAccount":     {Version: "v1", Resource: "serviceaccounts"},
+	"Secret":             {Version: "v1", Resource: "secrets"},
+	"ConfigMap":          {Version: "v1", Resource: "configmaps"},
+	"ClusterRole":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
+	"ClusterRoleBinding": {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
+	"DaemonSet":          {Group: "apps", Version: "v1", Resource: "daemonsets"},
+}
+
+func applyObject(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured) error {
+	gvr, ok := agentResources[obj.GetKind()]
+	if !ok {
+		return fmt.Errorf("agent manifests: unexpected kind %s", obj.GetKind())
+	}
+	var ri dynamic.ResourceInterface = dyn.Resource(gvr)
+	if ns := obj.GetNamespace(); ns != "" {
+		ri = dyn.Resource(gvr).Namespace(ns)
+	}
+	if _, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: agentFieldManager, Force: true}); err != nil {
+		// Only kind and name: the error could otherwise echo Secret data.
+		return fmt.Errorf("apply %s %s/%s: %s", obj.GetKind(), obj.GetNamespace(), obj.GetName(), apierrors.ReasonForError(err))
+	}
+	return nil
+}
+
+// agentPoll is how often WaitAgentReady reads the DaemonSet.
+const agentPoll = 2 * time.Second
+
+// WaitAgentReady waits until the DaemonSet runs an up-to-date, ready agent
+// on every node it targets, heartbeating ready/total nodes meanwhile so the
+// controller can show them.
+func (a *AgentActivities) WaitAgentReady(ctx context.Context, in AgentRef) (AgentReadiness, error) {
+	cs, err := a.Clusters.Clientset(ctx, in.Cluster.Namespace, in.Cluster.Name)
+	if err != nil {
+		return AgentReadiness{}, classify(err)
+	}
+	t := time.NewTicker(agentPoll)
+	defer t.Stop()
+	for {
+		ds, err := cs.AppsV1().DaemonSets(in.Namespace).Get(ctx, in.DaemonSet, metav1.GetOptions{})
+		if err != nil {
+			return AgentReadiness{}, fmt.Errorf("get DaemonSet %s/%s: %w", in.Namespace, in.DaemonSet, err)
+		}
+		st := ds.Status
+		r := AgentReadiness{ReadyNodes: st.NumberReady, TotalNodes: st.DesiredNumberScheduled}
+		activity.RecordHeartbeat(ctx, r)
+		if st.ObservedGeneration >= ds.Generation && st.UpdatedNumberScheduled == st.DesiredNumberScheduled &&
+			st.NumberReady == st.DesiredNumberScheduled {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// AgentRemoved counts what RemoveAgent deleted.
+type AgentRemoved struct {
+	Deleted int `json:"deleted"`
+}
+
+// RemoveAgent deletes what rollouts installed in the cluster, by label, and
+// nothing else (the namespace stays, see below). It is idempotent.
+func (a *AgentActivities) RemoveAgent(ctx context.Context, in ClusterRef) (AgentRemoved, error) {
+	cs, err := a.Clusters.Clientset(ctx, in.Namespace, in.Name)
+	if err != nil {
+		return AgentRemoved{}, classify(err)
+	}
+	list := metav1.ListOptions{LabelSelector: AgentSelector}
+	del := metav1.DeleteOptions{}
+	var n int
+	count := func(what string, items int, err error) error {
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete agent %s in cluster %s/%s: %w", what, in.Namespace, in.Name, err)
+		}
+		n += items
+		return nil
+	}
+	dss, err := cs.AppsV1().DaemonSets(AgentNamespace).List(ctx, list)
+	if err != nil {
+		return AgentRemoved{}, fmt.Errorf("list agent DaemonSets in cluster %s/%s: %w", in.Namespace, in.Name, err)
+	}
+	steps := []struct {
+		what  string
+		items int
+		run   func() error
+	}{
+		{"DaemonSets", len(dss.Items), func() error { return cs.AppsV1().DaemonSets(AgentNamespace).DeleteCollection(ctx, del, list) }},
+		{"Secrets", 0, func() error { return cs.CoreV1().Secrets(AgentNamespace).DeleteCollection(ctx, del, list) }},
+		{"ConfigMaps", 0, func() error { return cs.CoreV1().ConfigMaps(AgentNamespace).DeleteCollection(ctx, del, list) }},
+		{"ServiceAccounts", 0, func() error { return cs.CoreV1().ServiceAccounts(AgentNamespace).DeleteCollection(ctx, del, list) }},
+		{"ClusterRoleBindings", 0, func() error { return cs.RbacV1().ClusterRoleBindings().DeleteCollection(ctx, del, list) }},
+		{"ClusterRoles", 0, func() error { return cs.RbacV1().ClusterRoles().DeleteCollection(ctx, del, list) }},
+	}
+	for _, s := range steps {
+		if err := count(s.what, s.items, s.run()); err != nil {
+			return AgentRemoved{}, err
+		}
+	}
+	// The namespace stays: deleting it would take along whatever else
+	// was put there since, and an empty namespace costs nothing.
+	return AgentRemoved{Deleted: n}, nil
+}

@@ -1,0 +1,120 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// Keys of the control-cluster key Secrets. The cluster-pair Secret is read
+// by PVC syncs (id_ed25519) and by agent rollouts (the public halves); the
+// host-key Secret by rollouts (both halves) and PVC syncs (the public half,
+// to pin).
+const (
+	SecretKeyClusterPrivate        = kube.SecretKeyClusterKey
+	SecretKeyClusterPublic         = "id_ed25519.pub"
+	SecretKeyClusterPreviousPublic = "id_ed25519.previous.pub"
+	SecretKeyHostPrivate           = "ssh_host_ed25519_key"
+	SecretKeyHostPublic            = kube.SecretKeyAgentHostKey
+)
+
+// Annotations on key Secrets. They live on the Secret, next to the key they
+// describe, so a lost status write cannot make the controller forget that a
+// key was generated or a rotation was handled.
+const (
+	AnnotationKeyGeneratedAt    = "dr-syncer.io/key-generated-at"
+	AnnotationRotateKeysHandled = "dr-syncer.io/rotate-keys-handled"
+	LabelKeyKind                = "dr-syncer.io/key"
+	KeyKindClusterPair          = "cluster-pair"
+	KeyKindAgentHost            = "agent-host"
+)
+
+// ClusterKeySecret is the control-cluster Secret of a mapping's cluster-pair key.
+func ClusterKeySecret(m *drv1.ClusterMapping) SecretRef {
+	if ref := m.Spec.SSHKeySecretRef; ref != nil {
+		return SecretRef{Namespace: defaultString(ref.Namespace, m.Namespace), Name: ref.Name}
+	}
+	return SecretRef{Namespace: m.Namespace, Name: ClusterKeySecretName(m.Spec.SourceCluster, m.Spec.TargetCluster)}
+}
+
+// AgentHostKeySecret is the control-cluster Secret of a cluster's agent host key.
+func AgentHostKeySecret(rc *drv1.RemoteCluster) SecretRef {
+	return dataPlane(rc, SecretRef{}, nil).AgentHostKey
+}
+
+// KeyGeneratedAt reads a key Secret's generation time; zero when unknown.
+func KeyGeneratedAt(s *corev1.Secret) time.Time {
+	t, err := time.Parse(time.RFC3339, s.Annotations[AnnotationKeyGeneratedAt])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// PublicKeyFingerprint parses one authorized_keys line of a Secret and
+// returns its fingerprint; "" when the key is absent or unparsable. The
+// fingerprint is safe to log and to put in workflow histories.
+func PublicKeyFingerprint(line []byte) string {
+	if len(line) == 0 {
+		return ""
+	}
+	pub, err := keys.ParsePublicKey(line)
+	if err != nil {
+		return ""
+	}
+	return keys.Fingerprint(pub)
+}
+
+// AuthorizedKeysFor is the union of the public cluster-pair keys of every
+// ClusterMapping in namespace whose source is cluster, including the
+// previous keys of mappings in a rotation overlap. A mapping whose Secret
+// does not exist yet contributes nothing: its reconciler creates it, and
+// that change rolls out. The fingerprints are sorted, for stable hashing.
+func AuthorizedKeysFor(ctx context.Context, r client.Reader, namespace, cluster string) (*keys.AuthorizedSet, []string, error) {
+	var list drv1.ClusterMappingList
+	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, nil, fmt.Errorf("list ClusterMappings in %s: %w", namespace, err)
+	}
+	set := &keys.AuthorizedSet{}
+	for i := range list.Items {
+		m := &list.Items[i]
+		if m.Spec.SourceCluster != cluster {
+			continue
+		}
+		ref := ClusterKeySecret(m)
+		var s corev1.Secret
+		err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("get key Secret %s/%s of ClusterMapping %s: %w", ref.Namespace, ref.Name, m.Name, err)
+		}
+		for _, k := range []string{SecretKeyClusterPublic, SecretKeyClusterPreviousPublic} {
+			if len(s.Data[k]) == 0 {
+				continue
+			}
+			pub, err := keys.ParsePublicKey(s.Data[k])
+			if err != nil {
+				return nil, nil, fmt.Errorf("key %s of Secret %s/%s: %w", k, ref.Namespace, ref.Name, err)
+			}
+			set = set.With(pub, "dr-syncer "+m.Namespace+"/"+m.Name)
+		}
+	}
+	fps := make([]string, 0, set.Len())
+	for _, k := range set.Keys() {
+		fps = append(fps, k.Fingerprint)
+	}
+	sort.Strings(fps)
+	return set, fps, nil
+}

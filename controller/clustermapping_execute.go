@@ -1,0 +1,83 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+)
+
+// execute carries out the key action on the control-cluster Secret. Key
+// material goes from the generator straight into the Secret: it is never
+// logged, put in status or passed to Temporal. Updates carry the
+// resourceVersion observed, so a concurrent writer makes this one retry
+// rather than lose a key.
+func (r *ClusterMappingReconciler) execute(ctx context.Context, m *drv1.ClusterMapping, obs clusterMappingObservation, plan *clusterMappingPlan, now time.Time) error {
+	if plan.Keys == keyKeep {
+		return nil
+	}
+	ref := activities.ClusterKeySecret(m)
+	s := obs.KeySecret
+	create := s == nil
+	if create {
+		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name}, Type: corev1.SecretTypeOpaque}
+	} else {
+		s = s.DeepCopy()
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	s.Labels[activities.LabelKeyKind] = activities.KeyKindClusterPair
+	switch plan.Keys {
+	case keyGenerate, keyRotate:
+		k, err := keys.GenerateClusterPairKey(fmt.Sprintf("dr-syncer %s->%s %s", m.Spec.SourceCluster, m.Spec.TargetCluster, now.UTC().Format("2006-01-02")))
+		if err != nil {
+			return err
+		}
+		delete(s.Data, activities.SecretKeyClusterPreviousPublic)
+		if plan.Keys == keyRotate {
+			s.Data[activities.SecretKeyClusterPreviousPublic] = s.Data[activities.SecretKeyClusterPublic]
+		}
+		s.Data[activities.SecretKeyClusterPrivate] = k.PrivateKey.Reveal()
+		s.Data[activities.SecretKeyClusterPublic] = k.AuthorizedKey
+		s.Annotations[activities.AnnotationKeyGeneratedAt] = now.UTC().Format(time.RFC3339)
+		s.Annotations[activities.AnnotationRotateKeysHandled] = plan.RotateValue
+	case keyDropPrevious:
+		delete(s.Data, activities.SecretKeyClusterPreviousPublic)
+	}
+	var err error
+	if create {
+		err = r.Client.Create(ctx, s)
+	} else {
+		err = r.Client.Update(ctx, s)
+	}
+	if err != nil {
+		return fmt.Errorf("write cluster-pair key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	return nil
+}
+
+// writeStatus writes status when it differs from what the mapping has.
+func (r *ClusterMappingReconciler) writeStatus(ctx context.Context, m *drv1.ClusterMapping, status drv1.ClusterMappingStatus) error {
+	if equality.Semantic.DeepEqual(m.Status, status) {
+		return nil
+	}
+	m.Status = status
+	if err := r.Client.Status().Update(ctx, m); err != nil {
+		return fmt.Errorf("update status of ClusterMapping %s/%s: %w", m.Namespace, m.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/starter"
+)
+
+// clusterMappingObservation is everything planClusterMapping needs.
+type clusterMappingObservation struct {
+	Mapping *drv1.ClusterMapping
+	// KeySecret is the cluster-pair key Secret; nil when it does not exist.
+	KeySecret *corev1.Secret
+	// Source is the source RemoteCluster; nil when missing, with Problem saying so.
+	Source  *drv1.RemoteCluster
+	Problem string
+	// AgentKeys are the key fingerprints the source agent authorizes, from
+	// its last completed rollout; nil when unknown. Read only during a
+	// rotation overlap, which is the only time they matter.
+	AgentKeys []string
+}
+
+func (r *ClusterMappingReconciler) observe(ctx context.Context, m *drv1.ClusterMapping) (clusterMappingObservation, error) {
+	obs := clusterMappingObservation{Mapping: m}
+	ref := activities.ClusterKeySecret(m)
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
+	switch {
+	case err == nil:
+		obs.KeySecret = &s
+	case !apierrors.IsNotFound(err):
+		return obs, fmt.Errorf("get cluster-pair key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	for _, name := range []string{m.Spec.SourceCluster, m.Spec.TargetCluster} {
+		var rc drv1.RemoteCluster
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: name}, &rc)
+		if apierrors.IsNotFound(err) {
+			obs.Problem = fmt.Sprintf("RemoteCluster %s/%s not found: create it or fix the cluster name", m.Namespace, name)
+			return obs, nil
+		}
+		if err != nil {
+			return obs, fmt.Errorf("get RemoteCluster %s/%s: %w", m.Namespace, name, err)
+		}
+		if name == m.Spec.SourceCluster {
+			obs.Source = &rc
+		}
+	}
+	if obs.KeySecret == nil || len(obs.KeySecret.Data[activities.SecretKeyClusterPreviousPublic]) == 0 {
+		return obs, nil
+	}
+	agent := obs.Source.Status.Agent
+	if agent == nil || agent.Rollout == nil || agent.Rollout.Result != resultCompleted {
+		return obs, nil
+	}
+	st, err := r.Temporal.AgentRolloutState(ctx, agent.Rollout.WorkflowID, agent.Rollout.RunID)
+	if errors.Is(err, starter.ErrRunNotFound) {
+		return obs, nil
+	}
+	if err != nil {
+		return obs, err
+	}
+	if st.Outcome != nil && !st.Outcome.Removed {
+		obs.AgentKeys = st.Outcome.AuthorizedFingerprints
+	}
+	return obs, nil
+}

@@ -1,0 +1,163 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+)
+
+// Reasons of a ClusterMapping's Ready condition.
+const (
+	ReasonMappingInvalidReference = "InvalidReference"
+	ReasonMappingPaused           = "Paused"
+	ReasonAgentDisabled           = "AgentDisabled"
+	ReasonWaitingForAgent         = "WaitingForAgent"
+	ReasonKeysReady               = "KeysReady"
+	ReasonNotVerified             = "ConnectivityNotVerified"
+)
+
+// keyAction is what happens to the cluster-pair key Secret.
+type keyAction int
+
+const (
+	keyKeep keyAction = iota
+	// keyGenerate writes a fresh key (no Secret, or an unusable one).
+	keyGenerate
+	// keyRotate writes a fresh key and keeps the old public half as
+	// previous, authorized until the agent has the new one.
+	keyRotate
+	// keyDropPrevious ends the overlap: the agent authorizes the new key.
+	keyDropPrevious
+)
+
+// maxRotationWait bounds the wait for a timed rotation, so a clock or
+// status drift is corrected in time.
+const maxRotationWait = time.Hour
+
+type clusterMappingPlan struct {
+	Status drv1.ClusterMappingStatus
+	Keys   keyAction
+	// RotateValue is the rotate-keys annotation value the key action handles.
+	RotateValue  string
+	RequeueAfter time.Duration
+}
+
+// clusterKey is what the planner reads of a key Secret.
+type clusterKey struct {
+	Valid       bool
+	Fingerprint string
+	Overlap     bool
+	GeneratedAt time.Time
+	Handled     string
+}
+
+func readClusterKey(s *corev1.Secret) clusterKey {
+	if s == nil {
+		return clusterKey{}
+	}
+	k := clusterKey{
+		Fingerprint: activities.PublicKeyFingerprint(s.Data[activities.SecretKeyClusterPublic]),
+		Overlap:     len(s.Data[activities.SecretKeyClusterPreviousPublic]) > 0,
+		GeneratedAt: activities.KeyGeneratedAt(s),
+		Handled:     s.Annotations[activities.AnnotationRotateKeysHandled],
+	}
+	if k.Fingerprint != "" {
+		if signer, err := keys.ParsePrivateKey(s.Data[activities.SecretKeyClusterPrivate]); err == nil {
+			k.Valid = keys.Fingerprint(signer.PublicKey()) == k.Fingerprint
+		}
+	}
+	return k
+}
+
+// planClusterMapping decides the key action and the status. Pure.
+func planClusterMapping(obs clusterMappingObservation, now time.Time, poll time.Duration) clusterMappingPlan {
+	m := obs.Mapping
+	p := clusterMappingPlan{Status: *m.Status.DeepCopy()}
+	st := &p.Status
+	st.ObservedGeneration = m.Generation
+	key := readClusterKey(obs.KeySecret)
+	requested := m.Annotations[drv1.AnnotationRotateKeys]
+	interval := durationOr(m.Spec.KeyRotationInterval)
+	switch {
+	case !key.Valid:
+		// The first key also settles a rotate-keys value already present.
+		p.Keys, p.RotateValue = keyGenerate, requested
+		key.GeneratedAt, key.Handled, key.Overlap = now, requested, false
+	case key.Overlap && slices.Contains(obs.AgentKeys, key.Fingerprint):
+		p.Keys, key.Overlap = keyDropPrevious, false
+	}
+	wantsRotation := (requested != "" && requested != key.Handled) ||
+		(interval > 0 && !key.GeneratedAt.IsZero() && now.Sub(key.GeneratedAt) >= interval)
+	if p.Keys == keyKeep && wantsRotation && !key.Overlap {
+		// A rotation during an overlap waits for it to end: the key the
+		// agent does not have yet must not be dropped before it has it.
+		p.Keys, p.RotateValue = keyRotate, requested
+		key.GeneratedAt, key.Handled, key.Overlap = now, requested, true
+	}
+	st.KeyGeneratedAt = timeOf(key.GeneratedAt)
+	st.RotateKeysHandled = key.Handled
+
+	phase, ready := mappingPhase(obs, m)
+	if key.Overlap {
+		ready.Message += "; key rotation in progress: the previous key stays authorized until the source agent has the new one"
+		p.RequeueAfter = poll
+	}
+	if interval > 0 && p.RequeueAfter == 0 {
+		p.RequeueAfter = min(max(key.GeneratedAt.Add(interval).Sub(now), time.Second), maxRotationWait)
+	}
+	st.Phase = phase
+	status := metav1.ConditionFalse
+	if ready.Reason == ReasonKeysReady || ready.Reason == ReasonNotVerified {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: drv1.ConditionReady, Status: status, Reason: ready.Reason, Message: ready.Message,
+		ObservedGeneration: m.Generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
+	})
+	return p
+}
+
+// mappingPhase says where the mapping stands, with the Ready condition.
+func mappingPhase(obs clusterMappingObservation, m *drv1.ClusterMapping) (drv1.ClusterMappingPhase, condition) {
+	if obs.Problem != "" {
+		return drv1.ClusterMappingFailed, condition{ReasonMappingInvalidReference, obs.Problem}
+	}
+	if m.Spec.Paused {
+		return drv1.ClusterMappingPending, condition{ReasonMappingPaused, "paused: keys are kept, connectivity is not checked; set spec.paused to false to resume"}
+	}
+	src := obs.Source
+	if !agentEnabled(src) {
+		return drv1.ClusterMappingPending, condition{ReasonAgentDisabled, fmt.Sprintf(
+			"source RemoteCluster %s runs no agent: set spec.pvcSync.enabled to true on it", src.Name)}
+	}
+	agent := src.Status.Agent
+	if agent == nil || agent.Rollout == nil || agent.Rollout.Result != resultCompleted {
+		ready, total := int32(0), int32(0)
+		if agent != nil {
+			ready, total = agent.ReadyNodes, agent.TotalNodes
+		}
+		return drv1.ClusterMappingPending, condition{ReasonWaitingForAgent, fmt.Sprintf(
+			"waiting for the agent on source RemoteCluster %s: ready on %d/%d nodes (see its status.agent)", src.Name, ready, total)}
+	}
+	if m.Spec.VerifyConnectivity != nil && !*m.Spec.VerifyConnectivity {
+		return drv1.ClusterMappingPending, condition{ReasonNotVerified, "keys ready and source agent ready; connectivity not verified (spec.verifyConnectivity is false)"}
+	}
+	return drv1.ClusterMappingPending, condition{ReasonKeysReady, "keys ready and source agent ready; the SSH connectivity check is not run yet"}
+}
+
+// durationOr parses a schema-validated duration; zero when empty or invalid.
+func durationOr(d drv1.Duration) time.Duration {
+	v, err := time.ParseDuration(string(d))
+	if err != nil || v < 0 {
+		return 0
+	}
+	return v
+}

@@ -1,0 +1,76 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+)
+
+// execute carries out the plan: the host key, then the rollout.
+func (r *RemoteClusterReconciler) execute(ctx context.Context, rc *drv1.RemoteCluster, plan *remoteClusterPlan) error {
+	if ref := plan.GenerateHostKey; ref != nil {
+		if err := r.createHostKey(ctx, rc, *ref); err != nil {
+			return err
+		}
+	}
+	if ref := plan.CancelRollout; ref != nil {
+		if err := r.Temporal.CancelRun(ctx, ref.WorkflowID, ref.RunID); err != nil {
+			return err
+		}
+	}
+	if in := plan.StartRollout; in != nil {
+		run, err := r.Temporal.StartAgentRollout(ctx, *in)
+		if err != nil {
+			return err
+		}
+		plan.recordRolloutStarted(run, time.Now())
+	}
+	return nil
+}
+
+// createHostKey generates the agent host key into a new Secret. It never
+// overwrites one: an existing Secret, even one created concurrently, wins.
+func (r *RemoteClusterReconciler) createHostKey(ctx context.Context, rc *drv1.RemoteCluster, ref activities.SecretRef) error {
+	private, public, err := keys.GenerateHostKey(fmt.Sprintf("dr-syncer-agent %s/%s", rc.Namespace, rc.Name))
+	if err != nil {
+		return err
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   ref.Namespace,
+			Name:        ref.Name,
+			Labels:      map[string]string{activities.LabelKeyKind: activities.KeyKindAgentHost},
+			Annotations: map[string]string{activities.AnnotationKeyGeneratedAt: time.Now().UTC().Format(time.RFC3339)},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			activities.SecretKeyHostPrivate: private.Reveal(),
+			activities.SecretKeyHostPublic:  public,
+		},
+	}
+	if err := r.Client.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create agent host key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	return nil
+}
+
+// writeStatus writes status when it differs from what the RemoteCluster has.
+func (r *RemoteClusterReconciler) writeStatus(ctx context.Context, rc *drv1.RemoteCluster, status drv1.RemoteClusterStatus) error {
+	if equality.Semantic.DeepEqual(rc.Status, status) {
+		return nil
+	}
+	rc.Status = status
+	if err := r.Client.Status().Update(ctx, rc); err != nil {
+		return fmt.Errorf("update status of RemoteCluster %s/%s: %w", rc.Namespace, rc.Name, err)
+	}
+	return nil
+}

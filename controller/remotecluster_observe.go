@@ -1,0 +1,147 @@
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/starter"
+)
+
+// probeTimeout bounds one health probe, so an unreachable cluster does not
+// hold a reconcile worker for the client's default timeout.
+const probeTimeout = 10 * time.Second
+
+// remoteClusterObservation is everything planRemoteCluster needs.
+type remoteClusterObservation struct {
+	Cluster *drv1.RemoteCluster
+	// KubeconfigProblem says what to fix when the kubeconfig Secret or key is missing.
+	KubeconfigProblem string
+	// Probed is set when the API server was probed this time; ProbeError
+	// is then its failure, or empty.
+	Probed     bool
+	ProbeError string
+	Health     activities.ClusterHealth
+
+	// HostKey is the control-cluster Secret of the agent's host key.
+	HostKey activities.SecretRef
+	// HostKeyMissing asks for a new host key; HostKeyProblem reports a
+	// Secret that exists but cannot be used.
+	HostKeyMissing     bool
+	HostKeyProblem     string
+	HostKeyGeneratedAt time.Time
+	// Rollout is the rollout the spec and keys ask for (Version set).
+	Rollout activities.AgentRolloutInput
+	// Tracked is the state of status.agent.rollout; TrackedLost when
+	// Temporal no longer knows it.
+	Tracked     *starter.AgentRolloutState
+	TrackedLost bool
+}
+
+// observe reads the kubeconfig Secret, probes the cluster when due, reads
+// the host key and the authorized keys, and the rollout status follows.
+func (r *RemoteClusterReconciler) observe(ctx context.Context, rc *drv1.RemoteCluster, now time.Time) (remoteClusterObservation, error) {
+	obs := remoteClusterObservation{Cluster: rc}
+	// The Replication reconciler's check, so both kinds say the same thing.
+	problem, err := (&ReplicationReconciler{APIReader: r.APIReader}).checkKubeconfig(ctx, rc)
+	if err != nil {
+		return obs, err
+	}
+	obs.KubeconfigProblem = problem
+	if problem == "" && healthCheckDue(rc, now, r.healthInterval()) {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		obs.Health, err = r.Prober.ProbeCluster(pctx, activities.ClusterRef{Namespace: rc.Namespace, Name: rc.Name})
+		cancel()
+		obs.Probed = true
+		if err != nil {
+			obs.ProbeError = err.Error()
+		}
+	}
+	if agentEnabled(rc) {
+		if err := r.observeKeys(ctx, rc, &obs); err != nil {
+			return obs, err
+		}
+	}
+	if rc.Status.Agent != nil && rc.Status.Agent.Rollout != nil {
+		ref := rc.Status.Agent.Rollout
+		st, err := r.Temporal.AgentRolloutState(ctx, ref.WorkflowID, ref.RunID)
+		switch {
+		case errors.Is(err, starter.ErrRunNotFound):
+			obs.TrackedLost = true
+		case err != nil:
+			return obs, err
+		default:
+			obs.Tracked = &st
+		}
+	}
+	return obs, nil
+}
+
+// observeKeys reads the host key and the cluster-pair public keys, and
+// derives the rollout version from them and the spec: any change to what
+// the agent must run with gives a new version, hence a new rollout.
+func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.RemoteCluster, obs *remoteClusterObservation) error {
+	obs.HostKey = activities.AgentHostKeySecret(rc)
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obs.HostKey.Namespace, Name: obs.HostKey.Name}, &s)
+	switch {
+	case apierrors.IsNotFound(err):
+		obs.HostKeyMissing = true
+		return nil
+	case err != nil:
+		return fmt.Errorf("get agent host key Secret %s/%s: %w", obs.HostKey.Namespace, obs.HostKey.Name, err)
+	}
+	hostFP := activities.PublicKeyFingerprint(s.Data[activities.SecretKeyHostPublic])
+	if hostFP == "" || len(s.Data[activities.SecretKeyHostPrivate]) == 0 {
+		obs.HostKeyProblem = fmt.Sprintf("agent host key Secret %s/%s lacks a valid %s and %s: delete it to have one generated, or fix spec.pvcSync.ssh.keySecretRef",
+			obs.HostKey.Namespace, obs.HostKey.Name, activities.SecretKeyHostPrivate, activities.SecretKeyHostPublic)
+		return nil
+	}
+	obs.HostKeyGeneratedAt = activities.KeyGeneratedAt(&s)
+	_, fps, err := activities.AuthorizedKeysFor(ctx, r.APIReader, rc.Namespace, rc.Name)
+	if err != nil {
+		return err
+	}
+	cfg := activities.AgentConfigOf(rc)
+	obs.Rollout = activities.AgentRolloutInput{
+		Cluster: activities.ClusterRef{Namespace: rc.Namespace, Name: rc.Name},
+		Version: rolloutVersion(cfg, hostFP, fps),
+		Config:  cfg,
+		HostKey: obs.HostKey,
+	}
+	return nil
+}
+
+// rolloutVersion hashes what the agent runs with; fingerprints only.
+func rolloutVersion(cfg activities.AgentConfig, hostFP string, authorized []string) string {
+	b, _ := json.Marshal(struct {
+		Config     activities.AgentConfig
+		HostKey    string
+		Authorized []string
+	}{cfg, hostFP, authorized})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+// healthCheckDue probes a cluster that was never probed, is not healthy,
+// changed its spec, or was last probed an interval ago; other reconciles
+// (rollout polls, mapping changes) reuse the last result.
+func healthCheckDue(rc *drv1.RemoteCluster, now time.Time, interval time.Duration) bool {
+	st := rc.Status
+	return st.LastHealthCheck == nil || st.Health != HealthHealthy || st.ObservedGeneration != rc.Generation ||
+		now.Sub(st.LastHealthCheck.Time) >= interval
+}
+
+func agentEnabled(rc *drv1.RemoteCluster) bool {
+	return rc.Spec.PVCSync != nil && rc.Spec.PVCSync.Enabled
+}

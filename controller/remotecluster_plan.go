@@ -1,0 +1,242 @@
+package controller
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/starter"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+// RemoteCluster health values.
+const (
+	HealthHealthy   = "Healthy"
+	HealthUnhealthy = "Unhealthy"
+)
+
+// Reasons of a RemoteCluster's Ready condition; each says what happened or what to fix.
+const (
+	ReasonClusterReachable   = "Reachable"
+	ReasonKubeconfigMissing  = "KubeconfigMissing"
+	ReasonUnreachable        = "Unreachable"
+	ReasonHostKeyInvalid     = "HostKeyInvalid"
+	ReasonAgentPending       = "AgentPending"
+	ReasonAgentRollingOut    = "AgentRollingOut"
+	ReasonAgentReady         = "AgentReady"
+	ReasonAgentRolloutFailed = "AgentRolloutFailed"
+	ReasonAgentRemoving      = "AgentRemoving"
+)
+
+// rolloutRetryAfter is how long a failed rollout waits before the same
+// version runs again (the reuse policy allows re-running failed IDs).
+const rolloutRetryAfter = time.Minute
+
+// unhealthyRetry re-probes an unhealthy cluster this often.
+const unhealthyRetry = 30 * time.Second
+
+// removalVersion prefixes the version of a removal rollout.
+const removalVersion = "remove-g"
+
+// remoteClusterPlan is what the reconciler does, and the status it then writes.
+type remoteClusterPlan struct {
+	Status drv1.RemoteClusterStatus
+	// GenerateHostKey creates the agent host key Secret.
+	GenerateHostKey *activities.SecretRef
+	// CancelRollout cancels a rollout the spec or keys superseded.
+	CancelRollout *drv1.WorkflowRef
+	// StartRollout starts this rollout (or removal).
+	StartRollout *activities.AgentRolloutInput
+	RequeueAfter time.Duration
+}
+
+// planRemoteCluster decides, from what observe saw, the health, whether to
+// make a host key, which rollout to start or cancel, and the status. Pure.
+func planRemoteCluster(obs remoteClusterObservation, now time.Time, poll, healthEvery time.Duration) remoteClusterPlan {
+	rc := obs.Cluster
+	p := remoteClusterPlan{Status: *rc.Status.DeepCopy(), RequeueAfter: healthEvery}
+	st := &p.Status
+	st.ObservedGeneration = rc.Generation
+	ready := condition{}
+	healthy := false
+	switch {
+	case obs.KubeconfigProblem != "":
+		st.Health, st.LastHealthCheck = HealthUnhealthy, timeOf(now)
+		ready = condition{ReasonKubeconfigMissing, obs.KubeconfigProblem}
+	case obs.Probed && obs.ProbeError != "":
+		st.Health, st.LastHealthCheck = HealthUnhealthy, timeOf(now)
+		ready = condition{ReasonUnreachable, fmt.Sprintf("cannot reach the API server with the kubeconfig of spec.kubeconfigSecretRef: %s; check the server address, credentials and network from the controller", obs.ProbeError)}
+	case obs.Probed:
+		st.Health, st.LastHealthCheck = HealthHealthy, timeOf(now)
+		healthy = true
+		ready = condition{ReasonClusterReachable, fmt.Sprintf("API server %s reachable; %d/%d nodes ready", obs.Health.ServerVersion, obs.Health.ReadyNodes, obs.Health.Nodes)}
+	default:
+		healthy = st.Health == HealthHealthy
+		if old := meta.FindStatusCondition(st.Conditions, drv1.ConditionReady); old != nil && healthy {
+			ready = condition{ReasonClusterReachable, "API server reachable"}
+			if old.Reason == ReasonClusterReachable {
+				ready.Message = old.Message
+			}
+		}
+	}
+	if !healthy {
+		p.RequeueAfter = unhealthyRetry
+	}
+	if agent := p.planAgent(obs, now, healthy); agent != nil && healthy {
+		ready = *agent
+	}
+	if st.Agent != nil && st.Agent.Rollout != nil && st.Agent.Rollout.Result == "" {
+		p.RequeueAfter = min(p.RequeueAfter, poll)
+	}
+	if p.StartRollout != nil || p.GenerateHostKey != nil {
+		p.RequeueAfter = min(p.RequeueAfter, poll)
+	}
+	status := metav1.ConditionFalse
+	if ready.Reason == ReasonClusterReachable || ready.Reason == ReasonAgentReady {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: drv1.ConditionReady, Status: status, Reason: ready.Reason, Message: ready.Message,
+		ObservedGeneration: rc.Generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
+	})
+	return p
+}
+
+// planAgent follows the tracked rollout into status.agent and decides the
+// next one. It returns the Ready condition the agent implies, or nil when
+// there is no agent to speak of.
+func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Time, healthy bool) *condition {
+	rc, st := obs.Cluster, &p.Status
+	if obs.TrackedLost && st.Agent != nil {
+		st.Agent.Rollout = nil
+	}
+	if t := obs.Tracked; t != nil && st.Agent != nil && st.Agent.Rollout != nil {
+		followRollout(st.Agent, t)
+	}
+	if !agentEnabled(rc) {
+		return p.planRemoval(obs, now, healthy)
+	}
+	if st.Agent == nil {
+		st.Agent = &drv1.AgentStatus{}
+	}
+	st.Agent.KeyGeneratedAt = nil
+	if !obs.HostKeyGeneratedAt.IsZero() {
+		st.Agent.KeyGeneratedAt = timeOf(obs.HostKeyGeneratedAt)
+	}
+	switch {
+	case obs.HostKeyProblem != "":
+		return &condition{ReasonHostKeyInvalid, obs.HostKeyProblem}
+	case obs.HostKeyMissing:
+		p.GenerateHostKey = &obs.HostKey
+		return &condition{ReasonAgentPending, "generating the agent host key"}
+	}
+	id := workflows.AgentRolloutWorkflowID(rc.Namespace, rc.Name, obs.Rollout.Version)
+	tracked := st.Agent.Rollout
+	if healthy && (tracked == nil || tracked.WorkflowID != id || retryDue(tracked, now)) {
+		p.supersede(tracked)
+		in := obs.Rollout
+		p.StartRollout = &in
+		return &condition{ReasonAgentRollingOut, fmt.Sprintf("rolling the agent out (workflow %s)", id)}
+	}
+	if tracked == nil {
+		return &condition{ReasonAgentPending, "the agent rolls out once the cluster is reachable"}
+	}
+	switch tracked.Result {
+	case "":
+		return &condition{ReasonAgentRollingOut, fmt.Sprintf("agent ready on %d/%d nodes; waiting for the rest (workflow %s)",
+			st.Agent.ReadyNodes, st.Agent.TotalNodes, tracked.WorkflowID)}
+	case resultCompleted:
+		return &condition{ReasonAgentReady, fmt.Sprintf("agent ready on %d/%d nodes", st.Agent.ReadyNodes, st.Agent.TotalNodes)}
+	default:
+		msg := fmt.Sprintf("agent rollout %s ended %s", tracked.WorkflowID, tracked.Result)
+		if obs.Tracked != nil && obs.Tracked.Error != "" {
+			msg += ": " + obs.Tracked.Error
+		}
+		return &condition{ReasonAgentRolloutFailed, msg + "; it is retried every minute, and at once when the spec changes"}
+	}
+}
+
+// planRemoval removes an agent that a rollout installed once pvcSync is
+// disabled, and forgets it when the removal completed.
+func (p *remoteClusterPlan) planRemoval(obs remoteClusterObservation, now time.Time, healthy bool) *condition {
+	rc, st := obs.Cluster, &p.Status
+	if st.Agent == nil {
+		return nil
+	}
+	tracked := st.Agent.Rollout
+	if tracked != nil && isRemoval(tracked.WorkflowID) {
+		switch tracked.Result {
+		case resultCompleted:
+			st.Agent = nil
+			return nil
+		case "":
+			return &condition{ReasonAgentRemoving, fmt.Sprintf("removing the agent (workflow %s)", tracked.WorkflowID)}
+		}
+		if !retryDue(tracked, now) {
+			return &condition{ReasonAgentRolloutFailed, fmt.Sprintf("agent removal %s ended %s; retried every minute", tracked.WorkflowID, tracked.Result)}
+		}
+	}
+	if !healthy {
+		return nil
+	}
+	version := fmt.Sprintf("%s%d", removalVersion, rc.Generation)
+	p.supersede(tracked)
+	p.StartRollout = &activities.AgentRolloutInput{
+		Cluster: activities.ClusterRef{Namespace: rc.Namespace, Name: rc.Name}, Version: version, Remove: true,
+	}
+	return &condition{ReasonAgentRemoving, "removing the agent: spec.pvcSync is disabled"}
+}
+
+// supersede cancels a running rollout that a newer one replaces, so two
+// rollouts never write one DaemonSet.
+func (p *remoteClusterPlan) supersede(tracked *drv1.WorkflowRef) {
+	if tracked != nil && tracked.Result == "" {
+		ref := *tracked
+		p.CancelRollout = &ref
+	}
+}
+
+// recordRolloutStarted points status.agent at the rollout just started.
+func (p *remoteClusterPlan) recordRolloutStarted(run starter.StartedRun, now time.Time) {
+	if p.Status.Agent == nil {
+		p.Status.Agent = &drv1.AgentStatus{}
+	}
+	p.Status.Agent.Rollout = &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID, StartTime: timeOf(now)}
+}
+
+const resultCompleted = "Completed"
+
+// followRollout copies a rollout's state into status.agent.
+func followRollout(agent *drv1.AgentStatus, t *starter.AgentRolloutState) {
+	ref := agent.Rollout
+	if ref.WorkflowID != t.WorkflowID {
+		return
+	}
+	ref.RunID = t.RunID
+	ref.StartTime = timeOf(t.Start)
+	if t.Running() {
+		ref.Result, ref.CloseTime = "", nil
+		if pr := t.Progress; pr != nil {
+			agent.ReadyNodes, agent.TotalNodes = pr.ReadyNodes, pr.TotalNodes
+		}
+		return
+	}
+	ref.Result, ref.CloseTime = t.Status, timeOf(t.Close)
+	if o := t.Outcome; o != nil && !o.Removed {
+		agent.ReadyNodes, agent.TotalNodes = o.ReadyNodes, o.TotalNodes
+	}
+}
+
+// retryDue is set for a failed rollout that may run again.
+func retryDue(ref *drv1.WorkflowRef, now time.Time) bool {
+	return ref.Result != "" && ref.Result != resultCompleted && ref.CloseTime != nil && now.Sub(ref.CloseTime.Time) >= rolloutRetryAfter
+}
+
+func isRemoval(workflowID string) bool {
+	return strings.Contains(workflowID[strings.LastIndex(workflowID, "/")+1:], removalVersion)
+}

@@ -1,0 +1,110 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/starter"
+)
+
+// AgentTemporal is what the RemoteCluster reconciler needs of Temporal;
+// *starter.Starter is the implementation.
+type AgentTemporal interface {
+	StartAgentRollout(ctx context.Context, in activities.AgentRolloutInput) (starter.StartedRun, error)
+	AgentRolloutState(ctx context.Context, workflowID, runID string) (starter.AgentRolloutState, error)
+	CancelRun(ctx context.Context, workflowID, runID string) error
+}
+
+// ClusterProber reaches a RemoteCluster's API server;
+// *activities.ClusterActivities is the implementation.
+type ClusterProber interface {
+	ProbeCluster(ctx context.Context, ref activities.ClusterRef) (activities.ClusterHealth, error)
+}
+
+// DefaultHealthInterval is how often a healthy RemoteCluster is probed.
+const DefaultHealthInterval = time.Minute
+
+// RemoteClusterReconciler checks RemoteClusters' health, keeps their agent
+// host keys, and rolls the agent out (or removes it) through the
+// AgentRollout workflow, mirroring its progress into status.agent.
+type RemoteClusterReconciler struct {
+	// Client reads RemoteClusters (cached) and writes them and host-key Secrets.
+	Client client.Client
+	// APIReader reads Secrets and ClusterMappings uncached.
+	APIReader client.Reader
+	Temporal  AgentTemporal
+	Prober    ClusterProber
+	Recorder  events.EventRecorder
+	// PollInterval is how often a running rollout is read; DefaultPollInterval when zero.
+	PollInterval time.Duration
+	// HealthInterval is how often the cluster is probed; DefaultHealthInterval when zero.
+	HealthInterval time.Duration
+}
+
+// SetupWithManager registers the reconciler. Its own status writes change
+// no generation, so they do not trigger it; a ClusterMapping's changes do
+// (its keys are in the agent's authorized set).
+func (r *RemoteClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("remotecluster").
+		For(&drv1.RemoteCluster{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&drv1.ClusterMapping{}, handler.EnqueueRequestsFromMapFunc(sourceClusterOf)).
+		Complete(r)
+}
+
+func sourceClusterOf(_ context.Context, obj client.Object) []reconcile.Request {
+	m, ok := obj.(*drv1.ClusterMapping)
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: m.Namespace, Name: m.Spec.SourceCluster}}}
+}
+
+// Reconcile observes the cluster, its keys and its rollout, plans, acts,
+// and writes the status that results.
+func (r *RemoteClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var rc drv1.RemoteCluster
+	if err := r.Client.Get(ctx, req.NamespacedName, &rc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	now := time.Now()
+	obs, err := r.observe(ctx, &rc, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	plan := planRemoteCluster(obs, now, r.pollInterval(), r.healthInterval())
+	execErr := r.execute(ctx, &rc, &plan)
+	if err := r.writeStatus(ctx, &rc, plan.Status); err != nil {
+		return ctrl.Result{}, errors.Join(execErr, err)
+	}
+	if execErr != nil {
+		return ctrl.Result{}, execErr
+	}
+	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+func (r *RemoteClusterReconciler) pollInterval() time.Duration {
+	if r.PollInterval > 0 {
+		return r.PollInterval
+	}
+	return DefaultPollInterval
+}
+
+func (r *RemoteClusterReconciler) healthInterval() time.Duration {
+	if r.HealthInterval > 0 {
+		return r.HealthInterval
+	}
+	return DefaultHealthInterval
+}

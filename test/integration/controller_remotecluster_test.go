@@ -1,0 +1,308 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"go.temporal.io/sdk/activity"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/controller"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+	"github.com/dr-syncer/dr-syncer/worker"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+// agentStartWorker runs a worker with everything worker.Register adds plus
+// the agent lifecycle. The agent registrations skip the duplicate check, so
+// the test keeps working once worker.Register adds them itself.
+func agentStartWorker(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	deps := worker.Dependencies{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client}
+	w := sdkworker.New(env.Temporal.Client, env.Temporal.TaskQueue, sdkworker.Options{})
+	worker.Register(w, deps)
+	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: workflows.AgentRolloutName, DisableAlreadyRegisteredCheck: true})
+	w.RegisterActivityWithOptions(&activities.AgentActivities{Clusters: deps.Clusters, Control: deps.Control}, activity.RegisterOptions{DisableAlreadyRegisteredCheck: true})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+}
+
+// agentRunController runs the RemoteCluster and ClusterMapping reconcilers
+// in a manager against the DR (control) cluster, as cmd/controller does.
+func agentRunController(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	skip := true
+	mgr, err := ctrl.NewManager(env.DR.Config, ctrl.Options{
+		Scheme:                 kube.NewScheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: &skip},
+	})
+	require.NoError(t, err)
+	s := ctlStarter(env)
+	rcs := &controller.RemoteClusterReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s,
+		Prober:       &activities.ClusterActivities{Clusters: kube.NewClusters(mgr.GetAPIReader())},
+		Recorder:     mgr.GetEventRecorder("dr-syncer-controller"),
+		PollInterval: ctlPoll, HealthInterval: 2 * time.Second,
+	}
+	require.NoError(t, rcs.SetupWithManager(mgr))
+	cms := &controller.ClusterMappingReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s, PollInterval: ctlPoll}
+	require.NoError(t, cms.SetupWithManager(mgr))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("controller manager: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("controller manager did not stop within 30s")
+		}
+	})
+}
+
+func agentGetRC(t *testing.T, env *testenv.Env, name string) *drv1.RemoteCluster {
+	t.Helper()
+	var rc drv1.RemoteCluster
+	require.NoError(t, env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.ControlNamespace, Name: name}, &rc))
+	return &rc
+}
+
+// agentWaitRC waits until check accepts the RemoteCluster and returns it.
+func agentWaitRC(t *testing.T, env *testenv.Env, name, what string, check func(*drv1.RemoteCluster) bool) *drv1.RemoteCluster {
+	t.Helper()
+	var last atomic.Pointer[drv1.RemoteCluster]
+	if !assert.Eventually(t, func() bool {
+		rc := agentGetRC(t, env, name)
+		last.Store(rc)
+		return check(rc)
+	}, 60*time.Second, 200*time.Millisecond) {
+		t.Fatalf("RemoteCluster %s never reached %s; status: %+v", name, what, last.Load().Status)
+	}
+	return last.Load()
+}
+
+func agentReady(rc *drv1.RemoteCluster) *metav1.Condition {
+	return meta.FindStatusCondition(rc.Status.Conditions, drv1.ConditionReady)
+}
+
+// agentEventually waits for check against the source cluster.
+func agentEventually(t *testing.T, what string, check func() bool) {
+	t.Helper()
+	if !assert.Eventually(t, check, 60*time.Second, 200*time.Millisecond) {
+		t.Fatalf("never: %s", what)
+	}
+}
+
+// agentPlayDaemonSetController does what kube-controller-manager would:
+// envtest runs none, so the DaemonSet's status is set by hand.
+func agentPlayDaemonSetController(t *testing.T, c client.Client, nodes int32) {
+	t.Helper()
+	var ds appsv1.DaemonSet
+	require.NoError(t, c.Get(context.Background(), client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds))
+	ds.Status = appsv1.DaemonSetStatus{
+		ObservedGeneration: ds.Generation, DesiredNumberScheduled: nodes, CurrentNumberScheduled: nodes,
+		UpdatedNumberScheduled: nodes, NumberReady: nodes, NumberAvailable: nodes,
+	}
+	require.NoError(t, c.Status().Update(context.Background(), &ds))
+}
+
+// The RemoteCluster reconciler against the real control and source API
+// servers, a real Temporal dev server and a real worker.
+func TestControllerRemoteCluster(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	agentStartWorker(t, env)
+	agentRunController(t, env)
+
+	t.Run("reachable cluster is Healthy, a missing kubeconfig Secret Unhealthy with what to fix", func(t *testing.T) {
+		rc := agentWaitRC(t, env, "source", "Healthy", func(rc *drv1.RemoteCluster) bool { return rc.Status.Health == controller.HealthHealthy })
+		c := agentReady(rc)
+		require.NotNil(t, c)
+		assert.Equal(t, metav1.ConditionTrue, c.Status)
+		assert.Equal(t, controller.ReasonClusterReachable, c.Reason)
+		assert.NotNil(t, rc.Status.LastHealthCheck)
+		assert.Nil(t, rc.Status.Agent, "no pvcSync, no agent")
+
+		broken := &drv1.RemoteCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "lost"},
+			Spec:       drv1.RemoteClusterSpec{KubeconfigSecretRef: drv1.SecretKeyRef{Name: "lost-kubeconfig", Key: "kubeconfig"}},
+		}
+		require.NoError(t, env.DR.Client.Create(ctx, broken))
+		got := agentWaitRC(t, env, "lost", "Unhealthy", func(rc *drv1.RemoteCluster) bool { return rc.Status.Health == controller.HealthUnhealthy })
+		c = agentReady(got)
+		require.NotNil(t, c)
+		assert.Equal(t, metav1.ConditionFalse, c.Status)
+		assert.Equal(t, controller.ReasonKubeconfigMissing, c.Reason)
+		assert.Contains(t, c.Message, "Secret dr-syncer-system/lost-kubeconfig with the kubeconfig of RemoteCluster dr-syncer-system/lost not found")
+
+		// A kubeconfig pointing nowhere is Unreachable.
+		require.NoError(t, env.DR.Client.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "lost-kubeconfig"},
+			Data: map[string][]byte{"kubeconfig": []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`)},
+		}))
+		got = agentWaitRC(t, env, "lost", "Unreachable", func(rc *drv1.RemoteCluster) bool {
+			c := agentReady(rc)
+			return c != nil && c.Reason == controller.ReasonUnreachable
+		})
+		assert.Equal(t, controller.HealthUnhealthy, got.Status.Health)
+		assert.Contains(t, agentReady(got).Message, "cannot reach the API server")
+	})
+
+	t.Run("pvcSync rolls the agent out with the spec's settings, reports 0/N, then N/N", func(t *testing.T) {
+		rc := agentGetRC(t, env, "source")
+		rc.Spec.PVCSync = &drv1.PVCSyncSpec{
+			Enabled: true,
+			Image:   &drv1.ImageSpec{Repository: "registry.example/dr-syncer/dataplane", Tag: "v9", PullPolicy: corev1.PullAlways},
+			SSH:     &drv1.SSHSpec{Port: 2345},
+			Deployment: &drv1.AgentDeploymentSpec{
+				HostNetwork:  ptrTo(true),
+				NodeSelector: map[string]string{"dr-syncer.io/agent": "yes"},
+				Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "storage", Effect: corev1.TaintEffectNoSchedule}},
+			},
+		}
+		require.NoError(t, env.DR.Client.Update(ctx, rc))
+
+		// The host key is generated into the control cluster.
+		var hostKey corev1.Secret
+		agentEventually(t, "host key Secret", func() bool {
+			return env.DR.Client.Get(ctx, client.ObjectKey{Namespace: testenv.ControlNamespace, Name: activities.AgentHostKeySecretName("source")}, &hostKey) == nil
+		})
+		signer, err := keys.ParsePrivateKey(hostKey.Data[activities.SecretKeyHostPrivate])
+		require.NoError(t, err)
+		pub, err := keys.ParsePublicKey(hostKey.Data[activities.SecretKeyHostPublic])
+		require.NoError(t, err)
+		assert.Equal(t, keys.Fingerprint(pub), keys.Fingerprint(signer.PublicKey()), "public half matches the private key")
+
+		// The DaemonSet lands in the source cluster with the spec's settings.
+		var ds appsv1.DaemonSet
+		agentEventually(t, "agent DaemonSet in the source cluster", func() bool {
+			return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds) == nil
+		})
+		pod := ds.Spec.Template.Spec
+		require.Len(t, pod.Containers, 1)
+		assert.Equal(t, "registry.example/dr-syncer/dataplane:v9", pod.Containers[0].Image)
+		assert.Equal(t, corev1.PullAlways, pod.Containers[0].ImagePullPolicy)
+		assert.Contains(t, pod.Containers[0].Args, "--listen=:2345")
+		assert.Equal(t, int32(2345), pod.Containers[0].Ports[0].HostPort)
+		assert.True(t, pod.HostNetwork)
+		assert.Equal(t, map[string]string{"dr-syncer.io/agent": "yes"}, pod.NodeSelector)
+		require.Len(t, pod.Tolerations, 1)
+		assert.Equal(t, "dedicated", pod.Tolerations[0].Key)
+		checksum := ds.Spec.Template.Annotations[activities.AnnotationAgentChecksum]
+		assert.NotEmpty(t, checksum)
+
+		var ns corev1.Namespace
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Name: activities.AgentNamespace}, &ns))
+		var sa corev1.ServiceAccount
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &sa))
+		var role rbacv1.ClusterRole
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Name: "dr-syncer-agent"}, &role))
+		var binding rbacv1.ClusterRoleBinding
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Name: "dr-syncer-agent"}, &binding))
+		var remoteHost corev1.Secret
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent-host-key"}, &remoteHost))
+		assert.Equal(t, string(hostKey.Data[activities.SecretKeyHostPrivate]), string(remoteHost.Data[activities.SecretKeyHostPrivate]))
+		var authorized corev1.Secret
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent-authorized-keys"}, &authorized))
+		_, err = keys.ParseAuthorizedKeys(authorized.Data["authorized_keys"])
+		require.NoError(t, err)
+
+		// envtest has no DaemonSet controller: the status says 0 ready while waiting...
+		got := agentWaitRC(t, env, "source", "AgentRollingOut", func(rc *drv1.RemoteCluster) bool {
+			c := agentReady(rc)
+			return c != nil && c.Reason == controller.ReasonAgentRollingOut && rc.Status.Agent != nil && rc.Status.Agent.Rollout != nil
+		})
+		assert.Equal(t, int32(0), got.Status.Agent.ReadyNodes)
+		assert.NotNil(t, got.Status.Agent.KeyGeneratedAt)
+		assert.Contains(t, got.Status.Agent.Rollout.WorkflowID, "agent-rollout/dr-syncer-system/source/")
+		firstRollout := got.Status.Agent.Rollout.WorkflowID
+
+		// ...and N/N once the DaemonSet is ready on every node.
+		agentPlayDaemonSetController(t, env.Source.Client, 3)
+		got = agentWaitRC(t, env, "source", "AgentReady", func(rc *drv1.RemoteCluster) bool {
+			c := agentReady(rc)
+			return c != nil && c.Reason == controller.ReasonAgentReady
+		})
+		assert.Equal(t, metav1.ConditionTrue, agentReady(got).Status)
+		assert.Equal(t, int32(3), got.Status.Agent.ReadyNodes)
+		assert.Equal(t, int32(3), got.Status.Agent.TotalNodes)
+		assert.Equal(t, "Completed", got.Status.Agent.Rollout.Result)
+		assert.Equal(t, firstRollout, got.Status.Agent.Rollout.WorkflowID, "one rollout per version, however often reconciled")
+
+		// A spec change rolls out under a new ID and updates the DaemonSet.
+		got.Spec.PVCSync.SSH.Port = 2400
+		require.NoError(t, env.DR.Client.Update(ctx, got))
+		agentEventually(t, "DaemonSet on the new port", func() bool {
+			var ds appsv1.DaemonSet
+			return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds) == nil &&
+				len(ds.Spec.Template.Spec.Containers) == 1 && ds.Spec.Template.Spec.Containers[0].Args[0] == "--listen=:2400" &&
+				ds.Spec.Template.Annotations[activities.AnnotationAgentChecksum] != checksum
+		})
+		got = agentWaitRC(t, env, "source", "a new rollout", func(rc *drv1.RemoteCluster) bool {
+			return rc.Status.Agent != nil && rc.Status.Agent.Rollout != nil && rc.Status.Agent.Rollout.WorkflowID != firstRollout
+		})
+		agentPlayDaemonSetController(t, env.Source.Client, 3)
+		agentWaitRC(t, env, "source", "AgentReady again", func(rc *drv1.RemoteCluster) bool {
+			c := agentReady(rc)
+			return c != nil && c.Reason == controller.ReasonAgentReady && c.ObservedGeneration == rc.Generation
+		})
+	})
+
+	t.Run("disabling pvcSync removes what the rollout installed, and nothing else", func(t *testing.T) {
+		keep := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: activities.AgentNamespace, Name: "not-ours"}}
+		require.NoError(t, env.Source.Client.Create(ctx, keep))
+		rc := agentGetRC(t, env, "source")
+		rc.Spec.PVCSync.Enabled = false
+		require.NoError(t, env.DR.Client.Update(ctx, rc))
+		got := agentWaitRC(t, env, "source", "agent removed", func(rc *drv1.RemoteCluster) bool {
+			return rc.Status.Agent == nil && rc.Status.ObservedGeneration == rc.Generation
+		})
+		assert.Equal(t, controller.ReasonClusterReachable, agentReady(got).Reason)
+		var dss appsv1.DaemonSetList
+		require.NoError(t, env.Source.Client.List(ctx, &dss, client.InNamespace(activities.AgentNamespace)))
+		assert.Empty(t, dss.Items)
+		var secrets corev1.SecretList
+		require.NoError(t, env.Source.Client.List(ctx, &secrets, client.InNamespace(activities.AgentNamespace)))
+		assert.Empty(t, secrets.Items)
+		var roles rbacv1.ClusterRoleList
+		require.NoError(t, env.Source.Client.List(ctx, &roles, client.MatchingLabels{"app.kubernetes.io/component": "agent"}))
+		assert.Empty(t, roles.Items)
+		var sas corev1.ServiceAccountList
+		require.NoError(t, env.Source.Client.List(ctx, &sas, client.InNamespace(activities.AgentNamespace)))
+		assert.Empty(t, sas.Items)
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKeyFromObject(keep), keep), "an object the rollout did not install stays")
+	})
+}
+
+func ptrTo[T any](v T) *T { return &v }
