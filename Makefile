@@ -35,9 +35,10 @@ lint: ## gofmt and go vet
 	go vet ./...
 
 .PHONY: test
-test: deps tools lint ## run every test: unit, integration (real Temporal + API servers), end to end
+test: deps tools lint ## run every test: unit, integration (real Temporal + API servers), end to end in the lab
 	go test $(GO_TEST_FLAGS) ./...
 	hack/run-smoke.sh
+	hack/test-e2e.sh
 
 .PHONY: record-histories
 record-histories: tools ## re-record the replay-test histories (workflows/testdata) from real runs on a dev server
