@@ -19,6 +19,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
@@ -39,10 +40,10 @@ func run(args []string, stderr io.Writer) error {
 	var temporal temporalconn.Options
 	common.RegisterFlags(fs, ":8080")
 	temporal.RegisterFlags(fs)
-	probeAddr := fs.String("health-probe-addr", cmdutil.Env("DRSYNCER_HEALTH_PROBE_ADDR", ":8081"), "address of the /healthz and /readyz probes (env DRSYNCER_HEALTH_PROBE_ADDR)")
+	probeAddr := fs.String("health-probe-addr", cliutil.Env("DRSYNCER_HEALTH_PROBE_ADDR", ":8081"), "address of the /healthz and /readyz probes (env DRSYNCER_HEALTH_PROBE_ADDR)")
 	leaderElect := fs.Bool("leader-elect", false, "elect one active controller among replicas")
-	leaderNamespace := fs.String("leader-election-namespace", cmdutil.Env("POD_NAMESPACE", ""), "namespace of the leader-election lease; empty is the in-cluster namespace (env POD_NAMESPACE)")
-	cmdutil.Usage(fs, "controller: reconciles RemoteCluster, ClusterMapping and Replication resources into Temporal workflows and Schedules.\n\n"+
+	leaderNamespace := fs.String("leader-election-namespace", cliutil.Env("POD_NAMESPACE", ""), "namespace of the leader-election lease; empty is the in-cluster namespace (env POD_NAMESPACE)")
+	cliutil.Usage(fs, "controller: reconciles RemoteCluster, ClusterMapping and Replication resources into Temporal workflows and Schedules.\n\n"+
 		"Usage: controller [flags]")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
@@ -36,7 +37,7 @@ func run(args []string, stderr io.Writer) error {
 	common.RegisterFlags(fs, ":9090")
 	temporal.RegisterFlags(fs)
 	maxActivities := fs.Int("max-concurrent-activities", 0, "activities this worker runs at once; 0 is the SDK default")
-	cmdutil.Usage(fs, "worker: polls the dr-syncer task queue and runs its workflows and activities.\n\n"+
+	cliutil.Usage(fs, "worker: polls the dr-syncer task queue and runs its workflows and activities.\n\n"+
 		"Usage: worker [flags]\n\n"+
 		"It reads RemoteClusters and their kubeconfig Secrets from the cluster that --kubeconfig points at.")
 	if err := fs.Parse(args); err != nil {

@@ -3,43 +3,19 @@
 package telemetry
 
 import (
-	"fmt"
-
 	"github.com/go-logr/logr"
 	"github.com/go-logr/zapr"
 	"go.temporal.io/sdk/log"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
 )
 
-// LogOptions configure NewLogger.
-type LogOptions struct {
-	// Level is debug, info, warn or error.
-	Level string
-	// Format is json (for machines) or console (for people).
-	Format string
-}
+// LogOptions configure NewLogger: a level and a format (json or console).
+type LogOptions = cliutil.LogFlags
 
 // NewLogger returns a zap logger writing to stderr.
-func NewLogger(opts LogOptions) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(opts.Level)
-	if err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", opts.Level)
-	}
-	var cfg zap.Config
-	switch opts.Format {
-	case "json", "":
-		cfg = zap.NewProductionConfig()
-	case "console":
-		cfg = zap.NewDevelopmentConfig()
-	default:
-		return nil, fmt.Errorf("log format %q: want json or console", opts.Format)
-	}
-	cfg.Level = zap.NewAtomicLevelAt(level)
-	cfg.EncoderConfig.TimeKey = "time"
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	return cfg.Build()
-}
+func NewLogger(opts LogOptions) (*zap.Logger, error) { return opts.Logger() }
 
 // Logr adapts a zap logger to the logr interface controller-runtime uses.
 func Logr(z *zap.Logger) logr.Logger { return zapr.NewLogger(z) }

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 
-	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
 )
 
 // DefaultTaskQueue is the task queue the worker polls and the starters use.
@@ -30,19 +30,19 @@ type Options struct {
 // RegisterFlags adds the connection flags to fs, defaulting each from its
 // environment variable.
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Address, "temporal-address", cmdutil.Env("DRSYNCER_TEMPORAL_ADDRESS", cmdutil.Env("TEMPORAL_ADDRESS", "127.0.0.1:7233")),
+	fs.StringVar(&o.Address, "temporal-address", cliutil.Env("DRSYNCER_TEMPORAL_ADDRESS", cliutil.Env("TEMPORAL_ADDRESS", "127.0.0.1:7233")),
 		"Temporal frontend host:port (env DRSYNCER_TEMPORAL_ADDRESS or TEMPORAL_ADDRESS)")
-	fs.StringVar(&o.Namespace, "temporal-namespace", cmdutil.Env("DRSYNCER_TEMPORAL_NAMESPACE", cmdutil.Env("TEMPORAL_NAMESPACE", "default")),
+	fs.StringVar(&o.Namespace, "temporal-namespace", cliutil.Env("DRSYNCER_TEMPORAL_NAMESPACE", cliutil.Env("TEMPORAL_NAMESPACE", "default")),
 		"Temporal namespace (env DRSYNCER_TEMPORAL_NAMESPACE or TEMPORAL_NAMESPACE)")
-	fs.StringVar(&o.TaskQueue, "task-queue", cmdutil.Env("DRSYNCER_TASK_QUEUE", DefaultTaskQueue),
+	fs.StringVar(&o.TaskQueue, "task-queue", cliutil.Env("DRSYNCER_TASK_QUEUE", DefaultTaskQueue),
 		"Temporal task queue of the dr-syncer worker (env DRSYNCER_TASK_QUEUE)")
-	fs.StringVar(&o.CertFile, "temporal-tls-cert", cmdutil.Env("DRSYNCER_TEMPORAL_TLS_CERT", ""),
+	fs.StringVar(&o.CertFile, "temporal-tls-cert", cliutil.Env("DRSYNCER_TEMPORAL_TLS_CERT", ""),
 		"client certificate for mTLS to Temporal (env DRSYNCER_TEMPORAL_TLS_CERT)")
-	fs.StringVar(&o.KeyFile, "temporal-tls-key", cmdutil.Env("DRSYNCER_TEMPORAL_TLS_KEY", ""),
+	fs.StringVar(&o.KeyFile, "temporal-tls-key", cliutil.Env("DRSYNCER_TEMPORAL_TLS_KEY", ""),
 		"client key for mTLS to Temporal (env DRSYNCER_TEMPORAL_TLS_KEY)")
-	fs.StringVar(&o.CAFile, "temporal-tls-ca", cmdutil.Env("DRSYNCER_TEMPORAL_TLS_CA", ""),
+	fs.StringVar(&o.CAFile, "temporal-tls-ca", cliutil.Env("DRSYNCER_TEMPORAL_TLS_CA", ""),
 		"CA bundle that signed Temporal's server certificate (env DRSYNCER_TEMPORAL_TLS_CA)")
-	fs.StringVar(&o.ServerName, "temporal-tls-server-name", cmdutil.Env("DRSYNCER_TEMPORAL_TLS_SERVER_NAME", ""),
+	fs.StringVar(&o.ServerName, "temporal-tls-server-name", cliutil.Env("DRSYNCER_TEMPORAL_TLS_SERVER_NAME", ""),
 		"server name to verify in Temporal's certificate (env DRSYNCER_TEMPORAL_TLS_SERVER_NAME)")
 }
 

@@ -1,4 +1,5 @@
-// Package cliutil is the start-up code the data-plane binaries (agent,
+// Package cliutil is the start-up code every binary shares (cmdutil builds
+// on it for the control plane); the data-plane binaries (agent,
 // mountserver, mover) share. It deliberately does not reuse internal/cmdutil
 // or internal/telemetry: those pull in client-go and the Temporal SDK, and
 // the data-plane images must stay small and free of both.
