@@ -1,8 +1,7 @@
-// Package cliutil is the start-up code every binary shares (cmdutil builds
-// on it for the control plane); the data-plane binaries (agent,
-// mountserver, mover) share. It deliberately does not reuse internal/cmdutil
-// or internal/telemetry: those pull in client-go and the Temporal SDK, and
-// the data-plane images must stay small and free of both.
+// Package cliutil is the start-up code every dr-syncer binary shares: flags
+// from the environment, usage text and the zap logger; cmdutil builds on it
+// for the control plane. It imports neither client-go nor the Temporal SDK,
+// so the data-plane images (agent, mountserver, mover) stay small.
 package cliutil
 
 import (
