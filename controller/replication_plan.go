@@ -9,8 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/starter"
+	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // Reasons of the Synced condition; each says what happened or what to fix.
@@ -169,6 +171,10 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	st.SyncStats.LastSyncDuration = run.Close.Sub(run.Start).Round(time.Millisecond).String()
 	if run.Result != nil {
 		st.SyncStats.TotalResources = int32(len(run.Result.PVCs))
+		if res := run.Result.Resources; res != nil {
+			st.SyncStats.TotalResources += int32(res.Total)
+			recordResources(st, res, timeOf(run.Close))
+		}
 	}
 	if run.Status == "Completed" {
 		st.SyncStats.SuccessfulSyncs++
@@ -329,4 +335,40 @@ func progressOf(run *starter.RunState) *drv1.SyncProgress {
 		sp.CurrentOperation += ": " + strings.Join(pvcs, ", ")
 	}
 	return sp
+}
+
+// maxResourceStatus bounds status.resourceStatus: a namespace of thousands
+// of objects must not push the Replication towards etcd's object size limit.
+// Failed and skipped objects come first, since they are what a user looks for.
+const maxResourceStatus = 100
+
+// recordResources mirrors a run's object replication into the status. A run
+// that changed nothing in DR leaves the per-object status as it was, so a
+// steady state produces no status churn.
+func recordResources(st *drv1.ReplicationStatus, res *workflows.ResourcesResult, at *metav1.Time) {
+	groups := make([]drv1.ResourceGroupStatus, 0, len(res.Groups))
+	for _, g := range res.Groups {
+		groups = append(groups, drv1.ResourceGroupStatus{Kind: g.Kind, Total: int32(g.Total), Synced: int32(g.Synced), Failed: int32(g.Failed)})
+	}
+	st.ResourceGroups = groups
+	scales := make([]drv1.DeploymentScale, 0, len(res.Scales))
+	for _, sc := range res.Scales {
+		scales = append(scales, drv1.DeploymentScale{Kind: sc.Kind, Name: sc.Name, OriginalReplicas: sc.OriginalReplicas, DRReplicas: sc.DRReplicas, LastScaled: *at})
+	}
+	if !res.Changed && res.Failed == 0 && len(st.ResourceStatus) > 0 {
+		return
+	}
+	st.DeploymentScales = scales
+	objects := make([]drv1.ResourceStatus, 0, min(len(res.Resources), maxResourceStatus))
+	for _, pass := range []func(activities.ObjectStatus) bool{
+		func(o activities.ObjectStatus) bool { return o.State != activities.StateSynced },
+		func(o activities.ObjectStatus) bool { return o.State == activities.StateSynced },
+	} {
+		for _, o := range res.Resources {
+			if pass(o) && len(objects) < maxResourceStatus {
+				objects = append(objects, drv1.ResourceStatus{Kind: o.Kind, Name: o.Name, State: string(o.State), Error: o.Error, LastSyncTime: at})
+			}
+		}
+	}
+	st.ResourceStatus = objects
 }

@@ -1,0 +1,60 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/starter"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+func resourcesRun(runID string, res workflows.ResourcesResult) *starter.RunState {
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	return &starter.RunState{WorkflowID: "replication/ops/shop/" + runID, RunID: runID, Status: "Completed",
+		Start: now.Add(-time.Minute), Close: now, Result: &workflows.ReplicationResult{Resources: &res}}
+}
+
+func TestRunResultsReachResourceStatus(t *testing.T) {
+	var st drv1.ReplicationStatus
+	recordFinished(&st, resourcesRun("r1", workflows.ResourcesResult{
+		Total: 3, Synced: 2, Failed: 1, Changed: true,
+		Groups: []workflows.ResourceGroup{{Kind: "ConfigMap", Total: 2, Synced: 2}, {Kind: "Deployment", Total: 1, Failed: 1}},
+		Resources: []activities.ObjectStatus{
+			{Kind: "ConfigMap", Name: "a", State: activities.StateSynced},
+			{Kind: "ConfigMap", Name: "b", State: activities.StateSynced},
+			{Kind: "Deployment", Name: "web", State: activities.StateFailed, Error: "spec.selector: field is immutable"},
+		},
+		Scales: []activities.WorkloadScale{{Kind: "Deployment", Name: "api", OriginalReplicas: 3, DRReplicas: 0}},
+	}))
+	assert.Equal(t, int32(3), st.SyncStats.TotalResources)
+	assert.Equal(t, []drv1.ResourceGroupStatus{{Kind: "ConfigMap", Total: 2, Synced: 2}, {Kind: "Deployment", Total: 1, Failed: 1}}, st.ResourceGroups)
+	require.Len(t, st.ResourceStatus, 3)
+	assert.Equal(t, "web", st.ResourceStatus[0].Name, "failures come first")
+	assert.Equal(t, "spec.selector: field is immutable", st.ResourceStatus[0].Error)
+	require.Len(t, st.DeploymentScales, 1)
+	assert.Equal(t, int32(3), st.DeploymentScales[0].OriginalReplicas)
+
+	// A later run that changed nothing leaves the per-object status alone.
+	before := st.DeepCopy().ResourceStatus
+	recordFinished(&st, resourcesRun("r2", workflows.ResourcesResult{Total: 3, Synced: 3,
+		Groups:    []workflows.ResourceGroup{{Kind: "ConfigMap", Total: 2, Synced: 2}, {Kind: "Deployment", Total: 1, Synced: 1}},
+		Resources: []activities.ObjectStatus{{Kind: "ConfigMap", Name: "a", State: activities.StateSynced}}}))
+	assert.Equal(t, before, st.ResourceStatus)
+}
+
+func TestResourceStatusIsBounded(t *testing.T) {
+	res := workflows.ResourcesResult{Changed: true}
+	for i := range 500 {
+		res.Resources = append(res.Resources, activities.ObjectStatus{Kind: "ConfigMap", Name: string(rune('a' + i%26)), State: activities.StateSynced})
+	}
+	res.Resources = append(res.Resources, activities.ObjectStatus{Kind: "Secret", Name: "bad", State: activities.StateFailed})
+	var st drv1.ReplicationStatus
+	recordFinished(&st, resourcesRun("r1", res))
+	assert.Len(t, st.ResourceStatus, maxResourceStatus)
+	assert.Equal(t, "bad", st.ResourceStatus[0].Name)
+}
