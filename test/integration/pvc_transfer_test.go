@@ -129,13 +129,18 @@ func TestTransfer(t *testing.T) {
 		assert.Error(t, cluster.Client.Get(ctx, client.ObjectKey{Namespace: "app", Name: in.Op.Name("sync")}, &none))
 	})
 
-	t.Run("the sync pod mounts the DR PVC and the keys, not the source", func(t *testing.T) {
+	t.Run("the sync pod runs on the chosen node and mounts the DR PVC and the keys", func(t *testing.T) {
 		in := input("pvc-sync/prod/app/spec")
 		pod := kube.SyncPod(kube.SyncPodOptions{Name: in.Op.Name("sync"), Namespace: "app", Node: "dr-1", Claim: "data",
 			Image: in.Image.Reference, Labels: in.Op.Labels("sync"), CredentialsSecret: "creds", ClusterKeySecret: "creds",
 			AgentAddr: in.AgentAddr, Target: in.Target, SyncConfigJSON: `{"bandwidthLimit":100}`})
 		require.NoError(t, cluster.Client.Create(ctx, pod, client.DryRunAll), "the API server accepts the pod spec")
-		assert.Equal(t, "dr-1", pod.Spec.NodeName)
+		// Placed through the scheduler (not nodeName), so a WaitForFirstConsumer
+		// DR volume gets provisioned on the chosen node.
+		assert.Empty(t, pod.Spec.NodeName)
+		term := pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0]
+		assert.Equal(t, []string{"dr-1"}, term.MatchFields[0].Values)
+		assert.Equal(t, "metadata.name", term.MatchFields[0].Key)
 		assert.False(t, pod.Spec.Containers[0].VolumeMounts[0].ReadOnly, "the DR PVC is written")
 		for _, v := range pod.Spec.Volumes[1:] {
 			assert.Equal(t, int32(0o400), *v.Secret.DefaultMode, "key material is readable by the mover only")
