@@ -54,6 +54,7 @@ func TestRecordHistories(t *testing.T) {
 	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
 	w.RegisterWorkflowWithOptions(workflows.ReplicateResources, workflow.RegisterOptions{Name: workflows.ReplicateResourcesName})
 	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
+	w.RegisterWorkflowWithOptions(workflows.ContinuousReplication, workflow.RegisterOptions{Name: workflows.ContinuousReplicationName})
 	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
 	for name, fn := range script {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
@@ -97,6 +98,19 @@ func TestRecordHistories(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	require.NoError(t, tp.Client.CancelWorkflow(ctx, cancelled.GetID(), cancelled.GetRunID()))
 	record("pvc-sync-cancel", cancelled, true)
+
+	// A continuous replication: interval syncs, a change signal, then cancelled.
+	ref := activities.ObjectRef{Namespace: "dr-syncer-system", Name: "live"}
+	continuous, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name), TaskQueue: tp.TaskQueue,
+	}, workflows.ContinuousReplicationName, workflows.ContinuousState{Replication: ref,
+		Settings: workflows.ContinuousSettings{Every: 3 * time.Second, Note: workflows.ContinuousNote(3 * time.Second)}})
+	require.NoError(t, err)
+	time.Sleep(5 * time.Second)
+	require.NoError(t, tp.Client.SignalWorkflow(ctx, continuous.GetID(), "", workflows.SignalChange, "ConfigMap/settings"))
+	time.Sleep(6 * time.Second)
+	require.NoError(t, tp.Client.CancelWorkflow(ctx, continuous.GetID(), ""))
+	record("continuous-cancel", continuous, true)
 }
 
 func saveHistory(t *testing.T, c client.Client, name, workflowID, runID string) {

@@ -32,6 +32,7 @@ func TestReplayCommittedHistories(t *testing.T) {
 			replayer.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
 			replayer.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
 			replayer.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: ReplicateResourcesName})
+			replayer.RegisterWorkflowWithOptions(ContinuousReplication, workflow.RegisterOptions{Name: ContinuousReplicationName})
 			replayer.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
 			replayer.RegisterWorkflowWithOptions(ClusterHealth, workflow.RegisterOptions{Name: ClusterHealthName})
 			// The original IDs matter: child workflow IDs derive from them.
