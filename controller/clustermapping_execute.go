@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // execute carries out the key action on the control-cluster Secret. Key
@@ -20,6 +22,9 @@ import (
 // resourceVersion observed, so a concurrent writer makes this one retry
 // rather than lose a key.
 func (r *ClusterMappingReconciler) execute(ctx context.Context, m *drv1.ClusterMapping, obs clusterMappingObservation, plan *clusterMappingPlan, now time.Time) error {
+	if plan.StartCheck != "" {
+		return r.startCheck(ctx, m, obs, plan)
+	}
 	if plan.Keys == keyKeep {
 		return nil
 	}
@@ -67,6 +72,31 @@ func (r *ClusterMappingReconciler) execute(ctx context.Context, m *drv1.ClusterM
 	if err != nil {
 		return fmt.Errorf("write cluster-pair key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
+	return nil
+}
+
+// startCheck starts the connectivity workflow the plan names, at most once
+// per ID, and records its run in the planned status.
+func (r *ClusterMappingReconciler) startCheck(ctx context.Context, m *drv1.ClusterMapping, obs clusterMappingObservation, plan *clusterMappingPlan) error {
+	cfg := activities.AgentConfigOf(obs.Source)
+	in := workflows.ConnectivityInput{
+		Source:         activities.ClusterRef{Namespace: m.Namespace, Name: m.Spec.SourceCluster},
+		DR:             activities.ClusterRef{Namespace: m.Namespace, Name: m.Spec.TargetCluster},
+		ClusterKey:     activities.ClusterKeySecret(m),
+		AgentHostKey:   activities.AgentHostKeySecret(obs.Source),
+		Image:          activities.Image{Reference: cfg.Image, PullPolicy: cfg.PullPolicy},
+		AgentPort:      cfg.Port,
+		TimeoutSeconds: m.Spec.ConnectivityTimeoutSeconds,
+	}
+	run, err := r.Temporal.StartWorkflowOnce(ctx, plan.StartCheck, workflows.ConnectivityName, in,
+		temporal.NewSearchAttributes(workflows.AttrSourceCluster.ValueSet(m.Spec.SourceCluster)))
+	if err != nil {
+		// The status keeps naming the previous check, so the next
+		// reconcile plans the same ID again.
+		plan.Status.ConnectivityCheck = m.Status.ConnectivityCheck.DeepCopy()
+		return err
+	}
+	plan.Status.ConnectivityCheck = &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID}
 	return nil
 }
 

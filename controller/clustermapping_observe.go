@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +13,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/starter"
+	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // clusterMappingObservation is everything planClusterMapping needs.
@@ -23,9 +25,27 @@ type clusterMappingObservation struct {
 	Source  *drv1.RemoteCluster
 	Problem string
 	// AgentKeys are the key fingerprints the source agent authorizes, from
-	// its last completed rollout; nil when unknown. Read only during a
-	// rotation overlap, which is the only time they matter.
+	// its last completed rollout; nil when unknown.
 	AgentKeys []string
+	// Check is the connectivity check status.connectivityCheck names; nil
+	// when there is none.
+	Check *connectivityCheck
+}
+
+// connectivityCheck is what the planner reads of a connectivity workflow.
+type connectivityCheck struct {
+	WorkflowID, RunID string
+	// Lost: Temporal does not know the run (its history expired).
+	Lost    bool
+	Running bool
+	Start   time.Time
+	Closed  time.Time
+	// Status is how a closed run ended: Completed, Failed, Canceled, ...
+	Status string
+	// Result of a completed run.
+	Result *workflows.ConnectivityResult
+	// Error says why a closed run did not complete.
+	Error string
 }
 
 func (r *ClusterMappingReconciler) observe(ctx context.Context, m *drv1.ClusterMapping) (clusterMappingObservation, error) {
@@ -53,7 +73,10 @@ func (r *ClusterMappingReconciler) observe(ctx context.Context, m *drv1.ClusterM
 			obs.Source = &rc
 		}
 	}
-	if obs.KeySecret == nil || len(obs.KeySecret.Data[activities.SecretKeyClusterPreviousPublic]) == 0 {
+	if err := r.observeCheck(ctx, m, &obs); err != nil {
+		return obs, err
+	}
+	if obs.KeySecret == nil {
 		return obs, nil
 	}
 	agent := obs.Source.Status.Agent
@@ -71,4 +94,31 @@ func (r *ClusterMappingReconciler) observe(ctx context.Context, m *drv1.ClusterM
 		obs.AgentKeys = st.Outcome.AuthorizedFingerprints
 	}
 	return obs, nil
+}
+
+// observeCheck reads the connectivity check the status names.
+func (r *ClusterMappingReconciler) observeCheck(ctx context.Context, m *drv1.ClusterMapping, obs *clusterMappingObservation) error {
+	ref := m.Status.ConnectivityCheck
+	if ref == nil || ref.WorkflowID == "" {
+		return nil
+	}
+	c := &connectivityCheck{WorkflowID: ref.WorkflowID, RunID: ref.RunID}
+	obs.Check = c
+	st, err := r.Temporal.WorkflowState(ctx, ref.WorkflowID, ref.RunID)
+	if errors.Is(err, starter.ErrRunNotFound) {
+		c.Lost = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.RunID, c.Running, c.Start, c.Closed, c.Status, c.Error = st.RunID, st.Running(), st.Start, st.Close, st.Status, st.Error
+	if st.Completed() {
+		var res workflows.ConnectivityResult
+		if err := st.Result(&res); err != nil {
+			return fmt.Errorf("decode result of %s: %w", ref.WorkflowID, err)
+		}
+		c.Result = &res
+	}
+	return nil
 }

@@ -48,6 +48,8 @@ type clusterMappingPlan struct {
 	// RotateValue is the rotate-keys annotation value the key action handles.
 	RotateValue  string
 	RequeueAfter time.Duration
+	// StartCheck is the ID of a connectivity workflow to start.
+	StartCheck string
 }
 
 // clusterKey is what the planner reads of a key Secret.
@@ -106,16 +108,22 @@ func planClusterMapping(obs clusterMappingObservation, now time.Time, poll time.
 	st.RotateKeysHandled = key.Handled
 
 	phase, ready := mappingPhase(obs, m)
+	if ready.Reason == ReasonKeysReady {
+		phase, ready = planConnectivity(obs, key, &p, now, poll)
+	}
 	if key.Overlap {
 		ready.Message += "; key rotation in progress: the previous key stays authorized until the source agent has the new one"
 		p.RequeueAfter = poll
 	}
-	if interval > 0 && p.RequeueAfter == 0 {
-		p.RequeueAfter = min(max(key.GeneratedAt.Add(interval).Sub(now), time.Second), maxRotationWait)
+	if interval > 0 {
+		rotateIn := min(max(key.GeneratedAt.Add(interval).Sub(now), time.Second), maxRotationWait)
+		if p.RequeueAfter == 0 || rotateIn < p.RequeueAfter {
+			p.RequeueAfter = rotateIn
+		}
 	}
 	st.Phase = phase
 	status := metav1.ConditionFalse
-	if ready.Reason == ReasonKeysReady || ready.Reason == ReasonNotVerified {
+	if connectivityReady(ready.Reason) {
 		status = metav1.ConditionTrue
 	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
@@ -150,7 +158,8 @@ func mappingPhase(obs clusterMappingObservation, m *drv1.ClusterMapping) (drv1.C
 	if m.Spec.VerifyConnectivity != nil && !*m.Spec.VerifyConnectivity {
 		return drv1.ClusterMappingPending, condition{ReasonNotVerified, "keys ready and source agent ready; connectivity not verified (spec.verifyConnectivity is false)"}
 	}
-	return drv1.ClusterMappingPending, condition{ReasonKeysReady, "keys ready and source agent ready; the SSH connectivity check is not run yet"}
+	// planConnectivity takes it from here.
+	return drv1.ClusterMappingPending, condition{ReasonKeysReady, "keys ready and source agent ready"}
 }
 
 // durationOr parses a schema-validated duration; zero when empty or invalid.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,11 +21,16 @@ import (
 // *starter.Starter is the implementation.
 type MappingTemporal interface {
 	AgentRolloutState(ctx context.Context, workflowID, runID string) (starter.AgentRolloutState, error)
+	StartWorkflowOnce(ctx context.Context, id, name string, input any, attrs temporal.SearchAttributes) (starter.StartedRun, error)
+	WorkflowState(ctx context.Context, workflowID, runID string) (starter.WorkflowState, error)
 }
 
 // ClusterMappingReconciler keeps each mapping's cluster-pair key: generates
 // it, rotates it on a timer or on the rotate-keys annotation, and ends the
-// rotation overlap once the source agent authorizes the new key.
+// rotation overlap once the source agent authorizes the new key. With
+// verifyConnectivity it then proves, with a connectivity workflow, that
+// the DR cluster reaches every source agent over SSH, and re-checks when
+// the key or the agent changes or the last check grows old.
 type ClusterMappingReconciler struct {
 	// Client reads ClusterMappings and RemoteClusters (cached) and writes
 	// ClusterMappings and key Secrets.

@@ -12,4 +12,6 @@ import (
 func registerAgent(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: workflows.AgentRolloutName})
 	r.RegisterActivity(&activities.AgentActivities{Clusters: deps.Clusters, Control: deps.Control})
+	r.RegisterWorkflowWithOptions(workflows.Connectivity, workflow.RegisterOptions{Name: workflows.ConnectivityName})
+	r.RegisterActivity(&activities.ConnectivityActivities{Clusters: deps.Clusters, Control: deps.Control})
 }

@@ -68,7 +68,8 @@ func TestControllerClusterMapping(t *testing.T) {
 	require.NoError(t, env.DR.Client.Update(ctx, src))
 	m := &drv1.ClusterMapping{
 		ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "source-to-dr"},
-		Spec:       drv1.ClusterMappingSpec{SourceCluster: "source", TargetCluster: "dr"},
+		// Keys only; TestConnectivity covers the check.
+		Spec: drv1.ClusterMappingSpec{SourceCluster: "source", TargetCluster: "dr", VerifyConnectivity: ptrTo(false)},
 	}
 	require.NoError(t, env.DR.Client.Create(ctx, m))
 	getM := func() *drv1.ClusterMapping {
@@ -103,7 +104,7 @@ func TestControllerClusterMapping(t *testing.T) {
 		agentPlayDaemonSetController(t, env.Source.Client, 2)
 		agentEventually(t, "mapping sees the agent ready", func() bool {
 			c := ready(getM())
-			return c != nil && c.Reason == controller.ReasonKeysReady
+			return c != nil && c.Reason == controller.ReasonNotVerified
 		})
 	})
 

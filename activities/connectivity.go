@@ -1,0 +1,280 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// ConnectivityNamespace is where the check pod runs in the DR cluster.
+const ConnectivityNamespace = AgentNamespace
+
+// Error types of connectivity checks that retrying cannot fix.
+const (
+	// ErrTypeAgentNotInstalled: the source cluster runs no agent to check.
+	ErrTypeAgentNotInstalled = "AgentNotInstalled"
+	// ErrTypeConnectivityTimeout: the check pod did not finish in time.
+	ErrTypeConnectivityTimeout = "ConnectivityTimeout"
+)
+
+// Roles of the objects a connectivity check creates.
+const (
+	RoleConnectivityCheck = "connectivity"
+	RoleConnectivityKeys  = "connectivity-keys"
+)
+
+// ConnectivityActivities check that the DR cluster reaches the source agents.
+type ConnectivityActivities struct {
+	Clusters ClusterResolver
+	// Control reads the key Secrets.
+	Control client.Reader
+}
+
+// AgentAddressesInput names the source cluster and its agents' port.
+type AgentAddressesInput struct {
+	Source ClusterRef `json:"source"`
+	Port   int32      `json:"port"`
+}
+
+// AgentAddresses lists host:port of the agent on every ready node of the
+// source cluster the agent DaemonSet runs on (its node selector and
+// tolerations), sorted by node name.
+func (a *ConnectivityActivities) AgentAddresses(ctx context.Context, in AgentAddressesInput) ([]string, error) {
+	cs, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
+	if err != nil {
+		return nil, classify(err)
+	}
+	name := agentdeploy.Defaults().Name
+	ds, err := cs.AppsV1().DaemonSets(AgentNamespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nonRetryable(ErrTypeAgentNotInstalled, "agent DaemonSet %s/%s not found in source cluster %s: enable spec.pvcSync on the RemoteCluster and wait for its rollout",
+			AgentNamespace, name, in.Source.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get agent DaemonSet in %s: %w", in.Source.Name, err)
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes of %s: %w", in.Source.Name, err)
+	}
+	addrs := AgentAddressesOf(ds.Spec.Template.Spec, nodes.Items, in.Port)
+	if len(addrs) == 0 {
+		return nil, nonRetryable(ErrTypeAgentNotInstalled, "no ready node of source cluster %s with an InternalIP runs the agent", in.Source.Name)
+	}
+	return addrs, nil
+}
+
+// AgentAddressesOf is AgentAddresses' pure part: the ready nodes the agent
+// pod spec may run on, as InternalIP:port.
+func AgentAddressesOf(spec corev1.PodSpec, nodes []corev1.Node, port int32) []string {
+	selector := labels.SelectorFromSet(spec.NodeSelector)
+	var out []string
+	nodes = slices.Clone(nodes)
+	slices.SortFunc(nodes, func(a, b corev1.Node) int { return strings.Compare(a.Name, b.Name) })
+	for _, n := range nodes {
+		ip := kube.InternalIP(&n)
+		if ip == "" || !nodeReady(&n) || !selector.Matches(labels.Set(n.Labels)) || !tolerated(spec.Tolerations, n.Spec.Taints) {
+			continue
+		}
+		out = append(out, net.JoinHostPort(ip, strconv.Itoa(int(port))))
+	}
+	return out
+}
+
+// daemonSetTolerated are the taint keys the DaemonSet controller tolerates
+// on every DaemonSet pod (node conditions and cordoning).
+var daemonSetTolerated = []string{
+	corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable, corev1.TaintNodeDiskPressure, corev1.TaintNodeMemoryPressure,
+	corev1.TaintNodePIDPressure, corev1.TaintNodeUnschedulable, corev1.TaintNodeNetworkUnavailable,
+}
+
+func tolerated(tolerations []corev1.Toleration, taints []corev1.Taint) bool {
+	for i := range taints {
+		taint := &taints[i]
+		if taint.Effect == corev1.TaintEffectPreferNoSchedule || slices.Contains(daemonSetTolerated, taint.Key) {
+			continue
+		}
+		ok := false
+		for j := range tolerations {
+			if tolerations[j].ToleratesTaint(klog.Background(), taint, false) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ConnectivityCheckInput says what one check runs and with which keys.
+// Key material is not in it: the activity copies the Secrets named here.
+type ConnectivityCheckInput struct {
+	Op           Operation  `json:"op"`
+	DR           ClusterRef `json:"dr"`
+	ClusterKey   SecretRef  `json:"clusterKey"`
+	AgentHostKey SecretRef  `json:"agentHostKey"`
+	Image        Image      `json:"image"`
+	Agents       []string   `json:"agents"`
+	// TimeoutSeconds bounds the whole check, pod start included.
+	TimeoutSeconds int32 `json:"timeoutSeconds"`
+}
+
+// ConnectivityResult is the outcome per agent; Connected when all passed.
+type ConnectivityResult struct {
+	Agents    []sshcheck.Result `json:"agents"`
+	Connected bool              `json:"connected"`
+}
+
+// RunConnectivityCheck copies the keys into a per-check Secret in the DR
+// cluster, runs sshcheck in a pod there against every agent and reads the
+// outcome from its termination message. Cleanup is the workflow's: it
+// deletes the pod and Secret by the operation label, on every path.
+func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in ConnectivityCheckInput) (ConnectivityResult, error) {
+	timeout := time.Duration(in.TimeoutSeconds) * time.Second
+	cs, err := a.Clusters.Clientset(ctx, in.DR.Namespace, in.DR.Name)
+	if err != nil {
+		return ConnectivityResult{}, classify(err)
+	}
+	if err := ensureManagedNamespace(ctx, cs, ConnectivityNamespace); err != nil {
+		return ConnectivityResult{}, err
+	}
+	secret, err := a.writeCheckSecret(ctx, cs, in)
+	if err != nil {
+		return ConnectivityResult{}, err
+	}
+	pod := kube.ConnectivityPod(kube.ConnectivityPodOptions{
+		Name: in.Op.Name("conncheck"), Namespace: ConnectivityNamespace,
+		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels(RoleConnectivityCheck),
+		KeySecret: secret, Timeout: AgentCheckTimeout(timeout).String(), Agents: in.Agents,
+	})
+	if _, err := createOrGetPod(ctx, cs, pod); err != nil {
+		return ConnectivityResult{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	term, err := waitPodTerminated(wctx, cs, pod.Namespace, pod.Name)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return ConnectivityResult{}, nonRetryable(ErrTypeConnectivityTimeout,
+				"connectivity check pod %s/%s did not finish within %s: %v", pod.Namespace, pod.Name, timeout, err)
+		}
+		return ConnectivityResult{}, err
+	}
+	var s sshcheck.Summary
+	if err := json.Unmarshal([]byte(strings.TrimSpace(term.Message)), &s); err != nil {
+		return ConnectivityResult{}, fmt.Errorf("connectivity check pod %s/%s ended (%s, exit %d) without a result: %s",
+			pod.Namespace, pod.Name, term.Reason, term.ExitCode, term.Message)
+	}
+	r := ConnectivityResult{Agents: s.Results(in.Agents), Connected: true}
+	for _, ag := range r.Agents {
+		r.Connected = r.Connected && ag.OK
+	}
+	r.Connected = r.Connected && len(r.Agents) > 0
+	return r, nil
+}
+
+// AgentCheckTimeout is sshcheck's per-agent timeout within a check bounded
+// by total: half of it, leaving the rest for the pod to start, at most 30s.
+func AgentCheckTimeout(total time.Duration) time.Duration {
+	return min(max(total/2, time.Second), 30*time.Second)
+}
+
+func (a *ConnectivityActivities) writeCheckSecret(ctx context.Context, cs kubernetes.Interface, in ConnectivityCheckInput) (string, error) {
+	var key, host corev1.Secret
+	for _, s := range []struct {
+		ref SecretRef
+		obj *corev1.Secret
+		key string
+	}{{in.ClusterKey, &key, SecretKeyClusterPrivate}, {in.AgentHostKey, &host, SecretKeyHostPublic}} {
+		err := a.Control.Get(ctx, types.NamespacedName{Namespace: s.ref.Namespace, Name: s.ref.Name}, s.obj)
+		if err != nil {
+			return "", fmt.Errorf("get key Secret %s/%s: %w", s.ref.Namespace, s.ref.Name, err)
+		}
+		if len(s.obj.Data[s.key]) == 0 {
+			return "", invalidSpec("key Secret %s/%s has no %s", s.ref.Namespace, s.ref.Name, s.key)
+		}
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: in.Op.Name("conncheck"), Namespace: ConnectivityNamespace, Labels: in.Op.Labels(RoleConnectivityKeys)},
+		Type:       corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			kube.SecretKeyClusterKey:   key.Data[SecretKeyClusterPrivate],
+			kube.SecretKeyAgentHostKey: host.Data[SecretKeyHostPublic],
+		},
+	}
+	secrets := cs.CoreV1().Secrets(ConnectivityNamespace)
+	_, err := secrets.Create(ctx, secret, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = secrets.Update(ctx, secret, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return "", fmt.Errorf("write connectivity key Secret %s/%s: %w", ConnectivityNamespace, secret.Name, err)
+	}
+	return secret.Name, nil
+}
+
+// ensureManagedNamespace creates namespace, labelled managed-by, unless it exists.
+func ensureManagedNamespace(ctx context.Context, cs kubernetes.Interface, namespace string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy}}}
+	_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", namespace, err)
+	}
+	return nil
+}
+
+// waitPodTerminated waits until the pod's container has terminated,
+// heartbeating what it waits for, and fails with the pod's problem when
+// waiting cannot help.
+func waitPodTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.ContainerStateTerminated, error) {
+	for {
+		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
+		}
+		for _, c := range pod.Status.ContainerStatuses {
+			if c.State.Terminated != nil {
+				return c.State.Terminated, nil
+			}
+		}
+		problem, permanent := podProblem(ctx, cs, pod)
+		if permanent {
+			return nil, nonRetryable(ErrTypePodFailed, "%s", problem)
+		}
+		status := problem
+		if status == "" {
+			status = fmt.Sprintf("waiting for pod %s/%s (%s)", namespace, name, pod.Status.Phase)
+		}
+		activity.RecordHeartbeat(ctx, status)
+		select {
+		case <-ctx.Done():
+			if problem != "" {
+				return nil, fmt.Errorf("%s: %w", problem, ctx.Err())
+			}
+			return nil, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}

@@ -1,0 +1,181 @@
+package sshcheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+)
+
+type testKey struct {
+	signer ssh.Signer
+	pair   keys.ClusterPairKey
+}
+
+func newKey(t *testing.T) testKey {
+	t.Helper()
+	k, err := keys.GenerateClusterPairKey("test")
+	require.NoError(t, err)
+	s, err := keys.ParsePrivateKey(k.PrivateKey)
+	require.NoError(t, err)
+	return testKey{signer: s, pair: k}
+}
+
+// startAgent runs the real agent on 127.0.0.1:0, accepting client.
+func startAgent(t *testing.T, host, client testKey) string {
+	t.Helper()
+	set, err := keys.ParseAuthorizedKeys(client.pair.AuthorizedKey)
+	require.NoError(t, err)
+	allow, err := agent.NewStaticAllowList()
+	require.NoError(t, err)
+	srv, err := agent.New(agent.Options{
+		HostKeys: []ssh.Signer{host.signer}, AuthorizedKeys: agent.StaticKeys{Set: set},
+		AllowList: allow, Logger: zap.NewNop(), ShutdownGrace: time.Second,
+	})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+// closedPort is an address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func TestCheck(t *testing.T) {
+	host, client, stranger := newKey(t), newKey(t), newKey(t)
+	addr := startAgent(t, host, client)
+	closed := closedPort(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		o      Options
+		addr   string
+		kind   string
+		errHas string
+	}{
+		{"the right key connects", Options{ClientKey: client.signer, HostKey: host.signer.PublicKey()}, addr, "", ""},
+		{"a key the agent does not accept fails authentication", Options{ClientKey: stranger.signer, HostKey: host.signer.PublicKey()}, addr,
+			KindAuth, "authentication failed (the agent does not accept this cluster key)"},
+		{"another host key is a mismatch", Options{ClientKey: client.signer, HostKey: stranger.signer.PublicKey()}, addr,
+			KindHostKey, "host key mismatch"},
+		{"a closed port is unreachable", Options{ClientKey: client.signer, HostKey: host.signer.PublicKey()}, closed,
+			KindUnreachable, "unreachable: dial tcp " + closed + ": connect: connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Timeout = 5 * time.Second
+			r := Check(ctx, tc.o, tc.addr)
+			assert.Equal(t, tc.addr, r.Addr)
+			assert.Equal(t, tc.kind == "", r.OK, r.Error)
+			assert.Equal(t, tc.kind, r.Kind)
+			assert.Contains(t, r.Error, tc.errHas)
+		})
+	}
+}
+
+// A dial that times out reads as "unreachable: dial tcp …: i/o timeout".
+func TestCheckTimeoutReadsWell(t *testing.T) {
+	host, client := newKey(t), newKey(t)
+	r := Check(context.Background(), Options{
+		// 192.0.2.0/24 is TEST-NET-1: never routed, so the dial hangs
+		// until the timeout (or fails at once where there is no route).
+		ClientKey: client.signer, HostKey: host.signer.PublicKey(), Timeout: 50 * time.Millisecond,
+	}, "192.0.2.1:2222")
+	assert.False(t, r.OK)
+	assert.Equal(t, KindUnreachable, r.Kind)
+	assert.True(t, strings.HasPrefix(r.Error, "unreachable: dial tcp 192.0.2.1:2222: "), r.Error)
+}
+
+func TestMainWritesLinesAndSummary(t *testing.T) {
+	host, client := newKey(t), newKey(t)
+	good := startAgent(t, host, client)
+	bad := closedPort(t)
+	dir := t.TempDir()
+	keyFile, hostFile, termLog := filepath.Join(dir, "id"), filepath.Join(dir, "host.pub"), filepath.Join(dir, "termination-log")
+	require.NoError(t, os.WriteFile(keyFile, client.pair.PrivateKey.Reveal(), 0o600))
+	require.NoError(t, os.WriteFile(hostFile, keys.AuthorizedLine(host.signer.PublicKey(), "host"), 0o600))
+	args := func(addrs ...string) []string {
+		return append([]string{"--client-key", keyFile, "--host-key", hostFile, "--timeout", "5s", "--termination-log", termLog}, addrs...)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), args(good, bad), &stdout, &stderr)
+	assert.Equal(t, ExitNotConnected, code, stderr.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 2)
+	var first, second Result
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &first))
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &second))
+	assert.Equal(t, Result{Addr: good, OK: true}, first)
+	assert.Equal(t, KindUnreachable, second.Kind)
+	var s Summary
+	b, err := os.ReadFile(termLog)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &s))
+	assert.False(t, s.Connected)
+	assert.Equal(t, []string{good}, s.OK)
+	require.Len(t, s.Failed, 1)
+	assert.Equal(t, bad, s.Failed[0].Addr)
+
+	stdout.Reset()
+	assert.Equal(t, ExitConnected, Main(context.Background(), args(good), &stdout, &stderr))
+	b, err = os.ReadFile(termLog)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &s))
+	assert.True(t, s.Connected)
+
+	assert.Equal(t, ExitUsage, Main(context.Background(), args(), &stdout, &stderr), "no agents is a usage error")
+}
+
+func TestSummaryFitsTerminationMessage(t *testing.T) {
+	var results []Result
+	var addrs []string
+	for i := range 300 {
+		addr := fmt.Sprintf("10.0.%d.%d:2222", i/250, i%250)
+		addrs = append(addrs, addr)
+		r := Result{Addr: addr, OK: i%3 != 0}
+		if !r.OK {
+			r.Kind, r.Error = KindUnreachable, "unreachable: "+strings.Repeat("x", 300)
+		}
+		results = append(results, r)
+	}
+	s := Summarize(results)
+	b, err := s.Marshal()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(b), MaxSummaryBytes)
+	var back Summary
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.False(t, back.Connected)
+	got := back.Results(addrs)
+	require.Len(t, got, len(addrs))
+	assert.False(t, got[0].OK)
+
+	small := Summarize([]Result{{Addr: "a:1", OK: true}, {Addr: "b:1", Error: "unreachable: x", Kind: KindUnreachable}})
+	assert.Equal(t, []Result{{Addr: "a:1", OK: true}, {Addr: "b:1", Error: "unreachable: x", Kind: KindUnreachable}, {Addr: "c:1", Error: "no result reported by the check pod"}},
+		small.Results([]string{"a:1", "b:1", "c:1"}))
+	assert.False(t, Summarize(nil).Connected, "no agents proves nothing")
+}

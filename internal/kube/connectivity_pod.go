@@ -1,0 +1,55 @@
+package kube
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ConnectivityPodOptions describe the DR-side pod that checks SSH
+// connectivity to the source agents.
+type ConnectivityPodOptions struct {
+	Name, Namespace string
+	Image           string
+	PullPolicy      corev1.PullPolicy
+	Labels          map[string]string
+	// KeySecret holds the cluster-pair private key and the agent's host key.
+	KeySecret string
+	// Timeout is sshcheck's per-agent timeout, as a Go duration.
+	Timeout string
+	// Agents are the source agents, host:port.
+	Agents []string
+}
+
+// ConnectivityPod runs sshcheck once against every agent; it prints one
+// JSON line per agent and leaves its summary as the termination message.
+func ConnectivityPod(o ConnectivityPodOptions) *corev1.Pod {
+	cmd := append([]string{"/usr/local/bin/sshcheck",
+		"--client-key", ClusterKeyDir + "/" + SecretKeyClusterKey,
+		"--host-key", AgentHostKeyDir + "/" + SecretKeyAgentHostKey,
+		"--timeout", o.Timeout,
+	}, o.Agents...)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: ptr(int64(2)),
+			AutomountServiceAccountToken:  ptr(false),
+			EnableServiceLinks:            ptr(false),
+			Containers: []corev1.Container{{
+				Name:                     "sshcheck",
+				Image:                    o.Image,
+				ImagePullPolicy:          o.PullPolicy,
+				Command:                  cmd,
+				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "cluster-key", MountPath: ClusterKeyDir, ReadOnly: true},
+					{Name: "agent-host-key", MountPath: AgentHostKeyDir, ReadOnly: true},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				secretVolume("cluster-key", o.KeySecret, SecretKeyClusterKey),
+				secretVolume("agent-host-key", o.KeySecret, SecretKeyAgentHostKey),
+			},
+		},
+	}
+}
