@@ -235,12 +235,7 @@ func (a *AgentActivities) readHostKey(ctx context.Context, ref SecretRef) (*core
 // rollout's, unless it exists: a namespace the rollout did not create keeps
 // its labels, so removal never deletes it.
 func ensureAgentNamespace(ctx context.Context, cs kubernetes.Interface, v agentdeploy.Values) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: v.Namespace, Labels: agentLabels()}}
-	_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: agentFieldManager})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", v.Namespace, err)
-	}
-	return nil
+	return createNamespace(ctx, cs, v.Namespace, agentLabels())
 }
 
 func agentLabels() map[string]string {

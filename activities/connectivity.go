@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -157,7 +156,7 @@ func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in Co
 	if err != nil {
 		return ConnectivityResult{}, classify(err)
 	}
-	if err := ensureManagedNamespace(ctx, cs, ConnectivityNamespace); err != nil {
+	if err := createNamespace(ctx, cs, ConnectivityNamespace, map[string]string{kube.LabelManagedBy: kube.ManagedBy}); err != nil {
 		return ConnectivityResult{}, err
 	}
 	secret, err := a.writeCheckSecret(ctx, cs, in)
@@ -235,46 +234,13 @@ func (a *ConnectivityActivities) writeCheckSecret(ctx context.Context, cs kubern
 	return secret.Name, nil
 }
 
-// ensureManagedNamespace creates namespace, labelled managed-by, unless it exists.
-func ensureManagedNamespace(ctx context.Context, cs kubernetes.Interface, namespace string) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy}}}
-	_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", namespace, err)
-	}
-	return nil
-}
-
 // waitPodTerminated waits until the pod's container has terminated,
 // heartbeating what it waits for, and fails with the pod's problem when
 // waiting cannot help.
 func waitPodTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.ContainerStateTerminated, error) {
-	for {
-		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
-		}
-		for _, c := range pod.Status.ContainerStatuses {
-			if c.State.Terminated != nil {
-				return c.State.Terminated, nil
-			}
-		}
-		problem, permanent := podProblem(ctx, cs, pod)
-		if permanent {
-			return nil, nonRetryable(ErrTypePodFailed, "%s", problem)
-		}
-		status := problem
-		if status == "" {
-			status = fmt.Sprintf("waiting for pod %s/%s (%s)", namespace, name, pod.Status.Phase)
-		}
-		activity.RecordHeartbeat(ctx, status)
-		select {
-		case <-ctx.Done():
-			if problem != "" {
-				return nil, fmt.Errorf("%s: %w", problem, ctx.Err())
-			}
-			return nil, ctx.Err()
-		case <-time.After(pollInterval):
-		}
+	pod, err := waitPod(ctx, cs, namespace, name, func(p *corev1.Pod) bool { return terminatedContainer(p) != nil })
+	if err != nil {
+		return nil, err
 	}
+	return terminatedContainer(pod), nil
 }

@@ -25,9 +25,18 @@ func ensureNamespace(ctx context.Context, cs kubernetes.Interface, cluster, name
 		return nonRetryable(ErrTypeNamespaceNotFound,
 			"namespace %s does not exist in cluster %s; create it or set namespaceConfig.createNamespace", name, cluster)
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy}}}
+	if err := createNamespace(ctx, cs, name, map[string]string{kube.LabelManagedBy: kube.ManagedBy}); err != nil {
+		return fmt.Errorf("in %s: %w", cluster, err)
+	}
+	return nil
+}
+
+// createNamespace creates a namespace with labels unless it exists; one that
+// exists keeps its own labels, so nothing a user made is taken over.
+func createNamespace(ctx context.Context, cs kubernetes.Interface, name string, labels map[string]string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s in %s: %w", name, cluster, err)
+		return fmt.Errorf("create namespace %s: %w", name, err)
 	}
 	return nil
 }

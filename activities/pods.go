@@ -43,12 +43,19 @@ func createOrGetPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 // waitPodReady waits until the pod is ready, heartbeating what it waits for,
 // and fails with the pod's problem when waiting cannot help.
 func waitPodReady(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.Pod, error) {
+	return waitPod(ctx, cs, namespace, name, kube.PodReady)
+}
+
+// waitPod waits until done says the pod is where the caller wants it,
+// heartbeating what it waits for, and fails with the pod's problem when
+// waiting cannot help.
+func waitPod(ctx context.Context, cs kubernetes.Interface, namespace, name string, done func(*corev1.Pod) bool) (*corev1.Pod, error) {
 	for {
 		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
 		}
-		if kube.PodReady(pod) {
+		if done(pod) {
 			return pod, nil
 		}
 		problem, permanent := podProblem(ctx, cs, pod)
@@ -69,6 +76,16 @@ func waitPodReady(ctx context.Context, cs kubernetes.Interface, namespace, name 
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// terminatedContainer is the state of the pod's first container that ended, or nil.
+func terminatedContainer(pod *corev1.Pod) *corev1.ContainerStateTerminated {
+	for _, c := range pod.Status.ContainerStatuses {
+		if c.State.Terminated != nil {
+			return c.State.Terminated
+		}
+	}
+	return nil
 }
 
 func podProblem(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (string, bool) {
