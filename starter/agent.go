@@ -116,13 +116,9 @@ func (s *Starter) AgentRolloutState(ctx context.Context, workflowID, runID strin
 // WorkflowState describes any run of workflowID (the latest when runID is
 // empty); ErrRunNotFound when Temporal does not know it.
 func (s *Starter) WorkflowState(ctx context.Context, workflowID, runID string) (WorkflowState, error) {
-	resp, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return WorkflowState{}, fmt.Errorf("run %s %s: %w", workflowID, runID, ErrRunNotFound)
-	}
+	resp, err := s.describeRun(ctx, workflowID, runID)
 	if err != nil {
-		return WorkflowState{}, fmt.Errorf("describe run %s: %w", workflowID, err)
+		return WorkflowState{}, err
 	}
 	info := resp.GetWorkflowExecutionInfo()
 	st := WorkflowState{
@@ -130,9 +126,7 @@ func (s *Starter) WorkflowState(ctx context.Context, workflowID, runID string) (
 		RunID:      info.GetExecution().GetRunId(),
 		Status:     statusName(info.GetStatus()),
 		Start:      info.GetStartTime().AsTime(),
-	}
-	if info.GetCloseTime() != nil {
-		st.Close = info.GetCloseTime().AsTime()
+		Close:      closeTime(info),
 	}
 	for _, pa := range resp.GetPendingActivities() {
 		if d := pa.GetHeartbeatDetails().GetPayloads(); len(d) > 0 {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -69,13 +71,9 @@ func statusName(s enumspb.WorkflowExecutionStatus) string { return s.String() }
 // RunState describes the Replication run workflowID/runID (the latest run of
 // the ID when runID is empty): progress while running, outcome once closed.
 func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunState, error) {
-	resp, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return RunState{}, fmt.Errorf("run %s %s: %w", workflowID, runID, ErrRunNotFound)
-	}
+	resp, err := s.describeRun(ctx, workflowID, runID)
 	if err != nil {
-		return RunState{}, fmt.Errorf("describe run %s: %w", workflowID, err)
+		return RunState{}, err
 	}
 	info := resp.GetWorkflowExecutionInfo()
 	st := RunState{
@@ -83,9 +81,7 @@ func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunSt
 		RunID:      info.GetExecution().GetRunId(),
 		Status:     statusName(info.GetStatus()),
 		Start:      info.GetStartTime().AsTime(),
-	}
-	if info.GetCloseTime() != nil {
-		st.Close = info.GetCloseTime().AsTime()
+		Close:      closeTime(info),
 	}
 	if st.Running() {
 		st.Progress = s.queryProgress(ctx, workflowID, st.RunID)
@@ -181,4 +177,25 @@ func (s *Starter) readOutcome(ctx context.Context, st *RunState) {
 	if errors.As(err, &timeout) {
 		st.Error, st.ErrorType = "the run timed out", "TimedOut"
 	}
+}
+
+// describeRun describes a run; ErrRunNotFound when Temporal does not know it.
+func (s *Starter) describeRun(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	resp, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return nil, fmt.Errorf("run %s %s: %w", workflowID, runID, ErrRunNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe run %s: %w", workflowID, err)
+	}
+	return resp, nil
+}
+
+// closeTime is when a run closed; zero while it runs.
+func closeTime(info *workflowpb.WorkflowExecutionInfo) time.Time {
+	if info.GetCloseTime() == nil {
+		return time.Time{}
+	}
+	return info.GetCloseTime().AsTime()
 }
