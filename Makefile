@@ -61,3 +61,6 @@ stop: ## stop what `make run` started
 	hack/run.sh stop
 
 -include hack/lab/lab.mk
+
+# The lab needs the Debian packages and the Kubernetes binaries.
+lab-up demo: deps tools
