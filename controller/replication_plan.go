@@ -334,6 +334,17 @@ func progressOf(run *starter.RunState) *drv1.SyncProgress {
 	if len(pvcs) > 0 {
 		sp.CurrentOperation += ": " + strings.Join(pvcs, ", ")
 	}
+	// Finished PVCs count whole, running transfers by their own percent, so a
+	// run with one large PVC does not sit at 0% until it is done.
+	if sp.PVCsTotal > 0 {
+		done := float64(sp.PVCsDone)
+		for _, pvc := range run.PVCs {
+			if tr := pvc.Transfer; tr != nil {
+				done += tr.Percent / 100
+			}
+		}
+		sp.PercentComplete = int32(min(100, 100*done/float64(sp.PVCsTotal)))
+	}
 	return sp
 }
 

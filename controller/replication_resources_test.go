@@ -9,6 +9,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/starter"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
@@ -57,4 +58,16 @@ func TestResourceStatusIsBounded(t *testing.T) {
 	recordFinished(&st, resourcesRun("r1", res))
 	assert.Len(t, st.ResourceStatus, maxResourceStatus)
 	assert.Equal(t, "bad", st.ResourceStatus[0].Name)
+}
+
+func TestProgressCountsRunningTransfers(t *testing.T) {
+	run := &starter.RunState{Status: "Running",
+		Progress: &workflows.ReplicationProgress{Phase: workflows.PhaseSyncPVCs, PVCsTotal: 2, PVCsDone: 1, Percent: 50},
+		PVCs: []starter.PVCProgress{{PVC: "data", Phase: "Transfer",
+			Transfer: &activities.TransferProgress{Phase: "transferring", Snapshot: progress.Snapshot{BytesDone: 60, BytesTotal: 100, Percent: 60}}}},
+	}
+	sp := progressOf(run)
+	assert.Equal(t, int32(80), sp.PercentComplete, "one PVC done and the other 60% through")
+	assert.Equal(t, int64(60), sp.BytesTransferred)
+	assert.Contains(t, sp.CurrentOperation, "data Transfer 60%")
 }
