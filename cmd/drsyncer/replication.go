@@ -28,6 +28,20 @@ func parseReplication(command string, args []string) (activities.ObjectRef, erro
 }
 
 // webUI links a run in the Temporal Web UI.
+// connectFor parses the command's <ns>/<replication> argument, then
+// connects; every replication command starts this way.
+func connectFor(command string, args []string, connect connectFunc) (*starter.Starter, activities.ObjectRef, func(), error) {
+	ref, err := parseReplication(command, args)
+	if err != nil {
+		return nil, ref, nil, err
+	}
+	s, closeFn, err := connect()
+	if err != nil {
+		return nil, ref, nil, err
+	}
+	return s, ref, closeFn, nil
+}
+
 func webUI(base, namespace, workflowID, runID string) string {
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", strings.TrimRight(base, "/"),
 		url.PathEscape(namespace), url.PathEscape(workflowID), url.PathEscape(runID))
@@ -37,11 +51,7 @@ func webUI(base, namespace, workflowID, runID string) string {
 // invocation is one run; the controller's sync-now annotation does the same
 // from kubectl.
 func startRun(ctx context.Context, args []string, out io.Writer, connect connectFunc, ui string) error {
-	ref, err := parseReplication("start", args)
-	if err != nil {
-		return err
-	}
-	s, closeFn, err := connect()
+	s, ref, closeFn, err := connectFor("start", args, connect)
 	if err != nil {
 		return err
 	}
@@ -65,11 +75,7 @@ func printStarted(out io.Writer, s *starter.Starter, run starter.StartedRun, ui 
 }
 
 func status(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
-	ref, err := parseReplication("status", args)
-	if err != nil {
-		return err
-	}
-	s, closeFn, err := connect()
+	s, ref, closeFn, err := connectFor("status", args, connect)
 	if err != nil {
 		return err
 	}
@@ -106,11 +112,7 @@ func status(ctx context.Context, args []string, out io.Writer, connect connectFu
 }
 
 func cancelRuns(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
-	ref, err := parseReplication("cancel", args)
-	if err != nil {
-		return err
-	}
-	s, closeFn, err := connect()
+	s, ref, closeFn, err := connectFor("cancel", args, connect)
 	if err != nil {
 		return err
 	}
@@ -130,11 +132,7 @@ func cancelRuns(ctx context.Context, args []string, out io.Writer, connect conne
 }
 
 func retry(ctx context.Context, args []string, out io.Writer, connect connectFunc, ui string) error {
-	ref, err := parseReplication("retry", args)
-	if err != nil {
-		return err
-	}
-	s, closeFn, err := connect()
+	s, ref, closeFn, err := connectFor("retry", args, connect)
 	if err != nil {
 		return err
 	}
@@ -152,11 +150,7 @@ func retry(ctx context.Context, args []string, out io.Writer, connect connectFun
 }
 
 func history(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
-	ref, err := parseReplication("history", args)
-	if err != nil {
-		return err
-	}
-	s, closeFn, err := connect()
+	s, ref, closeFn, err := connectFor("history", args, connect)
 	if err != nil {
 		return err
 	}
