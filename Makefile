@@ -52,6 +52,10 @@ bench-datapath: deps ## data path benchmark on loopback: this project vs rsync o
 bench-resources: tools ## resource replication benchmark: 1,000 ConfigMaps, 200 Secrets, 100 Deployments, 100 Services between two API servers
 	go test -tags bench -run '^$$' -bench Resources -benchtime 1x ./test/bench/resources/
 
+.PHONY: bench-orchestration
+bench-orchestration: lab-up ## PVC sync orchestration in the lab: overhead to first byte, 50 PVCs at concurrentSyncs 5, kill cost
+	go test -tags 'e2e bench' -run '^$$' -bench Orchestration -benchtime 1x -timeout 30m ./test/e2e/
+
 .PHONY: run
 run: tools build ## run Temporal (UI on 127.0.0.1:8233), the worker and the controller locally
 	hack/run.sh

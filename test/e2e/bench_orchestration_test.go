@@ -1,0 +1,607 @@
+//go:build e2e && bench
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/lab"
+	"github.com/dr-syncer/dr-syncer/workflows"
+)
+
+// Run with:
+//
+//	go test -tags 'e2e bench' -run '^$' -bench Orchestration -benchtime 1x -timeout 30m ./test/e2e/
+//
+// BenchmarkOrchestration measures the orchestration in the lab, with the
+// same real setup as TestPVCSync (setupPVCSync): overhead of one small PVC,
+// kill cost of a worker killed at half of a 1 GiB transfer, and a 50-PVC
+// Replication fan-out with concurrentSyncs 5 on an out-of-process worker.
+//
+// The PVCSync helpers take a *testing.T; the benchmark runs its body as a
+// test through testing.RunTests so they are reused unchanged, and reports
+// what it measured with b.ReportMetric.
+func BenchmarkOrchestration(b *testing.B) {
+	var (
+		mu      sync.Mutex
+		metrics []benchMetric
+	)
+	report := func(name string, v float64, unit, what string) {
+		mu.Lock()
+		defer mu.Unlock()
+		metrics = append(metrics, benchMetric{name, v, unit, what})
+	}
+	b.ResetTimer()
+	ok := testing.RunTests(func(string, string) (bool, error) { return true, nil }, []testing.InternalTest{{
+		Name: "BenchmarkOrchestration",
+		F:    func(t *testing.T) { runOrchestrationBench(t, report) },
+	}})
+	b.StopTimer()
+	fmt.Printf("\n%-28s %14s  %-10s %s\n", "metric", "value", "unit", "what")
+	for _, m := range metrics {
+		fmt.Printf("%-28s %14.3f  %-10s %s\n", m.name, m.value, m.unit, m.what)
+		b.ReportMetric(m.value, m.unit)
+	}
+	if !ok {
+		b.Fatal("the lab benchmark failed; see above")
+	}
+}
+
+type benchMetric struct {
+	name  string
+	value float64
+	unit  string
+	what  string
+}
+
+type reportFunc func(name string, v float64, unit, what string)
+
+func runOrchestrationBench(t *testing.T, report reportFunc) {
+	e := setupPVCSync(t)
+	bin := buildWorker(t)
+	// DRS_BENCH_ONLY=overhead,kill,scale runs some parts only (default all).
+	only := os.Getenv("DRS_BENCH_ONLY")
+	part := func(name string) bool { return only == "" || strings.Contains(only, name) }
+	if part("overhead") {
+		t.Run("Overhead", func(t *testing.T) { benchOverhead(t, e, report) })
+	}
+	if part("kill") {
+		t.Run("KillCost", func(t *testing.T) { benchKillCost(t, e, bin, report) })
+	}
+	if part("scale") {
+		t.Run("Scale", func(t *testing.T) { benchScale(t, e, bin, report) })
+	}
+}
+
+// scaleControl makes prod the control cluster of the scale run: the CRDs,
+// a namespace with the cluster-pair key, the agent host key, both
+// kubeconfigs and both RemoteClusters. dr is the setup's control cluster,
+// but in a shared lab a dr-syncer deployment being installed and removed
+// there deletes the CRDs — and with them every RemoteCluster — every few
+// minutes, which a four-minute Replication run does not survive.
+func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
+	t.Helper()
+	ctx := context.Background()
+	root, err := lab.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := map[string]bool{}
+	for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
+		if _, err := tryKubectl(e.prod, "", "get", "crd", name+".dr-syncer.io"); err == nil {
+			crds[name] = true
+		}
+	}
+	kubectl(t, e.prod, "", "apply", "-f", filepath.Join(root, "deploy", "crd"))
+	t.Cleanup(func() {
+		for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
+			if !crds[name] { // only what this test created
+				_, _ = tryKubectl(e.prod, "", "delete", "crd", name+".dr-syncer.io", "--ignore-not-found", "--wait=false")
+			}
+		}
+	})
+	kubectl(t, e.prod, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/remoteclusters.dr-syncer.io", "crd/replications.dr-syncer.io")
+	ns := testNamespace(t, "drs-bench-ctl", e.prod)
+	from, err := ctrlclient.New(e.dr.Config, ctrlclient.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	control, err := ctrlclient.New(e.prod.Config, ctrlclient.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Replication's plan reads the keys under their default names.
+	for from0, to := range map[string]string{
+		e.clusterKey.Name:        activities.ClusterKeySecretName(lab.Prod, lab.DR),
+		e.agentHostKey.Name:      activities.AgentHostKeySecretName(lab.Prod),
+		lab.Prod + "-kubeconfig": lab.Prod + "-kubeconfig",
+		lab.DR + "-kubeconfig":   lab.DR + "-kubeconfig",
+	} {
+		var sec corev1.Secret
+		if err := from.Get(ctx, ctrlclient.ObjectKey{Namespace: e.controlNS, Name: from0}, &sec); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, control, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: to, Namespace: ns}, Data: sec.Data})
+	}
+	for _, c := range []*lab.Cluster{e.prod, e.dr} {
+		mustCreate(t, control, &drv1.RemoteCluster{ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: ns},
+			Spec: drv1.RemoteClusterSpec{KubeconfigSecretRef: drv1.SecretKeyRef{Name: c.Name + "-kubeconfig", Key: "kubeconfig"}}})
+	}
+	return control, ns
+}
+
+// benchOverhead: one PVC of a few KiB, unmounted, synced alone by the
+// in-process worker. "First byte moved" is the mover's first progress line
+// with bytesDone > 0 in the sync pod's log; a transfer this small usually
+// ends before the mover's first progress line (after ~1 s), and then the
+// mover's start (its summary's time minus its duration) is taken instead.
+func benchOverhead(t *testing.T, e *pvcSyncEnv, report reportFunc) {
+	const name = "tiny"
+	fillPVC(t, e, e.srcNS, name, `mkdir -p /data/d && for i in 1 2 3 4; do head -c 1024 /dev/urandom > /data/d/f$i; done`)
+	want := e.sourceChecksums(t, "fill-"+name, "/data")
+	kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "pod", "fill-"+name, "--wait=true", "--timeout=60s")
+
+	run := e.startSync(t, name, e.input(name, drv1.DataSyncConfig{}), e.tp.TaskQueue)
+	watch, stop := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer stop()
+	mover := make(chan moverTimes, 1)
+	go func() { mover <- e.followMoverTimes(watch, run.GetID()) }()
+	res := e.waitSync(t, run)
+	m := <-mover
+	stop()
+	e.reportOverhead(t, run, m)
+	start, transferStarted, end, events := historyTimes(t, e, run.GetID(), run.GetRunID())
+
+	first, how := m.firstByte, "first progress line with bytesDone>0"
+	if first.IsZero() {
+		first, how = m.start, "mover start (transfer done before its first progress line)"
+	}
+	if first.IsZero() {
+		t.Fatalf("no mover progress or summary seen in the sync pod's log")
+	}
+	overhead := first.Sub(start).Seconds()
+	t.Logf("overhead: workflow start → %s = %.2fs (target ≤ 3s); → Transfer started %.2fs; → mover done %.2fs; → workflow done %.2fs; %d bytes, %d events",
+		how, overhead, transferStarted.Sub(start).Seconds(), m.end.Sub(start).Seconds(), end.Sub(start).Seconds(),
+		res.Transfer.Stats.TotalTransferredFileSize, events)
+	report("overhead_first_byte", overhead, "s-to-first-byte", "workflow start → "+how+" (target ≤ 3)")
+	report("overhead_workflow_total", end.Sub(start).Seconds(), "s-small-pvc-total", "workflow start → workflow completed, 4 KiB PVC")
+	if got := e.drChecksums(t, name); got != want {
+		t.Errorf("tiny: DR copy differs\nsource:\n%s\ndr:\n%s", want, got)
+	}
+	e.assertNothingLeft(t)
+}
+
+// benchKillCost: 1 GiB in 8 files, bandwidth-limited to ~25 MiB/s; the
+// out-of-process worker is killed with SIGKILL when the mover reports half
+// of it done, a new worker is started, and the sync finishes. Re-sent bytes
+// are the bytes every mover run moved (the last progress line or summary
+// of each distinct sync pod / container run) minus 1 GiB.
+func benchKillCost(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc) {
+	const (
+		name  = "big-kill-1g"
+		total = int64(1 << 30)
+	)
+	queue := fmt.Sprintf("drs-bench-kill-%06x", rand.IntN(1<<24))
+	want := e.fillBig(t, name, 1024)
+	w := e.startWorkerProcess(t, bin, queue)
+	run := e.startSync(t, name, e.input(name, drv1.DataSyncConfig{BandwidthLimit: 25 << 10}), queue)
+
+	watch, stop := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer stop()
+	runs := newMoverRuns()
+	go runs.follow(watch, e, run.GetID())
+	began := time.Now()
+	for runs.maxDone() < total/2 {
+		if time.Since(began) > 3*time.Minute {
+			t.Fatalf("mover did not reach half of 1 GiB in 3 minutes (at %d bytes)", runs.maxDone())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	atKill := runs.maxDone()
+	if err := w.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 worker: %v", err)
+	}
+	_ = w.Wait()
+	killed := time.Now()
+	t.Logf("worker killed at %d bytes (%.1f%%) reported by the mover, %.1fs after the start", atKill, 100*float64(atKill)/float64(total), killed.Sub(began).Seconds())
+	e.startWorkerProcess(t, bin, queue)
+	res := e.waitSync(t, run)
+	done := time.Now()
+	stop()
+	runs.wait()
+	if !runs.end.IsZero() {
+		t.Logf("kill cost: mover finished %.1fs after the kill; workflow completed %.1fs after the mover finished",
+			runs.end.Sub(killed).Seconds(), done.Sub(runs.end).Seconds())
+		report("kill_tail_after_mover", done.Sub(runs.end).Seconds(), "s-after-mover-done", "mover summary → workflow completed, with the killed worker's attempt pending")
+	}
+
+	moved := runs.totalMoved()
+	if moved < res.Transfer.Stats.TotalTransferredFileSize {
+		moved = res.Transfer.Stats.TotalTransferredFileSize
+	}
+	resent := max(moved-total, 0)
+	t.Logf("kill cost: %d mover run(s) %v; result: transferred %d of %d bytes (literal %d, wire received %d) in %.1fs, resumedFromBytes %d (heartbeat of the killed attempt); total %.1fs",
+		len(runs.keys()), runs.keys(), res.Transfer.Stats.TotalTransferredFileSize, res.Transfer.Stats.TotalFileSize,
+		res.Transfer.Stats.LiteralData, res.Transfer.Stats.BytesReceived, res.Transfer.DurationSeconds,
+		res.Transfer.ResumedFromBytes, time.Since(began).Seconds())
+	report("kill_resent_fraction", float64(resent)/float64(total), "resent-frac-of-1GiB", fmt.Sprintf("(Σ bytes moved by %d mover run(s) − 1 GiB)/1 GiB, kill at %.0f%% (target ≤ 0.10)", len(runs.keys()), 100*float64(atKill)/float64(total)))
+	report("kill_mover_runs", float64(len(runs.keys())), "mover-runs", "distinct sync pod/container runs (1 = the transfer never restarted)")
+	report("kill_total_time", time.Since(began).Seconds(), "s-kill-total", "1 GiB sync with a worker kill, start → workflow done")
+	if got := e.drChecksums(t, name); got != want {
+		t.Errorf("%s: DR copy differs after a worker kill", name)
+	} else {
+		t.Logf("kill cost: checksums of the 1 GiB DR copy match the source")
+		report("kill_checksums_match", 1, "checksums-ok", "1 = DR copy byte-identical")
+	}
+	e.assertNothingLeft(t)
+	// Free the 2 GiB now rather than at the end.
+	kubectl(t, e.dr, "", "-n", e.dstNS, "delete", "pvc", name, "--wait=false")
+	kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "pvc", name, "--wait=false")
+}
+
+// benchScale: 50 PVCs × 10 MiB in a namespace of their own, replicated by
+// one real Replication run (resourceTypes [persistentvolumeclaims],
+// syncData, concurrentSyncs 5) on an out-of-process worker.
+func benchScale(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc) {
+	const (
+		n      = 50
+		mib    = 10
+		perPod = 10
+	)
+	srcNS := testNamespace(t, "drs-bench-src", e.prod)
+	dstNS := fmt.Sprintf("drs-bench-dst-%06x", rand.IntN(1<<24))
+	t.Cleanup(func() {
+		if _, err := tryKubectl(e.dr, "", "delete", "namespace", dstNS, "--ignore-not-found", "--wait=false"); err != nil {
+			t.Logf("dr: delete namespace %s: %v", dstNS, err)
+		}
+	})
+
+	// Fill 50 PVCs with 5 pods of 10 volumes each, then remove the pods.
+	fillStart := time.Now()
+	for p := 0; p < n/perPod; p++ {
+		var pvcs, mounts, vols strings.Builder
+		for i := p * perPod; i < (p+1)*perPod; i++ {
+			fmt.Fprintf(&pvcs, "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data-%02d}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n", i)
+			fmt.Fprintf(&mounts, "    - {name: v%02d, mountPath: /d/%02d}\n", i, i)
+			fmt.Fprintf(&vols, "  - {name: v%02d, persistentVolumeClaim: {claimName: data-%02d}}\n", i, i)
+		}
+		kubectl(t, e.prod, fmt.Sprintf(`%s---
+apiVersion: v1
+kind: Pod
+metadata: {name: fill-%d}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: %s
+    imagePullPolicy: Never
+    command: [bash, -c, 'sleep infinity']
+    volumeMounts:
+%s  volumes:
+%s`, pvcs.String(), p, lab.ImageBase, mounts.String(), vols.String()), "-n", srcNS, "apply", "-f", "-")
+	}
+	for p := 0; p < n/perPod; p++ {
+		pod := fmt.Sprintf("fill-%d", p)
+		waitReady(t, e.prod, srcNS, pod)
+		e.exec(t, e.prod, srcNS, pod, fmt.Sprintf(`set -e; for d in /d/*; do head -c %d /dev/urandom > $d/blob; done`, mib<<20))
+	}
+	kubectl(t, e.prod, "", "-n", srcNS, "delete", "pod", "--all", "--wait=true", "--timeout=120s")
+	t.Logf("scale: %d PVCs × %d MiB filled in %.1fs", n, mib, time.Since(fillStart).Seconds())
+
+	ctx := context.Background()
+	control, ctlNS := scaleControl(t, e)
+	yes := true
+	maxRetries := int32(3)
+	rep := &drv1.Replication{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench-scale", Namespace: ctlNS},
+		Spec: drv1.ReplicationSpec{
+			SourceCluster: lab.Prod, DestinationCluster: lab.DR,
+			SourceNamespace: srcNS, DestinationNamespace: dstNS,
+			NamespaceConfig: &drv1.NamespaceConfig{CreateNamespace: &yes},
+			// Manual and paused: a controller running in the lab (another
+			// engineer's) never starts a run of it; this test starts the run.
+			ReplicationMode: drv1.ModeManual, Paused: true,
+			ResourceTypes: []string{"persistentvolumeclaims"},
+			PVCConfig: &drv1.PVCConfig{
+				SyncData:             true,
+				StorageClassMappings: []drv1.Mapping{{From: "standard", To: "fast"}},
+				DataSyncConfig:       &drv1.DataSyncConfig{ConcurrentSyncs: 5},
+			},
+			RetryConfig: &drv1.RetryConfig{MaxRetries: &maxRetries, InitialBackoff: "1s", MaxBackoff: "5s"},
+		},
+	}
+	mustCreate(t, control, rep)
+	// A dr-syncer controller running in the lab may have put its finalizer
+	// on the Replication; drop it so the namespace can go.
+	t.Cleanup(func() {
+		for _, args := range [][]string{
+			{"-n", ctlNS, "patch", "replication", rep.Name, "--type=merge", "-p", `{"metadata":{"finalizers":null}}`},
+			{"-n", ctlNS, "delete", "replication", rep.Name, "--ignore-not-found", "--wait=false"},
+			{"-n", ctlNS, "patch", "replication", rep.Name, "--type=merge", "-p", `{"metadata":{"finalizers":null}}`},
+		} {
+			_, _ = tryKubectl(e.prod, "", args...)
+		}
+	})
+
+	queue := fmt.Sprintf("drs-bench-scale-%06x", rand.IntN(1<<24))
+	// The worker's control cluster is prod for this run.
+	ctlEnv := *e
+	ctlEnv.controlKubecfg = e.prod.Kubeconfig
+	w := ctlEnv.startWorkerProcess(t, bin, queue)
+	ref := activities.ObjectRef{Namespace: ctlNS, Name: rep.Name}
+	start := time.Now()
+	run, err := e.tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.ReplicationWorkflowID(ref.Namespace, ref.Name, "bench"),
+		TaskQueue:                queue,
+		WorkflowExecutionTimeout: 15 * time.Minute,
+	}, workflows.ReplicationName, workflows.ReplicationInput{Replication: ref, Trigger: "bench"})
+	if err != nil {
+		t.Fatalf("start Replication: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	var res workflows.ReplicationResult
+	runErr := run.Get(wctx, &res)
+	elapsed := time.Since(start)
+	hwm, rss := procStatusKiB(w.Process.Pid, "VmHWM"), procStatusKiB(w.Process.Pid, "VmRSS")
+	if runErr != nil {
+		t.Errorf("Replication run failed after %.1fs: %v", elapsed.Seconds(), runErr)
+		// A failed run carries its result in the error's details.
+		var appErr *temporal.ApplicationError
+		if errors.As(runErr, &appErr) && appErr.HasDetails() {
+			_ = appErr.Details(&res)
+		}
+	}
+	ok := 0
+	for _, p := range res.PVCs {
+		if p.Error == "" {
+			ok++
+		} else {
+			t.Errorf("PVC %s: %s", p.PVC, p.Error)
+		}
+	}
+	if len(res.PVCs) != n {
+		t.Errorf("Replication synced %d PVCs, want %d (skipped: %v)", len(res.PVCs), n, res.SkippedPVCs)
+	}
+
+	var counts []int
+	sum := 0
+	for i := 0; i < n; i++ {
+		_, _, _, events := historyTimes(t, e, workflows.PVCSyncWorkflowID(lab.Prod, srcNS, fmt.Sprintf("data-%02d", i)), "")
+		counts = append(counts, events)
+		sum += events
+	}
+	sort.Ints(counts)
+	_, _, _, parentEvents := historyTimes(t, e, run.GetID(), run.GetRunID())
+	if len(counts) == 0 {
+		t.Fatal("no PVC sync workflows to count")
+	}
+	mean := float64(sum) / float64(len(counts))
+	t.Logf("scale: %d/%d PVCs synced in %.1fs; worker VmHWM %d KiB (VmRSS at end %d KiB); history events per PVCSync min %d / mean %.1f / max %d; Replication workflow %d events",
+		ok, n, elapsed.Seconds(), hwm, rss, counts[0], mean, counts[len(counts)-1], parentEvents)
+	report("scale_total_time", elapsed.Seconds(), "s-50pvc-total", "Replication run start → completed, 50 × 10 MiB, concurrentSyncs 5")
+	report("scale_worker_peak_rss", float64(hwm)/1024, "MiB-worker-VmHWM", "out-of-process worker /proc/<pid>/status VmHWM after the run")
+	report("scale_history_events_mean", mean, "events/pvc-mean", "GetWorkflowHistory length per PVCSync child (target ≤ 200)")
+	report("scale_history_events_max", float64(counts[len(counts)-1]), "events/pvc-max", "max over the 50 PVCSync children")
+	report("scale_replication_events", float64(parentEvents), "events-parent", "history length of the Replication workflow itself")
+
+	// Check a sample: the first and last PVC's DR copies hold the 10 MiB.
+	for _, pvc := range []string{"data-00", fmt.Sprintf("data-%02d", n-1)} {
+		kubectl(t, e.dr, fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: check-%[1]s}
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: %[2]s
+    imagePullPolicy: Never
+    command: [bash, -c, 'sleep infinity']
+    volumeMounts: [{name: data, mountPath: /data, readOnly: true}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: %[1]s, readOnly: true}}]
+`, pvc, lab.ImageBase), "-n", dstNS, "apply", "-f", "-")
+		waitReady(t, e.dr, dstNS, "check-"+pvc)
+		size := strings.TrimSpace(e.exec(t, e.dr, dstNS, "check-"+pvc, `stat -c %s /data/blob`))
+		if size != strconv.Itoa(mib<<20) {
+			t.Errorf("%s: DR blob is %s bytes, want %d", pvc, size, mib<<20)
+		}
+		kubectl(t, e.dr, "", "-n", dstNS, "delete", "pod", "check-"+pvc, "--wait=false")
+	}
+	kubectl(t, e.dr, "", "-n", dstNS, "delete", "pvc", "--all", "--wait=false")
+	kubectl(t, e.prod, "", "-n", srcNS, "delete", "pvc", "--all", "--wait=false")
+}
+
+// fillPVC makes a 1 GiB-request PVC and a pod fill-<name> mounting it at
+// /data, and runs script in it; the pod is left running.
+func fillPVC(t *testing.T, e *pvcSyncEnv, ns, name, script string) {
+	t.Helper()
+	kubectl(t, e.prod, fmt.Sprintf(`
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: %[1]s}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fill-%[1]s}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: %[2]s
+    imagePullPolicy: Never
+    command: [bash, -c, 'sleep infinity']
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: %[1]s}}]
+`, name, lab.ImageBase), "-n", ns, "apply", "-f", "-")
+	waitReady(t, e.prod, ns, "fill-"+name)
+	e.exec(t, e.prod, ns, "fill-"+name, script)
+}
+
+// historyTimes reads a workflow's history: its start, its Transfer
+// activity's start (zero if none), its close, and its number of events.
+func historyTimes(t *testing.T, e *pvcSyncEnv, id, runID string) (start, transferStarted, end time.Time, events int) {
+	t.Helper()
+	it := e.tp.Client.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	transferScheduled := int64(-1)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", id, err)
+		}
+		events++
+		at := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			start = at
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "Transfer" {
+				transferScheduled = ev.GetEventId()
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			if ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId() == transferScheduled && transferStarted.IsZero() {
+				transferStarted = at
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+			end = at
+		}
+	}
+	return start, transferStarted, end, events
+}
+
+// procStatusKiB reads a "<field>: N kB" line of /proc/<pid>/status.
+func procStatusKiB(pid int, field string) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return v
+		}
+	}
+	return -1
+}
+
+// moverRuns follows an operation's sync pods and records, per distinct
+// mover run (pod UID and container restart count), the most bytes its log
+// said were done: the last progress line, or its summary's transferred size.
+type moverRuns struct {
+	mu   sync.Mutex
+	done map[string]int64
+	end  time.Time // the last mover summary's time
+	stop chan struct{}
+}
+
+func newMoverRuns() *moverRuns {
+	return &moverRuns{done: map[string]int64{}, stop: make(chan struct{})}
+}
+
+func (r *moverRuns) follow(ctx context.Context, e *pvcSyncEnv, workflowID string) {
+	defer close(r.stop)
+	selector := kube.LabelOperation + "=" + kube.OperationID(workflowID) + "," + kube.LabelRole + "=sync"
+	for {
+		pods, err := e.drCS.CoreV1().Pods(e.dstNS).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err == nil {
+			for _, p := range pods.Items {
+				restarts := int32(0)
+				for _, c := range p.Status.ContainerStatuses {
+					if c.Name == "mover" {
+						restarts = c.RestartCount
+					}
+				}
+				raw, err := e.drCS.CoreV1().Pods(e.dstNS).GetLogs(p.Name, &corev1.PodLogOptions{Container: "mover"}).DoRaw(ctx)
+				if err != nil {
+					continue
+				}
+				var best int64
+				for _, line := range strings.Split(string(raw), "\n") {
+					var ev progress.Event
+					if json.Unmarshal([]byte(line), &ev) != nil {
+						continue
+					}
+					if ev.Progress != nil && ev.Progress.BytesDone > best {
+						best = ev.Progress.BytesDone
+					}
+					if ev.Summary != nil {
+						best = max(best, ev.Summary.Stats.TotalTransferredFileSize)
+						r.mu.Lock()
+						r.end = ev.Time
+						r.mu.Unlock()
+					}
+				}
+				key := fmt.Sprintf("%s/%s#%d", p.Name, string(p.UID)[:8], restarts)
+				r.mu.Lock()
+				if _, seen := r.done[key]; !seen || best > r.done[key] {
+					r.done[key] = best
+				}
+				r.mu.Unlock()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (r *moverRuns) wait() { <-r.stop }
+
+func (r *moverRuns) maxDone() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var m int64
+	for _, v := range r.done {
+		m = max(m, v)
+	}
+	return m
+}
+
+func (r *moverRuns) totalMoved() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s int64
+	for _, v := range r.done {
+		s += v
+	}
+	return s
+}
+
+func (r *moverRuns) keys() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ks []string
+	for k, v := range r.done {
+		ks = append(ks, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(ks)
+	return ks
+}
