@@ -135,9 +135,11 @@ func (r *run) execute(parent context.Context) progress.Summary {
 	client, err := DialAgent(ctx, o.Agent)
 	if err != nil {
 		class := rsyncargs.ClassRetryable
-		if errors.Is(err, ErrHostKeyMismatch) || errors.Is(err, ErrAuthRefused) {
-			// A wrong host key may be an attack; a refused key needs the key
-			// rotation to finish. Neither heals by retrying at once.
+		if errors.Is(err, ErrHostKeyMismatch) {
+			// A wrong host key may be an attack: never retried. A refused key,
+			// though, is retried with backoff: right after a ClusterMapping is
+			// made or its key rotated, the agent accepts the key only once the
+			// authorized-keys Secret reaches it.
 			class = rsyncargs.ClassPermanent
 		}
 		return fail(notRun(class, "cannot connect to the agent"), err)
