@@ -7,7 +7,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dr-syncer/dr-syncer/activities"
@@ -102,12 +101,5 @@ func (r *ClusterMappingReconciler) startCheck(ctx context.Context, m *drv1.Clust
 
 // writeStatus writes status when it differs from what the mapping has.
 func (r *ClusterMappingReconciler) writeStatus(ctx context.Context, m *drv1.ClusterMapping, status drv1.ClusterMappingStatus) error {
-	if equality.Semantic.DeepEqual(m.Status, status) {
-		return nil
-	}
-	m.Status = status
-	if err := r.Client.Status().Update(ctx, m); err != nil {
-		return fmt.Errorf("update status of ClusterMapping %s/%s: %w", m.Namespace, m.Name, err)
-	}
-	return nil
+	return writeStatus(ctx, r.Client, m, &m.Status, status)
 }

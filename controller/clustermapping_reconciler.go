@@ -93,8 +93,5 @@ func (r *ClusterMappingReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 }
 
 func (r *ClusterMappingReconciler) pollInterval() time.Duration {
-	if r.PollInterval > 0 {
-		return r.PollInterval
-	}
-	return DefaultPollInterval
+	return orDefault(r.PollInterval, DefaultPollInterval)
 }

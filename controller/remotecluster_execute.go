@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -65,12 +64,5 @@ func (r *RemoteClusterReconciler) createHostKey(ctx context.Context, rc *drv1.Re
 
 // writeStatus writes status when it differs from what the RemoteCluster has.
 func (r *RemoteClusterReconciler) writeStatus(ctx context.Context, rc *drv1.RemoteCluster, status drv1.RemoteClusterStatus) error {
-	if equality.Semantic.DeepEqual(rc.Status, status) {
-		return nil
-	}
-	rc.Status = status
-	if err := r.Client.Status().Update(ctx, rc); err != nil {
-		return fmt.Errorf("update status of RemoteCluster %s/%s: %w", rc.Namespace, rc.Name, err)
-	}
-	return nil
+	return writeStatus(ctx, r.Client, rc, &rc.Status, status)
 }

@@ -96,15 +96,9 @@ func (r *RemoteClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 }
 
 func (r *RemoteClusterReconciler) pollInterval() time.Duration {
-	if r.PollInterval > 0 {
-		return r.PollInterval
-	}
-	return DefaultPollInterval
+	return orDefault(r.PollInterval, DefaultPollInterval)
 }
 
 func (r *RemoteClusterReconciler) healthInterval() time.Duration {
-	if r.HealthInterval > 0 {
-		return r.HealthInterval
-	}
-	return DefaultHealthInterval
+	return orDefault(r.HealthInterval, DefaultHealthInterval)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
@@ -44,14 +43,7 @@ func (r *ReplicationReconciler) execute(ctx context.Context, repl *drv1.Replicat
 // writeStatus writes status when it differs from what the Replication has;
 // an unchanged status costs no API call.
 func (r *ReplicationReconciler) writeStatus(ctx context.Context, repl *drv1.Replication, status drv1.ReplicationStatus) error {
-	if equality.Semantic.DeepEqual(repl.Status, status) {
-		return nil
-	}
-	repl.Status = status
-	if err := r.Client.Status().Update(ctx, repl); err != nil {
-		return fmt.Errorf("update status of Replication %s/%s: %w", repl.Namespace, repl.Name, err)
-	}
-	return nil
+	return writeStatus(ctx, r.Client, repl, &repl.Status, status)
 }
 
 // finalize cancels the Replication's open runs and deletes its Schedule, then

@@ -134,10 +134,7 @@ func (r *ReplicationReconciler) updateSourceWatch(ctx context.Context, repl *drv
 }
 
 func (r *ReplicationReconciler) pollInterval() time.Duration {
-	if r.PollInterval > 0 {
-		return r.PollInterval
-	}
-	return DefaultPollInterval
+	return orDefault(r.PollInterval, DefaultPollInterval)
 }
 
 // replicationsInNamespace maps a RemoteCluster or ClusterMapping to the

@@ -161,7 +161,7 @@ func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
 // mover's start (its summary's time minus its duration) is taken instead.
 func benchOverhead(t *testing.T, e *pvcSyncEnv, report reportFunc) {
 	const name = "tiny"
-	fillPVC(t, e, e.srcNS, name, `mkdir -p /data/d && for i in 1 2 3 4; do head -c 1024 /dev/urandom > /data/d/f$i; done`)
+	e.fillPVC(t, e.srcNS, name, `mkdir -p /data/d && for i in 1 2 3 4; do head -c 1024 /dev/urandom > /data/d/f$i; done`)
 	want := e.sourceChecksums(t, "fill-"+name, "/data")
 	kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "pod", "fill-"+name, "--wait=true", "--timeout=60s")
 
@@ -435,33 +435,6 @@ spec:
 	}
 	kubectl(t, e.dr, "", "-n", dstNS, "delete", "pvc", "--all", "--wait=false")
 	kubectl(t, e.prod, "", "-n", srcNS, "delete", "pvc", "--all", "--wait=false")
-}
-
-// fillPVC makes a 1 GiB-request PVC and a pod fill-<name> mounting it at
-// /data, and runs script in it; the pod is left running.
-func fillPVC(t *testing.T, e *pvcSyncEnv, ns, name, script string) {
-	t.Helper()
-	kubectl(t, e.prod, fmt.Sprintf(`
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: %[1]s}
-spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: fill-%[1]s}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: %[2]s
-    imagePullPolicy: Never
-    command: [bash, -c, 'sleep infinity']
-    volumeMounts: [{name: data, mountPath: /data}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: %[1]s}}]
-`, name, lab.ImageBase), "-n", ns, "apply", "-f", "-")
-	waitReady(t, e.prod, ns, "fill-"+name)
-	e.exec(t, e.prod, ns, "fill-"+name, script)
 }
 
 // historyTimes reads a workflow's history: its start, its Transfer

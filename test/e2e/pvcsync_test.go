@@ -419,9 +419,9 @@ func (e *pvcSyncEnv) fillerChecksums(t *testing.T, names ...string) map[string]s
 	return out
 }
 
-// fillBig makes a PVC with size MiB of random data in 8 files, unmounted,
-// and returns its checksums.
-func (e *pvcSyncEnv) fillBig(t *testing.T, name string, mib int) string {
+// fillPVC makes a 1 GiB-request PVC and a pod fill-<name> mounting it at
+// /data, and runs script in it; the pod is left running.
+func (e *pvcSyncEnv) fillPVC(t *testing.T, ns, name, script string) {
 	t.Helper()
 	kubectl(t, e.prod, fmt.Sprintf(`
 apiVersion: v1
@@ -441,9 +441,16 @@ spec:
     command: [bash, -c, 'sleep infinity']
     volumeMounts: [{name: data, mountPath: /data}]
   volumes: [{name: data, persistentVolumeClaim: {claimName: %[1]s}}]
-`, name, lab.ImageBase), "-n", e.srcNS, "apply", "-f", "-")
-	waitReady(t, e.prod, e.srcNS, "fill-"+name)
-	e.exec(t, e.prod, e.srcNS, "fill-"+name, fmt.Sprintf(`set -e
+`, name, lab.ImageBase), "-n", ns, "apply", "-f", "-")
+	waitReady(t, e.prod, ns, "fill-"+name)
+	e.exec(t, e.prod, ns, "fill-"+name, script)
+}
+
+// fillBig makes a PVC with size MiB of random data in 8 files, unmounted,
+// and returns its checksums.
+func (e *pvcSyncEnv) fillBig(t *testing.T, name string, mib int) string {
+	t.Helper()
+	e.fillPVC(t, e.srcNS, name, fmt.Sprintf(`set -e
 		mkdir -p /data/part
 		for i in $(seq 1 8); do head -c %d /dev/urandom > /data/part/chunk-$i; done`, mib<<20/8))
 	sums := e.sourceChecksums(t, "fill-"+name, "/data")
