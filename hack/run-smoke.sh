@@ -29,6 +29,11 @@ grep -q "Temporal Web UI   http://127.0.0.1:$TEMPORAL_UI_PORT" "$RUN_STATE/run.o
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TEMPORAL_UI_PORT/") || true
 [ "$code" = 200 ] || fail "Web UI answered $code"
 curl -sf "http://127.0.0.1:$CONTROLLER_PROBE_PORT/readyz" >/dev/null || fail "controller not ready"
+# The SDK reports its poller gauge once a poll has started: give it a moment.
+for _ in $(seq 50); do
+	curl -sf "http://127.0.0.1:$WORKER_METRICS_PORT/metrics" | grep -q '^drsyncer_worker_temporal_num_pollers' && break
+	sleep 0.2
+done
 curl -sf "http://127.0.0.1:$WORKER_METRICS_PORT/metrics" | grep -q '^drsyncer_worker_temporal_num_pollers' || fail "worker metrics lack the SDK's poller gauge"
 for _ in $(seq 50); do
 	"$bin/temporal" task-queue describe --task-queue dr-syncer --address "127.0.0.1:$TEMPORAL_PORT" 2>/dev/null | grep -q '^  UNVERSIONED  activity' && break
