@@ -54,17 +54,19 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 		return TargetPVC{}, err
 	}
 	mapping := kube.PVCMapping{
-		SourceCluster:            in.Source.Cluster.Name,
-		DestinationNamespace:     in.DestinationNamespace,
-		StorageClasses:           in.StorageClassMappings,
-		AccessModes:              in.AccessModeMappings,
-		PreserveVolumeAttributes: in.PreserveVolumeAttributes,
+		SourceCluster:        in.Source.Cluster.Name,
+		DestinationNamespace: in.DestinationNamespace,
+		ClaimMapping: kube.ClaimMapping{
+			StorageClasses:           in.StorageClassMappings,
+			AccessModes:              in.AccessModeMappings,
+			PreserveVolumeAttributes: in.PreserveVolumeAttributes,
+		},
 	}
 	if class := mapping.StorageClass(source); class != "" {
 		if _, err := dst.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 			return TargetPVC{}, nonRetryable(ErrTypeStorageClassNotFound,
 				"storage class %q for PVC %s does not exist in cluster %s; create it or map %q to an existing class in pvcConfig.storageClassMappings",
-				class, in.Source, in.Destination.Name, mapping.StorageClass(source))
+				class, in.Source, in.Destination.Name, *source.Spec.StorageClassName)
 		} else if err != nil {
 			return TargetPVC{}, fmt.Errorf("get storage class %s in %s: %w", class, in.Destination.Name, err)
 		}

@@ -192,7 +192,8 @@ type PVCConfig struct {
 	// AccessModeMappings rename access modes from source to DR.
 	// +optional
 	AccessModeMappings []AccessModeMapping `json:"accessModeMappings,omitempty"`
-	// PreserveVolumeAttributes copies the volume's attributes (volumeMode, selectors, data source).
+	// PreserveVolumeAttributes copies the claim's selector, data source and
+	// volume attributes class; volumeMode is always copied.
 	// +optional
 	PreserveVolumeAttributes bool `json:"preserveVolumeAttributes,omitempty"`
 	// SyncPersistentVolumes replicates the bound PV and keeps its volume name where the storage allows it.

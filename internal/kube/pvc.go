@@ -19,27 +19,71 @@ const (
 	AnnotationLastDataSync       = "dr-syncer.io/last-data-sync"
 )
 
+// ClaimMapping says how a source claim's spec becomes its DR counterpart's.
+// The PVC sync and object replication both apply it, so a DR claim has the
+// same spec whichever of them creates it.
+type ClaimMapping struct {
+	// StorageClasses and AccessModes rename source values; unlisted ones are kept.
+	StorageClasses map[string]string
+	AccessModes    map[string]string
+	// PreserveVolumeAttributes keeps the selector, data source and
+	// VolumeAttributesClass. The volume mode is always kept: a Filesystem
+	// copy of a Block volume would not be a copy.
+	PreserveVolumeAttributes bool
+}
+
+// MapStorageClass is the DR name of a source storage class.
+func (m ClaimMapping) MapStorageClass(class string) string {
+	if to, ok := m.StorageClasses[class]; ok {
+		return to
+	}
+	return class
+}
+
+// MapSpec turns a copy of a source claim's spec into the DR claim's.
+func (m ClaimMapping) MapSpec(spec *corev1.PersistentVolumeClaimSpec) {
+	if spec.StorageClassName != nil {
+		class := m.MapStorageClass(*spec.StorageClassName)
+		spec.StorageClassName = &class
+	}
+	spec.AccessModes = mapAccessModes(spec.AccessModes, m.AccessModes)
+	if !m.PreserveVolumeAttributes {
+		// A selector of source PVs or a snapshot as data source rarely
+		// exist in DR; the data sync fills the volume instead.
+		spec.Selector = nil
+		spec.DataSource = nil
+		spec.DataSourceRef = nil
+		spec.VolumeAttributesClassName = nil
+	}
+}
+
 // PVCMapping says how a source PVC becomes a DR PVC.
 type PVCMapping struct {
 	SourceCluster        string
 	DestinationNamespace string
-	// StorageClasses and AccessModes rename source values; unlisted ones are kept.
-	StorageClasses map[string]string
-	AccessModes    map[string]string
-	// PreserveVolumeAttributes keeps the VolumeAttributesClass.
-	PreserveVolumeAttributes bool
+	ClaimMapping
 }
 
 // StorageClass is the DR storage class of source ("" means the DR default).
 func (m PVCMapping) StorageClass(source *corev1.PersistentVolumeClaim) string {
-	class := ""
-	if source.Spec.StorageClassName != nil {
-		class = *source.Spec.StorageClassName
+	if class := m.newClaimSpec(source).StorageClassName; class != nil {
+		return *class
 	}
-	if mapped, ok := m.StorageClasses[class]; ok {
-		return mapped
+	return ""
+}
+
+// newClaimSpec is the spec of a new DR claim for source.
+func (m PVCMapping) newClaimSpec(source *corev1.PersistentVolumeClaim) corev1.PersistentVolumeClaimSpec {
+	spec := source.Spec.DeepCopy()
+	// It names the source cluster's PV.
+	spec.VolumeName = ""
+	m.MapSpec(spec)
+	if spec.StorageClassName != nil && *spec.StorageClassName == "" {
+		// Without a class nothing provisions the volume the data sync needs;
+		// the DR default class does.
+		spec.StorageClassName = nil
 	}
-	return class
+	return *spec
 }
 
 // TargetPVC returns the DR PVC for source. With existing nil it is a new
@@ -58,19 +102,7 @@ func TargetPVC(source, existing *corev1.PersistentVolumeClaim, m PVCMapping) *co
 	} else {
 		target = &corev1.PersistentVolumeClaim{
 			ObjectMeta: metav1.ObjectMeta{Name: source.Name, Namespace: m.DestinationNamespace},
-			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: mapAccessModes(source.Spec.AccessModes, m.AccessModes),
-				VolumeMode:  source.Spec.VolumeMode,
-				Resources: corev1.VolumeResourceRequirements{
-					Requests: corev1.ResourceList{corev1.ResourceStorage: sourceSize.DeepCopy()},
-				},
-			},
-		}
-		if class := m.StorageClass(source); class != "" {
-			target.Spec.StorageClassName = &class
-		}
-		if m.PreserveVolumeAttributes {
-			target.Spec.VolumeAttributesClassName = source.Spec.VolumeAttributesClassName
+			Spec:       m.newClaimSpec(source),
 		}
 	}
 	if target.Labels == nil {

@@ -2,6 +2,7 @@ package resources
 
 import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
 // Labels and annotations dr-syncer puts on the objects it writes in DR.
@@ -48,10 +49,8 @@ type IngressOptions struct {
 
 // PVCOptions shape PVC objects.
 type PVCOptions struct {
-	StorageClasses           map[string]string
-	AccessModes              map[string]string
-	PreserveVolumeAttributes bool
-	SyncPersistentVolumes    bool
+	kube.ClaimMapping
+	SyncPersistentVolumes bool
 	// PortableVolumes are the source PVs replicated with their names (see
 	// VolumePortable); a claim keeps its volumeName only when it binds to one.
 	PortableVolumes map[string]bool

@@ -5,12 +5,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
 // Desired is the DR copy of one source object, or the reason there is none.
@@ -291,7 +295,7 @@ func cleanClaimTemplates(obj *unstructured.Unstructured, o Options) {
 		}
 		delete(tm, "status")
 		unstructured.RemoveNestedField(tm, "metadata", "creationTimestamp")
-		mapClaimSpec(tm, o)
+		mapClaimSpec(tm, o.PVC.ClaimMapping)
 		templates[i] = tm
 	}
 	if templates != nil {
@@ -391,42 +395,40 @@ func cleanClaim(obj *unstructured.Unstructured, o Options) {
 	if !o.PVC.SyncPersistentVolumes || !o.PVC.PortableVolumes[fmt.Sprint(spec["volumeName"])] {
 		delete(spec, "volumeName")
 	}
-	mapClaimSpec(map[string]any{"spec": spec}, o)
+	mapClaimSpec(map[string]any{"spec": spec}, o.PVC.ClaimMapping)
 	obj.Object["spec"] = spec
 }
 
-// mapClaimSpec applies the storage class and access mode mappings and
-// preserveVolumeAttributes to a PVC or a claim template (both have "spec").
-func mapClaimSpec(claim map[string]any, o Options) {
+// mapClaimSpec applies the claim mapping, the one the PVC sync uses, to a
+// PVC's or a claim template's "spec". Only the fields the mapping changed are
+// written back, so fields this client does not know, and the source's own
+// spelling of quantities, travel unchanged.
+func mapClaimSpec(claim map[string]any, m kube.ClaimMapping) {
 	spec, ok := claim["spec"].(map[string]any)
 	if !ok {
 		return
 	}
-	if sc, ok := spec["storageClassName"].(string); ok {
-		if to, ok := o.PVC.StorageClasses[sc]; ok {
-			spec["storageClassName"] = to
+	// The source API server validated the spec, so it converts. If it somehow
+	// does not, it is copied unmapped: Transform cannot fail, and a skip would
+	// prune the DR copy.
+	var typed corev1.PersistentVolumeClaimSpec
+	if runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &typed) != nil {
+		return
+	}
+	before, err1 := runtime.DefaultUnstructuredConverter.ToUnstructured(&typed)
+	m.MapSpec(&typed)
+	after, err2 := runtime.DefaultUnstructuredConverter.ToUnstructured(&typed)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	for field := range before {
+		if _, kept := after[field]; !kept {
+			delete(spec, field)
 		}
 	}
-	if modes, ok := spec["accessModes"].([]any); ok {
-		seen := map[string]bool{}
-		var out []any
-		for _, m := range modes {
-			s := fmt.Sprint(m)
-			if to, ok := o.PVC.AccessModes[s]; ok {
-				s = to
-			}
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-		spec["accessModes"] = out
-	}
-	if !o.PVC.PreserveVolumeAttributes {
-		// A Block volume, a selector of source PVs or a snapshot as data
-		// source rarely exist in DR; the data sync fills the volume instead.
-		for _, f := range []string{"volumeMode", "selector", "dataSource", "dataSourceRef", "volumeAttributesClassName"} {
-			delete(spec, f)
+	for field, v := range after {
+		if !reflect.DeepEqual(before[field], v) {
+			spec[field] = v
 		}
 	}
 }
@@ -459,9 +461,8 @@ func TransformVolume(pv *unstructured.Unstructured, o Options) *unstructured.Uns
 	}
 	spec["persistentVolumeReclaimPolicy"] = "Retain"
 	if sc, ok := spec["storageClassName"].(string); ok {
-		if to, ok := o.PVC.StorageClasses[sc]; ok {
-			spec["storageClassName"] = to
-		}
+		// Mapped like its claim's, or the DR claim would not bind to it.
+		spec["storageClassName"] = o.PVC.MapStorageClass(sc)
 	}
 	obj.Object["spec"] = spec
 	obj.SetName(pv.GetName())

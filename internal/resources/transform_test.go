@@ -5,10 +5,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
 func parse(t *testing.T, doc string) *unstructured.Unstructured {
@@ -213,7 +216,7 @@ spec:
   template: {metadata: {labels: {app: db}}, spec: {containers: [{name: db, image: pg}]}}
   volumeClaimTemplates:
   - metadata: {name: data}
-    spec: {storageClassName: dr-fast, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+    spec: {storageClassName: dr-fast, accessModes: [ReadWriteOnce], volumeMode: Filesystem, resources: {requests: {storage: 1Gi}}}
 `, scale: &Scale{Original: 1}},
 		{name: "job loses generated selector and labels and is suspended", kind: "Job", source: `
 apiVersion: batch/v1
@@ -333,7 +336,7 @@ status: {phase: Bound}
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data, namespace: shop-dr, annotations: {backup: daily}}
-spec: {storageClassName: dr-standard, accessModes: [ReadWriteMany], resources: {requests: {storage: 5Gi}}}
+spec: {storageClassName: dr-standard, accessModes: [ReadWriteMany], volumeMode: Block, resources: {requests: {storage: 5Gi}}}
 `},
 		{name: "PVC keeps attributes and the name of a replicated volume", kind: "PersistentVolumeClaim",
 			opts: func(o *Options) {
@@ -401,6 +404,59 @@ spec:
 			assert.Equal(t, Hash(got.Object), got.Object.GetAnnotations()[AnnotationDesiredHash])
 		})
 	}
+}
+
+// A DR claim must not depend on whether object replication or the PVC sync
+// created it.
+func TestClaimSpecIsTheSameFromObjectReplicationAndPVCSync(t *testing.T) {
+	source := parse(t, `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: shop}
+spec:
+  storageClassName: standard
+  accessModes: [ReadWriteOnce, ReadWriteOncePod]
+  volumeMode: Block
+  volumeName: pvc-123
+  selector: {matchLabels: {disk: a}}
+  dataSource: {kind: VolumeSnapshot, apiGroup: snapshot.storage.k8s.io, name: snap}
+  volumeAttributesClassName: gold
+  resources: {requests: {storage: 5Gi}}
+`)
+	var typed corev1.PersistentVolumeClaim
+	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(source.Object, &typed))
+	for _, preserve := range []bool{false, true} {
+		claim := kube.ClaimMapping{StorageClasses: map[string]string{"standard": "dr-standard"},
+			AccessModes: map[string]string{"ReadWriteOncePod": "ReadWriteOnce"}, PreserveVolumeAttributes: preserve}
+		o := baseOptions()
+		o.PVC.ClaimMapping = claim
+		replicated := Transform(claimKind(t), source, o).Object
+
+		synced := kube.TargetPVC(&typed, nil, kube.PVCMapping{DestinationNamespace: o.DestinationNamespace, ClaimMapping: claim})
+		syncedSpec, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&synced.Spec)
+		require.NoError(t, err)
+		assert.Equal(t, syncedSpec, replicated.Object["spec"], "preserveVolumeAttributes=%v", preserve)
+	}
+}
+
+func claimKind(t *testing.T) Kind {
+	t.Helper()
+	k, ok := Lookup("PersistentVolumeClaim")
+	require.True(t, ok)
+	return k
+}
+
+func TestClaimFieldsTheMappingDoesNotOwnTravelAsTheyAre(t *testing.T) {
+	source := parse(t, `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: shop}
+spec: {storageClassName: standard, accessModes: [ReadWriteOnce], resources: {requests: {storage: 5120Mi}}, futureField: {x: 1}}
+`)
+	got := Transform(claimKind(t), source, baseOptions()).Object
+	assert.Equal(t, map[string]any{"storageClassName": "standard", "accessModes": []any{"ReadWriteOnce"},
+		"resources": map[string]any{"requests": map[string]any{"storage": "5120Mi"}}, "futureField": map[string]any{"x": int64(1)}},
+		got.Object["spec"])
 }
 
 func TestTransformVolumeIsPreBoundAndRetained(t *testing.T) {

@@ -363,13 +363,13 @@ spec: {storageClassName: fast-ssd, accessModes: [ReadWriteOnce], volumeMode: Blo
 		srcPVC := resGet(t, s.env.Source, "v1", "PersistentVolumeClaim", src, "data")
 		dr := resGet(t, s.env.DR, "v1", "PersistentVolumeClaim", "pvc-map-dr", "data")
 		resAssertReplica(t, plan, srcPVC, dr, resPath{"spec", "storageClassName"}, resPath{"spec", "accessModes"},
-			resPath{"spec", "volumeMode"}, resPath{"metadata", "annotations", "volume.kubernetes.io/selected-node"})
+			resPath{"metadata", "annotations", "volume.kubernetes.io/selected-node"})
 		class, _, _ := unstructured.NestedString(dr.Object, "spec", "storageClassName")
 		assert.Equal(t, "dr-ssd", class)
 		modes, _, _ := unstructured.NestedStringSlice(dr.Object, "spec", "accessModes")
 		assert.Equal(t, []string{"ReadWriteMany"}, modes)
 		mode, _, _ := unstructured.NestedString(dr.Object, "spec", "volumeMode")
-		assert.Equal(t, "Filesystem", mode, "without preserveVolumeAttributes DR picks the default volume mode")
+		assert.Equal(t, "Block", mode, "the volume mode is always copied: a Filesystem copy of a Block volume is no copy")
 		assert.NotContains(t, dr.GetAnnotations(), "volume.kubernetes.io/selected-node", "a source node means nothing in DR")
 
 		preserved := s.plan(src, "pvc-preserve-dr", func(spec *drv1.ReplicationSpec) {
