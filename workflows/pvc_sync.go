@@ -10,6 +10,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
 // PVCSyncName is the registered type name of PVCSync.
@@ -173,31 +174,41 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 	podCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	})
-	var mount activities.MountPod
-	if err := workflow.ExecuteActivity(podCtx, a.EnsureMountPod, activities.MountPodInput{
+	mountIn := activities.MountPodInput{
 		Op: op, PVC: in.Source, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
-	}).Get(ctx, &mount); err != nil {
-		return state.Result, err
 	}
-
-	state.Phase = PhaseTransfer
 	transferCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: transferTimeout(in.DataSync.Timeout),
 		// A dead worker is noticed this quickly; the retry re-attaches to the sync pod.
 		HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy:      retry,
 	})
-	if err := workflow.ExecuteActivity(transferCtx, a.Transfer, activities.TransferInput{
+	transferIn := activities.TransferInput{
 		Op:          op,
 		PVC:         activities.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name},
 		Node:        state.Result.Nodes.Target.Node,
 		Image:       in.Image,
 		AgentAddr:   fmt.Sprintf("%s:%d", state.Result.Nodes.SourceAddress, in.AgentPort),
-		Target:      mount.Target,
 		Credentials: creds.Secret,
 		Config:      in.DataSync,
-	}).Get(ctx, &state.Result.Transfer); err != nil {
-		return state.Result, err
+	}
+	// Syncs started before the pods started together replay one after the other.
+	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {
+		state.Phase = PhaseTransfer
+		transferIn.Target = kube.MountTarget(in.Source.Namespace, op.Name("mount"))
+		if err := mountAndTransfer(podCtx, mountIn, transferCtx, transferIn, &state.Result.Transfer); err != nil {
+			return state.Result, err
+		}
+	} else {
+		var mount activities.MountPod
+		if err := workflow.ExecuteActivity(podCtx, a.EnsureMountPod, mountIn).Get(ctx, &mount); err != nil {
+			return state.Result, err
+		}
+		state.Phase = PhaseTransfer
+		transferIn.Target = mount.Target
+		if err := workflow.ExecuteActivity(transferCtx, a.Transfer, transferIn).Get(ctx, &state.Result.Transfer); err != nil {
+			return state.Result, err
+		}
 	}
 
 	state.Phase = PhaseMarkSynced
@@ -243,6 +254,42 @@ func recordPVCSyncMetrics(ctx workflow.Context, in PVCSyncInput, result PVCSyncR
 		m.Counter("pvc_sync_bytes_total").Inc(result.Transfer.Stats.TotalTransferredFileSize)
 		m.Counter("pvc_sync_files_total").Inc(result.Transfer.Stats.RegularFilesTransferred)
 	}
+}
+
+// changeConcurrentPods is the GetVersion change ID of starting the sync pod
+// together with the mount pod: two pod starts no longer add up before the
+// first byte moves.
+const changeConcurrentPods = "2026-11-22-concurrent-pods"
+
+// mountAndTransfer runs Transfer while the mount pod comes up; the mover
+// names the mount pod and waits until the agent can reach it. A mount pod
+// that cannot start ends the transfer. Whichever activity is still running
+// when the other decides the outcome is cancelled, so neither recreates a
+// pod that cleanup is about to delete.
+func mountAndTransfer(mountCtx workflow.Context, mountIn activities.MountPodInput,
+	transferCtx workflow.Context, transferIn activities.TransferInput, result *activities.TransferResult) error {
+	var a *activities.PVCActivities
+	mountCtx, cancelMount := workflow.WithCancel(mountCtx)
+	defer cancelMount()
+	transferCtx, cancelTransfer := workflow.WithCancel(transferCtx)
+	defer cancelTransfer()
+	mount := workflow.ExecuteActivity(mountCtx, a.EnsureMountPod, mountIn)
+	transfer := workflow.ExecuteActivity(transferCtx, a.Transfer, transferIn)
+	var err error
+	done := false
+	selector := workflow.NewSelector(mountCtx)
+	selector.AddFuture(mount, func(f workflow.Future) {
+		if err = f.Get(mountCtx, nil); err != nil {
+			done = true
+		}
+	})
+	selector.AddFuture(transfer, func(f workflow.Future) {
+		err, done = f.Get(transferCtx, result), true
+	})
+	for !done {
+		selector.Select(mountCtx)
+	}
+	return err
 }
 
 // changeGlobalConcurrency is the GetVersion change ID of taking a permit

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -117,7 +119,7 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 func (s *pvcSuite) transferInput() activities.TransferInput {
 	return activities.TransferInput{
 		Op: s.op, PVC: activities.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"},
-		Node: "dr-1", Image: s.in.Image, AgentAddr: "10.255.0.11:2222", Target: "10.244.1.7:8873",
+		Node: "dr-1", Image: s.in.Image, AgentAddr: "10.255.0.11:2222", Target: kube.MountTarget("shop", s.op.Name("mount")),
 		Credentials: "drs-creds-x", Config: s.in.DataSync,
 	}
 }
@@ -174,6 +176,10 @@ func TestPVCSyncNonRetryableErrorsStopAndCleanUp(t *testing.T) {
 				"EnsureMountPod": activities.MountPod{}, "Transfer": activities.TransferResult{},
 			}[tc.step]
 			s.env.OnActivity(tc.step, mock.Anything, mock.Anything).Return(zero, failure)
+			if tc.step == "EnsureMountPod" {
+				// The sync pod starts alongside and waits for the mount pod.
+				s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(activities.TransferResult{}, nil)
+			}
 			s.env.ExecuteWorkflow(PVCSyncName, s.in)
 			err := s.env.GetWorkflowError()
 			require.Error(t, err)
@@ -185,6 +191,47 @@ func TestPVCSyncNonRetryableErrorsStopAndCleanUp(t *testing.T) {
 			s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
 		})
 	}
+}
+
+func TestPVCSyncStartsSyncPodWhileMountPodStarts(t *testing.T) {
+	s := newPVCSuite(t, "EnsureMountPod")
+	const mountPodStart = 10 * time.Second
+	s.env.OnActivity(s.a.EnsureMountPod, mock.Anything, mock.Anything).After(mountPodStart).
+		Return(activities.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
+	var transferStarted time.Time
+	s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		if info.ActivityType.Name == "Transfer" {
+			transferStarted = s.env.Now()
+		}
+	})
+	cancelled := []string{}
+	s.env.SetOnActivityCanceledListener(func(info *activity.Info) { cancelled = append(cancelled, info.ActivityType.Name) })
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	require.NoError(t, s.env.GetWorkflowError())
+	require.False(t, transferStarted.IsZero())
+	assert.Less(t, transferStarted.Sub(start), mountPodStart, "the sync pod does not wait for the mount pod")
+	// The mover only succeeds through a running mount pod, so a finished
+	// transfer ends the wait for its readiness instead of leaving it behind.
+	assert.Equal(t, []string{"EnsureMountPod"}, cancelled)
+	s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 1)
+}
+
+func TestPVCSyncMountPodFailureCancelsTransfer(t *testing.T) {
+	s := newPVCSuite(t, "EnsureMountPod", "Transfer")
+	s.env.OnActivity(s.a.EnsureMountPod, mock.Anything, mock.Anything).After(5*time.Second).Return(activities.MountPod{},
+		temporal.NewNonRetryableApplicationError("mount pod: ImagePullBackOff", activities.ErrTypePodFailed, nil))
+	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(activities.TransferResult{}, nil)
+	cancelled := []string{}
+	s.env.SetOnActivityCanceledListener(func(info *activity.Info) { cancelled = append(cancelled, info.ActivityType.Name) })
+	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	err := s.env.GetWorkflowError()
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "got %v", err)
+	assert.Equal(t, activities.ErrTypePodFailed, appErr.Type())
+	assert.Equal(t, []string{"Transfer"}, cancelled, "the waiting transfer is cancelled")
+	s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 0)
+	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
 }
 
 func TestPVCSyncRetriesTransferWithConfiguredBackoff(t *testing.T) {

@@ -47,7 +47,9 @@ func run(args []string) int {
 		"the agent's public host key to pin, authorized_keys format (env DRSYNCER_AGENT_HOST_KEY_PUB)")
 	clientKeyFile := fs.String("client-key-file", cliutil.Env("DRSYNCER_CLIENT_KEY", "/etc/dr-syncer/cluster-key/id_ed25519"),
 		"cluster-pair private key, OpenSSH PEM (env DRSYNCER_CLIENT_KEY)")
-	target := fs.String("target", cliutil.Env("DRSYNCER_TARGET", ""), "mount pod rsync daemon ip:port as seen from the agent (env DRSYNCER_TARGET); required")
+	target := fs.String("target", cliutil.Env("DRSYNCER_TARGET", ""),
+		"mount pod rsync daemon as seen from the agent: ip:port, or NAMESPACE/POD:port, which the agent's API allow-list resolves (env DRSYNCER_TARGET); required")
+	targetWait := fs.Duration("target-wait", mover.DefaultTargetWait, "how long to wait for the mount pod to become reachable through the agent")
 	module := fs.String("module", "data", "rsync module name")
 	credDir := cliutil.Env("DRSYNCER_RSYNC_CREDENTIALS_DIR", "/etc/dr-syncer/rsync")
 	userFile := fs.String("rsync-user-file", filepath.Join(credDir, keys.RsyncUserFile), "file holding the per-operation rsync user (mounted Secret)")
@@ -68,7 +70,7 @@ func run(args []string) int {
 	interval := fs.Duration("progress-interval", time.Second, "minimum time between progress lines")
 	cliutil.Usage(fs, `mover: copies a source volume into --dest through the dr-syncer agent.
 
-Usage: mover --agent-addr=NODE:2222 --target=MOUNTPOD_IP:8873 [flags]
+Usage: mover --agent-addr=NODE:2222 --target=MOUNTPOD_IP:8873|NAMESPACE/MOUNTPOD:8873 [flags]
 
 Dials the agent with the cluster-pair key (host key pinned, AES-GCM), forwards
 a local port over SSH to the mount pod's rsync daemon and runs rsync into
@@ -160,6 +162,7 @@ I/O, verification), 2 usage error.`)
 	sum := mover.Run(ctx, mover.Options{
 		Agent:       mover.AgentOptions{Addr: *agentAddr, ClientKey: clientKey, HostKey: hostKey},
 		Target:      *target,
+		TargetWait:  *targetWait,
 		Module:      *module,
 		Credentials: creds,
 		Dest:        *dest,

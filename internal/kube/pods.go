@@ -2,6 +2,8 @@ package kube
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +31,19 @@ const (
 	SecretKeyClusterKey    = "id_ed25519"
 	SecretKeyAgentHostKey  = "ssh_host_ed25519_key.pub"
 )
+
+// MountTarget names a mount pod's rsync daemon as "<namespace>/<pod>:port".
+// The agent's API-backed allow-list resolves the name to the pod's IP, so a
+// sync pod can start before its mount pod has one.
+func MountTarget(namespace, pod string) string {
+	return net.JoinHostPort(namespace+"/"+pod, strconv.Itoa(MountServerPort))
+}
+
+// ParseMountTargetHost splits the host part of a MountTarget.
+func ParseMountTargetHost(host string) (namespace, pod string, ok bool) {
+	namespace, pod, ok = strings.Cut(host, "/")
+	return namespace, pod, ok && namespace != "" && pod != "" && !strings.Contains(pod, "/")
+}
 
 // MountPodOptions describe the source-side pod that serves one PVC.
 type MountPodOptions struct {
@@ -90,7 +105,8 @@ type SyncPodOptions struct {
 	Labels          map[string]string
 	// AgentAddr is the source node's agent, host:port.
 	AgentAddr string
-	// Target is the mount pod's rsync daemon, ip:port, as the agent reaches it.
+	// Target is the mount pod's rsync daemon as the agent reaches it: ip:port
+	// or a MountTarget.
 	Target string
 	// ClusterKeySecret holds the cluster-pair private key and the agent's host key.
 	ClusterKeySecret  string

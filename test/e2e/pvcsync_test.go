@@ -630,6 +630,9 @@ func (e *pvcSyncEnv) reportOverhead(t *testing.T, run client.WorkflowRun, mover 
 	var start, transferStarted, transferDone, end time.Time
 	transferScheduled := int64(-1)
 	events := 0
+	// scheduled event ID → activity type, for the per-step timeline
+	activityTypes := map[int64]string{}
+	var timeline []string
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -641,7 +644,10 @@ func (e *pvcSyncEnv) reportOverhead(t *testing.T, run client.WorkflowRun, mover 
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
 			start = at
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "Transfer" {
+			name := ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+			activityTypes[ev.GetEventId()] = name
+			timeline = append(timeline, fmt.Sprintf("%.2f scheduled %s", at.Sub(start).Seconds(), name))
+			if name == "Transfer" {
 				transferScheduled = ev.GetEventId()
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -649,7 +655,9 @@ func (e *pvcSyncEnv) reportOverhead(t *testing.T, run client.WorkflowRun, mover 
 				transferStarted = at
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-			if ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId() == transferScheduled {
+			scheduled := ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()
+			timeline = append(timeline, fmt.Sprintf("%.2f completed %s", at.Sub(start).Seconds(), activityTypes[scheduled]))
+			if scheduled == transferScheduled {
 				transferDone = at
 			}
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
@@ -668,6 +676,7 @@ func (e *pvcSyncEnv) reportOverhead(t *testing.T, run client.WorkflowRun, mover 
 	t.Logf("overhead (%s, small PVC): start → Transfer activity started %.2fs, → mover started %s, → first progress line with bytes %s, → mover done (all bytes moved) %s, → Transfer done %.2fs, → workflow done %.2fs; %d history events",
 		run.GetID(), transferStarted.Sub(start).Seconds(), since(mover.start), since(mover.firstByte), since(mover.end),
 		transferDone.Sub(start).Seconds(), end.Sub(start).Seconds(), events)
+	t.Logf("overhead timeline (s since start): %s", strings.Join(timeline, "; "))
 }
 
 // leftovers lists the mount pods, sync pods and per-operation Secrets in

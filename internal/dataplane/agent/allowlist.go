@@ -20,6 +20,16 @@ type AllowList interface {
 	Allowed(host string, port uint32) bool
 }
 
+// NamedTargets is an AllowList that also knows its targets by name, so a
+// mover started together with its mount pod can ask for the pod before it
+// has an IP. A name resolves only to an address the list itself allows, and
+// never through DNS.
+type NamedTargets interface {
+	AllowList
+	// LookupTarget returns the allowed address named host, if there is one.
+	LookupTarget(host string) (netip.Addr, bool)
+}
+
 // StaticAllowList is a fixed set of targets.
 type StaticAllowList map[netip.AddrPort]struct{}
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -326,8 +327,16 @@ func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel) (up, down int64, ok
 		_ = nc.Reject(ssh.ConnectionFailed, "malformed request")
 		return 0, 0, false
 	}
-	ap, valid := normalizeTarget(d.Host, d.Port)
 	target := net.JoinHostPort(d.Host, strconv.FormatUint(uint64(d.Port), 10))
+	host := d.Host
+	named, byName := s.opts.AllowList.(NamedTargets)
+	if _, err := netip.ParseAddr(host); err != nil && byName {
+		if addr, found := named.LookupTarget(host); found {
+			host = addr.String()
+			log = log.With(zap.String("target_name", target))
+		}
+	}
+	ap, valid := normalizeTarget(host, d.Port)
 	if !valid || !s.opts.AllowList.Allowed(ap.Addr().String(), d.Port) {
 		log.Warn("refused channel: target not allowed", zap.String("target", target))
 		_ = nc.Reject(ssh.Prohibited, "target not allowed")

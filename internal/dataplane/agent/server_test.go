@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -243,6 +245,47 @@ func TestSecurityTargetNotOnAllowList(t *testing.T) {
 	}
 	require.NoError(t, roundTrip(t, c, allowed), "allowed target still works on the same connection")
 	h.waitLog(t, "refused channel: target not allowed")
+}
+
+// namedList allows one target and knows it as "ns/mount"; a name only
+// resolves to an address the list allows.
+type namedList struct {
+	StaticAllowList
+	names map[string]netip.Addr
+}
+
+func (l namedList) LookupTarget(host string) (netip.Addr, bool) {
+	a, ok := l.names[host]
+	return a, ok
+}
+
+func TestNamedTargetResolvesOnlyThroughTheAllowList(t *testing.T) {
+	allowed, other := echoServer(t), echoServer(t)
+	allowedAP, otherAP := netip.MustParseAddrPort(allowed), netip.MustParseAddrPort(other)
+	static, err := NewStaticAllowList(allowed)
+	require.NoError(t, err)
+	list := namedList{StaticAllowList: static, names: map[string]netip.Addr{
+		"ns/mount": allowedAP.Addr(),
+		// a name that resolves to a port the list does not allow
+		"ns/elsewhere": otherAP.Addr(),
+	}}
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client}, mutate: func(o *Options) { o.AllowList = list }})
+	c, err := h.dial(t, client)
+	require.NoError(t, err)
+	defer c.Close()
+
+	port := strconv.Itoa(int(allowedAP.Port()))
+	require.NoError(t, roundTrip(t, c, "ns/mount:"+port))
+	ch := h.waitLog(t, "channel closed").ContextMap()
+	assert.Equal(t, allowed, ch["target"])
+	assert.Equal(t, "ns/mount:"+port, ch["target_name"])
+
+	for _, target := range []string{"ns/unknown:" + port, "ns/elsewhere:" + strconv.Itoa(int(otherAP.Port())), "localhost:" + port} {
+		_, err := c.Dial("tcp", target)
+		require.Error(t, err, target)
+		assert.Contains(t, err.Error(), "prohibited", target)
+	}
 }
 
 func TestSecurityShellExecAndForwardingRefused(t *testing.T) {

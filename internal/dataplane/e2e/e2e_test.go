@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -204,6 +207,42 @@ func TestSecurityTargetNotAllowedCopiesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries)
 	require.NotEmpty(t, p.agentLogs.FilterMessage("refused channel: target not allowed").All())
+}
+
+// A sync pod starts together with its mount pod and names it; the agent
+// knows the name only once the pod has an IP, and the mover waits for that.
+func TestMoverWaitsForNamedMountPod(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	testtree.NewWriter(t, p.src, 1).File("f", bytes.Repeat([]byte("data"), 4096), 0o644)
+	server := netip.MustParseAddrPort(p.target)
+	p.target = fmt.Sprintf("app/mount-x:%d", server.Port())
+	time.AfterFunc(300*time.Millisecond, func() { p.names.names.Store("app/mount-x", server.Addr()) })
+
+	sum, _ := p.sync(context.Background(), rsyncargs.Config{})
+	require.Equal(t, rsyncargs.ClassSuccess, sum.Outcome.Class, sum.Error)
+	p.requireIdentical(testtree.Options{})
+	assert.NotEmpty(t, p.agentLogs.FilterMessage("refused channel: target not allowed").All(), "the mover asked before the name was known")
+	forwarded := p.agentLogs.FilterMessage("channel closed").All()
+	require.NotEmpty(t, forwarded)
+	assert.Equal(t, p.target, forwarded[0].ContextMap()["target_name"])
+}
+
+func TestMoverGivesUpOnAMountPodThatNeverAppears(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	testtree.NewWriter(t, p.src, 1).File("f", []byte("x"), 0o644)
+	p.target = "app/never:8873"
+	var out bytes.Buffer
+	o := p.options(rsyncargs.Config{}, &out)
+	o.TargetWait = 500 * time.Millisecond
+	sum := mover.Run(context.Background(), o)
+	assert.Equal(t, rsyncargs.ClassRetryable, sum.Outcome.Class, "the mount pod may still come: the activity retries")
+	assert.Equal(t, "mount pod not reachable through the agent", sum.Outcome.Reason)
+	assert.Contains(t, sum.Error, "still not reachable through the agent after 500ms")
+	entries, err := os.ReadDir(p.dst)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
 }
 
 func TestSecurityInvalidConfigRejectedBeforeConnecting(t *testing.T) {

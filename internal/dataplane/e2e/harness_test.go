@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,23 @@ type path struct {
 	target    string
 	creds     keys.RsyncCredentials
 	allowFile string
+	names     *namedAllowList
 	agentLogs *observer.ObservedLogs
+}
+
+// namedAllowList adds names to the file allow-list, as the API-backed one
+// knows mount pods by "<namespace>/<pod>".
+type namedAllowList struct {
+	*agent.FileAllowList
+	names sync.Map // host → netip.Addr
+}
+
+func (l *namedAllowList) LookupTarget(host string) (netip.Addr, bool) {
+	a, ok := l.names.Load(host)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return a.(netip.Addr), true
 }
 
 func signer(t *testing.T, k keys.ClusterPairKey) ssh.Signer {
@@ -85,10 +102,11 @@ func newPath(t *testing.T) *path {
 
 	core, logs := observer.New(zap.InfoLevel)
 	p.agentLogs = logs
+	p.names = &namedAllowList{FileAllowList: agent.NewFileAllowList(p.allowFile, nil)}
 	a, err := agent.New(agent.Options{
 		HostKeys:       []ssh.Signer{signer(t, keys.ClusterPairKey{PrivateKey: hostPriv})},
 		AuthorizedKeys: agent.NewAuthorizedKeysFile(authFile, nil),
-		AllowList:      agent.NewFileAllowList(p.allowFile, nil),
+		AllowList:      p.names,
 		Logger:         zap.New(core),
 	})
 	require.NoError(t, err)

@@ -31,8 +31,13 @@ const maxReportedMismatches = 20
 type Options struct {
 	// Agent says how to reach and trust the source node's agent.
 	Agent AgentOptions
-	// Target is the mount pod's rsync daemon address as the agent sees it.
+	// Target is the mount pod's rsync daemon as the agent sees it: ip:port,
+	// or "<namespace>/<pod>:port", which the agent resolves.
 	Target string
+	// TargetWait bounds the wait for the target to be reachable through the
+	// agent (its mount pod may start together with this mover); default
+	// DefaultTargetWait.
+	TargetWait time.Duration
 	// Module is the rsync module; default "data".
 	Module string
 	// Credentials are the per-operation rsync credentials.
@@ -145,6 +150,12 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		return fail(notRun(class, "cannot connect to the agent"), err)
 	}
 	defer client.Close()
+	if err := waitForTarget(ctx, client, o.Target, o.TargetWait, r.log); err != nil {
+		if why, ok := interrupted(); ok {
+			return fail(why, err)
+		}
+		return fail(notRun(rsyncargs.ClassRetryable, "mount pod not reachable through the agent"), err)
+	}
 	fwd, err := startForwarder(client, o.Target, r.log)
 	if err != nil {
 		return fail(notRun(rsyncargs.ClassRetryable, "local forwarder"), err)

@@ -124,6 +124,29 @@ func (l *AllowList) Allowed(host string, port uint32) bool {
 	return false
 }
 
+// LookupTarget implements agent.NamedTargets: host is a mount pod's
+// "<namespace>/<pod>" (kube.MountTarget), and resolves to the pod's IP only
+// while the pod is one this list allows.
+func (l *AllowList) LookupTarget(host string) (netip.Addr, bool) {
+	namespace, name, ok := kube.ParseMountTargetHost(host)
+	if !ok || !l.informer.HasSynced() {
+		return netip.Addr{}, false
+	}
+	obj, exists, err := l.informer.GetStore().GetByKey(namespace + "/" + name)
+	if err != nil || !exists {
+		return netip.Addr{}, false
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || !l.serves(pod) {
+		return netip.Addr{}, false
+	}
+	ips := podIPs(pod)
+	if len(ips) == 0 {
+		return netip.Addr{}, false
+	}
+	return ips[0], true
+}
+
 // Targets lists the allowed ip:port targets, for logs and tests.
 func (l *AllowList) Targets() []netip.AddrPort {
 	var out []netip.AddrPort

@@ -13,7 +13,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
-var _ agent.AllowList = (*AllowList)(nil)
+var _ agent.NamedTargets = (*AllowList)(nil)
 
 func pod(name, node, ip, role string, phase corev1.PodPhase) *corev1.Pod {
 	return &corev1.Pod{
@@ -92,6 +92,48 @@ func TestAllowListFollowsMountPodsOnNode(t *testing.T) {
 	eventually(t, "a failed mount pod is refused", func() bool { return !l.Allowed("10.244.1.8", kube.MountServerPort) })
 	if got := l.Targets(); len(got) != 0 {
 		t.Errorf("Targets() = %v, want none", got)
+	}
+}
+
+func TestLookupTargetResolvesMountPodsOnNodeByName(t *testing.T) {
+	client := fake.NewClientset(
+		pod("mount-a", "node-1", "", RoleMount, corev1.PodPending),
+		pod("mount-other-node", "node-2", "10.244.2.5", RoleMount, corev1.PodRunning),
+		pod("sync-a", "node-1", "10.244.1.6", "sync", corev1.PodRunning),
+	)
+	l, err := New(Options{Client: client, Node: "node-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l.Start(ctx)
+	if err := l.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{
+		"app/mount-a",          // no IP yet
+		"app/mount-other-node", // another node's mount pod
+		"app/sync-a",           // not a mount pod
+		"app/missing",          // no such pod
+		"mount-other-node.app", // DNS-style names are not ours
+		"10.244.2.5", "app/", "/mount-a", "app/mount-a/x",
+	} {
+		if addr, ok := l.LookupTarget(host); ok {
+			t.Errorf("LookupTarget(%q) = %s, want not found", host, addr)
+		}
+	}
+
+	running := pod("mount-a", "node-1", "10.244.1.5", RoleMount, corev1.PodRunning)
+	if _, err := client.CoreV1().Pods("app").UpdateStatus(ctx, running, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the mount pod resolves once it has an IP", func() bool {
+		addr, ok := l.LookupTarget("app/mount-a")
+		return ok && addr.String() == "10.244.1.5"
+	})
+	if !l.Allowed("10.244.1.5", kube.MountServerPort) {
+		t.Error("a resolved name's address is not allowed")
 	}
 }
 

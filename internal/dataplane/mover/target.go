@@ -1,0 +1,67 @@
+package mover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+)
+
+// DefaultTargetWait matches how long the workflow waits for a mount pod to
+// become ready: a mover started together with it waits as long.
+const DefaultTargetWait = 5 * time.Minute
+
+// waitForTarget opens (and closes) one channel to target until the agent
+// forwards it. Until the mount pod has an IP the agent does not know its
+// name, and until its rsync daemon listens the dial fails; both are waited
+// out. A target given as an IP that the agent refuses is refused for good.
+func waitForTarget(ctx context.Context, client *ssh.Client, target string, wait time.Duration, log *zap.Logger) error {
+	if wait <= 0 {
+		wait = DefaultTargetWait
+	}
+	host, _, err := net.SplitHostPort(target)
+	if err != nil {
+		return fmt.Errorf("target %q: %w", target, err)
+	}
+	_, ipErr := netip.ParseAddr(host)
+	named := ipErr != nil
+	deadline := time.Now().Add(wait)
+	delay := 50 * time.Millisecond
+	var lastReason string
+	for {
+		ch, err := client.Dial("tcp", target)
+		if err == nil {
+			_ = ch.Close()
+			if lastReason != "" {
+				log.Info("target reachable", zap.String("target", target))
+			}
+			return nil
+		}
+		var refused *ssh.OpenChannelError
+		if !errors.As(err, &refused) {
+			return fmt.Errorf("open channel to %s: %w", target, err)
+		}
+		waitable := refused.Reason == ssh.ConnectionFailed || (refused.Reason == ssh.Prohibited && named)
+		if !waitable {
+			return fmt.Errorf("agent refused %s: %w", target, err)
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return fmt.Errorf("%s still not reachable through the agent after %s (last answer: %s); is the mount pod running on the agent's node?", target, wait, refused.Message)
+		}
+		if refused.Message != lastReason {
+			lastReason = refused.Message
+			log.Info("waiting for the mount pod", zap.String("target", target), zap.String("agent_says", refused.Message))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
