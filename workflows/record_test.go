@@ -55,7 +55,12 @@ func TestRecordHistories(t *testing.T) {
 	w.RegisterWorkflowWithOptions(workflows.ReplicateResources, workflow.RegisterOptions{Name: workflows.ReplicateResourcesName})
 	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
 	w.RegisterWorkflowWithOptions(workflows.ContinuousReplication, workflow.RegisterOptions{Name: workflows.ContinuousReplicationName})
+	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: workflows.AgentRolloutName})
+	w.RegisterWorkflowWithOptions(workflows.Connectivity, workflow.RegisterOptions{Name: workflows.ConnectivityName})
 	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
+	for name, fn := range clusterScript() {
+		script[name] = fn
+	}
 	for name, fn := range script {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -99,6 +104,29 @@ func TestRecordHistories(t *testing.T) {
 	require.NoError(t, tp.Client.CancelWorkflow(ctx, cancelled.GetID(), cancelled.GetRunID()))
 	record("pvc-sync-cancel", cancelled, true)
 
+	// The source cluster's semaphore served the syncs above (limit 2); it
+	// would idle for minutes before closing, so it is terminated.
+	semaphore := workflows.ClusterSemaphoreID(activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"})
+	require.NoError(t, tp.Client.TerminateWorkflow(ctx, semaphore, "", "recorded"))
+	saveHistory(t, tp.Client, "cluster-semaphore-terminated", semaphore, "")
+
+	cluster := activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
+	rollout, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.AgentRolloutWorkflowID(cluster.Namespace, cluster.Name, "v1"), TaskQueue: tp.TaskQueue},
+		workflows.AgentRolloutName, activities.AgentRolloutInput{Cluster: cluster, Version: "v1", HostKey: activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"}})
+	require.NoError(t, err)
+	record("agent-rollout-success", rollout, false)
+	removal, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.AgentRolloutWorkflowID(cluster.Namespace, cluster.Name, "remove"), TaskQueue: tp.TaskQueue},
+		workflows.AgentRolloutName, activities.AgentRolloutInput{Cluster: cluster, Version: "remove", Remove: true})
+	require.NoError(t, err)
+	record("agent-rollout-remove", removal, false)
+
+	check, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.ConnectivityWorkflowID("dr-syncer-system", "prod-to-dr", "v1", 1), TaskQueue: tp.TaskQueue},
+		workflows.ConnectivityName, workflows.ConnectivityInput{Source: cluster, DR: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"},
+			ClusterKey: activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh"}, AgentHostKey: activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
+			Image: activities.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222})
+	require.NoError(t, err)
+	record("connectivity-success", check, false)
+
 	// A continuous replication: interval syncs, a change signal, then cancelled.
 	ref := activities.ObjectRef{Namespace: "dr-syncer-system", Name: "live"}
 	continuous, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -111,6 +139,28 @@ func TestRecordHistories(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	require.NoError(t, tp.Client.CancelWorkflow(ctx, continuous.GetID(), ""))
 	record("continuous-cancel", continuous, true)
+}
+
+// clusterScript stands in for the agent rollout's and connectivity check's
+// activities.
+func clusterScript() map[string]any {
+	return map[string]any{
+		"ApplyAgent": func(ctx context.Context, in activities.AgentRolloutInput) (activities.AgentApplied, error) {
+			return activities.AgentApplied{Namespace: activities.AgentNamespace, DaemonSet: "dr-syncer-agent", HostKeyFingerprint: "SHA256:host"}, nil
+		},
+		"WaitAgentReady": func(ctx context.Context, in activities.AgentRef) (activities.AgentReadiness, error) {
+			return activities.AgentReadiness{ReadyNodes: 1, TotalNodes: 1}, nil
+		},
+		"RemoveAgent": func(ctx context.Context, in activities.ClusterRef) (activities.AgentRemoved, error) {
+			return activities.AgentRemoved{Deleted: 4}, nil
+		},
+		"AgentAddresses": func(ctx context.Context, in activities.AgentAddressesInput) ([]string, error) {
+			return []string{"10.255.0.11:2222"}, nil
+		},
+		"RunConnectivityCheck": func(ctx context.Context, in activities.ConnectivityCheckInput) (activities.ConnectivityResult, error) {
+			return activities.ConnectivityResult{Connected: true}, nil
+		},
+	}
 }
 
 func saveHistory(t *testing.T, c client.Client, name, workflowID, runID string) {

@@ -35,6 +35,8 @@ func TestReplayCommittedHistories(t *testing.T) {
 			replayer.RegisterWorkflowWithOptions(ContinuousReplication, workflow.RegisterOptions{Name: ContinuousReplicationName})
 			replayer.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
 			replayer.RegisterWorkflowWithOptions(ClusterHealth, workflow.RegisterOptions{Name: ClusterHealthName})
+			replayer.RegisterWorkflowWithOptions(AgentRollout, workflow.RegisterOptions{Name: AgentRolloutName})
+			replayer.RegisterWorkflowWithOptions(Connectivity, workflow.RegisterOptions{Name: ConnectivityName})
 			// The original IDs matter: child workflow IDs derive from them.
 			require.NoError(t, replayer.ReplayWorkflowHistoryWithOptions(nil, history, worker.ReplayWorkflowHistoryOptions{
 				OriginalExecution: workflow.Execution{ID: started.GetWorkflowId(), RunID: started.GetOriginalExecutionRunId()},
