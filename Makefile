@@ -46,7 +46,7 @@ record-histories: tools ## re-record the replay-test histories (workflows/testda
 
 .PHONY: bench-datapath
 bench-datapath: deps ## data path benchmark on loopback: this project vs rsync over OpenSSH vs rsync daemon (root: loop-mounts ext4)
-	go run ./test/bench/datapath -repeat=3
+	go run ./test/bench/datapath -repeat=5
 
 .PHONY: bench-resources
 bench-resources: tools ## resource replication benchmark: 1,000 ConfigMaps, 200 Secrets, 100 Deployments, 100 Services between two API servers

@@ -11,8 +11,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -52,9 +50,8 @@ func run(args []string) error {
 		"close connections without traffic for this long; keep above rsync's --timeout (env DRSYNCER_AGENT_IDLE_TIMEOUT)")
 	maxConns := fs.Int("max-connections", agent.DefaultMaxConnections, "maximum concurrent SSH connections (one per PVC sync)")
 	grace := fs.Duration("shutdown-grace", agent.DefaultShutdownGrace, "on SIGTERM, how long in-flight transfers may continue")
-	gogc := fs.Int("gogc", 400, "GC target percentage unless GOGC is set; forwarding allocates per packet, and a higher target trades a little memory for 20-30% less bastion CPU")
-	memLimit := fs.Int64("memory-limit-mib", 256, "soft memory limit in MiB unless GOMEMLIMIT is set; bounds the heap that --gogc lets grow; 0 disables")
-	maxProcs := fs.Int("gomaxprocs", 0, "GOMAXPROCS; 0 keeps the runtime's choice (which follows the container's CPU limit)")
+	var runtimeFlags cliutil.RuntimeFlags
+	runtimeFlags.Register(fs)
 	cliutil.Usage(fs, `agent: SSH bastion of the dr-syncer data path.
 
 Usage: agent [flags]
@@ -79,7 +76,7 @@ Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	tuneRuntime(log, *gogc, *memLimit, *maxProcs)
+	runtimeFlags.Apply(log)
 
 	pem, err := os.ReadFile(*hostKeyFile)
 	if err != nil {
@@ -166,21 +163,4 @@ func apiAllowList(ctx context.Context, log *zap.Logger, node string) (*agentallo
 	}
 	log.Info("allow-list watching mount pods", zap.String("node", node), zap.Int("targets", len(allow.Targets())))
 	return allow, nil
-}
-
-// tuneRuntime applies the GC and scheduler settings unless the standard
-// environment variables already chose them.
-func tuneRuntime(log *zap.Logger, gogc int, memLimitMiB int64, maxProcs int) {
-	if _, set := os.LookupEnv("GOGC"); !set && gogc > 0 {
-		debug.SetGCPercent(gogc)
-	}
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memLimitMiB > 0 {
-		debug.SetMemoryLimit(memLimitMiB << 20)
-	}
-	if maxProcs > 0 {
-		runtime.GOMAXPROCS(maxProcs)
-	}
-	current := debug.SetGCPercent(-1) // reading the setting requires setting it
-	debug.SetGCPercent(current)
-	log.Info("runtime tuned", zap.Int("gogc", current), zap.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 }

@@ -42,6 +42,8 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("mover", flag.ContinueOnError)
 	var logFlags cliutil.LogFlags
 	logFlags.Register(fs)
+	var runtimeFlags cliutil.RuntimeFlags
+	runtimeFlags.Register(fs)
 	agentAddr := fs.String("agent-addr", cliutil.Env("DRSYNCER_AGENT_ADDR", ""), "agent host:port on the source node (env DRSYNCER_AGENT_ADDR); required")
 	hostKeyFile := fs.String("agent-host-key-file", cliutil.Env("DRSYNCER_AGENT_HOST_KEY_PUB", "/etc/dr-syncer/agent-host-key/ssh_host_ed25519_key.pub"),
 		"the agent's public host key to pin, authorized_keys format (env DRSYNCER_AGENT_HOST_KEY_PUB)")
@@ -124,6 +126,7 @@ I/O, verification), 2 usage error.`)
 		return usage(err)
 	}
 	defer func() { _ = log.Sync() }()
+	runtimeFlags.Apply(log)
 
 	reporter := progress.NewReporter(os.Stdout, progress.ReporterOptions{Interval: *interval})
 	fail := func(err error) int {

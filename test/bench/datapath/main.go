@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,8 +101,9 @@ type bench struct {
 	src     string
 	mnt     string
 	undo    *cleanup
-	flags   []string // rsync options shared by every method
-	results map[string]map[string]time.Duration
+	flags   []string                              // rsync options shared by every method
+	results map[string]map[string]time.Duration   // fastest run
+	runs    map[string]map[string][]time.Duration // every run, for the median
 	agent   *agentProc
 	cpu     map[string]agentUsage
 }
@@ -115,7 +117,8 @@ func run(f benchFlags) error {
 			return fmt.Errorf("%s not found: run `make deps` (hack/deps.sh): %w", tool, err)
 		}
 	}
-	b := &bench{f: f, undo: &cleanup{}, results: map[string]map[string]time.Duration{}, cpu: map[string]agentUsage{}}
+	b := &bench{f: f, undo: &cleanup{}, results: map[string]map[string]time.Duration{},
+		runs: map[string]map[string][]time.Duration{}, cpu: map[string]agentUsage{}}
 	defer b.undo.run()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -393,6 +396,10 @@ func (b *bench) measure(m method, ds string) error {
 	if b.results[ds] == nil {
 		b.results[ds] = map[string]time.Duration{}
 	}
+	if b.runs[ds] == nil {
+		b.runs[ds] = map[string][]time.Duration{}
+	}
+	b.runs[ds][m.name] = append(b.runs[ds][m.name], took)
 	best, seen := b.results[ds][m.name]
 	if !seen || took < best {
 		b.results[ds][m.name] = took
@@ -421,7 +428,7 @@ func (b *bench) report(methods []method) {
 		header += "project_p2_vs_openssh\t"
 	}
 	fmt.Fprintln(w, header)
-	var ratios []string
+	var ratios, medianRatios []string
 	var totalCPU float64
 	var totalBytes int64
 	for _, ds := range []string{"A", "B", "C"} {
@@ -445,12 +452,31 @@ func (b *bench) report(methods []method) {
 		}
 		fmt.Fprintln(w, row)
 		ratios = append(ratios, fmt.Sprintf("%s=%.2f", ds, ro))
+		medianRatios = append(medianRatios, fmt.Sprintf("%s=%.2f", ds,
+			median(b.runs[ds]["project"]).Seconds()/median(b.runs[ds]["openssh"]).Seconds()))
 	}
 	_ = w.Flush()
 	if totalBytes > 0 {
 		fmt.Printf("agent_cpu_s_per_GiB (single stream, all data sets) = %.2f\n", totalCPU/(float64(totalBytes)/(1<<30)))
 	}
 	fmt.Printf("ratio_vs_openssh %s\n", strings.Join(ratios, " "))
+	if b.f.repeat > 1 {
+		fmt.Printf("(medians of %d runs: ratio_vs_openssh %s)\n", b.f.repeat, strings.Join(medianRatios, " "))
+	}
+}
+
+// median of the runs; the middle two averaged for an even count.
+func median(runs []time.Duration) time.Duration {
+	if len(runs) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(runs)
+	slices.Sort(sorted)
+	mid := len(sorted) / 2
+	if len(sorted)%2 == 0 {
+		return (sorted[mid-1] + sorted[mid]) / 2
+	}
+	return sorted[mid]
 }
 
 // startServers starts the agent, the mount servers, sshd and the plain rsync
