@@ -18,8 +18,8 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/controller"
+	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
+	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
 	"github.com/dr-syncer/dr-syncer/starter"
 )

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
+	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/mountserver"
 )

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"

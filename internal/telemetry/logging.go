@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.uber.org/zap"
 
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/cliutil"
+	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 )
 
 // LogOptions configure NewLogger: a level and a format (json or console).
