@@ -101,16 +101,8 @@ func TestLookupTargetResolvesMountPodsOnNodeByName(t *testing.T) {
 		pod("mount-other-node", "node-2", "10.244.2.5", RoleMount, corev1.PodRunning),
 		pod("sync-a", "node-1", "10.244.1.6", "sync", corev1.PodRunning),
 	)
-	l, err := New(Options{Client: client, Node: "node-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	l.Start(ctx)
-	if err := l.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	l := startList(t, client)
 	for _, host := range []string{
 		"app/mount-a",          // no IP yet
 		"app/mount-other-node", // another node's mount pod
@@ -135,6 +127,22 @@ func TestLookupTargetResolvesMountPodsOnNodeByName(t *testing.T) {
 	if !l.Allowed("10.244.1.5", kube.MountServerPort) {
 		t.Error("a resolved name's address is not allowed")
 	}
+}
+
+// startList watches node-1's pods until the test ends.
+func startList(t *testing.T, client *fake.Clientset) *AllowList {
+	t.Helper()
+	l, err := New(Options{Client: client, Node: "node-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	l.Start(ctx)
+	if err := l.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 func TestNewRequiresNodeAndClient(t *testing.T) {
