@@ -32,7 +32,8 @@ type TransferInput struct {
 	Image Image  `json:"image"`
 	// AgentAddr is the source node's agent, host:port.
 	AgentAddr string `json:"agentAddr"`
-	// Target is the mount pod's rsync daemon, ip:port.
+	// Target is the mount pod's rsync daemon as the agent reaches it: ip:port,
+	// or kube.MountTarget's "<namespace>/<pod>:port".
 	Target      string              `json:"target"`
 	Credentials string              `json:"credentials"`
 	Config      drv1.DataSyncConfig `json:"config"`

@@ -171,18 +171,18 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 	}
 
 	state.Phase = PhaseMountPod
-	podCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Minute, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
-	})
+	podOptions := workflow.ActivityOptions{
+		StartToCloseTimeout: mountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
+	}
 	mountIn := activities.MountPodInput{
 		Op: op, PVC: in.Source, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
 	}
-	transferCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	transferOptions := workflow.ActivityOptions{
 		StartToCloseTimeout: transferTimeout(in.DataSync.Timeout),
 		// A dead worker is noticed this quickly; the retry re-attaches to the sync pod.
 		HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy:      retry,
-	})
+	}
 	transferIn := activities.TransferInput{
 		Op:          op,
 		PVC:         activities.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name},
@@ -194,19 +194,19 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 	}
 	// Syncs started before the pods started together replay one after the other.
 	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {
-		state.Phase = PhaseTransfer
 		transferIn.Target = kube.MountTarget(in.Source.Namespace, op.Name("mount"))
-		if err := mountAndTransfer(podCtx, mountIn, transferCtx, transferIn, &state.Result.Transfer); err != nil {
+		podOptions.WaitForCancellation, transferOptions.WaitForCancellation = true, true
+		if err := mountAndTransfer(ctx, podOptions, mountIn, transferOptions, transferIn, &state); err != nil {
 			return state.Result, err
 		}
 	} else {
 		var mount activities.MountPod
-		if err := workflow.ExecuteActivity(podCtx, a.EnsureMountPod, mountIn).Get(ctx, &mount); err != nil {
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, podOptions), a.EnsureMountPod, mountIn).Get(ctx, &mount); err != nil {
 			return state.Result, err
 		}
 		state.Phase = PhaseTransfer
 		transferIn.Target = mount.Target
-		if err := workflow.ExecuteActivity(transferCtx, a.Transfer, transferIn).Get(ctx, &state.Result.Transfer); err != nil {
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, transferOptions), a.Transfer, transferIn).Get(ctx, &state.Result.Transfer); err != nil {
 			return state.Result, err
 		}
 	}
@@ -261,33 +261,47 @@ func recordPVCSyncMetrics(ctx workflow.Context, in PVCSyncInput, result PVCSyncR
 // first byte moves.
 const changeConcurrentPods = "2026-11-22-concurrent-pods"
 
+// mountPodTimeout bounds one attempt to start the mount pod; the mover's
+// wait for it (mover.DefaultTargetWait) is as long.
+const mountPodTimeout = 5 * time.Minute
+
 // mountAndTransfer runs Transfer while the mount pod comes up; the mover
 // names the mount pod and waits until the agent can reach it. A mount pod
-// that cannot start ends the transfer. Whichever activity is still running
-// when the other decides the outcome is cancelled, so neither recreates a
-// pod that cleanup is about to delete.
-func mountAndTransfer(mountCtx workflow.Context, mountIn activities.MountPodInput,
-	transferCtx workflow.Context, transferIn activities.TransferInput, result *activities.TransferResult) error {
+// that cannot start ends the transfer, and a finished transfer ends the wait
+// for the mount pod's readiness. The activity still running then is
+// cancelled and waited for (both options wait for cancellation), so the
+// cleanup that follows never races a pod it is creating.
+func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOptions, mountIn activities.MountPodInput,
+	transferOptions workflow.ActivityOptions, transferIn activities.TransferInput, state *PVCSyncProgress) error {
 	var a *activities.PVCActivities
-	mountCtx, cancelMount := workflow.WithCancel(mountCtx)
-	defer cancelMount()
-	transferCtx, cancelTransfer := workflow.WithCancel(transferCtx)
-	defer cancelTransfer()
+	mountCtx, cancelMount := workflow.WithCancel(workflow.WithActivityOptions(ctx, mountOptions))
+	transferCtx, cancelTransfer := workflow.WithCancel(workflow.WithActivityOptions(ctx, transferOptions))
 	mount := workflow.ExecuteActivity(mountCtx, a.EnsureMountPod, mountIn)
 	transfer := workflow.ExecuteActivity(transferCtx, a.Transfer, transferIn)
 	var err error
-	done := false
-	selector := workflow.NewSelector(mountCtx)
+	mountDone, transferDone := false, false
+	selector := workflow.NewSelector(ctx)
 	selector.AddFuture(mount, func(f workflow.Future) {
-		if err = f.Get(mountCtx, nil); err != nil {
-			done = true
+		mountDone = true
+		if err = f.Get(ctx, nil); err == nil {
+			state.Phase = PhaseTransfer
 		}
 	})
 	selector.AddFuture(transfer, func(f workflow.Future) {
-		err, done = f.Get(transferCtx, result), true
+		transferDone = true
+		err = f.Get(ctx, &state.Result.Transfer)
 	})
-	for !done {
-		selector.Select(mountCtx)
+	for !transferDone && err == nil {
+		selector.Select(ctx)
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if !mountDone {
+		cancelMount()
+		_ = mount.Get(dctx, nil)
+	}
+	if !transferDone {
+		cancelTransfer()
+		_ = transfer.Get(dctx, nil)
 	}
 	return err
 }

@@ -105,7 +105,8 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 		}).Return(activities.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
 	}
 	if mocked("Transfer") {
-		env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).
+		// A transfer takes longer than the mount pod's start, as in life.
+		env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Second).
 			Return(activities.TransferResult{Stats: statsWithBytes(1 << 20), Streams: 1}, nil)
 	}
 	if mocked("MarkSynced") {
@@ -169,7 +170,11 @@ func TestPVCSyncNonRetryableErrorsStopAndCleanUp(t *testing.T) {
 		{"Transfer", activities.ErrTypeInvalidSpec},
 	} {
 		t.Run(tc.step+"/"+tc.errType, func(t *testing.T) {
-			s := newPVCSuite(t, tc.step)
+			own := []string{tc.step}
+			if tc.step == "EnsureMountPod" {
+				own = append(own, "Transfer")
+			}
+			s := newPVCSuite(t, own...)
 			failure := temporal.NewNonRetryableApplicationError("boom", tc.errType, nil)
 			zero := map[string]any{
 				"Discover": activities.PVCInfo{}, "EnsureTargetPVC": activities.TargetPVC{},
