@@ -26,9 +26,15 @@ type AllowList interface {
 // never through DNS.
 type NamedTargets interface {
 	AllowList
-	// LookupTarget returns the allowed address named host, if there is one.
-	LookupTarget(host string) (netip.Addr, bool)
+	// LookupTarget returns the address named host. When there is none,
+	// pending says whether the name may still resolve: its pod is not
+	// listed yet or has no IP yet (rather than finished or malformed).
+	LookupTarget(host string) (addr netip.Addr, ok, pending bool)
 }
+
+// RejectTargetNotReady is the agent's answer to a named target that may
+// still come up; movers wait on it, while "target not allowed" is final.
+const RejectTargetNotReady = "target not ready"
 
 // StaticAllowList is a fixed set of targets.
 type StaticAllowList map[netip.AddrPort]struct{}

@@ -331,9 +331,16 @@ func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel) (up, down int64, ok
 	host := d.Host
 	named, byName := s.opts.AllowList.(NamedTargets)
 	if _, err := netip.ParseAddr(host); err != nil && byName {
-		if addr, found := named.LookupTarget(host); found {
+		addr, ok, pending := named.LookupTarget(host)
+		switch {
+		case ok:
 			host = addr.String()
 			log = log.With(zap.String("target_name", target))
+		case pending:
+			// A mover waits here while its mount pod starts: not a refusal.
+			log.Debug("named target not ready", zap.String("target", target))
+			_ = nc.Reject(ssh.ConnectionFailed, RejectTargetNotReady)
+			return 0, 0, false
 		}
 	}
 	ap, valid := normalizeTarget(host, d.Port)
@@ -349,7 +356,8 @@ func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel) (up, down int64, ok
 	tc, err := s.opts.DialTarget(ctx, "tcp", target)
 	cancel()
 	if err != nil {
-		log.Warn("target dial failed", zap.Error(err))
+		// Also while a mount pod's daemon starts, which movers wait out.
+		log.Info("target dial failed", zap.Error(err))
 		_ = nc.Reject(ssh.ConnectionFailed, "target unreachable")
 		return 0, 0, false
 	}

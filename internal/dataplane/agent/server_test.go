@@ -254,9 +254,9 @@ type namedList struct {
 	names map[string]netip.Addr
 }
 
-func (l namedList) LookupTarget(host string) (netip.Addr, bool) {
+func (l namedList) LookupTarget(host string) (netip.Addr, bool, bool) {
 	a, ok := l.names[host]
-	return a, ok
+	return a, ok, !ok && host == "ns/starting"
 }
 
 func TestNamedTargetResolvesOnlyThroughTheAllowList(t *testing.T) {
@@ -286,6 +286,13 @@ func TestNamedTargetResolvesOnlyThroughTheAllowList(t *testing.T) {
 		require.Error(t, err, target)
 		assert.Contains(t, err.Error(), "prohibited", target)
 	}
+	// A pod that may still come up is not refused, and not logged as a refusal.
+	refusals := len(h.logs.FilterMessage("refused channel: target not allowed").All())
+	_, err = c.Dial("tcp", "ns/starting:"+port)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), RejectTargetNotReady)
+	assert.NotContains(t, err.Error(), "prohibited")
+	assert.Len(t, h.logs.FilterMessage("refused channel: target not allowed").All(), refusals)
 }
 
 func TestSecurityShellExecAndForwardingRefused(t *testing.T) {

@@ -222,7 +222,8 @@ func TestMoverWaitsForNamedMountPod(t *testing.T) {
 	sum, _ := p.sync(context.Background(), rsyncargs.Config{})
 	require.Equal(t, rsyncargs.ClassSuccess, sum.Outcome.Class, sum.Error)
 	p.requireIdentical(testtree.Options{})
-	assert.NotEmpty(t, p.agentLogs.FilterMessage("refused channel: target not allowed").All(), "the mover asked before the name was known")
+	assert.NotEmpty(t, p.agentLogs.FilterMessage("named target not ready").All(), "the mover asked before the name was known")
+	assert.Empty(t, p.agentLogs.FilterMessage("refused channel: target not allowed").All(), "waiting is no refusal")
 	forwarded := p.agentLogs.FilterMessage("channel closed").All()
 	require.NotEmpty(t, forwarded)
 	assert.Equal(t, p.target, forwarded[0].ContextMap()["target_name"])
@@ -243,6 +244,22 @@ func TestMoverGivesUpOnAMountPodThatNeverAppears(t *testing.T) {
 	entries, err := os.ReadDir(p.dst)
 	require.NoError(t, err)
 	assert.Empty(t, entries)
+}
+
+// A mount pod that ended will not come back: the mover fails at once and
+// the activity's retry starts over.
+func TestMoverDoesNotWaitForAFinishedMountPod(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	testtree.NewWriter(t, p.src, 1).File("f", []byte("x"), 0o644)
+	p.target = "app/finished:8873"
+	p.names.finished.Store("app/finished", struct{}{})
+	start := time.Now()
+	sum, _ := p.sync(context.Background(), rsyncargs.Config{})
+	assert.Less(t, time.Since(start), 10*time.Second, "no wait for a target the agent refuses")
+	assert.Equal(t, rsyncargs.ClassRetryable, sum.Outcome.Class)
+	assert.Contains(t, sum.Error, "no running mount pod on the agent's node")
+	require.NotEmpty(t, p.agentLogs.FilterMessage("refused channel: target not allowed").All())
 }
 
 func TestSecurityInvalidConfigRejectedBeforeConnecting(t *testing.T) {

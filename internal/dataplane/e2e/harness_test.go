@@ -46,18 +46,23 @@ type path struct {
 }
 
 // namedAllowList adds names to the file allow-list, as the API-backed one
-// knows mount pods by "<namespace>/<pod>".
+// knows mount pods by "<namespace>/<pod>": a name not stored yet is pending,
+// one stored as finished is refused.
 type namedAllowList struct {
 	*agent.FileAllowList
-	names sync.Map // host → netip.Addr
+	names    sync.Map // host → netip.Addr
+	finished sync.Map // host → struct{}
 }
 
-func (l *namedAllowList) LookupTarget(host string) (netip.Addr, bool) {
+func (l *namedAllowList) LookupTarget(host string) (netip.Addr, bool, bool) {
+	if _, done := l.finished.Load(host); done {
+		return netip.Addr{}, false, false
+	}
 	a, ok := l.names.Load(host)
 	if !ok {
-		return netip.Addr{}, false
+		return netip.Addr{}, false, true
 	}
-	return a.(netip.Addr), true
+	return a.(netip.Addr), true, false
 }
 
 func signer(t *testing.T, k keys.ClusterPairKey) ssh.Signer {
@@ -100,7 +105,7 @@ func newPath(t *testing.T) *path {
 	p.allowFile = filepath.Join(dir, "allow")
 	p.allow(p.target)
 
-	core, logs := observer.New(zap.InfoLevel)
+	core, logs := observer.New(zap.DebugLevel)
 	p.agentLogs = logs
 	p.names = &namedAllowList{FileAllowList: agent.NewFileAllowList(p.allowFile, nil)}
 	a, err := agent.New(agent.Options{

@@ -12,14 +12,16 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// DefaultTargetWait matches how long the workflow waits for a mount pod to
-// become ready: a mover started together with it waits as long.
+// DefaultTargetWait is as long as the workflow gives one attempt to start the
+// mount pod (workflows.mountPodTimeout): a mover started together with it
+// gives up no earlier.
 const DefaultTargetWait = 5 * time.Minute
 
 // waitForTarget opens (and closes) one channel to target until the agent
-// forwards it. Until the mount pod has an IP the agent does not know its
-// name, and until its rsync daemon listens the dial fails; both are waited
-// out. A target given as an IP that the agent refuses is refused for good.
+// forwards it. Until the mount pod has an IP the agent answers "not ready",
+// and until its rsync daemon listens the dial fails; both are waited out. A
+// refusal is final: the target is no running mount pod on that node, or the
+// agent cannot resolve names at all.
 func waitForTarget(ctx context.Context, client *ssh.Client, target string, wait time.Duration, log *zap.Logger) error {
 	if wait <= 0 {
 		wait = DefaultTargetWait
@@ -46,8 +48,10 @@ func waitForTarget(ctx context.Context, client *ssh.Client, target string, wait 
 		if !errors.As(err, &refused) {
 			return fmt.Errorf("open channel to %s: %w", target, err)
 		}
-		waitable := refused.Reason == ssh.ConnectionFailed || (refused.Reason == ssh.Prohibited && named)
-		if !waitable {
+		if refused.Reason != ssh.ConnectionFailed {
+			if named {
+				return fmt.Errorf("agent refused %s: %w; it is no running mount pod on the agent's node, or the agent does not resolve mount pod names (an agent older than this mover, or one with a file allow-list): roll the agent out again", target, err)
+			}
 			return fmt.Errorf("agent refused %s: %w", target, err)
 		}
 		if time.Now().Add(delay).After(deadline) {

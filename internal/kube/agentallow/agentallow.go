@@ -126,25 +126,29 @@ func (l *AllowList) Allowed(host string, port uint32) bool {
 
 // LookupTarget implements agent.NamedTargets: host is a mount pod's
 // "<namespace>/<pod>" (kube.MountTarget), and resolves to the pod's IP only
-// while the pod is one this list allows.
-func (l *AllowList) LookupTarget(host string) (netip.Addr, bool) {
-	namespace, name, ok := kube.ParseMountTargetHost(host)
-	if !ok || !l.informer.HasSynced() {
-		return netip.Addr{}, false
+// while the pod is one this list allows. The watch sees only mount pods on
+// this node, so "pending" tells a client nothing about other pods.
+func (l *AllowList) LookupTarget(host string) (addr netip.Addr, ok, pending bool) {
+	namespace, name, wellFormed := kube.ParseMountTargetHost(host)
+	if !wellFormed {
+		return netip.Addr{}, false, false
+	}
+	if !l.informer.HasSynced() {
+		return netip.Addr{}, false, true
 	}
 	obj, exists, err := l.informer.GetStore().GetByKey(namespace + "/" + name)
 	if err != nil || !exists {
-		return netip.Addr{}, false
+		return netip.Addr{}, false, true
 	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok || !l.serves(pod) {
-		return netip.Addr{}, false
+	pod, isPod := obj.(*corev1.Pod)
+	if !isPod || !l.serves(pod) {
+		return netip.Addr{}, false, false
 	}
 	ips := podIPs(pod)
 	if len(ips) == 0 {
-		return netip.Addr{}, false
+		return netip.Addr{}, false, true
 	}
-	return ips[0], true
+	return ips[0], true, false
 }
 
 // Targets lists the allowed ip:port targets, for logs and tests.

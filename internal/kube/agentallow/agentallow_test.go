@@ -100,19 +100,27 @@ func TestLookupTargetResolvesMountPodsOnNodeByName(t *testing.T) {
 		pod("mount-a", "node-1", "", RoleMount, corev1.PodPending),
 		pod("mount-other-node", "node-2", "10.244.2.5", RoleMount, corev1.PodRunning),
 		pod("sync-a", "node-1", "10.244.1.6", "sync", corev1.PodRunning),
+		pod("mount-done", "node-1", "10.244.1.9", RoleMount, corev1.PodSucceeded),
 	)
 	ctx := context.Background()
 	l := startList(t, client)
-	for _, host := range []string{
-		"app/mount-a",          // no IP yet
-		"app/mount-other-node", // another node's mount pod
-		"app/sync-a",           // not a mount pod
-		"app/missing",          // no such pod
-		"mount-other-node.app", // DNS-style names are not ours
-		"10.244.2.5", "app/", "/mount-a", "app/mount-a/x",
+	for _, tc := range []struct {
+		host    string
+		pending bool
+	}{
+		{"app/mount-a", true}, // no IP yet
+		{"app/missing", true}, // not listed (yet)
+		{"app/sync-a", true},  // other roles are not watched
+		// The fake client ignores the watch's field selector, so this one is
+		// listed, as a pod moved after the list would be.
+		{"app/mount-other-node", false}, // another node's mount pod
+		{"app/mount-done", false},       // finished: it will not come back
+		{"mount-other-node.app", false}, // DNS-style names are not ours
+		{"10.244.2.5", false}, {"app/", false}, {"/mount-a", false}, {"app/mount-a/x", false},
 	} {
-		if addr, ok := l.LookupTarget(host); ok {
-			t.Errorf("LookupTarget(%q) = %s, want not found", host, addr)
+		addr, ok, pending := l.LookupTarget(tc.host)
+		if ok || pending != tc.pending {
+			t.Errorf("LookupTarget(%q) = %s, %v, pending %v; want not found, pending %v", tc.host, addr, ok, pending, tc.pending)
 		}
 	}
 
@@ -121,7 +129,7 @@ func TestLookupTargetResolvesMountPodsOnNodeByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the mount pod resolves once it has an IP", func() bool {
-		addr, ok := l.LookupTarget("app/mount-a")
+		addr, ok, _ := l.LookupTarget("app/mount-a")
 		return ok && addr.String() == "10.244.1.5"
 	})
 	if !l.Allowed("10.244.1.5", kube.MountServerPort) {
