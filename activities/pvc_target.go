@@ -66,7 +66,7 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 		if _, err := dst.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 			return TargetPVC{}, nonRetryable(ErrTypeStorageClassNotFound,
 				"storage class %q for PVC %s does not exist in cluster %s; create it or map %q to an existing class in pvcConfig.storageClassMappings",
-				class, in.Source, in.Destination.Name, *source.Spec.StorageClassName)
+				class, in.Source, in.Destination.Name, kube.StorageClassOf(source))
 		} else if err != nil {
 			return TargetPVC{}, fmt.Errorf("get storage class %s in %s: %w", class, in.Destination.Name, err)
 		}

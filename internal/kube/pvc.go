@@ -98,6 +98,10 @@ func TargetPVC(source, existing *corev1.PersistentVolumeClaim, m PVCMapping) *co
 		current := target.Spec.Resources.Requests[corev1.ResourceStorage]
 		if sourceSize.Cmp(current) > 0 {
 			target.Spec.Resources.Requests[corev1.ResourceStorage] = sourceSize.DeepCopy()
+			// The API server refuses a request above the claim's limit.
+			if limit, set := target.Spec.Resources.Limits[corev1.ResourceStorage]; set && sourceSize.Cmp(limit) > 0 {
+				target.Spec.Resources.Limits[corev1.ResourceStorage] = sourceSize.DeepCopy()
+			}
 		}
 	} else {
 		target = &corev1.PersistentVolumeClaim{
@@ -120,16 +124,20 @@ func TargetPVC(source, existing *corev1.PersistentVolumeClaim, m PVCMapping) *co
 			target.Annotations[k] = v
 		}
 	}
-	class := ""
-	if source.Spec.StorageClassName != nil {
-		class = *source.Spec.StorageClassName
-	}
 	target.Annotations[AnnotationSourceCluster] = m.SourceCluster
 	target.Annotations[AnnotationSourceNamespace] = source.Namespace
 	target.Annotations[AnnotationSourcePVC] = source.Name
 	target.Annotations[AnnotationSourceSize] = sourceSize.String()
-	target.Annotations[AnnotationSourceStorageClass] = class
+	target.Annotations[AnnotationSourceStorageClass] = StorageClassOf(source)
 	return target
+}
+
+// StorageClassOf is the claim's storage class name, "" when it names none.
+func StorageClassOf(pvc *corev1.PersistentVolumeClaim) string {
+	if pvc.Spec.StorageClassName == nil {
+		return ""
+	}
+	return *pvc.Spec.StorageClassName
 }
 
 // MarkDataSynced records when data last arrived; it is the one annotation a

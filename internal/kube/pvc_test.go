@@ -71,3 +71,26 @@ func TestTargetPVCSpecOfANewClaim(t *testing.T) {
 		})
 	}
 }
+
+func TestTargetPVCGrowsItsStorageLimitWithItsRequest(t *testing.T) {
+	storage := func(request, limit string) corev1.VolumeResourceRequirements {
+		r := corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(request)}}
+		if limit != "" {
+			r.Limits = corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(limit)}
+		}
+		return r
+	}
+	source := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "shop"},
+		Spec: corev1.PersistentVolumeClaimSpec{Resources: storage("2Gi", "")}}
+	existing := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "shop-dr"},
+		Spec: corev1.PersistentVolumeClaimSpec{Resources: storage("1Gi", "1Gi")}}
+
+	got := kube.TargetPVC(source, existing, kube.PVCMapping{DestinationNamespace: "shop-dr"})
+	assert.Equal(t, "2Gi", got.Spec.Resources.Requests.Storage().String())
+	assert.Equal(t, "2Gi", got.Spec.Resources.Limits.Storage().String(), "a request above the limit is refused")
+
+	bigger := &corev1.PersistentVolumeClaim{ObjectMeta: existing.ObjectMeta, Spec: corev1.PersistentVolumeClaimSpec{Resources: storage("3Gi", "5Gi")}}
+	got = kube.TargetPVC(source, bigger, kube.PVCMapping{DestinationNamespace: "shop-dr"})
+	assert.Equal(t, "3Gi", got.Spec.Resources.Requests.Storage().String(), "never shrinks")
+	assert.Equal(t, "5Gi", got.Spec.Resources.Limits.Storage().String())
+}

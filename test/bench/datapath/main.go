@@ -452,8 +452,9 @@ func (b *bench) report(methods []method) {
 		}
 		fmt.Fprintln(w, row)
 		ratios = append(ratios, fmt.Sprintf("%s=%.2f", ds, ro))
-		medianRatios = append(medianRatios, fmt.Sprintf("%s=%.2f", ds,
-			median(b.runs[ds]["project"]).Seconds()/median(b.runs[ds]["openssh"]).Seconds()))
+		if openssh := median(b.runs[ds]["openssh"]); openssh > 0 {
+			medianRatios = append(medianRatios, fmt.Sprintf("%s=%.2f", ds, median(b.runs[ds]["project"]).Seconds()/openssh.Seconds()))
+		}
 	}
 	_ = w.Flush()
 	if totalBytes > 0 {
