@@ -119,16 +119,21 @@ func agentEventually(t *testing.T, what string, check func() bool) {
 }
 
 // agentPlayDaemonSetController does what kube-controller-manager would:
-// envtest runs none, so the DaemonSet's status is set by hand.
+// envtest runs none, so the DaemonSet's status is set by hand, once the
+// rollout (which writes the key Secrets first) has applied the DaemonSet.
 func agentPlayDaemonSetController(t *testing.T, c client.Client, nodes int32) {
 	t.Helper()
-	var ds appsv1.DaemonSet
-	require.NoError(t, c.Get(context.Background(), client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds))
-	ds.Status = appsv1.DaemonSetStatus{
-		ObservedGeneration: ds.Generation, DesiredNumberScheduled: nodes, CurrentNumberScheduled: nodes,
-		UpdatedNumberScheduled: nodes, NumberReady: nodes, NumberAvailable: nodes,
-	}
-	require.NoError(t, c.Status().Update(context.Background(), &ds))
+	agentEventually(t, "the agent DaemonSet exists and takes its status", func() bool {
+		var ds appsv1.DaemonSet
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds); err != nil {
+			return false
+		}
+		ds.Status = appsv1.DaemonSetStatus{
+			ObservedGeneration: ds.Generation, DesiredNumberScheduled: nodes, CurrentNumberScheduled: nodes,
+			UpdatedNumberScheduled: nodes, NumberReady: nodes, NumberAvailable: nodes,
+		}
+		return c.Status().Update(context.Background(), &ds) == nil
+	})
 }
 
 // The RemoteCluster reconciler against the real control and source API
