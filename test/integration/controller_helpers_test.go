@@ -190,3 +190,22 @@ func ctlEventReasons(t *testing.T, env *testenv.Env, r *drv1.Replication) map[st
 	}
 	return reasons
 }
+
+// ctlWaitEvents waits for events with each of want on r: the recorder
+// writes them in the background, after the status that reports the same.
+func ctlWaitEvents(t *testing.T, env *testenv.Env, r *drv1.Replication, want ...string) {
+	t.Helper()
+	var seen map[string]bool
+	ok := assert.Eventually(t, func() bool {
+		seen = ctlEventReasons(t, env, r)
+		for _, reason := range want {
+			if !seen[reason] {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 200*time.Millisecond)
+	if !ok {
+		t.Errorf("events of %s/%s: want reasons %v, have %v", r.Namespace, r.Name, want, seen)
+	}
+}

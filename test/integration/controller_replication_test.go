@@ -141,9 +141,7 @@ func TestControllerReplication(t *testing.T) {
 		assert.Equal(t, "replication/dr-syncer-system/quick/second", got.Status.LastRun.WorkflowID)
 		assert.Equal(t, "second", got.Status.SyncNowHandled)
 		ctlRuns(t, env, repl, 2, ctlClosed)
-		reasons := ctlEventReasons(t, env, repl)
-		assert.True(t, reasons[controller.EventSyncStarted], "events %v", reasons)
-		assert.True(t, reasons[controller.EventSyncSucceeded], "events %v", reasons)
+		ctlWaitEvents(t, env, repl, controller.EventSyncStarted, controller.EventSyncSucceeded)
 	})
 
 	t.Run("a failed PVC sync fails the run, and the status says why", func(t *testing.T) {
@@ -171,7 +169,7 @@ func TestControllerReplication(t *testing.T) {
 		assert.Equal(t, "Failed", st.LastRun.Result)
 		assert.NotEmpty(t, st.LastRun.RunID)
 		assert.Nil(t, st.CurrentRun)
-		assert.True(t, ctlEventReasons(t, env, repl)[controller.EventSyncFailed])
+		ctlWaitEvents(t, env, repl, controller.EventSyncFailed)
 	})
 
 	t.Run("Scheduled mode keeps a Schedule in step with the spec", func(t *testing.T) {
