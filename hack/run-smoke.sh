@@ -8,10 +8,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bin=${DRSYNCER_BIN:-${DRSYNCER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dr-syncer}/bin}
 
+# Ports come from below the kernel's ephemeral range: a port in it may be
+# handed to some client's outgoing connection (Temporal's own, etcd's)
+# between this check and the bind, which once failed this test.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$ephemeral_low" -gt 11000 ] || ephemeral_low=32768
 free_port() { # a random port nothing on 127.0.0.1 listens on
 	local p
 	while true; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (ephemeral_low - 10000)))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 }
