@@ -33,15 +33,7 @@ const ctlPoll = 500 * time.Millisecond
 // returns a func that stops it and waits until it has stopped.
 func ctlRunController(t *testing.T, env *testenv.Env, configure ...func(*controller.ReplicationReconciler)) (stop func()) {
 	t.Helper()
-	skip := true
-	mgr, err := ctrl.NewManager(env.DR.Config, ctrl.Options{
-		Scheme:                 kube.NewScheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// Tests run one manager after another in one process.
-		Controller: config.Controller{SkipNameValidation: &skip},
-	})
-	require.NoError(t, err)
+	mgr := ctlManager(t, env)
 	r := &controller.ReplicationReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
@@ -53,6 +45,29 @@ func ctlRunController(t *testing.T, env *testenv.Env, configure ...func(*control
 		c(r)
 	}
 	require.NoError(t, r.SetupWithManager(mgr))
+	return ctlStartManager(t, mgr)
+}
+
+// ctlManager is a manager against the DR (control) cluster without metrics
+// or probe servers.
+func ctlManager(t *testing.T, env *testenv.Env) ctrl.Manager {
+	t.Helper()
+	skip := true
+	mgr, err := ctrl.NewManager(env.DR.Config, ctrl.Options{
+		Scheme:                 kube.NewScheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Tests run one manager after another in one process.
+		Controller: config.Controller{SkipNameValidation: &skip},
+	})
+	require.NoError(t, err)
+	return mgr
+}
+
+// ctlStartManager starts mgr and returns a func, also run at cleanup, that
+// stops it and waits until it has stopped.
+func ctlStartManager(t *testing.T, mgr ctrl.Manager) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

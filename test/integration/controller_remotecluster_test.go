@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,10 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"go.temporal.io/sdk/activity"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -51,14 +47,7 @@ func agentStartWorker(t *testing.T, env *testenv.Env) {
 // in a manager against the DR (control) cluster, as cmd/controller does.
 func agentRunController(t *testing.T, env *testenv.Env) {
 	t.Helper()
-	skip := true
-	mgr, err := ctrl.NewManager(env.DR.Config, ctrl.Options{
-		Scheme:                 kube.NewScheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: &skip},
-	})
-	require.NoError(t, err)
+	mgr := ctlManager(t, env)
 	s := ctlStarter(env)
 	rcs := &controller.RemoteClusterReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s,
@@ -69,20 +58,7 @@ func agentRunController(t *testing.T, env *testenv.Env) {
 	require.NoError(t, rcs.SetupWithManager(mgr))
 	cms := &controller.ClusterMappingReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s, PollInterval: ctlPoll}
 	require.NoError(t, cms.SetupWithManager(mgr))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("controller manager: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("controller manager did not stop within 30s")
-		}
-	})
+	ctlStartManager(t, mgr)
 }
 
 func agentGetRC(t *testing.T, env *testenv.Env, name string) *drv1.RemoteCluster {
