@@ -14,17 +14,8 @@ import (
 )
 
 func TestClusterSemaphoreGrantsAtMostLimitInOrder(t *testing.T) {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
+	env, granted := semaphoreEnv()
 	var permits *activities.PermitActivities
-	env.RegisterActivity(permits)
-	var granted []string
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, activities.SignalPermit, mock.Anything).Return(
-		func(_, workflowID, _, _ string, _ any) error {
-			granted = append(granted, workflowID)
-			return nil
-		})
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, mock.Anything).Return(
 		func(_ any, ids []string) ([]string, error) { return ids, nil }).Maybe()
 	req := func(id string) activities.PermitRequest {
@@ -36,11 +27,11 @@ func TestClusterSemaphoreGrantsAtMostLimitInOrder(t *testing.T) {
 	at(3*time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("c")) })
 	at(4*time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("a")) }) // a retried acquire
 	at(5*time.Second, func() {
-		assert.Equal(t, []string{"a", "b", "a"}, granted, "limit 2: c waits; a's retry is granted again")
+		assert.Equal(t, []string{"a", "b", "a"}, *granted, "limit 2: c waits; a's retry is granted again")
 		env.SignalWorkflow(activities.SignalRelease, "a")
 	})
 	at(6*time.Second, func() {
-		assert.Equal(t, []string{"a", "b", "a", "c"}, granted, "a's permit goes to c")
+		assert.Equal(t, []string{"a", "b", "a", "c"}, *granted, "a's permit goes to c")
 		env.SignalWorkflow(activities.SignalRelease, "b")
 		env.SignalWorkflow(activities.SignalRelease, "c")
 	})
@@ -50,17 +41,8 @@ func TestClusterSemaphoreGrantsAtMostLimitInOrder(t *testing.T) {
 }
 
 func TestClusterSemaphoreReclaimsPermitsOfVanishedHolders(t *testing.T) {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
+	env, granted := semaphoreEnv()
 	var permits *activities.PermitActivities
-	env.RegisterActivity(permits)
-	var granted []string
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, activities.SignalPermit, mock.Anything).Return(
-		func(_, workflowID, _, _ string, _ any) error {
-			granted = append(granted, workflowID)
-			return nil
-		})
 	// "a" was terminated without releasing: the audit finds it gone.
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, []string{"a"}).Return([]string{}, nil)
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, []string{"b"}).Return([]string{"b"}, nil).Maybe()
@@ -69,10 +51,26 @@ func TestClusterSemaphoreReclaimsPermitsOfVanishedHolders(t *testing.T) {
 		env.SignalWorkflow(activities.SignalAcquire, activities.PermitRequest{WorkflowID: "b"})
 	}, time.Second)
 	env.RegisterDelayedCallback(func() {
-		assert.Equal(t, []string{"a", "b"}, granted)
+		assert.Equal(t, []string{"a", "b"}, *granted)
 		env.SignalWorkflow(activities.SignalRelease, "b")
 	}, 3*semaphoreAudit)
 	env.ExecuteWorkflow(ClusterSemaphoreName, SemaphoreState{Limit: 1})
 	require.NoError(t, env.GetWorkflowError())
-	assert.Equal(t, []string{"a", "b"}, granted)
+	assert.Equal(t, []string{"a", "b"}, *granted)
+}
+
+// semaphoreEnv runs ClusterSemaphore with the permit signals it sends
+// recorded, in order, as the IDs of the granted workflows.
+func semaphoreEnv() (*testsuite.TestWorkflowEnvironment, *[]string) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
+	env.RegisterActivity(&activities.PermitActivities{})
+	var granted []string
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, activities.SignalPermit, mock.Anything).Return(
+		func(_, workflowID, _, _ string, _ any) error {
+			granted = append(granted, workflowID)
+			return nil
+		})
+	return env, &granted
 }
