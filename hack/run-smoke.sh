@@ -34,18 +34,23 @@ grep -q "Temporal Web UI   http://127.0.0.1:$TEMPORAL_UI_PORT" "$RUN_STATE/run.o
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TEMPORAL_UI_PORT/") || true
 [ "$code" = 200 ] || fail "Web UI answered $code"
 curl -sf "http://127.0.0.1:$CONTROLLER_PROBE_PORT/readyz" >/dev/null || fail "controller not ready"
+# Output is read whole before grep: with pipefail, `grep -q` closing the pipe
+# early makes the writer die of SIGPIPE and the check fail although it matched.
+worker_metrics() { curl -sf "http://127.0.0.1:$WORKER_METRICS_PORT/metrics" || true; }
+queue() { "$bin/temporal" task-queue describe --task-queue dr-syncer --address "127.0.0.1:$TEMPORAL_PORT" 2>/dev/null || true; }
 # The SDK reports its poller gauge once a poll has started: give it a moment.
 for _ in $(seq 50); do
-	curl -sf "http://127.0.0.1:$WORKER_METRICS_PORT/metrics" | grep -q '^drsyncer_worker_temporal_num_pollers' && break
+	grep -q '^drsyncer_worker_temporal_num_pollers' <<<"$(worker_metrics)" && break
 	sleep 0.2
 done
-curl -sf "http://127.0.0.1:$WORKER_METRICS_PORT/metrics" | grep -q '^drsyncer_worker_temporal_num_pollers' || fail "worker metrics lack the SDK's poller gauge"
+grep -q '^drsyncer_worker_temporal_num_pollers' <<<"$(worker_metrics)" || fail "worker metrics lack the SDK's poller gauge"
 for _ in $(seq 50); do
-	"$bin/temporal" task-queue describe --task-queue dr-syncer --address "127.0.0.1:$TEMPORAL_PORT" 2>/dev/null | grep -q '^  UNVERSIONED  activity' && break
+	grep -q '^  UNVERSIONED  activity' <<<"$(queue)" && break
 	sleep 0.2
 done
-"$bin/temporal" task-queue describe --task-queue dr-syncer --address "127.0.0.1:$TEMPORAL_PORT" | grep -A3 '^Pollers' | grep -q workflow || fail "no worker polls the dr-syncer task queue"
-bin/drsyncer --temporal-address "127.0.0.1:$TEMPORAL_PORT" list | grep -q "no dr-syncer workflows" || fail "drsyncer list failed"
+[[ $(grep -A3 '^Pollers' <<<"$(queue)") == *workflow* ]] || fail "no worker polls the dr-syncer task queue"
+listing=$(bin/drsyncer --temporal-address "127.0.0.1:$TEMPORAL_PORT" list 2>&1) || fail "drsyncer list failed: $listing"
+grep -q "no dr-syncer workflows" <<<"$listing" || fail "drsyncer list printed: $listing"
 
 hack/run.sh stop >/dev/null 2>&1
 for pid in $pids; do

@@ -31,7 +31,7 @@ fi
 for c in $(cat "$LAB/clusters"); do
 	# The agent: its RemoteCluster's finalizer removed it; this only catches a crash's leftovers.
 	# By name: the e2e tests' own agents carry the same labels.
-	if k "$c" get namespace dr-syncer -o jsonpath='{.metadata.labels.app\.kubernetes\.io/component}' 2>/dev/null | grep -qx agent; then
+	if [ "$(k "$c" get namespace dr-syncer -o jsonpath='{.metadata.labels.app\.kubernetes\.io/component}' 2>/dev/null)" = agent ]; then
 		k "$c" delete namespace dr-syncer --ignore-not-found --wait=false >/dev/null
 	fi
 	k "$c" delete clusterrole,clusterrolebinding -l app.kubernetes.io/part-of=dr-syncer,app.kubernetes.io/component=agent \
