@@ -186,12 +186,7 @@ func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in Co
 		return ConnectivityResult{}, fmt.Errorf("connectivity check pod %s/%s ended (%s, exit %d) without a result: %s",
 			pod.Namespace, pod.Name, term.Reason, term.ExitCode, term.Message)
 	}
-	r := ConnectivityResult{Agents: s.Results(in.Agents), Connected: true}
-	for _, ag := range r.Agents {
-		r.Connected = r.Connected && ag.OK
-	}
-	r.Connected = r.Connected && len(r.Agents) > 0
-	return r, nil
+	return ConnectivityResult{Agents: s.Results(in.Agents), Connected: s.Connected && s.Checked == len(in.Agents)}, nil
 }
 
 // AgentCheckTimeout is sshcheck's per-agent timeout within a check bounded

@@ -2,12 +2,12 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -190,9 +190,31 @@ func TestConnectivity(t *testing.T) {
 		assert.Equal(t, "Completed", got.Status.ConnectivityCheck.Result)
 		assert.NotNil(t, got.Status.LastVerified)
 		connGone(t, env, pod)
-		// Key material never enters the workflow history.
-		raw, err := json.Marshal(got.Status)
-		require.NoError(t, err)
-		assert.NotContains(t, string(raw), "PRIVATE KEY")
+
+		// Key material never enters the workflow histories: they carry the
+		// agents' addresses, and Secrets only by reference.
+		key, ok := cmKeySecret(t, env)
+		require.True(t, ok)
+		pem := strings.Split(string(key.Data[activities.SecretKeyClusterPrivate]), "\n")
+		require.Greater(t, len(pem), 3, "an OpenSSH PEM key")
+		for _, id := range []string{before, got.Status.ConnectivityCheck.WorkflowID} {
+			history := connHistoryText(t, env, id)
+			assert.Contains(t, history, agents[1], "the history of %s is read in full", id)
+			assert.NotContains(t, history, "PRIVATE KEY", id)
+			assert.NotContains(t, history, pem[2], "the cluster key's key-pair line is not in %s", id)
+		}
 	})
+}
+
+// connHistoryText is the workflow's whole history as text, payloads included.
+func connHistoryText(t *testing.T, env *testenv.Env, workflowID string) string {
+	t.Helper()
+	it := env.Temporal.Client.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var b strings.Builder
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		b.WriteString(ev.String())
+	}
+	return b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,13 +36,16 @@ type Result struct {
 	Kind string `json:"kind,omitempty"`
 }
 
-// Summary is what the termination message holds. It lists the agents that
-// passed by address and the failures in full, and it is kept under the
-// kubelet's 4 KiB termination-message limit by shortening error texts.
+// Summary is what the termination message holds: the verdict, how many
+// agents were checked and the failures in full. Passing agents are not
+// listed, so it fits the kubelet's 4 KiB termination-message limit for any
+// number of agents; error texts are shortened, and failures beyond what fits
+// are counted in Omitted.
 type Summary struct {
 	Connected bool     `json:"connected"`
-	OK        []string `json:"ok,omitempty"`
+	Checked   int      `json:"checked"`
 	Failed    []Result `json:"failed,omitempty"`
+	Omitted   int      `json:"omitted,omitempty"`
 }
 
 // MaxSummaryBytes is the kubelet's termination-message limit.
@@ -53,8 +57,6 @@ type Options struct {
 	HostKey   ssh.PublicKey
 	// Timeout bounds dial and handshake per agent; default 10s.
 	Timeout time.Duration
-	// Dial opens the TCP connection; default net.Dialer.
-	Dial mover.DialFunc
 }
 
 // Check dials one agent, authenticates and closes.
@@ -62,32 +64,22 @@ func Check(ctx context.Context, o Options, addr string) Result {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	dial := o.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	// The dial error is kept as is: "dial tcp …: i/o timeout" reads better
-	// than the mover's wrapping of it.
-	var dialErr error
 	c, err := mover.DialAgent(ctx, mover.AgentOptions{
 		Addr: addr, ClientKey: o.ClientKey, HostKey: o.HostKey, HandshakeTimeout: o.Timeout,
-		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
-			conn, err := dial(ctx, network, a)
-			dialErr = err
-			return conn, err
-		},
 	})
 	if err == nil {
 		_ = c.Close()
 		return Result{Addr: addr, OK: true}
 	}
 	r := Result{Addr: addr}
+	var dialErr *net.OpError
 	switch {
 	case errors.Is(err, mover.ErrAuthRefused):
 		r.Kind, r.Error = KindAuth, "authentication failed (the agent does not accept this cluster key)"
 	case errors.Is(err, mover.ErrHostKeyMismatch):
 		r.Kind, r.Error = KindHostKey, "host key mismatch (the agent's host key is not the pinned one): "+afterMismatch(err)
-	case dialErr != nil:
+	case errors.As(err, &dialErr):
+		// "dial tcp …: i/o timeout" reads better than the mover's wrapping.
 		r.Kind, r.Error = KindUnreachable, "unreachable: "+dialErr.Error()
 	default:
 		r.Kind, r.Error = KindUnreachable, "unreachable: "+strings.TrimPrefix(err.Error(), mover.ErrAgentUnreachable.Error()+": ")
@@ -117,21 +109,21 @@ func CheckAll(ctx context.Context, o Options, addrs []string) []Result {
 
 // Summarize folds results into a Summary; Connected needs at least one agent.
 func Summarize(results []Result) Summary {
-	s := Summary{Connected: len(results) > 0}
+	s := Summary{Connected: len(results) > 0, Checked: len(results)}
 	for _, r := range results {
-		if r.OK {
-			s.OK = append(s.OK, r.Addr)
-			continue
+		if !r.OK {
+			s.Connected = false
+			s.Failed = append(s.Failed, r)
 		}
-		s.Connected = false
-		s.Failed = append(s.Failed, r)
 	}
 	return s
 }
 
-// Marshal encodes s within MaxSummaryBytes, shortening error texts first.
+// Marshal encodes s within MaxSummaryBytes: it shortens error texts first,
+// then keeps the first failures and counts the rest in Omitted.
 func (s Summary) Marshal() ([]byte, error) {
-	for _, limit := range []int{0, 200, 80, 0} {
+	s.Failed = slices.Clone(s.Failed)
+	for _, limit := range []int{0, 200, 80} {
 		if limit > 0 {
 			for i := range s.Failed {
 				if len(s.Failed[i].Error) > limit {
@@ -144,40 +136,40 @@ func (s Summary) Marshal() ([]byte, error) {
 			return b, err
 		}
 	}
-	// Too many agents to list: keep the verdict and the first failures.
-	for len(s.OK)+len(s.Failed) > 0 {
-		if len(s.OK) > 0 {
-			s.OK = s.OK[:len(s.OK)/2]
-		} else {
-			s.Failed = s.Failed[:len(s.Failed)/2]
-		}
-		if b, err := json.Marshal(s); err != nil || len(b) <= MaxSummaryBytes {
+	for {
+		keep := len(s.Failed) / 2
+		s.Omitted += len(s.Failed) - keep
+		s.Failed = s.Failed[:keep]
+		if b, err := json.Marshal(s); err != nil || len(b) <= MaxSummaryBytes || keep == 0 {
 			return b, err
 		}
 	}
-	return json.Marshal(s)
 }
 
-// Results expands a Summary back to one Result per address checked; an
-// address the summary does not mention failed to report.
+// Results expands a Summary back to one Result per address checked. An
+// address it does not list passed, unless the pod checked other agents than
+// addrs or failures were omitted: then its outcome is unknown.
 func (s Summary) Results(addrs []string) []Result {
-	ok := map[string]bool{}
-	for _, a := range s.OK {
-		ok[a] = true
-	}
 	failed := map[string]Result{}
 	for _, r := range s.Failed {
 		failed[r.Addr] = r
+	}
+	unknown := ""
+	switch {
+	case s.Checked != len(addrs):
+		unknown = fmt.Sprintf("no result: the check pod checked %d agents, not these %d", s.Checked, len(addrs))
+	case s.Omitted > 0:
+		unknown = fmt.Sprintf("no result kept: the check pod listed %d of %d failures", len(s.Failed), len(s.Failed)+s.Omitted)
 	}
 	out := make([]Result, 0, len(addrs))
 	for _, a := range addrs {
 		switch r, bad := failed[a]; {
 		case bad:
 			out = append(out, r)
-		case ok[a]:
+		case unknown == "":
 			out = append(out, Result{Addr: a, OK: true})
 		default:
-			out = append(out, Result{Addr: a, Error: "no result reported by the check pod"})
+			out = append(out, Result{Addr: a, Error: unknown})
 		}
 	}
 	return out

@@ -137,7 +137,7 @@ func TestMainWritesLinesAndSummary(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &s))
 	assert.False(t, s.Connected)
-	assert.Equal(t, []string{good}, s.OK)
+	assert.Equal(t, 2, s.Checked)
 	require.Len(t, s.Failed, 1)
 	assert.Equal(t, bad, s.Failed[0].Addr)
 
@@ -152,30 +152,56 @@ func TestMainWritesLinesAndSummary(t *testing.T) {
 }
 
 func TestSummaryFitsTerminationMessage(t *testing.T) {
-	var results []Result
-	var addrs []string
-	for i := range 300 {
-		addr := fmt.Sprintf("10.0.%d.%d:2222", i/250, i%250)
-		addrs = append(addrs, addr)
-		r := Result{Addr: addr, OK: i%3 != 0}
-		if !r.OK {
-			r.Kind, r.Error = KindUnreachable, "unreachable: "+strings.Repeat("x", 300)
+	agents := func(n int, fails func(i int) bool) ([]string, []Result) {
+		var addrs []string
+		var results []Result
+		for i := range n {
+			addr := fmt.Sprintf("10.0.%d.%d:2222", i/250, i%250)
+			addrs = append(addrs, addr)
+			r := Result{Addr: addr, OK: !fails(i)}
+			if !r.OK {
+				r.Kind, r.Error = KindUnreachable, "unreachable: "+strings.Repeat("x", 300)
+			}
+			results = append(results, r)
 		}
-		results = append(results, r)
+		return addrs, results
 	}
-	s := Summarize(results)
-	b, err := s.Marshal()
-	require.NoError(t, err)
-	assert.LessOrEqual(t, len(b), MaxSummaryBytes)
-	var back Summary
-	require.NoError(t, json.Unmarshal(b, &back))
-	assert.False(t, back.Connected)
-	got := back.Results(addrs)
-	require.Len(t, got, len(addrs))
-	assert.False(t, got[0].OK)
+	roundTrip := func(s Summary) Summary {
+		b, err := s.Marshal()
+		require.NoError(t, err)
+		assert.LessOrEqual(t, len(b), MaxSummaryBytes)
+		var back Summary
+		require.NoError(t, json.Unmarshal(b, &back))
+		return back
+	}
 
-	small := Summarize([]Result{{Addr: "a:1", OK: true}, {Addr: "b:1", Error: "unreachable: x", Kind: KindUnreachable}})
-	assert.Equal(t, []Result{{Addr: "a:1", OK: true}, {Addr: "b:1", Error: "unreachable: x", Kind: KindUnreachable}, {Addr: "c:1", Error: "no result reported by the check pod"}},
-		small.Results([]string{"a:1", "b:1", "c:1"}))
+	t.Run("all of many agents pass", func(t *testing.T) {
+		addrs, results := agents(1000, func(int) bool { return false })
+		back := roundTrip(Summarize(results))
+		assert.True(t, back.Connected)
+		assert.Equal(t, results, back.Results(addrs), "every agent reads back as passed")
+	})
+	t.Run("many failures", func(t *testing.T) {
+		addrs, results := agents(300, func(i int) bool { return i%3 == 0 })
+		back := roundTrip(Summarize(results))
+		assert.False(t, back.Connected)
+		assert.Equal(t, 100, len(back.Failed)+back.Omitted, "every failure is listed or counted")
+		require.NotEmpty(t, back.Failed)
+		got := back.Results(addrs)
+		require.Len(t, got, len(addrs))
+		assert.Equal(t, KindUnreachable, got[0].Kind, "the first failure is kept in full")
+		for _, r := range got {
+			assert.False(t, r.OK, "with failures omitted no unlisted agent may read as passed: %s", r)
+		}
+	})
+	t.Run("a few failures", func(t *testing.T) {
+		small := Summarize([]Result{{Addr: "a:1", OK: true}, {Addr: "b:1", Error: "unreachable: x", Kind: KindUnreachable}})
+		back := roundTrip(small)
+		assert.Equal(t, []Result{{Addr: "a:1", OK: true}, {Addr: "b:1", Error: "unreachable: x", Kind: KindUnreachable}},
+			back.Results([]string{"a:1", "b:1"}))
+		other := back.Results([]string{"a:1", "b:1", "c:1"})
+		assert.False(t, other[0].OK, "a pod that checked other agents proves nothing about these")
+		assert.Contains(t, other[2].Error, "checked 2 agents, not these 3")
+	})
 	assert.False(t, Summarize(nil).Connected, "no agents proves nothing")
 }
