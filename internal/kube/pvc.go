@@ -40,11 +40,17 @@ func (m ClaimMapping) MapStorageClass(class string) string {
 	return class
 }
 
-// MapSpec turns a copy of a source claim's spec into the DR claim's.
+// MapSpec turns a copy of a source claim's spec into the DR claim's. The
+// caller has already dropped a volumeName that does not carry over.
 func (m ClaimMapping) MapSpec(spec *corev1.PersistentVolumeClaimSpec) {
 	if spec.StorageClassName != nil {
 		class := m.MapStorageClass(*spec.StorageClassName)
 		spec.StorageClassName = &class
+		if class == "" && spec.VolumeName == "" {
+			// Without a class and a volume to bind, nothing would provision
+			// the DR volume the data sync needs; the DR default class does.
+			spec.StorageClassName = nil
+		}
 	}
 	spec.AccessModes = mapAccessModes(spec.AccessModes, m.AccessModes)
 	if !m.PreserveVolumeAttributes {
@@ -78,11 +84,6 @@ func (m PVCMapping) newClaimSpec(source *corev1.PersistentVolumeClaim) corev1.Pe
 	// It names the source cluster's PV.
 	spec.VolumeName = ""
 	m.MapSpec(spec)
-	if spec.StorageClassName != nil && *spec.StorageClassName == "" {
-		// Without a class nothing provisions the volume the data sync needs;
-		// the DR default class does.
-		spec.StorageClassName = nil
-	}
 	return *spec
 }
 

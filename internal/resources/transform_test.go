@@ -409,12 +409,15 @@ spec:
 // A DR claim must not depend on whether object replication or the PVC sync
 // created it.
 func TestClaimSpecIsTheSameFromObjectReplicationAndPVCSync(t *testing.T) {
-	source := parse(t, `
+	// An empty class would leave the DR claim unprovisioned; both paths
+	// give it the DR default class.
+	for _, class := range []string{"standard", `""`} {
+		source := parse(t, `
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data, namespace: shop}
 spec:
-  storageClassName: standard
+  storageClassName: `+class+`
   accessModes: [ReadWriteOnce, ReadWriteOncePod]
   volumeMode: Block
   volumeName: pvc-123
@@ -423,19 +426,23 @@ spec:
   volumeAttributesClassName: gold
   resources: {requests: {storage: 5Gi}}
 `)
-	var typed corev1.PersistentVolumeClaim
-	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(source.Object, &typed))
-	for _, preserve := range []bool{false, true} {
-		claim := kube.ClaimMapping{StorageClasses: map[string]string{"standard": "dr-standard"},
-			AccessModes: map[string]string{"ReadWriteOncePod": "ReadWriteOnce"}, PreserveVolumeAttributes: preserve}
-		o := baseOptions()
-		o.PVC.ClaimMapping = claim
-		replicated := Transform(claimKind(t), source, o).Object
+		var typed corev1.PersistentVolumeClaim
+		require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(source.Object, &typed))
+		for _, preserve := range []bool{false, true} {
+			claim := kube.ClaimMapping{StorageClasses: map[string]string{"standard": "dr-standard"},
+				AccessModes: map[string]string{"ReadWriteOncePod": "ReadWriteOnce"}, PreserveVolumeAttributes: preserve}
+			o := baseOptions()
+			o.PVC.ClaimMapping = claim
+			replicated := Transform(claimKind(t), source, o).Object
 
-		synced := kube.TargetPVC(&typed, nil, kube.PVCMapping{DestinationNamespace: o.DestinationNamespace, ClaimMapping: claim})
-		syncedSpec, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&synced.Spec)
-		require.NoError(t, err)
-		assert.Equal(t, syncedSpec, replicated.Object["spec"], "preserveVolumeAttributes=%v", preserve)
+			synced := kube.TargetPVC(&typed, nil, kube.PVCMapping{DestinationNamespace: o.DestinationNamespace, ClaimMapping: claim})
+			syncedSpec, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&synced.Spec)
+			require.NoError(t, err)
+			assert.Equal(t, syncedSpec, replicated.Object["spec"], "class %s, preserveVolumeAttributes=%v", class, preserve)
+			if class == `""` {
+				assert.NotContains(t, replicated.Object["spec"], "storageClassName", "the DR default class provisions it")
+			}
+		}
 	}
 }
 
