@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -33,6 +34,16 @@ type MountPod struct {
 	Target string `json:"target"`
 }
 
+// MountPodTimeout bounds one attempt of EnsureMountPod: as long as the mover
+// waits for the mount pod to become reachable.
+const MountPodTimeout = mover.DefaultTargetWait
+
+func (in MountPodInput) podName() string { return in.Op.Name("mount") }
+
+// Target names the mount pod's rsync daemon before the pod exists; the agent
+// resolves the name once the pod has an IP.
+func (in MountPodInput) Target() string { return kube.MountTarget(in.PVC.Namespace, in.podName()) }
+
 // EnsureMountPod creates (or finds) the mount pod on the source node and
 // waits until its rsync daemon is ready.
 func (a *PVCActivities) EnsureMountPod(ctx context.Context, in MountPodInput) (MountPod, error) {
@@ -41,7 +52,7 @@ func (a *PVCActivities) EnsureMountPod(ctx context.Context, in MountPodInput) (M
 		return MountPod{}, classify(err)
 	}
 	pod := kube.MountPod(kube.MountPodOptions{
-		Name: in.Op.Name("mount"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
+		Name: in.podName(), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy,
 		Labels: in.Op.Labels("mount"), CredentialsSecret: in.Credentials,
 	})

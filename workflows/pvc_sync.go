@@ -10,7 +10,6 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
-	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
 // PVCSyncName is the registered type name of PVCSync.
@@ -172,7 +171,7 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 
 	state.Phase = PhaseMountPod
 	podOptions := workflow.ActivityOptions{
-		StartToCloseTimeout: mountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
+		StartToCloseTimeout: activities.MountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	}
 	mountIn := activities.MountPodInput{
 		Op: op, PVC: in.Source, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
@@ -194,7 +193,7 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 	}
 	// Syncs started before the pods started together replay one after the other.
 	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {
-		transferIn.Target = kube.MountTarget(in.Source.Namespace, op.Name("mount"))
+		transferIn.Target = mountIn.Target()
 		podOptions.WaitForCancellation, transferOptions.WaitForCancellation = true, true
 		if err := mountAndTransfer(ctx, podOptions, mountIn, transferOptions, transferIn, &state); err != nil {
 			return state.Result, err
@@ -260,10 +259,6 @@ func recordPVCSyncMetrics(ctx workflow.Context, in PVCSyncInput, result PVCSyncR
 // together with the mount pod: two pod starts no longer add up before the
 // first byte moves.
 const changeConcurrentPods = "2026-11-22-concurrent-pods"
-
-// mountPodTimeout bounds one attempt to start the mount pod; the mover's
-// wait for it (mover.DefaultTargetWait) is as long.
-const mountPodTimeout = 5 * time.Minute
 
 // mountAndTransfer runs Transfer while the mount pod comes up; the mover
 // names the mount pod and waits until the agent can reach it. A mount pod
