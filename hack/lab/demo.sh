@@ -99,7 +99,7 @@ YAML
 src -n "$APP_NS" rollout status deployment/shop-db --timeout=120s
 src_pod=$(src -n "$APP_NS" get pod -l app=shop-db --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')
 src -n "$APP_NS" wait --for=condition=Ready "pod/$src_pod" --timeout=60s >/dev/null
-until src -n "$APP_NS" exec "$src_pod" -- test -f /data/invoices/100.txt 2>/dev/null; do sleep 1; done
+wait_for "the app's data in $APP_NS/data" /dev/null 120 src -n "$APP_NS" exec "$src_pod" -- test -f /data/invoices/100.txt
 log "source data: $(src -n "$APP_NS" exec "$src_pod" -- du -sh /data | cut -f1) in PVC $APP_NS/data"
 
 step "4/6: kubectl apply RemoteClusters, ClusterMapping and Replication ($HERE/demo/), then sync-now"
@@ -113,12 +113,13 @@ step "5/6: the system rolls the agent out into $SRC, generates keys and syncs (T
 deadline=$((SECONDS + DEMO_TIMEOUT))
 last=""
 while :; do
-	phase=$(ctl -n "$SYS" get replication "$APP_NS" -o jsonpath='{.status.phase}' 2>/dev/null || true)
-	handled=$(ctl -n "$SYS" get replication "$APP_NS" -o jsonpath='{.status.syncNowHandled}' 2>/dev/null || true)
-	line="$(printf '%4ss  ' $((SECONDS - t_sync)))$(ctl -n "$SYS" get remotecluster "$SRC" --no-headers 2>/dev/null | awk '{printf "cluster %s: %s, agent ready %s  ", $1, $2, $3}')$(ctl -n "$SYS" get replication "$APP_NS" -o jsonpath='repl {.metadata.name}: {.status.phase} {.status.syncProgress.percentComplete}% {.status.syncProgress.currentOperation}' 2>/dev/null)"
+	# One read per poll; a failed read (API server busy) is just retried.
+	st=$(ctl -n "$SYS" get replication "$APP_NS" -o jsonpath='{.status.phase}|{.status.syncNowHandled}|{.status.lastSyncTime}|{.status.syncProgress.percentComplete}|{.status.syncProgress.currentOperation}' 2>/dev/null || true)
+	IFS='|' read -r phase handled last_sync pct op <<<"$st"
+	cluster=$(ctl -n "$SYS" get remotecluster "$SRC" --no-headers 2>/dev/null | awk '{printf "cluster %s: %s, agent ready %s  ", $1, $2, $3}' || true)
+	line="$(printf '%4ss  ' $((SECONDS - t_sync)))${cluster}repl $APP_NS: $phase $pct% $op"
 	[ "$line" != "$last" ] && printf '  %s\n' "$line" >&2
 	last=$line
-	last_sync=$(ctl -n "$SYS" get replication "$APP_NS" -o jsonpath='{.status.lastSyncTime}' 2>/dev/null || true)
 	if [ "$handled" = "$now" ] && [ "$phase" = Completed ] && [ -n "$last_sync" ] && [ "$last_sync" != "$prev_last" ]; then
 		break
 	fi
