@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -196,34 +195,16 @@ func AgentCheckTimeout(total time.Duration) time.Duration {
 }
 
 func (a *ConnectivityActivities) writeCheckSecret(ctx context.Context, cs kubernetes.Interface, in ConnectivityCheckInput) (string, error) {
-	var key, host corev1.Secret
-	for _, s := range []struct {
-		ref SecretRef
-		obj *corev1.Secret
-		key string
-	}{{in.ClusterKey, &key, SecretKeyClusterPrivate}, {in.AgentHostKey, &host, SecretKeyHostPublic}} {
-		err := a.Control.Get(ctx, types.NamespacedName{Namespace: s.ref.Namespace, Name: s.ref.Name}, s.obj)
-		if err != nil {
-			return "", fmt.Errorf("get key Secret %s/%s: %w", s.ref.Namespace, s.ref.Name, err)
-		}
-		if len(s.obj.Data[s.key]) == 0 {
-			return "", invalidSpec("key Secret %s/%s has no %s", s.ref.Namespace, s.ref.Name, s.key)
-		}
+	sshKeys, err := sshKeyData(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
+	if err != nil {
+		return "", err
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: in.Op.Name("conncheck"), Namespace: ConnectivityNamespace, Labels: in.Op.Labels(RoleConnectivityKeys)},
 		Type:       corev1.SecretTypeOpaque,
-		Data: map[string][]byte{
-			kube.SecretKeyClusterKey:   key.Data[SecretKeyClusterPrivate],
-			kube.SecretKeyAgentHostKey: host.Data[SecretKeyHostPublic],
-		},
+		Data:       sshKeys,
 	}
-	secrets := cs.CoreV1().Secrets(ConnectivityNamespace)
-	_, err := secrets.Create(ctx, secret, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		_, err = secrets.Update(ctx, secret, metav1.UpdateOptions{})
-	}
-	if err != nil {
+	if err := writeSecret(ctx, cs.CoreV1().Secrets(ConnectivityNamespace), secret); err != nil {
 		return "", fmt.Errorf("write connectivity key Secret %s/%s: %w", ConnectivityNamespace, secret.Name, err)
 	}
 	return secret.Name, nil

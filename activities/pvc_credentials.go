@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -70,11 +72,7 @@ func (a *PVCActivities) EnsureCredentials(ctx context.Context, in CredentialsInp
 	if err != nil {
 		return Credentials{}, classify(err)
 	}
-	clientKey, err := a.controlSecretKey(ctx, in.ClusterKey, kube.SecretKeyClusterKey)
-	if err != nil {
-		return Credentials{}, err
-	}
-	hostKey, err := a.controlSecretKey(ctx, in.AgentHostKey, kube.SecretKeyAgentHostKey)
+	sshKeys, err := sshKeyData(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -102,38 +100,47 @@ func (a *PVCActivities) EnsureCredentials(ctx context.Context, in CredentialsInp
 
 	drSecret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.DestinationNamespace, Labels: in.Op.Labels("credentials")},
-		Data: map[string][]byte{
-			kube.SecretKeyRsyncUser:     creds.Data[kube.SecretKeyRsyncUser],
-			kube.SecretKeyRsyncPassword: creds.Data[kube.SecretKeyRsyncPassword],
-			kube.SecretKeyClusterKey:    clientKey,
-			kube.SecretKeyAgentHostKey:  hostKey,
-		},
+		Data:       sshKeys,
 	}
-	drSecrets := dst.CoreV1().Secrets(in.DestinationNamespace)
-	if _, err := drSecrets.Create(ctx, drSecret, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		if _, err := drSecrets.Update(ctx, drSecret, metav1.UpdateOptions{}); err != nil {
-			return Credentials{}, fmt.Errorf("update credentials Secret %s/%s in %s: %w", in.DestinationNamespace, name, in.Destination.Name, err)
-		}
-	} else if err != nil {
-		return Credentials{}, fmt.Errorf("create credentials Secret %s/%s in %s: %w", in.DestinationNamespace, name, in.Destination.Name, err)
+	drSecret.Data[kube.SecretKeyRsyncUser] = creds.Data[kube.SecretKeyRsyncUser]
+	drSecret.Data[kube.SecretKeyRsyncPassword] = creds.Data[kube.SecretKeyRsyncPassword]
+	if err := writeSecret(ctx, dst.CoreV1().Secrets(in.DestinationNamespace), drSecret); err != nil {
+		return Credentials{}, fmt.Errorf("write credentials Secret %s/%s in %s: %w", in.DestinationNamespace, name, in.Destination.Name, err)
 	}
 	return Credentials{Secret: name}, nil
 }
 
-// controlSecretKey reads one key of a Secret in the control cluster; a
-// missing Secret or key is for a user (or the key rollout) to fix.
-func (a *PVCActivities) controlSecretKey(ctx context.Context, ref SecretRef, key string) ([]byte, error) {
-	var s corev1.Secret
-	err := a.Control.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
-	if apierrors.IsNotFound(err) {
-		return nil, invalidSpec("Secret %s/%s with the SSH key %q not found; the ClusterMapping's key rollout creates it", ref.Namespace, ref.Name, key)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get Secret %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	data, ok := s.Data[key]
-	if !ok || len(data) == 0 {
-		return nil, invalidSpec("Secret %s/%s has no key %q", ref.Namespace, ref.Name, key)
+// sshKeyData is what a DR pod needs to reach an agent: the cluster-pair
+// private key and the agent's pinned host key, read from the control
+// cluster's Secrets, as data for the pod's own Secret.
+func sshKeyData(ctx context.Context, control client.Reader, clusterKey, agentHostKey SecretRef) (map[string][]byte, error) {
+	data := map[string][]byte{}
+	for _, want := range []struct {
+		key string
+		ref SecretRef
+	}{{kube.SecretKeyClusterKey, clusterKey}, {kube.SecretKeyAgentHostKey, agentHostKey}} {
+		key, ref := want.key, want.ref
+		var s corev1.Secret
+		err := control.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
+		if apierrors.IsNotFound(err) {
+			return nil, invalidSpec("Secret %s/%s with the SSH key %q not found; the ClusterMapping's key rollout creates it", ref.Namespace, ref.Name, key)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+		}
+		if len(s.Data[key]) == 0 {
+			return nil, invalidSpec("Secret %s/%s has no key %q", ref.Namespace, ref.Name, key)
+		}
+		data[key] = s.Data[key]
 	}
 	return data, nil
+}
+
+// writeSecret creates s, or updates it when an earlier attempt created it.
+func writeSecret(ctx context.Context, secrets corev1client.SecretInterface, s *corev1.Secret) error {
+	_, err := secrets.Create(ctx, s, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = secrets.Update(ctx, s, metav1.UpdateOptions{})
+	}
+	return err
 }
