@@ -100,10 +100,7 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 }
 
 func targetPVC(pvc *corev1.PersistentVolumeClaim, created, grown bool) TargetPVC {
-	t := TargetPVC{Name: pvc.Name, Namespace: pvc.Namespace, Size: kube.PVCSize(pvc), Created: created, Grown: grown}
-	if pvc.Spec.StorageClassName != nil {
-		t.StorageClass = *pvc.Spec.StorageClassName
-	}
+	t := TargetPVC{Name: pvc.Name, Namespace: pvc.Namespace, Size: kube.PVCSize(pvc), StorageClass: kube.StorageClassOf(pvc), Created: created, Grown: grown}
 	for _, m := range pvc.Spec.AccessModes {
 		t.AccessModes = append(t.AccessModes, string(m))
 	}

@@ -98,8 +98,3 @@ func (r *ClusterMappingReconciler) startCheck(ctx context.Context, m *drv1.Clust
 	plan.Status.ConnectivityCheck = &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID}
 	return nil
 }
-
-// writeStatus writes status when it differs from what the mapping has.
-func (r *ClusterMappingReconciler) writeStatus(ctx context.Context, m *drv1.ClusterMapping, status drv1.ClusterMappingStatus) error {
-	return writeStatus(ctx, r.Client, m, &m.Status, status)
-}

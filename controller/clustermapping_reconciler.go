@@ -83,7 +83,7 @@ func (r *ClusterMappingReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	now := time.Now()
 	plan := planClusterMapping(obs, now, r.pollInterval())
 	execErr := r.execute(ctx, &m, obs, &plan, now)
-	if err := r.writeStatus(ctx, &m, plan.Status); err != nil {
+	if err := writeStatus(ctx, r.Client, &m, &m.Status, plan.Status); err != nil {
 		return ctrl.Result{}, errors.Join(execErr, err)
 	}
 	if execErr != nil {

@@ -61,8 +61,3 @@ func (r *RemoteClusterReconciler) createHostKey(ctx context.Context, rc *drv1.Re
 	}
 	return nil
 }
-
-// writeStatus writes status when it differs from what the RemoteCluster has.
-func (r *RemoteClusterReconciler) writeStatus(ctx context.Context, rc *drv1.RemoteCluster, status drv1.RemoteClusterStatus) error {
-	return writeStatus(ctx, r.Client, rc, &rc.Status, status)
-}

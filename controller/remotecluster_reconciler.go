@@ -86,7 +86,7 @@ func (r *RemoteClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	plan := planRemoteCluster(obs, now, r.pollInterval(), r.healthInterval())
 	execErr := r.execute(ctx, &rc, &plan)
-	if err := r.writeStatus(ctx, &rc, plan.Status); err != nil {
+	if err := writeStatus(ctx, r.Client, &rc, &rc.Status, plan.Status); err != nil {
 		return ctrl.Result{}, errors.Join(execErr, err)
 	}
 	if execErr != nil {

@@ -40,12 +40,6 @@ func (r *ReplicationReconciler) execute(ctx context.Context, repl *drv1.Replicat
 	return nil
 }
 
-// writeStatus writes status when it differs from what the Replication has;
-// an unchanged status costs no API call.
-func (r *ReplicationReconciler) writeStatus(ctx context.Context, repl *drv1.Replication, status drv1.ReplicationStatus) error {
-	return writeStatus(ctx, r.Client, repl, &repl.Status, status)
-}
-
 // finalize cancels the Replication's open runs and deletes its Schedule, then
 // lets the Replication go. What the runs wrote to the DR cluster stays: a
 // deleted Replication must never take the DR copy with it.

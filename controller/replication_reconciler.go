@@ -97,7 +97,7 @@ func (r *ReplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	execErr := r.execute(ctx, &repl, &plan)
 	// The status records what did happen even when a step failed, and a
 	// failed status write never hides the step's error.
-	if err := r.writeStatus(ctx, &repl, plan.Status); err != nil {
+	if err := writeStatus(ctx, r.Client, &repl, &repl.Status, plan.Status); err != nil {
 		return ctrl.Result{}, errors.Join(execErr, err)
 	}
 	if execErr != nil {

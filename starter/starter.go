@@ -122,12 +122,10 @@ func (s *Starter) Describe(ctx context.Context, workflowID, runID string) (Detai
 			Type:       info.GetType().GetName(),
 			Status:     info.GetStatus().String(),
 			Start:      info.GetStartTime().AsTime(),
+			Close:      closeTime(info),
 		},
 		HistoryLength:    info.GetHistoryLength(),
 		SearchAttributes: map[string]string{},
-	}
-	if info.GetCloseTime() != nil {
-		d.Close = info.GetCloseTime().AsTime()
 	}
 	for name, payload := range info.GetSearchAttributes().GetIndexedFields() {
 		d.SearchAttributes[name] = strings.Trim(string(payload.GetData()), `"`)

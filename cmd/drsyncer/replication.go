@@ -27,7 +27,6 @@ func parseReplication(command string, args []string) (activities.ObjectRef, erro
 	return activities.ObjectRef{Namespace: ns, Name: name}, nil
 }
 
-// webUI links a run in the Temporal Web UI.
 // connectFor parses the command's <ns>/<replication> argument, then
 // connects; every replication command starts this way.
 func connectFor(command string, args []string, connect connectFunc) (*starter.Starter, activities.ObjectRef, func(), error) {
@@ -42,6 +41,7 @@ func connectFor(command string, args []string, connect connectFunc) (*starter.St
 	return s, ref, closeFn, nil
 }
 
+// webUI links a run in the Temporal Web UI.
 func webUI(base, namespace, workflowID, runID string) string {
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", strings.TrimRight(base, "/"),
 		url.PathEscape(namespace), url.PathEscape(workflowID), url.PathEscape(runID))
