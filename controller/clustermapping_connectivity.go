@@ -155,7 +155,7 @@ func connectivityFix(kind, source string) string {
 	case sshcheck.KindUnreachable:
 		return "let pods in the DR cluster reach the source nodes' InternalIPs on the agent port (firewalls, security groups, network policies)"
 	default:
-		return "see the connectivity check pod's log in the DR cluster"
+		return fmt.Sprintf("the check pod did not report on every agent; the check runs again within %s", FailedRecheckInterval)
 	}
 }
 

@@ -257,7 +257,6 @@ func benchKillCost(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc) {
 		t.Errorf("%s: DR copy differs after a worker kill", name)
 	} else {
 		t.Logf("kill cost: checksums of the 1 GiB DR copy match the source")
-		report("kill_checksums_match", 1, "checksums-ok", "1 = DR copy byte-identical")
 	}
 	e.assertNothingLeft(t)
 	// Free the 2 GiB now rather than at the end.
@@ -399,9 +398,6 @@ spec:
 	}
 	sort.Ints(counts)
 	_, _, _, parentEvents := historyTimes(t, e, run.GetID(), run.GetRunID())
-	if len(counts) == 0 {
-		t.Fatal("no PVC sync workflows to count")
-	}
 	mean := float64(sum) / float64(len(counts))
 	t.Logf("scale: %d/%d PVCs synced in %.1fs; worker VmHWM %d KiB (VmRSS at end %d KiB); history events per PVCSync min %d / mean %.1f / max %d; Replication workflow %d events",
 		ok, n, elapsed.Seconds(), hwm, rss, counts[0], mean, counts[len(counts)-1], parentEvents)
