@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,16 +20,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
-
-// connAgentNode registers a ready Linux node, as the agent DaemonSet selects them.
-func connAgentNode(t *testing.T, c client.Client, name, ip string) {
-	t.Helper()
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/os": "linux"}}}
-	require.NoError(t, c.Create(context.Background(), n))
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}
-	require.NoError(t, c.Status().Update(context.Background(), n))
-}
 
 // connCheckPod waits for the check pod in the DR cluster and returns it.
 func connCheckPod(t *testing.T, env *testenv.Env, notUID string) *corev1.Pod {
@@ -94,8 +83,8 @@ func TestConnectivity(t *testing.T) {
 	ctx := context.Background()
 	agentStartWorker(t, env)
 	agentRunController(t, env)
-	connAgentNode(t, env.Source.Client, "node-a", "10.0.0.1")
-	connAgentNode(t, env.Source.Client, "node-b", "10.0.0.2")
+	node(t, env.Source.Client, "node-a", "10.0.0.1", "zone-a", true, false)
+	node(t, env.Source.Client, "node-b", "10.0.0.2", "zone-a", true, false)
 
 	src := agentGetRC(t, env, "source")
 	src.Spec.PVCSync = &drv1.PVCSyncSpec{Enabled: true, SSH: &drv1.SSHSpec{Port: 2022}}
@@ -116,10 +105,6 @@ func TestConnectivity(t *testing.T) {
 	agentEventually(t, "the key in the agent's authorized keys", func() bool {
 		s, ok := cmKeySecret(t, env)
 		return ok && assert.ObjectsAreEqual([]string{cmFingerprint(t, s)}, cmAuthorized(t, env))
-	})
-	agentEventually(t, "the agent DaemonSet", func() bool {
-		var ds appsv1.DaemonSet
-		return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds) == nil
 	})
 	agentPlayDaemonSetController(t, env.Source.Client, 2)
 	agents := []string{"10.0.0.1:2022", "10.0.0.2:2022"}

@@ -77,6 +77,7 @@ func node(t *testing.T, c client.Client, name, ip, zone string, ready, cordoned 
 	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
 			corev1.LabelTopologyRegion: regionOf(zone), corev1.LabelTopologyZone: zone, corev1.LabelHostname: name,
+			corev1.LabelOSStable: "linux",
 		}},
 		Spec: corev1.NodeSpec{Unschedulable: cordoned},
 	}
