@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,19 +25,39 @@ type Cluster struct {
 	Kubeconfig []byte
 }
 
+// startAttempts bounds the starts of one API server. envtest takes free
+// ports by binding and releasing them; another process can take one before
+// etcd or kube-apiserver binds it, and envtest's own retries reuse the taken
+// port. A fresh environment draws fresh ports.
+const startAttempts = 3
+
 // StartCluster starts one API server and stops it when the test ends.
 func StartCluster(t testing.TB, name string) *Cluster {
 	t.Helper()
 	Binary(t, "kube-apiserver")
 	Binary(t, "etcd")
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "deploy", "crd")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: BinDir(),
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start %s kube-apiserver: %v", name, err)
+	var env *envtest.Environment
+	var cfg *rest.Config
+	for attempt := 1; ; attempt++ {
+		var err error
+		var output syncBuffer
+		env = &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "deploy", "crd")},
+			ErrorIfCRDPathMissing: true,
+			BinaryAssetsDirectory: BinDir(),
+			ControlPlane: envtest.ControlPlane{
+				APIServer: &envtest.APIServer{Out: &output, Err: &output},
+				Etcd:      &envtest.Etcd{Out: &output, Err: &output},
+			},
+		}
+		if cfg, err = env.Start(); err == nil {
+			break
+		}
+		_ = env.Stop()
+		if attempt == startAttempts {
+			t.Fatalf("start %s kube-apiserver (%d attempts): %v; last output of etcd and kube-apiserver:\n%s", name, attempt, err, output.Tail(4096))
+		}
+		t.Logf("start %s kube-apiserver, attempt %d: %v; trying again with new ports; its output ended:\n%s", name, attempt, err, output.Tail(2048))
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
@@ -89,4 +110,30 @@ func EnsureNamespace(t testing.TB, c client.Client, namespace string) {
 	if err := c.Create(context.Background(), ns); client.IgnoreAlreadyExists(err) != nil {
 		t.Fatalf("create namespace %s: %v", namespace, err)
 	}
+}
+
+// syncBuffer keeps the recent output of processes envtest runs; they write
+// from their own goroutines for as long as the test runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const syncBufferKeep = 64 << 10
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 2*syncBufferKeep {
+		b.buf = append(b.buf[:0], b.buf[len(b.buf)-syncBufferKeep:]...)
+	}
+	return len(p), nil
+}
+
+// Tail is the last n bytes written.
+func (b *syncBuffer) Tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf[max(0, len(b.buf)-n):])
 }
