@@ -117,7 +117,7 @@ while :; do
 	st=$(ctl -n "$SYS" get replication "$APP_NS" -o jsonpath='{.status.phase}|{.status.syncNowHandled}|{.status.lastSyncTime}|{.status.syncProgress.percentComplete}|{.status.syncProgress.currentOperation}' 2>/dev/null || true)
 	IFS='|' read -r phase handled last_sync pct op <<<"$st"
 	cluster=$(ctl -n "$SYS" get remotecluster "$SRC" --no-headers 2>/dev/null | awk '{printf "cluster %s: %s, agent ready %s  ", $1, $2, $3}' || true)
-	line="$(printf '%4ss  ' $((SECONDS - t_sync)))${cluster}repl $APP_NS: $phase $pct% $op"
+	line="$(printf '%4ss  ' $((SECONDS - t_sync)))${cluster}repl $APP_NS: $phase ${pct:+$pct% }$op"
 	[ "$line" != "$last" ] && printf '  %s\n' "$line" >&2
 	last=$line
 	if [ "$handled" = "$now" ] && [ "$phase" = Completed ] && [ -n "$last_sync" ] && [ "$last_sync" != "$prev_last" ]; then
