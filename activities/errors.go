@@ -51,6 +51,20 @@ const (
 	ErrTypeVerificationFailed = "VerificationFailed"
 )
 
+// Error types of the DR-copy guards: each stops a step that would delete or
+// overwrite the last good DR copy, leaves that copy as it is, and says how a
+// person accepts the change (drv1.AnnotationAcceptChanges).
+const (
+	// ErrTypeSourceReplaced: the source PVC is not the one the DR copy was
+	// made from (its UID changed: deleted and created again).
+	ErrTypeSourceReplaced = "SourceReplaced"
+	// ErrTypeSourceShrank: the source volume holds far fewer files than the DR copy.
+	ErrTypeSourceShrank = "SourceShrank"
+	// ErrTypeConflict: the DR object exists and is not this replication's copy
+	// of this source; dr-syncer neither writes to nor mounts it.
+	ErrTypeConflict = "Conflict"
+)
+
 func nonRetryable(errType, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	return temporal.NewNonRetryableApplicationError(msg, errType, nil)

@@ -38,6 +38,9 @@ type ReplicationPlan struct {
 	Spec drv1.ReplicationSpec `json:"spec"`
 	// DataPlane is how PVC data moves, from the RemoteClusters and the mapping.
 	DataPlane DataPlane `json:"dataPlane"`
+	// AcceptChanges is the accept-changes annotation's value when no run has
+	// taken it yet: this run may do what the DR-copy guards would hold back.
+	AcceptChanges string `json:"acceptChanges,omitempty"`
 }
 
 // DataPlane says how a replication's PVC data moves.
@@ -78,6 +81,9 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, ref ObjectRef) 
 	if err != nil {
 		return ReplicationPlan{}, err
 	}
+	if problem := drv1.SelfReplicationProblem(source, destination, &r.Spec); problem != "" {
+		return ReplicationPlan{}, invalidSpec("Replication %s: %s", ref, problem)
+	}
 	var sourceCluster drv1.RemoteCluster
 	for _, c := range []string{source, destination} {
 		var rc drv1.RemoteCluster
@@ -106,7 +112,16 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, ref ObjectRef) 
 		SourceNamespace:      spec.SourceNamespace,
 		DestinationNamespace: spec.DestinationNamespace,
 		Spec:                 spec,
+		AcceptChanges:        pendingAcceptChanges(&r),
 	}, nil
+}
+
+// pendingAcceptChanges is the accept-changes value no run has taken yet, or "".
+func pendingAcceptChanges(r *drv1.Replication) string {
+	if v := r.Annotations[drv1.AnnotationAcceptChanges]; v != r.Status.AcceptChangesHandled {
+		return v
+	}
+	return ""
 }
 
 // clusters returns the source and destination RemoteCluster names, through

@@ -87,10 +87,13 @@ func getPVC(ctx context.Context, cs kubernetes.Interface, ref PVCRef) (*corev1.P
 	return pvc, nil
 }
 
-// ListPVCsInput names a source namespace.
+// ListPVCsInput names a source namespace, and the DR namespace its copies
+// are in (empty in runs from before it was passed: no DR check then).
 type ListPVCsInput struct {
-	Cluster   ClusterRef `json:"cluster"`
-	Namespace string     `json:"namespace"`
+	Cluster              ClusterRef `json:"cluster"`
+	Namespace            string     `json:"namespace"`
+	Destination          ClusterRef `json:"destination,omitempty"`
+	DestinationNamespace string     `json:"destinationNamespace,omitempty"`
 }
 
 // PVCList is the source PVCs whose data a run syncs, and those it leaves out.
@@ -101,7 +104,8 @@ type PVCList struct {
 }
 
 // ListPVCs lists the PVCs of a source namespace in name order, leaving out
-// those labelled dr-syncer.io/ignore and those with no volume yet.
+// those labelled dr-syncer.io/ignore, those with no volume yet, those being
+// deleted, and those whose DR copy is the very same storage.
 func (a *PVCActivities) ListPVCs(ctx context.Context, in ListPVCsInput) (PVCList, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
@@ -118,10 +122,55 @@ func (a *PVCActivities) ListPVCs(ctx context.Context, in ListPVCsInput) (PVCList
 			list.Skipped[p.Name] = "labelled " + drv1.LabelIgnore
 		case p.Status.Phase != corev1.ClaimBound:
 			list.Skipped[p.Name] = fmt.Sprintf("%s, not Bound", p.Status.Phase)
+		case p.DeletionTimestamp != nil:
+			list.Skipped[p.Name] = "being deleted in the source; its DR copy is kept as it is"
 		default:
+			shared, err := a.sharedBacking(ctx, cs, &p, in)
+			if err != nil {
+				return PVCList{}, err
+			}
+			if shared != "" {
+				list.Skipped[p.Name] = shared
+				continue
+			}
 			list.Names = append(list.Names, p.Name)
 		}
 	}
 	sort.Strings(list.Names)
 	return list, nil
+}
+
+// sharedBacking says why a source claim's data must not be synced because
+// its DR copy is bound to the same storage (a replicated NFS or CSI volume),
+// or "" when it is not.
+func (a *PVCActivities) sharedBacking(ctx context.Context, src kubernetes.Interface, claim *corev1.PersistentVolumeClaim, in ListPVCsInput) (string, error) {
+	if in.Destination.Name == "" || claim.Spec.VolumeName == "" {
+		return "", nil
+	}
+	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
+	if err != nil {
+		return "", classify(err)
+	}
+	drClaim, err := dst.CoreV1().PersistentVolumeClaims(in.DestinationNamespace).Get(ctx, claim.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && drClaim.Spec.VolumeName == "") {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("get DR PVC %s/%s: %w", in.DestinationNamespace, claim.Name, err)
+	}
+	sourcePV, err := src.CoreV1().PersistentVolumes().Get(ctx, claim.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("get source PV %s: %w", claim.Spec.VolumeName, err)
+	}
+	drPV, err := dst.CoreV1().PersistentVolumes().Get(ctx, drClaim.Spec.VolumeName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("get DR PV %s: %w", drClaim.Spec.VolumeName, err)
+	}
+	if what, shared := kube.SharedBacking(sourcePV, drPV); shared {
+		return fmt.Sprintf("its DR copy is bound to the same storage as the source (%s): nothing to sync, and syncing would copy the volume onto itself", what), nil
+	}
+	return "", nil
 }

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -23,6 +24,10 @@ type TargetPVCInput struct {
 	StorageClassMappings     map[string]string `json:"storageClassMappings,omitempty"`
 	AccessModeMappings       map[string]string `json:"accessModeMappings,omitempty"`
 	PreserveVolumeAttributes bool              `json:"preserveVolumeAttributes"`
+	// Replication ("<namespace>/<name>") owns the DR PVC; no other may write it.
+	Replication string `json:"replication,omitempty"`
+	// Acknowledged: a person accepted a replaced source (accept-changes).
+	Acknowledged bool `json:"acknowledged,omitempty"`
 }
 
 // TargetPVC is the DR PVC after EnsureTargetPVC.
@@ -40,6 +45,10 @@ type TargetPVC struct {
 // EnsureTargetPVC creates the DR PVC for a source PVC, or brings an existing
 // one up to date: labels, annotations, and a size that only ever grows. A DR
 // storage class that does not exist is a non-retryable StorageClassNotFound.
+// It writes only into this replication's own copy of this very source claim:
+// a DR PVC made by anyone else is a Conflict, and a copy of a claim that was
+// deleted and created again is SourceReplaced until a person accepts it;
+// neither is written to, so no sync mounts it.
 func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) (TargetPVC, error) {
 	src, err := a.Clusters.Clientset(ctx, in.Source.Cluster.Namespace, in.Source.Cluster.Name)
 	if err != nil {
@@ -56,6 +65,7 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 	mapping := kube.PVCMapping{
 		SourceCluster:        in.Source.Cluster.Name,
 		DestinationNamespace: in.DestinationNamespace,
+		Replication:          in.Replication,
 		ClaimMapping: kube.ClaimMapping{
 			StorageClasses:           in.StorageClassMappings,
 			AccessModes:              in.AccessModeMappings,
@@ -87,6 +97,9 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 	if err != nil {
 		return TargetPVC{}, fmt.Errorf("get DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
 	}
+	if err := claimGuard(existing, source, in); err != nil {
+		return TargetPVC{}, err
+	}
 	want := kube.TargetPVC(source, existing, mapping)
 	grown := kube.PVCSize(want) != kube.PVCSize(existing)
 	if equality.Semantic.DeepEqual(want, existing) {
@@ -97,6 +110,23 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 		return TargetPVC{}, fmt.Errorf("update DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
 	}
 	return targetPVC(updated, false, grown), nil
+}
+
+// claimGuard refuses a DR PVC that is not this replication's copy of this
+// source claim, saying what the user can do.
+func claimGuard(existing, source *corev1.PersistentVolumeClaim, in TargetPVCInput) error {
+	verdict, reason := kube.CheckClaim(existing, source, in.Source.Cluster.Name, in.Replication)
+	switch {
+	case verdict == kube.ClaimForeign:
+		return nonRetryable(ErrTypeConflict,
+			"PVC %s/%s: DR PVC %s/%s in cluster %s exists and %s; dr-syncer neither writes to nor mounts it. Move or delete it, or replicate to another destinationNamespace",
+			source.Namespace, source.Name, existing.Namespace, existing.Name, in.Destination.Name, reason)
+	case verdict == kube.ClaimReplaced && !in.Acknowledged:
+		return nonRetryable(ErrTypeSourceReplaced,
+			"PVC %s/%s: %s; DR copy %s/%s kept, nothing copied or deleted. If the new claim's data is the one to keep, annotate Replication %s with %s=<a new value> to let the next sync replace the DR copy with it",
+			source.Namespace, source.Name, reason, existing.Namespace, existing.Name, in.Replication, drv1.AnnotationAcceptChanges)
+	}
+	return nil
 }
 
 func targetPVC(pvc *corev1.PersistentVolumeClaim, created, grown bool) TargetPVC {

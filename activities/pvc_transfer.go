@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -37,6 +38,10 @@ type TransferInput struct {
 	Target      string              `json:"target"`
 	Credentials string              `json:"credentials"`
 	Config      drv1.DataSyncConfig `json:"config"`
+	// Acknowledged says a person accepted the source's change
+	// (drv1.AnnotationAcceptChanges): the mover's data guard then lets a
+	// source that shrank under a tenth of the DR copy replace it.
+	Acknowledged bool `json:"acknowledged,omitempty"`
 }
 
 // TransferProgress is the heartbeat of Transfer: what the Web UI shows on
@@ -55,6 +60,9 @@ type TransferResult struct {
 	DurationSeconds  float64                `json:"durationSeconds"`
 	Verification     *progress.Verification `json:"verification,omitempty"`
 	ResumedFromBytes int64                  `json:"resumedFromBytes,omitempty"`
+	// Guard is the data guard's verdict with its counts; nil when the DR
+	// copy was empty and no pre-flight ran.
+	Guard *progress.GuardVerdict `json:"guard,omitempty"`
 }
 
 // Transfer runs the mover in a sync pod in DR and follows it to the end,
@@ -83,7 +91,7 @@ func (a *PVCActivities) Transfer(ctx context.Context, in TransferInput) (Transfe
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels("sync"),
 		AgentAddr: in.AgentAddr, Target: in.Target,
 		ClusterKeySecret: in.Credentials, CredentialsSecret: in.Credentials,
-		SyncConfigJSON: string(configJSON),
+		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
 	})
 	if _, err := createOrGetPod(ctx, cs, pod); err != nil {
 		return TransferResult{}, err
@@ -101,7 +109,10 @@ func (a *PVCActivities) Transfer(ctx context.Context, in TransferInput) (Transfe
 		return TransferResult{}, err
 	}
 	result := TransferResult{Stats: summary.Stats, Streams: summary.Streams, DurationSeconds: summary.DurationSeconds,
-		Verification: summary.Verification, ResumedFromBytes: resumed}
+		Verification: summary.Verification, ResumedFromBytes: resumed, Guard: summary.Guard}
+	if g := summary.Guard; g != nil && g.Reason == progress.GuardSourceShrank {
+		return result, sourceShrank(in.PVC, *g)
+	}
 	switch summary.Outcome.Class {
 	case rsyncargs.ClassSuccess:
 		if v := summary.Verification; v != nil && v.MismatchCount > 0 {
@@ -116,6 +127,15 @@ func (a *PVCActivities) Transfer(ctx context.Context, in TransferInput) (Transfe
 		return result, nonRetryable(ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	}
+}
+
+// sourceShrank is the data guard's refusal as a typed error that says what
+// happened to the DR copy and how a person lets the change through.
+func sourceShrank(pvc PVCRef, g progress.GuardVerdict) error {
+	return nonRetryable(ErrTypeSourceShrank,
+		"PVC %s: the source holds %d files, the DR copy %d (under %d%%); DR copy kept, nothing copied or deleted. "+
+			"If the source is right, annotate the Replication with %s=<any new value> to let the next sync apply it",
+		pvc, g.SourceFiles, g.DRFiles, mover.GuardMinPercent, drv1.AnnotationAcceptChanges)
 }
 
 // validateDataSync rejects options the mover would refuse, before any pod

@@ -58,6 +58,10 @@ const (
 	StateSynced  ObjectState = "Synced"
 	StateFailed  ObjectState = "Failed"
 	StateSkipped ObjectState = "Skipped"
+	// StateSourceDeleted: a DR volume kept although its source is gone.
+	StateSourceDeleted ObjectState = "SourceDeleted"
+	// StateDeletionHeld: a DR object whose source is gone, kept by the deletion guard.
+	StateDeletionHeld ObjectState = "DeletionHeld"
 )
 
 // ObjectStatus reports one object (or, with an empty Name, a whole kind).
@@ -104,6 +108,12 @@ type KindResult struct {
 	// Writes counts creates, updates, recreates and deletes; 0 means DR
 	// already matched the source.
 	Writes int `json:"writes"`
+	// Owned counts the DR objects of the kind this replication owns.
+	Owned int `json:"owned"`
+	// Prune names the owned DR objects whose source is gone. ReplicateKind
+	// never deletes them: the workflow weighs all of a run's deletions
+	// against the deletion guard first, then calls PruneObjects.
+	Prune []string `json:"prune,omitempty"`
 }
 
 // NamespaceResult is what EnsureNamespace did.
@@ -111,6 +121,9 @@ type NamespaceResult struct {
 	Name    string `json:"name"`
 	Created bool   `json:"created"`
 	Updated bool   `json:"updated"`
+	// SourceTerminating says the source namespace is being deleted: its
+	// objects vanishing is no reason to delete their DR copies.
+	SourceTerminating bool `json:"sourceTerminating,omitempty"`
 }
 
 // ReplicateKindProgress is ReplicateKind's heartbeat.
@@ -198,6 +211,7 @@ func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan Replicati
 	if err != nil {
 		return result, fmt.Errorf("get source namespace %s: %w", plan.SourceNamespace, err)
 	}
+	result.SourceTerminating = source.GetDeletionTimestamp() != nil
 	nc := plan.Spec.NamespaceConfig
 	create, no := true, resources.NamespaceOptions{PreserveLabels: true, PreserveAnnotations: true}
 	if nc != nil {
@@ -270,8 +284,9 @@ func (a *ResourceActivities) dynamicClient(ctx context.Context, ref ClusterRef) 
 }
 
 // ReplicateKind brings one kind of the DR namespace in line with the source:
-// it lists the kind once on each side, creates and updates what differs,
-// and deletes the DR objects of this replication whose source is gone.
+// it lists the kind once on each side and creates and updates what differs.
+// It deletes nothing: the DR objects of this replication whose source is
+// gone are returned in Prune, and DR volumes are kept (StateSourceDeleted).
 // Idempotent: a retry redoes only what is still different.
 //
 // Objects DR rejects are reported, not returned as an error; when some
@@ -370,35 +385,41 @@ type kindRun struct {
 	handling drv1.ImmutableHandling
 }
 
-// resourceItem is one DR object to decide on: from a source object, or a DR object to prune.
+// resourceItem is one DR object to decide on: from a source object, or a
+// DR volume whose source is gone.
 type resourceItem struct {
 	name     string
 	desired  resources.Desired
 	existing *unstructured.Unstructured
-	prune    bool
+	orphan   bool
 }
 
 func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unstructured, result *KindResult) {
 	have := map[string]*unstructured.Unstructured{}
 	for i := range existing {
 		have[existing[i].GetName()] = &existing[i]
+		if resources.Owned(&existing[i], r.opts.Replication) {
+			result.Owned++
+		}
 	}
 	var items []resourceItem
-	keep := map[string]bool{}
+	inSource := map[string]bool{}
 	for i := range sources {
-		d := resources.Transform(r.kind, &sources[i], r.opts)
 		name := sources[i].GetName()
-		if d.Object != nil {
-			keep[name] = true
-		}
-		items = append(items, resourceItem{name: name, desired: d, existing: have[name]})
+		inSource[name] = true
+		items = append(items, resourceItem{name: name, desired: resources.Transform(r.kind, &sources[i], r.opts), existing: have[name]})
 	}
 	for _, e := range existing {
-		if !keep[e.GetName()] && resources.Owned(&e, r.opts.Replication) {
-			items = append(items, resourceItem{name: e.GetName(), existing: have[e.GetName()], prune: true})
+		switch {
+		case inSource[e.GetName()] || !resources.Owned(&e, r.opts.Replication):
+		case resources.IsVolume(r.kind):
+			items = append(items, resourceItem{name: e.GetName(), existing: have[e.GetName()], orphan: true})
+		default:
+			result.Prune = append(result.Prune, e.GetName())
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].name < items[j].name })
+	sort.Strings(result.Prune)
 
 	statuses := make([]ObjectStatus, len(items))
 	scales := make([]*WorkloadScale, len(items))
@@ -446,16 +467,15 @@ func userSkip(reason string) bool { return strings.HasPrefix(reason, "labelled "
 // one decides on and writes one object; wrote reports a write to DR.
 func (r *kindRun) one(ctx context.Context, it resourceItem) (status ObjectStatus, scale *WorkloadScale, wrote bool) {
 	status = ObjectStatus{Kind: r.kind.String(), Name: it.name}
-	if it.prune {
-		status.Action = "Prune"
-		if err := r.delete(ctx, it.existing, nil); err != nil && !apierrors.IsNotFound(err) {
-			return failedStatus(status, fmt.Errorf("prune %s %s: %w", r.kind, it.name, err)), nil, false
-		}
-		status.State = StateSynced
-		return status, nil, true
+	if it.orphan {
+		return r.keepVolume(ctx, it.existing, status)
 	}
 	if it.desired.Object == nil {
 		status.State, status.Error = StateSkipped, it.desired.Skip
+		if it.existing != nil && userSkip(it.desired.Skip) &&
+			(resources.Owned(it.existing, r.opts.Replication) || resources.Released(it.existing, r.opts.Replication)) {
+			return r.release(ctx, it.existing, status)
+		}
 		return status, nil, false
 	}
 	d := resources.Decide(r.kind, it.desired.Object, it.existing, r.opts.Replication, r.handling)
@@ -464,15 +484,20 @@ func (r *kindRun) one(ctx context.Context, it resourceItem) (status ObjectStatus
 		scale = &WorkloadScale{Kind: r.kind.Kind, Name: it.name, OriginalReplicas: s.Original, DRReplicas: s.DR}
 	}
 	switch d.Action {
-	case resources.ActionNone:
-		status.State = StateSynced
-		return status, scale, false
 	case resources.ActionConflict:
 		status.State, status.Error, status.Category = StateFailed, d.Reason, CategoryConflict
 		return status, nil, false
 	case resources.ActionKeep:
 		status.State, status.Error = StateSkipped, d.Reason
 		return status, nil, false
+	}
+	patched, err := r.dropStaleMarks(ctx, it.existing, it.desired.Object)
+	if err != nil {
+		return failedStatus(status, err), nil, patched
+	}
+	if d.Action == resources.ActionNone {
+		status.State = StateSynced
+		return status, scale, patched
 	}
 	detail, err := r.write(ctx, d, it.existing)
 	status.Detail = detail

@@ -84,6 +84,9 @@ func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.
 		}
 		source, target = m.Spec.SourceCluster, m.Spec.TargetCluster
 	}
+	if problem := drv1.SelfReplicationProblem(source, target, &repl.Spec); problem != "" {
+		return nil, problem, nil
+	}
 	var sourceCluster *drv1.RemoteCluster
 	for _, name := range []string{source, target} {
 		key := types.NamespacedName{Namespace: repl.Namespace, Name: name}

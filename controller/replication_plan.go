@@ -162,6 +162,7 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	if last := st.LastRun; last != nil && last.WorkflowID == run.WorkflowID && last.RunID == run.RunID {
 		return nil
 	}
+	decisions := recordDecisions(st, run)
 	st.LastRun = runRef(run)
 	st.LastRun.CloseTime = timeOf(run.Close)
 	st.LastRun.Result = run.Status
@@ -180,7 +181,7 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 		st.SyncStats.SuccessfulSyncs++
 		st.LastSyncTime = timeOf(run.Close)
 		st.LastError = nil
-		return []replicationEvent{{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)}}
+		return append([]replicationEvent{{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)}}, decisions...)
 	}
 	st.SyncStats.FailedSyncs++
 	message := run.Error
@@ -192,7 +193,7 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	if run.Status == "Canceled" {
 		reason = EventSyncCanceled
 	}
-	return []replicationEvent{{corev1.EventTypeWarning, reason, fmt.Sprintf("run %s %s: %s", run.WorkflowID, strings.ToLower(run.Status), message)}}
+	return append([]replicationEvent{{corev1.EventTypeWarning, reason, fmt.Sprintf("run %s %s: %s", run.WorkflowID, strings.ToLower(run.Status), message)}}, decisions...)
 }
 
 // errorCategory maps a run's error type onto the status's categories.
@@ -247,11 +248,12 @@ func (p *replicationPlan) summarize(now time.Time) {
 	case last == metav1.ConditionTrue:
 		c.Status, c.Reason, c.Message = last, ReasonSyncSucceeded, "run "+st.LastRun.WorkflowID+" completed"
 	default:
-		c.Status, c.Reason, c.Message = last, ReasonSyncFailed, "run "+st.LastRun.WorkflowID+" ended "+st.LastRun.Result
+		c.Status, c.Reason, c.Message = last, failedReason(st.LastError), "run "+st.LastRun.WorkflowID+" ended "+st.LastRun.Result
 		if st.LastError != nil {
 			c.Message += ": " + st.LastError.Message
 		}
 	}
+	c.Message += keptCopies(st.ResourceStatus)
 	meta.SetStatusCondition(&st.Conditions, c)
 	switch {
 	case st.CurrentRun != nil:

@@ -45,6 +45,9 @@ type PVCSyncInput struct {
 	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster
 	// across all Replications; 0 means no bound.
 	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit,omitempty"`
+	// AcceptChanges: a person accepted what the DR-copy guards hold back (a
+	// replaced or shrunk source) for this run.
+	AcceptChanges bool `json:"acceptChanges,omitempty"`
 }
 
 // PVCSyncResult says what the sync did and why it placed pods where it did.
@@ -136,6 +139,7 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 		Source: in.Source, Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 		CreateNamespace: in.CreateNamespace, StorageClassMappings: in.StorageClassMappings,
 		AccessModeMappings: in.AccessModeMappings, PreserveVolumeAttributes: in.PreserveVolumeAttrs,
+		Replication: in.Replication.String(), Acknowledged: in.AcceptChanges,
 	}).Get(ctx, &state.Result.Target); err != nil {
 		return state.Result, err
 	}
@@ -183,13 +187,14 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 		RetryPolicy:      retry,
 	}
 	transferIn := activities.TransferInput{
-		Op:          op,
-		PVC:         activities.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name},
-		Node:        state.Result.Nodes.Target.Node,
-		Image:       in.Image,
-		AgentAddr:   fmt.Sprintf("%s:%d", state.Result.Nodes.SourceAddress, in.AgentPort),
-		Credentials: creds.Secret,
-		Config:      in.DataSync,
+		Op:           op,
+		PVC:          activities.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name},
+		Node:         state.Result.Nodes.Target.Node,
+		Image:        in.Image,
+		AgentAddr:    fmt.Sprintf("%s:%d", state.Result.Nodes.SourceAddress, in.AgentPort),
+		Credentials:  creds.Secret,
+		Config:       in.DataSync,
+		Acknowledged: in.AcceptChanges,
 	}
 	// Syncs started before the pods started together replay one after the other.
 	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {

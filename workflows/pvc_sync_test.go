@@ -82,7 +82,7 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 	if mocked("EnsureTargetPVC") {
 		env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, activities.TargetPVCInput{
 			Source: sourcePVC, Destination: dstCluster, DestinationNamespace: "shop-dr", CreateNamespace: true,
-			StorageClassMappings: map[string]string{"standard": "fast"},
+			StorageClassMappings: map[string]string{"standard": "fast"}, Replication: "dr-syncer-system/shop",
 		}).Return(activities.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast", Size: "1Gi", Created: true}, nil)
 	}
 	if mocked("ChooseNodes") {

@@ -43,6 +43,9 @@ type ReplicationResult struct {
 	PVCs []PVCOutcome `json:"pvcs"`
 	// SkippedPVCs maps a PVC whose data was not synced to why.
 	SkippedPVCs map[string]string `json:"skippedPVCs,omitempty"`
+	// AcceptChanges is the accept-changes value this run took; the
+	// controller marks it handled and records it as an Event.
+	AcceptChanges string `json:"acceptChanges,omitempty"`
 }
 
 // Failed counts the objects and PVC syncs that failed.
@@ -61,10 +64,12 @@ func (r ReplicationResult) Failed() int {
 
 // PVCOutcome is one PVC's data sync within a run.
 type PVCOutcome struct {
-	PVC        string         `json:"pvc"`
-	WorkflowID string         `json:"workflowID"`
-	Error      string         `json:"error,omitempty"`
-	Result     *PVCSyncResult `json:"result,omitempty"`
+	PVC        string `json:"pvc"`
+	WorkflowID string `json:"workflowID"`
+	Error      string `json:"error,omitempty"`
+	// ErrorType is the failure's type, such as SourceReplaced.
+	ErrorType string         `json:"errorType,omitempty"`
+	Result    *PVCSyncResult `json:"result,omitempty"`
 }
 
 // ReplicationProgress answers the progress query of a run.
@@ -109,7 +114,7 @@ func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, 
 		AttrSourceCluster.ValueSet(plan.Source.Name), AttrNamespace.ValueSet(plan.SourceNamespace)); err != nil {
 		return ReplicationResult{}, err
 	}
-	result := ReplicationResult{Generation: plan.Generation}
+	result := ReplicationResult{Generation: plan.Generation, AcceptChanges: plan.AcceptChanges}
 	// Runs started before resource replication joined the run replay without it.
 	if workflow.GetVersion(ctx, changeReplicateResources, workflow.DefaultVersion, 1) == 1 {
 		progress.Phase = PhaseResources
@@ -125,6 +130,7 @@ func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, 
 		var list activities.PVCList
 		if err := workflow.ExecuteActivity(short, pvcs.ListPVCs, activities.ListPVCsInput{
 			Cluster: plan.Source, Namespace: plan.SourceNamespace,
+			Destination: plan.Destination, DestinationNamespace: plan.DestinationNamespace,
 		}).Get(ctx, &list); err != nil {
 			return result, err
 		}
@@ -138,10 +144,34 @@ func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, 
 		// the run ends Canceled, not Failed, once its PVC syncs have cleaned up.
 		return result, err
 	}
-	if result.Failed() > 0 {
-		return result, temporal.NewNonRetryableApplicationError(failureSummary(result), ErrTypeSyncFailed, nil, result)
+	if result.Failed() > 0 || result.held() != "" {
+		return result, temporal.NewNonRetryableApplicationError(failureSummary(result), result.failureType(), nil, result)
 	}
 	return result, nil
+}
+
+// held is the guard that held back part of the run (DeletionGuard,
+// SourceReplaced, SourceShrank, Conflict), or "".
+func (r ReplicationResult) held() string {
+	if r.Resources != nil && r.Resources.DeletionGuard != nil && r.Resources.DeletionGuard.Held != "" {
+		return ErrTypeDeletionGuard
+	}
+	for _, p := range r.PVCs {
+		switch p.ErrorType {
+		case activities.ErrTypeSourceReplaced, activities.ErrTypeSourceShrank, activities.ErrTypeConflict:
+			return p.ErrorType
+		}
+	}
+	return ""
+}
+
+// failureType is the error type of a failed run: the guard that held it
+// back, so the Synced condition names it, or SyncFailed.
+func (r ReplicationResult) failureType() string {
+	if g := r.held(); g != "" {
+		return g
+	}
+	return ErrTypeSyncFailed
 }
 
 // changeReplicateResources is the GetVersion change ID of adding the
@@ -171,6 +201,9 @@ func replicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (
 // failureSummary says what failed in a run, in one line for the Synced condition.
 func failureSummary(r ReplicationResult) string {
 	var parts []string
+	if g := r.Resources; g != nil && g.DeletionGuard != nil && g.DeletionGuard.Held != "" {
+		parts = append(parts, "DeletionGuard: "+g.DeletionGuard.Held)
+	}
 	if r.Resources != nil && r.Resources.Failed > 0 {
 		parts = append(parts, fmt.Sprintf("%d of %d objects failed", r.Resources.Failed, r.Resources.Total))
 	}
@@ -218,7 +251,7 @@ func syncPVCs(ctx workflow.Context, plan activities.ReplicationPlan, names []str
 			progress.Running = remove(progress.Running, names[i])
 			var r PVCSyncResult
 			if err := f.Get(ctx, &r); err != nil {
-				outcomes[i].Error = childError(err, id)
+				outcomes[i].Error, outcomes[i].ErrorType = childError(err, id)
 				progress.PVCsFailed++
 			} else {
 				outcomes[i].Result = &r
@@ -256,6 +289,7 @@ func pvcSyncInput(plan activities.ReplicationPlan, pvc string) PVCSyncInput {
 		FailureMode:          plan.Spec.FailureHandling.DataSyncFailure,
 
 		GlobalConcurrencyLimit: plan.DataPlane.GlobalConcurrencyLimit,
+		AcceptChanges:          plan.AcceptChanges != "",
 	}
 	for _, m := range pc.StorageClassMappings {
 		if in.StorageClassMappings == nil {
@@ -272,18 +306,18 @@ func pvcSyncInput(plan activities.ReplicationPlan, pvc string) PVCSyncInput {
 	return in
 }
 
-// childError says why a PVC sync failed, naming the lock holder when another
-// sync of the same PVC was already running.
-func childError(err error, id string) string {
+// childError says why a PVC sync failed, and its error type, naming the
+// lock holder when another sync of the same PVC was already running.
+func childError(err error, id string) (message, errType string) {
 	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
 	if errors.As(err, &started) {
-		return fmt.Sprintf("another sync of this PVC is running (workflow %s); this run left it alone", id)
+		return fmt.Sprintf("another sync of this PVC is running (workflow %s); this run left it alone", id), ""
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		return appErr.Error()
+		return appErr.Error(), appErr.Type()
 	}
-	return err.Error()
+	return err.Error(), ""
 }
 
 func remove(list []string, s string) []string {

@@ -57,7 +57,8 @@ func newReplicationSuite(t *testing.T, plan activities.ReplicationPlan, pvcs []s
 	s.env.RegisterActivity(plans)
 	s.env.RegisterActivity(pvcActs)
 	s.env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
-	s.env.OnActivity(pvcActs.ListPVCs, mock.Anything, activities.ListPVCsInput{Cluster: srcCluster, Namespace: "shop"}).
+	s.env.OnActivity(pvcActs.ListPVCs, mock.Anything, activities.ListPVCsInput{Cluster: srcCluster, Namespace: "shop",
+		Destination: dstCluster, DestinationNamespace: "shop"}).
 		Return(activities.PVCList{Names: pvcs, Skipped: map[string]string{"scratch": "labelled dr-syncer.io/ignore"}}, nil)
 	s.env.OnWorkflow(PVCSyncName, mock.Anything, mock.Anything).After(time.Minute).Return(
 		func(ctx workflow.Context, in PVCSyncInput) (PVCSyncResult, error) {

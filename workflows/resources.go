@@ -10,6 +10,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
 // ReplicateResourcesName is the registered type name of ReplicateResources.
@@ -38,6 +39,9 @@ type ResourcesResult struct {
 	Changed bool `json:"changed"`
 	// Stopped names the failure that ended the run early (FailFast).
 	Stopped string `json:"stopped,omitempty"`
+	// DeletionGuard is what the mass-deletion breaker weighed; nil when the
+	// run reached no deletion step.
+	DeletionGuard *DeletionGuardResult `json:"deletionGuard,omitempty"`
 }
 
 // ResourceGroup counts the objects of one kind.
@@ -108,17 +112,22 @@ func ReplicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (
 				var appErr *temporal.ApplicationError
 				if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeObjectsFailed && appErr.HasDetails() && appErr.Details(&kr) == nil {
 					// The last attempt's per-object status, failures included.
-					run.kind(kr)
+					run.kind(stage[i], kr)
 					continue
 				}
 				run.stepFailed(stage[i].String(), err)
 				continue
 			}
-			run.kind(kr)
+			run.kind(stage[i], kr)
 		}
 		if run.stop {
 			break
 		}
+	}
+	// Runs from before the deletion guard replay without a prune step; their
+	// ReplicateKind deleted on its own, today's deletes nothing.
+	if !run.stop && workflow.GetVersion(ctx, changeDeletionGuard, workflow.DefaultVersion, 1) == 1 {
+		run.prune(ctx, plan)
 	}
 	return run.finish()
 }
@@ -130,11 +139,25 @@ type resourcesRun struct {
 	groups map[string]int // kind -> index in result.Groups
 	stop   bool           // a FailFast failure: run no further steps
 	fail   []string       // failures whose mode fails the run
+	// prunes are the kinds with owned DR objects whose source is gone, in
+	// the order the kinds ran; owned counts all the run's owned objects.
+	prunes []pruneSet
+	owned  int
 }
 
-func (r *resourcesRun) kind(kr activities.KindResult) {
+// pruneSet is one kind's owned DR objects whose source is gone.
+type pruneSet struct {
+	kind  resources.Kind
+	names []string
+}
+
+func (r *resourcesRun) kind(k resources.Kind, kr activities.KindResult) {
 	if kr.Writes > 0 {
 		r.result.Changed = true
+	}
+	r.owned += kr.Owned
+	if len(kr.Prune) > 0 {
+		r.prunes = append(r.prunes, pruneSet{kind: k, names: kr.Prune})
 	}
 	r.result.Scales = append(r.result.Scales, kr.Scales...)
 	for _, o := range kr.Objects {
@@ -158,7 +181,7 @@ func (r *resourcesRun) record(o activities.ObjectStatus) {
 	case activities.StateSynced:
 		g.Synced++
 		res.Synced++
-	case activities.StateSkipped:
+	case activities.StateSkipped, activities.StateSourceDeleted, activities.StateDeletionHeld:
 		g.Skipped++
 		res.Skipped++
 	default:

@@ -6,6 +6,14 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 const (
 	// AnnotationSyncNow on a Replication starts one run for each new value.
 	AnnotationSyncNow = "dr-syncer.io/sync-now"
+	// AnnotationAcceptChanges on a Replication lets the next run apply what
+	// the DR-copy guards held back (a mass deletion, a replaced or shrunk
+	// source volume), once for each new value; the run that takes it is
+	// recorded as an Event.
+	AnnotationAcceptChanges = "dr-syncer.io/accept-changes"
+	// AnnotationDeleteCopy set to "true" on a DR PVC or PV whose source is
+	// gone lets the next run delete it; nothing else ever deletes DR volumes.
+	AnnotationDeleteCopy = "dr-syncer.io/delete-copy"
 	// AnnotationRotateKeys on a ClusterMapping rotates its keys for each new value.
 	AnnotationRotateKeys = "dr-syncer.io/rotate-keys"
 	// LabelIgnore set to "true" on a source object keeps it out of every replication.

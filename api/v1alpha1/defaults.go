@@ -64,6 +64,15 @@ func SetReplicationDefaults(s *ReplicationSpec) {
 	for _, mode := range []*FailureMode{&fh.ResourceNotFound, &fh.ValidationFailure, &fh.NetworkError, &fh.DataSyncFailure} {
 		defaultString(mode, fh.DefaultMode)
 	}
+	if s.DeletionGuard == nil {
+		s.DeletionGuard = &DeletionGuard{}
+	}
+	if s.DeletionGuard.MaxPercent == nil {
+		s.DeletionGuard.MaxPercent = ptr(int32(50))
+	}
+	if s.DeletionGuard.MaxObjects == nil {
+		s.DeletionGuard.MaxObjects = ptr(int32(10))
+	}
 	if s.Continuous == nil {
 		s.Continuous = &ContinuousConfig{}
 	}

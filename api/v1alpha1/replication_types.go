@@ -68,6 +68,10 @@ type ReplicationSpec struct {
 	// +optional
 	Paused bool `json:"paused,omitempty"`
 
+	// DeletionGuard bounds the deletions one run may make in DR.
+	// +optional
+	DeletionGuard *DeletionGuard `json:"deletionGuard,omitempty"`
+
 	// ResourceTypes are the kinds to replicate, case-insensitive, singular or
 	// plural; "*" means every supported kind.
 	// +optional
@@ -398,6 +402,11 @@ type ReplicationStatus struct {
 	// +optional
 	SyncNowHandled string `json:"syncNowHandled,omitempty"`
 
+	// AcceptChangesHandled is the last value of the accept-changes
+	// annotation a run took; a new value lets one more run through the guards.
+	// +optional
+	AcceptChangesHandled string `json:"acceptChangesHandled,omitempty"`
+
 	// ObservedGeneration is the spec generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -441,7 +450,8 @@ type SyncProgress struct {
 type ResourceStatus struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
-	// State is Synced, Failed or Skipped.
+	// State is Synced, Failed, Skipped, SourceDeleted (a DR volume kept
+	// although its source is gone) or DeletionHeld (the deletion guard kept it).
 	State string `json:"state"`
 	// +optional
 	Error string `json:"error,omitempty"`

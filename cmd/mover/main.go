@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,11 +36,12 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
-func run(args []string) int {
+func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mover", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var logFlags cliutil.LogFlags
 	logFlags.Register(fs)
 	var runtimeFlags cliutil.RuntimeFlags
@@ -70,6 +72,8 @@ func run(args []string) int {
 	timeout := fs.Duration("timeout", 0, "overall sync timeout; 0 is none")
 	terminationLog := fs.String("termination-log", cliutil.Env("DRSYNCER_TERMINATION_LOG", "/dev/termination-log"), "where to write the final JSON summary; empty disables (env DRSYNCER_TERMINATION_LOG)")
 	interval := fs.Duration("progress-interval", time.Second, "minimum time between progress lines")
+	acceptChange := fs.Bool("accept-source-change", cliutil.Env("DRSYNCER_ACCEPT_SOURCE_CHANGE", "") == "true",
+		"a person accepted the source's change: sync even if the source holds under 10% of the DR copy's files, with no deletion limit (env DRSYNCER_ACCEPT_SOURCE_CHANGE=true)")
 	cliutil.Usage(fs, `mover: copies a source volume into --dest through the dr-syncer agent.
 
 Usage: mover --agent-addr=NODE:2222 --target=MOUNTPOD_IP:8873|NAMESPACE/MOUNTPOD:8873 [flags]
@@ -80,7 +84,16 @@ a local port over SSH to the mount pod's rsync daemon and runs rsync into
 --progress-interval, then one {"type":"summary",...}, which is also written
 to --termination-log. Exit status: 0 success, 75 retryable failure (network,
 timeouts, interruption), 1 permanent failure (configuration, keys, target
-I/O, verification), 2 usage error.`)
+I/O, verification, data guard), 2 usage error.
+
+Data guard: when --dest already holds files, a dry run first counts the
+source's regular files and the deletions. A source holding under 10% of the
+DR copy's regular files (an emptied or re-created volume) is refused before
+any byte moves: the summary's "guard" names the counts with reason
+SourceShrank. Otherwise the copy runs with --max-delete set to the deletions
+seen plus 1% of the DR copy's files. --accept-source-change (env
+DRSYNCER_ACCEPT_SOURCE_CHANGE=true), set only from a person's decision, lifts
+both.`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitSuccess
@@ -88,7 +101,7 @@ I/O, verification), 2 usage error.`)
 		return exitUsage
 	}
 	usage := func(err error) int {
-		fmt.Fprintln(os.Stderr, "mover:", err)
+		fmt.Fprintln(stderr, "mover:", err)
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -163,16 +176,17 @@ I/O, verification), 2 usage error.`)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum := mover.Run(ctx, mover.Options{
-		Agent:       mover.AgentOptions{Addr: *agentAddr, ClientKey: clientKey, HostKey: hostKey},
-		Target:      *target,
-		TargetWait:  *targetWait,
-		Module:      *module,
-		Credentials: creds,
-		Dest:        *dest,
-		Config:      cfg,
-		RsyncPath:   *rsyncPath,
-		Reporter:    reporter,
-		Logger:      log,
+		Agent:              mover.AgentOptions{Addr: *agentAddr, ClientKey: clientKey, HostKey: hostKey},
+		Target:             *target,
+		TargetWait:         *targetWait,
+		Module:             *module,
+		Credentials:        creds,
+		Dest:               *dest,
+		Config:             cfg,
+		RsyncPath:          *rsyncPath,
+		AcceptSourceChange: *acceptChange,
+		Reporter:           reporter,
+		Logger:             log,
 	})
 	writeTermination(log, *terminationLog, sum)
 	log.Info("sync finished", zap.String("class", string(sum.Outcome.Class)), zap.String("reason", sum.Outcome.Reason),

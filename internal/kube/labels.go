@@ -8,6 +8,9 @@ import (
 // Labels on every object a sync creates. Cleanup deletes by them, so nothing
 // a run creates can be orphaned.
 const (
+	// LabelManagedBy marks dr-syncer's own working objects (mount and sync
+	// pods, credential Secrets, the namespaces it makes). Replicated copies
+	// never get it: they keep the source's value (LabelCopy marks them).
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	ManagedBy      = "dr-syncer"
 	// LabelOperation ties an object to one PVC sync (its workflow ID, hashed:
@@ -19,6 +22,26 @@ const (
 	// LabelRole is mount, sync or credentials.
 	LabelRole = "dr-syncer.io/role"
 )
+
+// Marks of a DR copy. Only dr-syncer.io/ keys are dr-syncer's, so a copy's
+// own labels and annotations stay exactly the source's (Helm's managed-by
+// included), and ownership is decided by these alone.
+const (
+	// LabelCopy (value ManagedBy) marks an object dr-syncer replicated.
+	LabelCopy = "dr-syncer.io/managed-by"
+	// AnnotationSource names the source object as "<cluster>/<namespace>/<name>".
+	AnnotationSource = "dr-syncer.io/source"
+	// AnnotationReplication names the Replication ("<namespace>/<name>")
+	// that owns the copy; nothing else may write, prune or mount it.
+	AnnotationReplication = "dr-syncer.io/replication"
+)
+
+// IsCopy reports whether labels mark a dr-syncer copy: LabelCopy, or the
+// app.kubernetes.io/managed-by value copies carried before LabelCopy existed
+// (their next sync migrates them).
+func IsCopy(labels map[string]string) bool {
+	return labels[LabelCopy] == ManagedBy || labels[LabelManagedBy] == ManagedBy
+}
 
 // OperationID is the label-safe, name-safe key of a workflow ID.
 func OperationID(workflowID string) string {

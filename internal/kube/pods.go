@@ -113,11 +113,27 @@ type SyncPodOptions struct {
 	CredentialsSecret string
 	// SyncConfigJSON is the dataSyncConfig the mover applies.
 	SyncConfigJSON string
+	// AcceptSourceChange tells the mover's data guard that a person accepted
+	// the source's change (env DRSYNCER_ACCEPT_SOURCE_CHANGE=true): it then
+	// syncs a source that shrank under a tenth of the DR copy, with no
+	// deletion limit. Unset, the variable is left out of the pod.
+	AcceptSourceChange bool
 }
 
 // SyncPod mounts the target PVC read-write and runs the mover, which reports
 // progress as JSON lines on stdout and its result as the termination message.
 func SyncPod(o SyncPodOptions) *corev1.Pod {
+	env := []corev1.EnvVar{
+		{Name: "DRSYNCER_AGENT_ADDR", Value: o.AgentAddr},
+		{Name: "DRSYNCER_TARGET", Value: o.Target},
+		{Name: "DRSYNCER_SYNC_CONFIG", Value: o.SyncConfigJSON},
+		{Name: "DRSYNCER_AGENT_HOST_KEY_PUB", Value: AgentHostKeyDir + "/" + SecretKeyAgentHostKey},
+		{Name: "DRSYNCER_CLIENT_KEY", Value: ClusterKeyDir + "/" + SecretKeyClusterKey},
+		{Name: "DRSYNCER_RSYNC_CREDENTIALS_DIR", Value: RsyncCredentialsDir},
+	}
+	if o.AcceptSourceChange {
+		env = append(env, corev1.EnvVar{Name: "DRSYNCER_ACCEPT_SOURCE_CHANGE", Value: "true"})
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
 		Spec: corev1.PodSpec{
@@ -130,18 +146,11 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 			AutomountServiceAccountToken:  ptr(false),
 			EnableServiceLinks:            ptr(false),
 			Containers: []corev1.Container{{
-				Name:            "mover",
-				Image:           o.Image,
-				ImagePullPolicy: o.PullPolicy,
-				Command:         []string{"/usr/local/bin/mover", "--dest", DataPath},
-				Env: []corev1.EnvVar{
-					{Name: "DRSYNCER_AGENT_ADDR", Value: o.AgentAddr},
-					{Name: "DRSYNCER_TARGET", Value: o.Target},
-					{Name: "DRSYNCER_SYNC_CONFIG", Value: o.SyncConfigJSON},
-					{Name: "DRSYNCER_AGENT_HOST_KEY_PUB", Value: AgentHostKeyDir + "/" + SecretKeyAgentHostKey},
-					{Name: "DRSYNCER_CLIENT_KEY", Value: ClusterKeyDir + "/" + SecretKeyClusterKey},
-					{Name: "DRSYNCER_RSYNC_CREDENTIALS_DIR", Value: RsyncCredentialsDir},
-				},
+				Name:                     "mover",
+				Image:                    o.Image,
+				ImagePullPolicy:          o.PullPolicy,
+				Command:                  []string{"/usr/local/bin/mover", "--dest", DataPath},
+				Env:                      env,
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "data", MountPath: DataPath},

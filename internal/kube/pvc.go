@@ -17,6 +17,14 @@ const (
 	AnnotationSourceSize         = "dr-syncer.io/source-size"
 	AnnotationSourceStorageClass = "dr-syncer.io/source-storage-class"
 	AnnotationLastDataSync       = "dr-syncer.io/last-data-sync"
+	// AnnotationSourceUID and AnnotationSourceVolume record which source
+	// claim the DR data copies: a claim deleted and created again under the
+	// same name is another claim, and its data must not silently replace
+	// the copy.
+	AnnotationSourceUID    = "dr-syncer.io/source-uid"
+	AnnotationSourceVolume = "dr-syncer.io/source-volume"
+	// AnnotationSourceDeletedAt is when a kept DR volume's source disappeared.
+	AnnotationSourceDeletedAt = "dr-syncer.io/source-deleted-at"
 )
 
 // ClaimMapping says how a source claim's spec becomes its DR counterpart's.
@@ -67,6 +75,8 @@ func (m ClaimMapping) MapSpec(spec *corev1.PersistentVolumeClaimSpec) {
 type PVCMapping struct {
 	SourceCluster        string
 	DestinationNamespace string
+	// Replication is "<namespace>/<name>" of the Replication that owns the copy.
+	Replication string
 	ClaimMapping
 }
 
@@ -90,7 +100,8 @@ func (m PVCMapping) newClaimSpec(source *corev1.PersistentVolumeClaim) corev1.Pe
 // TargetPVC returns the DR PVC for source. With existing nil it is a new
 // claim; otherwise it is existing with only what may change on a live claim
 // changed: labels, annotations, and the size, which grows to the source's but
-// never shrinks (shrinking would destroy DR data).
+// never shrinks (shrinking would destroy DR data). It records source as the
+// claim the copy belongs to: the caller has checked CheckClaim first.
 func TargetPVC(source, existing *corev1.PersistentVolumeClaim, m PVCMapping) *corev1.PersistentVolumeClaim {
 	sourceSize := source.Spec.Resources.Requests[corev1.ResourceStorage]
 	var target *corev1.PersistentVolumeClaim
@@ -113,10 +124,14 @@ func TargetPVC(source, existing *corev1.PersistentVolumeClaim, m PVCMapping) *co
 	if target.Labels == nil {
 		target.Labels = map[string]string{}
 	}
+	if target.Labels[LabelManagedBy] == ManagedBy && source.Labels[LabelManagedBy] != ManagedBy {
+		// A copy from before LabelCopy: the source's own value (or none) returns.
+		delete(target.Labels, LabelManagedBy)
+	}
 	for k, v := range source.Labels {
 		target.Labels[k] = v
 	}
-	target.Labels[LabelManagedBy] = ManagedBy
+	target.Labels[LabelCopy] = ManagedBy
 	if target.Annotations == nil {
 		target.Annotations = map[string]string{}
 	}
@@ -130,6 +145,12 @@ func TargetPVC(source, existing *corev1.PersistentVolumeClaim, m PVCMapping) *co
 	target.Annotations[AnnotationSourcePVC] = source.Name
 	target.Annotations[AnnotationSourceSize] = sourceSize.String()
 	target.Annotations[AnnotationSourceStorageClass] = StorageClassOf(source)
+	target.Annotations[AnnotationSource] = m.SourceCluster + "/" + source.Namespace + "/" + source.Name
+	target.Annotations[AnnotationReplication] = m.Replication
+	target.Annotations[AnnotationSourceUID] = string(source.UID)
+	target.Annotations[AnnotationSourceVolume] = source.Spec.VolumeName
+	// The source is there (again).
+	delete(target.Annotations, AnnotationSourceDeletedAt)
 	return target
 }
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
 // Action is what to do to bring one DR object to its desired state.
@@ -58,7 +59,12 @@ type Decision struct {
 
 // Owned reports whether obj is a DR object this replication wrote.
 func Owned(obj *unstructured.Unstructured, replication string) bool {
-	return obj.GetLabels()[LabelManagedBy] == ManagedByValue && obj.GetAnnotations()[AnnotationReplication] == replication
+	return kube.IsCopy(obj.GetLabels()) && obj.GetAnnotations()[AnnotationReplication] == replication
+}
+
+// Released reports whether this replication let go of obj (see AnnotationReleased).
+func Released(obj *unstructured.Unstructured, replication string) bool {
+	return obj.GetAnnotations()[AnnotationReleased] == replication
 }
 
 // Decide compares the desired DR object with what DR holds (nil when
@@ -67,9 +73,9 @@ func Decide(k Kind, desired, existing *unstructured.Unstructured, replication st
 	if existing == nil {
 		return Decision{Action: ActionCreate, Object: desired}
 	}
-	if !Owned(existing, replication) {
+	if !Owned(existing, replication) && !Released(existing, replication) {
 		reason := "exists in DR and was not created by dr-syncer; dr-syncer leaves it alone"
-		if owner := existing.GetAnnotations()[AnnotationReplication]; existing.GetLabels()[LabelManagedBy] == ManagedByValue && owner != "" {
+		if owner := existing.GetAnnotations()[AnnotationReplication]; kube.IsCopy(existing.GetLabels()) && owner != "" {
 			reason = "exists in DR and belongs to Replication " + owner
 		}
 		return Decision{Action: ActionConflict, Reason: reason}

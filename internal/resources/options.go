@@ -5,21 +5,24 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
-// Labels and annotations dr-syncer puts on the objects it writes in DR.
+// Labels and annotations dr-syncer puts on the objects it writes in DR. All
+// are dr-syncer.io/ keys: a copy's other labels and annotations are exactly
+// the source's.
 const (
 	// LabelManagedBy marks objects dr-syncer created; it never changes or
 	// deletes a DR object without it.
-	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelManagedBy = kube.LabelCopy
 	// ManagedByValue is LabelManagedBy's value on dr-syncer's objects.
-	ManagedByValue = "dr-syncer"
+	ManagedByValue = kube.ManagedBy
 	// AnnotationSource names the source object as "<cluster>/<namespace>/<name>".
-	AnnotationSource = "dr-syncer.io/source"
+	AnnotationSource = kube.AnnotationSource
 	// AnnotationReplication names the Replication ("<namespace>/<name>") that
 	// owns the DR object; pruning only ever deletes objects of its own replication.
-	AnnotationReplication = "dr-syncer.io/replication"
-	// AnnotationSourceManagedBy keeps the source's own managed-by label (for
-	// example Helm's), which LabelManagedBy overwrites in DR.
-	AnnotationSourceManagedBy = "dr-syncer.io/source-managed-by"
+	AnnotationReplication = kube.AnnotationReplication
+	// AnnotationReleased names the Replication that let go of a copy because
+	// its source got the ignore label: the copy is no longer updated or
+	// deleted, and is taken back when the label goes.
+	AnnotationReleased = "dr-syncer.io/released-from"
 	// AnnotationDesiredHash is a digest of what dr-syncer last wrote, so a
 	// resync can tell "source unchanged" without a write.
 	AnnotationDesiredHash = "dr-syncer.io/desired-hash"

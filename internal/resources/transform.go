@@ -119,8 +119,10 @@ func skipReason(k Kind, src *unstructured.Unstructured) string {
 		return "labelled " + drv1.LabelIgnore + "=true"
 	case src.GetDeletionTimestamp() != nil:
 		return "being deleted in the source"
-	case src.GetLabels()[LabelManagedBy] == ManagedByValue && src.GetAnnotations()[AnnotationSource] != "":
+	case kube.IsCopy(src.GetLabels()) && src.GetAnnotations()[AnnotationSource] != "":
 		return "a dr-syncer copy itself; replicating it again would chain replications"
+	case src.GetLabels()[kube.LabelOperation] != "":
+		return "dr-syncer's own object of a running sync"
 	}
 	switch k.Kind {
 	case "ConfigMap":
@@ -145,7 +147,7 @@ func skipReason(k Kind, src *unstructured.Unstructured) string {
 	return ""
 }
 
-// mark adds what makes the object dr-syncer's: the managed-by label, the
+// mark adds what makes the object dr-syncer's: the dr-syncer.io/ label, the
 // source and replication annotations, and the digest of everything else.
 // source is the source object's "<namespace>/<name>", or its name when
 // cluster-scoped.
@@ -157,9 +159,6 @@ func mark(obj *unstructured.Unstructured, source string, o Options) {
 	annotations := obj.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
-	}
-	if prev, ok := labels[LabelManagedBy]; ok && prev != ManagedByValue {
-		annotations[AnnotationSourceManagedBy] = prev
 	}
 	labels[LabelManagedBy] = ManagedByValue
 	annotations[AnnotationSource] = o.SourceCluster + "/" + source

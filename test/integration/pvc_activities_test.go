@@ -29,16 +29,7 @@ func TestPVCActivities(t *testing.T) {
 	source := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"}
 	dr := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
 	ctx := context.Background()
-	run := func(t *testing.T, fn any, in any, out any) error {
-		var ts testsuite.WorkflowTestSuite
-		aenv := ts.NewTestActivityEnvironment()
-		aenv.RegisterActivity(acts)
-		v, err := aenv.ExecuteActivity(fn, in)
-		if err == nil && out != nil {
-			require.NoError(t, v.Get(out))
-		}
-		return err
-	}
+	run := func(t *testing.T, fn any, in any, out any) error { return runActivity(t, acts, fn, in, out) }
 
 	t.Run("target PVC maps class and modes, keeps labels, annotates its source", func(t *testing.T) {
 		testenv.EnsureNamespace(t, env.Source.Client, "shop")
@@ -52,6 +43,7 @@ func TestPVCActivities(t *testing.T) {
 			Destination: dr, DestinationNamespace: "shop-dr", CreateNamespace: true,
 			StorageClassMappings: map[string]string{"standard": "fast"},
 			AccessModeMappings:   map[string]string{"ReadWriteOnce": "ReadWriteMany"},
+			Replication:          "ops/shop",
 		}, &got))
 		assert.Equal(t, activities.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast",
 			AccessModes: []string{"ReadWriteMany"}, Size: "1Gi", Created: true}, got)
@@ -59,7 +51,12 @@ func TestPVCActivities(t *testing.T) {
 		var target corev1.PersistentVolumeClaim
 		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: "shop-dr", Name: "data"}, &target))
 		assert.Equal(t, "shop", target.Labels["app"])
-		assert.Equal(t, kube.ManagedBy, target.Labels[kube.LabelManagedBy])
+		assert.Equal(t, kube.ManagedBy, target.Labels[kube.LabelCopy])
+		assert.NotContains(t, target.Labels, kube.LabelManagedBy, "the source's labels exactly, plus dr-syncer.io/ marks")
+		var sourceClaim corev1.PersistentVolumeClaim
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "data"}, &sourceClaim))
+		assert.Equal(t, string(sourceClaim.UID), target.Annotations[kube.AnnotationSourceUID], "the copy records which claim it copies")
+		assert.Equal(t, "ops/shop", target.Annotations[kube.AnnotationReplication])
 		assert.Equal(t, "gold", target.Annotations["backup/tier"])
 		assert.NotContains(t, target.Annotations, "pv.kubernetes.io/bind-completed", "the source cluster's binding must not travel")
 		for key, want := range map[string]string{
@@ -73,6 +70,7 @@ func TestPVCActivities(t *testing.T) {
 		require.NoError(t, run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
 			Source:      activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
 			Destination: dr, DestinationNamespace: "shop-dr", StorageClassMappings: map[string]string{"standard": "fast"},
+			Replication: "ops/shop",
 		}, &again))
 		assert.False(t, again.Created, "a second run finds the PVC")
 	})
@@ -84,7 +82,10 @@ func TestPVCActivities(t *testing.T) {
 		testenv.EnsureNamespace(t, env.Source.Client, "grow")
 		for name, sizes := range map[string][2]string{"bigger": {"5Gi", "2Gi"}, "smaller": {"1Gi", "3Gi"}} {
 			create(t, env.Source.Client, pvc("grow", name, "expandable", sizes[0], corev1.ReadWriteOnce, nil))
-			existing := pvc("grow", name, "expandable", sizes[1], corev1.ReadWriteOnce, nil)
+			// A copy an earlier version made: the old mark, the source named, no identity yet.
+			existing := pvc("grow", name, "expandable", sizes[1], corev1.ReadWriteOnce, map[string]string{
+				kube.AnnotationSourceCluster: "source", kube.AnnotationSourceNamespace: "grow", kube.AnnotationSourcePVC: name})
+			existing.Labels[kube.LabelManagedBy] = kube.ManagedBy
 			create(t, env.DR.Client, existing)
 			existing.Status.Phase = corev1.ClaimBound // only a bound claim may be resized
 			require.NoError(t, env.DR.Client.Status().Update(ctx, existing))
@@ -223,6 +224,19 @@ func TestPVCActivities(t *testing.T) {
 			assert.NoError(t, c.cl.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: "users-app"}, &users), "a user's pod survives")
 		}
 	})
+}
+
+// runActivity runs one activity of acts in Temporal's activity test
+// environment and decodes its result into out.
+func runActivity(t *testing.T, acts any, fn any, in any, out any) error {
+	var ts testsuite.WorkflowTestSuite
+	aenv := ts.NewTestActivityEnvironment()
+	aenv.RegisterActivity(acts)
+	v, err := aenv.ExecuteActivity(fn, in)
+	if err == nil && out != nil {
+		require.NoError(t, v.Get(out))
+	}
+	return err
 }
 
 func pvc(ns, name, class, size string, mode corev1.PersistentVolumeAccessMode, annotations map[string]string) *corev1.PersistentVolumeClaim {

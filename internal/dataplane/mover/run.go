@@ -2,7 +2,9 @@
 // node's agent with the cluster-pair key (host key pinned), forwards a local
 // port through it to the mount pod's rsync daemon, and runs real rsync into
 // the target volume, reporting progress as JSON lines and ending with a
-// classified summary.
+// classified summary. Before any byte moves into a DR copy that holds files,
+// the data guard (guard.go, preflight.go) checks with a dry run that the
+// copy would not wipe it.
 package mover
 
 import (
@@ -12,7 +14,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,11 @@ type Options struct {
 	Dest string
 	// Config is the user's data sync configuration.
 	Config rsyncargs.Config
+	// AcceptSourceChange records that a person accepted what the data guard
+	// would otherwise refuse (a source that shrank under a tenth of the DR
+	// copy): the sync then runs with no deletion limit. The pre-flight still
+	// runs, so the summary shows what was accepted.
+	AcceptSourceChange bool
 	// RsyncPath is the rsync binary; default "rsync" from PATH.
 	RsyncPath string
 	// Reporter receives progress and the summary; default discards.
@@ -136,6 +142,14 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		}
 		return rsyncargs.Outcome{}, false
 	}
+	// failUnlessInterrupted reports out, unless the error came from the run
+	// being cancelled or timing out: then that is the outcome.
+	failUnlessInterrupted := func(out rsyncargs.Outcome, err error) progress.Summary {
+		if why, ok := interrupted(); ok {
+			return fail(why, err)
+		}
+		return fail(out, err)
+	}
 
 	client, err := DialAgent(ctx, o.Agent)
 	if err != nil {
@@ -151,10 +165,7 @@ func (r *run) execute(parent context.Context) progress.Summary {
 	}
 	defer client.Close()
 	if err := waitForTarget(ctx, client, o.Target, o.TargetWait, r.log); err != nil {
-		if why, ok := interrupted(); ok {
-			return fail(why, err)
-		}
-		return fail(notRun(rsyncargs.ClassRetryable, "mount pod not reachable through the agent"), err)
+		return failUnlessInterrupted(notRun(rsyncargs.ClassRetryable, "mount pod not reachable through the agent"), err)
 	}
 	fwd, err := startForwarder(client, o.Target, r.log)
 	if err != nil {
@@ -164,17 +175,21 @@ func (r *run) execute(parent context.Context) progress.Summary {
 	url := rsyncargs.ModuleURL(o.Credentials.User, fwd.Addr(), module)
 	dest := strings.TrimSuffix(o.Dest, "/") + "/"
 
+	guard, out, err := r.preflight(ctx, url, dest)
+	sum.Guard = guard.verdict
+	if err != nil {
+		return failUnlessInterrupted(out, err)
+	}
+
 	plans := []StreamPlan{{Root: true}}
 	if o.Config.Streams() > 1 {
 		entries, out, err := r.listTop(ctx, url)
 		if err != nil {
-			if why, ok := interrupted(); ok {
-				return fail(why, err)
-			}
-			return fail(out, err)
+			return failUnlessInterrupted(out, err)
 		}
 		plans = PlanStreams(entries, o.Config.Streams())
 	}
+	plans = LimitStreams(plans, guard.allowance, guard.byTop)
 	sum.Streams = len(plans)
 
 	outcome, stats, errText := r.runStreams(ctx, plans, url, dest)
@@ -234,7 +249,7 @@ func (r *run) runStreams(ctx context.Context, plans []StreamPlan, url, dest stri
 	results := make([]result, len(plans))
 	var wg sync.WaitGroup
 	for i, plan := range plans {
-		t := rsyncargs.Transfer{Dest: dest}
+		t := rsyncargs.Transfer{Dest: dest, MaxDelete: plan.MaxDelete}
 		if plan.Root {
 			t.Sources = []string{url}
 			for _, d := range plan.Dirs {
@@ -261,6 +276,9 @@ func (r *run) runStreams(ctx context.Context, plans []StreamPlan, url, dest stri
 				return
 			}
 			out := rsyncargs.ClassifyExit(res.Code)
+			if res.Code == rsyncargs.ExitMaxDelete && plan.MaxDelete == nil {
+				out = userMaxDeleteStopped()
+			}
 			log.Info("rsync finished", zap.Int("exit_code", res.Code), zap.String("class", string(out.Class)))
 			results[i] = result{out, res.StderrTail}
 		}()
@@ -322,64 +340,4 @@ func (r *run) fixRootAttrs(ctx context.Context, url, dest string) (rsyncargs.Out
 		return notRun(rsyncargs.ClassPermanent, "run root attribute pass"), err.Error()
 	}
 	return rsyncargs.ClassifyExit(res.Code), res.StderrTail
-}
-
-// ErrVerificationFailed marks files whose content differs after the copy.
-var ErrVerificationFailed = errors.New("verification failed")
-
-// verifySample checksums a deterministic sample of the copied files against
-// the source with a dry run: rsync compares full-file checksums on both
-// sides and itemizes every file it would have to transfer.
-func (r *run) verifySample(ctx context.Context, url, dest string) (*progress.Verification, rsyncargs.Outcome, error) {
-	v := &progress.Verification{Mode: rsyncargs.VerifySample}
-	files, err := regularFiles(dest)
-	if err != nil {
-		return v, notRun(rsyncargs.ClassPermanent, "verification: list copy"), fmt.Errorf("list %s: %w", dest, err)
-	}
-	sample := SelectSample(files, r.opts.Config.SamplePercent)
-	v.FilesChecked = len(sample)
-	if len(sample) == 0 {
-		return v, rsyncargs.Outcome{}, nil
-	}
-	list, err := os.CreateTemp("", "verify-*.list")
-	if err != nil {
-		return v, notRun(rsyncargs.ClassRetryable, "verification: temp file"), err
-	}
-	defer os.Remove(list.Name())
-	_, err = list.WriteString(strings.Join(sample, "\x00") + "\x00")
-	if cerr := list.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return v, notRun(rsyncargs.ClassRetryable, "verification: write list"), err
-	}
-	args, err := rsyncargs.BuildVerify(r.opts.Config, url, dest, filepath.Clean(list.Name()))
-	if err != nil {
-		return v, notRun(rsyncargs.ClassPermanent, "verification: build arguments"), err
-	}
-	res, err := runRsync(ctx, r.rsync, args, r.opts.Credentials, r.log.With(zap.String("phase", "verify")), func(line string) {
-		if name, ok := parseVerifyLine(line); ok {
-			v.MismatchCount++
-			if len(v.Mismatched) < maxReportedMismatches {
-				v.Mismatched = append(v.Mismatched, name)
-			}
-		}
-	})
-	if err != nil {
-		return v, notRun(rsyncargs.ClassRetryable, "verification: run rsync"), err
-	}
-	if res.Code != 0 {
-		out := rsyncargs.ClassifyExit(res.Code)
-		if out.Class == rsyncargs.ClassSuccess {
-			out.Class = rsyncargs.ClassRetryable // vanished files: sample again next run
-		}
-		return v, out, fmt.Errorf("verification rsync exit %d: %s", res.Code, res.StderrTail)
-	}
-	if v.MismatchCount > 0 {
-		// Same size and mtime but different content: the normal quick check
-		// will not repair it, so retrying the same sync cannot help.
-		return v, notRun(rsyncargs.ClassPermanent, "verification found differing files"),
-			fmt.Errorf("%w: %d of %d sampled files differ", ErrVerificationFailed, v.MismatchCount, v.FilesChecked)
-	}
-	return v, rsyncargs.Outcome{}, nil
 }

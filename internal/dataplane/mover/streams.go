@@ -69,6 +69,9 @@ type StreamPlan struct {
 	// Dirs are the top-level directories this stream copies (Root=false),
 	// or the ones the root stream excludes because others copy them.
 	Dirs []string
+	// MaxDelete is this stream's share of the data guard's deletion
+	// allowance (see LimitStreams); nil means no limit.
+	MaxDelete *int64
 }
 
 // splittable reports whether a top-level directory may be handed to another

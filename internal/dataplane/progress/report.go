@@ -36,6 +36,27 @@ type Verification struct {
 	Mismatched []string `json:"mismatched,omitempty"`
 }
 
+// GuardSourceShrank is the GuardVerdict reason for a source that holds under
+// a tenth of the DR copy's regular files (an empty or re-created volume).
+const GuardSourceShrank = "SourceShrank"
+
+// GuardVerdict is the data guard's pre-flight result: the counts it judged
+// and what it allowed, so a refusal can name them and a success shows them.
+type GuardVerdict struct {
+	// Reason is empty when the sync went ahead, else why it was refused
+	// (GuardSourceShrank); a refused sync copied and deleted nothing.
+	Reason string `json:"reason,omitempty"`
+	// SourceFiles and DRFiles are regular file counts; Deletions is what the
+	// dry run would delete (files, directories and links).
+	SourceFiles int64 `json:"sourceFiles"`
+	DRFiles     int64 `json:"drFiles"`
+	Deletions   int64 `json:"deletions"`
+	// MaxDelete is the deletion allowance the copy ran with; nil means none.
+	MaxDelete *int64 `json:"maxDelete,omitempty"`
+	// Acknowledged records that a person accepted the source's change.
+	Acknowledged bool `json:"acknowledged,omitempty"`
+}
+
 // Summary is the final result of a mover run; it is also what the mover
 // writes to its termination-message file.
 type Summary struct {
@@ -45,6 +66,9 @@ type Summary struct {
 	Streams         int               `json:"streams"`
 	DurationSeconds float64           `json:"durationSeconds"`
 	Verification    *Verification     `json:"verification,omitempty"`
+	// Guard is set when the data guard's pre-flight ran (the DR copy was
+	// not empty).
+	Guard *GuardVerdict `json:"guard,omitempty"`
 	// Error holds the setup error or the tail of rsync's stderr on failure.
 	Error string `json:"error,omitempty"`
 }

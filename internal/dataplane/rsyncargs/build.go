@@ -29,6 +29,9 @@ type Transfer struct {
 	// StreamExcludes are anchored, already-escaped patterns that hand parts of
 	// the tree to other parallel streams. They come from the mover, not the user.
 	StreamExcludes []string
+	// MaxDelete is the data guard's deletion allowance for this run (0 means
+	// delete nothing); nil means the guard sets no limit.
+	MaxDelete *int64
 }
 
 func (t Transfer) check() error {
@@ -44,6 +47,9 @@ func (t Transfer) check() error {
 		if !strings.HasPrefix(p, "/") {
 			return fmt.Errorf("%w: stream exclude %q is not anchored", ErrInvalidTransfer, p)
 		}
+	}
+	if t.MaxDelete != nil && *t.MaxDelete < 0 {
+		return fmt.Errorf("%w: max-delete %d", ErrInvalidTransfer, *t.MaxDelete)
 	}
 	return nil
 }
@@ -66,7 +72,24 @@ func (t Transfer) check() error {
 //     timestamps can override it with --modify-window=N.
 //   - no compression: it cost 13-26% on incompressible data on a LAN.
 //   - --info=progress2 + --out-format + --stats: what the progress parser reads.
+//   - --max-delete=N (after the user's options, so it wins) when the data
+//     guard set an allowance: the smaller of it and the user's own limit.
 func Build(cfg Config, t Transfer) ([]string, error) {
+	return build(cfg, t, false)
+}
+
+// BuildPreflight returns the argv of the data guard's dry run over t: the
+// copy's options, so it selects and deletes exactly what the copy would, plus
+// --dry-run, --stats (source file count, deletions) and --info=del1 (one
+// "deleting NAME" line per deletion, to split the allowance between streams).
+// It prints no progress and no per-file lines, and it drops every checksum
+// option: counts do not depend on content, and --checksum would read the
+// whole volume on both sides just to count files.
+func BuildPreflight(cfg Config, t Transfer) ([]string, error) {
+	return build(cfg, t, true)
+}
+
+func build(cfg Config, t Transfer, preflight bool) ([]string, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -79,12 +102,14 @@ func Build(cfg Config, t Transfer) ([]string, error) {
 		"--8-bit-output",
 		"--timeout=" + seconds(cfg.IOTimeout, DefaultIOTimeout),
 		"--contimeout=" + seconds(0, DefaultConnectTimeout),
-		"--info=progress2",
-		"--out-format=" + FileLinePrefix + "%n",
-		"--stats",
 	}
-	if cfg.Mode() == VerifyFull {
-		args = append(args, "--checksum")
+	if preflight {
+		args = append(args, "--dry-run", "--info=del1", "--stats")
+	} else {
+		args = append(args, "--info=progress2", "--out-format="+FileLinePrefix+"%n", "--stats")
+		if cfg.Mode() == VerifyFull {
+			args = append(args, "--checksum")
+		}
 	}
 	if cfg.BandwidthLimitKiB > 0 {
 		args = append(args, "--bwlimit="+strconv.FormatInt(cfg.BandwidthLimitKiB, 10))
@@ -96,9 +121,41 @@ func Build(cfg Config, t Transfer) ([]string, error) {
 	for _, p := range t.StreamExcludes {
 		args = append(args, "--exclude="+p)
 	}
-	args = append(args, cfg.RsyncOptions...)
+	for _, o := range cfg.RsyncOptions {
+		if !preflight || !isChecksumOption(o) {
+			args = append(args, o)
+		}
+	}
+	if t.MaxDelete != nil {
+		limit := *t.MaxDelete
+		if user, ok := userMaxDelete(cfg.RsyncOptions); ok {
+			limit = min(limit, user)
+		}
+		args = append(args, "--max-delete="+strconv.FormatInt(limit, 10))
+	}
 	args = append(args, t.Sources...)
 	return append(args, t.Dest), nil
+}
+
+// isChecksumOption reports the allowed options that make rsync read every
+// file's content (see allowedOptions).
+func isChecksumOption(o string) bool {
+	return o == "--checksum" || o == "-c"
+}
+
+// userMaxDelete returns the user's own --max-delete from validated
+// rsyncOptions; like rsync, the last one counts.
+func userMaxDelete(opts []string) (int64, bool) {
+	var limit int64
+	found := false
+	for _, o := range opts {
+		if v, ok := strings.CutPrefix(o, "--max-delete="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				limit, found = n, true
+			}
+		}
+	}
+	return limit, found
 }
 
 // BuildVerify returns the argv that checksums the files listed (NUL-separated,

@@ -14,27 +14,52 @@ import (
 
 var baseTransfer = Transfer{Sources: []string{"rsync://op@127.0.0.1:9000/data/"}, Dest: "/data/"}
 
-func TestBuildDefaults(t *testing.T) {
-	args, err := Build(Config{}, baseTransfer)
-	require.NoError(t, err)
-	want := []string{
-		"--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids",
-		"--sparse", "--partial", "--inplace", "--delete", "--modify-window=-1",
-		"--8-bit-output", "--timeout=300", "--contimeout=30",
-		"--info=progress2", "--out-format=xfer\t%n", "--stats",
-		"rsync://op@127.0.0.1:9000/data/", "/data/",
-	}
-	assert.Equal(t, want, args)
+// copyOptions start both the copy's and the pre-flight's argv.
+var copyOptions = []string{
+	"--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids",
+	"--sparse", "--partial", "--inplace", "--delete", "--modify-window=-1",
+	"--8-bit-output", "--timeout=300", "--contimeout=30",
 }
 
+func TestBuildDefaults(t *testing.T) {
+	for name, tt := range map[string]struct {
+		build  func(Config, Transfer) ([]string, error)
+		output []string
+	}{
+		"copy":       {Build, []string{"--info=progress2", "--out-format=xfer\t%n", "--stats"}},
+		"pre-flight": {BuildPreflight, []string{"--dry-run", "--info=del1", "--stats"}},
+	} {
+		args, err := tt.build(Config{}, baseTransfer)
+		require.NoError(t, err, name)
+		want := slices.Concat(copyOptions, tt.output, []string{"rsync://op@127.0.0.1:9000/data/", "/data/"})
+		assert.Equal(t, want, args, name)
+	}
+}
+
+func limit(n int64) *int64 { return &n }
+
+// TestBuild covers the copy's argv and the pre-flight's (build:
+// BuildPreflight): the dry run selects what the copy selects (same excludes,
+// same deletion options), never reads content and never writes progress.
+// lastFlag is the option right before the endpoints: the guard's
+// --max-delete must come after the user's options to win.
 func TestBuild(t *testing.T) {
+	withExcludes := Transfer{Sources: baseTransfer.Sources, Dest: "/d", StreamExcludes: []string{"/b"}}
+	withLimit := func(n int64) Transfer {
+		tr := baseTransfer
+		tr.MaxDelete = limit(n)
+		return tr
+	}
 	tests := []struct {
-		name     string
-		cfg      Config
-		transfer Transfer
-		contains []string
-		absent   []string
-		err      error
+		name      string
+		build     func(Config, Transfer) ([]string, error) // default Build
+		cfg       Config
+		transfer  Transfer
+		contains  []string
+		absent    []string
+		lastFlag  string
+		noLimitIn bool // no --max-delete at all
+		err       error
 	}{
 		{name: "bandwidth limit", cfg: Config{BandwidthLimitKiB: 2048}, contains: []string{"--bwlimit=2048"}},
 		{name: "no limit means no flag", cfg: Config{}, absent: []string{"--bwlimit=0"}},
@@ -43,8 +68,7 @@ func TestBuild(t *testing.T) {
 		{name: "io timeout rounds up", cfg: Config{IOTimeout: 1500 * time.Millisecond}, contains: []string{"--timeout=2"}},
 		{name: "excludes are anchored", cfg: Config{ExcludePaths: []string{"cache", "logs/*.log", "**/*.tmp", "tmp dir/"}},
 			contains: []string{"--exclude=/cache", "--exclude=/logs/*.log", "--exclude=/**/*.tmp", "--exclude=/tmp dir/"}},
-		{name: "stream excludes pass through", transfer: Transfer{Sources: baseTransfer.Sources, Dest: "/d", StreamExcludes: []string{"/b"}},
-			contains: []string{"--exclude=/b"}},
+		{name: "stream excludes pass through", transfer: withExcludes, contains: []string{"--exclude=/b"}},
 		{name: "allowed options appended", cfg: Config{RsyncOptions: []string{"--whole-file", "-c", "--compress-level=3", "--max-size=1.5GiB"}},
 			contains: []string{"--whole-file", "-c", "--compress-level=3", "--max-size=1.5GiB"}},
 		{name: "never append", cfg: Config{}, absent: []string{"--append", "--append-verify", "--compress", "-z"}},
@@ -57,6 +81,32 @@ func TestBuild(t *testing.T) {
 		{name: "no source", transfer: Transfer{Dest: "/d"}, err: ErrInvalidTransfer},
 		{name: "dest looks like an option", transfer: Transfer{Sources: baseTransfer.Sources, Dest: "--daemon"}, err: ErrInvalidTransfer},
 		{name: "unanchored stream exclude", transfer: Transfer{Sources: baseTransfer.Sources, Dest: "/d", StreamExcludes: []string{"b"}}, err: ErrInvalidTransfer},
+		{name: "preflight keeps user excludes and options", build: BuildPreflight,
+			cfg:      Config{ExcludePaths: []string{"cache"}, RsyncOptions: []string{"--whole-file", "--delete-after"}, BandwidthLimitKiB: 10},
+			contains: []string{"--exclude=/cache", "--whole-file", "--delete-after", "--bwlimit=10", "--delete", "--dry-run"}},
+		{name: "preflight prints no progress or file lines", build: BuildPreflight,
+			absent: []string{"--info=progress2", "--out-format=xfer\t%n"}, noLimitIn: true},
+		{name: "preflight drops full verification checksum", build: BuildPreflight,
+			cfg: Config{VerificationMode: VerifyFull}, absent: []string{"--checksum"}},
+		{name: "preflight drops user checksum options", build: BuildPreflight,
+			cfg:      Config{RsyncOptions: []string{"-c", "--checksum", "--checksum-choice=xxh3"}},
+			contains: []string{"--checksum-choice=xxh3"}, absent: []string{"-c", "--checksum"}},
+		{name: "preflight keeps user max-delete", build: BuildPreflight,
+			cfg: Config{RsyncOptions: []string{"--max-delete=7"}}, contains: []string{"--max-delete=7"}},
+		{name: "preflight keeps stream excludes", build: BuildPreflight, transfer: withExcludes,
+			contains: []string{"--exclude=/b"}},
+		{name: "copy without guard limit", noLimitIn: true},
+		{name: "copy with guard limit", transfer: withLimit(42), lastFlag: "--max-delete=42"},
+		{name: "zero means delete nothing", transfer: withLimit(0), lastFlag: "--max-delete=0"},
+		{name: "user limit lower wins", cfg: Config{RsyncOptions: []string{"--max-delete=5", "--whole-file"}},
+			transfer: withLimit(42), lastFlag: "--max-delete=5"},
+		{name: "guard limit lower wins over user", cfg: Config{RsyncOptions: []string{"--max-delete=500"}},
+			transfer: withLimit(42), lastFlag: "--max-delete=42"},
+		{name: "last user limit counts", cfg: Config{RsyncOptions: []string{"--max-delete=1", "--max-delete=100"}},
+			transfer: withLimit(42), lastFlag: "--max-delete=42"},
+		{name: "negative limit rejected", transfer: withLimit(-1), err: ErrInvalidTransfer},
+		{name: "preflight validates config", build: BuildPreflight, cfg: Config{RsyncOptions: []string{"--rsh=sh"}}, err: ErrDisallowedOption},
+		{name: "preflight validates transfer", build: BuildPreflight, transfer: Transfer{Dest: "/d"}, err: ErrInvalidTransfer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +114,11 @@ func TestBuild(t *testing.T) {
 			if tr.Dest == "" && len(tr.Sources) == 0 && tt.err != ErrInvalidTransfer {
 				tr = baseTransfer
 			}
-			args, err := Build(tt.cfg, tr)
+			build := tt.build
+			if build == nil {
+				build = Build
+			}
+			args, err := build(tt.cfg, tr)
 			if tt.err != nil {
 				require.ErrorIs(t, err, tt.err)
 				return
@@ -75,6 +129,12 @@ func TestBuild(t *testing.T) {
 			}
 			for _, a := range tt.absent {
 				assert.NotContains(t, args, a)
+			}
+			if tt.lastFlag != "" {
+				assert.Equal(t, tt.lastFlag, args[len(args)-len(tr.Sources)-2])
+			}
+			if tt.noLimitIn {
+				assert.False(t, slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--max-delete") }))
 			}
 			// Endpoints always come last, after every option.
 			assert.Equal(t, tr.Dest, args[len(args)-1])

@@ -40,6 +40,9 @@ func (o Outcome) Retryable() bool { return o.Class == ClassRetryable }
 // SignalExit is the exit code os/exec reports for a process killed by a signal.
 const SignalExit = -1
 
+// ExitMaxDelete is rsync's exit code when --max-delete stopped deletions.
+const ExitMaxDelete = 25
+
 // NotRun is the ExitCode of an Outcome decided outside rsync (bad config,
 // unreachable agent, failed verification).
 const NotRun = -2
@@ -98,8 +101,12 @@ var exitCodes = map[int]exitInfo{
 	// exists was copied; retrying a busy volume would loop forever, so this
 	// counts as success and the reason says so.
 	24: {ClassSuccess, "partial transfer due to vanished source files (live volume)"},
-	// --max-delete refused to delete more: the user's safety limit tripped.
-	25: {ClassPermanent, "the --max-delete limit stopped deletions"},
+	// --max-delete refused to delete more. The mover passes the data guard's
+	// allowance, computed by a dry run just before: more deletions now means
+	// the source changed in between, and the next run checks again. (When
+	// only the user's own rsyncOptions limit was in force, the mover reports
+	// a permanent outcome instead: that limit trips the same way every time.)
+	ExitMaxDelete: {ClassRetryable, "the --max-delete allowance stopped deletions: the source changed after the pre-flight check; the next run checks again"},
 	// No data for --timeout seconds: a stalled link.
 	30: {ClassRetryable, "timeout in data send/receive"},
 	// The daemon did not answer within --contimeout.

@@ -31,7 +31,7 @@ func TestClassifyExit(t *testing.T) {
 		{22, ClassRetryable},
 		{23, ClassPermanent},
 		{24, ClassSuccess},
-		{25, ClassPermanent},
+		{25, ClassRetryable},
 		{30, ClassRetryable},
 		{35, ClassRetryable},
 		{255, ClassRetryable},

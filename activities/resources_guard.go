@@ -1,0 +1,168 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/resources"
+)
+
+// ActionDeleteCopy is the status action of a DR volume deleted because a
+// person annotated it with drv1.AnnotationDeleteCopy; the controller records
+// each as an Event.
+const ActionDeleteCopy = "DeleteCopy"
+
+// keepVolume handles a DR volume of this replication whose source is gone:
+// it stays, with the time its source disappeared, unless a person annotated
+// it for deletion.
+func (r *kindRun) keepVolume(ctx context.Context, obj *unstructured.Unstructured, status ObjectStatus) (ObjectStatus, *WorkloadScale, bool) {
+	since := obj.GetAnnotations()[kube.AnnotationSourceDeletedAt]
+	if obj.GetAnnotations()[drv1.AnnotationDeleteCopy] == "true" {
+		status.Action = ActionDeleteCopy
+		if err := r.delete(ctx, obj, nil); err != nil && !apierrors.IsNotFound(err) {
+			return failedStatus(status, fmt.Errorf("delete %s %s as annotated %s: %w", r.kind, obj.GetName(), drv1.AnnotationDeleteCopy, err)), nil, false
+		}
+		status.State = StateSynced
+		status.Detail = fmt.Sprintf("deleted as annotated %s=true; its source was gone since %s", drv1.AnnotationDeleteCopy, since)
+		return status, nil, true
+	}
+	wrote := false
+	if since == "" {
+		since = time.Now().UTC().Format(time.RFC3339)
+		if err := r.patchMeta(ctx, obj.GetName(), nil, map[string]any{kube.AnnotationSourceDeletedAt: since}); err != nil {
+			return failedStatus(status, err), nil, false
+		}
+		wrote = true
+	}
+	status.State, status.Action = StateSourceDeleted, "Keep"
+	status.Error = fmt.Sprintf("its source is gone (since %s); the DR copy and its data are kept. To delete them, annotate the DR object with %s=true",
+		since, drv1.AnnotationDeleteCopy)
+	return status, nil, wrote
+}
+
+// release lets go of the DR copy of a source object that got the ignore
+// label: the copy stays as it is and is neither updated nor deleted again,
+// until the label goes and the copy is taken back.
+func (r *kindRun) release(ctx context.Context, obj *unstructured.Unstructured, status ObjectStatus) (ObjectStatus, *WorkloadScale, bool) {
+	status.Error += "; its DR copy is released: kept as it is, no longer updated or deleted"
+	if !resources.Owned(obj, r.opts.Replication) {
+		return status, nil, false
+	}
+	labels := map[string]any{kube.LabelCopy: nil}
+	if obj.GetLabels()[kube.LabelManagedBy] == kube.ManagedBy {
+		labels[kube.LabelManagedBy] = nil // the mark copies had before kube.LabelCopy
+	}
+	status.Action = "Release"
+	if err := r.patchMeta(ctx, obj.GetName(), labels, map[string]any{resources.AnnotationReleased: r.opts.Replication}); err != nil {
+		return failedStatus(status, err), nil, false
+	}
+	return status, nil, true
+}
+
+// legacySourceManagedBy is where copies kept the source's managed-by label
+// before copies became faithful.
+const legacySourceManagedBy = "dr-syncer.io/source-managed-by"
+
+// dropStaleMarks removes what says a copy's source was gone or ignored once
+// the source is replicated again, and the managed-by marks of copies made
+// before copies were faithful; patched reports a write.
+func (r *kindRun) dropStaleMarks(ctx context.Context, existing, desired *unstructured.Unstructured) (patched bool, err error) {
+	if existing == nil {
+		return false, nil
+	}
+	stale := map[string]any{}
+	for _, key := range []string{resources.AnnotationReleased, kube.AnnotationSourceDeletedAt, legacySourceManagedBy} {
+		if _, ok := existing.GetAnnotations()[key]; ok {
+			stale[key] = nil
+		}
+	}
+	var labels map[string]any
+	if existing.GetLabels()[kube.LabelManagedBy] == kube.ManagedBy && desired.GetLabels()[kube.LabelManagedBy] != kube.ManagedBy {
+		labels = map[string]any{kube.LabelManagedBy: nil}
+	}
+	if len(stale) == 0 && labels == nil {
+		return false, nil
+	}
+	return true, r.patchMeta(ctx, existing.GetName(), labels, stale)
+}
+
+// patchMeta merge-patches labels and annotations of one DR object (nil
+// values remove). It is not a server-side apply: the marks it sets stay
+// until removed on purpose, whatever the next apply leaves out.
+func (r *kindRun) patchMeta(ctx context.Context, name string, labels, annotations map[string]any) error {
+	meta := map[string]any{}
+	if labels != nil {
+		meta["labels"] = labels
+	}
+	if annotations != nil {
+		meta["annotations"] = annotations
+	}
+	data, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return err
+	}
+	if _, err := r.dst.Patch(ctx, name, types.MergePatchType, data, metav1.PatchOptions{FieldManager: resourceFieldManager}); err != nil {
+		return fmt.Errorf("mark %s %s: %w", r.kind, name, err)
+	}
+	return nil
+}
+
+// PruneInput names the DR objects of one kind the deletion guard let go.
+type PruneInput struct {
+	Plan  ReplicationPlan `json:"plan"`
+	Kind  resources.Kind  `json:"kind"`
+	Names []string        `json:"names"`
+}
+
+// PruneObjects deletes DR objects this replication owns whose source is
+// gone, after the workflow's deletion guard agreed. Each is checked again
+// first: an object whose source is back, or that is no longer this
+// replication's, is left alone, and volumes are never deleted here.
+// Idempotent: an object already gone counts as pruned.
+func (a *ResourceActivities) PruneObjects(ctx context.Context, in PruneInput) (KindResult, error) {
+	result := KindResult{Kind: in.Kind.String()}
+	if resources.IsVolume(in.Kind) {
+		return result, invalidSpec("%s are never pruned", in.Kind)
+	}
+	src, dst, err := a.clients(ctx, in.Plan)
+	if err != nil {
+		return result, err
+	}
+	r := &kindRun{plan: in.Plan, kind: in.Kind, cluster: dst, dst: dst.Resource(in.Kind.GVR()).Namespace(in.Plan.DestinationNamespace), opts: planOptions(in.Plan)}
+	for _, name := range in.Names {
+		status := ObjectStatus{Kind: in.Kind.String(), Name: name, Action: "Prune", State: StateSynced}
+		if _, err := src.Resource(in.Kind.GVR()).Namespace(in.Plan.SourceNamespace).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			if err != nil {
+				return result, fmt.Errorf("get source %s %s: %w", in.Kind, name, err)
+			}
+			status.Action, status.Detail = "None", "its source is back; kept"
+			result.Objects = append(result.Objects, status)
+			continue
+		}
+		obj, err := r.dst.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return result, fmt.Errorf("get DR %s %s: %w", in.Kind, name, err)
+		case !resources.Owned(obj, r.opts.Replication):
+			status.Action, status.Detail = "None", "no longer this Replication's; kept"
+		default:
+			if err := r.delete(ctx, obj, nil); err != nil && !apierrors.IsNotFound(err) {
+				status = failedStatus(status, fmt.Errorf("prune %s %s: %w", in.Kind, name, err))
+			} else {
+				result.Writes++
+			}
+		}
+		result.Objects = append(result.Objects, status)
+	}
+	return result, transientFailures(result)
+}

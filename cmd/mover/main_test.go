@@ -1,0 +1,27 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestHelp(t *testing.T) {
+	var help bytes.Buffer
+	assert.Equal(t, exitSuccess, run([]string{"--help"}, &help))
+	for _, want := range []string{"Usage: mover", "-agent-addr", "-target", "-dest", "-config-json",
+		"Data guard", "SourceShrank", "-accept-source-change", "DRSYNCER_ACCEPT_SOURCE_CHANGE=true"} {
+		assert.Contains(t, help.String(), want)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Setenv("DRSYNCER_AGENT_ADDR", "") // the required flags default from these
+	t.Setenv("DRSYNCER_TARGET", "")
+	for _, args := range [][]string{{"--no-such-flag"}, {}, {"--agent-addr=a:1"}, {"--agent-addr=a:1", "--target=t:1", "extra"}} {
+		var stderr bytes.Buffer
+		assert.Equal(t, exitUsage, run(args, &stderr), "%q", args)
+		assert.NotEmpty(t, stderr.String(), "%q says what is wrong", args)
+	}
+}

@@ -1,0 +1,105 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/resources"
+)
+
+// pruneHarness is a run in which deletions of the 30 ConfigMaps this
+// Replication owns lost their source; it records what PruneObjects was asked.
+func pruneHarness(t *testing.T, accepted string, terminating bool, deletions int) (*resourcesHarness, *[]activities.PruneInput) {
+	var s testsuite.WorkflowTestSuite
+	h := &resourcesHarness{env: s.NewTestWorkflowEnvironment(), plan: resourcesPlan(drv1.FailureRetryAndWait)}
+	h.plan.AcceptChanges = accepted
+	h.env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(ReplicateResourcesName))
+	h.env.RegisterActivity(&activities.ResourceActivities{})
+	var names []string
+	for i := 0; i < deletions; i++ {
+		names = append(names, fmt.Sprintf("cm-%02d", i))
+	}
+	cm := kind(t, "configmap")
+	var a *activities.ResourceActivities
+	h.env.OnActivity(a.SelectKinds, mock.Anything, h.plan).Return(activities.KindSelection{Stages: [][]resources.Kind{{cm}}}, nil)
+	h.env.OnActivity(a.EnsureNamespace, mock.Anything, h.plan).Return(activities.NamespaceResult{Name: "shop", SourceTerminating: terminating}, nil)
+	h.env.OnActivity(a.ReplicateKind, mock.Anything, activities.ReplicateKindInput{Plan: h.plan, Kind: cm}).Return(
+		activities.KindResult{Kind: "ConfigMap", Owned: 30, Prune: names,
+			Objects: []activities.ObjectStatus{{Kind: "ConfigMap", Name: "kept", State: activities.StateSynced, Action: "None"}}}, nil)
+	var pruned []activities.PruneInput
+	h.env.OnActivity(a.PruneObjects, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PruneInput) (activities.KindResult, error) {
+			pruned = append(pruned, in)
+			res := activities.KindResult{Kind: in.Kind.String(), Writes: len(in.Names)}
+			for _, n := range in.Names {
+				res.Objects = append(res.Objects, activities.ObjectStatus{Kind: in.Kind.String(), Name: n, State: activities.StateSynced, Action: "Prune"})
+			}
+			return res, nil
+		})
+	return h, &pruned
+}
+
+func TestDeletionGuardHoldsAMassDeletion(t *testing.T) {
+	h, pruned := pruneHarness(t, "", false, 24)
+	res, err := h.run(t)
+	require.NoError(t, err, "a held deletion fails the Replication run, not the resource step")
+	assert.Empty(t, *pruned, "nothing is deleted")
+	require.NotNil(t, res.DeletionGuard)
+	assert.Equal(t, 24, res.DeletionGuard.Deletions)
+	assert.Equal(t, 30, res.DeletionGuard.Owned)
+	assert.Equal(t, 15, res.DeletionGuard.Limit, "50% of 30")
+	assert.Contains(t, res.DeletionGuard.Held, "would delete 24 of the 30 objects")
+	held := 0
+	for _, o := range res.Resources {
+		if o.State == activities.StateDeletionHeld {
+			held++
+		}
+	}
+	assert.Equal(t, 24, held, "every held object is listed")
+	assert.Equal(t, 0, res.Failed)
+}
+
+func TestDeletionGuardLetsAcceptedAndSmallDeletionsThrough(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		accepted  string
+		deletions int
+	}{{"accepted", "v1", 24}, {"within the limit", "", 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, pruned := pruneHarness(t, tc.accepted, false, tc.deletions)
+			res, err := h.run(t)
+			require.NoError(t, err)
+			require.Len(t, *pruned, 1)
+			assert.Len(t, (*pruned)[0].Names, tc.deletions)
+			assert.Empty(t, res.DeletionGuard.Held)
+			assert.Equal(t, tc.accepted, res.DeletionGuard.Accepted)
+			assert.True(t, res.Changed)
+		})
+	}
+}
+
+func TestDeletionGuardHoldsEverythingWhileTheSourceNamespaceGoes(t *testing.T) {
+	h, pruned := pruneHarness(t, "", true, 1)
+	res, err := h.run(t)
+	require.NoError(t, err)
+	assert.Empty(t, *pruned)
+	assert.Contains(t, res.DeletionGuard.Held, "source namespace shop is being deleted")
+}
+
+func TestReplicationRunHeldByTheDeletionGuardFailsWithItsReason(t *testing.T) {
+	r := ReplicationResult{Resources: &ResourcesResult{DeletionGuard: &DeletionGuardResult{Held: "this run would delete 24 ..."}}}
+	assert.Equal(t, ErrTypeDeletionGuard, r.failureType())
+	assert.Contains(t, failureSummary(r), "DeletionGuard: this run would delete 24")
+	r = ReplicationResult{PVCs: []PVCOutcome{{PVC: "data", Error: "PVC shop/data: the source PVC was re-created", ErrorType: activities.ErrTypeSourceReplaced}}}
+	assert.Equal(t, activities.ErrTypeSourceReplaced, r.failureType())
+	r = ReplicationResult{PVCs: []PVCOutcome{{PVC: "data", Error: "x", ErrorType: activities.ErrTypePodFailed}}}
+	assert.Equal(t, ErrTypeSyncFailed, r.failureType())
+}
