@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
 // watchedKinds are the source kinds whose changes start a continuous sync
@@ -92,8 +94,10 @@ func (w *SourceWatches) run(ctx context.Context, ref activities.ObjectRef, clien
 		mu      sync.Mutex
 		changed string
 	)
-	note := func(obj any) {
-		if u, ok := obj.(*unstructured.Unstructured); ok {
+	// note records the event's object if it is a change a sync must copy;
+	// old is nil for a creation or a deletion.
+	note := func(old *unstructured.Unstructured, obj any) {
+		if u, ok := obj.(*unstructured.Unstructured); ok && sourceChange(old, u) {
 			mu.Lock()
 			changed = u.GetKind() + "/" + u.GetName()
 			mu.Unlock()
@@ -102,20 +106,18 @@ func (w *SourceWatches) run(ctx context.Context, ref activities.ObjectRef, clien
 	handler := cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, initialList bool) {
 			if !initialList {
-				note(obj)
+				note(nil, obj)
 			}
 		},
 		UpdateFunc: func(old, obj any) {
-			o, n := old.(*unstructured.Unstructured), obj.(*unstructured.Unstructured)
-			if o.GetResourceVersion() != n.GetResourceVersion() {
-				note(obj)
-			}
+			o, _ := old.(*unstructured.Unstructured)
+			note(o, obj)
 		},
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = tomb.Obj
 			}
-			note(obj)
+			note(nil, obj)
 		},
 	}
 	for _, gvr := range watchedKinds {
@@ -144,4 +146,47 @@ func (w *SourceWatches) run(ctx context.Context, ref activities.ObjectRef, clien
 			}
 		}
 	}
+}
+
+// sourceChange says whether an event in the source namespace is a change a
+// continuous sync has to copy; old is nil for a creation or a deletion, and
+// those of a user's object always are. dr-syncer's own objects (a sync's
+// credential Secrets and mount pods) never are: every sync creates and
+// deletes them, so counting them would make each sync start the next. An
+// update is a change only when it changes what a sync copies: a rollout's or
+// a claim's status, and what the API server maintains (resourceVersion,
+// managedFields, generation), move long after the user's edit, and a relist
+// repeats objects unchanged.
+func sourceChange(old, obj *unstructured.Unstructured) bool {
+	if ownObject(obj) {
+		return false
+	}
+	return old == nil || !equality.Semantic.DeepEqual(copied(old), copied(obj))
+}
+
+// ownObject says whether obj is one a sync created: it carries the
+// operation label together with dr-syncer's managed-by (a DR copy carries
+// managed-by alone, and a user's object neither).
+func ownObject(obj *unstructured.Unstructured) bool {
+	labels := obj.GetLabels()
+	_, op := labels[kube.LabelOperation]
+	return op && labels[kube.LabelManagedBy] == kube.ManagedBy
+}
+
+// copied is what of obj a sync acts on: everything but status and metadata,
+// and of metadata the labels, annotations and deletion (a sync skips an
+// object being deleted). Semantic equality takes nil and empty as equal.
+func copied(obj *unstructured.Unstructured) map[string]any {
+	out := make(map[string]any, len(obj.Object))
+	for key, v := range obj.Object {
+		if key != "metadata" && key != "status" {
+			out[key] = v
+		}
+	}
+	out["metadata"] = map[string]any{
+		"labels":            obj.GetLabels(),
+		"annotations":       obj.GetAnnotations(),
+		"deletionTimestamp": obj.GetDeletionTimestamp(),
+	}
+	return out
 }

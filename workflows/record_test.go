@@ -11,6 +11,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -32,9 +34,8 @@ import (
 )
 
 func TestRecordHistories(t *testing.T) {
-	tp := testenv.StartTemporal(t)
 	var transferCalls atomic.Int32
-	script := scriptedActivities(func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+	tp := startRecorder(t, func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
 		switch in.PVC.Name {
 		case "retry":
 			if transferCalls.Add(1) == 1 {
@@ -49,23 +50,6 @@ func TestRecordHistories(t *testing.T) {
 		}
 		return activities.TransferResult{Streams: 1}, nil
 	})
-	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
-	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
-	w.RegisterWorkflowWithOptions(workflows.ReplicateResources, workflow.RegisterOptions{Name: workflows.ReplicateResourcesName})
-	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
-	w.RegisterWorkflowWithOptions(workflows.ContinuousReplication, workflow.RegisterOptions{Name: workflows.ContinuousReplicationName})
-	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: workflows.AgentRolloutName})
-	w.RegisterWorkflowWithOptions(workflows.Connectivity, workflow.RegisterOptions{Name: workflows.ConnectivityName})
-	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
-	for name, fn := range clusterScript() {
-		script[name] = fn
-	}
-	for name, fn := range script {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
-	require.NoError(t, w.Start())
-	defer w.Stop()
 	ctx := context.Background()
 
 	pvcInput := func(pvc string) workflows.PVCSyncInput {
@@ -139,6 +123,111 @@ func TestRecordHistories(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	require.NoError(t, tp.Client.CancelWorkflow(ctx, continuous.GetID(), ""))
 	record("continuous-cancel", continuous, true)
+}
+
+// TestRecordHistoriesContinuous records a continuous replication (since
+// 2026-12-04-continuous-max-delay) in a namespace that never goes quiet: a
+// change every second syncs once the max delay has passed, then a burst of
+// signals makes the waiting itself continue as new, and the next run syncs
+// the change it took over and is cancelled. About 90 seconds;
+// `-run 'TestRecordHistoriesContinuous$'` records it alone.
+func TestRecordHistoriesContinuous(t *testing.T) {
+	tp := startRecorder(t, func(context.Context, activities.TransferInput) (activities.TransferResult, error) {
+		return activities.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	ref := activities.ObjectRef{Namespace: "dr-syncer-system", Name: "busy"}
+	id := workflows.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
+	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tp.TaskQueue},
+		workflows.ContinuousReplicationName, workflows.ContinuousState{Replication: ref,
+			Settings: workflows.ContinuousSettings{Every: time.Hour, Note: workflows.ContinuousNote(time.Hour)}})
+	require.NoError(t, err)
+	syncs := func() int {
+		v, err := tp.Client.QueryWorkflow(ctx, id, run.GetRunID(), workflows.ProgressQuery)
+		require.NoError(t, err)
+		var st workflows.ContinuousState
+		require.NoError(t, v.Get(&st))
+		if st.Running != nil {
+			return len(st.Recent) - 1
+		}
+		return len(st.Recent)
+	}
+	require.Eventually(t, func() bool { return syncs() == 1 }, 30*time.Second, 200*time.Millisecond, "the first sync")
+	signal := func(i int) {
+		require.NoError(t, tp.Client.SignalWorkflow(ctx, id, "", workflows.SignalChange, fmt.Sprintf("ConfigMap/c%d", i)))
+	}
+	i := 0
+	for deadline := time.Now().Add(100 * time.Second); syncs() < 2; i++ {
+		require.True(t, time.Now().Before(deadline), "no sync within the max delay of a change a second")
+		signal(i)
+		time.Sleep(time.Second)
+	}
+	for {
+		d, err := tp.Client.DescribeWorkflowExecution(ctx, id, run.GetRunID())
+		require.NoError(t, err)
+		if d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+			break
+		}
+		require.Less(t, i, 2000, "the waiting never continued as new")
+		signal(i)
+		i++
+	}
+	saveHistory(t, tp.Client, "continuous-max-delay-continue-as-new", id, run.GetRunID())
+
+	// The next run syncs the change it took over, and is cancelled.
+	require.Eventually(t, func() bool {
+		v, err := tp.Client.QueryWorkflow(ctx, id, "", workflows.ProgressQuery)
+		var st workflows.ContinuousState
+		return err == nil && v.Get(&st) == nil && len(st.Recent) == 3 && st.Running == nil
+	}, 30*time.Second, 200*time.Millisecond, "the next run's sync of the pending change")
+	require.NoError(t, tp.Client.CancelWorkflow(ctx, id, ""))
+	require.Error(t, tp.Client.GetWorkflow(ctx, id, "").Get(ctx, nil), "the next run ends cancelled")
+	saveHistory(t, tp.Client, "continuous-max-delay-cancel", id, "")
+}
+
+// TestRecordHistoriesDeletionGuard records a Replication run whose
+// resources step weighs a deletion against the deletion guard and prunes.
+func TestRecordHistoriesDeletionGuard(t *testing.T) {
+	tp := startRecorder(t, func(context.Context, activities.TransferInput) (activities.TransferResult, error) {
+		return activities.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "replication/dr-syncer-system/shop/guarded", TaskQueue: tp.TaskQueue},
+		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}, Trigger: "guarded"})
+	require.NoError(t, err)
+	var res workflows.ReplicationResult
+	require.NoError(t, run.Get(ctx, &res))
+	require.NotNil(t, res.Resources.DeletionGuard, "the run reached the deletion guard")
+	saveHistory(t, tp.Client, "replication-deletion-guard", run.GetID(), run.GetRunID())
+	saveHistory(t, tp.Client, "replicate-resources-deletion-guard", run.GetID()+"/resources", "")
+	// The semaphore would idle for minutes before closing.
+	semaphore := workflows.ClusterSemaphoreID(activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"})
+	require.NoError(t, tp.Client.TerminateWorkflow(ctx, semaphore, "", "recorded"))
+}
+
+// startRecorder starts a dev server and a worker with every workflow and
+// the scripted activities; transfer decides how each data transfer goes.
+func startRecorder(t *testing.T, transfer func(context.Context, activities.TransferInput) (activities.TransferResult, error)) *testenv.Temporal {
+	tp := testenv.StartTemporal(t)
+	script := scriptedActivities(transfer)
+	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
+	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
+	w.RegisterWorkflowWithOptions(workflows.ReplicateResources, workflow.RegisterOptions{Name: workflows.ReplicateResourcesName})
+	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
+	w.RegisterWorkflowWithOptions(workflows.ContinuousReplication, workflow.RegisterOptions{Name: workflows.ContinuousReplicationName})
+	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: workflows.AgentRolloutName})
+	w.RegisterWorkflowWithOptions(workflows.Connectivity, workflow.RegisterOptions{Name: workflows.ConnectivityName})
+	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
+	for name, fn := range clusterScript() {
+		script[name] = fn
+	}
+	for name, fn := range script {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	return tp
 }
 
 // clusterScript stands in for the agent rollout's and connectivity check's

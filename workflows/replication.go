@@ -205,7 +205,7 @@ func failureSummary(r ReplicationResult) string {
 		parts = append(parts, "DeletionGuard: "+g.DeletionGuard.Held)
 	}
 	if r.Resources != nil && r.Resources.Failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d of %d objects failed", r.Resources.Failed, r.Resources.Total))
+		parts = append(parts, fmt.Sprintf("%d of %d objects failed", r.Resources.Failed, r.Resources.Total)+firstFailure(r.Resources))
 	}
 	var pvcs []string
 	for _, p := range r.PVCs {
@@ -217,6 +217,17 @@ func failureSummary(r ReplicationResult) string {
 		parts = append(parts, fmt.Sprintf("%d of %d PVC syncs failed: %s", len(pvcs), len(r.PVCs), strings.Join(pvcs, "; ")))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// firstFailure names the first failed object and why, so the one-line
+// summary says what to look at.
+func firstFailure(r *ResourcesResult) string {
+	for _, o := range r.Resources {
+		if o.State == activities.StateFailed {
+			return ", first " + strings.TrimSpace(o.Kind+" "+o.Name) + ": " + o.Error
+		}
+	}
+	return ""
 }
 
 // syncPVCs runs one PVCSync child per PVC, keeping at most concurrentSyncs

@@ -191,13 +191,14 @@ func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
 	env.RegisterActivity(pvcActs)
 	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
 	env.OnActivity(pvcActs.ListPVCs, mock.Anything, mock.Anything).Return(activities.PVCList{Names: []string{"a"}}, nil)
-	env.OnWorkflow(ReplicateResourcesName, mock.Anything, plan).Return(ResourcesResult{Total: 5, Synced: 3, Failed: 2, Changed: true}, nil)
+	env.OnWorkflow(ReplicateResourcesName, mock.Anything, plan).Return(ResourcesResult{Total: 5, Synced: 3, Failed: 2, Changed: true,
+		Resources: []activities.ObjectStatus{{Kind: "Secret", Name: "tls", State: activities.StateFailed, Error: "admission webhook denied it"}}}, nil)
 	env.OnWorkflow(PVCSyncName, mock.Anything, mock.Anything).Return(PVCSyncResult{}, nil)
 	env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-4"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
 	assert.Equal(t, ErrTypeSyncFailed, appErr.Type())
-	assert.Equal(t, "2 of 5 objects failed", appErr.Message())
+	assert.Equal(t, "2 of 5 objects failed, first Secret tls: admission webhook denied it", appErr.Message(), "names the object and why")
 	var result ReplicationResult
 	require.NoError(t, appErr.Details(&result))
 	require.Len(t, result.PVCs, 1)

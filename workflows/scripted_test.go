@@ -54,7 +54,16 @@ func scriptedActivities(transfer func(context.Context, activities.TransferInput)
 			return activities.NamespaceResult{Name: plan.DestinationNamespace}, nil
 		},
 		"ReplicateKind": func(ctx context.Context, in activities.ReplicateKindInput) (activities.KindResult, error) {
-			return activities.KindResult{Kind: in.Kind.Kind, Objects: []activities.ObjectStatus{{Kind: in.Kind.Kind, Name: "settings", State: "Synced"}}, Writes: 1}, nil
+			// One owned DR object lost its source: within the deletion guard's limit.
+			return activities.KindResult{Kind: in.Kind.Kind, Objects: []activities.ObjectStatus{{Kind: in.Kind.Kind, Name: "settings", State: "Synced"}},
+				Writes: 1, Owned: 2, Prune: []string{"retired"}}, nil
+		},
+		"PruneObjects": func(ctx context.Context, in activities.PruneInput) (activities.KindResult, error) {
+			res := activities.KindResult{Kind: in.Kind.Kind, Writes: len(in.Names)}
+			for _, n := range in.Names {
+				res.Objects = append(res.Objects, activities.ObjectStatus{Kind: in.Kind.Kind, Name: n, State: "Synced", Action: "Prune"})
+			}
+			return res, nil
 		},
 	}
 }

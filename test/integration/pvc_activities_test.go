@@ -24,10 +24,8 @@ import (
 // The PVC steps against real source and DR API servers. The steps run in
 // Temporal's activity test environment; everything they touch is real.
 func TestPVCActivities(t *testing.T) {
-	env := testenv.Start(t)
-	acts := &activities.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client}
-	source := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"}
-	dr := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
+	steps := newPVCSteps(t)
+	env, acts, source, dr := steps.env, steps.acts, steps.source, steps.dr
 	ctx := context.Background()
 	run := func(t *testing.T, fn any, in any, out any) error { return runActivity(t, acts, fn, in, out) }
 
@@ -224,6 +222,22 @@ func TestPVCActivities(t *testing.T) {
 			assert.NoError(t, c.cl.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: "users-app"}, &users), "a user's pod survives")
 		}
 	})
+}
+
+// pvcSteps are the PVC activities against real source and DR API servers,
+// with the RemoteClusters "source" and "dr" testenv registers.
+type pvcSteps struct {
+	env        *testenv.Env
+	acts       *activities.PVCActivities
+	source, dr activities.ClusterRef
+}
+
+func newPVCSteps(t *testing.T) pvcSteps {
+	env := testenv.Start(t)
+	return pvcSteps{env: env,
+		acts:   &activities.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client},
+		source: activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
+		dr:     activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}}
 }
 
 // runActivity runs one activity of acts in Temporal's activity test

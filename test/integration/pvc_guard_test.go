@@ -22,10 +22,8 @@ import (
 // The target PVC step writes only into its own copy of the very source
 // claim, against real source and DR API servers.
 func TestTargetPVCGuards(t *testing.T) {
-	env := testenv.Start(t)
-	acts := &activities.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client}
-	source := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"}
-	dr := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
+	steps := newPVCSteps(t)
+	env, acts, source, dr := steps.env, steps.acts, steps.source, steps.dr
 	ctx := context.Background()
 	testenv.EnsureNamespace(t, env.Source.Client, "shop")
 	testenv.EnsureNamespace(t, env.DR.Client, "shop")

@@ -12,16 +12,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
-	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
 
 // Node selection with nodes, volumes and pods as real API servers hold them.
 func TestChooseNodes(t *testing.T) {
-	env := testenv.Start(t)
-	acts := &activities.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client}
-	source := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"}
-	dr := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
+	steps := newPVCSteps(t)
+	env, acts, source, dr := steps.env, steps.acts, steps.source, steps.dr
 
 	node(t, env.Source.Client, "prod-a", "10.0.0.1", "zone-a", true, false)
 	node(t, env.Source.Client, "prod-b", "10.0.0.2", "zone-b", true, false)
