@@ -92,6 +92,12 @@ func Decide(k Kind, desired, existing *unstructured.Unstructured, replication st
 		return Decision{Action: ActionUpdate, Object: want}
 	}
 	d := Decision{Object: want, Immutable: changed}
+	if IsVolume(k) {
+		// Recreating a DR volume would delete its data: never, whatever the handling.
+		return Decision{Action: ActionKeep, Immutable: changed,
+			Reason: fmt.Sprintf("immutable fields %s changed in the source; a DR volume is never recreated, as that would delete its data: the DR copy is kept as it is",
+				strings.Join(changed, ", "))}
+	}
 	switch handling {
 	case drv1.ImmutableRecreate:
 		d.Action = ActionRecreate

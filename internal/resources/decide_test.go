@@ -141,6 +141,15 @@ spec: {storageClassName: `+class+`, accessModes: [ReadWriteOnce], resources: {re
 		d := Decide(pvc, claim("5Gi", "fast"), dr, o.Replication, drv1.ImmutableNoChange)
 		assert.Equal(t, []string{"spec.storageClassName"}, d.Immutable)
 	})
+	t.Run("a DR volume is never recreated, whatever the handling: its data would go", func(t *testing.T) {
+		dr := asStored(claim("5Gi", "std"), nil)
+		for _, h := range []drv1.ImmutableHandling{drv1.ImmutableRecreate, drv1.ImmutableRecreateWithPodDrain, drv1.ImmutableForceUpdate, drv1.ImmutablePartialUpdate} {
+			d := Decide(pvc, claim("5Gi", "fast"), dr, o.Replication, h)
+			assert.Equal(t, ActionKeep, d.Action, h)
+			assert.Nil(t, d.Object, "nothing to write")
+			assert.Contains(t, d.Reason, "a DR volume is never recreated")
+		}
+	})
 	t.Run("an immutable ConfigMap's data", func(t *testing.T) {
 		cm, _ := Lookup("cm")
 		mk := func(v string) *unstructured.Unstructured {

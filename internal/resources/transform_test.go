@@ -98,19 +98,25 @@ kind: ConfigMap
 metadata: {name: app, namespace: shop-dr, labels: {app: shop}, annotations: {team: payments}}
 data: {k: v}
 `},
-		{name: "a source managed-by label is kept aside", kind: "Secret", source: `
+		{name: "the source's managed-by label and Helm's annotations travel unchanged", kind: "Secret", source: `
 apiVersion: v1
 kind: Secret
-metadata: {name: s, namespace: shop, labels: {app.kubernetes.io/managed-by: Helm}}
+metadata: {name: s, namespace: shop, labels: {app.kubernetes.io/managed-by: Helm}, annotations: {meta.helm.sh/release-name: web}}
 type: Opaque
 data: {k: dg==}
 `, want: `
 apiVersion: v1
 kind: Secret
-metadata: {name: s, namespace: shop-dr, annotations: {dr-syncer.io/source-managed-by: Helm}}
+metadata: {name: s, namespace: shop-dr, labels: {app.kubernetes.io/managed-by: Helm}, annotations: {meta.helm.sh/release-name: web}}
 type: Opaque
 data: {k: dg==}
 `},
+		{name: "a sync's own credential Secret is not replicated", kind: "Secret", source: `
+apiVersion: v1
+kind: Secret
+metadata: {name: drs-creds-x, namespace: shop, labels: {app.kubernetes.io/managed-by: dr-syncer, dr-syncer.io/operation: abc}}
+type: Opaque
+`, skip: "dr-syncer's own object of a running sync"},
 		{name: "ignore label", kind: "ConfigMap", source: `
 apiVersion: v1
 kind: ConfigMap
