@@ -1,0 +1,115 @@
+package workflows
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// Every workflow.GetVersion change ID in this package must have committed
+// histories (workflows/testdata) of both its branches: one whose run took
+// the change, and one of the same workflow type from before it. Otherwise
+// the replay test cannot prove the old branch still replays.
+func TestEveryVersionChangeHasHistoriesOfBothBranches(t *testing.T) {
+	ids := versionChangeIDs(t)
+	require.NotEmpty(t, ids)
+	type history struct {
+		file, workflowType string
+		changes            map[string]bool
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	require.NoError(t, err)
+	var histories []history
+	for _, file := range files {
+		f, err := os.Open(file)
+		require.NoError(t, err)
+		h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+		f.Close()
+		require.NoError(t, err, file)
+		entry := history{file: filepath.Base(file), changes: map[string]bool{},
+			workflowType: h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName()}
+		for _, e := range h.GetEvents() {
+			m := e.GetMarkerRecordedEventAttributes()
+			if e.GetEventType() != enumspb.EVENT_TYPE_MARKER_RECORDED || m.GetMarkerName() != "Version" {
+				continue
+			}
+			for _, p := range m.GetDetails()["change-id"].GetPayloads() {
+				var id string
+				require.NoError(t, json.Unmarshal(p.GetData(), &id), file)
+				entry.changes[id] = true
+			}
+		}
+		histories = append(histories, entry)
+	}
+	for _, id := range ids {
+		types := map[string]bool{}
+		for _, h := range histories {
+			if h.changes[id] {
+				types[h.workflowType] = true
+			}
+		}
+		require.NotEmpty(t, types, "no committed history took change %s: record one (make record-histories)", id)
+		for wt := range types {
+			old := false
+			for _, h := range histories {
+				old = old || (h.workflowType == wt && !h.changes[id])
+			}
+			require.True(t, old, "no committed %s history from before change %s: its old branch is not replayed", wt, id)
+		}
+	}
+}
+
+// versionChangeIDs reads the change IDs the package's workflows pass to
+// workflow.GetVersion, from the source, so a new one cannot be missed.
+func versionChangeIDs(t *testing.T) []string {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	consts := map[string]string{}
+	var used []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		require.NoError(t, err)
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.ValueSpec:
+				for i, ident := range n.Names {
+					if i < len(n.Values) {
+						if lit, ok := n.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							consts[ident.Name], _ = strconv.Unquote(lit.Value)
+						}
+					}
+				}
+			case *ast.CallExpr:
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "GetVersion" && len(n.Args) > 1 {
+					if ident, ok := n.Args[1].(*ast.Ident); ok {
+						used = append(used, ident.Name)
+					}
+				}
+			}
+			return true
+		})
+	}
+	var ids []string
+	for _, name := range used {
+		id, ok := consts[name]
+		require.True(t, ok, "GetVersion's change ID %s is not a string constant of this package", name)
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
