@@ -9,7 +9,6 @@ import (
 
 	temporalclient "go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
@@ -30,12 +29,8 @@ type Dependencies struct {
 // Register adds every workflow under its stable type name, and every
 // activity struct; an activity's type name is its method name.
 func Register(r sdkworker.Registry, deps Dependencies) {
-	r.RegisterWorkflowWithOptions(workflows.ClusterHealth, workflow.RegisterOptions{Name: workflows.ClusterHealthName})
+	workflows.RegisterAll(r)
 	r.RegisterActivity(&activities.ClusterActivities{Clusters: deps.Clusters})
-	r.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
-	r.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
-	r.RegisterWorkflowWithOptions(workflows.ContinuousReplication, workflow.RegisterOptions{Name: workflows.ContinuousReplicationName})
-	r.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
 	r.RegisterActivity(&activities.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
 	r.RegisterActivity(&activities.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})

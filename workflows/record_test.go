@@ -24,7 +24,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/dr-syncer/dr-syncer/activities"
@@ -211,13 +210,7 @@ func startRecorder(t *testing.T, transfer func(context.Context, activities.Trans
 	tp := testenv.StartTemporal(t)
 	script := scriptedActivities(transfer)
 	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.Replication, workflow.RegisterOptions{Name: workflows.ReplicationName})
-	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
-	w.RegisterWorkflowWithOptions(workflows.ReplicateResources, workflow.RegisterOptions{Name: workflows.ReplicateResourcesName})
-	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
-	w.RegisterWorkflowWithOptions(workflows.ContinuousReplication, workflow.RegisterOptions{Name: workflows.ContinuousReplicationName})
-	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: workflows.AgentRolloutName})
-	w.RegisterWorkflowWithOptions(workflows.Connectivity, workflow.RegisterOptions{Name: workflows.ConnectivityName})
+	workflows.RegisterAll(w)
 	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
 	for name, fn := range clusterScript() {
 		script[name] = fn

@@ -29,14 +29,7 @@ func TestReplayCommittedHistories(t *testing.T) {
 			started := history.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
 
 			replayer := worker.NewWorkflowReplayer()
-			replayer.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
-			replayer.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
-			replayer.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: ReplicateResourcesName})
-			replayer.RegisterWorkflowWithOptions(ContinuousReplication, workflow.RegisterOptions{Name: ContinuousReplicationName})
-			replayer.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
-			replayer.RegisterWorkflowWithOptions(ClusterHealth, workflow.RegisterOptions{Name: ClusterHealthName})
-			replayer.RegisterWorkflowWithOptions(AgentRollout, workflow.RegisterOptions{Name: AgentRolloutName})
-			replayer.RegisterWorkflowWithOptions(Connectivity, workflow.RegisterOptions{Name: ConnectivityName})
+			RegisterAll(replayer)
 			// The original IDs matter: child workflow IDs derive from them.
 			require.NoError(t, replayer.ReplayWorkflowHistoryWithOptions(nil, history, worker.ReplayWorkflowHistoryOptions{
 				OriginalExecution: workflow.Execution{ID: started.GetWorkflowId(), RunID: started.GetOriginalExecutionRunId()},

@@ -1,0 +1,29 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+// WorkflowRegistry registers workflows: a worker, or a replayer.
+type WorkflowRegistry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// RegisterAll registers every workflow under its stable type name. The
+// worker, the replay test and the history recorder share this one list, so
+// a new workflow cannot be run without being replayed.
+func RegisterAll(r WorkflowRegistry) {
+	for _, w := range []struct {
+		name string
+		fn   any
+	}{
+		{ReplicationName, Replication},
+		{ReplicateResourcesName, ReplicateResources},
+		{PVCSyncName, PVCSync},
+		{ContinuousReplicationName, ContinuousReplication},
+		{ClusterSemaphoreName, ClusterSemaphore},
+		{ClusterHealthName, ClusterHealth},
+		{AgentRolloutName, AgentRollout},
+		{ConnectivityName, Connectivity},
+	} {
+		r.RegisterWorkflowWithOptions(w.fn, workflow.RegisterOptions{Name: w.name})
+	}
+}
