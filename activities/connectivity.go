@@ -91,7 +91,7 @@ func AgentAddressesOf(spec corev1.PodSpec, nodes []corev1.Node, port int32) []st
 	slices.SortFunc(nodes, func(a, b corev1.Node) int { return strings.Compare(a.Name, b.Name) })
 	for _, n := range nodes {
 		ip := kube.InternalIP(&n)
-		if ip == "" || !nodeReady(&n) || !selector.Matches(labels.Set(n.Labels)) || !tolerated(spec.Tolerations, n.Spec.Taints) {
+		if ip == "" || !kube.NodeReady(&n) || !selector.Matches(labels.Set(n.Labels)) || !tolerated(spec.Tolerations, n.Spec.Taints) {
 			continue
 		}
 		out = append(out, net.JoinHostPort(ip, strconv.Itoa(int(port))))

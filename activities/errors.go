@@ -47,8 +47,6 @@ const (
 	ErrTypePodFailed = "PodFailed"
 	// ErrTypeTransferFailed: rsync failed permanently (usage, protocol, I/O on the target).
 	ErrTypeTransferFailed = "TransferFailed"
-	// ErrTypeVerificationFailed: the copy does not match the source.
-	ErrTypeVerificationFailed = "VerificationFailed"
 )
 
 // Error types of the DR-copy guards: each stops a step that would delete or

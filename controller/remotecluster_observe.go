@@ -15,6 +15,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -31,7 +32,7 @@ type remoteClusterObservation struct {
 	// is then its failure, or empty.
 	Probed     bool
 	ProbeError string
-	Health     activities.ClusterHealth
+	Health     kube.ClusterHealth
 
 	// HostKey is the control-cluster Secret of the agent's host key.
 	HostKey activities.SecretRef
@@ -60,7 +61,7 @@ func (r *RemoteClusterReconciler) observe(ctx context.Context, rc *drv1.RemoteCl
 	obs.KubeconfigProblem = problem
 	if problem == "" && healthCheckDue(rc, now, r.healthInterval()) {
 		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		obs.Health, err = r.Prober.ProbeCluster(pctx, activities.ClusterRef{Namespace: rc.Namespace, Name: rc.Name})
+		obs.Health, err = r.Prober.Probe(pctx, rc.Namespace, rc.Name)
 		cancel()
 		obs.Probed = true
 		if err != nil {

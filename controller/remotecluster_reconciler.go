@@ -15,6 +15,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -26,10 +27,10 @@ type AgentTemporal interface {
 	CancelRun(ctx context.Context, workflowID, runID string) error
 }
 
-// ClusterProber reaches a RemoteCluster's API server;
-// *activities.ClusterActivities is the implementation.
+// ClusterProber reaches a RemoteCluster's API server; *kube.Clusters is
+// the implementation.
 type ClusterProber interface {
-	ProbeCluster(ctx context.Context, ref activities.ClusterRef) (activities.ClusterHealth, error)
+	Probe(ctx context.Context, namespace, name string) (kube.ClusterHealth, error)
 }
 
 // DefaultHealthInterval is how often a healthy RemoteCluster is probed.

@@ -30,7 +30,6 @@ type Dependencies struct {
 // activity struct; an activity's type name is its method name.
 func Register(r sdkworker.Registry, deps Dependencies) {
 	workflows.RegisterAll(r)
-	r.RegisterActivity(&activities.ClusterActivities{Clusters: deps.Clusters})
 	r.RegisterActivity(&activities.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
 	r.RegisterActivity(&activities.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})

@@ -20,7 +20,6 @@ func RegisterAll(r WorkflowRegistry) {
 		{PVCSyncName, PVCSync},
 		{ContinuousReplicationName, ContinuousReplication},
 		{ClusterSemaphoreName, ClusterSemaphore},
-		{ClusterHealthName, ClusterHealth},
 		{AgentRolloutName, AgentRollout},
 		{ConnectivityName, Connectivity},
 	} {

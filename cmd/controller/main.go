@@ -16,7 +16,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
@@ -113,7 +112,7 @@ func setupReconcilers(mgr ctrl.Manager, s *starter.Starter) error {
 		Temporal:  s,
 		// The controller probes health itself: status must say whether the
 		// cluster is reachable even when no worker is running.
-		Prober:   &activities.ClusterActivities{Clusters: kube.NewClusters(mgr.GetAPIReader())},
+		Prober:   kube.NewClusters(mgr.GetAPIReader()),
 		Recorder: mgr.GetEventRecorder("dr-syncer-controller"),
 	}
 	if err := clusters.SetupWithManager(mgr); err != nil {

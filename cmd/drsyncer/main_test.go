@@ -36,15 +36,15 @@ func TestCLIAgainstDevServer(t *testing.T) {
 	assert.Contains(t, out, "already registered")
 
 	// No worker polls, so the run stays Running: what a user sees while a sync is under way.
-	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "health/cli", TaskQueue: tp.TaskQueue},
-		workflows.ClusterHealthName, activities.ClusterRef{Namespace: "ns", Name: "c"})
+	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "run/cli", TaskQueue: tp.TaskQueue},
+		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: "ns", Name: "r"}})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		out, err = cli("list")
-		return err == nil && bytes.Contains([]byte(out), []byte("health/cli"))
+		return err == nil && bytes.Contains([]byte(out), []byte("run/cli"))
 	}, 20*time.Second, 200*time.Millisecond, "list never showed the run: %s %v", out, err)
 	assert.Contains(t, out, "WORKFLOW ID")
-	assert.Contains(t, out, "ClusterHealth")
+	assert.Contains(t, out, "Replication")
 	assert.Contains(t, out, "Running")
 	assert.Contains(t, out, run.GetRunID())
 
@@ -52,7 +52,7 @@ func TestCLIAgainstDevServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "no dr-syncer workflows")
 
-	out, err = cli("describe", "health/cli")
+	out, err = cli("describe", "run/cli")
 	require.NoError(t, err)
 	assert.Contains(t, out, "Status:")
 	assert.Contains(t, out, "Running")

@@ -51,7 +51,7 @@ func agentRunController(t *testing.T, env *testenv.Env) {
 	s := ctlStarter(env)
 	rcs := &controller.RemoteClusterReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s,
-		Prober:       &activities.ClusterActivities{Clusters: kube.NewClusters(mgr.GetAPIReader())},
+		Prober:       kube.NewClusters(mgr.GetAPIReader()),
 		Recorder:     mgr.GetEventRecorder("dr-syncer-controller"),
 		PollInterval: ctlPoll, HealthInterval: 2 * time.Second,
 	}

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,51 +32,54 @@ func TestWorkerRunsWorkflowsAndStarterListsThem(t *testing.T) {
 			pollers(ctx, t, tc, env.Temporal.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY) > 0
 	}, 30*time.Second, 200*time.Millisecond, "the worker never polled task queue %q", env.Temporal.TaskQueue)
 
-	healthy := runClusterHealth(ctx, t, tc, env, "health/source", "source")
-	var health activities.ClusterHealth
-	require.NoError(t, healthy.Get(ctx, &health))
-	assert.True(t, strings.HasPrefix(health.ServerVersion, "v1.36"), "server version %q", health.ServerVersion)
-	assert.Equal(t, activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"}, health.Cluster)
+	testenv.EnsureNamespace(t, env.Source.Client, "worker")
+	require.NoError(t, env.DR.Client.Create(ctx, ctlReplication("worker", "worker")))
+	synced := runReplication(ctx, t, tc, env, "run/worker", "worker")
+	var result workflows.ReplicationResult
+	require.NoError(t, synced.Get(ctx, &result))
+	assert.Equal(t, 0, result.Failed())
 
-	broken := runClusterHealth(ctx, t, tc, env, "health/missing", "missing")
+	broken := runReplication(ctx, t, tc, env, "run/missing", "missing")
 	err := broken.Get(ctx, nil)
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "want an application error, got %v", err)
 	assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
-	assert.Contains(t, appErr.Error(), "RemoteCluster dr-syncer-system/missing not found")
+	assert.Contains(t, appErr.Error(), "Replication dr-syncer-system/missing not found")
 
 	s := &starter.Starter{Client: tc, Namespace: env.Temporal.Namespace, TaskQueue: env.Temporal.TaskQueue}
 	var runs []starter.Run
 	require.Eventually(t, func() bool {
 		runs, err = s.List(ctx, starter.ListOptions{})
-		return err == nil && len(runs) == 2
+		return err == nil && len(runs) >= 3
 	}, 30*time.Second, 200*time.Millisecond, "starter listed %v (err %v)", runs, err)
 	status := map[string]string{}
 	for _, r := range runs {
-		assert.Equal(t, workflows.ClusterHealthName, r.Type)
+		if r.Type != workflows.ReplicationName {
+			continue // the run's ReplicateResources child
+		}
 		assert.False(t, r.Close.Before(r.Start))
 		status[r.WorkflowID] = r.Status
 	}
-	assert.Equal(t, map[string]string{"health/source": "Completed", "health/missing": "Failed"}, status)
+	assert.Equal(t, map[string]string{"run/worker": "Completed", "run/missing": "Failed"}, status)
 
 	failed, err := s.List(ctx, starter.ListOptions{Query: `ExecutionStatus = "Failed"`})
 	require.NoError(t, err)
 	require.Len(t, failed, 1)
-	assert.Equal(t, "health/missing", failed[0].WorkflowID)
+	assert.Equal(t, "run/missing", failed[0].WorkflowID)
 
-	detail, err := s.Describe(ctx, "health/source", "")
+	detail, err := s.Describe(ctx, "run/worker", "")
 	require.NoError(t, err)
 	assert.Equal(t, "Completed", detail.Status)
-	assert.Equal(t, healthy.GetRunID(), detail.RunID)
+	assert.Equal(t, synced.GetRunID(), detail.RunID)
 	assert.Greater(t, detail.HistoryLength, int64(5))
 }
 
-func runClusterHealth(ctx context.Context, t *testing.T, tc client.Client, env *testenv.Env, id, cluster string) client.WorkflowRun {
+func runReplication(ctx context.Context, t *testing.T, tc client.Client, env *testenv.Env, id, name string) client.WorkflowRun {
 	t.Helper()
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: env.Temporal.TaskQueue},
-		workflows.ClusterHealthName, activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: cluster})
+		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: testenv.ControlNamespace, Name: name}})
 	require.NoError(t, err)
 	return run
 }
