@@ -25,22 +25,10 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 )
-
-// AgentNamespace is where the rollout installs the agent in a RemoteCluster.
-const AgentNamespace = "dr-syncer"
-
-// AgentSelector selects everything an agent rollout installed: the labels
-// agentdeploy puts on every object, which the rollout also puts on the
-// namespace it creates. Removal deletes by it, so nothing else is touched.
-const AgentSelector = "app.kubernetes.io/part-of=dr-syncer,app.kubernetes.io/component=agent"
-
-// AnnotationAgentChecksum on the agent pod template changes when the host
-// key or the agent's configuration does, so the DaemonSet restarts its pods.
-// Authorized keys are not in it: the agent reloads them without a restart.
-const AnnotationAgentChecksum = "dr-syncer.io/agent-checksum"
 
 const agentFieldManager = "dr-syncer-agent-rollout"
 
@@ -51,63 +39,21 @@ type AgentActivities struct {
 	Control client.Reader
 }
 
-// AgentConfig is the RemoteCluster's pvcSync, as the rollout applies it.
-type AgentConfig struct {
-	Image      string                    `json:"image"`
-	PullPolicy corev1.PullPolicy         `json:"pullPolicy"`
-	Port       int32                     `json:"port"`
-	Deployment *drv1.AgentDeploymentSpec `json:"deployment,omitempty"`
-}
-
 // AgentConfigOf reads a RemoteCluster's pvcSync with defaults applied.
-func AgentConfigOf(rc *drv1.RemoteCluster) AgentConfig {
-	d := dataPlane(rc, SecretRef{}, nil)
-	c := AgentConfig{Image: d.Image.Reference, PullPolicy: d.Image.PullPolicy, Port: d.AgentPort}
+func AgentConfigOf(rc *drv1.RemoteCluster) contract.AgentConfig {
+	d := dataPlane(rc, contract.SecretRef{}, nil)
+	c := contract.AgentConfig{Image: d.Image.Reference, PullPolicy: d.Image.PullPolicy, Port: d.AgentPort}
 	if p := rc.Spec.PVCSync; p != nil && p.Deployment != nil {
 		c.Deployment = p.Deployment.DeepCopy()
 	}
 	return c
 }
 
-// AgentRolloutInput says which cluster gets which agent. Key material is
-// not in it: the activities read the Secrets named here.
-type AgentRolloutInput struct {
-	Cluster ClusterRef `json:"cluster"`
-	// Version identifies the spec and key set this rollout installs.
-	Version string `json:"version"`
-	// Remove uninstalls the agent instead.
-	Remove  bool        `json:"remove,omitempty"`
-	Config  AgentConfig `json:"config"`
-	HostKey SecretRef   `json:"hostKey"`
-}
-
-// AgentApplied is what ApplyAgent installed; fingerprints only.
-type AgentApplied struct {
-	Namespace string `json:"namespace"`
-	DaemonSet string `json:"daemonSet"`
-	// AuthorizedFingerprints are the cluster-pair keys the agent now accepts.
-	AuthorizedFingerprints []string `json:"authorizedFingerprints"`
-	HostKeyFingerprint     string   `json:"hostKeyFingerprint"`
-}
-
-// AgentReadiness is the DaemonSet's rollout, heartbeated while waiting.
-type AgentReadiness struct {
-	ReadyNodes int32 `json:"readyNodes"`
-	TotalNodes int32 `json:"totalNodes"`
-}
-
-// AgentRef names an installed agent DaemonSet.
-type AgentRef struct {
-	Cluster   ClusterRef `json:"cluster"`
-	Namespace string     `json:"namespace"`
-	DaemonSet string     `json:"daemonSet"`
-}
-
 // AgentValues are the agentdeploy values of a rollout; hostKeyFingerprint
 // feeds the checksum annotation.
-func AgentValues(c AgentConfig, hostKeyFingerprint string) (agentdeploy.Values, error) {
+func AgentValues(c contract.AgentConfig, hostKeyFingerprint string) (agentdeploy.Values, error) {
 	v := agentdeploy.Values{
-		Namespace:           AgentNamespace,
+		Namespace:           contract.AgentNamespace,
 		Image:               c.Image,
 		PullPolicy:          string(c.PullPolicy),
 		Port:                int(c.Port),
@@ -138,7 +84,7 @@ func AgentValues(c AgentConfig, hostKeyFingerprint string) (agentdeploy.Values, 
 		return v, fmt.Errorf("agent config: %w", err)
 	}
 	sum := sha256.Sum256(append(cfg, hostKeyFingerprint...))
-	annotations[AnnotationAgentChecksum] = hex.EncodeToString(sum[:8])
+	annotations[contract.AnnotationAgentChecksum] = hex.EncodeToString(sum[:8])
 	v.PodAnnotations = annotations
 	return v, nil
 }
@@ -154,66 +100,66 @@ func roundTrip(in, out any) error {
 // ApplyAgent installs (or updates) the agent: namespace, ServiceAccount,
 // RBAC, host-key and authorized-keys Secrets, and the DaemonSet. It is
 // idempotent: objects are server-side applied under one field manager.
-func (a *AgentActivities) ApplyAgent(ctx context.Context, in AgentRolloutInput) (AgentApplied, error) {
+func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRolloutInput) (contract.AgentApplied, error) {
 	cfg, err := a.Clusters.Config(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
-		return AgentApplied{}, classify(err)
+		return contract.AgentApplied{}, classify(err)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return AgentApplied{}, fmt.Errorf("client of cluster %s/%s: %w", in.Cluster.Namespace, in.Cluster.Name, err)
+		return contract.AgentApplied{}, fmt.Errorf("client of cluster %s/%s: %w", in.Cluster.Namespace, in.Cluster.Name, err)
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return AgentApplied{}, fmt.Errorf("dynamic client of cluster %s/%s: %w", in.Cluster.Namespace, in.Cluster.Name, err)
+		return contract.AgentApplied{}, fmt.Errorf("dynamic client of cluster %s/%s: %w", in.Cluster.Namespace, in.Cluster.Name, err)
 	}
 	hostKey, err := a.readHostKey(ctx, in.HostKey)
 	if err != nil {
-		return AgentApplied{}, err
+		return contract.AgentApplied{}, err
 	}
 	authorized, fps, err := AuthorizedKeysFor(ctx, a.Control, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
-		return AgentApplied{}, err
+		return contract.AgentApplied{}, err
 	}
-	hostFP := PublicKeyFingerprint(hostKey.Data[SecretKeyHostPublic])
+	hostFP := PublicKeyFingerprint(hostKey.Data[contract.SecretKeyHostPublic])
 	values, err := AgentValues(in.Config, hostFP)
 	if err != nil {
-		return AgentApplied{}, invalidSpec("RemoteCluster %s/%s: %v", in.Cluster.Namespace, in.Cluster.Name, err)
+		return contract.AgentApplied{}, invalidSpec("RemoteCluster %s/%s: %v", in.Cluster.Namespace, in.Cluster.Name, err)
 	}
 	manifests, err := agentdeploy.Render(values)
 	if err != nil {
-		return AgentApplied{}, invalidSpec("RemoteCluster %s/%s pvcSync: %v", in.Cluster.Namespace, in.Cluster.Name, err)
+		return contract.AgentApplied{}, invalidSpec("RemoteCluster %s/%s pvcSync: %v", in.Cluster.Namespace, in.Cluster.Name, err)
 	}
 	secrets, err := agentdeploy.RenderSecrets(values, agentdeploy.SecretData{
-		HostKeyPEM:     keys.Secret(hostKey.Data[SecretKeyHostPrivate]),
-		HostKeyPub:     hostKey.Data[SecretKeyHostPublic],
+		HostKeyPEM:     keys.Secret(hostKey.Data[contract.SecretKeyHostPrivate]),
+		HostKeyPub:     hostKey.Data[contract.SecretKeyHostPublic],
 		AuthorizedKeys: authorized.Marshal(),
 	})
 	if err != nil {
-		return AgentApplied{}, fmt.Errorf("render agent Secrets: %w", err)
+		return contract.AgentApplied{}, fmt.Errorf("render agent Secrets: %w", err)
 	}
 	if err := ensureAgentNamespace(ctx, cs, values); err != nil {
-		return AgentApplied{}, err
+		return contract.AgentApplied{}, err
 	}
 	// Secrets first, so the DaemonSet's pods find them when they start.
 	for _, doc := range []keys.Secret{secrets, keys.Secret(manifests)} {
 		objs, err := decodeManifests(doc.Reveal())
 		if err != nil {
-			return AgentApplied{}, err
+			return contract.AgentApplied{}, err
 		}
 		for _, obj := range objs {
 			if err := applyObject(ctx, dyn, obj); err != nil {
-				return AgentApplied{}, err
+				return contract.AgentApplied{}, err
 			}
 		}
 	}
-	return AgentApplied{
+	return contract.AgentApplied{
 		Namespace: values.Namespace, DaemonSet: agentdeploy.Defaults().Name,
 		AuthorizedFingerprints: fps, HostKeyFingerprint: hostFP,
 	}, nil
 }
 
-func (a *AgentActivities) readHostKey(ctx context.Context, ref SecretRef) (*corev1.Secret, error) {
+func (a *AgentActivities) readHostKey(ctx context.Context, ref contract.SecretRef) (*corev1.Secret, error) {
 	var s corev1.Secret
 	err := a.Control.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
 	if apierrors.IsNotFound(err) {
@@ -224,9 +170,9 @@ func (a *AgentActivities) readHostKey(ctx context.Context, ref SecretRef) (*core
 	if err != nil {
 		return nil, fmt.Errorf("get agent host key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
-	if len(s.Data[SecretKeyHostPrivate]) == 0 || len(s.Data[SecretKeyHostPublic]) == 0 {
+	if len(s.Data[contract.SecretKeyHostPrivate]) == 0 || len(s.Data[contract.SecretKeyHostPublic]) == 0 {
 		return nil, invalidSpec("agent host key Secret %s/%s lacks %s or %s: delete it to have it regenerated",
-			ref.Namespace, ref.Name, SecretKeyHostPrivate, SecretKeyHostPublic)
+			ref.Namespace, ref.Name, contract.SecretKeyHostPrivate, contract.SecretKeyHostPublic)
 	}
 	return &s, nil
 }
@@ -293,20 +239,20 @@ const agentPoll = 2 * time.Second
 // WaitAgentReady waits until the DaemonSet runs an up-to-date, ready agent
 // on every node it targets, heartbeating ready/total nodes meanwhile so the
 // controller can show them.
-func (a *AgentActivities) WaitAgentReady(ctx context.Context, in AgentRef) (AgentReadiness, error) {
+func (a *AgentActivities) WaitAgentReady(ctx context.Context, in contract.AgentRef) (contract.AgentReadiness, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
-		return AgentReadiness{}, classify(err)
+		return contract.AgentReadiness{}, classify(err)
 	}
 	t := time.NewTicker(agentPoll)
 	defer t.Stop()
 	for {
 		ds, err := cs.AppsV1().DaemonSets(in.Namespace).Get(ctx, in.DaemonSet, metav1.GetOptions{})
 		if err != nil {
-			return AgentReadiness{}, fmt.Errorf("get DaemonSet %s/%s: %w", in.Namespace, in.DaemonSet, err)
+			return contract.AgentReadiness{}, fmt.Errorf("get DaemonSet %s/%s: %w", in.Namespace, in.DaemonSet, err)
 		}
 		st := ds.Status
-		r := AgentReadiness{ReadyNodes: st.NumberReady, TotalNodes: st.DesiredNumberScheduled}
+		r := contract.AgentReadiness{ReadyNodes: st.NumberReady, TotalNodes: st.DesiredNumberScheduled}
 		activity.RecordHeartbeat(ctx, r)
 		if st.ObservedGeneration >= ds.Generation && st.UpdatedNumberScheduled == st.DesiredNumberScheduled &&
 			st.NumberReady == st.DesiredNumberScheduled {
@@ -320,19 +266,14 @@ func (a *AgentActivities) WaitAgentReady(ctx context.Context, in AgentRef) (Agen
 	}
 }
 
-// AgentRemoved counts what RemoveAgent deleted.
-type AgentRemoved struct {
-	Deleted int `json:"deleted"`
-}
-
 // RemoveAgent deletes what rollouts installed in the cluster, by label, and
 // nothing else (the namespace stays, see below). It is idempotent.
-func (a *AgentActivities) RemoveAgent(ctx context.Context, in ClusterRef) (AgentRemoved, error) {
+func (a *AgentActivities) RemoveAgent(ctx context.Context, in contract.ClusterRef) (contract.AgentRemoved, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Namespace, in.Name)
 	if err != nil {
-		return AgentRemoved{}, classify(err)
+		return contract.AgentRemoved{}, classify(err)
 	}
-	list := metav1.ListOptions{LabelSelector: AgentSelector}
+	list := metav1.ListOptions{LabelSelector: contract.AgentSelector}
 	del := metav1.DeleteOptions{}
 	var n int
 	count := func(what string, items int, err error) error {
@@ -342,28 +283,30 @@ func (a *AgentActivities) RemoveAgent(ctx context.Context, in ClusterRef) (Agent
 		n += items
 		return nil
 	}
-	dss, err := cs.AppsV1().DaemonSets(AgentNamespace).List(ctx, list)
+	dss, err := cs.AppsV1().DaemonSets(contract.AgentNamespace).List(ctx, list)
 	if err != nil {
-		return AgentRemoved{}, fmt.Errorf("list agent DaemonSets in cluster %s/%s: %w", in.Namespace, in.Name, err)
+		return contract.AgentRemoved{}, fmt.Errorf("list agent DaemonSets in cluster %s/%s: %w", in.Namespace, in.Name, err)
 	}
 	steps := []struct {
 		what  string
 		items int
 		run   func() error
 	}{
-		{"DaemonSets", len(dss.Items), func() error { return cs.AppsV1().DaemonSets(AgentNamespace).DeleteCollection(ctx, del, list) }},
-		{"Secrets", 0, func() error { return cs.CoreV1().Secrets(AgentNamespace).DeleteCollection(ctx, del, list) }},
-		{"ConfigMaps", 0, func() error { return cs.CoreV1().ConfigMaps(AgentNamespace).DeleteCollection(ctx, del, list) }},
-		{"ServiceAccounts", 0, func() error { return cs.CoreV1().ServiceAccounts(AgentNamespace).DeleteCollection(ctx, del, list) }},
+		{"DaemonSets", len(dss.Items), func() error { return cs.AppsV1().DaemonSets(contract.AgentNamespace).DeleteCollection(ctx, del, list) }},
+		{"Secrets", 0, func() error { return cs.CoreV1().Secrets(contract.AgentNamespace).DeleteCollection(ctx, del, list) }},
+		{"ConfigMaps", 0, func() error { return cs.CoreV1().ConfigMaps(contract.AgentNamespace).DeleteCollection(ctx, del, list) }},
+		{"ServiceAccounts", 0, func() error {
+			return cs.CoreV1().ServiceAccounts(contract.AgentNamespace).DeleteCollection(ctx, del, list)
+		}},
 		{"ClusterRoleBindings", 0, func() error { return cs.RbacV1().ClusterRoleBindings().DeleteCollection(ctx, del, list) }},
 		{"ClusterRoles", 0, func() error { return cs.RbacV1().ClusterRoles().DeleteCollection(ctx, del, list) }},
 	}
 	for _, s := range steps {
 		if err := count(s.what, s.items, s.run()); err != nil {
-			return AgentRemoved{}, err
+			return contract.AgentRemoved{}, err
 		}
 	}
 	// The namespace stays: deleting it would take along whatever else
 	// was put there since, and an empty namespace costs nothing.
-	return AgentRemoved{Deleted: n}, nil
+	return contract.AgentRemoved{Deleted: n}, nil
 }

@@ -14,9 +14,3 @@ type ClusterResolver interface {
 	// Config is for clients Clientset does not cover, such as the dynamic client.
 	Config(ctx context.Context, namespace, name string) (*rest.Config, error)
 }
-
-// ClusterRef names a RemoteCluster.
-type ClusterRef struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-}

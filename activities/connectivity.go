@@ -19,20 +19,10 @@ import (
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
-)
-
-// ConnectivityNamespace is where the check pod runs in the DR cluster.
-const ConnectivityNamespace = AgentNamespace
-
-// Error types of connectivity checks that retrying cannot fix.
-const (
-	// ErrTypeAgentNotInstalled: the source cluster runs no agent to check.
-	ErrTypeAgentNotInstalled = "AgentNotInstalled"
-	// ErrTypeConnectivityTimeout: the check pod did not finish in time.
-	ErrTypeConnectivityTimeout = "ConnectivityTimeout"
 )
 
 // Roles of the objects a connectivity check creates.
@@ -48,25 +38,19 @@ type ConnectivityActivities struct {
 	Control client.Reader
 }
 
-// AgentAddressesInput names the source cluster and its agents' port.
-type AgentAddressesInput struct {
-	Source ClusterRef `json:"source"`
-	Port   int32      `json:"port"`
-}
-
 // AgentAddresses lists host:port of the agent on every ready node of the
 // source cluster the agent DaemonSet runs on (its node selector and
 // tolerations), sorted by node name.
-func (a *ConnectivityActivities) AgentAddresses(ctx context.Context, in AgentAddressesInput) ([]string, error) {
+func (a *ConnectivityActivities) AgentAddresses(ctx context.Context, in contract.AgentAddressesInput) ([]string, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
 	if err != nil {
 		return nil, classify(err)
 	}
 	name := agentdeploy.Defaults().Name
-	ds, err := cs.AppsV1().DaemonSets(AgentNamespace).Get(ctx, name, metav1.GetOptions{})
+	ds, err := cs.AppsV1().DaemonSets(contract.AgentNamespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nonRetryable(ErrTypeAgentNotInstalled, "agent DaemonSet %s/%s not found in source cluster %s: enable spec.pvcSync on the RemoteCluster and wait for its rollout",
-			AgentNamespace, name, in.Source.Name)
+		return nil, nonRetryable(contract.ErrTypeAgentNotInstalled, "agent DaemonSet %s/%s not found in source cluster %s: enable spec.pvcSync on the RemoteCluster and wait for its rollout",
+			contract.AgentNamespace, name, in.Source.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get agent DaemonSet in %s: %w", in.Source.Name, err)
@@ -77,7 +61,7 @@ func (a *ConnectivityActivities) AgentAddresses(ctx context.Context, in AgentAdd
 	}
 	addrs := AgentAddressesOf(ds.Spec.Template.Spec, nodes.Items, in.Port)
 	if len(addrs) == 0 {
-		return nil, nonRetryable(ErrTypeAgentNotInstalled, "no ready node of source cluster %s with an InternalIP runs the agent", in.Source.Name)
+		return nil, nonRetryable(contract.ErrTypeAgentNotInstalled, "no ready node of source cluster %s with an InternalIP runs the agent", in.Source.Name)
 	}
 	return addrs, nil
 }
@@ -126,66 +110,47 @@ func tolerated(tolerations []corev1.Toleration, taints []corev1.Taint) bool {
 	return true
 }
 
-// ConnectivityCheckInput says what one check runs and with which keys.
-// Key material is not in it: the activity copies the Secrets named here.
-type ConnectivityCheckInput struct {
-	Op           Operation  `json:"op"`
-	DR           ClusterRef `json:"dr"`
-	ClusterKey   SecretRef  `json:"clusterKey"`
-	AgentHostKey SecretRef  `json:"agentHostKey"`
-	Image        Image      `json:"image"`
-	Agents       []string   `json:"agents"`
-	// TimeoutSeconds bounds the whole check, pod start included.
-	TimeoutSeconds int32 `json:"timeoutSeconds"`
-}
-
-// ConnectivityResult is the outcome per agent; Connected when all passed.
-type ConnectivityResult struct {
-	Agents    []sshcheck.Result `json:"agents"`
-	Connected bool              `json:"connected"`
-}
-
 // RunConnectivityCheck copies the keys into a per-check Secret in the DR
 // cluster, runs sshcheck in a pod there against every agent and reads the
 // outcome from its termination message. Cleanup is the workflow's: it
 // deletes the pod and Secret by the operation label, on every path.
-func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in ConnectivityCheckInput) (ConnectivityResult, error) {
+func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in contract.ConnectivityCheckInput) (contract.ConnectivityResult, error) {
 	timeout := time.Duration(in.TimeoutSeconds) * time.Second
 	cs, err := a.Clusters.Clientset(ctx, in.DR.Namespace, in.DR.Name)
 	if err != nil {
-		return ConnectivityResult{}, classify(err)
+		return contract.ConnectivityResult{}, classify(err)
 	}
-	if err := createNamespace(ctx, cs, ConnectivityNamespace, map[string]string{kube.LabelManagedBy: kube.ManagedBy}); err != nil {
-		return ConnectivityResult{}, err
+	if err := createNamespace(ctx, cs, contract.ConnectivityNamespace, map[string]string{kube.LabelManagedBy: kube.ManagedBy}); err != nil {
+		return contract.ConnectivityResult{}, err
 	}
 	secret, err := a.writeCheckSecret(ctx, cs, in)
 	if err != nil {
-		return ConnectivityResult{}, err
+		return contract.ConnectivityResult{}, err
 	}
 	pod := kube.ConnectivityPod(kube.ConnectivityPodOptions{
-		Name: in.Op.Name("conncheck"), Namespace: ConnectivityNamespace,
+		Name: in.Op.Name("conncheck"), Namespace: contract.ConnectivityNamespace,
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels(RoleConnectivityCheck),
 		KeySecret: secret, Timeout: AgentCheckTimeout(timeout).String(), Agents: in.Agents,
 	})
 	if _, err := createOrGetPod(ctx, cs, pod); err != nil {
-		return ConnectivityResult{}, err
+		return contract.ConnectivityResult{}, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	term, err := waitPodTerminated(wctx, cs, pod.Namespace, pod.Name)
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return ConnectivityResult{}, nonRetryable(ErrTypeConnectivityTimeout,
+			return contract.ConnectivityResult{}, nonRetryable(contract.ErrTypeConnectivityTimeout,
 				"connectivity check pod %s/%s did not finish within %s: %v", pod.Namespace, pod.Name, timeout, err)
 		}
-		return ConnectivityResult{}, err
+		return contract.ConnectivityResult{}, err
 	}
 	var s sshcheck.Summary
 	if err := json.Unmarshal([]byte(strings.TrimSpace(term.Message)), &s); err != nil {
-		return ConnectivityResult{}, fmt.Errorf("connectivity check pod %s/%s ended (%s, exit %d) without a result: %s",
+		return contract.ConnectivityResult{}, fmt.Errorf("connectivity check pod %s/%s ended (%s, exit %d) without a result: %s",
 			pod.Namespace, pod.Name, term.Reason, term.ExitCode, term.Message)
 	}
-	return ConnectivityResult{Agents: s.Results(in.Agents), Connected: s.Connected && s.Checked == len(in.Agents)}, nil
+	return contract.ConnectivityResult{Agents: s.Results(in.Agents), Connected: s.Connected && s.Checked == len(in.Agents)}, nil
 }
 
 // AgentCheckTimeout is sshcheck's per-agent timeout within a check bounded
@@ -194,18 +159,18 @@ func AgentCheckTimeout(total time.Duration) time.Duration {
 	return min(max(total/2, time.Second), 30*time.Second)
 }
 
-func (a *ConnectivityActivities) writeCheckSecret(ctx context.Context, cs kubernetes.Interface, in ConnectivityCheckInput) (string, error) {
+func (a *ConnectivityActivities) writeCheckSecret(ctx context.Context, cs kubernetes.Interface, in contract.ConnectivityCheckInput) (string, error) {
 	sshKeys, err := sshKeyData(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
 	if err != nil {
 		return "", err
 	}
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: in.Op.Name("conncheck"), Namespace: ConnectivityNamespace, Labels: in.Op.Labels(RoleConnectivityKeys)},
+		ObjectMeta: metav1.ObjectMeta{Name: in.Op.Name("conncheck"), Namespace: contract.ConnectivityNamespace, Labels: in.Op.Labels(RoleConnectivityKeys)},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       sshKeys,
 	}
-	if err := writeSecret(ctx, cs.CoreV1().Secrets(ConnectivityNamespace), secret); err != nil {
-		return "", fmt.Errorf("write connectivity key Secret %s/%s: %w", ConnectivityNamespace, secret.Name, err)
+	if err := writeSecret(ctx, cs.CoreV1().Secrets(contract.ConnectivityNamespace), secret); err != nil {
+		return "", fmt.Errorf("write connectivity key Secret %s/%s: %w", contract.ConnectivityNamespace, secret.Name, err)
 	}
 	return secret.Name, nil
 }

@@ -12,49 +12,26 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
-	"github.com/dr-syncer/dr-syncer/internal/kube"
-)
-
-// Keys of the control-cluster key Secrets. The cluster-pair Secret is read
-// by PVC syncs (id_ed25519) and by agent rollouts (the public halves); the
-// host-key Secret by rollouts (both halves) and PVC syncs (the public half,
-// to pin).
-const (
-	SecretKeyClusterPrivate        = kube.SecretKeyClusterKey
-	SecretKeyClusterPublic         = "id_ed25519.pub"
-	SecretKeyClusterPreviousPublic = "id_ed25519.previous.pub"
-	SecretKeyHostPrivate           = "ssh_host_ed25519_key"
-	SecretKeyHostPublic            = kube.SecretKeyAgentHostKey
-)
-
-// Annotations on key Secrets. They live on the Secret, next to the key they
-// describe, so a lost status write cannot make the controller forget that a
-// key was generated or a rotation was handled.
-const (
-	AnnotationKeyGeneratedAt    = "dr-syncer.io/key-generated-at"
-	AnnotationRotateKeysHandled = "dr-syncer.io/rotate-keys-handled"
-	LabelKeyKind                = "dr-syncer.io/key"
-	KeyKindClusterPair          = "cluster-pair"
-	KeyKindAgentHost            = "agent-host"
 )
 
 // ClusterKeySecret is the control-cluster Secret of a mapping's cluster-pair key.
-func ClusterKeySecret(m *drv1.ClusterMapping) SecretRef {
+func ClusterKeySecret(m *drv1.ClusterMapping) contract.SecretRef {
 	if ref := m.Spec.SSHKeySecretRef; ref != nil {
-		return SecretRef{Namespace: defaultString(ref.Namespace, m.Namespace), Name: ref.Name}
+		return contract.SecretRef{Namespace: defaultString(ref.Namespace, m.Namespace), Name: ref.Name}
 	}
-	return SecretRef{Namespace: m.Namespace, Name: ClusterKeySecretName(m.Spec.SourceCluster, m.Spec.TargetCluster)}
+	return contract.SecretRef{Namespace: m.Namespace, Name: contract.ClusterKeySecretName(m.Spec.SourceCluster, m.Spec.TargetCluster)}
 }
 
 // AgentHostKeySecret is the control-cluster Secret of a cluster's agent host key.
-func AgentHostKeySecret(rc *drv1.RemoteCluster) SecretRef {
-	return dataPlane(rc, SecretRef{}, nil).AgentHostKey
+func AgentHostKeySecret(rc *drv1.RemoteCluster) contract.SecretRef {
+	return dataPlane(rc, contract.SecretRef{}, nil).AgentHostKey
 }
 
 // KeyGeneratedAt reads a key Secret's generation time; zero when unknown.
 func KeyGeneratedAt(s *corev1.Secret) time.Time {
-	t, err := time.Parse(time.RFC3339, s.Annotations[AnnotationKeyGeneratedAt])
+	t, err := time.Parse(time.RFC3339, s.Annotations[contract.AnnotationKeyGeneratedAt])
 	if err != nil {
 		return time.Time{}
 	}
@@ -100,7 +77,7 @@ func AuthorizedKeysFor(ctx context.Context, r client.Reader, namespace, cluster 
 		if err != nil {
 			return nil, nil, fmt.Errorf("get key Secret %s/%s of ClusterMapping %s: %w", ref.Namespace, ref.Name, m.Name, err)
 		}
-		for _, k := range []string{SecretKeyClusterPublic, SecretKeyClusterPreviousPublic} {
+		for _, k := range []string{contract.SecretKeyClusterPublic, contract.SecretKeyClusterPreviousPublic} {
 			if len(s.Data[k]) == 0 {
 				continue
 			}

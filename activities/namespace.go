@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -22,7 +23,7 @@ func ensureNamespace(ctx context.Context, cs kubernetes.Interface, cluster, name
 		return fmt.Errorf("get namespace %s in %s: %w", name, cluster, err)
 	}
 	if !create {
-		return nonRetryable(ErrTypeNamespaceNotFound,
+		return nonRetryable(contract.ErrTypeNamespaceNotFound,
 			"namespace %s does not exist in cluster %s; create it or set namespaceConfig.createNamespace", name, cluster)
 	}
 	if err := createNamespace(ctx, cs, name, map[string]string{kube.LabelManagedBy: kube.ManagedBy}); err != nil {

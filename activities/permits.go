@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -18,38 +19,10 @@ type PermitActivities struct {
 	TaskQueue string
 }
 
-// Signals of the semaphore protocol, shared by the semaphore workflow, its
-// clients and RequestPermit.
-const (
-	// SignalAcquire asks the semaphore for a permit (payload: PermitRequest).
-	SignalAcquire = "acquire"
-	// SignalRelease returns a permit (payload: the holder's workflow ID).
-	SignalRelease = "release"
-	// SignalPermit grants a permit to a waiting workflow.
-	SignalPermit = "permit"
-)
-
-// PermitRequest asks for one permit on behalf of a workflow run.
-type PermitRequest struct {
-	WorkflowID string `json:"workflowID"`
-	RunID      string `json:"runID"`
-}
-
-// AcquireInput names the semaphore, its limit and the requester.
-type AcquireInput struct {
-	SemaphoreID string        `json:"semaphoreID"`
-	Limit       int           `json:"limit"`
-	Request     PermitRequest `json:"request"`
-	// SemaphoreType is the semaphore's registered workflow type.
-	SemaphoreType string `json:"semaphoreType"`
-	// InitialState starts the semaphore when it is not running.
-	InitialState any `json:"initialState"`
-}
-
 // RequestPermit queues the requester at the semaphore, starting the
 // semaphore if it is not running. The permit arrives as a signal.
-func (a *PermitActivities) RequestPermit(ctx context.Context, in AcquireInput) error {
-	_, err := a.Temporal.SignalWithStartWorkflow(ctx, in.SemaphoreID, SignalAcquire, in.Request,
+func (a *PermitActivities) RequestPermit(ctx context.Context, in contract.AcquireInput) error {
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, in.SemaphoreID, contract.SignalAcquire, in.Request,
 		client.StartWorkflowOptions{
 			ID:                       in.SemaphoreID,
 			TaskQueue:                a.TaskQueue,

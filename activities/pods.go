@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -60,7 +61,7 @@ func waitPod(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 		}
 		problem, permanent := podProblem(ctx, cs, pod)
 		if permanent {
-			return nil, nonRetryable(ErrTypePodFailed, "%s", problem)
+			return nil, nonRetryable(contract.ErrTypePodFailed, "%s", problem)
 		}
 		status := problem
 		if status == "" {

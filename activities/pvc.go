@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
@@ -23,45 +24,24 @@ type PVCActivities struct {
 	Control client.Reader
 }
 
-// PVCRef names a PVC in a RemoteCluster.
-type PVCRef struct {
-	Cluster   ClusterRef `json:"cluster"`
-	Namespace string     `json:"namespace"`
-	Name      string     `json:"name"`
-}
-
-func (r PVCRef) String() string {
-	return fmt.Sprintf("%s/%s/%s", r.Cluster.Name, r.Namespace, r.Name)
-}
-
-// PVCInfo is what Discover found about a source PVC.
-type PVCInfo struct {
-	StorageClass string   `json:"storageClass"`
-	AccessModes  []string `json:"accessModes"`
-	Size         string   `json:"size"`
-	VolumeName   string   `json:"volumeName"`
-	// MountedBy lists the pods that use the claim, as namespace-local names.
-	MountedBy []string `json:"mountedBy,omitempty"`
-}
-
 // Discover reads a source PVC, its volume and the pods that mount it.
-func (a *PVCActivities) Discover(ctx context.Context, ref PVCRef) (PVCInfo, error) {
+func (a *PVCActivities) Discover(ctx context.Context, ref contract.PVCRef) (contract.PVCInfo, error) {
 	cs, err := a.Clusters.Clientset(ctx, ref.Cluster.Namespace, ref.Cluster.Name)
 	if err != nil {
-		return PVCInfo{}, classify(err)
+		return contract.PVCInfo{}, classify(err)
 	}
 	pvc, err := getPVC(ctx, cs, ref)
 	if err != nil {
-		return PVCInfo{}, err
+		return contract.PVCInfo{}, err
 	}
 	if pvc.Status.Phase != corev1.ClaimBound {
-		return PVCInfo{}, nonRetryable(ErrTypePVCNotBound, "source PVC %s is %s, not Bound: it has no data to sync yet", ref, pvc.Status.Phase)
+		return contract.PVCInfo{}, nonRetryable(contract.ErrTypePVCNotBound, "source PVC %s is %s, not Bound: it has no data to sync yet", ref, pvc.Status.Phase)
 	}
 	pods, err := cs.CoreV1().Pods(ref.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return PVCInfo{}, fmt.Errorf("list pods of %s/%s: %w", ref.Cluster.Name, ref.Namespace, err)
+		return contract.PVCInfo{}, fmt.Errorf("list pods of %s/%s: %w", ref.Cluster.Name, ref.Namespace, err)
 	}
-	info := PVCInfo{Size: kube.PVCSize(pvc), VolumeName: pvc.Spec.VolumeName}
+	info := contract.PVCInfo{Size: kube.PVCSize(pvc), VolumeName: pvc.Spec.VolumeName}
 	if pvc.Spec.StorageClassName != nil {
 		info.StorageClass = *pvc.Spec.StorageClassName
 	}
@@ -76,10 +56,10 @@ func (a *PVCActivities) Discover(ctx context.Context, ref PVCRef) (PVCInfo, erro
 	return info, nil
 }
 
-func getPVC(ctx context.Context, cs kubernetes.Interface, ref PVCRef) (*corev1.PersistentVolumeClaim, error) {
+func getPVC(ctx context.Context, cs kubernetes.Interface, ref contract.PVCRef) (*corev1.PersistentVolumeClaim, error) {
 	pvc, err := cs.CoreV1().PersistentVolumeClaims(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nonRetryable(ErrTypePVCNotFound, "PVC %s not found", ref)
+		return nil, nonRetryable(contract.ErrTypePVCNotFound, "PVC %s not found", ref)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get PVC %s: %w", ref, err)
@@ -87,35 +67,19 @@ func getPVC(ctx context.Context, cs kubernetes.Interface, ref PVCRef) (*corev1.P
 	return pvc, nil
 }
 
-// ListPVCsInput names a source namespace, and the DR namespace its copies
-// are in (empty in runs from before it was passed: no DR check then).
-type ListPVCsInput struct {
-	Cluster              ClusterRef `json:"cluster"`
-	Namespace            string     `json:"namespace"`
-	Destination          ClusterRef `json:"destination,omitempty"`
-	DestinationNamespace string     `json:"destinationNamespace,omitempty"`
-}
-
-// PVCList is the source PVCs whose data a run syncs, and those it leaves out.
-type PVCList struct {
-	Names []string `json:"names"`
-	// Skipped maps a PVC to why its data is not synced.
-	Skipped map[string]string `json:"skipped,omitempty"`
-}
-
 // ListPVCs lists the PVCs of a source namespace in name order, leaving out
 // those labelled dr-syncer.io/ignore, those with no volume yet, those being
 // deleted, and those whose DR copy is the very same storage.
-func (a *PVCActivities) ListPVCs(ctx context.Context, in ListPVCsInput) (PVCList, error) {
+func (a *PVCActivities) ListPVCs(ctx context.Context, in contract.ListPVCsInput) (contract.PVCList, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
-		return PVCList{}, classify(err)
+		return contract.PVCList{}, classify(err)
 	}
 	pvcs, err := cs.CoreV1().PersistentVolumeClaims(in.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return PVCList{}, fmt.Errorf("list PVCs of %s/%s: %w", in.Cluster.Name, in.Namespace, err)
+		return contract.PVCList{}, fmt.Errorf("list PVCs of %s/%s: %w", in.Cluster.Name, in.Namespace, err)
 	}
-	list := PVCList{Skipped: map[string]string{}}
+	list := contract.PVCList{Skipped: map[string]string{}}
 	for _, p := range pvcs.Items {
 		switch {
 		case p.Labels[drv1.LabelIgnore] == "true":
@@ -127,7 +91,7 @@ func (a *PVCActivities) ListPVCs(ctx context.Context, in ListPVCsInput) (PVCList
 		default:
 			shared, err := a.sharedBacking(ctx, cs, &p, in)
 			if err != nil {
-				return PVCList{}, err
+				return contract.PVCList{}, err
 			}
 			if shared != "" {
 				list.Skipped[p.Name] = shared
@@ -143,7 +107,7 @@ func (a *PVCActivities) ListPVCs(ctx context.Context, in ListPVCsInput) (PVCList
 // sharedBacking says why a source claim's data must not be synced because
 // its DR copy is bound to the same storage (a replicated NFS or CSI volume),
 // or "" when it is not.
-func (a *PVCActivities) sharedBacking(ctx context.Context, src kubernetes.Interface, claim *corev1.PersistentVolumeClaim, in ListPVCsInput) (string, error) {
+func (a *PVCActivities) sharedBacking(ctx context.Context, src kubernetes.Interface, claim *corev1.PersistentVolumeClaim, in contract.ListPVCsInput) (string, error) {
 	if in.Destination.Name == "" || claim.Spec.VolumeName == "" {
 		return "", nil
 	}

@@ -8,35 +8,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
-
-// CleanupInput names where an operation may have created objects.
-type CleanupInput struct {
-	Op                   Operation  `json:"op"`
-	Source               ClusterRef `json:"source"`
-	SourceNamespace      string     `json:"sourceNamespace"`
-	Destination          ClusterRef `json:"destination"`
-	DestinationNamespace string     `json:"destinationNamespace"`
-}
-
-// CleanupResult lists what was deleted, as cluster/kind/namespace/name.
-type CleanupResult struct {
-	Deleted []string `json:"deleted"`
-}
 
 // Cleanup deletes every pod and Secret of the operation, from this run or an
 // earlier crashed one, in both clusters, and waits until the pods are gone
 // so the volumes are free. It never touches anything else: it selects by the
 // operation label only.
-func (a *PVCActivities) Cleanup(ctx context.Context, in CleanupInput) (CleanupResult, error) {
+func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
 	selector := labels.SelectorFromSet(labels.Set{
 		kube.LabelManagedBy: kube.ManagedBy,
 		kube.LabelOperation: kube.OperationID(in.Op.WorkflowID),
 	}).String()
-	var result CleanupResult
+	var result contract.CleanupResult
 	for _, side := range []struct {
-		cluster   ClusterRef
+		cluster   contract.ClusterRef
 		namespace string
 	}{{in.Source, in.SourceNamespace}, {in.Destination, in.DestinationNamespace}} {
 		cs, err := a.Clusters.Clientset(ctx, side.cluster.Namespace, side.cluster.Name)

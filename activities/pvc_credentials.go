@@ -11,70 +11,26 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
-// Operation identifies one run of one PVC sync; everything it creates is
-// named and labelled from it.
-type Operation struct {
-	WorkflowID string `json:"workflowID"`
-	RunID      string `json:"runID"`
-}
-
-// Name is the deterministic name of the operation's object with role, so a
-// retried or re-attached step finds what an earlier attempt created.
-func (o Operation) Name(role string) string {
-	return "drs-" + role + "-" + kube.OperationID(o.WorkflowID)
-}
-
-// Labels are the labels of the operation's object with role.
-func (o Operation) Labels(role string) map[string]string {
-	return kube.OperationLabels(o.WorkflowID, o.RunID, role)
-}
-
-// SecretRef names a Secret in the control cluster.
-type SecretRef struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-}
-
-// CredentialsInput says where the operation's pods run and where the
-// cluster-pair key lives. Only references travel: key material never enters
-// workflow history.
-type CredentialsInput struct {
-	Op                   Operation  `json:"op"`
-	Source               ClusterRef `json:"source"`
-	SourceNamespace      string     `json:"sourceNamespace"`
-	Destination          ClusterRef `json:"destination"`
-	DestinationNamespace string     `json:"destinationNamespace"`
-	// ClusterKey holds the cluster-pair private key (id_ed25519).
-	ClusterKey SecretRef `json:"clusterKey"`
-	// AgentHostKey holds the source agent's public host key (ssh_host_ed25519_key.pub).
-	AgentHostKey SecretRef `json:"agentHostKey"`
-}
-
-// Credentials names the per-operation Secret, which has the same name in
-// both clusters.
-type Credentials struct {
-	Secret string `json:"secret"`
-}
-
 // EnsureCredentials creates the operation's rsync credentials in the source
 // namespace (for the mount pod) and, with the cluster-pair key, in the DR
 // namespace (for the sync pod). A retry reuses the credentials already made.
-func (a *PVCActivities) EnsureCredentials(ctx context.Context, in CredentialsInput) (Credentials, error) {
+func (a *PVCActivities) EnsureCredentials(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
 	src, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
 	if err != nil {
-		return Credentials{}, classify(err)
+		return contract.Credentials{}, classify(err)
 	}
 	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
 	if err != nil {
-		return Credentials{}, classify(err)
+		return contract.Credentials{}, classify(err)
 	}
 	sshKeys, err := sshKeyData(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
 	if err != nil {
-		return Credentials{}, err
+		return contract.Credentials{}, err
 	}
 	name := in.Op.Name("creds")
 	sourceSecrets := src.CoreV1().Secrets(in.SourceNamespace)
@@ -82,7 +38,7 @@ func (a *PVCActivities) EnsureCredentials(ctx context.Context, in CredentialsInp
 	if apierrors.IsNotFound(err) {
 		generated, genErr := keys.NewRsyncCredentials()
 		if genErr != nil {
-			return Credentials{}, genErr
+			return contract.Credentials{}, genErr
 		}
 		creds = &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.SourceNamespace, Labels: in.Op.Labels("credentials")},
@@ -92,10 +48,10 @@ func (a *PVCActivities) EnsureCredentials(ctx context.Context, in CredentialsInp
 			},
 		}
 		if creds, err = sourceSecrets.Create(ctx, creds, metav1.CreateOptions{}); err != nil {
-			return Credentials{}, fmt.Errorf("create credentials Secret %s/%s in %s: %w", in.SourceNamespace, name, in.Source.Name, err)
+			return contract.Credentials{}, fmt.Errorf("create credentials Secret %s/%s in %s: %w", in.SourceNamespace, name, in.Source.Name, err)
 		}
 	} else if err != nil {
-		return Credentials{}, fmt.Errorf("get credentials Secret %s/%s in %s: %w", in.SourceNamespace, name, in.Source.Name, err)
+		return contract.Credentials{}, fmt.Errorf("get credentials Secret %s/%s in %s: %w", in.SourceNamespace, name, in.Source.Name, err)
 	}
 
 	drSecret := &corev1.Secret{
@@ -105,19 +61,19 @@ func (a *PVCActivities) EnsureCredentials(ctx context.Context, in CredentialsInp
 	drSecret.Data[kube.SecretKeyRsyncUser] = creds.Data[kube.SecretKeyRsyncUser]
 	drSecret.Data[kube.SecretKeyRsyncPassword] = creds.Data[kube.SecretKeyRsyncPassword]
 	if err := writeSecret(ctx, dst.CoreV1().Secrets(in.DestinationNamespace), drSecret); err != nil {
-		return Credentials{}, fmt.Errorf("write credentials Secret %s/%s in %s: %w", in.DestinationNamespace, name, in.Destination.Name, err)
+		return contract.Credentials{}, fmt.Errorf("write credentials Secret %s/%s in %s: %w", in.DestinationNamespace, name, in.Destination.Name, err)
 	}
-	return Credentials{Secret: name}, nil
+	return contract.Credentials{Secret: name}, nil
 }
 
 // sshKeyData is what a DR pod needs to reach an agent: the cluster-pair
 // private key and the agent's pinned host key, read from the control
 // cluster's Secrets, as data for the pod's own Secret.
-func sshKeyData(ctx context.Context, control client.Reader, clusterKey, agentHostKey SecretRef) (map[string][]byte, error) {
+func sshKeyData(ctx context.Context, control client.Reader, clusterKey, agentHostKey contract.SecretRef) (map[string][]byte, error) {
 	data := map[string][]byte{}
 	for _, want := range []struct {
 		key string
-		ref SecretRef
+		ref contract.SecretRef
 	}{{kube.SecretKeyClusterKey, clusterKey}, {kube.SecretKeyAgentHostKey, agentHostKey}} {
 		key, ref := want.key, want.ref
 		var s corev1.Secret

@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -11,36 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
-
-// TargetPVCInput says which DR PVC to make for which source PVC.
-type TargetPVCInput struct {
-	Source               PVCRef     `json:"source"`
-	Destination          ClusterRef `json:"destination"`
-	DestinationNamespace string     `json:"destinationNamespace"`
-	// CreateNamespace creates the DR namespace when it is missing.
-	CreateNamespace          bool              `json:"createNamespace"`
-	StorageClassMappings     map[string]string `json:"storageClassMappings,omitempty"`
-	AccessModeMappings       map[string]string `json:"accessModeMappings,omitempty"`
-	PreserveVolumeAttributes bool              `json:"preserveVolumeAttributes"`
-	// Replication ("<namespace>/<name>") owns the DR PVC; no other may write it.
-	Replication string `json:"replication,omitempty"`
-	// Acknowledged: a person accepted a replaced source (accept-changes).
-	Acknowledged bool `json:"acknowledged,omitempty"`
-}
-
-// TargetPVC is the DR PVC after EnsureTargetPVC.
-type TargetPVC struct {
-	Name         string   `json:"name"`
-	Namespace    string   `json:"namespace"`
-	StorageClass string   `json:"storageClass"`
-	AccessModes  []string `json:"accessModes"`
-	Size         string   `json:"size"`
-	Created      bool     `json:"created"`
-	// Grown is true when the DR PVC was enlarged to the source's size.
-	Grown bool `json:"grown"`
-}
 
 // EnsureTargetPVC creates the DR PVC for a source PVC, or brings an existing
 // one up to date: labels, annotations, and a size that only ever grows. A DR
@@ -49,18 +21,18 @@ type TargetPVC struct {
 // a DR PVC made by anyone else is a Conflict, and a copy of a claim that was
 // deleted and created again is SourceReplaced until a person accepts it;
 // neither is written to, so no sync mounts it.
-func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) (TargetPVC, error) {
+func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in contract.TargetPVCInput) (contract.TargetPVC, error) {
 	src, err := a.Clusters.Clientset(ctx, in.Source.Cluster.Namespace, in.Source.Cluster.Name)
 	if err != nil {
-		return TargetPVC{}, classify(err)
+		return contract.TargetPVC{}, classify(err)
 	}
 	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
 	if err != nil {
-		return TargetPVC{}, classify(err)
+		return contract.TargetPVC{}, classify(err)
 	}
 	source, err := getPVC(ctx, src, in.Source)
 	if err != nil {
-		return TargetPVC{}, err
+		return contract.TargetPVC{}, err
 	}
 	mapping := kube.PVCMapping{
 		SourceCluster:        in.Source.Cluster.Name,
@@ -74,15 +46,15 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 	}
 	if class := mapping.StorageClass(source); class != "" {
 		if _, err := dst.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			return TargetPVC{}, nonRetryable(ErrTypeStorageClassNotFound,
+			return contract.TargetPVC{}, nonRetryable(contract.ErrTypeStorageClassNotFound,
 				"storage class %q for PVC %s does not exist in cluster %s; create it or map %q to an existing class in pvcConfig.storageClassMappings",
 				class, in.Source, in.Destination.Name, kube.StorageClassOf(source))
 		} else if err != nil {
-			return TargetPVC{}, fmt.Errorf("get storage class %s in %s: %w", class, in.Destination.Name, err)
+			return contract.TargetPVC{}, fmt.Errorf("get storage class %s in %s: %w", class, in.Destination.Name, err)
 		}
 	}
 	if err := ensureNamespace(ctx, dst, in.Destination.Name, in.DestinationNamespace, in.CreateNamespace); err != nil {
-		return TargetPVC{}, err
+		return contract.TargetPVC{}, err
 	}
 
 	pvcs := dst.CoreV1().PersistentVolumeClaims(in.DestinationNamespace)
@@ -90,15 +62,15 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 	if apierrors.IsNotFound(err) {
 		created, err := pvcs.Create(ctx, kube.TargetPVC(source, nil, mapping), metav1.CreateOptions{})
 		if err != nil {
-			return TargetPVC{}, fmt.Errorf("create DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
+			return contract.TargetPVC{}, fmt.Errorf("create DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
 		}
 		return targetPVC(created, true, false), nil
 	}
 	if err != nil {
-		return TargetPVC{}, fmt.Errorf("get DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
+		return contract.TargetPVC{}, fmt.Errorf("get DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
 	}
 	if err := claimGuard(existing, source, in); err != nil {
-		return TargetPVC{}, err
+		return contract.TargetPVC{}, err
 	}
 	want := kube.TargetPVC(source, existing, mapping)
 	grown := kube.PVCSize(want) != kube.PVCSize(existing)
@@ -107,47 +79,38 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in TargetPVCInput) 
 	}
 	updated, err := pvcs.Update(ctx, want, metav1.UpdateOptions{})
 	if err != nil {
-		return TargetPVC{}, fmt.Errorf("update DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
+		return contract.TargetPVC{}, fmt.Errorf("update DR PVC %s/%s: %w", in.DestinationNamespace, source.Name, err)
 	}
 	return targetPVC(updated, false, grown), nil
 }
 
 // claimGuard refuses a DR PVC that is not this replication's copy of this
 // source claim, saying what the user can do.
-func claimGuard(existing, source *corev1.PersistentVolumeClaim, in TargetPVCInput) error {
+func claimGuard(existing, source *corev1.PersistentVolumeClaim, in contract.TargetPVCInput) error {
 	verdict, reason := kube.CheckClaim(existing, source, in.Source.Cluster.Name, in.Replication)
 	switch {
 	case verdict == kube.ClaimForeign:
-		return nonRetryable(ErrTypeConflict,
+		return nonRetryable(contract.ErrTypeConflict,
 			"PVC %s/%s: DR PVC %s/%s in cluster %s exists and %s; dr-syncer neither writes to nor mounts it. Move or delete it, or replicate to another destinationNamespace",
 			source.Namespace, source.Name, existing.Namespace, existing.Name, in.Destination.Name, reason)
 	case verdict == kube.ClaimReplaced && !in.Acknowledged:
-		return nonRetryable(ErrTypeSourceReplaced,
+		return nonRetryable(contract.ErrTypeSourceReplaced,
 			"PVC %s/%s: %s; DR copy %s/%s kept, nothing copied or deleted. If the new claim's data is the one to keep, annotate Replication %s with %s=<a new value> to let the next sync replace the DR copy with it",
 			source.Namespace, source.Name, reason, existing.Namespace, existing.Name, in.Replication, drv1.AnnotationAcceptChanges)
 	}
 	return nil
 }
 
-func targetPVC(pvc *corev1.PersistentVolumeClaim, created, grown bool) TargetPVC {
-	t := TargetPVC{Name: pvc.Name, Namespace: pvc.Namespace, Size: kube.PVCSize(pvc), StorageClass: kube.StorageClassOf(pvc), Created: created, Grown: grown}
+func targetPVC(pvc *corev1.PersistentVolumeClaim, created, grown bool) contract.TargetPVC {
+	t := contract.TargetPVC{Name: pvc.Name, Namespace: pvc.Namespace, Size: kube.PVCSize(pvc), StorageClass: kube.StorageClassOf(pvc), Created: created, Grown: grown}
 	for _, m := range pvc.Spec.AccessModes {
 		t.AccessModes = append(t.AccessModes, string(m))
 	}
 	return t
 }
 
-// MarkSyncedInput names the DR PVC whose data just arrived.
-type MarkSyncedInput struct {
-	Destination ClusterRef `json:"destination"`
-	Namespace   string     `json:"namespace"`
-	Name        string     `json:"name"`
-	// At is when the sync finished, taken from workflow time so a replay agrees.
-	At time.Time `json:"at"`
-}
-
 // MarkSynced records the last data sync time on the DR PVC.
-func (a *PVCActivities) MarkSynced(ctx context.Context, in MarkSyncedInput) error {
+func (a *PVCActivities) MarkSynced(ctx context.Context, in contract.MarkSyncedInput) error {
 	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
 	if err != nil {
 		return classify(err)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
@@ -24,67 +25,26 @@ import (
 // heartbeatEvery bounds how stale the progress shown in the Web UI can be.
 const heartbeatEvery = 2 * time.Second
 
-// TransferInput places the DR-side sync pod and says what it pulls from where.
-type TransferInput struct {
-	Op Operation `json:"op"`
-	// PVC is the DR PVC the data goes into.
-	PVC   PVCRef `json:"pvc"`
-	Node  string `json:"node"`
-	Image Image  `json:"image"`
-	// AgentAddr is the source node's agent, host:port.
-	AgentAddr string `json:"agentAddr"`
-	// Target is the mount pod's rsync daemon as the agent reaches it: ip:port,
-	// or kube.MountTarget's "<namespace>/<pod>:port".
-	Target      string              `json:"target"`
-	Credentials string              `json:"credentials"`
-	Config      drv1.DataSyncConfig `json:"config"`
-	// Acknowledged says a person accepted the source's change
-	// (drv1.AnnotationAcceptChanges): the mover's data guard then lets a
-	// source that shrank under a tenth of the DR copy replace it.
-	Acknowledged bool `json:"acknowledged,omitempty"`
-}
-
-// TransferProgress is the heartbeat of Transfer: what the Web UI shows on
-// the pending activity, and where a retry picks up.
-type TransferProgress struct {
-	Phase string `json:"phase"`
-	progress.Snapshot
-	// ResumedFromBytes is how far an earlier attempt got.
-	ResumedFromBytes int64 `json:"resumedFromBytes,omitempty"`
-}
-
-// TransferResult is the mover's summary.
-type TransferResult struct {
-	Stats            progress.Stats         `json:"stats"`
-	Streams          int                    `json:"streams"`
-	DurationSeconds  float64                `json:"durationSeconds"`
-	Verification     *progress.Verification `json:"verification,omitempty"`
-	ResumedFromBytes int64                  `json:"resumedFromBytes,omitempty"`
-	// Guard is the data guard's verdict with its counts; nil when the DR
-	// copy was empty and no pre-flight ran.
-	Guard *progress.GuardVerdict `json:"guard,omitempty"`
-}
-
 // Transfer runs the mover in a sync pod in DR and follows it to the end,
 // heartbeating its progress. The pod outlives the worker: a retry after a
 // worker crash re-attaches to the running pod, and a pod that failed is
 // replaced by one whose rsync resumes (--partial, --inplace).
-func (a *PVCActivities) Transfer(ctx context.Context, in TransferInput) (TransferResult, error) {
+func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 	if err := validateDataSync(in.Config); err != nil {
-		return TransferResult{}, err
+		return contract.TransferResult{}, err
 	}
-	var last TransferProgress
+	var last contract.TransferProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &last)
 	}
 	resumed := max(last.ResumedFromBytes, last.BytesDone)
 	configJSON, err := json.Marshal(in.Config)
 	if err != nil {
-		return TransferResult{}, fmt.Errorf("encode data sync config: %w", err)
+		return contract.TransferResult{}, fmt.Errorf("encode data sync config: %w", err)
 	}
 	cs, err := a.Clusters.Clientset(ctx, in.PVC.Cluster.Namespace, in.PVC.Cluster.Name)
 	if err != nil {
-		return TransferResult{}, classify(err)
+		return contract.TransferResult{}, classify(err)
 	}
 	pod := kube.SyncPod(kube.SyncPodOptions{
 		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
@@ -94,21 +54,21 @@ func (a *PVCActivities) Transfer(ctx context.Context, in TransferInput) (Transfe
 		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
 	})
 	if _, err := createOrGetPod(ctx, cs, pod); err != nil {
-		return TransferResult{}, err
+		return contract.TransferResult{}, err
 	}
-	heartbeat := func(p TransferProgress) {
+	heartbeat := func(p contract.TransferProgress) {
 		p.ResumedFromBytes = resumed
 		activity.RecordHeartbeat(ctx, p)
 	}
-	heartbeat(TransferProgress{Phase: "starting", Snapshot: last.Snapshot})
+	heartbeat(contract.TransferProgress{Phase: "starting", Snapshot: last.Snapshot})
 	if err := followMover(ctx, cs, pod.Namespace, pod.Name, heartbeat); err != nil {
-		return TransferResult{}, err
+		return contract.TransferResult{}, err
 	}
 	summary, err := moverSummary(ctx, cs, pod.Namespace, pod.Name, heartbeat)
 	if err != nil {
-		return TransferResult{}, err
+		return contract.TransferResult{}, err
 	}
-	result := TransferResult{Stats: summary.Stats, Streams: summary.Streams, DurationSeconds: summary.DurationSeconds,
+	result := contract.TransferResult{Stats: summary.Stats, Streams: summary.Streams, DurationSeconds: summary.DurationSeconds,
 		Verification: summary.Verification, ResumedFromBytes: resumed, Guard: summary.Guard}
 	if g := summary.Guard; g != nil && g.Reason == progress.GuardSourceShrank {
 		return result, sourceShrank(in.PVC, *g)
@@ -124,15 +84,15 @@ func (a *PVCActivities) Transfer(ctx context.Context, in TransferInput) (Transfe
 		return result, fmt.Errorf("transfer of %s interrupted (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	default:
-		return result, nonRetryable(ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
+		return result, nonRetryable(contract.ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	}
 }
 
 // sourceShrank is the data guard's refusal as a typed error that says what
 // happened to the DR copy and how a person lets the change through.
-func sourceShrank(pvc PVCRef, g progress.GuardVerdict) error {
-	return nonRetryable(ErrTypeSourceShrank,
+func sourceShrank(pvc contract.PVCRef, g progress.GuardVerdict) error {
+	return nonRetryable(contract.ErrTypeSourceShrank,
 		"PVC %s: the source holds %d files, the DR copy %d (under %d%%); DR copy kept, nothing copied or deleted. "+
 			"If the source is right, annotate the Replication with %s=<any new value> to let the next sync apply it",
 		pvc, g.SourceFiles, g.DRFiles, mover.GuardMinPercent, drv1.AnnotationAcceptChanges)
@@ -157,7 +117,7 @@ func validateDataSync(c drv1.DataSyncConfig) error {
 
 // followMover streams the mover's JSON progress lines until its container
 // exits, heartbeating at most every heartbeatEvery and at least that often.
-func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(TransferProgress)) error {
+func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) error {
 	if err := waitContainerStarted(ctx, cs, namespace, name, heartbeat); err != nil {
 		return err
 	}
@@ -188,7 +148,7 @@ func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name s
 		}
 		done <- scanner.Err()
 	}()
-	current := TransferProgress{Phase: "transferring"}
+	current := contract.TransferProgress{Phase: "transferring"}
 	ticker := time.NewTicker(heartbeatEvery)
 	defer ticker.Stop()
 	for {
@@ -211,7 +171,7 @@ func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name s
 
 // waitContainerStarted waits until the mover runs (or already ran), failing
 // early on problems such as an image that cannot be pulled.
-func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(TransferProgress)) error {
+func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) error {
 	for {
 		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -224,13 +184,13 @@ func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespac
 		}
 		problem, permanent := podProblem(ctx, cs, pod)
 		if permanent {
-			return nonRetryable(ErrTypePodFailed, "%s", problem)
+			return nonRetryable(contract.ErrTypePodFailed, "%s", problem)
 		}
 		phase := "starting"
 		if problem != "" {
 			phase = "starting: " + problem
 		}
-		heartbeat(TransferProgress{Phase: phase})
+		heartbeat(contract.TransferProgress{Phase: phase})
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -241,7 +201,7 @@ func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespac
 
 // moverSummary waits for the mover to terminate and reads its summary from
 // the termination message.
-func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(TransferProgress)) (progress.Summary, error) {
+func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) (progress.Summary, error) {
 	for {
 		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -260,7 +220,7 @@ func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name 
 			}
 			return s, nil
 		}
-		heartbeat(TransferProgress{Phase: "finishing"})
+		heartbeat(contract.TransferProgress{Phase: "finishing"})
 		select {
 		case <-ctx.Done():
 			return progress.Summary{}, ctx.Err()

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
@@ -46,98 +47,15 @@ type ResourceActivities struct {
 }
 
 type clientKey struct {
-	cluster                              ClusterRef
+	cluster                              contract.ClusterRef
 	host, ca, cert, key, token, username string
-}
-
-// ObjectState is how one object fared.
-type ObjectState string
-
-// Object states, as status shows them.
-const (
-	StateSynced  ObjectState = "Synced"
-	StateFailed  ObjectState = "Failed"
-	StateSkipped ObjectState = "Skipped"
-	// StateSourceDeleted: a DR volume kept although its source is gone.
-	StateSourceDeleted ObjectState = "SourceDeleted"
-	// StateDeletionHeld: a DR object whose source is gone, kept by the deletion guard.
-	StateDeletionHeld ObjectState = "DeletionHeld"
-)
-
-// ObjectStatus reports one object (or, with an empty Name, a whole kind).
-type ObjectStatus struct {
-	Kind  string      `json:"kind"`
-	Name  string      `json:"name"`
-	State ObjectState `json:"state"`
-	// Action is what was done: None, Create, Update, Recreate, Prune, ...
-	Action string `json:"action,omitempty"`
-	// Error says why it failed or was skipped.
-	Error    string        `json:"error,omitempty"`
-	Category ErrorCategory `json:"category,omitempty"`
-	// Detail says more about what an action did, such as a drain.
-	Detail string `json:"detail,omitempty"`
-}
-
-// WorkloadScale is a workload that runs fewer replicas in DR than in the source.
-type WorkloadScale struct {
-	Kind             string `json:"kind"`
-	Name             string `json:"name"`
-	OriginalReplicas int32  `json:"originalReplicas"`
-	DRReplicas       int32  `json:"drReplicas"`
-}
-
-// KindSelection is the kinds a plan replicates, grouped into stages that run
-// one after the other in dependency order.
-type KindSelection struct {
-	Stages [][]resources.Kind `json:"stages"`
-	// Unknown are requested types no cluster serves, as written.
-	Unknown []string `json:"unknown,omitempty"`
-}
-
-// ReplicateKindInput is one kind of one plan.
-type ReplicateKindInput struct {
-	Plan ReplicationPlan `json:"plan"`
-	Kind resources.Kind  `json:"kind"`
-}
-
-// KindResult is what ReplicateKind did.
-type KindResult struct {
-	Kind    string          `json:"kind"`
-	Objects []ObjectStatus  `json:"objects"`
-	Scales  []WorkloadScale `json:"scales,omitempty"`
-	// Writes counts creates, updates, recreates and deletes; 0 means DR
-	// already matched the source.
-	Writes int `json:"writes"`
-	// Owned counts the DR objects of the kind this replication owns.
-	Owned int `json:"owned"`
-	// Prune names the owned DR objects whose source is gone. ReplicateKind
-	// never deletes them: the workflow weighs all of a run's deletions
-	// against the deletion guard first, then calls PruneObjects.
-	Prune []string `json:"prune,omitempty"`
-}
-
-// NamespaceResult is what EnsureNamespace did.
-type NamespaceResult struct {
-	Name    string `json:"name"`
-	Created bool   `json:"created"`
-	Updated bool   `json:"updated"`
-	// SourceTerminating says the source namespace is being deleted: its
-	// objects vanishing is no reason to delete their DR copies.
-	SourceTerminating bool `json:"sourceTerminating,omitempty"`
-}
-
-// ReplicateKindProgress is ReplicateKind's heartbeat.
-type ReplicateKindProgress struct {
-	Kind  string `json:"kind"`
-	Done  int64  `json:"done"`
-	Total int    `json:"total"`
 }
 
 // SelectKinds resolves the plan's resourceTypes and namespaceScopedResources
 // into kinds; custom types are looked up in the source cluster's discovery.
-func (a *ResourceActivities) SelectKinds(ctx context.Context, plan ReplicationPlan) (KindSelection, error) {
+func (a *ResourceActivities) SelectKinds(ctx context.Context, plan contract.ReplicationPlan) (contract.KindSelection, error) {
 	sel := resources.Select(plan.Spec.ResourceTypes, plan.Spec.NamespaceScopedResources)
-	out := KindSelection{Unknown: sel.Unknown}
+	out := contract.KindSelection{Unknown: sel.Unknown}
 	var kinds []resources.Kind
 	var disc discovery.DiscoveryInterface
 	for _, k := range sel.Kinds {
@@ -148,13 +66,13 @@ func (a *ResourceActivities) SelectKinds(ctx context.Context, plan ReplicationPl
 		if disc == nil {
 			cs, err := a.Clusters.Clientset(ctx, plan.Source.Namespace, plan.Source.Name)
 			if err != nil {
-				return KindSelection{}, classify(err)
+				return contract.KindSelection{}, classify(err)
 			}
 			disc = cs.Discovery()
 		}
 		found, err := discoverKind(disc, k)
 		if err != nil {
-			return KindSelection{}, fmt.Errorf("discover %s in source cluster %s: %w", k, plan.Source.Name, err)
+			return contract.KindSelection{}, fmt.Errorf("discover %s in source cluster %s: %w", k, plan.Source.Name, err)
 		}
 		if found == nil {
 			out.Unknown = append(out.Unknown, k.String())
@@ -198,12 +116,12 @@ var namespacesResource = schema.GroupVersionResource{Version: "v1", Resource: "n
 // labels and annotations as namespaceConfig says) when createNamespace is
 // set, brought up to date when dr-syncer created it, and left alone when a
 // user did. Idempotent.
-func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan ReplicationPlan) (NamespaceResult, error) {
+func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan contract.ReplicationPlan) (contract.NamespaceResult, error) {
 	src, dst, err := a.clients(ctx, plan)
 	if err != nil {
-		return NamespaceResult{}, err
+		return contract.NamespaceResult{}, err
 	}
-	result := NamespaceResult{Name: plan.DestinationNamespace}
+	result := contract.NamespaceResult{Name: plan.DestinationNamespace}
 	source, err := src.Resource(namespacesResource).Get(ctx, plan.SourceNamespace, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return result, invalidSpec("source namespace %s does not exist in cluster %s", plan.SourceNamespace, plan.Source.Name)
@@ -251,11 +169,11 @@ func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan Replicati
 var resourceApply = metav1.ApplyOptions{FieldManager: resourceFieldManager, Force: true}
 
 // planOptions are the transform options of a plan.
-func planOptions(plan ReplicationPlan) resources.Options {
+func planOptions(plan contract.ReplicationPlan) resources.Options {
 	return resources.OptionsFor(plan.Source.Name, plan.Replication.String(), plan.Spec)
 }
 
-func (a *ResourceActivities) clients(ctx context.Context, plan ReplicationPlan) (src, dst dynamic.Interface, err error) {
+func (a *ResourceActivities) clients(ctx context.Context, plan contract.ReplicationPlan) (src, dst dynamic.Interface, err error) {
 	src, err = a.dynamicClient(ctx, plan.Source)
 	if err != nil {
 		return nil, nil, err
@@ -264,7 +182,7 @@ func (a *ResourceActivities) clients(ctx context.Context, plan ReplicationPlan) 
 	return src, dst, err
 }
 
-func (a *ResourceActivities) dynamicClient(ctx context.Context, ref ClusterRef) (dynamic.Interface, error) {
+func (a *ResourceActivities) dynamicClient(ctx context.Context, ref contract.ClusterRef) (dynamic.Interface, error) {
 	cfg, err := a.Clusters.Config(ctx, ref.Namespace, ref.Name)
 	if err != nil {
 		return nil, classify(err)
@@ -292,16 +210,16 @@ func (a *ResourceActivities) dynamicClient(ctx context.Context, ref ClusterRef) 
 // Objects DR rejects are reported, not returned as an error; when some
 // failed for reasons a retry may fix, it returns a retryable
 // ErrTypeObjectsFailed error whose details are the KindResult.
-func (a *ResourceActivities) ReplicateKind(ctx context.Context, in ReplicateKindInput) (KindResult, error) {
+func (a *ResourceActivities) ReplicateKind(ctx context.Context, in contract.ReplicateKindInput) (contract.KindResult, error) {
 	plan, k := in.Plan, in.Kind
-	result := KindResult{Kind: k.String()}
+	result := contract.KindResult{Kind: k.String()}
 	src, dst, err := a.clients(ctx, plan)
 	if err != nil {
 		return result, err
 	}
 	sources, err := listObjects(ctx, src, k, plan.SourceNamespace)
 	if apierrors.IsNotFound(err) {
-		result.Objects = []ObjectStatus{kindNotFound(k, "source")}
+		result.Objects = []contract.ObjectStatus{kindNotFound(k, "source")}
 		return result, nil
 	}
 	if err != nil {
@@ -310,7 +228,7 @@ func (a *ResourceActivities) ReplicateKind(ctx context.Context, in ReplicateKind
 	}
 	existing, err := listObjects(ctx, dst, k, plan.DestinationNamespace)
 	if apierrors.IsNotFound(err) {
-		result.Objects = []ObjectStatus{kindNotFound(k, "DR")}
+		result.Objects = []contract.ObjectStatus{kindNotFound(k, "DR")}
 		return result, nil
 	}
 	if err != nil {
@@ -331,17 +249,17 @@ func (a *ResourceActivities) ReplicateKind(ctx context.Context, in ReplicateKind
 	return result, transientFailures(result)
 }
 
-func kindNotFound(k resources.Kind, cluster string) ObjectStatus {
-	return ObjectStatus{Kind: k.String(), State: StateFailed, Category: CategoryNotFound,
+func kindNotFound(k resources.Kind, cluster string) contract.ObjectStatus {
+	return contract.ObjectStatus{Kind: k.String(), State: contract.StateFailed, Category: contract.CategoryNotFound,
 		Error: fmt.Sprintf("the %s cluster does not serve %s", cluster, k.GVR())}
 }
 
 // transientFailures returns a retryable error carrying result when some
 // object failed for a reason a retry may fix.
-func transientFailures(result KindResult) error {
+func transientFailures(result contract.KindResult) error {
 	var failed []string
 	for _, o := range result.Objects {
-		if o.State == StateFailed && (o.Category == CategoryNetwork || o.Category == CategoryConflict) && o.Action != string(resources.ActionConflict) {
+		if o.State == contract.StateFailed && (o.Category == contract.CategoryNetwork || o.Category == contract.CategoryConflict) && o.Action != string(resources.ActionConflict) {
 			failed = append(failed, o.Name+": "+o.Error)
 		}
 	}
@@ -349,7 +267,7 @@ func transientFailures(result KindResult) error {
 		return nil
 	}
 	msg := fmt.Sprintf("%d %s failed: %s", len(failed), result.Kind, strings.Join(failed, "; "))
-	return temporal.NewApplicationErrorWithOptions(msg, ErrTypeObjectsFailed, temporal.ApplicationErrorOptions{Details: []any{result}})
+	return temporal.NewApplicationErrorWithOptions(msg, contract.ErrTypeObjectsFailed, temporal.ApplicationErrorOptions{Details: []any{result}})
 }
 
 // listObjects reads every object of a kind in a namespace, page by page.
@@ -377,7 +295,7 @@ func listObjects(ctx context.Context, c dynamic.Interface, k resources.Kind, nam
 
 // kindRun replicates one kind.
 type kindRun struct {
-	plan     ReplicationPlan
+	plan     contract.ReplicationPlan
 	kind     resources.Kind
 	cluster  dynamic.Interface
 	dst      dynamic.ResourceInterface
@@ -394,7 +312,7 @@ type resourceItem struct {
 	orphan   bool
 }
 
-func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unstructured, result *KindResult) {
+func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unstructured, result *contract.KindResult) {
 	have := map[string]*unstructured.Unstructured{}
 	for i := range existing {
 		have[existing[i].GetName()] = &existing[i]
@@ -421,8 +339,8 @@ func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unst
 	sort.SliceStable(items, func(i, j int) bool { return items[i].name < items[j].name })
 	sort.Strings(result.Prune)
 
-	statuses := make([]ObjectStatus, len(items))
-	scales := make([]*WorkloadScale, len(items))
+	statuses := make([]contract.ObjectStatus, len(items))
+	scales := make([]*contract.WorkloadScale, len(items))
 	var writes, done atomic.Int64
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -436,7 +354,7 @@ func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unst
 				if wrote {
 					writes.Add(1)
 				}
-				activity.RecordHeartbeat(ctx, ReplicateKindProgress{Kind: r.kind.String(), Done: done.Add(1), Total: len(items)})
+				activity.RecordHeartbeat(ctx, contract.ReplicateKindProgress{Kind: r.kind.String(), Done: done.Add(1), Total: len(items)})
 			}
 		}()
 	}
@@ -449,7 +367,7 @@ func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unst
 	for i, s := range statuses {
 		// Skipped system objects (kube-root-ca.crt and friends) are in every
 		// namespace; listing them in status would only be noise.
-		if s.State == StateSkipped && items[i].desired.Skip != "" && !userSkip(items[i].desired.Skip) {
+		if s.State == contract.StateSkipped && items[i].desired.Skip != "" && !userSkip(items[i].desired.Skip) {
 			continue
 		}
 		result.Objects = append(result.Objects, s)
@@ -465,13 +383,13 @@ func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unst
 func userSkip(reason string) bool { return strings.HasPrefix(reason, "labelled ") }
 
 // one decides on and writes one object; wrote reports a write to DR.
-func (r *kindRun) one(ctx context.Context, it resourceItem) (status ObjectStatus, scale *WorkloadScale, wrote bool) {
-	status = ObjectStatus{Kind: r.kind.String(), Name: it.name}
+func (r *kindRun) one(ctx context.Context, it resourceItem) (status contract.ObjectStatus, scale *contract.WorkloadScale, wrote bool) {
+	status = contract.ObjectStatus{Kind: r.kind.String(), Name: it.name}
 	if it.orphan {
 		return r.keepVolume(ctx, it.existing, status)
 	}
 	if it.desired.Object == nil {
-		status.State, status.Error = StateSkipped, it.desired.Skip
+		status.State, status.Error = contract.StateSkipped, it.desired.Skip
 		if it.existing != nil && userSkip(it.desired.Skip) &&
 			(resources.Owned(it.existing, r.opts.Replication) || resources.Released(it.existing, r.opts.Replication)) {
 			return r.release(ctx, it.existing, status)
@@ -481,14 +399,14 @@ func (r *kindRun) one(ctx context.Context, it resourceItem) (status ObjectStatus
 	d := resources.Decide(r.kind, it.desired.Object, it.existing, r.opts.Replication, r.handling)
 	status.Action = string(d.Action)
 	if s := it.desired.Scale; s != nil {
-		scale = &WorkloadScale{Kind: r.kind.Kind, Name: it.name, OriginalReplicas: s.Original, DRReplicas: s.DR}
+		scale = &contract.WorkloadScale{Kind: r.kind.Kind, Name: it.name, OriginalReplicas: s.Original, DRReplicas: s.DR}
 	}
 	switch d.Action {
 	case resources.ActionConflict:
-		status.State, status.Error, status.Category = StateFailed, d.Reason, CategoryConflict
+		status.State, status.Error, status.Category = contract.StateFailed, d.Reason, contract.CategoryConflict
 		return status, nil, false
 	case resources.ActionKeep:
-		status.State, status.Error = StateSkipped, d.Reason
+		status.State, status.Error = contract.StateSkipped, d.Reason
 		return status, nil, false
 	}
 	patched, err := r.dropStaleMarks(ctx, it.existing, it.desired.Object)
@@ -496,7 +414,7 @@ func (r *kindRun) one(ctx context.Context, it resourceItem) (status ObjectStatus
 		return failedStatus(status, err), nil, patched
 	}
 	if d.Action == resources.ActionNone {
-		status.State = StateSynced
+		status.State = contract.StateSynced
 		return status, scale, patched
 	}
 	detail, err := r.write(ctx, d, it.existing)
@@ -507,12 +425,12 @@ func (r *kindRun) one(ctx context.Context, it resourceItem) (status ObjectStatus
 	if len(d.Immutable) > 0 && status.Detail == "" {
 		status.Detail = "immutable fields changed: " + strings.Join(d.Immutable, ", ")
 	}
-	status.State = StateSynced
+	status.State = contract.StateSynced
 	return status, scale, true
 }
 
-func failedStatus(s ObjectStatus, err error) ObjectStatus {
-	s.State, s.Error = StateFailed, err.Error()
+func failedStatus(s contract.ObjectStatus, err error) contract.ObjectStatus {
+	s.State, s.Error = contract.StateFailed, err.Error()
 	s.Category, _ = categorizeAPIError(err)
 	return s
 }

@@ -12,26 +12,22 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
-// ActionDeleteCopy is the status action of a DR volume deleted because a
-// person annotated it with drv1.AnnotationDeleteCopy; the controller records
-// each as an Event.
-const ActionDeleteCopy = "DeleteCopy"
-
 // keepVolume handles a DR volume of this replication whose source is gone:
 // it stays, with the time its source disappeared, unless a person annotated
 // it for deletion.
-func (r *kindRun) keepVolume(ctx context.Context, obj *unstructured.Unstructured, status ObjectStatus) (ObjectStatus, *WorkloadScale, bool) {
+func (r *kindRun) keepVolume(ctx context.Context, obj *unstructured.Unstructured, status contract.ObjectStatus) (contract.ObjectStatus, *contract.WorkloadScale, bool) {
 	since := obj.GetAnnotations()[kube.AnnotationSourceDeletedAt]
 	if obj.GetAnnotations()[drv1.AnnotationDeleteCopy] == "true" {
-		status.Action = ActionDeleteCopy
+		status.Action = contract.ActionDeleteCopy
 		if err := r.delete(ctx, obj, nil); err != nil && !apierrors.IsNotFound(err) {
 			return failedStatus(status, fmt.Errorf("delete %s %s as annotated %s: %w", r.kind, obj.GetName(), drv1.AnnotationDeleteCopy, err)), nil, false
 		}
-		status.State = StateSynced
+		status.State = contract.StateSynced
 		status.Detail = fmt.Sprintf("deleted as annotated %s=true; its source was gone since %s", drv1.AnnotationDeleteCopy, since)
 		return status, nil, true
 	}
@@ -43,7 +39,7 @@ func (r *kindRun) keepVolume(ctx context.Context, obj *unstructured.Unstructured
 		}
 		wrote = true
 	}
-	status.State, status.Action = StateSourceDeleted, "Keep"
+	status.State, status.Action = contract.StateSourceDeleted, "Keep"
 	status.Error = fmt.Sprintf("its source is gone (since %s); the DR copy and its data are kept. To delete them, annotate the DR object with %s=true",
 		since, drv1.AnnotationDeleteCopy)
 	return status, nil, wrote
@@ -52,7 +48,7 @@ func (r *kindRun) keepVolume(ctx context.Context, obj *unstructured.Unstructured
 // release lets go of the DR copy of a source object that got the ignore
 // label: the copy stays as it is and is neither updated nor deleted again,
 // until the label goes and the copy is taken back.
-func (r *kindRun) release(ctx context.Context, obj *unstructured.Unstructured, status ObjectStatus) (ObjectStatus, *WorkloadScale, bool) {
+func (r *kindRun) release(ctx context.Context, obj *unstructured.Unstructured, status contract.ObjectStatus) (contract.ObjectStatus, *contract.WorkloadScale, bool) {
 	status.Error += "; its DR copy is released: kept as it is, no longer updated or deleted"
 	if !resources.Owned(obj, r.opts.Replication) {
 		return status, nil, false
@@ -116,20 +112,13 @@ func (r *kindRun) patchMeta(ctx context.Context, name string, labels, annotation
 	return nil
 }
 
-// PruneInput names the DR objects of one kind the deletion guard let go.
-type PruneInput struct {
-	Plan  ReplicationPlan `json:"plan"`
-	Kind  resources.Kind  `json:"kind"`
-	Names []string        `json:"names"`
-}
-
 // PruneObjects deletes DR objects this replication owns whose source is
 // gone, after the workflow's deletion guard agreed. Each is checked again
 // first: an object whose source is back, or that is no longer this
 // replication's, is left alone, and volumes are never deleted here.
 // Idempotent: an object already gone counts as pruned.
-func (a *ResourceActivities) PruneObjects(ctx context.Context, in PruneInput) (KindResult, error) {
-	result := KindResult{Kind: in.Kind.String()}
+func (a *ResourceActivities) PruneObjects(ctx context.Context, in contract.PruneInput) (contract.KindResult, error) {
+	result := contract.KindResult{Kind: in.Kind.String()}
 	if resources.IsVolume(in.Kind) {
 		return result, invalidSpec("%s are never pruned", in.Kind)
 	}
@@ -139,7 +128,7 @@ func (a *ResourceActivities) PruneObjects(ctx context.Context, in PruneInput) (K
 	}
 	r := &kindRun{plan: in.Plan, kind: in.Kind, cluster: dst, dst: dst.Resource(in.Kind.GVR()).Namespace(in.Plan.DestinationNamespace), opts: planOptions(in.Plan)}
 	for _, name := range in.Names {
-		status := ObjectStatus{Kind: in.Kind.String(), Name: name, Action: "Prune", State: StateSynced}
+		status := contract.ObjectStatus{Kind: in.Kind.String(), Name: name, Action: "Prune", State: contract.StateSynced}
 		if _, err := src.Resource(in.Kind.GVR()).Namespace(in.Plan.SourceNamespace).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			if err != nil {
 				return result, fmt.Errorf("get source %s %s: %w", in.Kind, name, err)

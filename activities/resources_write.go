@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
@@ -139,7 +140,7 @@ func (r *kindRun) waitGone(ctx context.Context, obj *unstructured.Unstructured, 
 		if time.Now().After(deadline) {
 			return false, nil
 		}
-		activity.RecordHeartbeat(ctx, ReplicateKindProgress{Kind: r.kind.String()})
+		activity.RecordHeartbeat(ctx, contract.ReplicateKindProgress{Kind: r.kind.String()})
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
@@ -185,7 +186,7 @@ func (r *kindRun) drain(ctx context.Context, workload *unstructured.Unstructured
 			}
 			return fmt.Sprintf("drainTimeout %s passed with %d pods left; force-deleted them", timeout, len(left.Items)), nil
 		}
-		activity.RecordHeartbeat(ctx, ReplicateKindProgress{Kind: r.kind.String()})
+		activity.RecordHeartbeat(ctx, contract.ReplicateKindProgress{Kind: r.kind.String()})
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
@@ -198,10 +199,10 @@ func (r *kindRun) drain(ctx context.Context, workload *unstructured.Unstructured
 // they can serve DR (see resources.VolumePortable), before the claims, so
 // each DR claim binds to its volume by name. It records in opts which
 // volumes travel, so only their claims keep volumeName.
-func (a *ResourceActivities) replicateVolumes(ctx context.Context, src, dst dynamic.Interface, plan ReplicationPlan,
-	claims []unstructured.Unstructured, opts *resources.Options) (KindResult, error) {
+func (a *ResourceActivities) replicateVolumes(ctx context.Context, src, dst dynamic.Interface, plan contract.ReplicationPlan,
+	claims []unstructured.Unstructured, opts *resources.Options) (contract.KindResult, error) {
 	k := resources.PersistentVolume
-	result := KindResult{Kind: k.Kind}
+	result := contract.KindResult{Kind: k.Kind}
 	sourceVolumes, err := listObjects(ctx, src, k, "")
 	if err != nil {
 		return result, fmt.Errorf("list source PersistentVolumes: %w", err)
@@ -226,7 +227,7 @@ func (a *ResourceActivities) replicateVolumes(ctx context.Context, src, dst dyna
 			continue
 		}
 		if portable, why := resources.VolumePortable(&pv); !portable {
-			result.Objects = append(result.Objects, ObjectStatus{Kind: k.Kind, Name: pv.GetName(), State: StateSkipped,
+			result.Objects = append(result.Objects, contract.ObjectStatus{Kind: k.Kind, Name: pv.GetName(), State: contract.StateSkipped,
 				Error: why + "; the DR claim gets a new volume"})
 			continue
 		}

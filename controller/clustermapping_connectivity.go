@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // Reasons of the Ready condition while connectivity is verified.
@@ -45,7 +45,7 @@ func checkVersion(keyFingerprint string, generation int64, agentRollout string) 
 // checkSeq is the sequence number of the check id names within version;
 // 0 when id belongs to another version.
 func checkSeq(m *drv1.ClusterMapping, version, id string) int {
-	prefix := strings.TrimSuffix(workflows.ConnectivityWorkflowID(m.Namespace, m.Name, version, 0), "0")
+	prefix := strings.TrimSuffix(contract.ConnectivityWorkflowID(m.Namespace, m.Name, version, 0), "0")
 	n, err := strconv.Atoi(strings.TrimPrefix(id, prefix))
 	if !strings.HasPrefix(id, prefix) || err != nil {
 		return 0
@@ -79,7 +79,7 @@ func planConnectivity(obs clusterMappingObservation, key clusterKey, p *clusterM
 	}
 	start := func() (drv1.ClusterMappingPhase, condition) {
 		seq++
-		id := workflows.ConnectivityWorkflowID(m.Namespace, m.Name, version, seq)
+		id := contract.ConnectivityWorkflowID(m.Namespace, m.Name, version, seq)
 		p.StartCheck = id
 		st.ConnectivityCheck = &drv1.WorkflowRef{WorkflowID: id}
 		p.RequeueAfter = poll

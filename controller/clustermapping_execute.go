@@ -11,8 +11,8 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // execute carries out the key action on the control-cluster Secret. Key
@@ -44,23 +44,23 @@ func (r *ClusterMappingReconciler) execute(ctx context.Context, m *drv1.ClusterM
 	if s.Data == nil {
 		s.Data = map[string][]byte{}
 	}
-	s.Labels[activities.LabelKeyKind] = activities.KeyKindClusterPair
+	s.Labels[contract.LabelKeyKind] = contract.KeyKindClusterPair
 	switch plan.Keys {
 	case keyGenerate, keyRotate:
 		k, err := keys.GenerateClusterPairKey(fmt.Sprintf("dr-syncer %s->%s %s", m.Spec.SourceCluster, m.Spec.TargetCluster, now.UTC().Format("2006-01-02")))
 		if err != nil {
 			return err
 		}
-		delete(s.Data, activities.SecretKeyClusterPreviousPublic)
+		delete(s.Data, contract.SecretKeyClusterPreviousPublic)
 		if plan.Keys == keyRotate {
-			s.Data[activities.SecretKeyClusterPreviousPublic] = s.Data[activities.SecretKeyClusterPublic]
+			s.Data[contract.SecretKeyClusterPreviousPublic] = s.Data[contract.SecretKeyClusterPublic]
 		}
-		s.Data[activities.SecretKeyClusterPrivate] = k.PrivateKey.Reveal()
-		s.Data[activities.SecretKeyClusterPublic] = k.AuthorizedKey
-		s.Annotations[activities.AnnotationKeyGeneratedAt] = now.UTC().Format(time.RFC3339)
-		s.Annotations[activities.AnnotationRotateKeysHandled] = plan.RotateValue
+		s.Data[contract.SecretKeyClusterPrivate] = k.PrivateKey.Reveal()
+		s.Data[contract.SecretKeyClusterPublic] = k.AuthorizedKey
+		s.Annotations[contract.AnnotationKeyGeneratedAt] = now.UTC().Format(time.RFC3339)
+		s.Annotations[contract.AnnotationRotateKeysHandled] = plan.RotateValue
 	case keyDropPrevious:
-		delete(s.Data, activities.SecretKeyClusterPreviousPublic)
+		delete(s.Data, contract.SecretKeyClusterPreviousPublic)
 	}
 	var err error
 	if create {
@@ -78,17 +78,17 @@ func (r *ClusterMappingReconciler) execute(ctx context.Context, m *drv1.ClusterM
 // per ID, and records its run in the planned status.
 func (r *ClusterMappingReconciler) startCheck(ctx context.Context, m *drv1.ClusterMapping, obs clusterMappingObservation, plan *clusterMappingPlan) error {
 	cfg := activities.AgentConfigOf(obs.Source)
-	in := workflows.ConnectivityInput{
-		Source:         activities.ClusterRef{Namespace: m.Namespace, Name: m.Spec.SourceCluster},
-		DR:             activities.ClusterRef{Namespace: m.Namespace, Name: m.Spec.TargetCluster},
+	in := contract.ConnectivityInput{
+		Source:         contract.ClusterRef{Namespace: m.Namespace, Name: m.Spec.SourceCluster},
+		DR:             contract.ClusterRef{Namespace: m.Namespace, Name: m.Spec.TargetCluster},
 		ClusterKey:     activities.ClusterKeySecret(m),
 		AgentHostKey:   activities.AgentHostKeySecret(obs.Source),
-		Image:          activities.Image{Reference: cfg.Image, PullPolicy: cfg.PullPolicy},
+		Image:          contract.Image{Reference: cfg.Image, PullPolicy: cfg.PullPolicy},
 		AgentPort:      cfg.Port,
 		TimeoutSeconds: m.Spec.ConnectivityTimeoutSeconds,
 	}
-	run, err := r.Temporal.StartWorkflowOnce(ctx, plan.StartCheck, workflows.ConnectivityName, in,
-		temporal.NewSearchAttributes(workflows.AttrSourceCluster.ValueSet(m.Spec.SourceCluster)))
+	run, err := r.Temporal.StartWorkflowOnce(ctx, plan.StartCheck, contract.ConnectivityName, in,
+		temporal.NewSearchAttributes(contract.AttrSourceCluster.ValueSet(m.Spec.SourceCluster)))
 	if err != nil {
 		// The status keeps naming the previous check, so the next
 		// reconcile plans the same ID again.

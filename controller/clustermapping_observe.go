@@ -12,8 +12,8 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // clusterMappingObservation is everything planClusterMapping needs.
@@ -43,7 +43,7 @@ type connectivityCheck struct {
 	// Status is how a closed run ended: Completed, Failed, Canceled, ...
 	Status string
 	// Result of a completed run.
-	Result *workflows.ConnectivityResult
+	Result *contract.ConnectivityResult
 	// Error says why a closed run did not complete.
 	Error string
 }
@@ -114,7 +114,7 @@ func (r *ClusterMappingReconciler) observeCheck(ctx context.Context, m *drv1.Clu
 	}
 	c.RunID, c.Running, c.Start, c.Closed, c.Status, c.Error = st.RunID, st.Running(), st.Start, st.Close, st.Status, st.Error
 	if st.Completed() {
-		var res workflows.ConnectivityResult
+		var res contract.ConnectivityResult
 		if err := st.Result(&res); err != nil {
 			return fmt.Errorf("decode result of %s: %w", ref.WorkflowID, err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 )
 
@@ -66,13 +67,13 @@ func readClusterKey(s *corev1.Secret) clusterKey {
 		return clusterKey{}
 	}
 	k := clusterKey{
-		Fingerprint: activities.PublicKeyFingerprint(s.Data[activities.SecretKeyClusterPublic]),
-		Overlap:     len(s.Data[activities.SecretKeyClusterPreviousPublic]) > 0,
+		Fingerprint: activities.PublicKeyFingerprint(s.Data[contract.SecretKeyClusterPublic]),
+		Overlap:     len(s.Data[contract.SecretKeyClusterPreviousPublic]) > 0,
 		GeneratedAt: activities.KeyGeneratedAt(s),
-		Handled:     s.Annotations[activities.AnnotationRotateKeysHandled],
+		Handled:     s.Annotations[contract.AnnotationRotateKeysHandled],
 	}
 	if k.Fingerprint != "" {
-		if signer, err := keys.ParsePrivateKey(s.Data[activities.SecretKeyClusterPrivate]); err == nil {
+		if signer, err := keys.ParsePrivateKey(s.Data[contract.SecretKeyClusterPrivate]); err == nil {
 			k.Valid = keys.Fingerprint(signer.PublicKey()) == k.Fingerprint
 		}
 	}

@@ -9,11 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 func testKeySecret(t *testing.T, generated time.Time, handled string, previous bool) (*corev1.Secret, string) {
@@ -22,13 +21,13 @@ func testKeySecret(t *testing.T, generated time.Time, handled string, previous b
 	require.NoError(t, err)
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
-			activities.AnnotationKeyGeneratedAt: generated.Format(time.RFC3339), activities.AnnotationRotateKeysHandled: handled}},
-		Data: map[string][]byte{activities.SecretKeyClusterPrivate: k.PrivateKey.Reveal(), activities.SecretKeyClusterPublic: k.AuthorizedKey},
+			contract.AnnotationKeyGeneratedAt: generated.Format(time.RFC3339), contract.AnnotationRotateKeysHandled: handled}},
+		Data: map[string][]byte{contract.SecretKeyClusterPrivate: k.PrivateKey.Reveal(), contract.SecretKeyClusterPublic: k.AuthorizedKey},
 	}
 	if previous {
 		old, err := keys.GenerateClusterPairKey("old")
 		require.NoError(t, err)
-		s.Data[activities.SecretKeyClusterPreviousPublic] = old.AuthorizedKey
+		s.Data[contract.SecretKeyClusterPreviousPublic] = old.AuthorizedKey
 	}
 	return s, k.Fingerprint
 }
@@ -47,7 +46,7 @@ func TestPlanClusterMappingKeys(t *testing.T) {
 	handled, _ := testKeySecret(t, now.Add(-time.Hour), "r1", false)
 	old, _ := testKeySecret(t, now.Add(-48*time.Hour), "", false)
 	overlap, overlapFP := testKeySecret(t, now.Add(-time.Minute), "r1", true)
-	broken := &corev1.Secret{Data: map[string][]byte{activities.SecretKeyClusterPublic: []byte("nope")}}
+	broken := &corev1.Secret{Data: map[string][]byte{contract.SecretKeyClusterPublic: []byte("nope")}}
 	for _, tc := range []struct {
 		name      string
 		m         *drv1.ClusterMapping
@@ -113,11 +112,11 @@ func TestPlanClusterMappingConnectivity(t *testing.T) {
 	mapping := &drv1.ClusterMapping{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "prod-to-dr", Generation: 2},
 		Spec: drv1.ClusterMappingSpec{SourceCluster: "prod", TargetCluster: "dr"}}
 	version := checkVersion(fp, 2, "rollout-1")
-	id := func(seq int) string { return workflows.ConnectivityWorkflowID("ns", "prod-to-dr", version, seq) }
-	ok := &workflows.ConnectivityResult{Connected: true, Agents: []sshcheck.Result{{Addr: "10.0.0.1:2222", OK: true}}}
-	wrongKey := &workflows.ConnectivityResult{Agents: []sshcheck.Result{{Addr: "10.0.0.1:2222", OK: true},
+	id := func(seq int) string { return contract.ConnectivityWorkflowID("ns", "prod-to-dr", version, seq) }
+	ok := &contract.ConnectivityResult{Connected: true, Agents: []sshcheck.Result{{Addr: "10.0.0.1:2222", OK: true}}}
+	wrongKey := &contract.ConnectivityResult{Agents: []sshcheck.Result{{Addr: "10.0.0.1:2222", OK: true},
 		{Addr: "10.0.0.2:2222", Kind: sshcheck.KindAuth, Error: "authentication failed (the agent does not accept this cluster key)"}}}
-	closed := func(seq int, ago time.Duration, r *workflows.ConnectivityResult) *connectivityCheck {
+	closed := func(seq int, ago time.Duration, r *contract.ConnectivityResult) *connectivityCheck {
 		return &connectivityCheck{WorkflowID: id(seq), RunID: "r", Status: "Completed", Start: now.Add(-ago - time.Second), Closed: now.Add(-ago), Result: r}
 	}
 	for _, tc := range []struct {
@@ -141,7 +140,7 @@ func TestPlanClusterMappingConnectivity(t *testing.T) {
 		{"a failed workflow is Failed with its error",
 			&connectivityCheck{WorkflowID: id(1), Status: "Failed", Closed: now, Error: "pod did not finish within 60s"}, nil,
 			drv1.ClusterMappingFailed, ReasonConnectivityFailed, "", []string{"did not complete (Failed): pod did not finish within 60s"}, true},
-		{"a check of an older key starts a new one", &connectivityCheck{WorkflowID: workflows.ConnectivityWorkflowID("ns", "prod-to-dr", "0ld", 4), Closed: now, Result: ok},
+		{"a check of an older key starts a new one", &connectivityCheck{WorkflowID: contract.ConnectivityWorkflowID("ns", "prod-to-dr", "0ld", 4), Closed: now, Result: ok},
 			nil, drv1.ClusterMappingConnecting, ReasonCheckingConnectivity, id(1), nil, false},
 		{"a check Temporal lost starts the next", &connectivityCheck{WorkflowID: id(3), Lost: true}, nil, drv1.ClusterMappingConnecting, ReasonCheckingConnectivity, id(4), nil, false},
 	} {

@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -40,7 +40,7 @@ const signalEvery = time.Second
 // namespace and signals the replication's workflow when something changes.
 type SourceWatches struct {
 	// Signal tells a continuous replication what changed.
-	Signal func(ctx context.Context, ref activities.ObjectRef, what string) error
+	Signal func(ctx context.Context, ref contract.ObjectRef, what string) error
 	Log    logr.Logger
 
 	mu     sync.Mutex
@@ -54,7 +54,7 @@ type sourceWatch struct {
 
 // Ensure watches namespace in the cluster of config for the replication;
 // key identifies the cluster and namespace, and a new key restarts the watch.
-func (w *SourceWatches) Ensure(ref activities.ObjectRef, config *rest.Config, namespace, key string) error {
+func (w *SourceWatches) Ensure(ref contract.ObjectRef, config *rest.Config, namespace, key string) error {
 	name := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -78,7 +78,7 @@ func (w *SourceWatches) Ensure(ref activities.ObjectRef, config *rest.Config, na
 }
 
 // Stop ends the replication's watch, if any.
-func (w *SourceWatches) Stop(ref activities.ObjectRef) {
+func (w *SourceWatches) Stop(ref contract.ObjectRef) {
 	name := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -88,7 +88,7 @@ func (w *SourceWatches) Stop(ref activities.ObjectRef) {
 	}
 }
 
-func (w *SourceWatches) run(ctx context.Context, ref activities.ObjectRef, client dynamic.Interface, namespace string) {
+func (w *SourceWatches) run(ctx context.Context, ref contract.ObjectRef, client dynamic.Interface, namespace string) {
 	factory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(client, 0, namespace, nil)
 	var (
 		mu      sync.Mutex

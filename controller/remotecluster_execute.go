@@ -9,8 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 )
 
@@ -38,7 +38,7 @@ func (r *RemoteClusterReconciler) execute(ctx context.Context, rc *drv1.RemoteCl
 
 // createHostKey generates the agent host key into a new Secret. It never
 // overwrites one: an existing Secret, even one created concurrently, wins.
-func (r *RemoteClusterReconciler) createHostKey(ctx context.Context, rc *drv1.RemoteCluster, ref activities.SecretRef) error {
+func (r *RemoteClusterReconciler) createHostKey(ctx context.Context, rc *drv1.RemoteCluster, ref contract.SecretRef) error {
 	private, public, err := keys.GenerateHostKey(fmt.Sprintf("dr-syncer-agent %s/%s", rc.Namespace, rc.Name))
 	if err != nil {
 		return err
@@ -47,13 +47,13 @@ func (r *RemoteClusterReconciler) createHostKey(ctx context.Context, rc *drv1.Re
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   ref.Namespace,
 			Name:        ref.Name,
-			Labels:      map[string]string{activities.LabelKeyKind: activities.KeyKindAgentHost},
-			Annotations: map[string]string{activities.AnnotationKeyGeneratedAt: time.Now().UTC().Format(time.RFC3339)},
+			Labels:      map[string]string{contract.LabelKeyKind: contract.KeyKindAgentHost},
+			Annotations: map[string]string{contract.AnnotationKeyGeneratedAt: time.Now().UTC().Format(time.RFC3339)},
 		},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{
-			activities.SecretKeyHostPrivate: private.Reveal(),
-			activities.SecretKeyHostPublic:  public,
+			contract.SecretKeyHostPrivate: private.Reveal(),
+			contract.SecretKeyHostPublic:  public,
 		},
 	}
 	if err := r.Client.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {

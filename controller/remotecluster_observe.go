@@ -15,6 +15,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
@@ -35,14 +36,14 @@ type remoteClusterObservation struct {
 	Health     kube.ClusterHealth
 
 	// HostKey is the control-cluster Secret of the agent's host key.
-	HostKey activities.SecretRef
+	HostKey contract.SecretRef
 	// HostKeyMissing asks for a new host key; HostKeyProblem reports a
 	// Secret that exists but cannot be used.
 	HostKeyMissing     bool
 	HostKeyProblem     string
 	HostKeyGeneratedAt time.Time
 	// Rollout is the rollout the spec and keys ask for (Version set).
-	Rollout activities.AgentRolloutInput
+	Rollout contract.AgentRolloutInput
 	// Tracked is the state of status.agent.rollout; TrackedLost when
 	// Temporal no longer knows it.
 	Tracked     *starter.AgentRolloutState
@@ -102,10 +103,10 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 	case err != nil:
 		return fmt.Errorf("get agent host key Secret %s/%s: %w", obs.HostKey.Namespace, obs.HostKey.Name, err)
 	}
-	hostFP := activities.PublicKeyFingerprint(s.Data[activities.SecretKeyHostPublic])
-	if hostFP == "" || len(s.Data[activities.SecretKeyHostPrivate]) == 0 {
+	hostFP := activities.PublicKeyFingerprint(s.Data[contract.SecretKeyHostPublic])
+	if hostFP == "" || len(s.Data[contract.SecretKeyHostPrivate]) == 0 {
 		obs.HostKeyProblem = fmt.Sprintf("agent host key Secret %s/%s lacks a valid %s and %s: delete it to have one generated, or fix spec.pvcSync.ssh.keySecretRef",
-			obs.HostKey.Namespace, obs.HostKey.Name, activities.SecretKeyHostPrivate, activities.SecretKeyHostPublic)
+			obs.HostKey.Namespace, obs.HostKey.Name, contract.SecretKeyHostPrivate, contract.SecretKeyHostPublic)
 		return nil
 	}
 	obs.HostKeyGeneratedAt = activities.KeyGeneratedAt(&s)
@@ -114,8 +115,8 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 		return err
 	}
 	cfg := activities.AgentConfigOf(rc)
-	obs.Rollout = activities.AgentRolloutInput{
-		Cluster: activities.ClusterRef{Namespace: rc.Namespace, Name: rc.Name},
+	obs.Rollout = contract.AgentRolloutInput{
+		Cluster: contract.ClusterRef{Namespace: rc.Namespace, Name: rc.Name},
 		Version: rolloutVersion(cfg, hostFP, fps),
 		Config:  cfg,
 		HostKey: obs.HostKey,
@@ -124,9 +125,9 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 }
 
 // rolloutVersion hashes what the agent runs with; fingerprints only.
-func rolloutVersion(cfg activities.AgentConfig, hostFP string, authorized []string) string {
+func rolloutVersion(cfg contract.AgentConfig, hostFP string, authorized []string) string {
 	b, _ := json.Marshal(struct {
-		Config     activities.AgentConfig
+		Config     contract.AgentConfig
 		HostKey    string
 		Authorized []string
 	}{cfg, hostFP, authorized})

@@ -8,10 +8,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // RemoteCluster health values.
@@ -47,11 +46,11 @@ const removalVersion = "remove-g"
 type remoteClusterPlan struct {
 	Status drv1.RemoteClusterStatus
 	// GenerateHostKey creates the agent host key Secret.
-	GenerateHostKey *activities.SecretRef
+	GenerateHostKey *contract.SecretRef
 	// CancelRollout cancels a rollout the spec or keys superseded.
 	CancelRollout *drv1.WorkflowRef
 	// StartRollout starts this rollout (or removal).
-	StartRollout *activities.AgentRolloutInput
+	StartRollout *contract.AgentRolloutInput
 	RequeueAfter time.Duration
 }
 
@@ -135,7 +134,7 @@ func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Tim
 		p.GenerateHostKey = &obs.HostKey
 		return &condition{ReasonAgentPending, "generating the agent host key"}
 	}
-	id := workflows.AgentRolloutWorkflowID(rc.Namespace, rc.Name, obs.Rollout.Version)
+	id := contract.AgentRolloutWorkflowID(rc.Namespace, rc.Name, obs.Rollout.Version)
 	tracked := st.Agent.Rollout
 	if healthy && (tracked == nil || tracked.WorkflowID != id || retryDue(tracked, now)) {
 		p.supersede(tracked)
@@ -186,8 +185,8 @@ func (p *remoteClusterPlan) planRemoval(obs remoteClusterObservation, now time.T
 	}
 	version := fmt.Sprintf("%s%d", removalVersion, rc.Generation)
 	p.supersede(tracked)
-	p.StartRollout = &activities.AgentRolloutInput{
-		Cluster: activities.ClusterRef{Namespace: rc.Namespace, Name: rc.Name}, Version: version, Remove: true,
+	p.StartRollout = &contract.AgentRolloutInput{
+		Cluster: contract.ClusterRef{Namespace: rc.Namespace, Name: rc.Name}, Version: version, Remove: true,
 	}
 	return &condition{ReasonAgentRemoving, "removing the agent: spec.pvcSync is disabled"}
 }

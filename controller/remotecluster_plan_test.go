@@ -7,9 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
-	"github.com/dr-syncer/dr-syncer/workflows"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 func TestPlanRemoteCluster(t *testing.T) {
@@ -21,8 +20,8 @@ func TestPlanRemoteCluster(t *testing.T) {
 		}
 		return r
 	}
-	current := workflows.AgentRolloutWorkflowID("ns", "src", "v2")
-	rollout := activities.AgentRolloutInput{Version: "v2"}
+	current := contract.AgentRolloutWorkflowID("ns", "src", "v2")
+	rollout := contract.AgentRolloutInput{Version: "v2"}
 	for _, tc := range []struct {
 		name       string
 		obs        remoteClusterObservation

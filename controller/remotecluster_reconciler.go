@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
@@ -22,7 +22,7 @@ import (
 // AgentTemporal is what the RemoteCluster reconciler needs of Temporal;
 // *starter.Starter is the implementation.
 type AgentTemporal interface {
-	StartAgentRollout(ctx context.Context, in activities.AgentRolloutInput) (starter.StartedRun, error)
+	StartAgentRollout(ctx context.Context, in contract.AgentRolloutInput) (starter.StartedRun, error)
 	AgentRolloutState(ctx context.Context, workflowID, runID string) (starter.AgentRolloutState, error)
 	CancelRun(ctx context.Context, workflowID, runID string) error
 }

@@ -6,10 +6,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // Event reasons of the decisions a person made through annotations.
@@ -22,10 +21,10 @@ const (
 // Synced condition carries them as its reason, so a user sees which guard
 // kept the DR copy and why.
 var guardReasons = map[string]bool{
-	workflows.ErrTypeDeletionGuard:   true,
-	activities.ErrTypeSourceReplaced: true,
-	activities.ErrTypeSourceShrank:   true,
-	activities.ErrTypeConflict:       true,
+	contract.ErrTypeDeletionGuard:  true,
+	contract.ErrTypeSourceReplaced: true,
+	contract.ErrTypeSourceShrank:   true,
+	contract.ErrTypeConflict:       true,
 }
 
 // failedReason is the Synced reason of a failed run.
@@ -41,7 +40,7 @@ func failedReason(last *drv1.SyncError) string {
 func keptCopies(objects []drv1.ResourceStatus) string {
 	var kept []string
 	for _, o := range objects {
-		if o.State == string(activities.StateSourceDeleted) {
+		if o.State == string(contract.StateSourceDeleted) {
 			kept = append(kept, o.Kind+" "+o.Name)
 		}
 	}
@@ -68,7 +67,7 @@ func recordDecisions(st *drv1.ReplicationStatus, run *starter.RunState) []replic
 	}
 	if res.Resources != nil {
 		for _, o := range res.Resources.Resources {
-			if o.Action == activities.ActionDeleteCopy && o.State == activities.StateSynced {
+			if o.Action == contract.ActionDeleteCopy && o.State == contract.StateSynced {
 				events = append(events, replicationEvent{corev1.EventTypeNormal, EventCopyDeleted,
 					fmt.Sprintf("run %s deleted DR %s %s: %s", run.WorkflowID, o.Kind, o.Name, o.Detail)})
 			}
@@ -78,7 +77,7 @@ func recordDecisions(st *drv1.ReplicationStatus, run *starter.RunState) []replic
 }
 
 // acceptedWhat says what an accepted run let through.
-func acceptedWhat(res *workflows.ReplicationResult) string {
+func acceptedWhat(res *contract.ReplicationResult) string {
 	var parts []string
 	if r := res.Resources; r != nil && r.DeletionGuard != nil && r.DeletionGuard.Deletions > 0 {
 		parts = append(parts, fmt.Sprintf("%d DR objects whose source is gone deleted past the deletion guard", r.DeletionGuard.Deletions))

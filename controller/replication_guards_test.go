@@ -9,14 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 func TestPlanNamesTheGuardThatHeldARun(t *testing.T) {
-	for _, errType := range []string{workflows.ErrTypeDeletionGuard, activities.ErrTypeSourceReplaced, activities.ErrTypeSourceShrank, activities.ErrTypeConflict} {
+	for _, errType := range []string{contract.ErrTypeDeletionGuard, contract.ErrTypeSourceReplaced, contract.ErrTypeSourceShrank, contract.ErrTypeConflict} {
 		t.Run(errType, func(t *testing.T) {
 			held := starter.RunState{WorkflowID: "replication/ops/shop/1", RunID: "r1", Status: "Failed", Start: now.Add(-90 * time.Second), Close: now,
 				Error: errType + ": DR copy kept; annotate ...", ErrorType: errType}
@@ -31,11 +30,11 @@ func TestPlanNamesTheGuardThatHeldARun(t *testing.T) {
 
 func TestPlanRecordsAcceptedChangesOnce(t *testing.T) {
 	done := starter.RunState{WorkflowID: "replication/ops/shop/2", RunID: "r2", Status: "Completed", Start: now.Add(-90 * time.Second), Close: now,
-		Result: &workflows.ReplicationResult{AcceptChanges: "yes-1",
-			Resources: &workflows.ResourcesResult{
-				DeletionGuard: &workflows.DeletionGuardResult{},
-				Resources: []activities.ObjectStatus{{Kind: "PersistentVolumeClaim", Name: "old", State: activities.StateSynced,
-					Action: activities.ActionDeleteCopy, Detail: "deleted as annotated dr-syncer.io/delete-copy=true"}}}}}
+		Result: &contract.ReplicationResult{AcceptChanges: "yes-1",
+			Resources: &contract.ResourcesResult{
+				DeletionGuard: &contract.DeletionGuardResult{},
+				Resources: []contract.ObjectStatus{{Kind: "PersistentVolumeClaim", Name: "old", State: contract.StateSynced,
+					Action: contract.ActionDeleteCopy, Detail: "deleted as annotated dr-syncer.io/delete-copy=true"}}}}}
 	done.Result.Resources.DeletionGuard.Deletions = 24
 	repl := replication(drv1.ModeManual, func(r *drv1.Replication) {
 		r.Annotations = map[string]string{drv1.AnnotationAcceptChanges: "yes-1"}
@@ -63,7 +62,7 @@ func TestPlanRecordsAcceptedChangesOnce(t *testing.T) {
 func TestSyncedMessageNamesKeptCopies(t *testing.T) {
 	repl := replication(drv1.ModeManual, func(r *drv1.Replication) {
 		r.Status.LastRun = &drv1.WorkflowRef{WorkflowID: "replication/ops/shop/3", Result: "Completed"}
-		r.Status.ResourceStatus = []drv1.ResourceStatus{{Kind: "PersistentVolumeClaim", Name: "data", State: string(activities.StateSourceDeleted)}}
+		r.Status.ResourceStatus = []drv1.ResourceStatus{{Kind: "PersistentVolumeClaim", Name: "data", State: string(contract.StateSourceDeleted)}}
 	})
 	p := planReplication(replicationObservation{Replication: repl}, now, poll)
 	c := synced(t, p.Status)

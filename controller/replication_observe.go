@@ -10,8 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -131,6 +131,6 @@ func (r *ReplicationReconciler) checkKubeconfig(ctx context.Context, rc *drv1.Re
 	return "", nil
 }
 
-func refOf(repl *drv1.Replication) activities.ObjectRef {
-	return activities.ObjectRef{Namespace: repl.Namespace, Name: repl.Name}
+func refOf(repl *drv1.Replication) contract.ObjectRef {
+	return contract.ObjectRef{Namespace: repl.Namespace, Name: repl.Name}
 }

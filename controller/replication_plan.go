@@ -9,10 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // Reasons of the Synced condition; each says what happened or what to fix.
@@ -358,7 +357,7 @@ const maxResourceStatus = 100
 // recordResources mirrors a run's object replication into the status. A run
 // that changed nothing in DR leaves the per-object status as it was, so a
 // steady state produces no status churn.
-func recordResources(st *drv1.ReplicationStatus, res *workflows.ResourcesResult, at *metav1.Time) {
+func recordResources(st *drv1.ReplicationStatus, res *contract.ResourcesResult, at *metav1.Time) {
 	groups := make([]drv1.ResourceGroupStatus, 0, len(res.Groups))
 	for _, g := range res.Groups {
 		groups = append(groups, drv1.ResourceGroupStatus{Kind: g.Kind, Total: int32(g.Total), Synced: int32(g.Synced), Failed: int32(g.Failed)})
@@ -373,9 +372,9 @@ func recordResources(st *drv1.ReplicationStatus, res *workflows.ResourcesResult,
 	}
 	st.DeploymentScales = scales
 	objects := make([]drv1.ResourceStatus, 0, min(len(res.Resources), maxResourceStatus))
-	for _, pass := range []func(activities.ObjectStatus) bool{
-		func(o activities.ObjectStatus) bool { return o.State != activities.StateSynced },
-		func(o activities.ObjectStatus) bool { return o.State == activities.StateSynced },
+	for _, pass := range []func(contract.ObjectStatus) bool{
+		func(o contract.ObjectStatus) bool { return o.State != contract.StateSynced },
+		func(o contract.ObjectStatus) bool { return o.State == contract.StateSynced },
 	} {
 		for _, o := range res.Resources {
 			if pass(o) && len(objects) < maxResourceStatus {

@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 var (
@@ -120,7 +120,7 @@ func TestPlanFollowsRun(t *testing.T) {
 	t.Run("running", func(t *testing.T) {
 		running := run
 		running.Status = "Running"
-		running.Progress = &workflows.ReplicationProgress{Phase: workflows.PhaseSyncPVCs, PVCsTotal: 4, PVCsDone: 1, Percent: 25}
+		running.Progress = &contract.ReplicationProgress{Phase: contract.PhaseSyncPVCs, PVCsTotal: 4, PVCsDone: 1, Percent: 25}
 		p := planReplication(replicationObservation{Replication: replication(drv1.ModeManual, current), Run: &running}, now, poll)
 		assert.Equal(t, drv1.PhaseRunning, p.Status.Phase)
 		assert.Equal(t, &drv1.SyncProgress{PercentComplete: 25, CurrentOperation: "SyncPVCs", PVCsDone: 1, PVCsTotal: 4}, p.Status.SyncProgress)

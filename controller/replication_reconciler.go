@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
@@ -32,13 +32,13 @@ const DefaultPollInterval = 3 * time.Second
 // ReplicationTemporal is what the reconciler needs of Temporal;
 // *starter.Starter is the implementation.
 type ReplicationTemporal interface {
-	StartRun(ctx context.Context, ref activities.ObjectRef, trigger string) (starter.StartedRun, error)
+	StartRun(ctx context.Context, ref contract.ObjectRef, trigger string) (starter.StartedRun, error)
 	RunState(ctx context.Context, workflowID, runID string) (starter.RunState, error)
-	DescribeSchedule(ctx context.Context, ref activities.ObjectRef) (*starter.ScheduleState, error)
-	EnsureSchedule(ctx context.Context, ref activities.ObjectRef, spec starter.ScheduleSpec) error
-	DeleteSchedule(ctx context.Context, ref activities.ObjectRef) error
-	NextRunTime(ctx context.Context, ref activities.ObjectRef) (time.Time, error)
-	Cancel(ctx context.Context, ref activities.ObjectRef) ([]string, error)
+	DescribeSchedule(ctx context.Context, ref contract.ObjectRef) (*starter.ScheduleState, error)
+	EnsureSchedule(ctx context.Context, ref contract.ObjectRef, spec starter.ScheduleSpec) error
+	DeleteSchedule(ctx context.Context, ref contract.ObjectRef) error
+	NextRunTime(ctx context.Context, ref contract.ObjectRef) (time.Time, error)
+	Cancel(ctx context.Context, ref contract.ObjectRef) ([]string, error)
 	CancelRun(ctx context.Context, workflowID, runID string) error
 }
 

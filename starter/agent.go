@@ -12,8 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/dr-syncer/dr-syncer/activities"
-	"github.com/dr-syncer/dr-syncer/workflows"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // WorkflowState is one run of an agent-lifecycle workflow: how it stands,
@@ -54,8 +53,8 @@ func (w WorkflowState) Result(v any) error {
 // AgentRolloutState decodes a rollout's progress and result.
 type AgentRolloutState struct {
 	WorkflowState
-	Progress *activities.AgentReadiness
-	Outcome  *workflows.AgentRolloutResult
+	Progress *contract.AgentReadiness
+	Outcome  *contract.AgentRolloutResult
 }
 
 // StartWorkflowOnce starts workflow type name under id unless a run of id is
@@ -83,10 +82,10 @@ func (s *Starter) StartWorkflowOnce(ctx context.Context, id, name string, input 
 }
 
 // StartAgentRollout starts the rollout of in, at most once per version.
-func (s *Starter) StartAgentRollout(ctx context.Context, in activities.AgentRolloutInput) (StartedRun, error) {
-	id := workflows.AgentRolloutWorkflowID(in.Cluster.Namespace, in.Cluster.Name, in.Version)
-	return s.StartWorkflowOnce(ctx, id, workflows.AgentRolloutName, in,
-		temporal.NewSearchAttributes(workflows.AttrSourceCluster.ValueSet(in.Cluster.Name)))
+func (s *Starter) StartAgentRollout(ctx context.Context, in contract.AgentRolloutInput) (StartedRun, error) {
+	id := contract.AgentRolloutWorkflowID(in.Cluster.Namespace, in.Cluster.Name, in.Version)
+	return s.StartWorkflowOnce(ctx, id, contract.AgentRolloutName, in,
+		temporal.NewSearchAttributes(contract.AttrSourceCluster.ValueSet(in.Cluster.Name)))
 }
 
 // AgentRolloutState reads a rollout: nodes ready while it waits, the
@@ -98,13 +97,13 @@ func (s *Starter) AgentRolloutState(ctx context.Context, workflowID, runID strin
 	}
 	st := AgentRolloutState{WorkflowState: ws}
 	if len(ws.Heartbeat) > 0 {
-		var p activities.AgentReadiness
+		var p contract.AgentReadiness
 		if json.Unmarshal(ws.Heartbeat, &p) == nil {
 			st.Progress = &p
 		}
 	}
 	if ws.Completed() {
-		var r workflows.AgentRolloutResult
+		var r contract.AgentRolloutResult
 		if err := ws.Result(&r); err != nil {
 			return st, fmt.Errorf("decode result of %s: %w", workflowID, err)
 		}

@@ -9,8 +9,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
-	"github.com/dr-syncer/dr-syncer/workflows"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // A Continuous Replication is one long-running ContinuousReplication
@@ -20,8 +19,8 @@ import (
 
 // describeContinuous returns the continuous workflow as a ScheduleState, or
 // nil when none runs.
-func (s *Starter) describeContinuous(ctx context.Context, ref activities.ObjectRef) (*ScheduleState, error) {
-	id := workflows.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
+func (s *Starter) describeContinuous(ctx context.Context, ref contract.ObjectRef) (*ScheduleState, error) {
+	id := contract.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
 	d, err := s.Client.DescribeWorkflowExecution(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
@@ -33,11 +32,11 @@ func (s *Starter) describeContinuous(ctx context.Context, ref activities.ObjectR
 	if d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return nil, nil
 	}
-	v, err := s.Client.QueryWorkflow(ctx, id, "", workflows.ProgressQuery)
+	v, err := s.Client.QueryWorkflow(ctx, id, "", contract.ProgressQuery)
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", id, err)
 	}
-	var state workflows.ContinuousState
+	var state contract.ContinuousState
 	if err := v.Get(&state); err != nil {
 		return nil, fmt.Errorf("decode the state of %s: %w", id, err)
 	}
@@ -56,18 +55,18 @@ func (s *Starter) describeContinuous(ctx context.Context, ref activities.ObjectR
 
 // ensureContinuous starts the continuous workflow, or hands a running one
 // its new settings.
-func (s *Starter) ensureContinuous(ctx context.Context, ref activities.ObjectRef, spec ScheduleSpec) error {
-	settings := workflows.ContinuousSettings{Every: spec.Every, Paused: spec.Paused, Note: spec.note()}
+func (s *Starter) ensureContinuous(ctx context.Context, ref contract.ObjectRef, spec ScheduleSpec) error {
+	settings := contract.ContinuousSettings{Every: spec.Every, Paused: spec.Paused, Note: spec.note()}
 	current, err := s.describeContinuous(ctx, ref)
 	if err != nil {
 		return err
 	}
-	id := workflows.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
+	id := contract.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
 	if current != nil {
 		if current.Matches(spec) {
 			return nil
 		}
-		if err := s.Client.SignalWorkflow(ctx, id, "", workflows.SignalSettings, settings); err != nil {
+		if err := s.Client.SignalWorkflow(ctx, id, "", contract.SignalSettings, settings); err != nil {
 			return fmt.Errorf("update %s: %w", id, err)
 		}
 		return nil
@@ -78,7 +77,7 @@ func (s *Starter) ensureContinuous(ctx context.Context, ref activities.ObjectRef
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    replicationAttributes(ref),
-	}, workflows.ContinuousReplicationName, workflows.ContinuousState{Replication: ref, Settings: settings})
+	}, contract.ContinuousReplicationName, contract.ContinuousState{Replication: ref, Settings: settings})
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
 	}
@@ -87,8 +86,8 @@ func (s *Starter) ensureContinuous(ctx context.Context, ref activities.ObjectRef
 
 // stopContinuous cancels the continuous workflow; its running sync is
 // cancelled with it and cleans up. Nothing running is not an error.
-func (s *Starter) stopContinuous(ctx context.Context, ref activities.ObjectRef) error {
-	id := workflows.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
+func (s *Starter) stopContinuous(ctx context.Context, ref contract.ObjectRef) error {
+	id := contract.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
 	err := s.Client.CancelWorkflow(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	if err != nil && !errors.As(err, &notFound) {
@@ -99,9 +98,9 @@ func (s *Starter) stopContinuous(ctx context.Context, ref activities.ObjectRef) 
 
 // SignalChange tells a Continuous Replication that its source changed; it
 // syncs within seconds. A replication that is not continuous ignores it.
-func (s *Starter) SignalChange(ctx context.Context, ref activities.ObjectRef, what string) error {
-	id := workflows.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
-	err := s.Client.SignalWorkflow(ctx, id, "", workflows.SignalChange, what)
+func (s *Starter) SignalChange(ctx context.Context, ref contract.ObjectRef, what string) error {
+	id := contract.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
+	err := s.Client.SignalWorkflow(ctx, id, "", contract.SignalChange, what)
 	var notFound *serviceerror.NotFound
 	if err != nil && !errors.As(err, &notFound) {
 		return fmt.Errorf("signal %s: %w", id, err)

@@ -13,8 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/dr-syncer/dr-syncer/activities"
-	"github.com/dr-syncer/dr-syncer/workflows"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // Triggers the system itself uses; a sync-now value is the fourth kind.
@@ -40,8 +39,8 @@ type StartedRun struct {
 // refusals are success, returning the run that already holds the ID — which
 // is what makes a sync-now exactly-once across controller restarts and double
 // reconciles, even when the status write that recorded it was lost.
-func (s *Starter) StartRun(ctx context.Context, ref activities.ObjectRef, trigger string) (StartedRun, error) {
-	id := workflows.ReplicationWorkflowID(ref.Namespace, ref.Name, trigger)
+func (s *Starter) StartRun(ctx context.Context, ref contract.ObjectRef, trigger string) (StartedRun, error) {
+	id := contract.ReplicationWorkflowID(ref.Namespace, ref.Name, trigger)
 	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.TaskQueue,
@@ -53,7 +52,7 @@ func (s *Starter) StartRun(ctx context.Context, ref activities.ObjectRef, trigge
 		// Set at start, not only by the workflow, so visibility finds a run
 		// even before a worker picked it up.
 		TypedSearchAttributes: replicationAttributes(ref),
-	}, workflows.ReplicationName, workflows.ReplicationInput{Replication: ref, Trigger: trigger})
+	}, contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: trigger})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return StartedRun{WorkflowID: id, RunID: started.RunId}, nil
@@ -64,8 +63,8 @@ func (s *Starter) StartRun(ctx context.Context, ref activities.ObjectRef, trigge
 	return StartedRun{WorkflowID: id, RunID: run.GetRunID(), Started: true}, nil
 }
 
-func replicationAttributes(ref activities.ObjectRef) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(workflows.AttrReplication.ValueSet(ref.String()))
+func replicationAttributes(ref contract.ObjectRef) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(contract.AttrReplication.ValueSet(ref.String()))
 }
 
 // maxTriggerLen keeps workflow IDs short enough to type and to fit labels.

@@ -8,8 +8,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/dr-syncer/dr-syncer/activities"
-	"github.com/dr-syncer/dr-syncer/workflows"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // ErrNothingToRetry is returned by Retry when the last run did not fail.
@@ -17,14 +16,14 @@ var ErrNothingToRetry = errors.New("nothing to retry")
 
 // replicationQuery selects the runs of one Replication in visibility; the
 // runs carry the search attribute from their start.
-func replicationQuery(ref activities.ObjectRef) string {
-	return fmt.Sprintf("WorkflowType = %q AND %s = %q", workflows.ReplicationName, workflows.AttrReplication.GetName(), ref.String())
+func replicationQuery(ref contract.ObjectRef) string {
+	return fmt.Sprintf("WorkflowType = %q AND %s = %q", contract.ReplicationName, contract.AttrReplication.GetName(), ref.String())
 }
 
 // History returns the Replication's runs, newest first, with their status and
 // times (Run.Duration). Visibility is eventually consistent: a run that
 // started or ended a moment ago may show its previous state.
-func (s *Starter) History(ctx context.Context, ref activities.ObjectRef, limit int) ([]Run, error) {
+func (s *Starter) History(ctx context.Context, ref contract.ObjectRef, limit int) ([]Run, error) {
 	runs, err := s.List(ctx, ListOptions{Query: replicationQuery(ref), Limit: limit})
 	if err != nil {
 		return nil, fmt.Errorf("history of replication %s: %w", ref, err)
@@ -34,7 +33,7 @@ func (s *Starter) History(ctx context.Context, ref activities.ObjectRef, limit i
 }
 
 // OpenRuns returns the Replication's runs that are still running.
-func (s *Starter) OpenRuns(ctx context.Context, ref activities.ObjectRef) ([]Run, error) {
+func (s *Starter) OpenRuns(ctx context.Context, ref contract.ObjectRef) ([]Run, error) {
 	runs, err := s.List(ctx, ListOptions{Query: replicationQuery(ref) + ` AND ExecutionStatus = "Running"`})
 	if err != nil {
 		return nil, fmt.Errorf("open runs of replication %s: %w", ref, err)
@@ -45,7 +44,7 @@ func (s *Starter) OpenRuns(ctx context.Context, ref activities.ObjectRef) ([]Run
 // Cancel asks every running run of the Replication to cancel; each run then
 // cancels its PVC syncs, which clean up after themselves. It returns the
 // workflow IDs it cancelled.
-func (s *Starter) Cancel(ctx context.Context, ref activities.ObjectRef) ([]string, error) {
+func (s *Starter) Cancel(ctx context.Context, ref contract.ObjectRef) ([]string, error) {
 	runs, err := s.OpenRuns(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -76,7 +75,7 @@ func (s *Starter) CancelRun(ctx context.Context, workflowID, runID string) error
 // fix the user just made) and runs the current workflow code. Its trigger is
 // "retry-" plus the failed run's short run ID, so retrying one failure twice
 // (a double click, a re-run script) still starts one run.
-func (s *Starter) Retry(ctx context.Context, ref activities.ObjectRef) (StartedRun, error) {
+func (s *Starter) Retry(ctx context.Context, ref contract.ObjectRef) (StartedRun, error) {
 	runs, err := s.History(ctx, ref, 100)
 	if err != nil {
 		return StartedRun{}, err
@@ -104,7 +103,7 @@ func RetryTrigger(runID string) string {
 
 // Status returns the newest run of the Replication: its progress while it
 // runs, its outcome once closed.
-func (s *Starter) Status(ctx context.Context, ref activities.ObjectRef) (RunState, error) {
+func (s *Starter) Status(ctx context.Context, ref contract.ObjectRef) (RunState, error) {
 	runs, err := s.History(ctx, ref, 20)
 	if err != nil {
 		return RunState{}, err

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
@@ -39,7 +39,7 @@ func TestStarterAgainstDevServer(t *testing.T) {
 	s := &starter.Starter{Client: tp.Client, Namespace: tp.Namespace, TaskQueue: tp.TaskQueue}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ref := activities.ObjectRef{Namespace: "ops", Name: "shop"}
+	ref := contract.ObjectRef{Namespace: "ops", Name: "shop"}
 
 	t.Run("a trigger starts one run, ever", func(t *testing.T) {
 		first, err := s.StartRun(ctx, ref, "one")
@@ -96,7 +96,7 @@ func TestStarterAgainstDevServer(t *testing.T) {
 	})
 
 	t.Run("schedule is created, updated, paused and deleted", func(t *testing.T) {
-		sref := activities.ObjectRef{Namespace: "ops", Name: "nightly"}
+		sref := contract.ObjectRef{Namespace: "ops", Name: "nightly"}
 		none, err := s.DescribeSchedule(ctx, sref)
 		require.NoError(t, err)
 		assert.Nil(t, none)

@@ -13,8 +13,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/dr-syncer/dr-syncer/activities"
-	"github.com/dr-syncer/dr-syncer/workflows"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // ErrRunNotFound is returned for a run Temporal does not know (any more).
@@ -36,13 +35,13 @@ type RunState struct {
 
 	// Progress is the run's answer to the progress query, while it runs;
 	// nil when it did not answer (no worker picked it up yet).
-	Progress *workflows.ReplicationProgress
+	Progress *contract.ReplicationProgress
 	// PVCs are the data syncs running now, with bytes from their heartbeats.
 	PVCs []PVCProgress
 
 	// Result is what a closed run reported, also for a failed run when the
 	// failure carries it.
-	Result *workflows.ReplicationResult
+	Result *contract.ReplicationResult
 	// Error and ErrorType say why a closed run did not complete.
 	Error     string
 	ErrorType string
@@ -60,7 +59,7 @@ type PVCProgress struct {
 	// Phase is the PVC sync's step, from its progress query.
 	Phase string
 	// Transfer is the last heartbeat of the running transfer, if one runs.
-	Transfer *activities.TransferProgress
+	Transfer *contract.TransferProgress
 	// Attempt and LastFailure show a step that is retrying.
 	Attempt     int32
 	LastFailure string
@@ -86,7 +85,7 @@ func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunSt
 	if st.Running() {
 		st.Progress = s.queryProgress(ctx, workflowID, st.RunID)
 		for _, child := range resp.GetPendingChildren() {
-			if child.GetWorkflowTypeName() != workflows.PVCSyncName {
+			if child.GetWorkflowTypeName() != contract.PVCSyncName {
 				continue
 			}
 			st.PVCs = append(st.PVCs, s.pvcProgress(ctx, child.GetWorkflowId(), child.GetRunId()))
@@ -97,14 +96,14 @@ func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunSt
 	return st, nil
 }
 
-func (s *Starter) queryProgress(ctx context.Context, workflowID, runID string) *workflows.ReplicationProgress {
+func (s *Starter) queryProgress(ctx context.Context, workflowID, runID string) *contract.ReplicationProgress {
 	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	v, err := s.Client.QueryWorkflow(qctx, workflowID, runID, workflows.ProgressQuery)
+	v, err := s.Client.QueryWorkflow(qctx, workflowID, runID, contract.ProgressQuery)
 	if err != nil {
 		return nil
 	}
-	var p workflows.ReplicationProgress
+	var p contract.ReplicationProgress
 	if err := v.Get(&p); err != nil {
 		return nil
 	}
@@ -118,8 +117,8 @@ func (s *Starter) pvcProgress(ctx context.Context, workflowID, runID string) PVC
 	p := PVCProgress{WorkflowID: workflowID, PVC: lastSegment(workflowID)}
 	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	if v, err := s.Client.QueryWorkflow(qctx, workflowID, runID, workflows.ProgressQuery); err == nil {
-		var sp workflows.PVCSyncProgress
+	if v, err := s.Client.QueryWorkflow(qctx, workflowID, runID, contract.ProgressQuery); err == nil {
+		var sp contract.PVCSyncProgress
 		if v.Get(&sp) == nil {
 			p.Phase = sp.Phase
 		}
@@ -137,7 +136,7 @@ func (s *Starter) pvcProgress(ctx context.Context, workflowID, runID string) PVC
 		if pa.GetActivityType().GetName() != "Transfer" || len(details) == 0 {
 			continue
 		}
-		var tp activities.TransferProgress
+		var tp contract.TransferProgress
 		if json.Unmarshal(details[len(details)-1].GetData(), &tp) == nil {
 			p.Transfer = &tp
 		}
@@ -148,7 +147,7 @@ func (s *Starter) pvcProgress(ctx context.Context, workflowID, runID string) PVC
 // readOutcome fills in the result and, for a run that did not complete, the
 // innermost application error: that is the message that says what to fix.
 func (s *Starter) readOutcome(ctx context.Context, st *RunState) {
-	var result workflows.ReplicationResult
+	var result contract.ReplicationResult
 	err := s.Client.GetWorkflow(ctx, st.WorkflowID, st.RunID).Get(ctx, &result)
 	if err == nil {
 		st.Result = &result

@@ -11,12 +11,11 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
-	"github.com/dr-syncer/dr-syncer/workflows"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // ScheduleID is the one Temporal Schedule of a Replication.
-func ScheduleID(ref activities.ObjectRef) string {
+func ScheduleID(ref contract.ObjectRef) string {
 	return fmt.Sprintf("replication/%s/%s/schedule", ref.Namespace, ref.Name)
 }
 
@@ -82,7 +81,7 @@ func (st *ScheduleState) Matches(spec ScheduleSpec) bool {
 // DescribeSchedule returns the Replication's Schedule (for a Continuous
 // Replication: its continuous workflow, in the same shape), or nil when it
 // has none.
-func (s *Starter) DescribeSchedule(ctx context.Context, ref activities.ObjectRef) (*ScheduleState, error) {
+func (s *Starter) DescribeSchedule(ctx context.Context, ref contract.ObjectRef) (*ScheduleState, error) {
 	id := ScheduleID(ref)
 	d, err := s.Client.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 	var notFound *serviceerror.NotFound
@@ -118,7 +117,7 @@ func (s *Starter) DescribeSchedule(ctx context.Context, ref activities.ObjectRef
 
 // NextRunTime is when the Replication's Schedule starts its next run; zero
 // when it has no Schedule or the Schedule is paused.
-func (s *Starter) NextRunTime(ctx context.Context, ref activities.ObjectRef) (time.Time, error) {
+func (s *Starter) NextRunTime(ctx context.Context, ref contract.ObjectRef) (time.Time, error) {
 	st, err := s.DescribeSchedule(ctx, ref)
 	if err != nil || st == nil || len(st.NextRuns) == 0 {
 		return time.Time{}, err
@@ -129,7 +128,7 @@ func (s *Starter) NextRunTime(ctx context.Context, ref activities.ObjectRef) (ti
 // EnsureSchedule creates the Replication's Schedule, or updates it when it
 // differs from spec. Overlap policy skip: a run still going when the next one
 // is due means the next one is skipped, never queued behind it.
-func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, spec ScheduleSpec) error {
+func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, spec ScheduleSpec) error {
 	if (spec.Cron == "") == (spec.Every <= 0) {
 		return fmt.Errorf("schedule of %s needs exactly one of a cron expression and an interval", ref)
 	}
@@ -151,9 +150,9 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, 
 		return nil
 	}
 	action := &client.ScheduleWorkflowAction{
-		ID:                    workflows.ReplicationWorkflowID(ref.Namespace, ref.Name, spec.trigger()),
-		Workflow:              workflows.ReplicationName,
-		Args:                  []any{workflows.ReplicationInput{Replication: ref, Trigger: spec.trigger()}},
+		ID:                    contract.ReplicationWorkflowID(ref.Namespace, ref.Name, spec.trigger()),
+		Workflow:              contract.ReplicationName,
+		Args:                  []any{contract.ReplicationInput{Replication: ref, Trigger: spec.trigger()}},
 		TaskQueue:             s.TaskQueue,
 		TypedSearchAttributes: replicationAttributes(ref),
 	}
@@ -193,14 +192,14 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, 
 
 // DeleteSchedule removes the Replication's Schedule, whose started runs keep
 // running, and stops its continuous workflow. Neither existing is not an error.
-func (s *Starter) DeleteSchedule(ctx context.Context, ref activities.ObjectRef) error {
+func (s *Starter) DeleteSchedule(ctx context.Context, ref contract.ObjectRef) error {
 	if err := s.stopContinuous(ctx, ref); err != nil {
 		return err
 	}
 	return s.deleteCronSchedule(ctx, ref)
 }
 
-func (s *Starter) deleteCronSchedule(ctx context.Context, ref activities.ObjectRef) error {
+func (s *Starter) deleteCronSchedule(ctx context.Context, ref contract.ObjectRef) error {
 	id := ScheduleID(ref)
 	err := s.Client.ScheduleClient().GetHandle(ctx, id).Delete(ctx)
 	var notFound *serviceerror.NotFound

@@ -8,7 +8,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 
-	"github.com/dr-syncer/dr-syncer/workflows"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // EnsureSearchAttributes registers dr-syncer's search attributes in the
@@ -20,7 +20,7 @@ func (s *Starter) EnsureSearchAttributes(ctx context.Context) ([]string, error) 
 		return nil, fmt.Errorf("list search attributes of namespace %q: %w", s.Namespace, err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range workflows.SearchAttributeTypes() {
+	for name, typ := range contract.SearchAttributeTypes() {
 		if _, ok := existing.GetCustomAttributes()[name]; ok {
 			continue
 		}

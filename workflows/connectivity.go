@@ -1,73 +1,43 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
-
-// ConnectivityName is the registered type name of Connectivity.
-const ConnectivityName = "Connectivity"
-
-// ConnectivityWorkflowID is one ID per mapping and check: version says what
-// the check proves (the key, the spec generation and the agent rollout it
-// checks against), seq counts re-checks of that version.
-func ConnectivityWorkflowID(namespace, mapping, version string, seq int) string {
-	return fmt.Sprintf("connectivity/%s/%s/%s-%d", namespace, mapping, version, seq)
-}
-
-// ConnectivityInput names the clusters, Secrets and image of a check. Key
-// material is not in it: the activities copy the Secrets named here.
-type ConnectivityInput struct {
-	Source       activities.ClusterRef `json:"source"`
-	DR           activities.ClusterRef `json:"dr"`
-	ClusterKey   activities.SecretRef  `json:"clusterKey"`
-	AgentHostKey activities.SecretRef  `json:"agentHostKey"`
-	Image        activities.Image      `json:"image"`
-	AgentPort    int32                 `json:"agentPort"`
-	// TimeoutSeconds bounds the check pod, from start to result.
-	TimeoutSeconds int32 `json:"timeoutSeconds"`
-}
-
-// DefaultConnectivityTimeoutSeconds is the CRD's default of
-// connectivityTimeoutSeconds.
-const DefaultConnectivityTimeoutSeconds = 60
-
-// ConnectivityResult is the outcome per agent; Connected when all passed.
-type ConnectivityResult = activities.ConnectivityResult
 
 // Connectivity proves that a pod in the DR cluster reaches every source
 // agent over SSH with the mapping's key. The pod and Secret it creates are
 // deleted by the operation label whatever happens, cancellation included.
-func Connectivity(ctx workflow.Context, in ConnectivityInput) (ConnectivityResult, error) {
-	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrSourceCluster.ValueSet(in.Source.Name)); err != nil {
-		return ConnectivityResult{}, err
+func Connectivity(ctx workflow.Context, in contract.ConnectivityInput) (contract.ConnectivityResult, error) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.AttrSourceCluster.ValueSet(in.Source.Name)); err != nil {
+		return contract.ConnectivityResult{}, err
 	}
 	var a *activities.ConnectivityActivities
 	var pvc *activities.PVCActivities
 	info := workflow.GetInfo(ctx)
-	op := activities.Operation{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
+	op := contract.Operation{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 5},
 	})
 	var agents []string
-	if err := workflow.ExecuteActivity(short, a.AgentAddresses, activities.AgentAddressesInput{
+	if err := workflow.ExecuteActivity(short, a.AgentAddresses, contract.AgentAddressesInput{
 		Source: in.Source, Port: in.AgentPort,
 	}).Get(ctx, &agents); err != nil {
-		return ConnectivityResult{}, err
+		return contract.ConnectivityResult{}, err
 	}
 
 	defer func() {
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		cleanup := activities.CleanupInput{
+		cleanup := contract.CleanupInput{
 			Op:     op,
-			Source: in.DR, SourceNamespace: activities.ConnectivityNamespace,
-			Destination: in.DR, DestinationNamespace: activities.ConnectivityNamespace,
+			Source: in.DR, SourceNamespace: contract.ConnectivityNamespace,
+			Destination: in.DR, DestinationNamespace: contract.ConnectivityNamespace,
 		}
 		if err := workflow.ExecuteActivity(withCleanupOptions(dctx), pvc.Cleanup, cleanup).Get(dctx, nil); err != nil {
 			workflow.GetLogger(ctx).Error("cleanup failed; objects labelled with the operation remain", "error", err)
@@ -75,7 +45,7 @@ func Connectivity(ctx workflow.Context, in ConnectivityInput) (ConnectivityResul
 	}()
 
 	if in.TimeoutSeconds <= 0 {
-		in.TimeoutSeconds = DefaultConnectivityTimeoutSeconds
+		in.TimeoutSeconds = contract.DefaultConnectivityTimeoutSeconds
 	}
 	timeout := time.Duration(in.TimeoutSeconds) * time.Second
 	check := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -85,8 +55,8 @@ func Connectivity(ctx workflow.Context, in ConnectivityInput) (ConnectivityResul
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 3},
 	})
-	var result ConnectivityResult
-	err := workflow.ExecuteActivity(check, a.RunConnectivityCheck, activities.ConnectivityCheckInput{
+	var result contract.ConnectivityResult
+	err := workflow.ExecuteActivity(check, a.RunConnectivityCheck, contract.ConnectivityCheckInput{
 		Op: op, DR: in.DR, ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey,
 		Image: in.Image, Agents: agents, TimeoutSeconds: in.TimeoutSeconds,
 	}).Get(ctx, &result)

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 )
 
@@ -19,8 +20,8 @@ type connSuite struct {
 	env *testsuite.TestWorkflowEnvironment
 	a   *activities.ConnectivityActivities
 	pvc *activities.PVCActivities
-	in  ConnectivityInput
-	op  activities.Operation
+	in  contract.ConnectivityInput
+	op  contract.Operation
 }
 
 var connAgents = []string{"10.0.0.1:2222", "10.0.0.2:2222"}
@@ -29,27 +30,27 @@ func newConnSuite(t *testing.T) *connSuite {
 	t.Helper()
 	var ts testsuite.WorkflowTestSuite
 	s := &connSuite{env: ts.NewTestWorkflowEnvironment()}
-	s.env.RegisterWorkflowWithOptions(Connectivity, workflowOptions(ConnectivityName))
+	s.env.RegisterWorkflowWithOptions(Connectivity, workflowOptions(contract.ConnectivityName))
 	s.env.RegisterActivity(s.a)
 	s.env.RegisterActivity(s.pvc)
-	dr := activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}
-	s.in = ConnectivityInput{
-		Source: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, DR: dr,
-		ClusterKey:   activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh-key"},
-		AgentHostKey: activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
-		Image:        activities.Image{Reference: activities.DefaultDataPlaneImage, PullPolicy: "IfNotPresent"},
+	dr := contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}
+	s.in = contract.ConnectivityInput{
+		Source: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, DR: dr,
+		ClusterKey:   contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh-key"},
+		AgentHostKey: contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
+		Image:        contract.Image{Reference: contract.DefaultDataPlaneImage, PullPolicy: "IfNotPresent"},
 		AgentPort:    2222, TimeoutSeconds: 30,
 	}
-	s.op = activities.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
-	s.env.OnActivity(s.a.AgentAddresses, mock.Anything, activities.AgentAddressesInput{Source: s.in.Source, Port: 2222}).Return(connAgents, nil)
-	s.env.OnActivity(s.pvc.Cleanup, mock.Anything, activities.CleanupInput{
-		Op: s.op, Source: dr, SourceNamespace: activities.ConnectivityNamespace, Destination: dr, DestinationNamespace: activities.ConnectivityNamespace,
-	}).Return(activities.CleanupResult{}, nil)
+	s.op = contract.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
+	s.env.OnActivity(s.a.AgentAddresses, mock.Anything, contract.AgentAddressesInput{Source: s.in.Source, Port: 2222}).Return(connAgents, nil)
+	s.env.OnActivity(s.pvc.Cleanup, mock.Anything, contract.CleanupInput{
+		Op: s.op, Source: dr, SourceNamespace: contract.ConnectivityNamespace, Destination: dr, DestinationNamespace: contract.ConnectivityNamespace,
+	}).Return(contract.CleanupResult{}, nil)
 	return s
 }
 
-func (s *connSuite) checkInput() activities.ConnectivityCheckInput {
-	return activities.ConnectivityCheckInput{
+func (s *connSuite) checkInput() contract.ConnectivityCheckInput {
+	return contract.ConnectivityCheckInput{
 		Op: s.op, DR: s.in.DR, ClusterKey: s.in.ClusterKey, AgentHostKey: s.in.AgentHostKey,
 		Image: s.in.Image, Agents: connAgents, TimeoutSeconds: 30,
 	}
@@ -58,18 +59,18 @@ func (s *connSuite) checkInput() activities.ConnectivityCheckInput {
 func TestConnectivityReportsEachAgentAndCleansUp(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		result activities.ConnectivityResult
+		result contract.ConnectivityResult
 	}{
-		{"connected", activities.ConnectivityResult{Connected: true, Agents: []sshcheck.Result{{Addr: connAgents[0], OK: true}, {Addr: connAgents[1], OK: true}}}},
-		{"wrong key", activities.ConnectivityResult{Agents: []sshcheck.Result{{Addr: connAgents[0], OK: true}, {Addr: connAgents[1],
+		{"connected", contract.ConnectivityResult{Connected: true, Agents: []sshcheck.Result{{Addr: connAgents[0], OK: true}, {Addr: connAgents[1], OK: true}}}},
+		{"wrong key", contract.ConnectivityResult{Agents: []sshcheck.Result{{Addr: connAgents[0], OK: true}, {Addr: connAgents[1],
 			Kind: sshcheck.KindAuth, Error: "authentication failed (the agent does not accept this cluster key)"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newConnSuite(t)
 			s.env.OnActivity(s.a.RunConnectivityCheck, mock.Anything, s.checkInput()).Return(tc.result, nil)
-			s.env.ExecuteWorkflow(ConnectivityName, s.in)
+			s.env.ExecuteWorkflow(contract.ConnectivityName, s.in)
 			require.NoError(t, s.env.GetWorkflowError())
-			var got ConnectivityResult
+			var got contract.ConnectivityResult
 			require.NoError(t, s.env.GetWorkflowResult(&got))
 			assert.Equal(t, tc.result, got)
 			s.env.AssertActivityNumberOfCalls(t, "Cleanup", 1)
@@ -79,9 +80,9 @@ func TestConnectivityReportsEachAgentAndCleansUp(t *testing.T) {
 
 func TestConnectivityFailureStillCleansUp(t *testing.T) {
 	s := newConnSuite(t)
-	s.env.OnActivity(s.a.RunConnectivityCheck, mock.Anything, s.checkInput()).Return(activities.ConnectivityResult{},
-		temporal.NewNonRetryableApplicationError("pod did not finish within 30s", activities.ErrTypeConnectivityTimeout, nil))
-	s.env.ExecuteWorkflow(ConnectivityName, s.in)
+	s.env.OnActivity(s.a.RunConnectivityCheck, mock.Anything, s.checkInput()).Return(contract.ConnectivityResult{},
+		temporal.NewNonRetryableApplicationError("pod did not finish within 30s", contract.ErrTypeConnectivityTimeout, nil))
+	s.env.ExecuteWorkflow(contract.ConnectivityName, s.in)
 	err := s.env.GetWorkflowError()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "did not finish within 30s")
@@ -90,9 +91,9 @@ func TestConnectivityFailureStillCleansUp(t *testing.T) {
 
 func TestConnectivityCancelStillCleansUp(t *testing.T) {
 	s := newConnSuite(t)
-	s.env.OnActivity(s.a.RunConnectivityCheck, mock.Anything, s.checkInput()).After(time.Hour).Return(activities.ConnectivityResult{}, nil)
+	s.env.OnActivity(s.a.RunConnectivityCheck, mock.Anything, s.checkInput()).After(time.Hour).Return(contract.ConnectivityResult{}, nil)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Second)
-	s.env.ExecuteWorkflow(ConnectivityName, s.in)
+	s.env.ExecuteWorkflow(contract.ConnectivityName, s.in)
 	err := s.env.GetWorkflowError()
 	require.Error(t, err)
 	var canceled *temporal.CanceledError
@@ -105,11 +106,11 @@ func TestConnectivityWithoutAgentsFails(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	var a *activities.ConnectivityActivities
-	env.RegisterWorkflowWithOptions(Connectivity, workflowOptions(ConnectivityName))
+	env.RegisterWorkflowWithOptions(Connectivity, workflowOptions(contract.ConnectivityName))
 	env.RegisterActivity(a)
 	env.OnActivity(a.AgentAddresses, mock.Anything, mock.Anything).Return(nil,
-		temporal.NewNonRetryableApplicationError("no ready node runs the agent", activities.ErrTypeAgentNotInstalled, nil))
-	env.ExecuteWorkflow(ConnectivityName, ConnectivityInput{Source: activities.ClusterRef{Name: "prod"}, AgentPort: 2222})
+		temporal.NewNonRetryableApplicationError("no ready node runs the agent", contract.ErrTypeAgentNotInstalled, nil))
+	env.ExecuteWorkflow(contract.ConnectivityName, contract.ConnectivityInput{Source: contract.ClusterRef{Name: "prod"}, AgentPort: 2222})
 	require.Error(t, env.GetWorkflowError())
 	env.AssertActivityNumberOfCalls(t, "RunConnectivityCheck", 0)
 }

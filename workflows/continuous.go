@@ -1,71 +1,14 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
-
-// ContinuousReplicationName is the registered type name of ContinuousReplication.
-const ContinuousReplicationName = "ContinuousReplication"
-
-// Signals of a continuous replication.
-const (
-	// SignalChange says something changed in the source namespace (payload: what).
-	SignalChange = "change"
-	// SignalSettings replaces the interval and paused state (payload: ContinuousSettings).
-	SignalSettings = "settings"
-)
-
-// ContinuousReplicationWorkflowID is the one long-running workflow of a
-// Continuous Replication.
-func ContinuousReplicationWorkflowID(namespace, name string) string {
-	return ReplicationWorkflowID(namespace, name, "continuous")
-}
-
-// ContinuousSettings are what a user can change on a running continuous replication.
-type ContinuousSettings struct {
-	// Every is the background sync interval.
-	Every  time.Duration `json:"every"`
-	Paused bool          `json:"paused"`
-	// Note records the applied settings for the controller to compare.
-	Note string `json:"note"`
-}
-
-// ContinuousRun is one sync the continuous workflow started.
-type ContinuousRun struct {
-	WorkflowID string    `json:"workflowID"`
-	RunID      string    `json:"runID"`
-	Started    time.Time `json:"started"`
-	// Trigger is "interval" or the change that started it.
-	Trigger string `json:"trigger"`
-}
-
-// ContinuousState is the workflow's state: its input after continue-as-new,
-// and the answer to its progress query.
-type ContinuousState struct {
-	Replication activities.ObjectRef `json:"replication"`
-	Settings    ContinuousSettings   `json:"settings"`
-	// Recent are the last syncs, oldest first.
-	Recent []ContinuousRun `json:"recent,omitempty"`
-	// Running is the sync in progress, if any.
-	Running *ContinuousRun `json:"running,omitempty"`
-	// NextRun is when the next background sync starts; zero while paused.
-	NextRun time.Time `json:"nextRun"`
-	// PendingChange is a change seen since the last sync started.
-	PendingChange string `json:"pendingChange,omitempty"`
-	// PendingSince is when the first change still pending was seen; its
-	// sync starts at most changeMaxDelay later.
-	PendingSince time.Time `json:"pendingSince"`
-	// LastSync is when the last sync ended: the interval counts from it,
-	// and a run that has not synced yet syncs at once.
-	LastSync time.Time `json:"lastSync"`
-}
 
 // Tuning of the continuous loop.
 const (
@@ -102,12 +45,12 @@ const changeContinuousMaxDelay = "2026-12-04-continuous-max-delay"
 // once the namespace has been quiet for changeQuiet, or changeMaxDelay after
 // it if it never goes quiet. It continues as new before its history grows
 // large, also while it waits, carrying what is pending into the next run.
-func ContinuousReplication(ctx workflow.Context, state ContinuousState) error {
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (ContinuousState, error) { return state, nil }); err != nil {
+func ContinuousReplication(ctx workflow.Context, state contract.ContinuousState) error {
+	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.ContinuousState, error) { return state, nil }); err != nil {
 		return err
 	}
-	changes := workflow.GetSignalChannel(ctx, SignalChange)
-	settings := workflow.GetSignalChannel(ctx, SignalSettings)
+	changes := workflow.GetSignalChannel(ctx, contract.SignalChange)
+	settings := workflow.GetSignalChannel(ctx, contract.SignalSettings)
 	if workflow.GetVersion(ctx, changeContinuousMaxDelay, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return continuousUnbounded(ctx, &state, changes, settings)
 	}
@@ -133,7 +76,7 @@ func ContinuousReplication(ctx workflow.Context, state ContinuousState) error {
 // continuousUnbounded is the loop of runs started before
 // changeContinuousMaxDelay: it syncs at once, and a stream of changes
 // postpones the next sync for as long as it lasts.
-func continuousUnbounded(ctx workflow.Context, state *ContinuousState, changes, settings workflow.ReceiveChannel) error {
+func continuousUnbounded(ctx workflow.Context, state *contract.ContinuousState, changes, settings workflow.ReceiveChannel) error {
 	for synced := 0; synced < continuousSyncsPerRun && !workflow.GetInfo(ctx).GetContinueAsNewSuggested(); {
 		if !state.Settings.Paused {
 			syncOnce(ctx, state, takeTrigger(state))
@@ -148,7 +91,7 @@ func continuousUnbounded(ctx workflow.Context, state *ContinuousState, changes, 
 
 // takeTrigger returns what starts the sync about to run, the pending change
 // or the interval, and clears the pending change.
-func takeTrigger(state *ContinuousState) string {
+func takeTrigger(state *contract.ContinuousState) string {
 	trigger := "interval"
 	if state.PendingChange != "" {
 		trigger = state.PendingChange
@@ -159,7 +102,7 @@ func takeTrigger(state *ContinuousState) string {
 
 // continueAsNew hands the state to the next run, with the signals that
 // arrived meanwhile: noteChange takes each change.
-func continueAsNew(ctx workflow.Context, state *ContinuousState, changes, settings workflow.ReceiveChannel, noteChange func(string)) error {
+func continueAsNew(ctx workflow.Context, state *contract.ContinuousState, changes, settings workflow.ReceiveChannel, noteChange func(string)) error {
 	var what string
 	for changes.ReceiveAsync(&what) {
 		noteChange(what)
@@ -167,28 +110,28 @@ func continueAsNew(ctx workflow.Context, state *ContinuousState, changes, settin
 	for settings.ReceiveAsync(&state.Settings) {
 	}
 	state.Running = nil
-	return workflow.NewContinueAsNewError(ctx, ContinuousReplicationName, *state)
+	return workflow.NewContinueAsNewError(ctx, contract.ContinuousReplicationName, *state)
 }
 
 // syncOnce runs one Replication child; its outcome is the child's own run,
 // which the controller mirrors into status like any other run.
-func syncOnce(ctx workflow.Context, state *ContinuousState, trigger string) {
+func syncOnce(ctx workflow.Context, state *contract.ContinuousState, trigger string) {
 	now := workflow.Now(ctx).UTC()
-	id := ReplicationWorkflowID(state.Replication.Namespace, state.Replication.Name, "continuous-"+now.Format("20060102T150405Z"))
+	id := contract.ReplicationWorkflowID(state.Replication.Namespace, state.Replication.Name, "continuous-"+now.Format("20060102T150405Z"))
 	childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation:   true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(AttrReplication.ValueSet(state.Replication.String())),
+		TypedSearchAttributes: temporal.NewSearchAttributes(contract.AttrReplication.ValueSet(state.Replication.String())),
 	})
-	future := workflow.ExecuteChildWorkflow(childCtx, ReplicationName, ReplicationInput{Replication: state.Replication, Trigger: "continuous"})
+	future := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicationName, contract.ReplicationInput{Replication: state.Replication, Trigger: "continuous"})
 	var started workflow.Execution
 	if err := future.GetChildWorkflowExecution().Get(ctx, &started); err != nil {
 		workflow.GetLogger(ctx).Error("continuous sync did not start", "workflowID", id, "error", err)
 		return
 	}
-	run := ContinuousRun{WorkflowID: started.ID, RunID: started.RunID, Started: now, Trigger: trigger}
+	run := contract.ContinuousRun{WorkflowID: started.ID, RunID: started.RunID, Started: now, Trigger: trigger}
 	state.Running = &run
 	state.Recent = append(state.Recent, run)
 	if len(state.Recent) > continuousRecent {
@@ -202,7 +145,7 @@ func syncOnce(ctx workflow.Context, state *ContinuousState, trigger string) {
 // waitForNextSync waits for the interval, or for a change followed by a
 // quiet period; settings signals apply at once. Only runs started before
 // changeContinuousMaxDelay wait this way.
-func waitForNextSync(ctx workflow.Context, state *ContinuousState, changes, settings workflow.ReceiveChannel) error {
+func waitForNextSync(ctx workflow.Context, state *contract.ContinuousState, changes, settings workflow.ReceiveChannel) error {
 	for {
 		state.NextRun = time.Time{}
 		var timer workflow.Future
@@ -236,7 +179,7 @@ func waitForNextSync(ctx workflow.Context, state *ContinuousState, changes, sett
 // continuousWait is how a run since changeContinuousMaxDelay waits between
 // syncs.
 type continuousWait struct {
-	state             *ContinuousState
+	state             *contract.ContinuousState
 	changes, settings workflow.ReceiveChannel
 	// signals counts the signals this run took in while waiting.
 	signals int
@@ -320,7 +263,7 @@ func (w *continuousWait) take(ctx workflow.Context) {
 // after the last sync (now, before the first), or with a change pending, the
 // end of its quiet period but no later than changeMaxDelay after the first
 // pending change, whichever comes first.
-func nextSync(state ContinuousState, lastChange, now time.Time) time.Time {
+func nextSync(state contract.ContinuousState, lastChange, now time.Time) time.Time {
 	if state.Settings.Paused {
 		return time.Time{}
 	}
@@ -342,7 +285,3 @@ func nextSync(state ContinuousState, lastChange, now time.Time) time.Time {
 	}
 	return due
 }
-
-// ContinuousNote is the settings note the controller compares, in the same
-// words as a Schedule's.
-func ContinuousNote(every time.Duration) string { return fmt.Sprintf("dr-syncer: every %s", every) }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -29,12 +30,12 @@ type continuousSuite struct {
 func newContinuousSuite(unbounded bool) *continuousSuite {
 	var ts testsuite.WorkflowTestSuite
 	s := &continuousSuite{env: ts.NewTestWorkflowEnvironment()}
-	s.env.RegisterWorkflowWithOptions(ContinuousReplication, workflow.RegisterOptions{Name: ContinuousReplicationName})
-	s.env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
-	s.env.OnWorkflow(ReplicationName, mock.Anything, ReplicationInput{Replication: replRef, Trigger: "continuous"}).After(syncTakes).Return(
-		func(ctx workflow.Context, _ ReplicationInput) (ReplicationResult, error) {
+	s.env.RegisterWorkflowWithOptions(ContinuousReplication, workflow.RegisterOptions{Name: contract.ContinuousReplicationName})
+	s.env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: contract.ReplicationName})
+	s.env.OnWorkflow(contract.ReplicationName, mock.Anything, contract.ReplicationInput{Replication: replRef, Trigger: "continuous"}).After(syncTakes).Return(
+		func(ctx workflow.Context, _ contract.ReplicationInput) (contract.ReplicationResult, error) {
 			s.syncs = append(s.syncs, workflow.Now(ctx).Add(-syncTakes))
-			return ReplicationResult{}, nil
+			return contract.ReplicationResult{}, nil
 		})
 	if unbounded {
 		s.env.OnGetVersion(changeContinuousMaxDelay, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
@@ -66,12 +67,12 @@ func (s *continuousSuite) signalEverySecond(from time.Duration, n int, name stri
 }
 
 // continuedAs returns the state the run continued as new with.
-func continuedAs(t *testing.T, err error) ContinuousState {
+func continuedAs(t *testing.T, err error) contract.ContinuousState {
 	t.Helper()
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
-	assert.Equal(t, ContinuousReplicationName, can.WorkflowType.Name)
-	var st ContinuousState
+	assert.Equal(t, contract.ContinuousReplicationName, can.WorkflowType.Name)
+	var st contract.ContinuousState
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &st))
 	return st
 }
@@ -83,19 +84,19 @@ func TestContinuousSyncsOnIntervalAndSoonAfterChanges(t *testing.T) {
 			s := newContinuousSuite(unbounded)
 			// A burst of changes at 20m (a rollout touching many objects) gives one sync.
 			for i := range 5 {
-				s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(SignalChange, "configmaps/app") }, 20*time.Minute+time.Duration(i)*500*time.Millisecond)
+				s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(contract.SignalChange, "configmaps/app") }, 20*time.Minute+time.Duration(i)*500*time.Millisecond)
 			}
 			s.env.RegisterDelayedCallback(func() {
-				v, err := s.env.QueryWorkflow(ProgressQuery)
+				v, err := s.env.QueryWorkflow(contract.ProgressQuery)
 				require.NoError(t, err)
-				var st ContinuousState
+				var st contract.ContinuousState
 				require.NoError(t, v.Get(&st))
 				require.Len(t, st.Recent, 3)
 				assert.Equal(t, "configmaps/app", st.Recent[1].Trigger)
 				assert.Equal(t, "interval", st.Recent[2].Trigger)
 				s.env.CancelWorkflow()
 			}, 90*time.Minute)
-			s.env.ExecuteWorkflow(ContinuousReplicationName, ContinuousState{Replication: replRef, Settings: ContinuousSettings{Every: time.Hour}})
+			s.env.ExecuteWorkflow(contract.ContinuousReplicationName, contract.ContinuousState{Replication: replRef, Settings: contract.ContinuousSettings{Every: time.Hour}})
 			assert.Equal(t, []time.Duration{0, 20*time.Minute + 5*time.Second, 80*time.Minute + 15*time.Second}, s.offsets(),
 				"first sync at once; the change burst syncs once, ~3s after the last change; then the interval")
 		})
@@ -113,13 +114,13 @@ func TestContinuousPausedSyncsNothingUntilResumed(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("unbounded=%v", tc.unbounded), func(t *testing.T) {
 			s := newContinuousSuite(tc.unbounded)
-			s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(SignalChange, "secrets/db") }, 10*time.Minute)
+			s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(contract.SignalChange, "secrets/db") }, 10*time.Minute)
 			s.env.RegisterDelayedCallback(func() {
 				assert.Empty(t, s.syncs, "a paused replication ignores changes")
-				s.env.SignalWorkflow(SignalSettings, ContinuousSettings{Every: time.Hour})
+				s.env.SignalWorkflow(contract.SignalSettings, contract.ContinuousSettings{Every: time.Hour})
 			}, 3*time.Hour)
 			s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 3*time.Hour+30*time.Minute)
-			s.env.ExecuteWorkflow(ContinuousReplicationName, ContinuousState{Replication: replRef, Settings: ContinuousSettings{Every: time.Hour, Paused: true}})
+			s.env.ExecuteWorkflow(contract.ContinuousReplicationName, contract.ContinuousState{Replication: replRef, Settings: contract.ContinuousSettings{Every: time.Hour, Paused: true}})
 			assert.Equal(t, []time.Duration{tc.want}, s.offsets(), tc.why)
 		})
 	}
@@ -127,7 +128,7 @@ func TestContinuousPausedSyncsNothingUntilResumed(t *testing.T) {
 
 func TestContinuousContinuesAsNewBeforeHistoryGrows(t *testing.T) {
 	s := newContinuousSuite(false)
-	s.env.ExecuteWorkflow(ContinuousReplicationName, ContinuousState{Replication: replRef, Settings: ContinuousSettings{Every: time.Minute}})
+	s.env.ExecuteWorkflow(contract.ContinuousReplicationName, contract.ContinuousState{Replication: replRef, Settings: contract.ContinuousSettings{Every: time.Minute}})
 	st := continuedAs(t, s.env.GetWorkflowError())
 	assert.Len(t, s.syncs, continuousSyncsPerRun)
 	assert.Equal(t, s.env.Now().UTC(), st.LastSync, "the next run waits the interval after the last sync")
@@ -138,14 +139,14 @@ func TestContinuousContinuesAsNewBeforeHistoryGrows(t *testing.T) {
 func TestContinuousIdleSyncsOnlyOnInterval(t *testing.T) {
 	s := newContinuousSuite(false)
 	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(ProgressQuery)
+		v, err := s.env.QueryWorkflow(contract.ProgressQuery)
 		require.NoError(t, err)
-		var st ContinuousState
+		var st contract.ContinuousState
 		require.NoError(t, v.Get(&st))
 		assert.Equal(t, s.start.Add(time.Hour+syncTakes).UTC(), st.NextRun)
 	}, 30*time.Minute)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 3*time.Hour+30*time.Minute)
-	s.env.ExecuteWorkflow(ContinuousReplicationName, ContinuousState{Replication: replRef, Settings: ContinuousSettings{Every: time.Hour}})
+	s.env.ExecuteWorkflow(contract.ContinuousReplicationName, contract.ContinuousState{Replication: replRef, Settings: contract.ContinuousSettings{Every: time.Hour}})
 	assert.Equal(t, []time.Duration{0, time.Hour + syncTakes, 2*time.Hour + 2*syncTakes, 3*time.Hour + 3*syncTakes}, s.offsets())
 }
 
@@ -164,9 +165,9 @@ func TestContinuousMaxDelayUnderEndlessChanges(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("unbounded=%v", tc.unbounded), func(t *testing.T) {
 			s := newContinuousSuite(tc.unbounded)
-			s.signalEverySecond(time.Minute, 301, SignalChange, func(i int) any { return fmt.Sprintf("ConfigMap/c%d", i) })
+			s.signalEverySecond(time.Minute, 301, contract.SignalChange, func(i int) any { return fmt.Sprintf("ConfigMap/c%d", i) })
 			s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 30*time.Minute)
-			s.env.ExecuteWorkflow(ContinuousReplicationName, ContinuousState{Replication: replRef, Settings: ContinuousSettings{Every: time.Hour}})
+			s.env.ExecuteWorkflow(contract.ContinuousReplicationName, contract.ContinuousState{Replication: replRef, Settings: contract.ContinuousSettings{Every: time.Hour}})
 			assert.Equal(t, tc.want, s.offsets())
 			if !tc.unbounded {
 				assert.Equal(t, changeMaxDelay, s.syncs[1].Sub(s.start.Add(time.Minute)), "the first change waits the max delay")
@@ -183,9 +184,9 @@ func TestContinuousMaxDelayUnderEndlessChanges(t *testing.T) {
 func TestContinuousContinuesAsNewWhileWaiting(t *testing.T) {
 	t.Run("paused, changes every second", func(t *testing.T) {
 		s := newContinuousSuite(false)
-		s.signalEverySecond(time.Minute, 2*continuousSignalsPerRun, SignalChange, func(i int) any { return fmt.Sprintf("ConfigMap/c%d", i) })
+		s.signalEverySecond(time.Minute, 2*continuousSignalsPerRun, contract.SignalChange, func(i int) any { return fmt.Sprintf("ConfigMap/c%d", i) })
 		s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 3*time.Hour)
-		s.env.ExecuteWorkflow(ContinuousReplicationName, ContinuousState{Replication: replRef, Settings: ContinuousSettings{Every: time.Hour, Paused: true}})
+		s.env.ExecuteWorkflow(contract.ContinuousReplicationName, contract.ContinuousState{Replication: replRef, Settings: contract.ContinuousSettings{Every: time.Hour, Paused: true}})
 		st := continuedAs(t, s.env.GetWorkflowError())
 		assert.Empty(t, s.syncs)
 		assert.Equal(t, time.Minute+(continuousSignalsPerRun-1)*time.Second, s.env.Now().Sub(s.start), "continued as new at the last signal it may take")
@@ -196,10 +197,10 @@ func TestContinuousContinuesAsNewWhileWaiting(t *testing.T) {
 
 	t.Run("settings every second, then the next run", func(t *testing.T) {
 		s := newContinuousSuite(false)
-		settings := ContinuousSettings{Every: time.Hour, Note: ContinuousNote(time.Hour)}
-		s.signalEverySecond(time.Minute, 2*continuousSignalsPerRun, SignalSettings, func(int) any { return settings })
+		settings := contract.ContinuousSettings{Every: time.Hour, Note: contract.ContinuousNote(time.Hour)}
+		s.signalEverySecond(time.Minute, 2*continuousSignalsPerRun, contract.SignalSettings, func(int) any { return settings })
 		s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 3*time.Hour)
-		s.env.ExecuteWorkflow(ContinuousReplicationName, ContinuousState{Replication: replRef, Settings: settings})
+		s.env.ExecuteWorkflow(contract.ContinuousReplicationName, contract.ContinuousState{Replication: replRef, Settings: settings})
 		st := continuedAs(t, s.env.GetWorkflowError())
 		assert.Equal(t, []time.Duration{0}, s.offsets())
 		assert.Equal(t, s.start.Add(syncTakes).UTC(), st.LastSync)
@@ -210,30 +211,30 @@ func TestContinuousContinuesAsNewWhileWaiting(t *testing.T) {
 		next.env.SetStartTime(s.env.Now())
 		next.start = s.start
 		next.env.RegisterDelayedCallback(next.env.CancelWorkflow, 2*time.Hour)
-		next.env.ExecuteWorkflow(ContinuousReplicationName, st)
+		next.env.ExecuteWorkflow(contract.ContinuousReplicationName, st)
 		assert.Equal(t, []time.Duration{time.Hour + syncTakes, 2*time.Hour + 2*syncTakes}, next.offsets())
 	})
 }
 
 func TestNextSync(t *testing.T) {
 	now := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
-	hourly := ContinuousSettings{Every: time.Hour}
+	hourly := contract.ContinuousSettings{Every: time.Hour}
 	for _, tc := range []struct {
 		name       string
-		state      ContinuousState
+		state      contract.ContinuousState
 		lastChange time.Time
 		want       time.Time
 	}{
-		{"never synced: now", ContinuousState{Settings: hourly}, time.Time{}, now},
-		{"paused: never", ContinuousState{Settings: ContinuousSettings{Every: time.Hour, Paused: true}, LastSync: now}, time.Time{}, time.Time{}},
-		{"idle: the interval after the last sync", ContinuousState{Settings: hourly, LastSync: now.Add(-time.Minute)}, time.Time{}, now.Add(59 * time.Minute)},
-		{"a change: after the quiet period", ContinuousState{Settings: hourly, LastSync: now.Add(-time.Minute), PendingChange: "ConfigMap/a", PendingSince: now.Add(-10 * time.Second)},
+		{"never synced: now", contract.ContinuousState{Settings: hourly}, time.Time{}, now},
+		{"paused: never", contract.ContinuousState{Settings: contract.ContinuousSettings{Every: time.Hour, Paused: true}, LastSync: now}, time.Time{}, time.Time{}},
+		{"idle: the interval after the last sync", contract.ContinuousState{Settings: hourly, LastSync: now.Add(-time.Minute)}, time.Time{}, now.Add(59 * time.Minute)},
+		{"a change: after the quiet period", contract.ContinuousState{Settings: hourly, LastSync: now.Add(-time.Minute), PendingChange: "ConfigMap/a", PendingSince: now.Add(-10 * time.Second)},
 			now.Add(-time.Second), now.Add(2 * time.Second)},
-		{"changes for a while: the max delay", ContinuousState{Settings: hourly, LastSync: now.Add(-time.Hour / 2), PendingChange: "ConfigMap/a", PendingSince: now.Add(-59 * time.Second)},
+		{"changes for a while: the max delay", contract.ContinuousState{Settings: hourly, LastSync: now.Add(-time.Hour / 2), PendingChange: "ConfigMap/a", PendingSince: now.Add(-59 * time.Second)},
 			now, now.Add(time.Second)},
-		{"the interval comes first", ContinuousState{Settings: hourly, LastSync: now.Add(-time.Hour), PendingChange: "ConfigMap/a", PendingSince: now},
+		{"the interval comes first", contract.ContinuousState{Settings: hourly, LastSync: now.Add(-time.Hour), PendingChange: "ConfigMap/a", PendingSince: now},
 			now, now},
-		{"no interval: changes only", ContinuousState{LastSync: now.Add(-time.Hour)}, time.Time{}, time.Time{}},
+		{"no interval: changes only", contract.ContinuousState{LastSync: now.Add(-time.Hour)}, time.Time{}, time.Time{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, nextSync(tc.state, tc.lastChange, now))
@@ -246,16 +247,16 @@ func TestNextSync(t *testing.T) {
 func TestContinuousCancelEnds(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		state     ContinuousState
+		state     contract.ContinuousState
 		wantSyncs int
 	}{
-		{"while paused", ContinuousState{Replication: replRef, Settings: ContinuousSettings{Every: time.Hour, Paused: true}}, 0},
-		{"during a sync", ContinuousState{Replication: replRef, Settings: ContinuousSettings{Every: time.Second}}, 1},
+		{"while paused", contract.ContinuousState{Replication: replRef, Settings: contract.ContinuousSettings{Every: time.Hour, Paused: true}}, 0},
+		{"during a sync", contract.ContinuousState{Replication: replRef, Settings: contract.ContinuousSettings{Every: time.Second}}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newContinuousSuite(false)
 			s.env.RegisterDelayedCallback(s.env.CancelWorkflow, syncTakes/2)
-			s.env.ExecuteWorkflow(ContinuousReplicationName, tc.state)
+			s.env.ExecuteWorkflow(contract.ContinuousReplicationName, tc.state)
 			require.True(t, s.env.IsWorkflowCompleted())
 			var canceled *temporal.CanceledError
 			assert.True(t, errors.As(s.env.GetWorkflowError(), &canceled), "got %v", s.env.GetWorkflowError())

@@ -10,95 +10,28 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
-)
-
-// PVCSyncName is the registered type name of PVCSync.
-const PVCSyncName = "PVCSync"
-
-// ProgressQuery is the query that returns a workflow's progress snapshot.
-const ProgressQuery = "progress"
-
-// PVCSyncWorkflowID is the one workflow ID per source PVC. Temporal allows one
-// open run per ID, which is the lock that stops two syncs writing one PVC.
-func PVCSyncWorkflowID(sourceCluster, namespace, pvc string) string {
-	return fmt.Sprintf("pvc-sync/%s/%s/%s", sourceCluster, namespace, pvc)
-}
-
-// PVCSyncInput is everything one PVC's data sync needs, resolved by the
-// replication run. Secrets travel as references only.
-type PVCSyncInput struct {
-	Replication          activities.ObjectRef  `json:"replication"`
-	Source               activities.PVCRef     `json:"source"`
-	Destination          activities.ClusterRef `json:"destination"`
-	DestinationNamespace string                `json:"destinationNamespace"`
-	CreateNamespace      bool                  `json:"createNamespace"`
-	StorageClassMappings map[string]string     `json:"storageClassMappings,omitempty"`
-	AccessModeMappings   map[string]string     `json:"accessModeMappings,omitempty"`
-	PreserveVolumeAttrs  bool                  `json:"preserveVolumeAttributes"`
-	DataSync             drv1.DataSyncConfig   `json:"dataSync"`
-	Image                activities.Image      `json:"image"`
-	AgentPort            int32                 `json:"agentPort"`
-	ClusterKey           activities.SecretRef  `json:"clusterKey"`
-	AgentHostKey         activities.SecretRef  `json:"agentHostKey"`
-	Retry                drv1.RetryConfig      `json:"retry"`
-	FailureMode          drv1.FailureMode      `json:"failureMode"`
-	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster
-	// across all Replications; 0 means no bound.
-	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit,omitempty"`
-	// AcceptChanges: a person accepted what the DR-copy guards hold back (a
-	// replaced or shrunk source) for this run.
-	AcceptChanges bool `json:"acceptChanges,omitempty"`
-}
-
-// PVCSyncResult says what the sync did and why it placed pods where it did.
-type PVCSyncResult struct {
-	Source   activities.PVCInfo        `json:"source"`
-	Target   activities.TargetPVC      `json:"target"`
-	Nodes    activities.NodePlan       `json:"nodes"`
-	Transfer activities.TransferResult `json:"transfer"`
-	Cleanup  activities.CleanupResult  `json:"cleanup"`
-}
-
-// PVCSyncProgress is the answer to the progress query. Bytes and percent of
-// a running transfer are on the pending Transfer activity's heartbeat.
-type PVCSyncProgress struct {
-	Phase  string        `json:"phase"`
-	Result PVCSyncResult `json:"result"`
-}
-
-// PVC sync phases, in order.
-const (
-	PhaseDiscover    = "Discover"
-	PhaseTargetPVC   = "EnsureTargetPVC"
-	PhaseChooseNodes = "ChooseNodes"
-	PhaseCredentials = "EnsureCredentials"
-	PhaseWaitPermit  = "WaitForPermit"
-	PhaseMountPod    = "EnsureMountPod"
-	PhaseTransfer    = "Transfer"
-	PhaseMarkSynced  = "MarkSynced"
-	PhaseCleanup     = "Cleanup"
-	PhaseDone        = "Done"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // PVCSync copies one PVC's data from the source cluster into its DR PVC:
 // discover → target PVC → nodes → credentials → mount pod → transfer →
 // mark synced, and cleans up on success, failure and cancellation.
-func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err error) {
-	state := PVCSyncProgress{Phase: PhaseDiscover}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (PVCSyncProgress, error) { return state, nil }); err != nil {
-		return PVCSyncResult{}, err
+func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PVCSyncResult, err error) {
+	state := contract.PVCSyncProgress{Phase: contract.PhaseDiscover}
+	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.PVCSyncProgress, error) { return state, nil }); err != nil {
+		return contract.PVCSyncResult{}, err
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		AttrReplication.ValueSet(in.Replication.String()),
-		AttrSourceCluster.ValueSet(in.Source.Cluster.Name),
-		AttrNamespace.ValueSet(in.Source.Namespace),
-		AttrPVC.ValueSet(in.Source.Name),
+		contract.AttrReplication.ValueSet(in.Replication.String()),
+		contract.AttrSourceCluster.ValueSet(in.Source.Cluster.Name),
+		contract.AttrNamespace.ValueSet(in.Source.Namespace),
+		contract.AttrPVC.ValueSet(in.Source.Name),
 	); err != nil {
-		return PVCSyncResult{}, err
+		return contract.PVCSyncResult{}, err
 	}
 	info := workflow.GetInfo(ctx)
-	op := activities.Operation{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
-	cleanupIn := activities.CleanupInput{
+	op := contract.Operation{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
+	cleanupIn := contract.CleanupInput{
 		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
 		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 	}
@@ -108,7 +41,7 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 
 	// Whatever a crashed earlier run of this sync left behind goes first.
 	if err := workflow.ExecuteActivity(withCleanupOptions(ctx), a.Cleanup, cleanupIn).Get(ctx, nil); err != nil {
-		return PVCSyncResult{}, err
+		return contract.PVCSyncResult{}, err
 	}
 	started := workflow.Now(ctx)
 	defer func() { recordPVCSyncMetrics(ctx, in, result, err, workflow.Now(ctx).Sub(started)) }()
@@ -116,9 +49,9 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 	defer func() {
 		// Runs on success, failure and cancellation alike; a cancelled
 		// workflow's context is done, so cleanup gets a disconnected one.
-		state.Phase = PhaseCleanup
+		state.Phase = contract.PhaseCleanup
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		var cleaned activities.CleanupResult
+		var cleaned contract.CleanupResult
 		if err := workflow.ExecuteActivity(withCleanupOptions(dctx), a.Cleanup, cleanupIn).Get(dctx, &cleaned); err != nil {
 			workflow.GetLogger(ctx).Error("cleanup failed; objects labelled with the operation remain", "error", err)
 		}
@@ -134,8 +67,8 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 		return state.Result, err
 	}
 
-	state.Phase = PhaseTargetPVC
-	if err := workflow.ExecuteActivity(short, a.EnsureTargetPVC, activities.TargetPVCInput{
+	state.Phase = contract.PhaseTargetPVC
+	if err := workflow.ExecuteActivity(short, a.EnsureTargetPVC, contract.TargetPVCInput{
 		Source: in.Source, Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 		CreateNamespace: in.CreateNamespace, StorageClassMappings: in.StorageClassMappings,
 		AccessModeMappings: in.AccessModeMappings, PreserveVolumeAttributes: in.PreserveVolumeAttrs,
@@ -144,16 +77,16 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 		return state.Result, err
 	}
 
-	state.Phase = PhaseChooseNodes
-	if err := workflow.ExecuteActivity(short, a.ChooseNodes, activities.ChooseNodesInput{
+	state.Phase = contract.PhaseChooseNodes
+	if err := workflow.ExecuteActivity(short, a.ChooseNodes, contract.ChooseNodesInput{
 		Source: in.Source, Destination: in.Destination,
 	}).Get(ctx, &state.Result.Nodes); err != nil {
 		return state.Result, err
 	}
 
-	state.Phase = PhaseCredentials
-	var creds activities.Credentials
-	if err := workflow.ExecuteActivity(short, a.EnsureCredentials, activities.CredentialsInput{
+	state.Phase = contract.PhaseCredentials
+	var creds contract.Credentials
+	if err := workflow.ExecuteActivity(short, a.EnsureCredentials, contract.CredentialsInput{
 		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
 		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey,
@@ -163,21 +96,21 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 
 	// Syncs started before the cluster-wide bound existed replay without it.
 	if workflow.GetVersion(ctx, changeGlobalConcurrency, workflow.DefaultVersion, 1) == 1 && in.GlobalConcurrencyLimit > 0 {
-		state.Phase = PhaseWaitPermit
+		state.Phase = contract.PhaseWaitPermit
 		if err := acquirePermit(ctx, in); err != nil {
 			return state.Result, err
 		}
-		semaphore := ClusterSemaphoreID(in.Source.Cluster)
+		semaphore := contract.ClusterSemaphoreID(in.Source.Cluster)
 		releasePermit = func(dctx workflow.Context) {
-			_ = workflow.SignalExternalWorkflow(dctx, semaphore, "", activities.SignalRelease, op.WorkflowID).Get(dctx, nil)
+			_ = workflow.SignalExternalWorkflow(dctx, semaphore, "", contract.SignalRelease, op.WorkflowID).Get(dctx, nil)
 		}
 	}
 
-	state.Phase = PhaseMountPod
+	state.Phase = contract.PhaseMountPod
 	podOptions := workflow.ActivityOptions{
 		StartToCloseTimeout: activities.MountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	}
-	mountIn := activities.MountPodInput{
+	mountIn := contract.MountPodInput{
 		Op: op, PVC: in.Source, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
 	}
 	transferOptions := workflow.ActivityOptions{
@@ -186,9 +119,9 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 		HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy:      retry,
 	}
-	transferIn := activities.TransferInput{
+	transferIn := contract.TransferInput{
 		Op:           op,
-		PVC:          activities.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name},
+		PVC:          contract.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name},
 		Node:         state.Result.Nodes.Target.Node,
 		Image:        in.Image,
 		AgentAddr:    fmt.Sprintf("%s:%d", state.Result.Nodes.SourceAddress, in.AgentPort),
@@ -204,24 +137,24 @@ func PVCSync(ctx workflow.Context, in PVCSyncInput) (result PVCSyncResult, err e
 			return state.Result, err
 		}
 	} else {
-		var mount activities.MountPod
+		var mount contract.MountPod
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, podOptions), a.EnsureMountPod, mountIn).Get(ctx, &mount); err != nil {
 			return state.Result, err
 		}
-		state.Phase = PhaseTransfer
+		state.Phase = contract.PhaseTransfer
 		transferIn.Target = mount.Target
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, transferOptions), a.Transfer, transferIn).Get(ctx, &state.Result.Transfer); err != nil {
 			return state.Result, err
 		}
 	}
 
-	state.Phase = PhaseMarkSynced
-	if err := workflow.ExecuteActivity(short, a.MarkSynced, activities.MarkSyncedInput{
+	state.Phase = contract.PhaseMarkSynced
+	if err := workflow.ExecuteActivity(short, a.MarkSynced, contract.MarkSyncedInput{
 		Destination: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name, At: workflow.Now(ctx),
 	}).Get(ctx, nil); err != nil {
 		return state.Result, err
 	}
-	state.Phase = PhaseDone
+	state.Phase = contract.PhaseDone
 	return state.Result, nil
 }
 
@@ -239,7 +172,7 @@ func transferTimeout(d drv1.Duration) time.Duration { return durationOr(d, 2*tim
 // recordPVCSyncMetrics counts each sync by result (the error type when it
 // failed) and records its duration and volume; the SDK's metrics handler is
 // replay-safe, so replays count nothing twice.
-func recordPVCSyncMetrics(ctx workflow.Context, in PVCSyncInput, result PVCSyncResult, err error, took time.Duration) {
+func recordPVCSyncMetrics(ctx workflow.Context, in contract.PVCSyncInput, result contract.PVCSyncResult, err error, took time.Duration) {
 	outcome := "success"
 	var appErr *temporal.ApplicationError
 	var canceled *temporal.CanceledError
@@ -271,8 +204,8 @@ const changeConcurrentPods = "2026-11-22-concurrent-pods"
 // for the mount pod's readiness. The activity still running then is
 // cancelled and waited for (both options wait for cancellation), so the
 // cleanup that follows never races a pod it is creating.
-func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOptions, mountIn activities.MountPodInput,
-	transferOptions workflow.ActivityOptions, transferIn activities.TransferInput, state *PVCSyncProgress) error {
+func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOptions, mountIn contract.MountPodInput,
+	transferOptions workflow.ActivityOptions, transferIn contract.TransferInput, state *contract.PVCSyncProgress) error {
 	var a *activities.PVCActivities
 	mountCtx, cancelMount := workflow.WithCancel(workflow.WithActivityOptions(ctx, mountOptions))
 	transferCtx, cancelTransfer := workflow.WithCancel(workflow.WithActivityOptions(ctx, transferOptions))
@@ -284,7 +217,7 @@ func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOption
 	selector.AddFuture(mount, func(f workflow.Future) {
 		mountDone = true
 		if err = f.Get(ctx, nil); err == nil {
-			state.Phase = PhaseTransfer
+			state.Phase = contract.PhaseTransfer
 		}
 	})
 	selector.AddFuture(transfer, func(f workflow.Future) {
@@ -312,23 +245,23 @@ const changeGlobalConcurrency = "2026-11-22-global-concurrency"
 
 // acquirePermit queues at the source cluster's semaphore and waits for the
 // permit; cancellation while waiting ends the wait.
-func acquirePermit(ctx workflow.Context, in PVCSyncInput) error {
+func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 	info := workflow.GetInfo(ctx)
 	permitCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 	})
 	var permits *activities.PermitActivities
-	err := workflow.ExecuteActivity(permitCtx, permits.RequestPermit, activities.AcquireInput{
-		SemaphoreID:   ClusterSemaphoreID(in.Source.Cluster),
+	err := workflow.ExecuteActivity(permitCtx, permits.RequestPermit, contract.AcquireInput{
+		SemaphoreID:   contract.ClusterSemaphoreID(in.Source.Cluster),
 		Limit:         int(in.GlobalConcurrencyLimit),
-		Request:       activities.PermitRequest{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID},
-		SemaphoreType: ClusterSemaphoreName,
-		InitialState:  SemaphoreState{Limit: int(in.GlobalConcurrencyLimit)},
+		Request:       contract.PermitRequest{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID},
+		SemaphoreType: contract.ClusterSemaphoreName,
+		InitialState:  contract.SemaphoreState{Limit: int(in.GlobalConcurrencyLimit)},
 	}).Get(ctx, nil)
 	if err != nil {
 		return err
 	}
-	workflow.GetSignalChannel(ctx, activities.SignalPermit).Receive(ctx, nil)
+	workflow.GetSignalChannel(ctx, contract.SignalPermit).Receive(ctx, nil)
 	return ctx.Err()
 }

@@ -17,30 +17,31 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 )
 
 var (
-	srcCluster = activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
-	dstCluster = activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}
-	sourcePVC  = activities.PVCRef{Cluster: srcCluster, Namespace: "shop", Name: "data"}
+	srcCluster = contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
+	dstCluster = contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}
+	sourcePVC  = contract.PVCRef{Cluster: srcCluster, Namespace: "shop", Name: "data"}
 )
 
-func pvcInput() PVCSyncInput {
+func pvcInput() contract.PVCSyncInput {
 	retries := int32(2)
-	return PVCSyncInput{
-		Replication:          activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"},
+	return contract.PVCSyncInput{
+		Replication:          contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"},
 		Source:               sourcePVC,
 		Destination:          dstCluster,
 		DestinationNamespace: "shop-dr",
 		CreateNamespace:      true,
 		StorageClassMappings: map[string]string{"standard": "fast"},
 		DataSync:             drv1.DataSyncConfig{BandwidthLimit: 1024, Timeout: "10m"},
-		Image:                activities.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: "IfNotPresent"},
+		Image:                contract.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: "IfNotPresent"},
 		AgentPort:            2222,
-		ClusterKey:           activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh"},
-		AgentHostKey:         activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
+		ClusterKey:           contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh"},
+		AgentHostKey:         contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
 		Retry:                drv1.RetryConfig{MaxRetries: &retries, InitialBackoff: "1s", MaxBackoff: "4s", BackoffMultiplier: 200},
 		FailureMode:          drv1.FailureRetryAndWait,
 	}
@@ -50,8 +51,8 @@ type pvcSuite struct {
 	env     *testsuite.TestWorkflowEnvironment
 	metrics *telemetry.Metrics
 	a       *activities.PVCActivities
-	in      PVCSyncInput
-	op      activities.Operation
+	in      contract.PVCSyncInput
+	op      contract.Operation
 }
 
 // newPVCSuite mocks every step of a successful sync with the exact inputs
@@ -63,9 +64,9 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 	ts.SetMetricsHandler(metrics.TemporalHandler())
 	env := ts.NewTestWorkflowEnvironment()
 	s := &pvcSuite{env: env, metrics: metrics, in: pvcInput()}
-	env.RegisterWorkflowWithOptions(PVCSync, workflowOptions(PVCSyncName))
+	env.RegisterWorkflowWithOptions(PVCSync, workflowOptions(contract.PVCSyncName))
 	env.RegisterActivity(s.a)
-	s.op = activities.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
+	s.op = contract.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
 	mocked := func(step string) bool {
 		for _, o := range own {
 			if o == step {
@@ -74,52 +75,52 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 		}
 		return true
 	}
-	cleanup := activities.CleanupInput{Op: s.op, Source: srcCluster, SourceNamespace: "shop", Destination: dstCluster, DestinationNamespace: "shop-dr"}
-	env.OnActivity(s.a.Cleanup, mock.Anything, cleanup).Return(activities.CleanupResult{Deleted: []string{"dr/pod/shop-dr/x"}}, nil)
+	cleanup := contract.CleanupInput{Op: s.op, Source: srcCluster, SourceNamespace: "shop", Destination: dstCluster, DestinationNamespace: "shop-dr"}
+	env.OnActivity(s.a.Cleanup, mock.Anything, cleanup).Return(contract.CleanupResult{Deleted: []string{"dr/pod/shop-dr/x"}}, nil)
 	if mocked("Discover") {
-		env.OnActivity(s.a.Discover, mock.Anything, sourcePVC).Return(activities.PVCInfo{StorageClass: "standard", Size: "1Gi"}, nil)
+		env.OnActivity(s.a.Discover, mock.Anything, sourcePVC).Return(contract.PVCInfo{StorageClass: "standard", Size: "1Gi"}, nil)
 	}
 	if mocked("EnsureTargetPVC") {
-		env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, activities.TargetPVCInput{
+		env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, contract.TargetPVCInput{
 			Source: sourcePVC, Destination: dstCluster, DestinationNamespace: "shop-dr", CreateNamespace: true,
 			StorageClassMappings: map[string]string{"standard": "fast"}, Replication: "dr-syncer-system/shop",
-		}).Return(activities.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast", Size: "1Gi", Created: true}, nil)
+		}).Return(contract.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast", Size: "1Gi", Created: true}, nil)
 	}
 	if mocked("ChooseNodes") {
-		env.OnActivity(s.a.ChooseNodes, mock.Anything, activities.ChooseNodesInput{Source: sourcePVC, Destination: dstCluster}).
-			Return(activities.NodePlan{
+		env.OnActivity(s.a.ChooseNodes, mock.Anything, contract.ChooseNodesInput{Source: sourcePVC, Destination: dstCluster}).
+			Return(contract.NodePlan{
 				Source:        kube.NodeChoice{Node: "prod-1", Reason: "mounted"},
 				SourceAddress: "10.255.0.11",
 				Target:        kube.NodeChoice{Node: "dr-1", Reason: "zone"},
 			}, nil)
 	}
 	if mocked("EnsureCredentials") {
-		env.OnActivity(s.a.EnsureCredentials, mock.Anything, activities.CredentialsInput{
+		env.OnActivity(s.a.EnsureCredentials, mock.Anything, contract.CredentialsInput{
 			Op: s.op, Source: srcCluster, SourceNamespace: "shop", Destination: dstCluster, DestinationNamespace: "shop-dr",
 			ClusterKey: s.in.ClusterKey, AgentHostKey: s.in.AgentHostKey,
-		}).Return(activities.Credentials{Secret: "drs-creds-x"}, nil)
+		}).Return(contract.Credentials{Secret: "drs-creds-x"}, nil)
 	}
 	if mocked("EnsureMountPod") {
-		env.OnActivity(s.a.EnsureMountPod, mock.Anything, activities.MountPodInput{
+		env.OnActivity(s.a.EnsureMountPod, mock.Anything, contract.MountPodInput{
 			Op: s.op, PVC: sourcePVC, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x",
-		}).Return(activities.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
+		}).Return(contract.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
 	}
 	if mocked("Transfer") {
 		// A transfer takes longer than the mount pod's start, as in life.
 		env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Second).
-			Return(activities.TransferResult{Stats: statsWithBytes(1 << 20), Streams: 1}, nil)
+			Return(contract.TransferResult{Stats: statsWithBytes(1 << 20), Streams: 1}, nil)
 	}
 	if mocked("MarkSynced") {
-		env.OnActivity(s.a.MarkSynced, mock.Anything, mock.MatchedBy(func(in activities.MarkSyncedInput) bool {
+		env.OnActivity(s.a.MarkSynced, mock.Anything, mock.MatchedBy(func(in contract.MarkSyncedInput) bool {
 			return in.Destination == dstCluster && in.Namespace == "shop-dr" && in.Name == "data" && !in.At.IsZero()
 		})).Return(nil)
 	}
 	return s
 }
 
-func (s *pvcSuite) transferInput() activities.TransferInput {
-	return activities.TransferInput{
-		Op: s.op, PVC: activities.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"},
+func (s *pvcSuite) transferInput() contract.TransferInput {
+	return contract.TransferInput{
+		Op: s.op, PVC: contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"},
 		Node: "dr-1", Image: s.in.Image, AgentAddr: "10.255.0.11:2222", Target: kube.MountTarget("shop", s.op.Name("mount")),
 		Credentials: "drs-creds-x", Config: s.in.DataSync,
 	}
@@ -127,10 +128,10 @@ func (s *pvcSuite) transferInput() activities.TransferInput {
 
 func TestPVCSyncHappyPath(t *testing.T) {
 	s := newPVCSuite(t)
-	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	require.True(t, s.env.IsWorkflowCompleted())
 	require.NoError(t, s.env.GetWorkflowError())
-	var result PVCSyncResult
+	var result contract.PVCSyncResult
 	require.NoError(t, s.env.GetWorkflowResult(&result))
 	assert.Equal(t, "fast", result.Target.StorageClass)
 	assert.Equal(t, "mounted", result.Nodes.Source.Reason, "the placement reason is recorded")
@@ -139,20 +140,20 @@ func TestPVCSyncHappyPath(t *testing.T) {
 	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2) // leftovers first, own objects last
 	s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 1)
 
-	v, err := s.env.QueryWorkflow(ProgressQuery)
+	v, err := s.env.QueryWorkflow(contract.ProgressQuery)
 	require.NoError(t, err)
-	var p PVCSyncProgress
+	var p contract.PVCSyncProgress
 	require.NoError(t, v.Get(&p))
-	assert.Equal(t, PhaseCleanup, p.Phase)
+	assert.Equal(t, contract.PhaseCleanup, p.Phase)
 }
 
 func TestPVCSyncSetsSearchAttributes(t *testing.T) {
 	s := newPVCSuite(t)
 	s.env.OnUpsertTypedSearchAttributes(temporal.NewSearchAttributes(
-		AttrReplication.ValueSet("dr-syncer-system/shop"), AttrSourceCluster.ValueSet("prod"),
-		AttrNamespace.ValueSet("shop"), AttrPVC.ValueSet("data"),
+		contract.AttrReplication.ValueSet("dr-syncer-system/shop"), contract.AttrSourceCluster.ValueSet("prod"),
+		contract.AttrNamespace.ValueSet("shop"), contract.AttrPVC.ValueSet("data"),
 	)).Return(nil).Once()
-	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	require.NoError(t, s.env.GetWorkflowError())
 	s.env.AssertExpectations(t)
 }
@@ -162,12 +163,12 @@ func TestPVCSyncNonRetryableErrorsStopAndCleanUp(t *testing.T) {
 		step    string
 		errType string
 	}{
-		{"Discover", activities.ErrTypePVCNotBound},
-		{"EnsureTargetPVC", activities.ErrTypeStorageClassNotFound},
-		{"EnsureTargetPVC", activities.ErrTypeNamespaceNotFound},
-		{"EnsureMountPod", activities.ErrTypePodFailed},
-		{"Transfer", activities.ErrTypeTransferFailed},
-		{"Transfer", activities.ErrTypeInvalidSpec},
+		{"Discover", contract.ErrTypePVCNotBound},
+		{"EnsureTargetPVC", contract.ErrTypeStorageClassNotFound},
+		{"EnsureTargetPVC", contract.ErrTypeNamespaceNotFound},
+		{"EnsureMountPod", contract.ErrTypePodFailed},
+		{"Transfer", contract.ErrTypeTransferFailed},
+		{"Transfer", contract.ErrTypeInvalidSpec},
 	} {
 		t.Run(tc.step+"/"+tc.errType, func(t *testing.T) {
 			own := []string{tc.step}
@@ -177,15 +178,15 @@ func TestPVCSyncNonRetryableErrorsStopAndCleanUp(t *testing.T) {
 			s := newPVCSuite(t, own...)
 			failure := temporal.NewNonRetryableApplicationError("boom", tc.errType, nil)
 			zero := map[string]any{
-				"Discover": activities.PVCInfo{}, "EnsureTargetPVC": activities.TargetPVC{},
-				"EnsureMountPod": activities.MountPod{}, "Transfer": activities.TransferResult{},
+				"Discover": contract.PVCInfo{}, "EnsureTargetPVC": contract.TargetPVC{},
+				"EnsureMountPod": contract.MountPod{}, "Transfer": contract.TransferResult{},
 			}[tc.step]
 			s.env.OnActivity(tc.step, mock.Anything, mock.Anything).Return(zero, failure)
 			if tc.step == "EnsureMountPod" {
 				// The sync pod starts alongside and waits for the mount pod.
-				s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(activities.TransferResult{}, nil)
+				s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(contract.TransferResult{}, nil)
 			}
-			s.env.ExecuteWorkflow(PVCSyncName, s.in)
+			s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 			err := s.env.GetWorkflowError()
 			require.Error(t, err)
 			var appErr *temporal.ApplicationError
@@ -202,7 +203,7 @@ func TestPVCSyncStartsSyncPodWhileMountPodStarts(t *testing.T) {
 	s := newPVCSuite(t, "EnsureMountPod")
 	const mountPodStart = 10 * time.Second
 	s.env.OnActivity(s.a.EnsureMountPod, mock.Anything, mock.Anything).After(mountPodStart).
-		Return(activities.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
+		Return(contract.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
 	var transferStarted time.Time
 	s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		if info.ActivityType.Name == "Transfer" {
@@ -212,7 +213,7 @@ func TestPVCSyncStartsSyncPodWhileMountPodStarts(t *testing.T) {
 	cancelled := []string{}
 	s.env.SetOnActivityCanceledListener(func(info *activity.Info) { cancelled = append(cancelled, info.ActivityType.Name) })
 	start := s.env.Now()
-	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	require.NoError(t, s.env.GetWorkflowError())
 	require.False(t, transferStarted.IsZero())
 	assert.Less(t, transferStarted.Sub(start), mountPodStart, "the sync pod does not wait for the mount pod")
@@ -224,16 +225,16 @@ func TestPVCSyncStartsSyncPodWhileMountPodStarts(t *testing.T) {
 
 func TestPVCSyncMountPodFailureCancelsTransfer(t *testing.T) {
 	s := newPVCSuite(t, "EnsureMountPod", "Transfer")
-	s.env.OnActivity(s.a.EnsureMountPod, mock.Anything, mock.Anything).After(5*time.Second).Return(activities.MountPod{},
-		temporal.NewNonRetryableApplicationError("mount pod: ImagePullBackOff", activities.ErrTypePodFailed, nil))
-	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(activities.TransferResult{}, nil)
+	s.env.OnActivity(s.a.EnsureMountPod, mock.Anything, mock.Anything).After(5*time.Second).Return(contract.MountPod{},
+		temporal.NewNonRetryableApplicationError("mount pod: ImagePullBackOff", contract.ErrTypePodFailed, nil))
+	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(contract.TransferResult{}, nil)
 	cancelled := []string{}
 	s.env.SetOnActivityCanceledListener(func(info *activity.Info) { cancelled = append(cancelled, info.ActivityType.Name) })
-	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	err := s.env.GetWorkflowError()
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "got %v", err)
-	assert.Equal(t, activities.ErrTypePodFailed, appErr.Type())
+	assert.Equal(t, contract.ErrTypePodFailed, appErr.Type())
 	assert.Equal(t, []string{"Transfer"}, cancelled, "the waiting transfer is cancelled")
 	s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 0)
 	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
@@ -243,14 +244,14 @@ func TestPVCSyncRetriesTransferWithConfiguredBackoff(t *testing.T) {
 	s := newPVCSuite(t, "Transfer")
 	var attempts []time.Time
 	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).Return(
-		func(context.Context, activities.TransferInput) (activities.TransferResult, error) {
+		func(context.Context, contract.TransferInput) (contract.TransferResult, error) {
 			attempts = append(attempts, s.env.Now())
 			if len(attempts) < 3 {
-				return activities.TransferResult{}, errors.New("rsync exit 12: connection reset")
+				return contract.TransferResult{}, errors.New("rsync exit 12: connection reset")
 			}
-			return activities.TransferResult{Streams: 1}, nil
+			return contract.TransferResult{Streams: 1}, nil
 		})
-	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	require.NoError(t, s.env.GetWorkflowError())
 	require.Len(t, attempts, 3, "maxRetries 2 allows three attempts")
 	assert.Equal(t, time.Second, attempts[1].Sub(attempts[0]).Round(time.Second), "initialBackoff")
@@ -259,8 +260,8 @@ func TestPVCSyncRetriesTransferWithConfiguredBackoff(t *testing.T) {
 
 func TestPVCSyncGivesUpAfterMaxRetries(t *testing.T) {
 	s := newPVCSuite(t, "Transfer")
-	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).Return(activities.TransferResult{}, errors.New("network down"))
-	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).Return(contract.TransferResult{}, errors.New("network down"))
+	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	require.Error(t, s.env.GetWorkflowError())
 	s.env.AssertActivityNumberOfCalls(t, "Transfer", 3)
 	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
@@ -271,8 +272,8 @@ func TestPVCSyncFailFastDoesNotRetry(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			s := newPVCSuite(t, "Transfer")
 			s.in.FailureMode = mode
-			s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).Return(activities.TransferResult{}, errors.New("network down"))
-			s.env.ExecuteWorkflow(PVCSyncName, s.in)
+			s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).Return(contract.TransferResult{}, errors.New("network down"))
+			s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 			require.Error(t, s.env.GetWorkflowError())
 			s.env.AssertActivityNumberOfCalls(t, "Transfer", 1)
 		})
@@ -281,9 +282,9 @@ func TestPVCSyncFailFastDoesNotRetry(t *testing.T) {
 
 func TestPVCSyncCancelStillCleansUp(t *testing.T) {
 	s := newPVCSuite(t, "Transfer")
-	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(activities.TransferResult{}, nil)
+	s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Hour).Return(contract.TransferResult{}, nil)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
-	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	err := s.env.GetWorkflowError()
 	require.Error(t, err)
 	var canceled *temporal.CanceledError
@@ -294,13 +295,13 @@ func TestPVCSyncCancelStillCleansUp(t *testing.T) {
 
 func TestPVCSyncMetricsCountResultsBytesAndDuration(t *testing.T) {
 	s := newPVCSuite(t, "EnsureTargetPVC")
-	s.env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, mock.Anything).Return(activities.TargetPVC{},
-		temporal.NewNonRetryableApplicationError("no class", activities.ErrTypeStorageClassNotFound, nil)).Once()
-	s.env.ExecuteWorkflow(PVCSyncName, s.in)
+	s.env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, mock.Anything).Return(contract.TargetPVC{},
+		temporal.NewNonRetryableApplicationError("no class", contract.ErrTypeStorageClassNotFound, nil)).Once()
+	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	require.Error(t, s.env.GetWorkflowError())
 
 	ok := newPVCSuite(t)
-	ok.env.ExecuteWorkflow(PVCSyncName, ok.in)
+	ok.env.ExecuteWorkflow(contract.PVCSyncName, ok.in)
 	require.NoError(t, ok.env.GetWorkflowError())
 
 	for suite, want := range map[*pvcSuite][]string{

@@ -28,36 +28,37 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 func TestRecordHistories(t *testing.T) {
 	var transferCalls atomic.Int32
-	tp := startRecorder(t, func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 		switch in.PVC.Name {
 		case "retry":
 			if transferCalls.Add(1) == 1 {
-				return activities.TransferResult{}, errors.New("rsync exit 12: connection reset")
+				return contract.TransferResult{}, errors.New("rsync exit 12: connection reset")
 			}
 		case "cancel":
 			for ctx.Err() == nil {
-				activity.RecordHeartbeat(ctx, activities.TransferProgress{Phase: "transferring"})
+				activity.RecordHeartbeat(ctx, contract.TransferProgress{Phase: "transferring"})
 				time.Sleep(200 * time.Millisecond)
 			}
-			return activities.TransferResult{}, ctx.Err()
+			return contract.TransferResult{}, ctx.Err()
 		}
-		return activities.TransferResult{Streams: 1}, nil
+		return contract.TransferResult{Streams: 1}, nil
 	})
 	ctx := context.Background()
 
-	pvcInput := func(pvc string) workflows.PVCSyncInput {
+	pvcInput := func(pvc string) contract.PVCSyncInput {
 		retries := int32(3)
-		return workflows.PVCSyncInput{
-			Replication: activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"},
-			Source:      activities.PVCRef{Cluster: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, Namespace: "shop", Name: pvc},
-			Destination: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}, DestinationNamespace: "shop",
-			Image: activities.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
+		return contract.PVCSyncInput{
+			Replication: contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"},
+			Source:      contract.PVCRef{Cluster: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, Namespace: "shop", Name: pvc},
+			Destination: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}, DestinationNamespace: "shop",
+			Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
 			Retry:                  drv1.RetryConfig{MaxRetries: &retries, InitialBackoff: "1s", MaxBackoff: "2s", BackoffMultiplier: 200},
 			GlobalConcurrencyLimit: 2,
 		}
@@ -69,19 +70,19 @@ func TestRecordHistories(t *testing.T) {
 	}
 
 	success, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "replication/dr-syncer-system/shop/record", TaskQueue: tp.TaskQueue},
-		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}, Trigger: "record"})
+		contract.ReplicationName, contract.ReplicationInput{Replication: contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}, Trigger: "record"})
 	require.NoError(t, err)
 	record("replication-success", success, false)
 	saveHistory(t, tp.Client, "replicate-resources-success", success.GetID()+"/resources", "")
-	saveHistory(t, tp.Client, "pvc-sync-success", workflows.PVCSyncWorkflowID("prod", "shop", "data"), "")
+	saveHistory(t, tp.Client, "pvc-sync-success", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
 
 	retried, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pvc-sync/prod/shop/retry", TaskQueue: tp.TaskQueue},
-		workflows.PVCSyncName, pvcInput("retry"))
+		contract.PVCSyncName, pvcInput("retry"))
 	require.NoError(t, err)
 	record("pvc-sync-retry", retried, false)
 
 	cancelled, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pvc-sync/prod/shop/cancel", TaskQueue: tp.TaskQueue},
-		workflows.PVCSyncName, pvcInput("cancel"))
+		contract.PVCSyncName, pvcInput("cancel"))
 	require.NoError(t, err)
 	time.Sleep(2 * time.Second)
 	require.NoError(t, tp.Client.CancelWorkflow(ctx, cancelled.GetID(), cancelled.GetRunID()))
@@ -89,36 +90,36 @@ func TestRecordHistories(t *testing.T) {
 
 	// The source cluster's semaphore served the syncs above (limit 2); it
 	// would idle for minutes before closing, so it is terminated.
-	semaphore := workflows.ClusterSemaphoreID(activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"})
+	semaphore := contract.ClusterSemaphoreID(contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"})
 	require.NoError(t, tp.Client.TerminateWorkflow(ctx, semaphore, "", "recorded"))
 	saveHistory(t, tp.Client, "cluster-semaphore-terminated", semaphore, "")
 
-	cluster := activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
-	rollout, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.AgentRolloutWorkflowID(cluster.Namespace, cluster.Name, "v1"), TaskQueue: tp.TaskQueue},
-		workflows.AgentRolloutName, activities.AgentRolloutInput{Cluster: cluster, Version: "v1", HostKey: activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"}})
+	cluster := contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
+	rollout, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.AgentRolloutWorkflowID(cluster.Namespace, cluster.Name, "v1"), TaskQueue: tp.TaskQueue},
+		contract.AgentRolloutName, contract.AgentRolloutInput{Cluster: cluster, Version: "v1", HostKey: contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"}})
 	require.NoError(t, err)
 	record("agent-rollout-success", rollout, false)
-	removal, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.AgentRolloutWorkflowID(cluster.Namespace, cluster.Name, "remove"), TaskQueue: tp.TaskQueue},
-		workflows.AgentRolloutName, activities.AgentRolloutInput{Cluster: cluster, Version: "remove", Remove: true})
+	removal, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.AgentRolloutWorkflowID(cluster.Namespace, cluster.Name, "remove"), TaskQueue: tp.TaskQueue},
+		contract.AgentRolloutName, contract.AgentRolloutInput{Cluster: cluster, Version: "remove", Remove: true})
 	require.NoError(t, err)
 	record("agent-rollout-remove", removal, false)
 
-	check, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.ConnectivityWorkflowID("dr-syncer-system", "prod-to-dr", "v1", 1), TaskQueue: tp.TaskQueue},
-		workflows.ConnectivityName, workflows.ConnectivityInput{Source: cluster, DR: activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"},
-			ClusterKey: activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh"}, AgentHostKey: activities.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
-			Image: activities.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222})
+	check, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.ConnectivityWorkflowID("dr-syncer-system", "prod-to-dr", "v1", 1), TaskQueue: tp.TaskQueue},
+		contract.ConnectivityName, contract.ConnectivityInput{Source: cluster, DR: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"},
+			ClusterKey: contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh"}, AgentHostKey: contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
+			Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222})
 	require.NoError(t, err)
 	record("connectivity-success", check, false)
 
 	// A continuous replication: interval syncs, a change signal, then cancelled.
-	ref := activities.ObjectRef{Namespace: "dr-syncer-system", Name: "live"}
+	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "live"}
 	continuous, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name), TaskQueue: tp.TaskQueue,
-	}, workflows.ContinuousReplicationName, workflows.ContinuousState{Replication: ref,
-		Settings: workflows.ContinuousSettings{Every: 3 * time.Second, Note: workflows.ContinuousNote(3 * time.Second)}})
+		ID: contract.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name), TaskQueue: tp.TaskQueue,
+	}, contract.ContinuousReplicationName, contract.ContinuousState{Replication: ref,
+		Settings: contract.ContinuousSettings{Every: 3 * time.Second, Note: contract.ContinuousNote(3 * time.Second)}})
 	require.NoError(t, err)
 	time.Sleep(5 * time.Second)
-	require.NoError(t, tp.Client.SignalWorkflow(ctx, continuous.GetID(), "", workflows.SignalChange, "ConfigMap/settings"))
+	require.NoError(t, tp.Client.SignalWorkflow(ctx, continuous.GetID(), "", contract.SignalChange, "ConfigMap/settings"))
 	time.Sleep(6 * time.Second)
 	require.NoError(t, tp.Client.CancelWorkflow(ctx, continuous.GetID(), ""))
 	record("continuous-cancel", continuous, true)
@@ -131,20 +132,20 @@ func TestRecordHistories(t *testing.T) {
 // the change it took over and is cancelled. About 90 seconds;
 // `-run 'TestRecordHistoriesContinuous$'` records it alone.
 func TestRecordHistoriesContinuous(t *testing.T) {
-	tp := startRecorder(t, func(context.Context, activities.TransferInput) (activities.TransferResult, error) {
-		return activities.TransferResult{Streams: 1}, nil
+	tp := startRecorder(t, func(context.Context, contract.TransferInput) (contract.TransferResult, error) {
+		return contract.TransferResult{Streams: 1}, nil
 	})
 	ctx := context.Background()
-	ref := activities.ObjectRef{Namespace: "dr-syncer-system", Name: "busy"}
-	id := workflows.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
+	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "busy"}
+	id := contract.ContinuousReplicationWorkflowID(ref.Namespace, ref.Name)
 	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tp.TaskQueue},
-		workflows.ContinuousReplicationName, workflows.ContinuousState{Replication: ref,
-			Settings: workflows.ContinuousSettings{Every: time.Hour, Note: workflows.ContinuousNote(time.Hour)}})
+		contract.ContinuousReplicationName, contract.ContinuousState{Replication: ref,
+			Settings: contract.ContinuousSettings{Every: time.Hour, Note: contract.ContinuousNote(time.Hour)}})
 	require.NoError(t, err)
 	syncs := func() int {
-		v, err := tp.Client.QueryWorkflow(ctx, id, run.GetRunID(), workflows.ProgressQuery)
+		v, err := tp.Client.QueryWorkflow(ctx, id, run.GetRunID(), contract.ProgressQuery)
 		require.NoError(t, err)
-		var st workflows.ContinuousState
+		var st contract.ContinuousState
 		require.NoError(t, v.Get(&st))
 		if st.Running != nil {
 			return len(st.Recent) - 1
@@ -153,7 +154,7 @@ func TestRecordHistoriesContinuous(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return syncs() == 1 }, 30*time.Second, 200*time.Millisecond, "the first sync")
 	signal := func(i int) {
-		require.NoError(t, tp.Client.SignalWorkflow(ctx, id, "", workflows.SignalChange, fmt.Sprintf("ConfigMap/c%d", i)))
+		require.NoError(t, tp.Client.SignalWorkflow(ctx, id, "", contract.SignalChange, fmt.Sprintf("ConfigMap/c%d", i)))
 	}
 	i := 0
 	for deadline := time.Now().Add(100 * time.Second); syncs() < 2; i++ {
@@ -175,8 +176,8 @@ func TestRecordHistoriesContinuous(t *testing.T) {
 
 	// The next run syncs the change it took over, and is cancelled.
 	require.Eventually(t, func() bool {
-		v, err := tp.Client.QueryWorkflow(ctx, id, "", workflows.ProgressQuery)
-		var st workflows.ContinuousState
+		v, err := tp.Client.QueryWorkflow(ctx, id, "", contract.ProgressQuery)
+		var st contract.ContinuousState
 		return err == nil && v.Get(&st) == nil && len(st.Recent) == 3 && st.Running == nil
 	}, 30*time.Second, 200*time.Millisecond, "the next run's sync of the pending change")
 	require.NoError(t, tp.Client.CancelWorkflow(ctx, id, ""))
@@ -187,26 +188,26 @@ func TestRecordHistoriesContinuous(t *testing.T) {
 // TestRecordHistoriesDeletionGuard records a Replication run whose
 // resources step weighs a deletion against the deletion guard and prunes.
 func TestRecordHistoriesDeletionGuard(t *testing.T) {
-	tp := startRecorder(t, func(context.Context, activities.TransferInput) (activities.TransferResult, error) {
-		return activities.TransferResult{Streams: 1}, nil
+	tp := startRecorder(t, func(context.Context, contract.TransferInput) (contract.TransferResult, error) {
+		return contract.TransferResult{Streams: 1}, nil
 	})
 	ctx := context.Background()
 	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "replication/dr-syncer-system/shop/guarded", TaskQueue: tp.TaskQueue},
-		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}, Trigger: "guarded"})
+		contract.ReplicationName, contract.ReplicationInput{Replication: contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}, Trigger: "guarded"})
 	require.NoError(t, err)
-	var res workflows.ReplicationResult
+	var res contract.ReplicationResult
 	require.NoError(t, run.Get(ctx, &res))
 	require.NotNil(t, res.Resources.DeletionGuard, "the run reached the deletion guard")
 	saveHistory(t, tp.Client, "replication-deletion-guard", run.GetID(), run.GetRunID())
 	saveHistory(t, tp.Client, "replicate-resources-deletion-guard", run.GetID()+"/resources", "")
 	// The semaphore would idle for minutes before closing.
-	semaphore := workflows.ClusterSemaphoreID(activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"})
+	semaphore := contract.ClusterSemaphoreID(contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"})
 	require.NoError(t, tp.Client.TerminateWorkflow(ctx, semaphore, "", "recorded"))
 }
 
 // startRecorder starts a dev server and a worker with every workflow and
 // the scripted activities; transfer decides how each data transfer goes.
-func startRecorder(t *testing.T, transfer func(context.Context, activities.TransferInput) (activities.TransferResult, error)) *testenv.Temporal {
+func startRecorder(t *testing.T, transfer func(context.Context, contract.TransferInput) (contract.TransferResult, error)) *testenv.Temporal {
 	tp := testenv.StartTemporal(t)
 	script := scriptedActivities(transfer)
 	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
@@ -227,20 +228,20 @@ func startRecorder(t *testing.T, transfer func(context.Context, activities.Trans
 // activities.
 func clusterScript() map[string]any {
 	return map[string]any{
-		"ApplyAgent": func(ctx context.Context, in activities.AgentRolloutInput) (activities.AgentApplied, error) {
-			return activities.AgentApplied{Namespace: activities.AgentNamespace, DaemonSet: "dr-syncer-agent", HostKeyFingerprint: "SHA256:host"}, nil
+		"ApplyAgent": func(ctx context.Context, in contract.AgentRolloutInput) (contract.AgentApplied, error) {
+			return contract.AgentApplied{Namespace: contract.AgentNamespace, DaemonSet: "dr-syncer-agent", HostKeyFingerprint: "SHA256:host"}, nil
 		},
-		"WaitAgentReady": func(ctx context.Context, in activities.AgentRef) (activities.AgentReadiness, error) {
-			return activities.AgentReadiness{ReadyNodes: 1, TotalNodes: 1}, nil
+		"WaitAgentReady": func(ctx context.Context, in contract.AgentRef) (contract.AgentReadiness, error) {
+			return contract.AgentReadiness{ReadyNodes: 1, TotalNodes: 1}, nil
 		},
-		"RemoveAgent": func(ctx context.Context, in activities.ClusterRef) (activities.AgentRemoved, error) {
-			return activities.AgentRemoved{Deleted: 4}, nil
+		"RemoveAgent": func(ctx context.Context, in contract.ClusterRef) (contract.AgentRemoved, error) {
+			return contract.AgentRemoved{Deleted: 4}, nil
 		},
-		"AgentAddresses": func(ctx context.Context, in activities.AgentAddressesInput) ([]string, error) {
+		"AgentAddresses": func(ctx context.Context, in contract.AgentAddressesInput) ([]string, error) {
 			return []string{"10.255.0.11:2222"}, nil
 		},
-		"RunConnectivityCheck": func(ctx context.Context, in activities.ConnectivityCheckInput) (activities.ConnectivityResult, error) {
-			return activities.ConnectivityResult{Connected: true}, nil
+		"RunConnectivityCheck": func(ctx context.Context, in contract.ConnectivityCheckInput) (contract.ConnectivityResult, error) {
+			return contract.ConnectivityResult{Connected: true}, nil
 		},
 	}
 }

@@ -1,6 +1,9 @@
 package workflows
 
-import "go.temporal.io/sdk/workflow"
+import (
+	"github.com/dr-syncer/dr-syncer/contract"
+	"go.temporal.io/sdk/workflow"
+)
 
 // WorkflowRegistry registers workflows: a worker, or a replayer.
 type WorkflowRegistry interface {
@@ -15,13 +18,13 @@ func RegisterAll(r WorkflowRegistry) {
 		name string
 		fn   any
 	}{
-		{ReplicationName, Replication},
-		{ReplicateResourcesName, ReplicateResources},
-		{PVCSyncName, PVCSync},
-		{ContinuousReplicationName, ContinuousReplication},
-		{ClusterSemaphoreName, ClusterSemaphore},
-		{AgentRolloutName, AgentRollout},
-		{ConnectivityName, Connectivity},
+		{contract.ReplicationName, Replication},
+		{contract.ReplicateResourcesName, ReplicateResources},
+		{contract.PVCSyncName, PVCSync},
+		{contract.ContinuousReplicationName, ContinuousReplication},
+		{contract.ClusterSemaphoreName, ClusterSemaphore},
+		{contract.AgentRolloutName, AgentRollout},
+		{contract.ConnectivityName, Connectivity},
 	} {
 		r.RegisterWorkflowWithOptions(w.fn, workflow.RegisterOptions{Name: w.name})
 	}

@@ -11,113 +11,36 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
-)
-
-// ReplicationName is the registered type name of Replication.
-const ReplicationName = "Replication"
-
-// ErrTypeSyncFailed is the error type of a run in which some step failed;
-// its details carry the ReplicationResult.
-const ErrTypeSyncFailed = "SyncFailed"
-
-// ReplicationWorkflowID is the ID of one run of a Replication: readable, and
-// deterministic per trigger, so a double reconcile cannot start it twice.
-func ReplicationWorkflowID(namespace, name, trigger string) string {
-	return fmt.Sprintf("replication/%s/%s/%s", namespace, name, trigger)
-}
-
-// ReplicationInput names the Replication to run; the run reads its spec at
-// start, so a Schedule never carries a stale copy.
-type ReplicationInput struct {
-	Replication activities.ObjectRef `json:"replication"`
-	// Trigger says what started the run: a sync-now value, "scheduled", "continuous".
-	Trigger string `json:"trigger"`
-}
-
-// ReplicationResult is what one run did.
-type ReplicationResult struct {
-	Generation int64 `json:"generation"`
-	// Resources is the object replication; nil in runs from before it existed.
-	Resources *ResourcesResult `json:"resources,omitempty"`
-	// PVCs are the data syncs, in name order.
-	PVCs []PVCOutcome `json:"pvcs"`
-	// SkippedPVCs maps a PVC whose data was not synced to why.
-	SkippedPVCs map[string]string `json:"skippedPVCs,omitempty"`
-	// AcceptChanges is the accept-changes value this run took; the
-	// controller marks it handled and records it as an Event.
-	AcceptChanges string `json:"acceptChanges,omitempty"`
-}
-
-// Failed counts the objects and PVC syncs that failed.
-func (r ReplicationResult) Failed() int {
-	n := 0
-	if r.Resources != nil {
-		n += r.Resources.Failed
-	}
-	for _, p := range r.PVCs {
-		if p.Error != "" {
-			n++
-		}
-	}
-	return n
-}
-
-// PVCOutcome is one PVC's data sync within a run.
-type PVCOutcome struct {
-	PVC        string `json:"pvc"`
-	WorkflowID string `json:"workflowID"`
-	Error      string `json:"error,omitempty"`
-	// ErrorType is the failure's type, such as SourceReplaced.
-	ErrorType string         `json:"errorType,omitempty"`
-	Result    *PVCSyncResult `json:"result,omitempty"`
-}
-
-// ReplicationProgress answers the progress query of a run.
-type ReplicationProgress struct {
-	Phase      string   `json:"phase"`
-	PVCsTotal  int      `json:"pvcsTotal"`
-	PVCsDone   int      `json:"pvcsDone"`
-	PVCsFailed int      `json:"pvcsFailed"`
-	Running    []string `json:"running,omitempty"`
-	// Percent is the share of PVCs finished, 0-100.
-	Percent int `json:"percent"`
-}
-
-// Replication run phases.
-const (
-	PhaseResolve   = "Resolve"
-	PhaseResources = "ReplicateResources"
-	PhaseListPVCs  = "ListPVCs"
-	PhaseSyncPVCs  = "SyncPVCs"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // Replication is one sync run: resolve the Replication, then fan out one
 // PVCSync child per PVC, at most concurrentSyncs at a time.
-func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, error) {
-	progress := ReplicationProgress{Phase: PhaseResolve}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (ReplicationProgress, error) { return progress, nil }); err != nil {
-		return ReplicationResult{}, err
+func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.ReplicationResult, error) {
+	progress := contract.ReplicationProgress{Phase: contract.PhaseResolve}
+	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.ReplicationProgress, error) { return progress, nil }); err != nil {
+		return contract.ReplicationResult{}, err
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrReplication.ValueSet(in.Replication.String())); err != nil {
-		return ReplicationResult{}, err
+	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.AttrReplication.ValueSet(in.Replication.String())); err != nil {
+		return contract.ReplicationResult{}, err
 	}
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
 	})
 	var plans *activities.PlanActivities
-	var plan activities.ReplicationPlan
+	var plan contract.ReplicationPlan
 	if err := workflow.ExecuteActivity(short, plans.ResolveReplication, in.Replication).Get(ctx, &plan); err != nil {
-		return ReplicationResult{}, err
+		return contract.ReplicationResult{}, err
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		AttrSourceCluster.ValueSet(plan.Source.Name), AttrNamespace.ValueSet(plan.SourceNamespace)); err != nil {
-		return ReplicationResult{}, err
+		contract.AttrSourceCluster.ValueSet(plan.Source.Name), contract.AttrNamespace.ValueSet(plan.SourceNamespace)); err != nil {
+		return contract.ReplicationResult{}, err
 	}
-	result := ReplicationResult{Generation: plan.Generation, AcceptChanges: plan.AcceptChanges}
+	result := contract.ReplicationResult{Generation: plan.Generation, AcceptChanges: plan.AcceptChanges}
 	// Runs started before resource replication joined the run replay without it.
 	if workflow.GetVersion(ctx, changeReplicateResources, workflow.DefaultVersion, 1) == 1 {
-		progress.Phase = PhaseResources
+		progress.Phase = contract.PhaseResources
 		resources, err := replicateResources(ctx, plan)
 		result.Resources = resources
 		if err != nil {
@@ -125,53 +48,29 @@ func Replication(ctx workflow.Context, in ReplicationInput) (ReplicationResult, 
 		}
 	}
 	if plan.Spec.PVCConfig.SyncData {
-		progress.Phase = PhaseListPVCs
+		progress.Phase = contract.PhaseListPVCs
 		var pvcs *activities.PVCActivities
-		var list activities.PVCList
-		if err := workflow.ExecuteActivity(short, pvcs.ListPVCs, activities.ListPVCsInput{
+		var list contract.PVCList
+		if err := workflow.ExecuteActivity(short, pvcs.ListPVCs, contract.ListPVCsInput{
 			Cluster: plan.Source, Namespace: plan.SourceNamespace,
 			Destination: plan.Destination, DestinationNamespace: plan.DestinationNamespace,
 		}).Get(ctx, &list); err != nil {
 			return result, err
 		}
 		result.SkippedPVCs = list.Skipped
-		progress.Phase = PhaseSyncPVCs
+		progress.Phase = contract.PhaseSyncPVCs
 		result.PVCs = syncPVCs(ctx, plan, list.Names, &progress)
 	}
-	progress.Phase = PhaseDone
+	progress.Phase = contract.PhaseDone
 	if err := ctx.Err(); err != nil {
 		// Cancelled (the Replication was deleted, or a user cancelled the run):
 		// the run ends Canceled, not Failed, once its PVC syncs have cleaned up.
 		return result, err
 	}
-	if result.Failed() > 0 || result.held() != "" {
-		return result, temporal.NewNonRetryableApplicationError(failureSummary(result), result.failureType(), nil, result)
+	if result.Failed() > 0 || result.Held() != "" {
+		return result, temporal.NewNonRetryableApplicationError(failureSummary(result), result.FailureType(), nil, result)
 	}
 	return result, nil
-}
-
-// held is the guard that held back part of the run (DeletionGuard,
-// SourceReplaced, SourceShrank, Conflict), or "".
-func (r ReplicationResult) held() string {
-	if r.Resources != nil && r.Resources.DeletionGuard != nil && r.Resources.DeletionGuard.Held != "" {
-		return ErrTypeDeletionGuard
-	}
-	for _, p := range r.PVCs {
-		switch p.ErrorType {
-		case activities.ErrTypeSourceReplaced, activities.ErrTypeSourceShrank, activities.ErrTypeConflict:
-			return p.ErrorType
-		}
-	}
-	return ""
-}
-
-// failureType is the error type of a failed run: the guard that held it
-// back, so the Synced condition names it, or SyncFailed.
-func (r ReplicationResult) failureType() string {
-	if g := r.held(); g != "" {
-		return g
-	}
-	return ErrTypeSyncFailed
 }
 
 // changeReplicateResources is the GetVersion change ID of adding the
@@ -180,17 +79,17 @@ const changeReplicateResources = "2026-11-22-replicate-resources"
 
 // replicateResources runs the ReplicateResources child; its result comes back
 // even when it fails, from the error details.
-func replicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (*ResourcesResult, error) {
+func replicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (*contract.ResourcesResult, error) {
 	childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:          workflow.GetInfo(ctx).WorkflowExecution.ID + "/resources",
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AttrReplication.ValueSet(plan.Replication.String()), AttrSourceCluster.ValueSet(plan.Source.Name),
-			AttrNamespace.ValueSet(plan.SourceNamespace)),
+			contract.AttrReplication.ValueSet(plan.Replication.String()), contract.AttrSourceCluster.ValueSet(plan.Source.Name),
+			contract.AttrNamespace.ValueSet(plan.SourceNamespace)),
 	})
-	var res ResourcesResult
-	err := workflow.ExecuteChildWorkflow(childCtx, ReplicateResourcesName, plan).Get(ctx, &res)
+	var res contract.ResourcesResult
+	err := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicateResourcesName, plan).Get(ctx, &res)
 	var appErr *temporal.ApplicationError
 	if err != nil && errors.As(err, &appErr) && appErr.HasDetails() {
 		_ = appErr.Details(&res)
@@ -199,7 +98,7 @@ func replicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (
 }
 
 // failureSummary says what failed in a run, in one line for the Synced condition.
-func failureSummary(r ReplicationResult) string {
+func failureSummary(r contract.ReplicationResult) string {
 	var parts []string
 	if g := r.Resources; g != nil && g.DeletionGuard != nil && g.DeletionGuard.Held != "" {
 		parts = append(parts, "DeletionGuard: "+g.DeletionGuard.Held)
@@ -221,9 +120,9 @@ func failureSummary(r ReplicationResult) string {
 
 // firstFailure names the first failed object and why, so the one-line
 // summary says what to look at.
-func firstFailure(r *ResourcesResult) string {
+func firstFailure(r *contract.ResourcesResult) string {
 	for _, o := range r.Resources {
-		if o.State == activities.StateFailed {
+		if o.State == contract.StateFailed {
 			return ", first " + strings.TrimSpace(o.Kind+" "+o.Name) + ": " + o.Error
 		}
 	}
@@ -232,19 +131,19 @@ func firstFailure(r *ResourcesResult) string {
 
 // syncPVCs runs one PVCSync child per PVC, keeping at most concurrentSyncs
 // running, and records every outcome; one PVC's failure does not stop the rest.
-func syncPVCs(ctx workflow.Context, plan activities.ReplicationPlan, names []string, progress *ReplicationProgress) []PVCOutcome {
+func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []string, progress *contract.ReplicationProgress) []contract.PVCOutcome {
 	limit := int(plan.Spec.PVCConfig.DataSyncConfig.ConcurrentSyncs)
 	if limit < 1 {
 		limit = 1
 	}
-	outcomes := make([]PVCOutcome, len(names))
+	outcomes := make([]contract.PVCOutcome, len(names))
 	progress.PVCsTotal = len(names)
 	selector := workflow.NewSelector(ctx)
 	running, next := 0, 0
 	start := func(i int) {
 		in := pvcSyncInput(plan, names[i])
-		id := PVCSyncWorkflowID(plan.Source.Name, plan.SourceNamespace, names[i])
-		outcomes[i] = PVCOutcome{PVC: names[i], WorkflowID: id}
+		id := contract.PVCSyncWorkflowID(plan.Source.Name, plan.SourceNamespace, names[i])
+		outcomes[i] = contract.PVCOutcome{PVC: names[i], WorkflowID: id}
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:            id,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -252,15 +151,15 @@ func syncPVCs(ctx workflow.Context, plan activities.ReplicationPlan, names []str
 			ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 			WaitForCancellation: true,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				AttrReplication.ValueSet(plan.Replication.String()), AttrSourceCluster.ValueSet(plan.Source.Name),
-				AttrNamespace.ValueSet(plan.SourceNamespace), AttrPVC.ValueSet(names[i])),
+				contract.AttrReplication.ValueSet(plan.Replication.String()), contract.AttrSourceCluster.ValueSet(plan.Source.Name),
+				contract.AttrNamespace.ValueSet(plan.SourceNamespace), contract.AttrPVC.ValueSet(names[i])),
 		})
 		running++
 		progress.Running = append(progress.Running, names[i])
-		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, PVCSyncName, in), func(f workflow.Future) {
+		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, contract.PVCSyncName, in), func(f workflow.Future) {
 			running--
 			progress.Running = remove(progress.Running, names[i])
-			var r PVCSyncResult
+			var r contract.PVCSyncResult
 			if err := f.Get(ctx, &r); err != nil {
 				outcomes[i].Error, outcomes[i].ErrorType = childError(err, id)
 				progress.PVCsFailed++
@@ -282,11 +181,11 @@ func syncPVCs(ctx workflow.Context, plan activities.ReplicationPlan, names []str
 }
 
 // pvcSyncInput derives one PVC's sync from the replication plan.
-func pvcSyncInput(plan activities.ReplicationPlan, pvc string) PVCSyncInput {
+func pvcSyncInput(plan contract.ReplicationPlan, pvc string) contract.PVCSyncInput {
 	pc := plan.Spec.PVCConfig
-	in := PVCSyncInput{
+	in := contract.PVCSyncInput{
 		Replication:          plan.Replication,
-		Source:               activities.PVCRef{Cluster: plan.Source, Namespace: plan.SourceNamespace, Name: pvc},
+		Source:               contract.PVCRef{Cluster: plan.Source, Namespace: plan.SourceNamespace, Name: pvc},
 		Destination:          plan.Destination,
 		DestinationNamespace: plan.DestinationNamespace,
 		CreateNamespace:      plan.Spec.NamespaceConfig.CreateNamespace != nil && *plan.Spec.NamespaceConfig.CreateNamespace,

@@ -16,11 +16,12 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
-var replRef = activities.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
+var replRef = contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
 
-func testPlan(concurrent int32) activities.ReplicationPlan {
+func testPlan(concurrent int32) contract.ReplicationPlan {
 	spec := drv1.ReplicationSpec{
 		SourceNamespace: "shop",
 		PVCConfig: &drv1.PVCConfig{
@@ -30,46 +31,46 @@ func testPlan(concurrent int32) activities.ReplicationPlan {
 		},
 	}
 	drv1.SetReplicationDefaults(&spec)
-	return activities.ReplicationPlan{
+	return contract.ReplicationPlan{
 		Replication: replRef, Generation: 3, Source: srcCluster, Destination: dstCluster,
 		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec,
-		DataPlane: activities.DataPlane{Image: activities.Image{Reference: "img"}, AgentPort: 2222},
+		DataPlane: contract.DataPlane{Image: contract.Image{Reference: "img"}, AgentPort: 2222},
 	}
 }
 
 type replicationSuite struct {
 	env       *testsuite.TestWorkflowEnvironment
-	resources ResourcesResult
+	resources contract.ResourcesResult
 	starts    []time.Time
 	ends      []time.Time
-	inputs    []PVCSyncInput
+	inputs    []contract.PVCSyncInput
 }
 
-func newReplicationSuite(t *testing.T, plan activities.ReplicationPlan, pvcs []string, failing string) *replicationSuite {
+func newReplicationSuite(t *testing.T, plan contract.ReplicationPlan, pvcs []string, failing string) *replicationSuite {
 	var ts testsuite.WorkflowTestSuite
-	s := &replicationSuite{env: ts.NewTestWorkflowEnvironment(), resources: ResourcesResult{Total: 4, Synced: 4, Changed: true}}
-	s.env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
-	s.env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
-	s.env.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: ReplicateResourcesName})
-	s.env.OnWorkflow(ReplicateResourcesName, mock.Anything, plan).Return(s.resources, nil).Maybe()
+	s := &replicationSuite{env: ts.NewTestWorkflowEnvironment(), resources: contract.ResourcesResult{Total: 4, Synced: 4, Changed: true}}
+	s.env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: contract.ReplicationName})
+	s.env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: contract.PVCSyncName})
+	s.env.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: contract.ReplicateResourcesName})
+	s.env.OnWorkflow(contract.ReplicateResourcesName, mock.Anything, plan).Return(s.resources, nil).Maybe()
 	var plans *activities.PlanActivities
 	var pvcActs *activities.PVCActivities
 	s.env.RegisterActivity(plans)
 	s.env.RegisterActivity(pvcActs)
 	s.env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
-	s.env.OnActivity(pvcActs.ListPVCs, mock.Anything, activities.ListPVCsInput{Cluster: srcCluster, Namespace: "shop",
+	s.env.OnActivity(pvcActs.ListPVCs, mock.Anything, contract.ListPVCsInput{Cluster: srcCluster, Namespace: "shop",
 		Destination: dstCluster, DestinationNamespace: "shop"}).
-		Return(activities.PVCList{Names: pvcs, Skipped: map[string]string{"scratch": "labelled dr-syncer.io/ignore"}}, nil)
-	s.env.OnWorkflow(PVCSyncName, mock.Anything, mock.Anything).After(time.Minute).Return(
-		func(ctx workflow.Context, in PVCSyncInput) (PVCSyncResult, error) {
+		Return(contract.PVCList{Names: pvcs, Skipped: map[string]string{"scratch": "labelled dr-syncer.io/ignore"}}, nil)
+	s.env.OnWorkflow(contract.PVCSyncName, mock.Anything, mock.Anything).After(time.Minute).Return(
+		func(ctx workflow.Context, in contract.PVCSyncInput) (contract.PVCSyncResult, error) {
 			s.ends = append(s.ends, workflow.Now(ctx))
 			if in.Source.Name == failing {
-				return PVCSyncResult{}, temporal.NewNonRetryableApplicationError("storage class fast missing", activities.ErrTypeStorageClassNotFound, nil)
+				return contract.PVCSyncResult{}, temporal.NewNonRetryableApplicationError("storage class fast missing", contract.ErrTypeStorageClassNotFound, nil)
 			}
-			return PVCSyncResult{Target: activities.TargetPVC{Name: in.Source.Name}}, nil
+			return contract.PVCSyncResult{Target: contract.TargetPVC{Name: in.Source.Name}}, nil
 		})
 	s.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
-		if info.WorkflowType.Name != PVCSyncName {
+		if info.WorkflowType.Name != contract.PVCSyncName {
 			return
 		}
 		s.starts = append(s.starts, s.env.Now())
@@ -80,14 +81,14 @@ func newReplicationSuite(t *testing.T, plan activities.ReplicationPlan, pvcs []s
 func TestReplicationBoundsConcurrentPVCSyncs(t *testing.T) {
 	pvcs := []string{"a", "b", "c", "d", "e"}
 	s := newReplicationSuite(t, testPlan(2), pvcs, "")
-	s.env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-1"})
+	s.env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual-1"})
 	require.NoError(t, s.env.GetWorkflowError())
-	var result ReplicationResult
+	var result contract.ReplicationResult
 	require.NoError(t, s.env.GetWorkflowResult(&result))
 	require.Len(t, result.PVCs, 5)
 	for i, p := range result.PVCs {
 		assert.Equal(t, pvcs[i], p.PVC)
-		assert.Equal(t, PVCSyncWorkflowID("prod", "shop", pvcs[i]), p.WorkflowID)
+		assert.Equal(t, contract.PVCSyncWorkflowID("prod", "shop", pvcs[i]), p.WorkflowID)
 		assert.Empty(t, p.Error)
 	}
 	assert.Equal(t, map[string]string{"scratch": "labelled dr-syncer.io/ignore"}, result.SkippedPVCs)
@@ -100,7 +101,7 @@ func TestReplicationBoundsConcurrentPVCSyncs(t *testing.T) {
 func TestReplicationPassesThePlanToEachPVCSync(t *testing.T) {
 	plan := testPlan(1)
 	in := pvcSyncInput(plan, "data")
-	assert.Equal(t, activities.PVCRef{Cluster: srcCluster, Namespace: "shop", Name: "data"}, in.Source)
+	assert.Equal(t, contract.PVCRef{Cluster: srcCluster, Namespace: "shop", Name: "data"}, in.Source)
 	assert.Equal(t, map[string]string{"standard": "fast"}, in.StorageClassMappings)
 	assert.True(t, in.CreateNamespace)
 	assert.Equal(t, drv1.FailureRetryAndWait, in.FailureMode)
@@ -110,31 +111,31 @@ func TestReplicationPassesThePlanToEachPVCSync(t *testing.T) {
 
 func TestReplicationReportsFailedPVCsAndSyncsTheRest(t *testing.T) {
 	s := newReplicationSuite(t, testPlan(3), []string{"a", "b", "c"}, "b")
-	s.env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-2"})
+	s.env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual-2"})
 	err := s.env.GetWorkflowError()
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr))
-	assert.Equal(t, ErrTypeSyncFailed, appErr.Type())
+	assert.Equal(t, contract.ErrTypeSyncFailed, appErr.Type())
 	assert.Contains(t, appErr.Error(), "1 of 3 PVC syncs failed: b: storage class fast missing")
-	var result ReplicationResult
+	var result contract.ReplicationResult
 	require.NoError(t, appErr.Details(&result))
 	assert.Equal(t, 1, result.Failed())
 	assert.NotNil(t, result.PVCs[0].Result)
 	assert.NotNil(t, result.PVCs[2].Result)
 
-	v, err := s.env.QueryWorkflow(ProgressQuery)
+	v, err := s.env.QueryWorkflow(contract.ProgressQuery)
 	require.NoError(t, err)
-	var p ReplicationProgress
+	var p contract.ReplicationProgress
 	require.NoError(t, v.Get(&p))
-	assert.Equal(t, ReplicationProgress{Phase: PhaseDone, PVCsTotal: 3, PVCsDone: 3, PVCsFailed: 1, Percent: 100}, p)
+	assert.Equal(t, contract.ReplicationProgress{Phase: contract.PhaseDone, PVCsTotal: 3, PVCsDone: 3, PVCsFailed: 1, Percent: 100}, p)
 }
 
 func TestReplicationWithoutDataSyncStartsNoPVCSync(t *testing.T) {
 	plan := testPlan(2)
 	plan.Spec.PVCConfig.SyncData = false
 	s := newReplicationSuite(t, plan, []string{"a"}, "")
-	s.env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "scheduled"})
+	s.env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "scheduled"})
 	require.NoError(t, s.env.GetWorkflowError())
 	assert.Empty(t, s.starts)
 }
@@ -142,15 +143,15 @@ func TestReplicationWithoutDataSyncStartsNoPVCSync(t *testing.T) {
 func TestReplicationInvalidSpecFailsWithoutSyncing(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
+	env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: contract.ReplicationName})
 	var plans *activities.PlanActivities
 	env.RegisterActivity(plans)
-	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(activities.ReplicationPlan{},
-		temporal.NewNonRetryableApplicationError("RemoteCluster dr-syncer-system/prod not found", activities.ErrTypeInvalidSpec, nil))
-	env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-3"})
+	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(contract.ReplicationPlan{},
+		temporal.NewNonRetryableApplicationError("RemoteCluster dr-syncer-system/prod not found", contract.ErrTypeInvalidSpec, nil))
+	env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual-3"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
-	assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
+	assert.Equal(t, contract.ErrTypeInvalidSpec, appErr.Type())
 	env.AssertActivityNumberOfCalls(t, "ResolveReplication", 1)
 }
 
@@ -182,24 +183,24 @@ func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	plan := testPlan(2)
-	env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: ReplicationName})
-	env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: PVCSyncName})
-	env.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: ReplicateResourcesName})
+	env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: contract.ReplicationName})
+	env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: contract.PVCSyncName})
+	env.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: contract.ReplicateResourcesName})
 	var plans *activities.PlanActivities
 	var pvcActs *activities.PVCActivities
 	env.RegisterActivity(plans)
 	env.RegisterActivity(pvcActs)
 	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
-	env.OnActivity(pvcActs.ListPVCs, mock.Anything, mock.Anything).Return(activities.PVCList{Names: []string{"a"}}, nil)
-	env.OnWorkflow(ReplicateResourcesName, mock.Anything, plan).Return(ResourcesResult{Total: 5, Synced: 3, Failed: 2, Changed: true,
-		Resources: []activities.ObjectStatus{{Kind: "Secret", Name: "tls", State: activities.StateFailed, Error: "admission webhook denied it"}}}, nil)
-	env.OnWorkflow(PVCSyncName, mock.Anything, mock.Anything).Return(PVCSyncResult{}, nil)
-	env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-4"})
+	env.OnActivity(pvcActs.ListPVCs, mock.Anything, mock.Anything).Return(contract.PVCList{Names: []string{"a"}}, nil)
+	env.OnWorkflow(contract.ReplicateResourcesName, mock.Anything, plan).Return(contract.ResourcesResult{Total: 5, Synced: 3, Failed: 2, Changed: true,
+		Resources: []contract.ObjectStatus{{Kind: "Secret", Name: "tls", State: contract.StateFailed, Error: "admission webhook denied it"}}}, nil)
+	env.OnWorkflow(contract.PVCSyncName, mock.Anything, mock.Anything).Return(contract.PVCSyncResult{}, nil)
+	env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual-4"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
-	assert.Equal(t, ErrTypeSyncFailed, appErr.Type())
+	assert.Equal(t, contract.ErrTypeSyncFailed, appErr.Type())
 	assert.Equal(t, "2 of 5 objects failed, first Secret tls: admission webhook denied it", appErr.Message(), "names the object and why")
-	var result ReplicationResult
+	var result contract.ReplicationResult
 	require.NoError(t, appErr.Details(&result))
 	require.Len(t, result.PVCs, 1)
 	assert.Empty(t, result.PVCs[0].Error, "PVC data still syncs when some objects fail")
@@ -208,7 +209,7 @@ func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
 func TestReplicationCancelEndsCanceledAfterChildrenCleanUp(t *testing.T) {
 	s := newReplicationSuite(t, testPlan(2), []string{"a", "b"}, "")
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 30*time.Second)
-	s.env.ExecuteWorkflow(ReplicationName, ReplicationInput{Replication: replRef, Trigger: "manual-5"})
+	s.env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual-5"})
 	var canceled *temporal.CanceledError
 	assert.True(t, errors.As(s.env.GetWorkflowError(), &canceled), "got %v", s.env.GetWorkflowError())
 }

@@ -10,48 +10,9 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
-
-// ReplicateResourcesName is the registered type name of ReplicateResources.
-const ReplicateResourcesName = "ReplicateResources"
-
-// ErrTypeResourcesFailed fails a ReplicateResources run whose failure mode
-// (FailFast, RetryOnly) says the run fails; its details hold the
-// ResourcesResult, so the caller still reports every object.
-const ErrTypeResourcesFailed = "ResourcesFailed"
-
-// ResourcesResult is what one ReplicateResources run did.
-type ResourcesResult struct {
-	Namespace activities.NamespaceResult `json:"namespace"`
-	// Total counts the objects considered; Synced + Failed + Skipped == Total.
-	Total   int `json:"total"`
-	Synced  int `json:"synced"`
-	Failed  int `json:"failed"`
-	Skipped int `json:"skipped"`
-	// Groups count per kind, in the order the kinds ran (status.resourceGroups).
-	Groups []ResourceGroup `json:"groups"`
-	// Resources is every object's status (status.resourceStatus).
-	Resources []activities.ObjectStatus `json:"resources"`
-	// Scales lists the workloads scaled down in DR (status.deploymentScales).
-	Scales []activities.WorkloadScale `json:"scales,omitempty"`
-	// Changed says DR was written to; false means the controller has nothing new to report.
-	Changed bool `json:"changed"`
-	// Stopped names the failure that ended the run early (FailFast).
-	Stopped string `json:"stopped,omitempty"`
-	// DeletionGuard is what the mass-deletion breaker weighed; nil when the
-	// run reached no deletion step.
-	DeletionGuard *DeletionGuardResult `json:"deletionGuard,omitempty"`
-}
-
-// ResourceGroup counts the objects of one kind.
-type ResourceGroup struct {
-	Kind    string `json:"kind"`
-	Total   int    `json:"total"`
-	Synced  int    `json:"synced"`
-	Failed  int    `json:"failed"`
-	Skipped int    `json:"skipped"`
-}
 
 // Timeouts of the resource steps. A kind of a few thousand objects takes
 // seconds; recreating with a drain waits up to drainTimeout plus twice
@@ -67,7 +28,7 @@ const (
 // time and stages in dependency order. failureHandling decides per failure
 // category whether the run stops (FailFast), fails at the end (RetryOnly) or
 // records the failure and completes (RetryAndWait, WaitForNextSync).
-func ReplicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (ResourcesResult, error) {
+func ReplicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (contract.ResourcesResult, error) {
 	fh := failureHandling(plan.Spec.FailureHandling)
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: resourceStepTimeout(plan.Spec.ImmutableResourceConfig),
@@ -78,12 +39,12 @@ func ReplicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (
 	var a *activities.ResourceActivities
 	run := &resourcesRun{fh: fh, groups: map[string]int{}}
 
-	var sel activities.KindSelection
+	var sel contract.KindSelection
 	if err := workflow.ExecuteActivity(ctx, a.SelectKinds, plan).Get(ctx, &sel); err != nil {
 		return run.result, fmt.Errorf("select resource types: %w", err)
 	}
 	for _, name := range sel.Unknown {
-		run.record(activities.ObjectStatus{Kind: name, State: activities.StateFailed, Category: activities.CategoryNotFound,
+		run.record(contract.ObjectStatus{Kind: name, State: contract.StateFailed, Category: contract.CategoryNotFound,
 			Error: fmt.Sprintf("unknown resource type %q: not a supported kind and not served by the source cluster", name)})
 	}
 	if run.stop {
@@ -102,15 +63,15 @@ func ReplicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (
 	for _, stage := range sel.Stages {
 		futures := make([]workflow.Future, len(stage))
 		for i, k := range stage {
-			futures[i] = workflow.ExecuteActivity(ctx, a.ReplicateKind, activities.ReplicateKindInput{Plan: plan, Kind: k})
+			futures[i] = workflow.ExecuteActivity(ctx, a.ReplicateKind, contract.ReplicateKindInput{Plan: plan, Kind: k})
 		}
 		// Collect in stage order, so the result does not depend on which finished first.
 		for i, f := range futures {
-			var kr activities.KindResult
+			var kr contract.KindResult
 			err := f.Get(ctx, &kr)
 			if err != nil {
 				var appErr *temporal.ApplicationError
-				if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeObjectsFailed && appErr.HasDetails() && appErr.Details(&kr) == nil {
+				if errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeObjectsFailed && appErr.HasDetails() && appErr.Details(&kr) == nil {
 					// The last attempt's per-object status, failures included.
 					run.kind(stage[i], kr)
 					continue
@@ -135,7 +96,7 @@ func ReplicateResources(ctx workflow.Context, plan activities.ReplicationPlan) (
 // resourcesRun accumulates a run's result and what failures decided.
 type resourcesRun struct {
 	fh     drv1.FailureHandling
-	result ResourcesResult
+	result contract.ResourcesResult
 	groups map[string]int // kind -> index in result.Groups
 	stop   bool           // a FailFast failure: run no further steps
 	fail   []string       // failures whose mode fails the run
@@ -151,7 +112,7 @@ type pruneSet struct {
 	names []string
 }
 
-func (r *resourcesRun) kind(k resources.Kind, kr activities.KindResult) {
+func (r *resourcesRun) kind(k resources.Kind, kr contract.KindResult) {
 	if kr.Writes > 0 {
 		r.result.Changed = true
 	}
@@ -165,23 +126,23 @@ func (r *resourcesRun) kind(k resources.Kind, kr activities.KindResult) {
 	}
 }
 
-func (r *resourcesRun) record(o activities.ObjectStatus) {
+func (r *resourcesRun) record(o contract.ObjectStatus) {
 	res := &r.result
 	res.Resources = append(res.Resources, o)
 	i, ok := r.groups[o.Kind]
 	if !ok {
 		i = len(res.Groups)
 		r.groups[o.Kind] = i
-		res.Groups = append(res.Groups, ResourceGroup{Kind: o.Kind})
+		res.Groups = append(res.Groups, contract.ResourceGroup{Kind: o.Kind})
 	}
 	g := &res.Groups[i]
 	g.Total++
 	res.Total++
 	switch o.State {
-	case activities.StateSynced:
+	case contract.StateSynced:
 		g.Synced++
 		res.Synced++
-	case activities.StateSkipped, activities.StateSourceDeleted, activities.StateDeletionHeld:
+	case contract.StateSkipped, contract.StateSourceDeleted, contract.StateDeletionHeld:
 		g.Skipped++
 		res.Skipped++
 	default:
@@ -193,16 +154,16 @@ func (r *resourcesRun) record(o activities.ObjectStatus) {
 
 // stepFailed records an activity that failed as a whole (after its retries).
 func (r *resourcesRun) stepFailed(step string, err error) {
-	category := activities.CategoryNetwork
+	category := contract.CategoryNetwork
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeInvalidSpec {
-		category = activities.CategoryValidation
+	if errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeInvalidSpec {
+		category = contract.CategoryValidation
 	}
-	r.record(activities.ObjectStatus{Kind: step, State: activities.StateFailed, Category: category, Error: rootMessage(err)})
+	r.record(contract.ObjectStatus{Kind: step, State: contract.StateFailed, Category: category, Error: rootMessage(err)})
 }
 
 // failure applies the failure mode of a category.
-func (r *resourcesRun) failure(category activities.ErrorCategory, msg string) {
+func (r *resourcesRun) failure(category contract.ErrorCategory, msg string) {
 	switch modeOf(r.fh, category) {
 	case drv1.FailureFailFast:
 		if !r.stop {
@@ -217,22 +178,22 @@ func (r *resourcesRun) failure(category activities.ErrorCategory, msg string) {
 
 // finish returns the result, as the details of an ErrTypeResourcesFailed
 // error when a failure's mode fails the run.
-func (r *resourcesRun) finish() (ResourcesResult, error) {
+func (r *resourcesRun) finish() (contract.ResourcesResult, error) {
 	if len(r.fail) == 0 {
 		return r.result, nil
 	}
 	msg := fmt.Sprintf("%d resource failures fail the run; first: %s", len(r.fail), r.fail[0])
-	return r.result, temporal.NewNonRetryableApplicationError(msg, ErrTypeResourcesFailed, nil, r.result)
+	return r.result, temporal.NewNonRetryableApplicationError(msg, contract.ErrTypeResourcesFailed, nil, r.result)
 }
 
-func modeOf(fh drv1.FailureHandling, c activities.ErrorCategory) drv1.FailureMode {
+func modeOf(fh drv1.FailureHandling, c contract.ErrorCategory) drv1.FailureMode {
 	var m drv1.FailureMode
 	switch c {
-	case activities.CategoryValidation:
+	case contract.CategoryValidation:
 		m = fh.ValidationFailure
-	case activities.CategoryNotFound:
+	case contract.CategoryNotFound:
 		m = fh.ResourceNotFound
-	case activities.CategoryNetwork:
+	case contract.CategoryNetwork:
 		m = fh.NetworkError
 	}
 	if m == "" {

@@ -4,27 +4,17 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
-
-// ErrTypeDeletionGuard fails a run whose deletions the mass-deletion
-// breaker held back; its details carry the ReplicationResult.
-const ErrTypeDeletionGuard = "DeletionGuard"
 
 // changeDeletionGuard is the GetVersion change ID of weighing all of a run's
 // deletions against the deletion guard before a separate prune step.
 const changeDeletionGuard = "2026-12-04-deletion-guard"
 
-// DeletionGuardResult is the mass-deletion breaker's decision for one run.
-type DeletionGuardResult struct {
-	resources.DeletionCheck
-	// Held says why the run deleted nothing; "" when the deletions went ahead.
-	Held string `json:"held,omitempty"`
-}
-
 // prune weighs every owned DR object whose source is gone against the
 // deletion guard, then deletes them kind by kind, or none of them.
-func (r *resourcesRun) prune(ctx workflow.Context, plan activities.ReplicationPlan) {
+func (r *resourcesRun) prune(ctx workflow.Context, plan contract.ReplicationPlan) {
 	check := resources.DeletionCheck{
 		Owned:                      r.owned,
 		Limit:                      plan.Spec.DeletionGuard.DeletionLimit(r.owned),
@@ -35,11 +25,11 @@ func (r *resourcesRun) prune(ctx workflow.Context, plan activities.ReplicationPl
 		check.Deletions += len(p.names)
 	}
 	allowed, reason := check.Verdict(plan.Replication.String(), plan.SourceNamespace)
-	r.result.DeletionGuard = &DeletionGuardResult{DeletionCheck: check, Held: reason}
+	r.result.DeletionGuard = &contract.DeletionGuardResult{DeletionCheck: check, Held: reason}
 	if !allowed {
 		for _, p := range r.prunes {
 			for _, name := range p.names {
-				r.record(activities.ObjectStatus{Kind: p.kind.String(), Name: name, State: activities.StateDeletionHeld, Action: "Prune",
+				r.record(contract.ObjectStatus{Kind: p.kind.String(), Name: name, State: contract.StateDeletionHeld, Action: "Prune",
 					Error: "its source is gone; the deletion guard kept the DR copy"})
 			}
 		}
@@ -47,8 +37,8 @@ func (r *resourcesRun) prune(ctx workflow.Context, plan activities.ReplicationPl
 	}
 	var a *activities.ResourceActivities
 	for _, p := range r.prunes {
-		var pruned activities.KindResult
-		if err := workflow.ExecuteActivity(ctx, a.PruneObjects, activities.PruneInput{Plan: plan, Kind: p.kind, Names: p.names}).Get(ctx, &pruned); err != nil {
+		var pruned contract.KindResult
+		if err := workflow.ExecuteActivity(ctx, a.PruneObjects, contract.PruneInput{Plan: plan, Kind: p.kind, Names: p.names}).Get(ctx, &pruned); err != nil {
 			r.stepFailed("Prune "+p.kind.String(), err)
 			continue
 		}

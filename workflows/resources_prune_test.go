@@ -12,16 +12,17 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
 // pruneHarness is a run in which deletions of the 30 ConfigMaps this
 // Replication owns lost their source; it records what PruneObjects was asked.
-func pruneHarness(t *testing.T, accepted string, terminating bool, deletions int) (*resourcesHarness, *[]activities.PruneInput) {
+func pruneHarness(t *testing.T, accepted string, terminating bool, deletions int) (*resourcesHarness, *[]contract.PruneInput) {
 	var s testsuite.WorkflowTestSuite
 	h := &resourcesHarness{env: s.NewTestWorkflowEnvironment(), plan: resourcesPlan(drv1.FailureRetryAndWait)}
 	h.plan.AcceptChanges = accepted
-	h.env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(ReplicateResourcesName))
+	h.env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(contract.ReplicateResourcesName))
 	h.env.RegisterActivity(&activities.ResourceActivities{})
 	var names []string
 	for i := 0; i < deletions; i++ {
@@ -29,18 +30,18 @@ func pruneHarness(t *testing.T, accepted string, terminating bool, deletions int
 	}
 	cm := kind(t, "configmap")
 	var a *activities.ResourceActivities
-	h.env.OnActivity(a.SelectKinds, mock.Anything, h.plan).Return(activities.KindSelection{Stages: [][]resources.Kind{{cm}}}, nil)
-	h.env.OnActivity(a.EnsureNamespace, mock.Anything, h.plan).Return(activities.NamespaceResult{Name: "shop", SourceTerminating: terminating}, nil)
-	h.env.OnActivity(a.ReplicateKind, mock.Anything, activities.ReplicateKindInput{Plan: h.plan, Kind: cm}).Return(
-		activities.KindResult{Kind: "ConfigMap", Owned: 30, Prune: names,
-			Objects: []activities.ObjectStatus{{Kind: "ConfigMap", Name: "kept", State: activities.StateSynced, Action: "None"}}}, nil)
-	var pruned []activities.PruneInput
+	h.env.OnActivity(a.SelectKinds, mock.Anything, h.plan).Return(contract.KindSelection{Stages: [][]resources.Kind{{cm}}}, nil)
+	h.env.OnActivity(a.EnsureNamespace, mock.Anything, h.plan).Return(contract.NamespaceResult{Name: "shop", SourceTerminating: terminating}, nil)
+	h.env.OnActivity(a.ReplicateKind, mock.Anything, contract.ReplicateKindInput{Plan: h.plan, Kind: cm}).Return(
+		contract.KindResult{Kind: "ConfigMap", Owned: 30, Prune: names,
+			Objects: []contract.ObjectStatus{{Kind: "ConfigMap", Name: "kept", State: contract.StateSynced, Action: "None"}}}, nil)
+	var pruned []contract.PruneInput
 	h.env.OnActivity(a.PruneObjects, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PruneInput) (activities.KindResult, error) {
+		func(_ context.Context, in contract.PruneInput) (contract.KindResult, error) {
 			pruned = append(pruned, in)
-			res := activities.KindResult{Kind: in.Kind.String(), Writes: len(in.Names)}
+			res := contract.KindResult{Kind: in.Kind.String(), Writes: len(in.Names)}
 			for _, n := range in.Names {
-				res.Objects = append(res.Objects, activities.ObjectStatus{Kind: in.Kind.String(), Name: n, State: activities.StateSynced, Action: "Prune"})
+				res.Objects = append(res.Objects, contract.ObjectStatus{Kind: in.Kind.String(), Name: n, State: contract.StateSynced, Action: "Prune"})
 			}
 			return res, nil
 		})
@@ -59,7 +60,7 @@ func TestDeletionGuardHoldsAMassDeletion(t *testing.T) {
 	assert.Contains(t, res.DeletionGuard.Held, "would delete 24 of the 30 objects")
 	held := 0
 	for _, o := range res.Resources {
-		if o.State == activities.StateDeletionHeld {
+		if o.State == contract.StateDeletionHeld {
 			held++
 		}
 	}
@@ -95,11 +96,11 @@ func TestDeletionGuardHoldsEverythingWhileTheSourceNamespaceGoes(t *testing.T) {
 }
 
 func TestReplicationRunHeldByTheDeletionGuardFailsWithItsReason(t *testing.T) {
-	r := ReplicationResult{Resources: &ResourcesResult{DeletionGuard: &DeletionGuardResult{Held: "this run would delete 24 ..."}}}
-	assert.Equal(t, ErrTypeDeletionGuard, r.failureType())
+	r := contract.ReplicationResult{Resources: &contract.ResourcesResult{DeletionGuard: &contract.DeletionGuardResult{Held: "this run would delete 24 ..."}}}
+	assert.Equal(t, contract.ErrTypeDeletionGuard, r.FailureType())
 	assert.Contains(t, failureSummary(r), "DeletionGuard: this run would delete 24")
-	r = ReplicationResult{PVCs: []PVCOutcome{{PVC: "data", Error: "PVC shop/data: the source PVC was re-created", ErrorType: activities.ErrTypeSourceReplaced}}}
-	assert.Equal(t, activities.ErrTypeSourceReplaced, r.failureType())
-	r = ReplicationResult{PVCs: []PVCOutcome{{PVC: "data", Error: "x", ErrorType: activities.ErrTypePodFailed}}}
-	assert.Equal(t, ErrTypeSyncFailed, r.failureType())
+	r = contract.ReplicationResult{PVCs: []contract.PVCOutcome{{PVC: "data", Error: "PVC shop/data: the source PVC was re-created", ErrorType: contract.ErrTypeSourceReplaced}}}
+	assert.Equal(t, contract.ErrTypeSourceReplaced, r.FailureType())
+	r = contract.ReplicationResult{PVCs: []contract.PVCOutcome{{PVC: "data", Error: "x", ErrorType: contract.ErrTypePodFailed}}}
+	assert.Equal(t, contract.ErrTypeSyncFailed, r.FailureType())
 }

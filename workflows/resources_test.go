@@ -14,19 +14,20 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
-func resourcesPlan(mode drv1.FailureMode) activities.ReplicationPlan {
+func resourcesPlan(mode drv1.FailureMode) contract.ReplicationPlan {
 	spec := drv1.ReplicationSpec{SourceCluster: "source", DestinationCluster: "dr", SourceNamespace: "shop",
 		ResourceTypes:   []string{"*"},
 		RetryConfig:     &drv1.RetryConfig{InitialBackoff: "1s", MaxBackoff: "2s"},
 		FailureHandling: &drv1.FailureHandling{DefaultMode: mode}}
 	drv1.SetReplicationDefaults(&spec)
-	return activities.ReplicationPlan{
-		Replication:     activities.ObjectRef{Namespace: "ops", Name: "shop"},
-		Source:          activities.ClusterRef{Namespace: "ops", Name: "source"},
-		Destination:     activities.ClusterRef{Namespace: "ops", Name: "dr"},
+	return contract.ReplicationPlan{
+		Replication:     contract.ObjectRef{Namespace: "ops", Name: "shop"},
+		Source:          contract.ClusterRef{Namespace: "ops", Name: "source"},
+		Destination:     contract.ClusterRef{Namespace: "ops", Name: "dr"},
 		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec,
 	}
 }
@@ -41,7 +42,7 @@ func kind(t *testing.T, name string) resources.Kind {
 // records the order ReplicateKind is called in.
 type resourcesHarness struct {
 	env   *testsuite.TestWorkflowEnvironment
-	plan  activities.ReplicationPlan
+	plan  contract.ReplicationPlan
 	mu    sync.Mutex
 	calls []string
 	// results per kind, consumed one per call; an error string fails the call.
@@ -49,31 +50,31 @@ type resourcesHarness struct {
 }
 
 type kindOutcome struct {
-	result activities.KindResult
+	result contract.KindResult
 	err    error
 }
 
 func newResourcesHarness(t *testing.T, mode drv1.FailureMode, stages [][]string, unknown ...string) *resourcesHarness {
 	var s testsuite.WorkflowTestSuite
 	h := &resourcesHarness{env: s.NewTestWorkflowEnvironment(), plan: resourcesPlan(mode), results: map[string][]kindOutcome{}}
-	h.env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(ReplicateResourcesName))
+	h.env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(contract.ReplicateResourcesName))
 	h.env.RegisterActivity(&activities.ResourceActivities{})
 	var a *activities.ResourceActivities
-	sel := activities.KindSelection{Unknown: unknown}
+	sel := contract.KindSelection{Unknown: unknown}
 	for _, stage := range stages {
 		var ks []resources.Kind
 		for _, name := range stage {
 			k := kind(t, name)
 			ks = append(ks, k)
-			h.env.OnActivity(a.ReplicateKind, mock.Anything, activities.ReplicateKindInput{Plan: h.plan, Kind: k}).Return(
-				func(_ context.Context, in activities.ReplicateKindInput) (activities.KindResult, error) {
+			h.env.OnActivity(a.ReplicateKind, mock.Anything, contract.ReplicateKindInput{Plan: h.plan, Kind: k}).Return(
+				func(_ context.Context, in contract.ReplicateKindInput) (contract.KindResult, error) {
 					h.mu.Lock()
 					defer h.mu.Unlock()
 					h.calls = append(h.calls, in.Kind.Kind)
 					queue := h.results[in.Kind.Kind]
 					if len(queue) == 0 {
-						return activities.KindResult{Kind: in.Kind.Kind, Objects: []activities.ObjectStatus{
-							{Kind: in.Kind.Kind, Name: "a", State: activities.StateSynced, Action: "None"}}}, nil
+						return contract.KindResult{Kind: in.Kind.Kind, Objects: []contract.ObjectStatus{
+							{Kind: in.Kind.Kind, Name: "a", State: contract.StateSynced, Action: "None"}}}, nil
 					}
 					h.results[in.Kind.Kind] = queue[1:]
 					return queue[0].result, queue[0].err
@@ -82,7 +83,7 @@ func newResourcesHarness(t *testing.T, mode drv1.FailureMode, stages [][]string,
 		sel.Stages = append(sel.Stages, ks)
 	}
 	h.env.OnActivity(a.SelectKinds, mock.Anything, h.plan).Return(sel, nil)
-	h.env.OnActivity(a.EnsureNamespace, mock.Anything, h.plan).Return(activities.NamespaceResult{Name: "shop"}, nil)
+	h.env.OnActivity(a.EnsureNamespace, mock.Anything, h.plan).Return(contract.NamespaceResult{Name: "shop"}, nil)
 	return h
 }
 
@@ -90,15 +91,15 @@ func (h *resourcesHarness) then(kind string, outcomes ...kindOutcome) {
 	h.results[kind] = append(h.results[kind], outcomes...)
 }
 
-func (h *resourcesHarness) run(t *testing.T) (ResourcesResult, error) {
-	h.env.ExecuteWorkflow(ReplicateResourcesName, h.plan)
+func (h *resourcesHarness) run(t *testing.T) (contract.ResourcesResult, error) {
+	h.env.ExecuteWorkflow(contract.ReplicateResourcesName, h.plan)
 	require.True(t, h.env.IsWorkflowCompleted())
-	var res ResourcesResult
+	var res contract.ResourcesResult
 	err := h.env.GetWorkflowError()
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "%v", err)
-		assert.Equal(t, ErrTypeResourcesFailed, appErr.Type())
+		assert.Equal(t, contract.ErrTypeResourcesFailed, appErr.Type())
 		require.NoError(t, appErr.Details(&res), "a failed run still carries its result")
 		return res, err
 	}
@@ -110,10 +111,10 @@ var threeStages = [][]string{{"serviceaccount", "configmap"}, {"service"}, {"dep
 
 func TestReplicateResourcesRunsKindsStageByStage(t *testing.T) {
 	h := newResourcesHarness(t, drv1.FailureRetryAndWait, threeStages)
-	h.then("Deployment", kindOutcome{result: activities.KindResult{Kind: "Deployment", Writes: 1,
-		Objects: []activities.ObjectStatus{{Kind: "Deployment", Name: "web", State: activities.StateSynced, Action: "Create"},
-			{Kind: "Deployment", Name: "old", State: activities.StateSkipped, Error: "labelled dr-syncer.io/ignore=true"}},
-		Scales: []activities.WorkloadScale{{Kind: "Deployment", Name: "web", OriginalReplicas: 3}}}})
+	h.then("Deployment", kindOutcome{result: contract.KindResult{Kind: "Deployment", Writes: 1,
+		Objects: []contract.ObjectStatus{{Kind: "Deployment", Name: "web", State: contract.StateSynced, Action: "Create"},
+			{Kind: "Deployment", Name: "old", State: contract.StateSkipped, Error: "labelled dr-syncer.io/ignore=true"}},
+		Scales: []contract.WorkloadScale{{Kind: "Deployment", Name: "web", OriginalReplicas: 3}}}})
 	res, err := h.run(t)
 	require.NoError(t, err)
 
@@ -127,8 +128,8 @@ func TestReplicateResourcesRunsKindsStageByStage(t *testing.T) {
 	assert.Equal(t, 1, res.Skipped)
 	assert.Equal(t, 0, res.Failed)
 	assert.True(t, res.Changed)
-	assert.Equal(t, []activities.WorkloadScale{{Kind: "Deployment", Name: "web", OriginalReplicas: 3}}, res.Scales)
-	assert.Equal(t, []ResourceGroup{
+	assert.Equal(t, []contract.WorkloadScale{{Kind: "Deployment", Name: "web", OriginalReplicas: 3}}, res.Scales)
+	assert.Equal(t, []contract.ResourceGroup{
 		{Kind: "ServiceAccount", Total: 1, Synced: 1}, {Kind: "ConfigMap", Total: 1, Synced: 1}, {Kind: "Service", Total: 1, Synced: 1},
 		{Kind: "Deployment", Total: 2, Synced: 1, Skipped: 1}, {Kind: "HorizontalPodAutoscaler", Total: 1, Synced: 1},
 	}, res.Groups, "groups in the order kinds ran, whatever order they finished in")
@@ -144,8 +145,8 @@ func TestReplicateResourcesReportsNothingChanged(t *testing.T) {
 
 func TestReplicateResourcesFailFastStopsAtTheFirstFailure(t *testing.T) {
 	h := newResourcesHarness(t, drv1.FailureFailFast, threeStages)
-	h.then("ConfigMap", kindOutcome{result: activities.KindResult{Kind: "ConfigMap", Objects: []activities.ObjectStatus{
-		{Kind: "ConfigMap", Name: "bad", State: activities.StateFailed, Category: activities.CategoryValidation, Error: "too big"}}}})
+	h.then("ConfigMap", kindOutcome{result: contract.KindResult{Kind: "ConfigMap", Objects: []contract.ObjectStatus{
+		{Kind: "ConfigMap", Name: "bad", State: contract.StateFailed, Category: contract.CategoryValidation, Error: "too big"}}}})
 	res, err := h.run(t)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ConfigMap bad: too big")
@@ -169,7 +170,7 @@ func TestReplicateResourcesWaitForNextSyncRecordsAndContinues(t *testing.T) {
 	require.NoError(t, err, "the run completes; the next sync tries again")
 	assert.Len(t, h.calls, 5, "Service was not retried, and the workloads still ran")
 	assert.Equal(t, 1, res.Failed)
-	require.Equal(t, activities.ObjectStatus{Kind: "Service", State: activities.StateFailed, Category: activities.CategoryNetwork,
+	require.Equal(t, contract.ObjectStatus{Kind: "Service", State: contract.StateFailed, Category: contract.CategoryNetwork,
 		Error: "connection refused"}, res.Resources[2])
 }
 
@@ -184,10 +185,10 @@ func TestReplicateResourcesRetryAndWaitRetriesPerRetryConfig(t *testing.T) {
 
 func TestReplicateResourcesKeepsPerObjectStatusOfTransientFailures(t *testing.T) {
 	h := newResourcesHarness(t, drv1.FailureRetryOnly, threeStages)
-	partial := activities.KindResult{Kind: "ConfigMap", Objects: []activities.ObjectStatus{
-		{Kind: "ConfigMap", Name: "ok", State: activities.StateSynced},
-		{Kind: "ConfigMap", Name: "slow", State: activities.StateFailed, Category: activities.CategoryNetwork, Error: "i/o timeout"}}}
-	objectsFailed := temporal.NewApplicationErrorWithOptions("1 ConfigMap failed", activities.ErrTypeObjectsFailed,
+	partial := contract.KindResult{Kind: "ConfigMap", Objects: []contract.ObjectStatus{
+		{Kind: "ConfigMap", Name: "ok", State: contract.StateSynced},
+		{Kind: "ConfigMap", Name: "slow", State: contract.StateFailed, Category: contract.CategoryNetwork, Error: "i/o timeout"}}}
+	objectsFailed := temporal.NewApplicationErrorWithOptions("1 ConfigMap failed", contract.ErrTypeObjectsFailed,
 		temporal.ApplicationErrorOptions{Details: []any{partial}})
 	for range 6 { // retryConfig's default 5 retries: 6 attempts
 		h.then("ConfigMap", kindOutcome{err: objectsFailed})
@@ -206,7 +207,7 @@ func TestReplicateResourcesUnknownTypesFollowResourceNotFound(t *testing.T) {
 		res, err := h.run(t)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"ConfigMap"}, h.calls)
-		assert.Equal(t, activities.CategoryNotFound, res.Resources[0].Category)
+		assert.Equal(t, contract.CategoryNotFound, res.Resources[0].Category)
 		assert.Contains(t, res.Resources[0].Error, `unknown resource type "widgets"`)
 	})
 	t.Run("FailFast fails before writing anything", func(t *testing.T) {

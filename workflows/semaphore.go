@@ -1,31 +1,14 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
-
-// ClusterSemaphoreName is the registered type name of ClusterSemaphore.
-const ClusterSemaphoreName = "ClusterSemaphore"
-
-// ClusterSemaphoreID is the one semaphore of a RemoteCluster: every PVC sync
-// against the cluster, from any Replication, takes a permit from it.
-func ClusterSemaphoreID(cluster activities.ClusterRef) string {
-	return fmt.Sprintf("semaphore/%s/%s", cluster.Namespace, cluster.Name)
-}
-
-// SemaphoreState is the semaphore's state; it is also what continue-as-new
-// carries over and what the progress query returns.
-type SemaphoreState struct {
-	Limit   int                        `json:"limit"`
-	Holders []activities.PermitRequest `json:"holders"`
-	Waiting []activities.PermitRequest `json:"waiting"`
-}
 
 // semaphoreIdle is how long an unused semaphore stays open; the next
 // acquire starts it again.
@@ -39,19 +22,19 @@ const semaphoreAudit = time.Minute
 const semaphoreSignalsPerRun = 500
 
 // ClusterSemaphore hands out at most Limit permits, first come first served.
-func ClusterSemaphore(ctx workflow.Context, state SemaphoreState) error {
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (SemaphoreState, error) { return state, nil }); err != nil {
+func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error {
+	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.SemaphoreState, error) { return state, nil }); err != nil {
 		return err
 	}
-	acquire := workflow.GetSignalChannel(ctx, activities.SignalAcquire)
-	release := workflow.GetSignalChannel(ctx, activities.SignalRelease)
+	acquire := workflow.GetSignalChannel(ctx, contract.SignalAcquire)
+	release := workflow.GetSignalChannel(ctx, contract.SignalRelease)
 	grant := func() {
 		for len(state.Holders) < max(state.Limit, 1) && len(state.Waiting) > 0 {
 			next := state.Waiting[0]
 			state.Waiting = state.Waiting[1:]
 			state.Holders = append(state.Holders, next)
 			// A holder that is gone by now is found by the next audit.
-			_ = workflow.SignalExternalWorkflow(ctx, next.WorkflowID, next.RunID, activities.SignalPermit, nil).Get(ctx, nil)
+			_ = workflow.SignalExternalWorkflow(ctx, next.WorkflowID, next.RunID, contract.SignalPermit, nil).Get(ctx, nil)
 		}
 	}
 	auditCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -71,14 +54,14 @@ func ClusterSemaphore(ctx workflow.Context, state SemaphoreState) error {
 		timedOut := false
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
-			var req activities.PermitRequest
+			var req contract.PermitRequest
 			c.Receive(ctx, &req)
 			signals++
 			if !holds(state.Holders, req.WorkflowID) && !holds(state.Waiting, req.WorkflowID) {
 				state.Waiting = append(state.Waiting, req)
 			} else if holds(state.Holders, req.WorkflowID) {
 				// A retried acquire of a holder: grant again, it may have missed the first.
-				_ = workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.RunID, activities.SignalPermit, nil).Get(ctx, nil)
+				_ = workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.RunID, contract.SignalPermit, nil).Get(ctx, nil)
 			}
 		})
 		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
@@ -110,10 +93,10 @@ func ClusterSemaphore(ctx workflow.Context, state SemaphoreState) error {
 			}
 		}
 	}
-	return workflow.NewContinueAsNewError(ctx, ClusterSemaphoreName, state)
+	return workflow.NewContinueAsNewError(ctx, contract.ClusterSemaphoreName, state)
 }
 
-func holds(list []activities.PermitRequest, id string) bool {
+func holds(list []contract.PermitRequest, id string) bool {
 	for _, r := range list {
 		if r.WorkflowID == id {
 			return true
@@ -122,8 +105,8 @@ func holds(list []activities.PermitRequest, id string) bool {
 	return false
 }
 
-func without(list []activities.PermitRequest, id string) []activities.PermitRequest {
-	out := make([]activities.PermitRequest, 0, len(list))
+func without(list []contract.PermitRequest, id string) []contract.PermitRequest {
+	out := make([]contract.PermitRequest, 0, len(list))
 	for _, r := range list {
 		if r.WorkflowID != id {
 			out = append(out, r)
@@ -132,7 +115,7 @@ func without(list []activities.PermitRequest, id string) []activities.PermitRequ
 	return out
 }
 
-func ids(list []activities.PermitRequest) []string {
+func ids(list []contract.PermitRequest) []string {
 	out := make([]string, 0, len(list))
 	for _, r := range list {
 		out = append(out, r.WorkflowID)

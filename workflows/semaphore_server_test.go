@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
@@ -26,7 +27,7 @@ func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
 	tp := testenv.StartTemporal(t)
 	var mu sync.Mutex
 	running, most := 0, 0
-	transfer := func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+	transfer := func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 		mu.Lock()
 		running++
 		most = max(most, running)
@@ -35,11 +36,11 @@ func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
 		mu.Lock()
 		running--
 		mu.Unlock()
-		return activities.TransferResult{Streams: 1}, nil
+		return contract.TransferResult{Streams: 1}, nil
 	}
 	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: workflows.PVCSyncName})
-	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: workflows.ClusterSemaphoreName})
+	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: contract.PVCSyncName})
+	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: contract.ClusterSemaphoreName})
 	for name, fn := range scriptedActivities(transfer) {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -49,20 +50,20 @@ func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	prod := activities.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
+	prod := contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
 	var runs []client.WorkflowRun
 	for i := range 6 {
 		replication := fmt.Sprintf("app-%d", i%3) // three Replications, two PVCs each
-		in := workflows.PVCSyncInput{
-			Replication:            activities.ObjectRef{Namespace: "dr-syncer-system", Name: replication},
-			Source:                 activities.PVCRef{Cluster: prod, Namespace: replication, Name: fmt.Sprintf("data-%d", i)},
-			Destination:            activities.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"},
+		in := contract.PVCSyncInput{
+			Replication:            contract.ObjectRef{Namespace: "dr-syncer-system", Name: replication},
+			Source:                 contract.PVCRef{Cluster: prod, Namespace: replication, Name: fmt.Sprintf("data-%d", i)},
+			Destination:            contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"},
 			DestinationNamespace:   replication,
 			GlobalConcurrencyLimit: 2,
 		}
 		run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: workflows.PVCSyncWorkflowID(prod.Name, in.Source.Namespace, in.Source.Name), TaskQueue: tp.TaskQueue,
-		}, workflows.PVCSyncName, in)
+			ID: contract.PVCSyncWorkflowID(prod.Name, in.Source.Namespace, in.Source.Name), TaskQueue: tp.TaskQueue,
+		}, contract.PVCSyncName, in)
 		require.NoError(t, err)
 		runs = append(runs, run)
 	}
@@ -72,9 +73,9 @@ func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
 	assert.Equal(t, 2, most, "at most globalConcurrencyLimit transfers at once, and the limit is used")
 
 	// Every permit came back: the semaphore is empty.
-	resp, err := tp.Client.QueryWorkflow(ctx, workflows.ClusterSemaphoreID(prod), "", workflows.ProgressQuery)
+	resp, err := tp.Client.QueryWorkflow(ctx, contract.ClusterSemaphoreID(prod), "", contract.ProgressQuery)
 	require.NoError(t, err)
-	var state workflows.SemaphoreState
+	var state contract.SemaphoreState
 	require.NoError(t, resp.Get(&state))
 	assert.Empty(t, state.Holders)
 	assert.Empty(t, state.Waiting)

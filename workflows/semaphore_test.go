@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 func TestClusterSemaphoreGrantsAtMostLimitInOrder(t *testing.T) {
@@ -18,24 +19,24 @@ func TestClusterSemaphoreGrantsAtMostLimitInOrder(t *testing.T) {
 	var permits *activities.PermitActivities
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, mock.Anything).Return(
 		func(_ any, ids []string) ([]string, error) { return ids, nil }).Maybe()
-	req := func(id string) activities.PermitRequest {
-		return activities.PermitRequest{WorkflowID: id, RunID: "r-" + id}
+	req := func(id string) contract.PermitRequest {
+		return contract.PermitRequest{WorkflowID: id, RunID: "r-" + id}
 	}
 	at := func(d time.Duration, f func()) { env.RegisterDelayedCallback(f, d) }
-	at(time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("a")) })
-	at(2*time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("b")) })
-	at(3*time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("c")) })
-	at(4*time.Second, func() { env.SignalWorkflow(activities.SignalAcquire, req("a")) }) // a retried acquire
+	at(time.Second, func() { env.SignalWorkflow(contract.SignalAcquire, req("a")) })
+	at(2*time.Second, func() { env.SignalWorkflow(contract.SignalAcquire, req("b")) })
+	at(3*time.Second, func() { env.SignalWorkflow(contract.SignalAcquire, req("c")) })
+	at(4*time.Second, func() { env.SignalWorkflow(contract.SignalAcquire, req("a")) }) // a retried acquire
 	at(5*time.Second, func() {
 		assert.Equal(t, []string{"a", "b", "a"}, *granted, "limit 2: c waits; a's retry is granted again")
-		env.SignalWorkflow(activities.SignalRelease, "a")
+		env.SignalWorkflow(contract.SignalRelease, "a")
 	})
 	at(6*time.Second, func() {
 		assert.Equal(t, []string{"a", "b", "a", "c"}, *granted, "a's permit goes to c")
-		env.SignalWorkflow(activities.SignalRelease, "b")
-		env.SignalWorkflow(activities.SignalRelease, "c")
+		env.SignalWorkflow(contract.SignalRelease, "b")
+		env.SignalWorkflow(contract.SignalRelease, "c")
 	})
-	env.ExecuteWorkflow(ClusterSemaphoreName, SemaphoreState{Limit: 2})
+	env.ExecuteWorkflow(contract.ClusterSemaphoreName, contract.SemaphoreState{Limit: 2})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError(), "an idle semaphore closes by itself")
 }
@@ -47,14 +48,14 @@ func TestClusterSemaphoreReclaimsPermitsOfVanishedHolders(t *testing.T) {
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, []string{"a"}).Return([]string{}, nil)
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, []string{"b"}).Return([]string{"b"}, nil).Maybe()
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(activities.SignalAcquire, activities.PermitRequest{WorkflowID: "a"})
-		env.SignalWorkflow(activities.SignalAcquire, activities.PermitRequest{WorkflowID: "b"})
+		env.SignalWorkflow(contract.SignalAcquire, contract.PermitRequest{WorkflowID: "a"})
+		env.SignalWorkflow(contract.SignalAcquire, contract.PermitRequest{WorkflowID: "b"})
 	}, time.Second)
 	env.RegisterDelayedCallback(func() {
 		assert.Equal(t, []string{"a", "b"}, *granted)
-		env.SignalWorkflow(activities.SignalRelease, "b")
+		env.SignalWorkflow(contract.SignalRelease, "b")
 	}, 3*semaphoreAudit)
-	env.ExecuteWorkflow(ClusterSemaphoreName, SemaphoreState{Limit: 1})
+	env.ExecuteWorkflow(contract.ClusterSemaphoreName, contract.SemaphoreState{Limit: 1})
 	require.NoError(t, env.GetWorkflowError())
 	assert.Equal(t, []string{"a", "b"}, *granted)
 }
@@ -64,10 +65,10 @@ func TestClusterSemaphoreReclaimsPermitsOfVanishedHolders(t *testing.T) {
 func semaphoreEnv() (*testsuite.TestWorkflowEnvironment, *[]string) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: ClusterSemaphoreName})
+	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: contract.ClusterSemaphoreName})
 	env.RegisterActivity(&activities.PermitActivities{})
 	var granted []string
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, activities.SignalPermit, mock.Anything).Return(
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, contract.SignalPermit, mock.Anything).Return(
 		func(_, workflowID, _, _ string, _ any) error {
 			granted = append(granted, workflowID)
 			return nil

@@ -11,9 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 func TestCLIAgainstDevServer(t *testing.T) {
@@ -37,7 +36,7 @@ func TestCLIAgainstDevServer(t *testing.T) {
 
 	// No worker polls, so the run stays Running: what a user sees while a sync is under way.
 	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "run/cli", TaskQueue: tp.TaskQueue},
-		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: "ns", Name: "r"}})
+		contract.ReplicationName, contract.ReplicationInput{Replication: contract.ObjectRef{Namespace: "ns", Name: "r"}})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		out, err = cli("list")

@@ -10,26 +10,26 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
 // parseReplication reads the "<namespace>/<name>" argument of the
 // replication commands.
-func parseReplication(command string, args []string) (activities.ObjectRef, error) {
+func parseReplication(command string, args []string) (contract.ObjectRef, error) {
 	if len(args) != 1 {
-		return activities.ObjectRef{}, fmt.Errorf("usage: drsyncer %s NAMESPACE/REPLICATION", command)
+		return contract.ObjectRef{}, fmt.Errorf("usage: drsyncer %s NAMESPACE/REPLICATION", command)
 	}
 	ns, name, ok := strings.Cut(args[0], "/")
 	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return activities.ObjectRef{}, fmt.Errorf("drsyncer %s: want NAMESPACE/REPLICATION, got %q", command, args[0])
+		return contract.ObjectRef{}, fmt.Errorf("drsyncer %s: want NAMESPACE/REPLICATION, got %q", command, args[0])
 	}
-	return activities.ObjectRef{Namespace: ns, Name: name}, nil
+	return contract.ObjectRef{Namespace: ns, Name: name}, nil
 }
 
 // connectFor parses the command's <ns>/<replication> argument, then
 // connects; every replication command starts this way.
-func connectFor(command string, args []string, connect connectFunc) (*starter.Starter, activities.ObjectRef, func(), error) {
+func connectFor(command string, args []string, connect connectFunc) (*starter.Starter, contract.ObjectRef, func(), error) {
 	ref, err := parseReplication(command, args)
 	if err != nil {
 		return nil, ref, nil, err

@@ -10,14 +10,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
 
 func TestParseReplication(t *testing.T) {
 	ref, err := parseReplication("start", []string{"ops/shop"})
 	require.NoError(t, err)
-	assert.Equal(t, activities.ObjectRef{Namespace: "ops", Name: "shop"}, ref)
+	assert.Equal(t, contract.ObjectRef{Namespace: "ops", Name: "shop"}, ref)
 	for _, bad := range [][]string{nil, {"shop"}, {"/shop"}, {"ops/"}, {"a/b/c"}, {"ops/shop", "extra"}} {
 		_, err := parseReplication("start", bad)
 		assert.Error(t, err, "%q", bad)

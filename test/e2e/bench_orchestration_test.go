@@ -25,12 +25,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/lab"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // Run with:
@@ -136,8 +135,8 @@ func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
 	}
 	// The Replication's plan reads the keys under their default names.
 	for from0, to := range map[string]string{
-		e.clusterKey.Name:        activities.ClusterKeySecretName(lab.Prod, lab.DR),
-		e.agentHostKey.Name:      activities.AgentHostKeySecretName(lab.Prod),
+		e.clusterKey.Name:        contract.ClusterKeySecretName(lab.Prod, lab.DR),
+		e.agentHostKey.Name:      contract.AgentHostKeySecretName(lab.Prod),
 		lab.Prod + "-kubeconfig": lab.Prod + "-kubeconfig",
 		lab.DR + "-kubeconfig":   lab.DR + "-kubeconfig",
 	} {
@@ -353,19 +352,19 @@ spec:
 	ctlEnv := *e
 	ctlEnv.controlKubecfg = e.prod.Kubeconfig
 	w := ctlEnv.startWorkerProcess(t, bin, queue)
-	ref := activities.ObjectRef{Namespace: ctlNS, Name: rep.Name}
+	ref := contract.ObjectRef{Namespace: ctlNS, Name: rep.Name}
 	start := time.Now()
 	run, err := e.tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.ReplicationWorkflowID(ref.Namespace, ref.Name, "bench"),
+		ID:                       contract.ReplicationWorkflowID(ref.Namespace, ref.Name, "bench"),
 		TaskQueue:                queue,
 		WorkflowExecutionTimeout: 15 * time.Minute,
-	}, workflows.ReplicationName, workflows.ReplicationInput{Replication: ref, Trigger: "bench"})
+	}, contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: "bench"})
 	if err != nil {
 		t.Fatalf("start Replication: %v", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
-	var res workflows.ReplicationResult
+	var res contract.ReplicationResult
 	runErr := run.Get(wctx, &res)
 	elapsed := time.Since(start)
 	hwm, rss := procStatusKiB(w.Process.Pid, "VmHWM"), procStatusKiB(w.Process.Pid, "VmRSS")
@@ -392,7 +391,7 @@ spec:
 	var counts []int
 	sum := 0
 	for i := 0; i < n; i++ {
-		_, _, _, events := historyTimes(t, e, workflows.PVCSyncWorkflowID(lab.Prod, srcNS, fmt.Sprintf("data-%02d", i)), "")
+		_, _, _, events := historyTimes(t, e, contract.PVCSyncWorkflowID(lab.Prod, srcNS, fmt.Sprintf("data-%02d", i)), "")
 		counts = append(counts, events)
 		sum += events
 	}

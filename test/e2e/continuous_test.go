@@ -16,9 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/lab"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // idleWindow is how long an idle namespace is watched after its first sync.
@@ -82,14 +82,14 @@ spec:
 		t.Fatalf("dial the lab's Temporal: %v", err)
 	}
 	defer tc.Close()
-	syncs := func() []workflows.ContinuousRun {
+	syncs := func() []contract.ContinuousRun {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		v, err := tc.QueryWorkflow(ctx, workflows.ContinuousReplicationWorkflowID(sys, app), "", workflows.ProgressQuery)
+		v, err := tc.QueryWorkflow(ctx, contract.ContinuousReplicationWorkflowID(sys, app), "", contract.ProgressQuery)
 		if err != nil {
 			t.Fatalf("query the continuous workflow: %v", err)
 		}
-		var st workflows.ContinuousState
+		var st contract.ContinuousState
 		if err := v.Get(&st); err != nil {
 			t.Fatal(err)
 		}

@@ -25,8 +25,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
@@ -34,7 +34,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/test/lab"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/worker"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // The data-plane image as deploy/ names it; the lab imports it into every node.
@@ -56,7 +55,7 @@ const (
 func TestPVCSync(t *testing.T) {
 	e := setupPVCSync(t)
 
-	var first = map[string]activities.TransferResult{}
+	var first = map[string]contract.TransferResult{}
 
 	t.Run("FullSync", func(t *testing.T) {
 		want := map[string]string{}
@@ -72,7 +71,7 @@ func TestPVCSync(t *testing.T) {
 		defer stopWatch()
 		mover := make(chan moverTimes, 1)
 		go func() { mover <- e.followMoverTimes(watch, runs["rwo"].GetID()) }()
-		check := func(n string, res workflows.PVCSyncResult) {
+		check := func(n string, res contract.PVCSyncResult) {
 			first[n] = res.Transfer
 			t.Logf("%s: first sync moved %d of %d bytes (%d files) in %.1fs; nodes %s → %s",
 				n, res.Transfer.Stats.TotalTransferredFileSize, res.Transfer.Stats.TotalFileSize,
@@ -147,7 +146,7 @@ func TestPVCSync(t *testing.T) {
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
-		var res workflows.PVCSyncResult
+		var res contract.PVCSyncResult
 		err := run.Get(context.Background(), &res)
 		var canceled *temporal.CanceledError
 		if !errors.As(err, &canceled) {
@@ -188,8 +187,8 @@ type pvcSyncEnv struct {
 	tp             *testenv.Temporal
 	controlNS      string
 	srcNS, dstNS   string
-	clusterKey     activities.SecretRef
-	agentHostKey   activities.SecretRef
+	clusterKey     contract.SecretRef
+	agentHostKey   contract.SecretRef
 	controlKubecfg string
 }
 
@@ -235,8 +234,8 @@ func setupPVCSync(t *testing.T) *pvcSyncEnv {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	e.clusterKey = activities.SecretRef{Namespace: e.controlNS, Name: "prod-dr-cluster-key"}
-	e.agentHostKey = activities.SecretRef{Namespace: e.controlNS, Name: "prod-agent-host-key"}
+	e.clusterKey = contract.SecretRef{Namespace: e.controlNS, Name: "prod-dr-cluster-key"}
+	e.agentHostKey = contract.SecretRef{Namespace: e.controlNS, Name: "prod-agent-host-key"}
 	mustCreate(t, control, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: e.clusterKey.Name, Namespace: e.controlNS},
 		Data: map[string][]byte{kube.SecretKeyClusterKey: pair.PrivateKey.Reveal()}})
 	mustCreate(t, control, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: e.agentHostKey.Name, Namespace: e.controlNS},
@@ -494,17 +493,17 @@ func (e *pvcSyncEnv) exec(t *testing.T, c *lab.Cluster, ns, pod, script string, 
 
 // input is the PVCSync input for the source PVC name into dr, mapping the
 // default class to dr's other class.
-func (e *pvcSyncEnv) input(name string, data drv1.DataSyncConfig) workflows.PVCSyncInput {
+func (e *pvcSyncEnv) input(name string, data drv1.DataSyncConfig) contract.PVCSyncInput {
 	maxRetries := int32(3)
-	return workflows.PVCSyncInput{
-		Replication:          activities.ObjectRef{Namespace: e.controlNS, Name: "e2e"},
-		Source:               activities.PVCRef{Cluster: activities.ClusterRef{Namespace: e.controlNS, Name: lab.Prod}, Namespace: e.srcNS, Name: name},
-		Destination:          activities.ClusterRef{Namespace: e.controlNS, Name: lab.DR},
+	return contract.PVCSyncInput{
+		Replication:          contract.ObjectRef{Namespace: e.controlNS, Name: "e2e"},
+		Source:               contract.PVCRef{Cluster: contract.ClusterRef{Namespace: e.controlNS, Name: lab.Prod}, Namespace: e.srcNS, Name: name},
+		Destination:          contract.ClusterRef{Namespace: e.controlNS, Name: lab.DR},
 		DestinationNamespace: e.dstNS,
 		CreateNamespace:      true,
 		StorageClassMappings: map[string]string{"standard": "fast"},
 		DataSync:             data,
-		Image:                activities.Image{Reference: dataplaneImage, PullPolicy: corev1.PullNever},
+		Image:                contract.Image{Reference: dataplaneImage, PullPolicy: corev1.PullNever},
 		AgentPort:            agentPort,
 		ClusterKey:           e.clusterKey,
 		AgentHostKey:         e.agentHostKey,
@@ -512,24 +511,24 @@ func (e *pvcSyncEnv) input(name string, data drv1.DataSyncConfig) workflows.PVCS
 	}
 }
 
-func (e *pvcSyncEnv) startSync(t *testing.T, name string, in workflows.PVCSyncInput, queue string) client.WorkflowRun {
+func (e *pvcSyncEnv) startSync(t *testing.T, name string, in contract.PVCSyncInput, queue string) client.WorkflowRun {
 	t.Helper()
 	run, err := e.tp.Client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID:                       workflows.PVCSyncWorkflowID(lab.Prod, e.srcNS, name),
+		ID:                       contract.PVCSyncWorkflowID(lab.Prod, e.srcNS, name),
 		TaskQueue:                queue,
 		WorkflowExecutionTimeout: 4 * time.Minute,
-	}, workflows.PVCSyncName, in)
+	}, contract.PVCSyncName, in)
 	if err != nil {
 		t.Fatalf("start PVCSync of %s: %v", name, err)
 	}
 	return run
 }
 
-func (e *pvcSyncEnv) waitSync(t *testing.T, run client.WorkflowRun) workflows.PVCSyncResult {
+func (e *pvcSyncEnv) waitSync(t *testing.T, run client.WorkflowRun) contract.PVCSyncResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var res workflows.PVCSyncResult
+	var res contract.PVCSyncResult
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatalf("PVCSync %s failed: %v", run.GetID(), err)
 	}

@@ -17,11 +17,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/lab"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // TestLabDRCopySafety runs whole Replication runs in the lab (real worker,
@@ -79,7 +78,7 @@ func TestLabDRCopySafety(t *testing.T) {
 			kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "configmap", fmt.Sprintf("cm-%02d", i))
 		}
 		res, err := s.sync(t, s.main, "mass")
-		s.wantHeld(t, err, workflows.ErrTypeDeletionGuard, "would delete 24 of the")
+		s.wantHeld(t, err, contract.ErrTypeDeletionGuard, "would delete 24 of the")
 		if res.Resources == nil || res.Resources.DeletionGuard == nil || res.Resources.DeletionGuard.Deletions != 24 {
 			t.Errorf("deletion guard result %+v, want 24 deletions held", res.Resources)
 		}
@@ -103,7 +102,7 @@ func TestLabDRCopySafety(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sync: %v", err)
 		}
-		if st := objectState(res, "PersistentVolumeClaim", "cold"); st.State != activities.StateSourceDeleted {
+		if st := objectState(res, "PersistentVolumeClaim", "cold"); st.State != contract.StateSourceDeleted {
 			t.Errorf("status of PVC cold = %+v, want SourceDeleted", st)
 		}
 		volume := kubectl(t, e.dr, "", "-n", e.dstNS, "get", "pvc", "cold", "-o", "jsonpath={.spec.volumeName}")
@@ -116,8 +115,8 @@ func TestLabDRCopySafety(t *testing.T) {
 	t.Run("RecreatedEmptySourceIsRefusedUntilAccepted", func(t *testing.T) {
 		e.fillPVC(t, e.srcNS, "cold", "true") // a new, empty claim of the same name
 		res, err := s.sync(t, s.main, "cold-recreated")
-		s.wantHeld(t, err, activities.ErrTypeSourceReplaced, "PVC "+e.srcNS+"/cold", "re-created", "dr-syncer.io/accept-changes")
-		if o := pvcOutcome(res, "cold"); o.ErrorType != activities.ErrTypeSourceReplaced {
+		s.wantHeld(t, err, contract.ErrTypeSourceReplaced, "PVC "+e.srcNS+"/cold", "re-created", "dr-syncer.io/accept-changes")
+		if o := pvcOutcome(res, "cold"); o.ErrorType != contract.ErrTypeSourceReplaced {
 			t.Errorf("PVC cold outcome %+v, want SourceReplaced", o)
 		}
 		copyIntact(t, "cold")
@@ -137,8 +136,8 @@ func TestLabDRCopySafety(t *testing.T) {
 	t.Run("EmptiedSourceIsRefused", func(t *testing.T) {
 		e.exec(t, e.prod, e.srcNS, "app", "rm -rf /data/* /data/.[!.]*; true")
 		res, err := s.sync(t, s.main, "rwo-emptied")
-		s.wantHeld(t, err, activities.ErrTypeSourceShrank, "the source holds 0 files")
-		if o := pvcOutcome(res, "rwo"); o.ErrorType != activities.ErrTypeSourceShrank {
+		s.wantHeld(t, err, contract.ErrTypeSourceShrank, "the source holds 0 files")
+		if o := pvcOutcome(res, "rwo"); o.ErrorType != contract.ErrTypeSourceShrank {
 			t.Errorf("PVC rwo outcome %+v, want SourceShrank", o)
 		}
 		copyIntact(t, "rwo", "rwx")
@@ -150,8 +149,8 @@ func TestLabDRCopySafety(t *testing.T) {
 		e.fillPVC(t, other, "rwx", "echo other > /data/other")
 		intruder := s.replication(t, "intruder", other, e.dstNS, []string{"persistentvolumeclaims"})
 		res, err := s.sync(t, intruder, "1")
-		s.wantHeld(t, err, activities.ErrTypeConflict, "belongs to Replication "+e.controlNS+"/safety")
-		if o := pvcOutcome(res, "rwx"); o.ErrorType != activities.ErrTypeConflict {
+		s.wantHeld(t, err, contract.ErrTypeConflict, "belongs to Replication "+e.controlNS+"/safety")
+		if o := pvcOutcome(res, "rwx"); o.ErrorType != contract.ErrTypeConflict {
 			t.Errorf("PVC rwx outcome %+v, want Conflict", o)
 		}
 		copyIntact(t, "rwx")
@@ -179,8 +178,8 @@ spec:
 		before := e.exec(t, e.dr, theirs, "owner", checksumTree, "/data")
 		adopter := s.replication(t, "adopter", e.srcNS, theirs, []string{"configmaps"})
 		res, err := s.sync(t, adopter, "1")
-		s.wantHeld(t, err, activities.ErrTypeConflict, "not created by dr-syncer")
-		if o := pvcOutcome(res, "rwx"); o.ErrorType != activities.ErrTypeConflict {
+		s.wantHeld(t, err, contract.ErrTypeConflict, "not created by dr-syncer")
+		if o := pvcOutcome(res, "rwx"); o.ErrorType != contract.ErrTypeConflict {
 			t.Errorf("PVC rwx outcome %+v, want Conflict", o)
 		}
 		if after := e.exec(t, e.dr, theirs, "owner", checksumTree, "/data"); after != before {
@@ -228,7 +227,7 @@ func newSafetyEnv(t *testing.T, e *pvcSyncEnv) *safetyEnv {
 	// The plan finds the pair's key under its default name.
 	key := kubectl(t, e.dr, "", "-n", e.controlNS, "get", "secret", e.clusterKey.Name, "-o", "jsonpath={.data}")
 	kubectl(t, e.dr, fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q},"data":%s}`,
-		activities.ClusterKeySecretName(lab.Prod, lab.DR), key), "-n", e.controlNS, "apply", "-f", "-")
+		contract.ClusterKeySecretName(lab.Prod, lab.DR), key), "-n", e.controlNS, "apply", "-f", "-")
 
 	var manifests []string
 	for i := 0; i < 30; i++ {
@@ -276,18 +275,18 @@ func (s *safetyEnv) replication(t *testing.T, name, src, dst string, kinds []str
 
 // sync runs one Replication run to its end and returns its result, from
 // the failure's details when it failed.
-func (s *safetyEnv) sync(t *testing.T, r *drv1.Replication, trigger string) (workflows.ReplicationResult, error) {
+func (s *safetyEnv) sync(t *testing.T, r *drv1.Replication, trigger string) (contract.ReplicationResult, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ref := activities.ObjectRef{Namespace: r.Namespace, Name: r.Name}
+	ref := contract.ObjectRef{Namespace: r.Namespace, Name: r.Name}
 	run, err := s.e.tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.ReplicationWorkflowID(r.Namespace, r.Name, trigger), TaskQueue: s.e.tp.TaskQueue,
-	}, workflows.ReplicationName, workflows.ReplicationInput{Replication: ref, Trigger: trigger})
+		ID: contract.ReplicationWorkflowID(r.Namespace, r.Name, trigger), TaskQueue: s.e.tp.TaskQueue,
+	}, contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: trigger})
 	if err != nil {
 		t.Fatalf("start %s: %v", trigger, err)
 	}
-	var res workflows.ReplicationResult
+	var res contract.ReplicationResult
 	err = run.Get(ctx, &res)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.HasDetails() {
@@ -344,7 +343,7 @@ func (s *safetyEnv) drConfigMaps(t *testing.T, prefix string) int {
 	return n
 }
 
-func objectState(res workflows.ReplicationResult, kind, name string) activities.ObjectStatus {
+func objectState(res contract.ReplicationResult, kind, name string) contract.ObjectStatus {
 	if res.Resources != nil {
 		for _, o := range res.Resources.Resources {
 			if o.Kind == kind && o.Name == name {
@@ -352,14 +351,14 @@ func objectState(res workflows.ReplicationResult, kind, name string) activities.
 			}
 		}
 	}
-	return activities.ObjectStatus{}
+	return contract.ObjectStatus{}
 }
 
-func pvcOutcome(res workflows.ReplicationResult, pvc string) workflows.PVCOutcome {
+func pvcOutcome(res contract.ReplicationResult, pvc string) contract.PVCOutcome {
 	for _, p := range res.PVCs {
 		if p.PVC == pvc {
 			return p
 		}
 	}
-	return workflows.PVCOutcome{}
+	return contract.PVCOutcome{}
 }

@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
@@ -23,17 +23,17 @@ import (
 func cmKeySecret(t *testing.T, env *testenv.Env) (*corev1.Secret, bool) {
 	t.Helper()
 	var s corev1.Secret
-	err := env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.ControlNamespace, Name: activities.ClusterKeySecretName("source", "dr")}, &s)
+	err := env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.ControlNamespace, Name: contract.ClusterKeySecretName("source", "dr")}, &s)
 	return &s, err == nil
 }
 
 // cmFingerprint checks the Secret's key pair and returns the public key's fingerprint.
 func cmFingerprint(t *testing.T, s *corev1.Secret) string {
 	t.Helper()
-	signer, err := keys.ParsePrivateKey(s.Data[activities.SecretKeyClusterPrivate])
+	signer, err := keys.ParsePrivateKey(s.Data[contract.SecretKeyClusterPrivate])
 	require.NoError(t, err, "private key is OpenSSH PEM")
 	assert.Equal(t, "ssh-ed25519", signer.PublicKey().Type())
-	pub, err := keys.ParsePublicKey(s.Data[activities.SecretKeyClusterPublic])
+	pub, err := keys.ParsePublicKey(s.Data[contract.SecretKeyClusterPublic])
 	require.NoError(t, err)
 	assert.Equal(t, keys.Fingerprint(pub), keys.Fingerprint(signer.PublicKey()), "public half matches the private key")
 	return keys.Fingerprint(pub)
@@ -43,7 +43,7 @@ func cmFingerprint(t *testing.T, s *corev1.Secret) string {
 func cmAuthorized(t *testing.T, env *testenv.Env) []string {
 	t.Helper()
 	var s corev1.Secret
-	if err := env.Source.Client.Get(context.Background(), client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent-authorized-keys"}, &s); err != nil {
+	if err := env.Source.Client.Get(context.Background(), client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent-authorized-keys"}, &s); err != nil {
 		return nil
 	}
 	set, err := keys.ParseAuthorizedKeys(s.Data["authorized_keys"])
@@ -90,7 +90,7 @@ func TestControllerClusterMapping(t *testing.T) {
 			return ok
 		})
 		first = cmFingerprint(t, s)
-		assert.Empty(t, s.Data[activities.SecretKeyClusterPreviousPublic])
+		assert.Empty(t, s.Data[contract.SecretKeyClusterPreviousPublic])
 		agentEventually(t, "status.keyGeneratedAt", func() bool { return getM().Status.KeyGeneratedAt != nil })
 
 		agentEventually(t, "the key in the agent's authorized keys", func() bool {
@@ -116,11 +116,11 @@ func TestControllerClusterMapping(t *testing.T) {
 		var s *corev1.Secret
 		agentEventually(t, "rotated key", func() bool {
 			s, _ = cmKeySecret(t, env)
-			return s != nil && len(s.Data[activities.SecretKeyClusterPreviousPublic]) > 0
+			return s != nil && len(s.Data[contract.SecretKeyClusterPreviousPublic]) > 0
 		})
 		second := cmFingerprint(t, s)
 		assert.NotEqual(t, first, second)
-		prev, err := keys.ParsePublicKey(s.Data[activities.SecretKeyClusterPreviousPublic])
+		prev, err := keys.ParsePublicKey(s.Data[contract.SecretKeyClusterPreviousPublic])
 		require.NoError(t, err)
 		assert.Equal(t, first, keys.Fingerprint(prev), "the previous key is the old one")
 		agentEventually(t, "rotateKeysHandled", func() bool { return getM().Status.RotateKeysHandled == "r1" })
@@ -133,12 +133,12 @@ func TestControllerClusterMapping(t *testing.T) {
 		})
 		// The previous key stays until the rollout that carries the new one completes.
 		s, _ = cmKeySecret(t, env)
-		assert.NotEmpty(t, s.Data[activities.SecretKeyClusterPreviousPublic], "overlap holds while the agent rolls out")
+		assert.NotEmpty(t, s.Data[contract.SecretKeyClusterPreviousPublic], "overlap holds while the agent rolls out")
 
 		agentPlayDaemonSetController(t, env.Source.Client, 2)
 		agentEventually(t, "previous key dropped", func() bool {
 			s, _ = cmKeySecret(t, env)
-			return s != nil && len(s.Data[activities.SecretKeyClusterPreviousPublic]) == 0
+			return s != nil && len(s.Data[contract.SecretKeyClusterPreviousPublic]) == 0
 		})
 		assert.Equal(t, second, cmFingerprint(t, s), "the new key stays")
 		agentEventually(t, "only the new key authorized", func() bool {

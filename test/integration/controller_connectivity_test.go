@@ -15,6 +15,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -27,7 +28,7 @@ func connCheckPod(t *testing.T, env *testenv.Env, notUID string) *corev1.Pod {
 	var pod *corev1.Pod
 	agentEventually(t, "a connectivity check pod in the DR cluster", func() bool {
 		var pods corev1.PodList
-		require.NoError(t, env.DR.Client.List(context.Background(), &pods, client.InNamespace(activities.ConnectivityNamespace),
+		require.NoError(t, env.DR.Client.List(context.Background(), &pods, client.InNamespace(contract.ConnectivityNamespace),
 			client.MatchingLabels{kube.LabelRole: activities.RoleConnectivityCheck}))
 		for i := range pods.Items {
 			if string(pods.Items[i].UID) != notUID && pods.Items[i].DeletionTimestamp == nil {
@@ -69,8 +70,8 @@ func connGone(t *testing.T, env *testenv.Env, pod *corev1.Pod) {
 		var pods corev1.PodList
 		var secrets corev1.SecretList
 		sel := client.MatchingLabels{kube.LabelOperation: op}
-		require.NoError(t, env.DR.Client.List(context.Background(), &pods, client.InNamespace(activities.ConnectivityNamespace), sel))
-		require.NoError(t, env.DR.Client.List(context.Background(), &secrets, client.InNamespace(activities.ConnectivityNamespace), sel))
+		require.NoError(t, env.DR.Client.List(context.Background(), &pods, client.InNamespace(contract.ConnectivityNamespace), sel))
+		require.NoError(t, env.DR.Client.List(context.Background(), &secrets, client.InNamespace(contract.ConnectivityNamespace), sel))
 		return len(pods.Items) == 0 && len(secrets.Items) == 0
 	})
 }
@@ -111,7 +112,7 @@ func TestConnectivity(t *testing.T) {
 
 	t.Run("the check pod's spec is accepted by the API server", func(t *testing.T) {
 		pod := kube.ConnectivityPod(kube.ConnectivityPodOptions{
-			Name: "dry-run", Namespace: "default", Image: activities.DefaultDataPlaneImage, PullPolicy: corev1.PullIfNotPresent,
+			Name: "dry-run", Namespace: "default", Image: contract.DefaultDataPlaneImage, PullPolicy: corev1.PullIfNotPresent,
 			Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy}, KeySecret: "keys", Timeout: "10s", Agents: agents,
 		})
 		require.NoError(t, env.DR.Client.Create(ctx, pod, client.DryRunAll))
@@ -127,7 +128,7 @@ func TestConnectivity(t *testing.T) {
 		}()
 		first = connCheckPod(t, env, "")
 		c := first.Spec.Containers[0]
-		assert.Equal(t, activities.DefaultDataPlaneImage, c.Image)
+		assert.Equal(t, contract.DefaultDataPlaneImage, c.Image)
 		assert.Equal(t, "/usr/local/bin/sshcheck", c.Command[0])
 		assert.Equal(t, agents, c.Command[len(c.Command)-2:], "one address per ready agent node, with pvcSync.ssh.port")
 		assert.Equal(t, corev1.RestartPolicyNever, first.Spec.RestartPolicy)
@@ -180,7 +181,7 @@ func TestConnectivity(t *testing.T) {
 		// agents' addresses, and Secrets only by reference.
 		key, ok := cmKeySecret(t, env)
 		require.True(t, ok)
-		pem := strings.Split(string(key.Data[activities.SecretKeyClusterPrivate]), "\n")
+		pem := strings.Split(string(key.Data[contract.SecretKeyClusterPrivate]), "\n")
 		require.Greater(t, len(pem), 3, "an OpenSSH PEM key")
 		for _, id := range []string{before, got.Status.ConnectivityCheck.WorkflowID} {
 			history := connHistoryText(t, env, id)

@@ -15,10 +15,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // A Continuous Replication is one long-running workflow; a change in the
@@ -36,7 +36,7 @@ func TestControllerContinuousReactsToSourceChanges(t *testing.T) {
 	require.Eventually(t, c.inDR("second", "2"), 30*time.Second, 200*time.Millisecond, "a source change must reach DR within seconds")
 	t.Logf("source change reached DR in %s", time.Since(changedAt).Round(100*time.Millisecond))
 
-	id := workflows.ContinuousReplicationWorkflowID(c.repl.Namespace, c.repl.Name)
+	id := contract.ContinuousReplicationWorkflowID(c.repl.Namespace, c.repl.Name)
 	d, err := c.env.Temporal.Client.DescribeWorkflowExecution(ctx, id, "")
 	require.NoError(t, err)
 	assert.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, d.GetWorkflowExecutionInfo().GetStatus(), "one long-running workflow")
@@ -152,13 +152,13 @@ func (c *continuousEnv) inDR(name, value string) func() bool {
 
 // syncs are the syncs the continuous workflow started (the last few), from
 // its own state: visibility lags.
-func (c *continuousEnv) syncs() ([]workflows.ContinuousRun, error) {
-	id := workflows.ContinuousReplicationWorkflowID(c.repl.Namespace, c.repl.Name)
-	v, err := c.env.Temporal.Client.QueryWorkflow(context.Background(), id, "", workflows.ProgressQuery)
+func (c *continuousEnv) syncs() ([]contract.ContinuousRun, error) {
+	id := contract.ContinuousReplicationWorkflowID(c.repl.Namespace, c.repl.Name)
+	v, err := c.env.Temporal.Client.QueryWorkflow(context.Background(), id, "", contract.ProgressQuery)
 	if err != nil {
 		return nil, err
 	}
-	var st workflows.ContinuousState
+	var st contract.ContinuousState
 	err = v.Get(&st)
 	return st.Recent, err
 }

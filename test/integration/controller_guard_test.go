@@ -11,9 +11,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // The DR-copy guards as a user meets them through the Replication: the
@@ -41,7 +41,7 @@ func TestControllerReplicationGuards(t *testing.T) {
 			resRemove(t, env.Source, "v1", "ConfigMap", "guarded", fmt.Sprintf("cm-%02d", i))
 		}
 		ctlSetSyncNow(t, env, repl, "2")
-		got := ctlWaitStatus(t, env, repl, "DeletionGuard", ctlHasReason(workflows.ErrTypeDeletionGuard))
+		got := ctlWaitStatus(t, env, repl, "DeletionGuard", ctlHasReason(contract.ErrTypeDeletionGuard))
 		c := ctlSynced(got)
 		assert.Equal(t, metav1.ConditionFalse, c.Status)
 		assert.Contains(t, c.Message, "would delete 11 of the 12 objects this Replication owns in DR, more than its limit of 10")

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/starter"
@@ -112,8 +112,8 @@ func ctlReplication(name, sourceNamespace string, mutate ...func(*drv1.Replicati
 	return r
 }
 
-func ctlRef(r *drv1.Replication) activities.ObjectRef {
-	return activities.ObjectRef{Namespace: r.Namespace, Name: r.Name}
+func ctlRef(r *drv1.Replication) contract.ObjectRef {
+	return contract.ObjectRef{Namespace: r.Namespace, Name: r.Name}
 }
 
 // ctlGet reads the Replication fresh from the API server.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -37,7 +38,7 @@ func agentStartWorker(t *testing.T, env *testenv.Env) {
 	deps := worker.Dependencies{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client}
 	w := sdkworker.New(env.Temporal.Client, env.Temporal.TaskQueue, sdkworker.Options{})
 	worker.Register(w, deps)
-	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: workflows.AgentRolloutName, DisableAlreadyRegisteredCheck: true})
+	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: contract.AgentRolloutName, DisableAlreadyRegisteredCheck: true})
 	w.RegisterActivityWithOptions(&activities.AgentActivities{Clusters: deps.Clusters, Control: deps.Control}, activity.RegisterOptions{DisableAlreadyRegisteredCheck: true})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -101,7 +102,7 @@ func agentPlayDaemonSetController(t *testing.T, c client.Client, nodes int32) {
 	t.Helper()
 	agentEventually(t, "the agent DaemonSet exists and takes its status", func() bool {
 		var ds appsv1.DaemonSet
-		if err := c.Get(context.Background(), client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds); err != nil {
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent"}, &ds); err != nil {
 			return false
 		}
 		ds.Status = appsv1.DaemonSetStatus{
@@ -177,18 +178,18 @@ current-context: c
 		// The host key is generated into the control cluster.
 		var hostKey corev1.Secret
 		agentEventually(t, "host key Secret", func() bool {
-			return env.DR.Client.Get(ctx, client.ObjectKey{Namespace: testenv.ControlNamespace, Name: activities.AgentHostKeySecretName("source")}, &hostKey) == nil
+			return env.DR.Client.Get(ctx, client.ObjectKey{Namespace: testenv.ControlNamespace, Name: contract.AgentHostKeySecretName("source")}, &hostKey) == nil
 		})
-		signer, err := keys.ParsePrivateKey(hostKey.Data[activities.SecretKeyHostPrivate])
+		signer, err := keys.ParsePrivateKey(hostKey.Data[contract.SecretKeyHostPrivate])
 		require.NoError(t, err)
-		pub, err := keys.ParsePublicKey(hostKey.Data[activities.SecretKeyHostPublic])
+		pub, err := keys.ParsePublicKey(hostKey.Data[contract.SecretKeyHostPublic])
 		require.NoError(t, err)
 		assert.Equal(t, keys.Fingerprint(pub), keys.Fingerprint(signer.PublicKey()), "public half matches the private key")
 
 		// The DaemonSet lands in the source cluster with the spec's settings.
 		var ds appsv1.DaemonSet
 		agentEventually(t, "agent DaemonSet in the source cluster", func() bool {
-			return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds) == nil
+			return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent"}, &ds) == nil
 		})
 		pod := ds.Spec.Template.Spec
 		require.Len(t, pod.Containers, 1)
@@ -200,22 +201,22 @@ current-context: c
 		assert.Equal(t, map[string]string{"dr-syncer.io/agent": "yes"}, pod.NodeSelector)
 		require.Len(t, pod.Tolerations, 1)
 		assert.Equal(t, "dedicated", pod.Tolerations[0].Key)
-		checksum := ds.Spec.Template.Annotations[activities.AnnotationAgentChecksum]
+		checksum := ds.Spec.Template.Annotations[contract.AnnotationAgentChecksum]
 		assert.NotEmpty(t, checksum)
 
 		var ns corev1.Namespace
-		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Name: activities.AgentNamespace}, &ns))
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Name: contract.AgentNamespace}, &ns))
 		var sa corev1.ServiceAccount
-		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &sa))
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent"}, &sa))
 		var role rbacv1.ClusterRole
 		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Name: "dr-syncer-agent"}, &role))
 		var binding rbacv1.ClusterRoleBinding
 		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Name: "dr-syncer-agent"}, &binding))
 		var remoteHost corev1.Secret
-		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent-host-key"}, &remoteHost))
-		assert.Equal(t, string(hostKey.Data[activities.SecretKeyHostPrivate]), string(remoteHost.Data[activities.SecretKeyHostPrivate]))
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent-host-key"}, &remoteHost))
+		assert.Equal(t, string(hostKey.Data[contract.SecretKeyHostPrivate]), string(remoteHost.Data[contract.SecretKeyHostPrivate]))
 		var authorized corev1.Secret
-		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent-authorized-keys"}, &authorized))
+		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent-authorized-keys"}, &authorized))
 		_, err = keys.ParseAuthorizedKeys(authorized.Data["authorized_keys"])
 		require.NoError(t, err)
 
@@ -246,9 +247,9 @@ current-context: c
 		require.NoError(t, env.DR.Client.Update(ctx, got))
 		agentEventually(t, "DaemonSet on the new port", func() bool {
 			var ds appsv1.DaemonSet
-			return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: activities.AgentNamespace, Name: "dr-syncer-agent"}, &ds) == nil &&
+			return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent"}, &ds) == nil &&
 				len(ds.Spec.Template.Spec.Containers) == 1 && ds.Spec.Template.Spec.Containers[0].Args[0] == "--listen=:2400" &&
-				ds.Spec.Template.Annotations[activities.AnnotationAgentChecksum] != checksum
+				ds.Spec.Template.Annotations[contract.AnnotationAgentChecksum] != checksum
 		})
 		got = agentWaitRC(t, env, "source", "a new rollout", func(rc *drv1.RemoteCluster) bool {
 			return rc.Status.Agent != nil && rc.Status.Agent.Rollout != nil && rc.Status.Agent.Rollout.WorkflowID != firstRollout
@@ -261,7 +262,7 @@ current-context: c
 	})
 
 	t.Run("disabling pvcSync removes what the rollout installed, and nothing else", func(t *testing.T) {
-		keep := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: activities.AgentNamespace, Name: "not-ours"}}
+		keep := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: contract.AgentNamespace, Name: "not-ours"}}
 		require.NoError(t, env.Source.Client.Create(ctx, keep))
 		rc := agentGetRC(t, env, "source")
 		rc.Spec.PVCSync.Enabled = false
@@ -271,16 +272,16 @@ current-context: c
 		})
 		assert.Equal(t, controller.ReasonClusterReachable, agentReady(got).Reason)
 		var dss appsv1.DaemonSetList
-		require.NoError(t, env.Source.Client.List(ctx, &dss, client.InNamespace(activities.AgentNamespace)))
+		require.NoError(t, env.Source.Client.List(ctx, &dss, client.InNamespace(contract.AgentNamespace)))
 		assert.Empty(t, dss.Items)
 		var secrets corev1.SecretList
-		require.NoError(t, env.Source.Client.List(ctx, &secrets, client.InNamespace(activities.AgentNamespace)))
+		require.NoError(t, env.Source.Client.List(ctx, &secrets, client.InNamespace(contract.AgentNamespace)))
 		assert.Empty(t, secrets.Items)
 		var roles rbacv1.ClusterRoleList
 		require.NoError(t, env.Source.Client.List(ctx, &roles, client.MatchingLabels{"app.kubernetes.io/component": "agent"}))
 		assert.Empty(t, roles.Items)
 		var sas corev1.ServiceAccountList
-		require.NoError(t, env.Source.Client.List(ctx, &sas, client.InNamespace(activities.AgentNamespace)))
+		require.NoError(t, env.Source.Client.List(ctx, &sas, client.InNamespace(contract.AgentNamespace)))
 		assert.Empty(t, sas.Items)
 		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKeyFromObject(keep), keep), "an object the rollout did not install stays")
 	})

@@ -16,10 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/starter"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // The Replication reconciler in a controller-runtime manager against the real
@@ -68,7 +68,7 @@ func TestControllerReplication(t *testing.T) {
 			require.NoError(t, err)
 			assert.Nil(t, sched, "no Schedule for %s", tc.repl.Name)
 			// Checked by ID, which is strongly consistent, and in visibility.
-			_, err = s.RunState(ctx, workflows.ReplicationWorkflowID(tc.repl.Namespace, tc.repl.Name, "1"), "")
+			_, err = s.RunState(ctx, contract.ReplicationWorkflowID(tc.repl.Namespace, tc.repl.Name, "1"), "")
 			assert.ErrorIs(t, err, starter.ErrRunNotFound, "no run for %s", tc.repl.Name)
 			runs, err := s.History(ctx, ctlRef(tc.repl), 10)
 			require.NoError(t, err)
@@ -263,7 +263,7 @@ func TestControllerReplication(t *testing.T) {
 		// The cancellation reached the PVC sync, which stopped and cleaned up.
 		// (The Replication workflow reports its cancelled children as a
 		// SyncFailed failure rather than ending Canceled itself.)
-		child, err := s.RunState(ctx, workflows.PVCSyncWorkflowID("source", "leaving", "data"), "")
+		child, err := s.RunState(ctx, contract.PVCSyncWorkflowID("source", "leaving", "data"), "")
 		require.NoError(t, err)
 		assert.Equal(t, "Canceled", child.Status)
 		assert.Contains(t, state.Load().Error, "canceled")

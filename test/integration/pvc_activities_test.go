@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
@@ -35,15 +36,15 @@ func TestPVCActivities(t *testing.T) {
 		create(t, env.Source.Client, pvc("shop", "data", "standard", "1Gi", corev1.ReadWriteOnce, map[string]string{
 			"app": "shop", "pv.kubernetes.io/bind-completed": "yes", "backup/tier": "gold",
 		}))
-		var got activities.TargetPVC
-		require.NoError(t, run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
-			Source:      activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
+		var got contract.TargetPVC
+		require.NoError(t, run(t, acts.EnsureTargetPVC, contract.TargetPVCInput{
+			Source:      contract.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
 			Destination: dr, DestinationNamespace: "shop-dr", CreateNamespace: true,
 			StorageClassMappings: map[string]string{"standard": "fast"},
 			AccessModeMappings:   map[string]string{"ReadWriteOnce": "ReadWriteMany"},
 			Replication:          "ops/shop",
 		}, &got))
-		assert.Equal(t, activities.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast",
+		assert.Equal(t, contract.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast",
 			AccessModes: []string{"ReadWriteMany"}, Size: "1Gi", Created: true}, got)
 
 		var target corev1.PersistentVolumeClaim
@@ -64,9 +65,9 @@ func TestPVCActivities(t *testing.T) {
 			assert.Equal(t, want, target.Annotations[key], key)
 		}
 
-		var again activities.TargetPVC
-		require.NoError(t, run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
-			Source:      activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
+		var again contract.TargetPVC
+		require.NoError(t, run(t, acts.EnsureTargetPVC, contract.TargetPVCInput{
+			Source:      contract.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
 			Destination: dr, DestinationNamespace: "shop-dr", StorageClassMappings: map[string]string{"standard": "fast"},
 			Replication: "ops/shop",
 		}, &again))
@@ -88,8 +89,8 @@ func TestPVCActivities(t *testing.T) {
 			existing.Status.Phase = corev1.ClaimBound // only a bound claim may be resized
 			require.NoError(t, env.DR.Client.Status().Update(ctx, existing))
 		}
-		var bigger, smaller activities.TargetPVC
-		in := activities.TargetPVCInput{Source: activities.PVCRef{Cluster: source, Namespace: "grow", Name: "bigger"}, Destination: dr, DestinationNamespace: "grow"}
+		var bigger, smaller contract.TargetPVC
+		in := contract.TargetPVCInput{Source: contract.PVCRef{Cluster: source, Namespace: "grow", Name: "bigger"}, Destination: dr, DestinationNamespace: "grow"}
 		require.NoError(t, run(t, acts.EnsureTargetPVC, in, &bigger))
 		assert.Equal(t, "5Gi", bigger.Size)
 		assert.True(t, bigger.Grown)
@@ -101,12 +102,12 @@ func TestPVCActivities(t *testing.T) {
 
 	t.Run("a missing DR storage class is a non-retryable error naming it", func(t *testing.T) {
 		create(t, env.Source.Client, pvc("shop", "logs", "slow", "1Gi", corev1.ReadWriteOnce, nil))
-		err := run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
-			Source: activities.PVCRef{Cluster: source, Namespace: "shop", Name: "logs"}, Destination: dr, DestinationNamespace: "shop-dr",
+		err := run(t, acts.EnsureTargetPVC, contract.TargetPVCInput{
+			Source: contract.PVCRef{Cluster: source, Namespace: "shop", Name: "logs"}, Destination: dr, DestinationNamespace: "shop-dr",
 		}, nil)
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "got %v", err)
-		assert.Equal(t, activities.ErrTypeStorageClassNotFound, appErr.Type())
+		assert.Equal(t, contract.ErrTypeStorageClassNotFound, appErr.Type())
 		assert.True(t, appErr.NonRetryable())
 		assert.Contains(t, appErr.Error(), `storage class "slow"`)
 		assert.Contains(t, appErr.Error(), "storageClassMappings")
@@ -115,13 +116,13 @@ func TestPVCActivities(t *testing.T) {
 	})
 
 	t.Run("a missing DR namespace is not created unless allowed", func(t *testing.T) {
-		err := run(t, acts.EnsureTargetPVC, activities.TargetPVCInput{
-			Source: activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"}, Destination: dr, DestinationNamespace: "nowhere",
+		err := run(t, acts.EnsureTargetPVC, contract.TargetPVCInput{
+			Source: contract.PVCRef{Cluster: source, Namespace: "shop", Name: "data"}, Destination: dr, DestinationNamespace: "nowhere",
 			StorageClassMappings: map[string]string{"standard": "fast"},
 		}, nil)
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "got %v", err)
-		assert.Equal(t, activities.ErrTypeNamespaceNotFound, appErr.Type())
+		assert.Equal(t, contract.ErrTypeNamespaceNotFound, appErr.Type())
 		assert.Contains(t, appErr.Error(), "namespaceConfig.createNamespace")
 	})
 
@@ -130,13 +131,13 @@ func TestPVCActivities(t *testing.T) {
 			Data: map[string][]byte{kube.SecretKeyClusterKey: []byte("PRIVATE")}})
 		create(t, env.DR.Client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "host"},
 			Data: map[string][]byte{kube.SecretKeyAgentHostKey: []byte("ssh-ed25519 AAAA host")}})
-		in := activities.CredentialsInput{
-			Op: activities.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}, Source: source, SourceNamespace: "shop",
+		in := contract.CredentialsInput{
+			Op: contract.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}, Source: source, SourceNamespace: "shop",
 			Destination: dr, DestinationNamespace: "shop-dr",
-			ClusterKey:   activities.SecretRef{Namespace: testenv.ControlNamespace, Name: "pair"},
-			AgentHostKey: activities.SecretRef{Namespace: testenv.ControlNamespace, Name: "host"},
+			ClusterKey:   contract.SecretRef{Namespace: testenv.ControlNamespace, Name: "pair"},
+			AgentHostKey: contract.SecretRef{Namespace: testenv.ControlNamespace, Name: "host"},
 		}
-		var first, second activities.Credentials
+		var first, second contract.Credentials
 		require.NoError(t, run(t, acts.EnsureCredentials, in, &first))
 		var src1, dst1 corev1.Secret
 		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: first.Secret}, &src1))
@@ -156,15 +157,15 @@ func TestPVCActivities(t *testing.T) {
 		err := run(t, acts.EnsureCredentials, in, nil)
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "got %v", err)
-		assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
+		assert.Equal(t, contract.ErrTypeInvalidSpec, appErr.Type())
 	})
 
 	t.Run("mount pod mounts the PVC read-only on the chosen node and a retry finds it", func(t *testing.T) {
-		op := activities.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}
-		in := activities.MountPodInput{Op: op, PVC: activities.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
-			Node: "prod-1", Image: activities.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever}, Credentials: "drs-creds-x"}
+		op := contract.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}
+		in := contract.MountPodInput{Op: op, PVC: contract.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
+			Node: "prod-1", Image: contract.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever}, Credentials: "drs-creds-x"}
 		done := make(chan error, 1)
-		var mount activities.MountPod
+		var mount contract.MountPod
 		go func() { done <- run(t, acts.EnsureMountPod, in, &mount) }()
 
 		var pod corev1.Pod
@@ -188,9 +189,9 @@ func TestPVCActivities(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("EnsureMountPod did not notice the ready pod")
 		}
-		assert.Equal(t, activities.MountPod{Name: op.Name("mount"), Target: "10.244.1.5:8873"}, mount)
+		assert.Equal(t, contract.MountPod{Name: op.Name("mount"), Target: "10.244.1.5:8873"}, mount)
 
-		var again activities.MountPod
+		var again contract.MountPod
 		require.NoError(t, run(t, acts.EnsureMountPod, in, &again))
 		var after corev1.Pod
 		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: op.Name("mount")}, &after))
@@ -198,7 +199,7 @@ func TestPVCActivities(t *testing.T) {
 	})
 
 	t.Run("cleanup deletes the operation's objects in both clusters and nothing else", func(t *testing.T) {
-		op := activities.Operation{WorkflowID: "pvc-sync/source/shop/cleanme", RunID: "run-9"}
+		op := contract.Operation{WorkflowID: "pvc-sync/source/shop/cleanme", RunID: "run-9"}
 		for _, c := range []struct {
 			cl client.Client
 			ns string
@@ -207,8 +208,8 @@ func TestPVCActivities(t *testing.T) {
 			create(t, c.cl, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: op.Name("creds"), Labels: op.Labels("credentials")}})
 			create(t, c.cl, unscheduledPod(c.ns, "users-app", map[string]string{"app": "shop"}))
 		}
-		var result activities.CleanupResult
-		require.NoError(t, run(t, acts.Cleanup, activities.CleanupInput{Op: op, Source: source, SourceNamespace: "shop",
+		var result contract.CleanupResult
+		require.NoError(t, run(t, acts.Cleanup, contract.CleanupInput{Op: op, Source: source, SourceNamespace: "shop",
 			Destination: dr, DestinationNamespace: "shop-dr"}, &result))
 		assert.Len(t, result.Deleted, 4)
 		for _, c := range []struct {
@@ -229,15 +230,15 @@ func TestPVCActivities(t *testing.T) {
 type pvcSteps struct {
 	env        *testenv.Env
 	acts       *activities.PVCActivities
-	source, dr activities.ClusterRef
+	source, dr contract.ClusterRef
 }
 
 func newPVCSteps(t *testing.T) pvcSteps {
 	env := testenv.Start(t)
 	return pvcSteps{env: env,
 		acts:   &activities.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client},
-		source: activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
-		dr:     activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}}
+		source: contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
+		dr:     contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}}
 }
 
 // runActivity runs one activity of acts in Temporal's activity test

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
@@ -27,8 +27,8 @@ func TestTargetPVCGuards(t *testing.T) {
 	ctx := context.Background()
 	testenv.EnsureNamespace(t, env.Source.Client, "shop")
 	testenv.EnsureNamespace(t, env.DR.Client, "shop")
-	input := func(name, replication string) activities.TargetPVCInput {
-		return activities.TargetPVCInput{Source: activities.PVCRef{Cluster: source, Namespace: "shop", Name: name},
+	input := func(name, replication string) contract.TargetPVCInput {
+		return contract.TargetPVCInput{Source: contract.PVCRef{Cluster: source, Namespace: "shop", Name: name},
 			Destination: dr, DestinationNamespace: "shop", Replication: replication}
 	}
 	guardError := func(t *testing.T, err error, errType string, says ...string) {
@@ -53,7 +53,7 @@ func TestTargetPVCGuards(t *testing.T) {
 		mine := pvc("shop", "users", "", "1Gi", corev1.ReadWriteOnce, map[string]string{"app": "theirs"})
 		create(t, env.DR.Client, mine)
 		err := runActivity(t, acts, acts.EnsureTargetPVC, input("users", "ops/shop"), nil)
-		guardError(t, err, activities.ErrTypeConflict, "PVC shop/users", "not created by dr-syncer", "neither writes to nor mounts it")
+		guardError(t, err, contract.ErrTypeConflict, "PVC shop/users", "not created by dr-syncer", "neither writes to nor mounts it")
 		unchanged(t, mine)
 	})
 
@@ -63,7 +63,7 @@ func TestTargetPVCGuards(t *testing.T) {
 		var first corev1.PersistentVolumeClaim
 		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "orders"}, &first))
 		err := runActivity(t, acts, acts.EnsureTargetPVC, input("orders", "ops/second"), nil)
-		guardError(t, err, activities.ErrTypeConflict, "belongs to Replication ops/first")
+		guardError(t, err, contract.ErrTypeConflict, "belongs to Replication ops/first")
 		unchanged(t, &first)
 	})
 
@@ -80,7 +80,7 @@ func TestTargetPVCGuards(t *testing.T) {
 		again := pvc("shop", "db", "", "1Gi", corev1.ReadWriteOnce, nil)
 		create(t, env.Source.Client, again)
 		err := runActivity(t, acts, acts.EnsureTargetPVC, input("db", "ops/shop"), nil)
-		guardError(t, err, activities.ErrTypeSourceReplaced, "PVC shop/db", "re-created", "DR copy shop/db kept",
+		guardError(t, err, contract.ErrTypeSourceReplaced, "PVC shop/db", "re-created", "DR copy shop/db kept",
 			"annotate Replication ops/shop with dr-syncer.io/accept-changes")
 		unchanged(t, &copied)
 
@@ -116,8 +116,8 @@ func TestTargetPVCGuards(t *testing.T) {
 		require.NoError(t, env.Source.Client.Status().Update(ctx, going))
 		require.NoError(t, env.Source.Client.Delete(ctx, going))
 
-		var list activities.PVCList
-		require.NoError(t, runActivity(t, acts, acts.ListPVCs, activities.ListPVCsInput{Cluster: source, Namespace: "nfs",
+		var list contract.PVCList
+		require.NoError(t, runActivity(t, acts, acts.ListPVCs, contract.ListPVCsInput{Cluster: source, Namespace: "nfs",
 			Destination: dr, DestinationNamespace: "nfs"}, &list))
 		assert.Empty(t, list.Names)
 		assert.Contains(t, list.Skipped["shared"], "same storage as the source (NFS export nas:/exports/shared)")

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
 
@@ -54,10 +54,10 @@ func TestChooseNodes(t *testing.T) {
 			var ts testsuite.WorkflowTestSuite
 			aenv := ts.NewTestActivityEnvironment()
 			aenv.RegisterActivity(acts)
-			v, err := aenv.ExecuteActivity(acts.ChooseNodes, activities.ChooseNodesInput{
-				Source: activities.PVCRef{Cluster: source, Namespace: "app", Name: tc.pvc}, Destination: dr})
+			v, err := aenv.ExecuteActivity(acts.ChooseNodes, contract.ChooseNodesInput{
+				Source: contract.PVCRef{Cluster: source, Namespace: "app", Name: tc.pvc}, Destination: dr})
 			require.NoError(t, err)
-			var plan activities.NodePlan
+			var plan contract.NodePlan
 			require.NoError(t, v.Get(&plan))
 			assert.Equal(t, tc.sourceNode, plan.Source.Node)
 			assert.Equal(t, tc.targetNode, plan.Target.Node)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -27,22 +28,22 @@ func TestTransfer(t *testing.T) {
 	cluster := testenv.StartCluster(t, "dr")
 	cluster.RegisterRemoteCluster(t, testenv.ControlNamespace, cluster)
 	acts := &activities.PVCActivities{Clusters: kube.NewClusters(cluster.Client), Control: cluster.Client}
-	dr := activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
+	dr := contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
 	testenv.EnsureNamespace(t, cluster.Client, "app")
 	ctx := context.Background()
 
-	input := func(workflowID string) activities.TransferInput {
-		return activities.TransferInput{
-			Op:  activities.Operation{WorkflowID: workflowID, RunID: "run-1"},
-			PVC: activities.PVCRef{Cluster: dr, Namespace: "app", Name: "data"}, Node: "dr-1",
-			Image:     activities.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever},
+	input := func(workflowID string) contract.TransferInput {
+		return contract.TransferInput{
+			Op:  contract.Operation{WorkflowID: workflowID, RunID: "run-1"},
+			PVC: contract.PVCRef{Cluster: dr, Namespace: "app", Name: "data"}, Node: "dr-1",
+			Image:     contract.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever},
 			AgentAddr: "10.255.0.11:2222", Target: "10.244.1.5:8873", Credentials: "drs-creds-x",
 			Config: drv1.DataSyncConfig{BandwidthLimit: 100, ExcludePaths: []string{"cache"}},
 		}
 	}
 	// finishedPod is a sync pod whose mover already ended with summary, as a
 	// worker that died mid-transfer would find it on its next attempt.
-	finishedPod := func(t *testing.T, in activities.TransferInput, summary *progress.Summary, exitCode int32) *corev1.Pod {
+	finishedPod := func(t *testing.T, in contract.TransferInput, summary *progress.Summary, exitCode int32) *corev1.Pod {
 		pod := kube.SyncPod(kube.SyncPodOptions{Name: in.Op.Name("sync"), Namespace: "app", Node: "dr-1", Claim: "data",
 			Image: in.Image.Reference, Labels: in.Op.Labels("sync"), CredentialsSecret: "c", ClusterKeySecret: "c"})
 		create(t, cluster.Client, pod)
@@ -58,7 +59,7 @@ func TestTransfer(t *testing.T) {
 		require.NoError(t, cluster.Client.Status().Update(ctx, pod))
 		return pod
 	}
-	run := func(in activities.TransferInput, heartbeat *activities.TransferProgress) (activities.TransferResult, error) {
+	run := func(in contract.TransferInput, heartbeat *contract.TransferProgress) (contract.TransferResult, error) {
 		var ts testsuite.WorkflowTestSuite
 		aenv := ts.NewTestActivityEnvironment()
 		aenv.RegisterActivity(acts)
@@ -66,7 +67,7 @@ func TestTransfer(t *testing.T) {
 			aenv.SetHeartbeatDetails(*heartbeat)
 		}
 		v, err := aenv.ExecuteActivity(acts.Transfer, in)
-		var result activities.TransferResult
+		var result contract.TransferResult
 		if err == nil {
 			require.NoError(t, v.Get(&result))
 		}
@@ -79,7 +80,7 @@ func TestTransfer(t *testing.T) {
 			Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess},
 			Stats:   progress.Stats{TotalTransferredFileSize: 4096, NumFiles: 3}, Streams: 1,
 		}, 0)
-		result, err := run(in, &activities.TransferProgress{Phase: "transferring", Snapshot: progress.Snapshot{BytesDone: 2048, BytesTotal: 4096}})
+		result, err := run(in, &contract.TransferProgress{Phase: "transferring", Snapshot: progress.Snapshot{BytesDone: 2048, BytesTotal: 4096}})
 		require.NoError(t, err)
 		assert.Equal(t, int64(2048), result.ResumedFromBytes)
 		assert.Equal(t, int64(4096), result.Stats.TotalTransferredFileSize)
@@ -102,7 +103,7 @@ func TestTransfer(t *testing.T) {
 			assert.Contains(t, appErr.Error(), "rsync exit 12")
 			assert.Equal(t, !tc.retryable, appErr.NonRetryable(), tc.id)
 			if !tc.retryable {
-				assert.Equal(t, activities.ErrTypeTransferFailed, appErr.Type())
+				assert.Equal(t, contract.ErrTypeTransferFailed, appErr.Type())
 			}
 		}
 	})
@@ -123,7 +124,7 @@ func TestTransfer(t *testing.T) {
 		_, err := run(in, nil)
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "got %v", err)
-		assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
+		assert.Equal(t, contract.ErrTypeInvalidSpec, appErr.Type())
 		assert.Contains(t, appErr.Error(), "--rsh")
 		var none corev1.Pod
 		assert.Error(t, cluster.Client.Get(ctx, client.ObjectKey{Namespace: "app", Name: in.Op.Name("sync")}, &none))

@@ -11,8 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
@@ -38,7 +38,7 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 		require.NoError(t, err)
 		require.NotNil(t, res.DeletionGuard)
 		assert.Contains(t, res.DeletionGuard.Held, "would delete 24 of the 30 objects this Replication owns in DR, more than its limit of 15")
-		assert.Equal(t, activities.StateDeletionHeld, resStatus(t, res, "ConfigMap", "cm-00").State)
+		assert.Equal(t, contract.StateDeletionHeld, resStatus(t, res, "ConfigMap", "cm-00").State)
 		for i := 0; i < 30; i++ {
 			assert.False(t, resGone(t, s.env.DR, "v1", "ConfigMap", dst, fmt.Sprintf("cm-%02d", i)), "nothing is deleted")
 		}
@@ -80,13 +80,13 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 		res, err := s.sync(t, plan)
 		require.NoError(t, err)
 		kept := resStatus(t, res, "PersistentVolumeClaim", "data")
-		assert.Equal(t, activities.StateSourceDeleted, kept.State)
+		assert.Equal(t, contract.StateSourceDeleted, kept.State)
 		assert.Contains(t, kept.Error, "annotate the DR object with dr-syncer.io/delete-copy=true")
 		copy := resGet(t, s.env.DR, "v1", "PersistentVolumeClaim", dst, "data")
 		assert.NotEmpty(t, copy.GetAnnotations()[kube.AnnotationSourceDeletedAt], "when its source disappeared")
 		res, err = s.sync(t, plan)
 		require.NoError(t, err)
-		assert.Equal(t, activities.StateSourceDeleted, resStatus(t, res, "PersistentVolumeClaim", "data").State, "and again on every run")
+		assert.Equal(t, contract.StateSourceDeleted, resStatus(t, res, "PersistentVolumeClaim", "data").State, "and again on every run")
 		assert.Zero(t, res.DeletionGuard.Deletions, "volumes never reach the deletion step")
 
 		copy.SetAnnotations(map[string]string{drv1.AnnotationDeleteCopy: "true"})
@@ -94,7 +94,7 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 		res, err = s.sync(t, plan)
 		require.NoError(t, err)
 		deleted := resStatus(t, res, "PersistentVolumeClaim", "data")
-		assert.Equal(t, activities.ActionDeleteCopy, deleted.Action)
+		assert.Equal(t, contract.ActionDeleteCopy, deleted.Action)
 		assert.Contains(t, deleted.Detail, "deleted as annotated dr-syncer.io/delete-copy=true")
 		var gone corev1.PersistentVolumeClaim
 		require.NoError(t, s.env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: dst, Name: "data"}, &gone))

@@ -16,11 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // resourceSuite runs ReplicateResources on a real Temporal dev server and a
@@ -38,7 +37,7 @@ func newResourceSuite(t *testing.T) *resourceSuite {
 
 // plan builds the plan of a Replication "<dst>" in the control namespace
 // from source namespace src to dst, with every default applied.
-func (s *resourceSuite) plan(src, dst string, edit func(*drv1.ReplicationSpec)) activities.ReplicationPlan {
+func (s *resourceSuite) plan(src, dst string, edit func(*drv1.ReplicationSpec)) contract.ReplicationPlan {
 	spec := drv1.ReplicationSpec{SourceCluster: "source", DestinationCluster: "dr",
 		SourceNamespace: src, DestinationNamespace: dst, ResourceTypes: []string{"*"},
 		RetryConfig: &drv1.RetryConfig{InitialBackoff: "1s", MaxBackoff: "2s"}}
@@ -46,10 +45,10 @@ func (s *resourceSuite) plan(src, dst string, edit func(*drv1.ReplicationSpec)) 
 		edit(&spec)
 	}
 	drv1.SetReplicationDefaults(&spec)
-	return activities.ReplicationPlan{
-		Replication:          activities.ObjectRef{Namespace: testenv.ControlNamespace, Name: dst},
-		Source:               activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
-		Destination:          activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
+	return contract.ReplicationPlan{
+		Replication:          contract.ObjectRef{Namespace: testenv.ControlNamespace, Name: dst},
+		Source:               contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
+		Destination:          contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
 		SourceNamespace:      src,
 		DestinationNamespace: spec.DestinationNamespace,
 		Spec:                 spec,
@@ -57,26 +56,26 @@ func (s *resourceSuite) plan(src, dst string, edit func(*drv1.ReplicationSpec)) 
 }
 
 // sync runs one ReplicateResources workflow to its end.
-func (s *resourceSuite) sync(t *testing.T, plan activities.ReplicationPlan) (workflows.ResourcesResult, error) {
+func (s *resourceSuite) sync(t *testing.T, plan contract.ReplicationPlan) (contract.ResourcesResult, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	id := fmt.Sprintf("resources/%s/%d", plan.Replication.Name, s.runs.Add(1))
 	run, err := s.env.Temporal.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.env.Temporal.TaskQueue},
-		workflows.ReplicateResourcesName, plan)
+		contract.ReplicateResourcesName, plan)
 	require.NoError(t, err)
-	var res workflows.ResourcesResult
+	var res contract.ResourcesResult
 	err = run.Get(ctx, &res)
 	return res, err
 }
 
 // mustSync runs a sync that must succeed without failed objects.
-func (s *resourceSuite) mustSync(t *testing.T, plan activities.ReplicationPlan) workflows.ResourcesResult {
+func (s *resourceSuite) mustSync(t *testing.T, plan contract.ReplicationPlan) contract.ResourcesResult {
 	t.Helper()
 	res, err := s.sync(t, plan)
 	require.NoError(t, err)
 	for _, r := range res.Resources {
-		assert.NotEqual(t, activities.StateFailed, r.State, "%s %s: %s", r.Kind, r.Name, r.Error)
+		assert.NotEqual(t, contract.StateFailed, r.State, "%s %s: %s", r.Kind, r.Name, r.Error)
 	}
 	return res
 }
@@ -161,7 +160,7 @@ func resComparable(u *unstructured.Unstructured, ignore []resPath) map[string]an
 
 // resAssertReplica compares a source object and its DR copy field by field,
 // ignoring only what must differ, and checks the DR copy says where it came from.
-func resAssertReplica(t *testing.T, plan activities.ReplicationPlan, src, dr *unstructured.Unstructured, ignore ...resPath) {
+func resAssertReplica(t *testing.T, plan contract.ReplicationPlan, src, dr *unstructured.Unstructured, ignore ...resPath) {
 	t.Helper()
 	assert.Equal(t, resComparable(src, ignore), resComparable(dr, ignore), "%s %s: DR copy differs from the source", src.GetKind(), src.GetName())
 	assert.Equal(t, resources.ManagedByValue, dr.GetLabels()[resources.LabelManagedBy])
@@ -177,7 +176,7 @@ func resAssertReplica(t *testing.T, plan activities.ReplicationPlan, src, dr *un
 }
 
 // resStatus finds the result's resStatus of one object.
-func resStatus(t *testing.T, res workflows.ResourcesResult, kind, name string) activities.ObjectStatus {
+func resStatus(t *testing.T, res contract.ResourcesResult, kind, name string) contract.ObjectStatus {
 	t.Helper()
 	for _, r := range res.Resources {
 		if r.Kind == kind && r.Name == name {
@@ -185,5 +184,5 @@ func resStatus(t *testing.T, res workflows.ResourcesResult, kind, name string) a
 		}
 	}
 	t.Fatalf("no resStatus for %s %s in %+v", kind, name, res.Resources)
-	return activities.ObjectStatus{}
+	return contract.ObjectStatus{}
 }

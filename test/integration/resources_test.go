@@ -20,8 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
@@ -132,7 +132,7 @@ func TestResourceReplication(t *testing.T) {
 		for _, k := range everyKind {
 			resAssertReplica(t, plan, resGet(t, s.env.Source, k.apiVersion, k.kind, src, k.name),
 				resGet(t, s.env.DR, k.apiVersion, k.kind, plan.DestinationNamespace, k.name), k.ignore...)
-			assert.Equal(t, activities.StateSynced, resStatus(t, res, k.kind, k.name).State)
+			assert.Equal(t, contract.StateSynced, resStatus(t, res, k.kind, k.name).State)
 		}
 		var kinds []string
 		for _, g := range res.Groups {
@@ -160,8 +160,8 @@ func TestResourceReplication(t *testing.T) {
 		assert.Equal(t, "api", resGet(t, s.env.DR, "v1", "Service", "picked-dr", "api").GetName())
 		assert.True(t, resGone(t, s.env.DR, "apps/v1", "Deployment", "picked-dr", "api"), "Deployments were not asked for")
 		unknown := resStatus(t, res, "widgets", "")
-		assert.Equal(t, activities.StateFailed, unknown.State)
-		assert.Equal(t, activities.CategoryNotFound, unknown.Category)
+		assert.Equal(t, contract.StateFailed, unknown.State)
+		assert.Equal(t, contract.CategoryNotFound, unknown.Category)
 		assert.Equal(t, 1, res.Failed)
 
 		plan.Spec.FailureHandling.ResourceNotFound = drv1.FailureFailFast
@@ -185,7 +185,7 @@ func TestResourceReplication(t *testing.T) {
 			assert.True(t, resGone(t, s.env.DR, "v1", o.kind, "ignored-dr", o.name), "%s %s must not be replicated", o.kind, o.name)
 		}
 		skipped := resStatus(t, res, "ConfigMap", "private")
-		assert.Equal(t, activities.StateSkipped, skipped.State)
+		assert.Equal(t, contract.StateSkipped, skipped.State)
 		assert.Equal(t, "labelled dr-syncer.io/ignore=true", skipped.Error)
 	})
 
@@ -218,7 +218,7 @@ spec: {replicas: 2, serviceName: db, selector: {matchLabels: {app: db}}, templat
 		pinned := resGet(t, s.env.DR, "apps/v1", "Deployment", "scaling-dr", "pinned")
 		resAssertReplica(t, plan, resGet(t, s.env.Source, "apps/v1", "Deployment", src, "pinned"), pinned)
 		assert.NotContains(t, pinned.GetAnnotations(), drv1.AnnotationOriginalReplicas)
-		assert.ElementsMatch(t, []activities.WorkloadScale{
+		assert.ElementsMatch(t, []contract.WorkloadScale{
 			{Kind: "Deployment", Name: "web", OriginalReplicas: 3, DRReplicas: 0},
 			{Kind: "StatefulSet", Name: "db", OriginalReplicas: 2, DRReplicas: 0},
 		}, res.Scales, "deploymentScales lists what was scaled, not the override")
@@ -422,7 +422,7 @@ spec: {storageClassName: nfs, accessModes: [ReadWriteMany], volumeName: pv-sync-
 		claim, _, _ := unstructured.NestedStringMap(pv.Object, "spec", "claimRef")
 		assert.Equal(t, "pv-sync-dr", claim["namespace"])
 		assert.Equal(t, "shared", claim["name"])
-		assert.Equal(t, activities.StateSynced, resStatus(t, res, "PersistentVolume", "pv-sync-nfs").State)
+		assert.Equal(t, contract.StateSynced, resStatus(t, res, "PersistentVolume", "pv-sync-nfs").State)
 	})
 
 	t.Run("pruning removes what dr-syncer made and nothing else", func(t *testing.T) {
@@ -439,8 +439,8 @@ spec: {storageClassName: nfs, accessModes: [ReadWriteMany], volumeName: pv-sync-
 		res, err := s.sync(t, plan)
 		require.NoError(t, err)
 		taken := resStatus(t, res, "ConfigMap", "taken")
-		assert.Equal(t, activities.StateFailed, taken.State, "a name a user already uses in DR is a conflict")
-		assert.Equal(t, activities.CategoryConflict, taken.Category)
+		assert.Equal(t, contract.StateFailed, taken.State, "a name a user already uses in DR is a conflict")
+		assert.Equal(t, contract.CategoryConflict, taken.Category)
 		assert.Equal(t, map[string]any{"made": "by-hand"}, resGet(t, s.env.DR, "v1", "ConfigMap", dst, "taken").Object["data"])
 		require.False(t, resGone(t, s.env.DR, "v1", "ConfigMap", dst, "goes"))
 
@@ -459,7 +459,7 @@ spec: {storageClassName: nfs, accessModes: [ReadWriteMany], volumeName: pv-sync-
 		res, err = s.sync(t, missing)
 		require.NoError(t, err, "validationFailure RetryAndWait: reported, the next sync tries again")
 		ns := resStatus(t, res, "Namespace", "")
-		assert.Equal(t, activities.CategoryValidation, ns.Category)
+		assert.Equal(t, contract.CategoryValidation, ns.Category)
 		assert.Contains(t, ns.Error, "source namespace prune-no-such-namespace does not exist")
 		for _, name := range []string{"stays", "taken"} {
 			assert.False(t, resGone(t, s.env.DR, "v1", "ConfigMap", dst, name), "an invalid spec deletes nothing")
@@ -506,7 +506,7 @@ spec: {replicas: 2, selector: {matchLabels: {app: %s}}, template: {metadata: {la
 	}
 	// setup syncs web (selector app=web) to DR, then changes the source's
 	// selector, which a Deployment cannot change in place.
-	setup := func(t *testing.T, src string, edit func(*drv1.ReplicationSpec)) (activities.ReplicationPlan, *unstructured.Unstructured) {
+	setup := func(t *testing.T, src string, edit func(*drv1.ReplicationSpec)) (contract.ReplicationPlan, *unstructured.Unstructured) {
 		resCreate(t, s.env.Source, src, deployment("web", "web:1"))
 		plan := s.plan(src, src+"-dr", func(spec *drv1.ReplicationSpec) {
 			spec.ResourceTypes = []string{"deployments"}
@@ -535,7 +535,7 @@ spec: {replicas: 2, selector: {matchLabels: {app: %s}}, template: {metadata: {la
 		after := resGet(t, s.env.DR, "apps/v1", "Deployment", plan.DestinationNamespace, "web")
 		assert.Equal(t, before.GetResourceVersion(), after.GetResourceVersion(), "not written")
 		st := resStatus(t, res, "Deployment", "web")
-		assert.Equal(t, activities.StateSkipped, st.State)
+		assert.Equal(t, contract.StateSkipped, st.State)
 		assert.Contains(t, st.Error, "immutable fields spec.selector changed in the source")
 	})
 	for _, h := range []drv1.ImmutableHandling{drv1.ImmutableRecreate, drv1.ImmutableForceUpdate} {
@@ -545,7 +545,7 @@ spec: {replicas: 2, selector: {matchLabels: {app: %s}}, template: {metadata: {la
 			after := resGet(t, s.env.DR, "apps/v1", "Deployment", plan.DestinationNamespace, "web")
 			assert.NotEqual(t, before.GetUID(), after.GetUID(), "a new object")
 			resAssertReplica(t, plan, resGet(t, s.env.Source, "apps/v1", "Deployment", plan.SourceNamespace, "web"), after)
-			assert.Equal(t, activities.StateSynced, resStatus(t, res, "Deployment", "web").State)
+			assert.Equal(t, contract.StateSynced, resStatus(t, res, "Deployment", "web").State)
 		})
 	}
 	t.Run("PartialUpdate updates what it can and keeps the selector", func(t *testing.T) {
@@ -612,7 +612,7 @@ func ports(svc *unstructured.Unstructured, withNodePorts bool) []map[string]any 
 }
 
 // versions are the resourceVersions of the DR namespace and its copies of objects.
-func versions(t *testing.T, s *resourceSuite, plan activities.ReplicationPlan, objects []struct {
+func versions(t *testing.T, s *resourceSuite, plan contract.ReplicationPlan, objects []struct {
 	apiVersion, kind, name, manifest string
 	ignore                           []resPath
 }) map[string]string {

@@ -12,10 +12,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/starter"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // The worker runs against a real Temporal dev server and real API servers;
@@ -35,7 +34,7 @@ func TestWorkerRunsWorkflowsAndStarterListsThem(t *testing.T) {
 	testenv.EnsureNamespace(t, env.Source.Client, "worker")
 	require.NoError(t, env.DR.Client.Create(ctx, ctlReplication("worker", "worker")))
 	synced := runReplication(ctx, t, tc, env, "run/worker", "worker")
-	var result workflows.ReplicationResult
+	var result contract.ReplicationResult
 	require.NoError(t, synced.Get(ctx, &result))
 	assert.Equal(t, 0, result.Failed())
 
@@ -44,7 +43,7 @@ func TestWorkerRunsWorkflowsAndStarterListsThem(t *testing.T) {
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "want an application error, got %v", err)
-	assert.Equal(t, activities.ErrTypeInvalidSpec, appErr.Type())
+	assert.Equal(t, contract.ErrTypeInvalidSpec, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	assert.Contains(t, appErr.Error(), "Replication dr-syncer-system/missing not found")
 
@@ -56,7 +55,7 @@ func TestWorkerRunsWorkflowsAndStarterListsThem(t *testing.T) {
 	}, 30*time.Second, 200*time.Millisecond, "starter listed %v (err %v)", runs, err)
 	status := map[string]string{}
 	for _, r := range runs {
-		if r.Type != workflows.ReplicationName {
+		if r.Type != contract.ReplicationName {
 			continue // the run's ReplicateResources child
 		}
 		assert.False(t, r.Close.Before(r.Start))
@@ -79,7 +78,7 @@ func TestWorkerRunsWorkflowsAndStarterListsThem(t *testing.T) {
 func runReplication(ctx context.Context, t *testing.T, tc client.Client, env *testenv.Env, id, name string) client.WorkflowRun {
 	t.Helper()
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: env.Temporal.TaskQueue},
-		workflows.ReplicationName, workflows.ReplicationInput{Replication: activities.ObjectRef{Namespace: testenv.ControlNamespace, Name: name}})
+		contract.ReplicationName, contract.ReplicationInput{Replication: contract.ObjectRef{Namespace: testenv.ControlNamespace, Name: name}})
 	require.NoError(t, err)
 	return run
 }

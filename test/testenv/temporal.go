@@ -15,9 +15,9 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
 	"github.com/dr-syncer/dr-syncer/starter"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // Temporal is a running Temporal dev server.
@@ -105,7 +105,7 @@ func StartTemporal(t testing.TB) *Temporal {
 func waitForSearchAttributes(t testing.TB, tp *Temporal) {
 	t.Helper()
 	var names []string
-	for name := range workflows.SearchAttributeTypes() {
+	for name := range contract.SearchAttributeTypes() {
 		names = append(names, name)
 	}
 	deadline := time.Now().Add(30 * time.Second)

@@ -33,12 +33,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/worker"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 const (
@@ -111,31 +110,31 @@ func steps(b *testing.B, env *testenv.Env, workflowID string) {
 	}
 }
 
-func benchPlan(src, dst string) activities.ReplicationPlan {
+func benchPlan(src, dst string) contract.ReplicationPlan {
 	spec := drv1.ReplicationSpec{SourceCluster: "source", DestinationCluster: "dr",
 		SourceNamespace: src, DestinationNamespace: dst, ResourceTypes: []string{"*"}}
 	drv1.SetReplicationDefaults(&spec)
-	return activities.ReplicationPlan{
-		Replication:          activities.ObjectRef{Namespace: testenv.ControlNamespace, Name: dst},
-		Source:               activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
-		Destination:          activities.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
+	return contract.ReplicationPlan{
+		Replication:          contract.ObjectRef{Namespace: testenv.ControlNamespace, Name: dst},
+		Source:               contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
+		Destination:          contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
 		SourceNamespace:      src,
 		DestinationNamespace: dst,
 		Spec:                 spec,
 	}
 }
 
-func timedSync(b *testing.B, env *testenv.Env, plan activities.ReplicationPlan, name string) (time.Duration, workflows.ResourcesResult) {
+func timedSync(b *testing.B, env *testenv.Env, plan contract.ReplicationPlan, name string) (time.Duration, contract.ResourcesResult) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	run, err := env.Temporal.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: "bench/" + plan.DestinationNamespace + "/" + name, TaskQueue: env.Temporal.TaskQueue,
-	}, workflows.ReplicateResourcesName, plan)
+	}, contract.ReplicateResourcesName, plan)
 	if err != nil {
 		b.Fatalf("start %s sync: %v", name, err)
 	}
-	var res workflows.ResourcesResult
+	var res contract.ResourcesResult
 	if err := run.Get(ctx, &res); err != nil {
 		b.Fatalf("%s sync: %v", name, err)
 	}

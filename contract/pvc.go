@@ -1,0 +1,185 @@
+package contract
+
+import (
+	"time"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// PVCInfo is what Discover found about a source PVC.
+type PVCInfo struct {
+	StorageClass string   `json:"storageClass"`
+	AccessModes  []string `json:"accessModes"`
+	Size         string   `json:"size"`
+	VolumeName   string   `json:"volumeName"`
+	// MountedBy lists the pods that use the claim, as namespace-local names.
+	MountedBy []string `json:"mountedBy,omitempty"`
+}
+
+// ListPVCsInput names a source namespace, and the DR namespace its copies
+// are in (empty in runs from before it was passed: no DR check then).
+type ListPVCsInput struct {
+	Cluster              ClusterRef `json:"cluster"`
+	Namespace            string     `json:"namespace"`
+	Destination          ClusterRef `json:"destination,omitempty"`
+	DestinationNamespace string     `json:"destinationNamespace,omitempty"`
+}
+
+// PVCList is the source PVCs whose data a run syncs, and those it leaves out.
+type PVCList struct {
+	Names []string `json:"names"`
+	// Skipped maps a PVC to why its data is not synced.
+	Skipped map[string]string `json:"skipped,omitempty"`
+}
+
+// CleanupInput names where an operation may have created objects.
+type CleanupInput struct {
+	Op                   Operation  `json:"op"`
+	Source               ClusterRef `json:"source"`
+	SourceNamespace      string     `json:"sourceNamespace"`
+	Destination          ClusterRef `json:"destination"`
+	DestinationNamespace string     `json:"destinationNamespace"`
+}
+
+// CleanupResult lists what was deleted, as cluster/kind/namespace/name.
+type CleanupResult struct {
+	Deleted []string `json:"deleted"`
+}
+
+// CredentialsInput says where the operation's pods run and where the
+// cluster-pair key lives. Only references travel: key material never enters
+// workflow history.
+type CredentialsInput struct {
+	Op                   Operation  `json:"op"`
+	Source               ClusterRef `json:"source"`
+	SourceNamespace      string     `json:"sourceNamespace"`
+	Destination          ClusterRef `json:"destination"`
+	DestinationNamespace string     `json:"destinationNamespace"`
+	// ClusterKey holds the cluster-pair private key (id_ed25519).
+	ClusterKey SecretRef `json:"clusterKey"`
+	// AgentHostKey holds the source agent's public host key (ssh_host_ed25519_key.pub).
+	AgentHostKey SecretRef `json:"agentHostKey"`
+}
+
+// Credentials names the per-operation Secret, which has the same name in
+// both clusters.
+type Credentials struct {
+	Secret string `json:"secret"`
+}
+
+// MountPodInput places the source-side mount pod.
+type MountPodInput struct {
+	Op          Operation `json:"op"`
+	PVC         PVCRef    `json:"pvc"`
+	Node        string    `json:"node"`
+	Image       Image     `json:"image"`
+	Credentials string    `json:"credentials"`
+}
+
+// MountPod is a ready mount pod.
+type MountPod struct {
+	Name string `json:"name"`
+	// Target is the rsync daemon's ip:port, as the agent on the node reaches it.
+	Target string `json:"target"`
+}
+
+// PodName is the mount pod's name.
+func (in MountPodInput) PodName() string { return in.Op.Name("mount") }
+
+// Target names the mount pod's rsync daemon before the pod exists; the agent
+// resolves the name once the pod has an IP.
+func (in MountPodInput) Target() string { return kube.MountTarget(in.PVC.Namespace, in.PodName()) }
+
+// ChooseNodesInput names the source PVC and the DR cluster.
+type ChooseNodesInput struct {
+	Source      PVCRef     `json:"source"`
+	Destination ClusterRef `json:"destination"`
+}
+
+// NodePlan is where the mount pod and the sync pod run, and why.
+type NodePlan struct {
+	Source kube.NodeChoice `json:"source"`
+	// SourceAddress is the source node's InternalIP, where its agent listens.
+	SourceAddress string          `json:"sourceAddress"`
+	Target        kube.NodeChoice `json:"target"`
+}
+
+// TargetPVCInput says which DR PVC to make for which source PVC.
+type TargetPVCInput struct {
+	Source               PVCRef     `json:"source"`
+	Destination          ClusterRef `json:"destination"`
+	DestinationNamespace string     `json:"destinationNamespace"`
+	// CreateNamespace creates the DR namespace when it is missing.
+	CreateNamespace          bool              `json:"createNamespace"`
+	StorageClassMappings     map[string]string `json:"storageClassMappings,omitempty"`
+	AccessModeMappings       map[string]string `json:"accessModeMappings,omitempty"`
+	PreserveVolumeAttributes bool              `json:"preserveVolumeAttributes"`
+	// Replication ("<namespace>/<name>") owns the DR PVC; no other may write it.
+	Replication string `json:"replication,omitempty"`
+	// Acknowledged: a person accepted a replaced source (accept-changes).
+	Acknowledged bool `json:"acknowledged,omitempty"`
+}
+
+// TargetPVC is the DR PVC after EnsureTargetPVC.
+type TargetPVC struct {
+	Name         string   `json:"name"`
+	Namespace    string   `json:"namespace"`
+	StorageClass string   `json:"storageClass"`
+	AccessModes  []string `json:"accessModes"`
+	Size         string   `json:"size"`
+	Created      bool     `json:"created"`
+	// Grown is true when the DR PVC was enlarged to the source's size.
+	Grown bool `json:"grown"`
+}
+
+// MarkSyncedInput names the DR PVC whose data just arrived.
+type MarkSyncedInput struct {
+	Destination ClusterRef `json:"destination"`
+	Namespace   string     `json:"namespace"`
+	Name        string     `json:"name"`
+	// At is when the sync finished, taken from workflow time so a replay agrees.
+	At time.Time `json:"at"`
+}
+
+// TransferInput places the DR-side sync pod and says what it pulls from where.
+type TransferInput struct {
+	Op Operation `json:"op"`
+	// PVC is the DR PVC the data goes into.
+	PVC   PVCRef `json:"pvc"`
+	Node  string `json:"node"`
+	Image Image  `json:"image"`
+	// AgentAddr is the source node's agent, host:port.
+	AgentAddr string `json:"agentAddr"`
+	// Target is the mount pod's rsync daemon as the agent reaches it: ip:port,
+	// or kube.MountTarget's "<namespace>/<pod>:port".
+	Target      string              `json:"target"`
+	Credentials string              `json:"credentials"`
+	Config      drv1.DataSyncConfig `json:"config"`
+	// Acknowledged says a person accepted the source's change
+	// (drv1.AnnotationAcceptChanges): the mover's data guard then lets a
+	// source that shrank under a tenth of the DR copy replace it.
+	Acknowledged bool `json:"acknowledged,omitempty"`
+}
+
+// TransferProgress is the heartbeat of Transfer: what the Web UI shows on
+// the pending activity, and where a retry picks up.
+type TransferProgress struct {
+	Phase string `json:"phase"`
+	progress.Snapshot
+	// ResumedFromBytes is how far an earlier attempt got.
+	ResumedFromBytes int64 `json:"resumedFromBytes,omitempty"`
+}
+
+// TransferResult is the mover's summary.
+type TransferResult struct {
+	Stats            progress.Stats         `json:"stats"`
+	Streams          int                    `json:"streams"`
+	DurationSeconds  float64                `json:"durationSeconds"`
+	Verification     *progress.Verification `json:"verification,omitempty"`
+	ResumedFromBytes int64                  `json:"resumedFromBytes,omitempty"`
+	// Guard is the data guard's verdict with its counts; nil when the DR
+	// copy was empty and no pre-flight ran.
+	Guard *progress.GuardVerdict `json:"guard,omitempty"`
+}

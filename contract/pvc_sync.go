@@ -1,0 +1,61 @@
+package contract
+
+import (
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+)
+
+// PVCSyncInput is everything one PVC's data sync needs, resolved by the
+// replication run. Secrets travel as references only.
+type PVCSyncInput struct {
+	Replication          ObjectRef           `json:"replication"`
+	Source               PVCRef              `json:"source"`
+	Destination          ClusterRef          `json:"destination"`
+	DestinationNamespace string              `json:"destinationNamespace"`
+	CreateNamespace      bool                `json:"createNamespace"`
+	StorageClassMappings map[string]string   `json:"storageClassMappings,omitempty"`
+	AccessModeMappings   map[string]string   `json:"accessModeMappings,omitempty"`
+	PreserveVolumeAttrs  bool                `json:"preserveVolumeAttributes"`
+	DataSync             drv1.DataSyncConfig `json:"dataSync"`
+	Image                Image               `json:"image"`
+	AgentPort            int32               `json:"agentPort"`
+	ClusterKey           SecretRef           `json:"clusterKey"`
+	AgentHostKey         SecretRef           `json:"agentHostKey"`
+	Retry                drv1.RetryConfig    `json:"retry"`
+	FailureMode          drv1.FailureMode    `json:"failureMode"`
+	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster
+	// across all Replications; 0 means no bound.
+	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit,omitempty"`
+	// AcceptChanges: a person accepted what the DR-copy guards hold back (a
+	// replaced or shrunk source) for this run.
+	AcceptChanges bool `json:"acceptChanges,omitempty"`
+}
+
+// PVCSyncResult says what the sync did and why it placed pods where it did.
+type PVCSyncResult struct {
+	Source   PVCInfo        `json:"source"`
+	Target   TargetPVC      `json:"target"`
+	Nodes    NodePlan       `json:"nodes"`
+	Transfer TransferResult `json:"transfer"`
+	Cleanup  CleanupResult  `json:"cleanup"`
+}
+
+// PVCSyncProgress is the answer to the progress query. Bytes and percent of
+// a running transfer are on the pending Transfer activity's heartbeat.
+type PVCSyncProgress struct {
+	Phase  string        `json:"phase"`
+	Result PVCSyncResult `json:"result"`
+}
+
+// PVC sync phases, in order.
+const (
+	PhaseDiscover    = "Discover"
+	PhaseTargetPVC   = "EnsureTargetPVC"
+	PhaseChooseNodes = "ChooseNodes"
+	PhaseCredentials = "EnsureCredentials"
+	PhaseWaitPermit  = "WaitForPermit"
+	PhaseMountPod    = "EnsureMountPod"
+	PhaseTransfer    = "Transfer"
+	PhaseMarkSynced  = "MarkSynced"
+	PhaseCleanup     = "Cleanup"
+	PhaseDone        = "Done"
+)

@@ -1,0 +1,146 @@
+package contract
+
+import (
+	"github.com/dr-syncer/dr-syncer/internal/resources"
+)
+
+// ErrTypeSyncFailed is the error type of a run in which some step failed;
+// its details carry the ReplicationResult.
+const ErrTypeSyncFailed = "SyncFailed"
+
+// ReplicationInput names the Replication to run; the run reads its spec at
+// start, so a Schedule never carries a stale copy.
+type ReplicationInput struct {
+	Replication ObjectRef `json:"replication"`
+	// Trigger says what started the run: a sync-now value, "scheduled", "continuous".
+	Trigger string `json:"trigger"`
+}
+
+// ReplicationResult is what one run did.
+type ReplicationResult struct {
+	Generation int64 `json:"generation"`
+	// Resources is the object replication; nil in runs from before it existed.
+	Resources *ResourcesResult `json:"resources,omitempty"`
+	// PVCs are the data syncs, in name order.
+	PVCs []PVCOutcome `json:"pvcs"`
+	// SkippedPVCs maps a PVC whose data was not synced to why.
+	SkippedPVCs map[string]string `json:"skippedPVCs,omitempty"`
+	// AcceptChanges is the accept-changes value this run took; the
+	// controller marks it handled and records it as an Event.
+	AcceptChanges string `json:"acceptChanges,omitempty"`
+}
+
+// Failed counts the objects and PVC syncs that failed.
+func (r ReplicationResult) Failed() int {
+	n := 0
+	if r.Resources != nil {
+		n += r.Resources.Failed
+	}
+	for _, p := range r.PVCs {
+		if p.Error != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// PVCOutcome is one PVC's data sync within a run.
+type PVCOutcome struct {
+	PVC        string `json:"pvc"`
+	WorkflowID string `json:"workflowID"`
+	Error      string `json:"error,omitempty"`
+	// ErrorType is the failure's type, such as SourceReplaced.
+	ErrorType string         `json:"errorType,omitempty"`
+	Result    *PVCSyncResult `json:"result,omitempty"`
+}
+
+// ReplicationProgress answers the progress query of a run.
+type ReplicationProgress struct {
+	Phase      string   `json:"phase"`
+	PVCsTotal  int      `json:"pvcsTotal"`
+	PVCsDone   int      `json:"pvcsDone"`
+	PVCsFailed int      `json:"pvcsFailed"`
+	Running    []string `json:"running,omitempty"`
+	// Percent is the share of PVCs finished, 0-100.
+	Percent int `json:"percent"`
+}
+
+// Replication run phases.
+const (
+	PhaseResolve   = "Resolve"
+	PhaseResources = "ReplicateResources"
+	PhaseListPVCs  = "ListPVCs"
+	PhaseSyncPVCs  = "SyncPVCs"
+)
+
+// Held is the guard that held back part of the run (DeletionGuard,
+// SourceReplaced, SourceShrank, Conflict), or "".
+func (r ReplicationResult) Held() string {
+	if r.Resources != nil && r.Resources.DeletionGuard != nil && r.Resources.DeletionGuard.Held != "" {
+		return ErrTypeDeletionGuard
+	}
+	for _, p := range r.PVCs {
+		switch p.ErrorType {
+		case ErrTypeSourceReplaced, ErrTypeSourceShrank, ErrTypeConflict:
+			return p.ErrorType
+		}
+	}
+	return ""
+}
+
+// FailureType is the error type of a failed run: the guard that held it
+// back, so the Synced condition names it, or SyncFailed.
+func (r ReplicationResult) FailureType() string {
+	if g := r.Held(); g != "" {
+		return g
+	}
+	return ErrTypeSyncFailed
+}
+
+// ErrTypeResourcesFailed fails a ReplicateResources run whose failure mode
+// (FailFast, RetryOnly) says the run fails; its details hold the
+// ResourcesResult, so the caller still reports every object.
+const ErrTypeResourcesFailed = "ResourcesFailed"
+
+// ResourcesResult is what one ReplicateResources run did.
+type ResourcesResult struct {
+	Namespace NamespaceResult `json:"namespace"`
+	// Total counts the objects considered; Synced + Failed + Skipped == Total.
+	Total   int `json:"total"`
+	Synced  int `json:"synced"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+	// Groups count per kind, in the order the kinds ran (status.resourceGroups).
+	Groups []ResourceGroup `json:"groups"`
+	// Resources is every object's status (status.resourceStatus).
+	Resources []ObjectStatus `json:"resources"`
+	// Scales lists the workloads scaled down in DR (status.deploymentScales).
+	Scales []WorkloadScale `json:"scales,omitempty"`
+	// Changed says DR was written to; false means the controller has nothing new to report.
+	Changed bool `json:"changed"`
+	// Stopped names the failure that ended the run early (FailFast).
+	Stopped string `json:"stopped,omitempty"`
+	// DeletionGuard is what the mass-deletion breaker weighed; nil when the
+	// run reached no deletion step.
+	DeletionGuard *DeletionGuardResult `json:"deletionGuard,omitempty"`
+}
+
+// ResourceGroup counts the objects of one kind.
+type ResourceGroup struct {
+	Kind    string `json:"kind"`
+	Total   int    `json:"total"`
+	Synced  int    `json:"synced"`
+	Failed  int    `json:"failed"`
+	Skipped int    `json:"skipped"`
+}
+
+// ErrTypeDeletionGuard fails a run whose deletions the mass-deletion
+// breaker held back; its details carry the ReplicationResult.
+const ErrTypeDeletionGuard = "DeletionGuard"
+
+// DeletionGuardResult is the mass-deletion breaker's decision for one run.
+type DeletionGuardResult struct {
+	resources.DeletionCheck
+	// Held says why the run deleted nothing; "" when the deletions went ahead.
+	Held string `json:"held,omitempty"`
+}

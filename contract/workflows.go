@@ -1,0 +1,97 @@
+package contract
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// AgentRolloutName is the registered type name of AgentRollout.
+const AgentRolloutName = "AgentRollout"
+
+// AgentRolloutWorkflowID is one ID per cluster and version (a hash of the
+// spec and keys it installs), so a double reconcile finds the rollout it
+// already started, and each change gets a run of its own.
+func AgentRolloutWorkflowID(namespace, cluster, version string) string {
+	return fmt.Sprintf("agent-rollout/%s/%s/%s", namespace, cluster, version)
+}
+
+// ConnectivityName is the registered type name of Connectivity.
+const ConnectivityName = "Connectivity"
+
+// ConnectivityWorkflowID is one ID per mapping and check: version says what
+// the check proves (the key, the spec generation and the agent rollout it
+// checks against), seq counts re-checks of that version.
+func ConnectivityWorkflowID(namespace, mapping, version string, seq int) string {
+	return fmt.Sprintf("connectivity/%s/%s/%s-%d", namespace, mapping, version, seq)
+}
+
+// ContinuousReplicationName is the registered type name of ContinuousReplication.
+const ContinuousReplicationName = "ContinuousReplication"
+
+// Signals of a continuous replication.
+const (
+	// SignalChange says something changed in the source namespace (payload: what).
+	SignalChange = "change"
+	// SignalSettings replaces the interval and paused state (payload: ContinuousSettings).
+	SignalSettings = "settings"
+)
+
+// ContinuousReplicationWorkflowID is the one long-running workflow of a
+// Continuous Replication.
+func ContinuousReplicationWorkflowID(namespace, name string) string {
+	return ReplicationWorkflowID(namespace, name, "continuous")
+}
+
+// PVCSyncName is the registered type name of PVCSync.
+const PVCSyncName = "PVCSync"
+
+// ProgressQuery is the query that returns a workflow's progress snapshot.
+const ProgressQuery = "progress"
+
+// PVCSyncWorkflowID is the one workflow ID per source PVC. Temporal allows one
+// open run per ID, which is the lock that stops two syncs writing one PVC.
+func PVCSyncWorkflowID(sourceCluster, namespace, pvc string) string {
+	return fmt.Sprintf("pvc-sync/%s/%s/%s", sourceCluster, namespace, pvc)
+}
+
+// ReplicationName is the registered type name of Replication.
+const ReplicationName = "Replication"
+
+// ReplicationWorkflowID is the ID of one run of a Replication: readable, and
+// deterministic per trigger, so a double reconcile cannot start it twice.
+func ReplicationWorkflowID(namespace, name, trigger string) string {
+	return fmt.Sprintf("replication/%s/%s/%s", namespace, name, trigger)
+}
+
+// ReplicateResourcesName is the registered type name of ReplicateResources.
+const ReplicateResourcesName = "ReplicateResources"
+
+// Search attributes every dr-syncer workflow sets, so the Web UI and
+// `temporal workflow list --query` can filter on them.
+var (
+	AttrReplication   = temporal.NewSearchAttributeKeyKeyword("DrSyncerReplication")
+	AttrSourceCluster = temporal.NewSearchAttributeKeyKeyword("DrSyncerSourceCluster")
+	AttrNamespace     = temporal.NewSearchAttributeKeyKeyword("DrSyncerNamespace")
+	AttrPVC           = temporal.NewSearchAttributeKeyKeyword("DrSyncerPVC")
+)
+
+// SearchAttributeTypes lists the search attributes to register with a
+// Temporal namespace, by name and type.
+func SearchAttributeTypes() map[string]string {
+	return map[string]string{
+		AttrReplication.GetName():   "Keyword",
+		AttrSourceCluster.GetName(): "Keyword",
+		AttrNamespace.GetName():     "Keyword",
+		AttrPVC.GetName():           "Keyword",
+	}
+}
+
+// ClusterSemaphoreName is the registered type name of ClusterSemaphore.
+const ClusterSemaphoreName = "ClusterSemaphore"
+
+// ClusterSemaphoreID is the one semaphore of a RemoteCluster: every PVC sync
+// against the cluster, from any Replication, takes a permit from it.
+func ClusterSemaphoreID(cluster ClusterRef) string {
+	return fmt.Sprintf("semaphore/%s/%s", cluster.Namespace, cluster.Name)
+}
