@@ -24,10 +24,10 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
 const agentFieldManager = "dr-syncer-agent-rollout"
@@ -37,16 +37,6 @@ type AgentActivities struct {
 	Clusters ClusterResolver
 	// Control reads the key Secrets and ClusterMappings.
 	Control client.Reader
-}
-
-// AgentConfigOf reads a RemoteCluster's pvcSync with defaults applied.
-func AgentConfigOf(rc *drv1.RemoteCluster) contract.AgentConfig {
-	d := dataPlane(rc, contract.SecretRef{}, nil)
-	c := contract.AgentConfig{Image: d.Image.Reference, PullPolicy: d.Image.PullPolicy, Port: d.AgentPort}
-	if p := rc.Spec.PVCSync; p != nil && p.Deployment != nil {
-		c.Deployment = p.Deployment.DeepCopy()
-	}
-	return c
 }
 
 // AgentValues are the agentdeploy values of a rollout; hostKeyFingerprint
@@ -117,11 +107,11 @@ func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRollo
 	if err != nil {
 		return contract.AgentApplied{}, err
 	}
-	authorized, fps, err := AuthorizedKeysFor(ctx, a.Control, in.Cluster.Namespace, in.Cluster.Name)
+	authorized, fps, err := resolve.AuthorizedKeysFor(ctx, a.Control, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
 		return contract.AgentApplied{}, err
 	}
-	hostFP := PublicKeyFingerprint(hostKey.Data[contract.SecretKeyHostPublic])
+	hostFP := resolve.PublicKeyFingerprint(hostKey.Data[contract.SecretKeyHostPublic])
 	values, err := AgentValues(in.Config, hostFP)
 	if err != nil {
 		return contract.AgentApplied{}, invalidSpec("RemoteCluster %s/%s: %v", in.Cluster.Namespace, in.Cluster.Name, err)

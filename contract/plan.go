@@ -39,6 +39,3 @@ type DataPlane struct {
 	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster.
 	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit"`
 }
-
-// DefaultDataPlaneImage is used when a RemoteCluster names no pvcSync image.
-const DefaultDataPlaneImage = "dr-syncer/dataplane:dev"

@@ -9,10 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
 // execute carries out the key action on the control-cluster Secret. Key
@@ -27,7 +27,7 @@ func (r *ClusterMappingReconciler) execute(ctx context.Context, m *drv1.ClusterM
 	if plan.Keys == keyKeep {
 		return nil
 	}
-	ref := activities.ClusterKeySecret(m)
+	ref := resolve.ClusterKeySecret(m)
 	s := obs.KeySecret
 	create := s == nil
 	if create {
@@ -77,12 +77,12 @@ func (r *ClusterMappingReconciler) execute(ctx context.Context, m *drv1.ClusterM
 // startCheck starts the connectivity workflow the plan names, at most once
 // per ID, and records its run in the planned status.
 func (r *ClusterMappingReconciler) startCheck(ctx context.Context, m *drv1.ClusterMapping, obs clusterMappingObservation, plan *clusterMappingPlan) error {
-	cfg := activities.AgentConfigOf(obs.Source)
+	cfg := resolve.AgentConfig(obs.Source)
 	in := contract.ConnectivityInput{
 		Source:         contract.ClusterRef{Namespace: m.Namespace, Name: m.Spec.SourceCluster},
 		DR:             contract.ClusterRef{Namespace: m.Namespace, Name: m.Spec.TargetCluster},
-		ClusterKey:     activities.ClusterKeySecret(m),
-		AgentHostKey:   activities.AgentHostKeySecret(obs.Source),
+		ClusterKey:     resolve.ClusterKeySecret(m),
+		AgentHostKey:   resolve.AgentHostKeySecret(obs.Source),
 		Image:          contract.Image{Reference: cfg.Image, PullPolicy: cfg.PullPolicy},
 		AgentPort:      cfg.Port,
 		TimeoutSeconds: m.Spec.ConnectivityTimeoutSeconds,

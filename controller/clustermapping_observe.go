@@ -10,9 +10,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -50,7 +50,7 @@ type connectivityCheck struct {
 
 func (r *ClusterMappingReconciler) observe(ctx context.Context, m *drv1.ClusterMapping) (clusterMappingObservation, error) {
 	obs := clusterMappingObservation{Mapping: m}
-	ref := activities.ClusterKeySecret(m)
+	ref := resolve.ClusterKeySecret(m)
 	var s corev1.Secret
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
 	switch {

@@ -9,10 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
 // Reasons of a ClusterMapping's Ready condition.
@@ -67,9 +67,9 @@ func readClusterKey(s *corev1.Secret) clusterKey {
 		return clusterKey{}
 	}
 	k := clusterKey{
-		Fingerprint: activities.PublicKeyFingerprint(s.Data[contract.SecretKeyClusterPublic]),
+		Fingerprint: resolve.PublicKeyFingerprint(s.Data[contract.SecretKeyClusterPublic]),
 		Overlap:     len(s.Data[contract.SecretKeyClusterPreviousPublic]) > 0,
-		GeneratedAt: activities.KeyGeneratedAt(s),
+		GeneratedAt: resolve.KeyGeneratedAt(s),
 		Handled:     s.Annotations[contract.AnnotationRotateKeysHandled],
 	}
 	if k.Fingerprint != "" {

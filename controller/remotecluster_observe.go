@@ -13,10 +13,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -93,7 +93,7 @@ func (r *RemoteClusterReconciler) observe(ctx context.Context, rc *drv1.RemoteCl
 // derives the rollout version from them and the spec: any change to what
 // the agent must run with gives a new version, hence a new rollout.
 func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.RemoteCluster, obs *remoteClusterObservation) error {
-	obs.HostKey = activities.AgentHostKeySecret(rc)
+	obs.HostKey = resolve.AgentHostKeySecret(rc)
 	var s corev1.Secret
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obs.HostKey.Namespace, Name: obs.HostKey.Name}, &s)
 	switch {
@@ -103,18 +103,18 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 	case err != nil:
 		return fmt.Errorf("get agent host key Secret %s/%s: %w", obs.HostKey.Namespace, obs.HostKey.Name, err)
 	}
-	hostFP := activities.PublicKeyFingerprint(s.Data[contract.SecretKeyHostPublic])
+	hostFP := resolve.PublicKeyFingerprint(s.Data[contract.SecretKeyHostPublic])
 	if hostFP == "" || len(s.Data[contract.SecretKeyHostPrivate]) == 0 {
 		obs.HostKeyProblem = fmt.Sprintf("agent host key Secret %s/%s lacks a valid %s and %s: delete it to have one generated, or fix spec.pvcSync.ssh.keySecretRef",
 			obs.HostKey.Namespace, obs.HostKey.Name, contract.SecretKeyHostPrivate, contract.SecretKeyHostPublic)
 		return nil
 	}
-	obs.HostKeyGeneratedAt = activities.KeyGeneratedAt(&s)
-	_, fps, err := activities.AuthorizedKeysFor(ctx, r.APIReader, rc.Namespace, rc.Name)
+	obs.HostKeyGeneratedAt = resolve.KeyGeneratedAt(&s)
+	_, fps, err := resolve.AuthorizedKeysFor(ctx, r.APIReader, rc.Namespace, rc.Name)
 	if err != nil {
 		return err
 	}
-	cfg := activities.AgentConfigOf(rc)
+	cfg := resolve.AgentConfig(rc)
 	obs.Rollout = contract.AgentRolloutInput{
 		Cluster: contract.ClusterRef{Namespace: rc.Namespace, Name: rc.Name},
 		Version: rolloutVersion(cfg, hostFP, fps),

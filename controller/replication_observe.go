@@ -12,6 +12,7 @@ import (
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -66,44 +67,24 @@ func unrecordedScheduledRun(recent []starter.ScheduledRun, last *drv1.WorkflowRe
 	return &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID}
 }
 
-// checkReferences finds the ClusterMapping, both RemoteClusters and their
-// kubeconfig Secrets. A missing one is a problem for the user to fix,
-// described in the returned message; other errors are returned to retry.
+// checkReferences resolves the Replication's references with the resolver
+// the runs use, and checks both RemoteClusters' kubeconfig Secrets. A
+// missing one is a problem for the user to fix, described in the returned
+// message; other errors are returned to retry.
 func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.Replication) (*drv1.RemoteCluster, string, error) {
-	source, target := repl.Spec.SourceCluster, repl.Spec.DestinationCluster
-	if ref := repl.Spec.ClusterMappingRef; ref != nil {
-		key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-		if key.Namespace == "" {
-			key.Namespace = repl.Namespace
-		}
-		var m drv1.ClusterMapping
-		if err := r.Client.Get(ctx, key, &m); apierrors.IsNotFound(err) {
-			return nil, fmt.Sprintf("ClusterMapping %s not found: create it or fix spec.clusterMappingRef", key), nil
-		} else if err != nil {
-			return nil, "", fmt.Errorf("get ClusterMapping %s: %w", key, err)
-		}
-		source, target = m.Spec.SourceCluster, m.Spec.TargetCluster
+	res, err := resolve.References(ctx, r.Client, repl)
+	if p, ok := resolve.IsProblem(err); ok {
+		return nil, p.Message, nil
 	}
-	if problem := drv1.SelfReplicationProblem(source, target, &repl.Spec); problem != "" {
-		return nil, problem, nil
+	if err != nil {
+		return nil, "", err
 	}
-	var sourceCluster *drv1.RemoteCluster
-	for _, name := range []string{source, target} {
-		key := types.NamespacedName{Namespace: repl.Namespace, Name: name}
-		var rc drv1.RemoteCluster
-		if err := r.Client.Get(ctx, key, &rc); apierrors.IsNotFound(err) {
-			return nil, fmt.Sprintf("RemoteCluster %s not found: create it in namespace %s or fix the cluster name", key, repl.Namespace), nil
-		} else if err != nil {
-			return nil, "", fmt.Errorf("get RemoteCluster %s: %w", key, err)
-		}
-		if problem, err := r.checkKubeconfig(ctx, &rc); problem != "" || err != nil {
+	for _, rc := range []*drv1.RemoteCluster{res.Source, res.Destination} {
+		if problem, err := r.checkKubeconfig(ctx, rc); problem != "" || err != nil {
 			return nil, problem, err
 		}
-		if name == source {
-			sourceCluster = &rc
-		}
 	}
-	return sourceCluster, "", nil
+	return res.Source, "", nil
 }
 
 // checkKubeconfig makes sure the RemoteCluster's kubeconfig Secret and key

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 )
@@ -38,7 +39,7 @@ func newConnSuite(t *testing.T) *connSuite {
 		Source: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, DR: dr,
 		ClusterKey:   contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh-key"},
 		AgentHostKey: contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
-		Image:        contract.Image{Reference: contract.DefaultDataPlaneImage, PullPolicy: "IfNotPresent"},
+		Image:        contract.Image{Reference: drv1.DefaultDataPlaneImage, PullPolicy: "IfNotPresent"},
 		AgentPort:    2222, TimeoutSeconds: 30,
 	}
 	s.op = contract.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}

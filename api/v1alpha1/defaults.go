@@ -1,5 +1,7 @@
 package v1alpha1
 
+import corev1 "k8s.io/api/core/v1"
+
 // SetReplicationDefaults fills what the API server's schema defaults leave
 // out: defaults of nested structs the user did not write at all, and those
 // that depend on other fields. The workflow then never has to ask "unset?".
@@ -99,3 +101,14 @@ func defaultInt(p *int32, v int32) {
 		*p = v
 	}
 }
+
+// Defaults of a RemoteCluster's pvcSync. The schema defaults the same
+// values when a user writes the enclosing struct; these cover the structs
+// left out entirely.
+const (
+	DefaultDataPlaneImage         = "dr-syncer/dataplane:dev"
+	DefaultImageTag               = "latest"
+	DefaultPullPolicy             = corev1.PullIfNotPresent
+	DefaultAgentPort              = int32(2222)
+	DefaultGlobalConcurrencyLimit = int32(10)
+)

@@ -112,7 +112,7 @@ func TestConnectivity(t *testing.T) {
 
 	t.Run("the check pod's spec is accepted by the API server", func(t *testing.T) {
 		pod := kube.ConnectivityPod(kube.ConnectivityPodOptions{
-			Name: "dry-run", Namespace: "default", Image: contract.DefaultDataPlaneImage, PullPolicy: corev1.PullIfNotPresent,
+			Name: "dry-run", Namespace: "default", Image: drv1.DefaultDataPlaneImage, PullPolicy: corev1.PullIfNotPresent,
 			Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy}, KeySecret: "keys", Timeout: "10s", Agents: agents,
 		})
 		require.NoError(t, env.DR.Client.Create(ctx, pod, client.DryRunAll))
@@ -128,7 +128,7 @@ func TestConnectivity(t *testing.T) {
 		}()
 		first = connCheckPod(t, env, "")
 		c := first.Spec.Containers[0]
-		assert.Equal(t, contract.DefaultDataPlaneImage, c.Image)
+		assert.Equal(t, drv1.DefaultDataPlaneImage, c.Image)
 		assert.Equal(t, "/usr/local/bin/sshcheck", c.Command[0])
 		assert.Equal(t, agents, c.Command[len(c.Command)-2:], "one address per ready agent node, with pvcSync.ssh.port")
 		assert.Equal(t, corev1.RestartPolicyNever, first.Spec.RestartPolicy)

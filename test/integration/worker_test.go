@@ -45,7 +45,7 @@ func TestWorkerRunsWorkflowsAndStarterListsThem(t *testing.T) {
 	require.True(t, errors.As(err, &appErr), "want an application error, got %v", err)
 	assert.Equal(t, contract.ErrTypeInvalidSpec, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
-	assert.Contains(t, appErr.Error(), "Replication dr-syncer-system/missing not found")
+	assert.Contains(t, appErr.Error(), "Replication dr-syncer-system/missing: not found")
 
 	s := &starter.Starter{Client: tc, Namespace: env.Temporal.Namespace, TaskQueue: env.Temporal.TaskQueue}
 	var runs []starter.Run

@@ -1,4 +1,4 @@
-package activities
+package resolve
 
 import (
 	"context"
@@ -15,19 +15,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 )
-
-// ClusterKeySecret is the control-cluster Secret of a mapping's cluster-pair key.
-func ClusterKeySecret(m *drv1.ClusterMapping) contract.SecretRef {
-	if ref := m.Spec.SSHKeySecretRef; ref != nil {
-		return contract.SecretRef{Namespace: defaultString(ref.Namespace, m.Namespace), Name: ref.Name}
-	}
-	return contract.SecretRef{Namespace: m.Namespace, Name: contract.ClusterKeySecretName(m.Spec.SourceCluster, m.Spec.TargetCluster)}
-}
-
-// AgentHostKeySecret is the control-cluster Secret of a cluster's agent host key.
-func AgentHostKeySecret(rc *drv1.RemoteCluster) contract.SecretRef {
-	return dataPlane(rc, contract.SecretRef{}, nil).AgentHostKey
-}
 
 // KeyGeneratedAt reads a key Secret's generation time; zero when unknown.
 func KeyGeneratedAt(s *corev1.Secret) time.Time {

@@ -1,0 +1,36 @@
+package contract_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/dr-syncer/dr-syncer/"
+
+// The contract is what both sides of the Temporal boundary share, so the
+// client side (controller, starter, the CLI) must reach the workers only
+// through it, and it must depend on neither side.
+func TestLayering(t *testing.T) {
+	forbidden := map[string][]string{
+		"contract":         {"activities", "workflows", "controller", "starter", "worker"},
+		"controller":       {"activities", "worker"},
+		"starter":          {"activities", "worker", "controller"},
+		"cmd/drsyncer":     {"activities", "worker", "controller"},
+		"internal/resolve": {"activities", "workflows", "controller", "starter"},
+	}
+	for pkg, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", module+pkg).CombinedOutput()
+		require.NoError(t, err, "go list %s: %s", pkg, out)
+		deps := map[string]bool{}
+		for _, d := range strings.Fields(string(out)) {
+			deps[d] = true
+		}
+		for _, b := range bad {
+			assert.False(t, deps[module+b], "%s depends on %s; see ARCHITECTURE.md for the layering rule", pkg, b)
+		}
+	}
+}
