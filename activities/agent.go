@@ -25,7 +25,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
-	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
+	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 )
 

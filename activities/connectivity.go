@@ -19,7 +19,7 @@ import (
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
+	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
