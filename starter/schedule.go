@@ -20,38 +20,25 @@ func ScheduleID(ref activities.ObjectRef) string {
 	return fmt.Sprintf("replication/%s/%s/schedule", ref.Namespace, ref.Name)
 }
 
-// ScheduleSpec is when a Replication's Schedule starts runs: on a cron
-// expression (Scheduled mode) or every interval (Continuous mode).
+// ScheduleSpec is when a Replication's runs start: on a cron expression
+// (Scheduled mode, a Temporal Schedule) or every interval (Continuous mode,
+// the long-running ContinuousReplication workflow of continuous.go, never a
+// Schedule). Exactly one of Cron and Every is set.
 type ScheduleSpec struct {
 	Cron   string
 	Every  time.Duration
 	Paused bool
 }
 
-// trigger is the trigger of the runs the schedule starts; Temporal appends
-// the scheduled time to the workflow ID, so each run still has its own ID.
-func (s ScheduleSpec) trigger() string {
-	if s.Cron == "" {
-		return TriggerContinuous
-	}
-	return TriggerScheduled
-}
-
-// note describes the spec in the Schedule's note. It doubles as the record
-// of what the controller applied: the server rewrites cron expressions into
-// calendar specs, so comparing the note is the reliable way to see a change.
+// note describes the spec in the Schedule's note, or in the continuous
+// workflow's settings. It doubles as the record of what the controller
+// applied: the server rewrites cron expressions into calendar specs, so
+// comparing the note is the reliable way to see a change.
 func (s ScheduleSpec) note() string {
 	if s.Cron != "" {
 		return fmt.Sprintf("dr-syncer: cron %q", s.Cron)
 	}
-	return fmt.Sprintf("dr-syncer: every %s", s.Every)
-}
-
-func (s ScheduleSpec) temporalSpec() client.ScheduleSpec {
-	if s.Cron != "" {
-		return client.ScheduleSpec{CronExpressions: []string{s.Cron}}
-	}
-	return client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: s.Every}}}
+	return workflows.ContinuousNote(s.Every)
 }
 
 // ScheduleState is a Replication's Schedule as Temporal has it.
@@ -140,6 +127,7 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, 
 		}
 		return s.ensureContinuous(ctx, ref, spec)
 	}
+	// Scheduled: a cron Schedule, and no continuous workflow.
 	if err := s.stopContinuous(ctx, ref); err != nil {
 		return err
 	}
@@ -150,10 +138,12 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, 
 	if current.Matches(spec) {
 		return nil
 	}
+	// Temporal appends the scheduled time to the workflow ID, so each run
+	// still has its own ID.
 	action := &client.ScheduleWorkflowAction{
-		ID:                    workflows.ReplicationWorkflowID(ref.Namespace, ref.Name, spec.trigger()),
+		ID:                    workflows.ReplicationWorkflowID(ref.Namespace, ref.Name, TriggerScheduled),
 		Workflow:              workflows.ReplicationName,
-		Args:                  []any{workflows.ReplicationInput{Replication: ref, Trigger: spec.trigger()}},
+		Args:                  []any{workflows.ReplicationInput{Replication: ref, Trigger: TriggerScheduled}},
 		TaskQueue:             s.TaskQueue,
 		TypedSearchAttributes: replicationAttributes(ref),
 	}
@@ -161,13 +151,11 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, 
 	if current == nil {
 		_, err := s.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{
 			ID:      id,
-			Spec:    spec.temporalSpec(),
+			Spec:    client.ScheduleSpec{CronExpressions: []string{spec.Cron}},
 			Action:  action,
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 			Paused:  spec.Paused,
 			Note:    spec.note(),
-			// A continuous replication syncs as soon as it exists, not one interval later.
-			TriggerImmediately: spec.Cron == "" && !spec.Paused,
 		})
 		if err != nil {
 			return fmt.Errorf("create schedule %s: %w", id, err)
@@ -177,8 +165,7 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref activities.ObjectRef, 
 	err = s.Client.ScheduleClient().GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			sched := in.Description.Schedule
-			temporalSpec := spec.temporalSpec()
-			sched.Spec = &temporalSpec
+			sched.Spec = &client.ScheduleSpec{CronExpressions: []string{spec.Cron}}
 			sched.Action = action
 			sched.Policy = &client.SchedulePolicies{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP}
 			sched.State = &client.ScheduleState{Paused: spec.Paused, Note: spec.note()}
