@@ -25,7 +25,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/dr-syncer/dr-syncer/contract"
-	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
+	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )

@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/contract"
-	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
+	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )

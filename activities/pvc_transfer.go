@@ -73,12 +73,10 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 	if g := summary.Guard; g != nil && g.Reason == progress.GuardSourceShrank {
 		return result, sourceShrank(in.PVC, *g)
 	}
+	// A sample verification that found differing files is never a success:
+	// the mover reports it as a permanent outcome (see mover.verifySample).
 	switch summary.Outcome.Class {
 	case rsyncargs.ClassSuccess:
-		if v := summary.Verification; v != nil && v.MismatchCount > 0 {
-			return result, fmt.Errorf("verification found %d of %d checked files differing from the source, e.g. %v; the next attempt copies them again",
-				v.MismatchCount, v.FilesChecked, v.Mismatched)
-		}
 		return result, nil
 	case rsyncargs.ClassRetryable:
 		return result, fmt.Errorf("transfer of %s interrupted (rsync exit %d: %s): %s",

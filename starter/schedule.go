@@ -19,38 +19,25 @@ func ScheduleID(ref contract.ObjectRef) string {
 	return fmt.Sprintf("replication/%s/%s/schedule", ref.Namespace, ref.Name)
 }
 
-// ScheduleSpec is when a Replication's Schedule starts runs: on a cron
-// expression (Scheduled mode) or every interval (Continuous mode).
+// ScheduleSpec is when a Replication's runs start: on a cron expression
+// (Scheduled mode, a Temporal Schedule) or every interval (Continuous mode,
+// the long-running ContinuousReplication workflow of continuous.go, never a
+// Schedule). Exactly one of Cron and Every is set.
 type ScheduleSpec struct {
 	Cron   string
 	Every  time.Duration
 	Paused bool
 }
 
-// trigger is the trigger of the runs the schedule starts; Temporal appends
-// the scheduled time to the workflow ID, so each run still has its own ID.
-func (s ScheduleSpec) trigger() string {
-	if s.Cron == "" {
-		return TriggerContinuous
-	}
-	return TriggerScheduled
-}
-
-// note describes the spec in the Schedule's note. It doubles as the record
-// of what the controller applied: the server rewrites cron expressions into
-// calendar specs, so comparing the note is the reliable way to see a change.
+// note describes the spec in the Schedule's note, or in the continuous
+// workflow's settings. It doubles as the record of what the controller
+// applied: the server rewrites cron expressions into calendar specs, so
+// comparing the note is the reliable way to see a change.
 func (s ScheduleSpec) note() string {
 	if s.Cron != "" {
 		return fmt.Sprintf("dr-syncer: cron %q", s.Cron)
 	}
-	return fmt.Sprintf("dr-syncer: every %s", s.Every)
-}
-
-func (s ScheduleSpec) temporalSpec() client.ScheduleSpec {
-	if s.Cron != "" {
-		return client.ScheduleSpec{CronExpressions: []string{s.Cron}}
-	}
-	return client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: s.Every}}}
+	return contract.ContinuousNote(s.Every)
 }
 
 // ScheduleState is a Replication's Schedule as Temporal has it.
@@ -139,6 +126,7 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 		}
 		return s.ensureContinuous(ctx, ref, spec)
 	}
+	// Scheduled: a cron Schedule, and no continuous workflow.
 	if err := s.stopContinuous(ctx, ref); err != nil {
 		return err
 	}
@@ -149,10 +137,12 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 	if current.Matches(spec) {
 		return nil
 	}
+	// Temporal appends the scheduled time to the workflow ID, so each run
+	// still has its own ID.
 	action := &client.ScheduleWorkflowAction{
-		ID:                    contract.ReplicationWorkflowID(ref.Namespace, ref.Name, spec.trigger()),
+		ID:                    contract.ReplicationWorkflowID(ref.Namespace, ref.Name, TriggerScheduled),
 		Workflow:              contract.ReplicationName,
-		Args:                  []any{contract.ReplicationInput{Replication: ref, Trigger: spec.trigger()}},
+		Args:                  []any{contract.ReplicationInput{Replication: ref, Trigger: TriggerScheduled}},
 		TaskQueue:             s.TaskQueue,
 		TypedSearchAttributes: replicationAttributes(ref),
 	}
@@ -160,13 +150,11 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 	if current == nil {
 		_, err := s.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{
 			ID:      id,
-			Spec:    spec.temporalSpec(),
+			Spec:    client.ScheduleSpec{CronExpressions: []string{spec.Cron}},
 			Action:  action,
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 			Paused:  spec.Paused,
 			Note:    spec.note(),
-			// A continuous replication syncs as soon as it exists, not one interval later.
-			TriggerImmediately: spec.Cron == "" && !spec.Paused,
 		})
 		if err != nil {
 			return fmt.Errorf("create schedule %s: %w", id, err)
@@ -176,8 +164,7 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 	err = s.Client.ScheduleClient().GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			sched := in.Description.Schedule
-			temporalSpec := spec.temporalSpec()
-			sched.Spec = &temporalSpec
+			sched.Spec = &client.ScheduleSpec{CronExpressions: []string{spec.Cron}}
 			sched.Action = action
 			sched.Policy = &client.SchedulePolicies{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP}
 			sched.State = &client.ScheduleState{Paused: spec.Paused, Note: spec.note()}

@@ -38,12 +38,6 @@ type PVCSyncSpec struct {
 	// +optional
 	SSH *SSHSpec `json:"ssh,omitempty"`
 
-	// Concurrency is how many PVCs one node syncs at once.
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:default=2
-	// +optional
-	Concurrency int32 `json:"concurrency,omitempty"`
-
 	// GlobalConcurrencyLimit bounds the PVC syncs against this cluster across all replications.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:default=10
@@ -178,9 +172,6 @@ type AgentStatus struct {
 	// KeyGeneratedAt is when the agent's current keys were generated.
 	// +optional
 	KeyGeneratedAt *metav1.Time `json:"keyGeneratedAt,omitempty"`
-	// LastKeyRotation is when the keys were last rotated.
-	// +optional
-	LastKeyRotation *metav1.Time `json:"lastKeyRotation,omitempty"`
 	// Rollout is the workflow that last rolled the agent out.
 	// +optional
 	Rollout *WorkflowRef `json:"rollout,omitempty"`

@@ -85,10 +85,6 @@ func (in *AgentStatus) DeepCopyInto(out *AgentStatus) {
 		in, out := &in.KeyGeneratedAt, &out.KeyGeneratedAt
 		*out = (*in).DeepCopy()
 	}
-	if in.LastKeyRotation != nil {
-		in, out := &in.LastKeyRotation, &out.LastKeyRotation
-		*out = (*in).DeepCopy()
-	}
 	if in.Rollout != nil {
 		in, out := &in.Rollout, &out.Rollout
 		*out = new(WorkflowRef)

@@ -21,8 +21,8 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent/allowlist"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
-	"github.com/dr-syncer/dr-syncer/internal/kube/agentallow"
 )
 
 func main() {
@@ -137,7 +137,7 @@ Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 
 // apiAllowList watches the mount pods on node with the in-cluster config
 // and returns once the first list is in.
-func apiAllowList(ctx context.Context, log *zap.Logger, node string) (*agentallow.AllowList, error) {
+func apiAllowList(ctx context.Context, log *zap.Logger, node string) (*allowlist.AllowList, error) {
 	if node == "" {
 		return nil, errors.New("--allow-from-api needs --node-name (env NODE_NAME from the downward API)")
 	}
@@ -149,7 +149,7 @@ func apiAllowList(ctx context.Context, log *zap.Logger, node string) (*agentallo
 	if err != nil {
 		return nil, fmt.Errorf("--allow-from-api: %w", err)
 	}
-	allow, err := agentallow.New(agentallow.Options{Client: cs, Node: node, OnChange: func(n int) {
+	allow, err := allowlist.New(allowlist.Options{Client: cs, Node: node, OnChange: func(n int) {
 		log.Info("allow-list changed", zap.String("node", node), zap.Int("targets", n))
 	}})
 	if err != nil {

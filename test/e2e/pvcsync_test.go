@@ -27,7 +27,7 @@ import (
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
-	agentdeploy "github.com/dr-syncer/dr-syncer/deploy/agent"
+	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -48,8 +48,8 @@ const (
 
 // TestPVCSync runs the real PVCSync workflow in the lab: a real Temporal dev
 // server, a real worker on the host with dr as the control cluster, the
-// agent deployed into prod from deploy/agent, real mount and sync pods, real
-// rsync over SSH. It checks byte-identical copies of three kinds of PVC, a
+// agent deployed into prod from internal/agentdeploy, real mount and sync
+// pods, real rsync over SSH. It checks byte-identical copies of three kinds of PVC, a
 // resync that moves only the changes, a cancel that leaves nothing behind,
 // and a worker killed mid-transfer.
 func TestPVCSync(t *testing.T) {
@@ -277,8 +277,8 @@ func mustCreate(t *testing.T, c ctrlclient.Client, obj ctrlclient.Object) {
 	}
 }
 
-// deployAgent renders deploy/agent with the API-backed allow-list and waits
-// for its pod on prod's node.
+// deployAgent renders the agent manifests (internal/agentdeploy) with the
+// API-backed allow-list and waits for its pod on prod's node.
 func (e *pvcSyncEnv) deployAgent(t *testing.T, hostKey keys.Secret, hostPub, authorized []byte) {
 	t.Helper()
 	removeAgent := func() {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/testtree"
+	"github.com/dr-syncer/dr-syncer/test/testtree"
 )
 
 func TestRenderConfig(t *testing.T) {

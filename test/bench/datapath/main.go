@@ -42,7 +42,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/testtree"
+	"github.com/dr-syncer/dr-syncer/test/testtree"
 )
 
 type benchFlags struct {

@@ -1,8 +1,10 @@
-// Package agentallow is the agent's Kubernetes-backed allow-list: a
-// direct-tcpip channel may reach the rsync port of a dr-syncer mount pod
-// running on the agent's own node, and nothing else. It watches pods with a
-// field selector on the node, so each agent sees only its node's pods.
-package agentallow
+// Package allowlist is the agent's Kubernetes adapter: its Kubernetes-backed
+// allow-list. A direct-tcpip channel may reach the rsync port of a dr-syncer
+// mount pod running on the agent's own node, and nothing else. It watches
+// pods with a field selector on the node, so each agent sees only its node's
+// pods. It is kept in its own package so that the agent server itself
+// (package agent) stays free of client-go; cmd/agent wires the two together.
+package allowlist
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package e2e
+package dataplane
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/testtree"
+	"github.com/dr-syncer/dr-syncer/test/testtree"
 )
 
 // guardTreeFiles is the number of regular files guardTree writes.

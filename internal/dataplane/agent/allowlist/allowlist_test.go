@@ -1,4 +1,4 @@
-package agentallow
+package allowlist
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package e2e
+package dataplane
 
 import (
 	"bufio"
@@ -25,7 +25,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/testtree"
+	"github.com/dr-syncer/dr-syncer/test/testtree"
 )
 
 // path is one source volume served through the whole data path: an
