@@ -17,9 +17,9 @@ const module = "github.com/dr-syncer/dr-syncer/"
 func TestLayering(t *testing.T) {
 	forbidden := map[string][]string{
 		"contract":         {"activities", "workflows", "controller", "starter", "worker"},
-		"controller":       {"activities", "worker"},
-		"starter":          {"activities", "worker", "controller"},
-		"cmd/drsyncer":     {"activities", "worker", "controller"},
+		"controller":       {"activities", "workflows", "worker"},
+		"starter":          {"activities", "workflows", "worker", "controller"},
+		"cmd/drsyncer":     {"activities", "workflows", "worker", "controller"},
 		"internal/resolve": {"activities", "workflows", "controller", "starter"},
 	}
 	for pkg, bad := range forbidden {

@@ -46,6 +46,10 @@ func ContinuousReplicationWorkflowID(namespace, name string) string {
 // PVCSyncName is the registered type name of PVCSync.
 const PVCSyncName = "PVCSync"
 
+// ActivityTransfer is the registered name of the activity that moves a
+// PVC's data; its heartbeats are TransferProgress.
+const ActivityTransfer = "Transfer"
+
 // ProgressQuery is the query that returns a workflow's progress snapshot.
 const ProgressQuery = "progress"
 

@@ -104,7 +104,8 @@ func (r *ClusterMappingReconciler) observeCheck(ctx context.Context, m *drv1.Clu
 	}
 	c := &connectivityCheck{WorkflowID: ref.WorkflowID, RunID: ref.RunID}
 	obs.Check = c
-	st, err := r.Temporal.WorkflowState(ctx, ref.WorkflowID, ref.RunID)
+	var res contract.ConnectivityResult
+	st, err := r.Temporal.WorkflowState(ctx, ref.WorkflowID, ref.RunID, &res)
 	if errors.Is(err, starter.ErrRunNotFound) {
 		c.Lost = true
 		return nil
@@ -114,10 +115,6 @@ func (r *ClusterMappingReconciler) observeCheck(ctx context.Context, m *drv1.Clu
 	}
 	c.RunID, c.Running, c.Start, c.Closed, c.Status, c.Error = st.RunID, st.Running(), st.Start, st.Close, st.Status, st.Error
 	if st.Completed() {
-		var res contract.ConnectivityResult
-		if err := st.Result(&res); err != nil {
-			return fmt.Errorf("decode result of %s: %w", ref.WorkflowID, err)
-		}
 		c.Result = &res
 	}
 	return nil

@@ -22,7 +22,7 @@ import (
 type MappingTemporal interface {
 	AgentRolloutState(ctx context.Context, workflowID, runID string) (starter.AgentRolloutState, error)
 	StartWorkflowOnce(ctx context.Context, id, name string, input any, attrs temporal.SearchAttributes) (starter.StartedRun, error)
-	WorkflowState(ctx context.Context, workflowID, runID string) (starter.WorkflowState, error)
+	WorkflowState(ctx context.Context, workflowID, runID string, result any) (starter.WorkflowState, error)
 }
 
 // ClusterMappingReconciler keeps each mapping's cluster-pair key: generates

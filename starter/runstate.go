@@ -2,16 +2,10 @@ package starter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/dr-syncer/dr-syncer/contract"
 )
@@ -65,34 +59,29 @@ type PVCProgress struct {
 	LastFailure string
 }
 
-func statusName(s enumspb.WorkflowExecutionStatus) string { return s.String() }
-
 // RunState describes the Replication run workflowID/runID (the latest run of
 // the ID when runID is empty): progress while running, outcome once closed.
 func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunState, error) {
-	resp, err := s.describeRun(ctx, workflowID, runID)
+	var result contract.ReplicationResult
+	ws, resp, err := s.observe(ctx, workflowID, runID, &result)
 	if err != nil {
 		return RunState{}, err
 	}
-	info := resp.GetWorkflowExecutionInfo()
-	st := RunState{
-		WorkflowID: workflowID,
-		RunID:      info.GetExecution().GetRunId(),
-		Status:     statusName(info.GetStatus()),
-		Start:      info.GetStartTime().AsTime(),
-		Close:      closeTime(info),
-	}
-	if st.Running() {
-		st.Progress = s.queryProgress(ctx, workflowID, st.RunID)
-		for _, child := range resp.GetPendingChildren() {
-			if child.GetWorkflowTypeName() != contract.PVCSyncName {
-				continue
-			}
-			st.PVCs = append(st.PVCs, s.pvcProgress(ctx, child.GetWorkflowId(), child.GetRunId()))
+	st := RunState{WorkflowID: ws.WorkflowID, RunID: ws.RunID, Status: ws.Status, Start: ws.Start, Close: ws.Close}
+	if !ws.Running() {
+		st.Error, st.ErrorType = ws.Error, ws.ErrorType
+		if ws.resultRead {
+			st.Result = &result
 		}
 		return st, nil
 	}
-	s.readOutcome(ctx, &st)
+	st.Progress = s.queryProgress(ctx, workflowID, st.RunID)
+	for _, child := range resp.GetPendingChildren() {
+		if child.GetWorkflowTypeName() != contract.PVCSyncName {
+			continue
+		}
+		st.PVCs = append(st.PVCs, s.pvcProgress(ctx, child.GetWorkflowId(), child.GetRunId()))
+	}
 	return st, nil
 }
 
@@ -123,78 +112,21 @@ func (s *Starter) pvcProgress(ctx context.Context, workflowID, runID string) PVC
 			p.Phase = sp.Phase
 		}
 	}
-	resp, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
+	ws, resp, err := s.observe(ctx, workflowID, runID, nil)
 	if err != nil {
 		return p
 	}
+	transferring := false
 	for _, pa := range resp.GetPendingActivities() {
 		p.Attempt = pa.GetAttempt()
 		if f := pa.GetLastFailure(); f != nil {
 			p.LastFailure = f.GetMessage()
 		}
-		details := pa.GetHeartbeatDetails().GetPayloads()
-		if pa.GetActivityType().GetName() != "Transfer" || len(details) == 0 {
-			continue
-		}
-		var tp contract.TransferProgress
-		if json.Unmarshal(details[len(details)-1].GetData(), &tp) == nil {
-			p.Transfer = &tp
-		}
+		transferring = transferring || pa.GetActivityType().GetName() == contract.ActivityTransfer
+	}
+	var tp contract.TransferProgress
+	if transferring && ws.Heartbeat(&tp) {
+		p.Transfer = &tp
 	}
 	return p
-}
-
-// readOutcome fills in the result and, for a run that did not complete, the
-// innermost application error: that is the message that says what to fix.
-func (s *Starter) readOutcome(ctx context.Context, st *RunState) {
-	var result contract.ReplicationResult
-	err := s.Client.GetWorkflow(ctx, st.WorkflowID, st.RunID).Get(ctx, &result)
-	if err == nil {
-		st.Result = &result
-		return
-	}
-	st.Error = err.Error()
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		st.Error, st.ErrorType = appErr.Error(), appErr.Type()
-		if appErr.HasDetails() && appErr.Details(&result) == nil {
-			st.Result = &result
-		}
-		return
-	}
-	var canceled *temporal.CanceledError
-	if errors.As(err, &canceled) {
-		st.Error, st.ErrorType = "the run was canceled", "Canceled"
-		return
-	}
-	var terminated *temporal.TerminatedError
-	if errors.As(err, &terminated) {
-		st.Error, st.ErrorType = "the run was terminated", "Terminated"
-		return
-	}
-	var timeout *temporal.TimeoutError
-	if errors.As(err, &timeout) {
-		st.Error, st.ErrorType = "the run timed out", "TimedOut"
-	}
-}
-
-// describeRun describes a run; ErrRunNotFound when Temporal does not know it.
-func (s *Starter) describeRun(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	resp, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return nil, fmt.Errorf("run %s %s: %w", workflowID, runID, ErrRunNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("describe run %s: %w", workflowID, err)
-	}
-	return resp, nil
-}
-
-// closeTime is when a run closed; zero while it runs.
-func closeTime(info *workflowpb.WorkflowExecutionInfo) time.Time {
-	if info.GetCloseTime() == nil {
-		return time.Time{}
-	}
-	return info.GetCloseTime().AsTime()
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 )
 
 // Starter talks to one Temporal namespace on behalf of dr-syncer.
@@ -17,6 +18,9 @@ type Starter struct {
 	Client    client.Client
 	Namespace string
 	TaskQueue string
+	// DataConverter is the converter Client was built with; nil means the
+	// SDK's default. Heartbeats read from a describe call are decoded with it.
+	DataConverter converter.DataConverter
 }
 
 // Run is one workflow run as a user sees it in a list.
@@ -103,7 +107,7 @@ type PendingActivity struct {
 	State         string
 	Attempt       int32
 	LastHeartbeat time.Time
-	// Progress is the activity's last heartbeat details, as JSON.
+	// Progress is the activity's last heartbeat details, as text.
 	Progress    string
 	LastFailure string
 }
@@ -128,7 +132,7 @@ func (s *Starter) Describe(ctx context.Context, workflowID, runID string) (Detai
 		SearchAttributes: map[string]string{},
 	}
 	for name, payload := range info.GetSearchAttributes().GetIndexedFields() {
-		d.SearchAttributes[name] = strings.Trim(string(payload.GetData()), `"`)
+		d.SearchAttributes[name] = strings.Trim(s.dataConverter().ToString(payload), `"`)
 	}
 	for _, pa := range resp.GetPendingActivities() {
 		p := PendingActivity{
@@ -140,7 +144,7 @@ func (s *Starter) Describe(ctx context.Context, workflowID, runID string) (Detai
 			p.LastHeartbeat = pa.GetLastHeartbeatTime().AsTime()
 		}
 		if details := pa.GetHeartbeatDetails().GetPayloads(); len(details) > 0 {
-			p.Progress = string(details[len(details)-1].GetData())
+			p.Progress = s.dataConverter().ToString(details[len(details)-1])
 		}
 		if f := pa.GetLastFailure(); f != nil {
 			p.LastFailure = f.GetMessage()
