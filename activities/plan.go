@@ -12,6 +12,7 @@ import (
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
 // PlanActivities read dr-syncer's own resources from the control cluster.
@@ -55,6 +56,14 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, ref contract.Ob
 		spec.ResourceTypes = sourceCluster.Spec.DefaultResourceTypes
 	}
 	drv1.SetReplicationDefaults(&spec)
+	var dataSync *drv1.DataSyncConfig
+	if spec.PVCConfig != nil {
+		dataSync = spec.PVCConfig.DataSyncConfig
+	}
+	dataSyncConfig, err := resolve.DataSync(dataSync)
+	if err != nil {
+		return contract.ReplicationPlan{}, invalidSpec("Replication %s: %v", ref, err)
+	}
 	clusterKey.Namespace = defaultString(clusterKey.Namespace, r.Namespace)
 	return contract.ReplicationPlan{
 		DataPlane:            dataPlane(&sourceCluster, clusterKey, spec.RetryConfig),
@@ -65,6 +74,7 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, ref contract.Ob
 		SourceNamespace:      spec.SourceNamespace,
 		DestinationNamespace: spec.DestinationNamespace,
 		Spec:                 spec,
+		DataSync:             dataSyncConfig,
 		AcceptChanges:        pendingAcceptChanges(&r),
 	}, nil
 }
