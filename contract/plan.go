@@ -20,8 +20,8 @@ type ReplicationPlan struct {
 	// Spec is the Replication's spec with every default applied.
 	Spec drv1.ReplicationSpec `json:"spec"`
 	// DataSync is Spec's pvcConfig.dataSyncConfig as the data plane runs it,
-	// validated. Plans recorded before it existed lack it (see
-	// workflows.pvcSyncInput).
+	// validated. A plan recorded before it existed decodes it as the empty
+	// config.
 	DataSync rsyncargs.Config `json:"dataSync,omitempty"`
 	// DataPlane is how PVC data moves, from the RemoteClusters and the mapping.
 	DataPlane DataPlane `json:"dataPlane"`
