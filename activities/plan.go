@@ -31,7 +31,11 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, ref contract.Ob
 	if m := res.Mapping; m != nil && m.Spec.Paused {
 		return contract.ReplicationPlan{}, invalidSpec("ClusterMapping %s/%s is paused; unpause it to sync", m.Namespace, m.Name)
 	}
-	return res.Plan(), nil
+	plan, err := res.Plan()
+	if p, ok := resolve.IsProblem(err); ok {
+		return contract.ReplicationPlan{}, invalidSpec("Replication %s: %s", ref, p.Message)
+	}
+	return plan, err
 }
 
 func invalidSpec(format string, args ...any) error {

@@ -30,14 +30,13 @@ const heartbeatEvery = 2 * time.Second
 // worker crash re-attaches to the running pod, and a pod that failed is
 // replaced by one whose rsync resumes (--partial, --inplace).
 func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
-	if err := validateDataSync(in.Config); err != nil {
-		return contract.TransferResult{}, err
-	}
 	var last contract.TransferProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &last)
 	}
 	resumed := max(last.ResumedFromBytes, last.BytesDone)
+	// The config was validated when the run was planned; the mover decodes
+	// this JSON straight into the same rsyncargs.Config.
 	configJSON, err := json.Marshal(in.Config)
 	if err != nil {
 		return contract.TransferResult{}, fmt.Errorf("encode data sync config: %w", err)
@@ -94,23 +93,6 @@ func sourceShrank(pvc contract.PVCRef, g progress.GuardVerdict) error {
 		"PVC %s: the source holds %d files, the DR copy %d (under %d%%); DR copy kept, nothing copied or deleted. "+
 			"If the source is right, annotate the Replication with %s=<any new value> to let the next sync apply it",
 		pvc, g.SourceFiles, g.DRFiles, mover.GuardMinPercent, drv1.AnnotationAcceptChanges)
-}
-
-// validateDataSync rejects options the mover would refuse, before any pod
-// is created, as a spec error a user must fix.
-func validateDataSync(c drv1.DataSyncConfig) error {
-	data, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("encode data sync config: %w", err)
-	}
-	var cfg rsyncargs.Config
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return invalidSpec("pvcConfig.dataSyncConfig: %v", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return invalidSpec("pvcConfig.dataSyncConfig: %v", err)
-	}
-	return nil
 }
 
 // followMover streams the mover's JSON progress lines until its container

@@ -2,6 +2,7 @@ package contract
 
 import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
 // ReplicationPlan is a Replication resolved at the start of a run: its
@@ -18,6 +19,10 @@ type ReplicationPlan struct {
 	DestinationNamespace string `json:"destinationNamespace"`
 	// Spec is the Replication's spec with every default applied.
 	Spec drv1.ReplicationSpec `json:"spec"`
+	// DataSync is Spec's pvcConfig.dataSyncConfig as the data plane runs it,
+	// validated. A plan recorded before it existed decodes it as the empty
+	// config.
+	DataSync rsyncargs.Config `json:"dataSync,omitempty"`
 	// DataPlane is how PVC data moves, from the RemoteClusters and the mapping.
 	DataPlane DataPlane `json:"dataPlane"`
 	// AcceptChanges is the accept-changes annotation's value when no run has

@@ -3,8 +3,8 @@ package contract
 import (
 	"time"
 
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -154,9 +154,10 @@ type TransferInput struct {
 	AgentAddr string `json:"agentAddr"`
 	// Target is the mount pod's rsync daemon as the agent reaches it: ip:port,
 	// or kube.MountTarget's "<namespace>/<pod>:port".
-	Target      string              `json:"target"`
-	Credentials string              `json:"credentials"`
-	Config      drv1.DataSyncConfig `json:"config"`
+	Target      string `json:"target"`
+	Credentials string `json:"credentials"`
+	// Config is the validated data sync config the mover runs with.
+	Config rsyncargs.Config `json:"config"`
 	// Acknowledged says a person accepted the source's change
 	// (drv1.AnnotationAcceptChanges): the mover's data guard then lets a
 	// source that shrank under a tenth of the DR copy replace it.

@@ -2,26 +2,30 @@ package contract
 
 import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
 // PVCSyncInput is everything one PVC's data sync needs, resolved by the
 // replication run. Secrets travel as references only.
 type PVCSyncInput struct {
-	Replication          ObjectRef           `json:"replication"`
-	Source               PVCRef              `json:"source"`
-	Destination          ClusterRef          `json:"destination"`
-	DestinationNamespace string              `json:"destinationNamespace"`
-	CreateNamespace      bool                `json:"createNamespace"`
-	StorageClassMappings map[string]string   `json:"storageClassMappings,omitempty"`
-	AccessModeMappings   map[string]string   `json:"accessModeMappings,omitempty"`
-	PreserveVolumeAttrs  bool                `json:"preserveVolumeAttributes"`
-	DataSync             drv1.DataSyncConfig `json:"dataSync"`
-	Image                Image               `json:"image"`
-	AgentPort            int32               `json:"agentPort"`
-	ClusterKey           SecretRef           `json:"clusterKey"`
-	AgentHostKey         SecretRef           `json:"agentHostKey"`
-	Retry                drv1.RetryConfig    `json:"retry"`
-	FailureMode          drv1.FailureMode    `json:"failureMode"`
+	Replication          ObjectRef         `json:"replication"`
+	Source               PVCRef            `json:"source"`
+	Destination          ClusterRef        `json:"destination"`
+	DestinationNamespace string            `json:"destinationNamespace"`
+	CreateNamespace      bool              `json:"createNamespace"`
+	StorageClassMappings map[string]string `json:"storageClassMappings,omitempty"`
+	AccessModeMappings   map[string]string `json:"accessModeMappings,omitempty"`
+	PreserveVolumeAttrs  bool              `json:"preserveVolumeAttributes"`
+	// DataSync is the plan's validated data sync config. Histories from
+	// before it was resolved carry the API's dataSyncConfig here, whose JSON
+	// names it shares.
+	DataSync     rsyncargs.Config `json:"dataSync"`
+	Image        Image            `json:"image"`
+	AgentPort    int32            `json:"agentPort"`
+	ClusterKey   SecretRef        `json:"clusterKey"`
+	AgentHostKey SecretRef        `json:"agentHostKey"`
+	Retry        drv1.RetryConfig `json:"retry"`
+	FailureMode  drv1.FailureMode `json:"failureMode"`
 	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster
 	// across all Replications; 0 means no bound.
 	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit,omitempty"`

@@ -9,8 +9,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
 // PVCSync copies one PVC's data from the source cluster into its DR PVC:
@@ -167,7 +167,12 @@ func withCleanupOptions(ctx workflow.Context) workflow.Context {
 }
 
 // transferTimeout is the data sync's timeout, or two hours.
-func transferTimeout(d drv1.Duration) time.Duration { return durationOr(d, 2*time.Hour) }
+func transferTimeout(d rsyncargs.Duration) time.Duration {
+	if d <= 0 {
+		return 2 * time.Hour
+	}
+	return time.Duration(d)
+}
 
 // recordPVCSyncMetrics counts each sync by result (the error type when it
 // failed) and records its duration and volume; the SDK's metrics handler is

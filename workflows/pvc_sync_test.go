@@ -18,6 +18,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 )
@@ -37,7 +38,7 @@ func pvcInput() contract.PVCSyncInput {
 		DestinationNamespace: "shop-dr",
 		CreateNamespace:      true,
 		StorageClassMappings: map[string]string{"standard": "fast"},
-		DataSync:             drv1.DataSyncConfig{BandwidthLimit: 1024, Timeout: "10m"},
+		DataSync:             rsyncargs.Config{BandwidthLimitKiB: 1024, Timeout: rsyncargs.Duration(10 * time.Minute)},
 		Image:                contract.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: "IfNotPresent"},
 		AgentPort:            2222,
 		ClusterKey:           contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh"},

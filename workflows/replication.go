@@ -190,7 +190,7 @@ func pvcSyncInput(plan contract.ReplicationPlan, pvc string) contract.PVCSyncInp
 		DestinationNamespace: plan.DestinationNamespace,
 		CreateNamespace:      plan.Spec.NamespaceConfig.CreateNamespace != nil && *plan.Spec.NamespaceConfig.CreateNamespace,
 		PreserveVolumeAttrs:  pc.PreserveVolumeAttributes,
-		DataSync:             *pc.DataSyncConfig,
+		DataSync:             plan.DataSync,
 		Image:                plan.DataPlane.Image,
 		AgentPort:            plan.DataPlane.AgentPort,
 		ClusterKey:           plan.DataPlane.ClusterKey,

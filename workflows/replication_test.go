@@ -17,6 +17,8 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
 var replRef = contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
@@ -31,9 +33,13 @@ func testPlan(concurrent int32) contract.ReplicationPlan {
 		},
 	}
 	drv1.SetReplicationDefaults(&spec)
+	dataSync, err := resolve.DataSync(spec.PVCConfig.DataSyncConfig)
+	if err != nil {
+		panic(err)
+	}
 	return contract.ReplicationPlan{
 		Replication: replRef, Generation: 3, Source: srcCluster, Destination: dstCluster,
-		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec,
+		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec, DataSync: dataSync,
 		DataPlane: contract.DataPlane{Image: contract.Image{Reference: "img"}, AgentPort: 2222},
 	}
 }
@@ -106,7 +112,8 @@ func TestReplicationPassesThePlanToEachPVCSync(t *testing.T) {
 	assert.True(t, in.CreateNamespace)
 	assert.Equal(t, drv1.FailureRetryAndWait, in.FailureMode)
 	assert.Equal(t, int32(2222), in.AgentPort)
-	assert.Equal(t, drv1.Duration("2h"), in.DataSync.Timeout)
+	assert.Equal(t, plan.DataSync, in.DataSync, "the plan's resolved config, as it is")
+	assert.Equal(t, rsyncargs.Duration(2*time.Hour), in.DataSync.Timeout)
 }
 
 func TestReplicationReportsFailedPVCsAndSyncsTheRest(t *testing.T) {

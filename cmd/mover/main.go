@@ -110,6 +110,8 @@ both.`)
 	if *agentAddr == "" || *target == "" {
 		return usage(errors.New("--agent-addr and --target are required"))
 	}
+	// The controller's config is an rsyncargs.Config, marshalled once by the
+	// Transfer activity: decode it as it is.
 	var cfg rsyncargs.Config
 	if *configJSON != "" {
 		if err := json.Unmarshal([]byte(*configJSON), &cfg); err != nil {
@@ -131,7 +133,7 @@ both.`)
 		case "parallel-streams":
 			cfg.ParallelStreams = *streams
 		case "timeout":
-			cfg.Timeout = *timeout
+			cfg.Timeout = rsyncargs.Duration(*timeout)
 		}
 	})
 	log, err := logFlags.Logger()

@@ -16,6 +16,7 @@ import (
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
 // Problem is a reference or setting a user must fix; its message says what
@@ -104,14 +105,23 @@ func References(ctx context.Context, r client.Reader, repl *drv1.Replication) (*
 }
 
 // Plan is the run's snapshot of a resolved Replication: its clusters, its
-// spec with every default applied, and how its data moves.
-func (res *Resolved) Plan() contract.ReplicationPlan {
+// spec with every default applied, and how its data moves. A data sync
+// config the data plane would refuse is a Problem, found before any step
+// runs; it only matters when the Replication syncs data.
+func (res *Resolved) Plan() (contract.ReplicationPlan, error) {
 	r := res.Replication
 	spec := *r.Spec.DeepCopy()
 	if len(spec.ResourceTypes) == 0 {
 		spec.ResourceTypes = res.Source.Spec.DefaultResourceTypes
 	}
 	drv1.SetReplicationDefaults(&spec)
+	var dataSync rsyncargs.Config
+	if spec.PVCConfig.SyncData {
+		var err error
+		if dataSync, err = DataSync(spec.PVCConfig.DataSyncConfig); err != nil {
+			return contract.ReplicationPlan{}, &Problem{Message: err.Error()}
+		}
+	}
 	return contract.ReplicationPlan{
 		DataPlane:            DataPlane(res.Source, res.ClusterKey, spec.RetryConfig),
 		Replication:          contract.ObjectRef{Namespace: r.Namespace, Name: r.Name},
@@ -121,8 +131,9 @@ func (res *Resolved) Plan() contract.ReplicationPlan {
 		SourceNamespace:      spec.SourceNamespace,
 		DestinationNamespace: spec.DestinationNamespace,
 		Spec:                 spec,
+		DataSync:             dataSync,
 		AcceptChanges:        pendingAcceptChanges(r),
-	}
+	}, nil
 }
 
 // pendingAcceptChanges is the accept-changes value no run has taken yet, or "".

@@ -28,6 +28,7 @@ import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/lab"
 )
@@ -164,7 +165,7 @@ func benchOverhead(t *testing.T, e *pvcSyncEnv, report reportFunc) {
 	want := e.sourceChecksums(t, "fill-"+name, "/data")
 	kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "pod", "fill-"+name, "--wait=true", "--timeout=60s")
 
-	run := e.startSync(t, name, e.input(name, drv1.DataSyncConfig{}), e.tp.TaskQueue)
+	run := e.startSync(t, name, e.input(name, rsyncargs.Config{}), e.tp.TaskQueue)
 	watch, stop := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer stop()
 	mover := make(chan moverTimes, 1)
@@ -209,7 +210,7 @@ func benchKillCost(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc) {
 	queue := fmt.Sprintf("drs-bench-kill-%06x", rand.IntN(1<<24))
 	want := e.fillBig(t, name, 1024)
 	w := e.startWorkerProcess(t, bin, queue)
-	run := e.startSync(t, name, e.input(name, drv1.DataSyncConfig{BandwidthLimit: 25 << 10}), queue)
+	run := e.startSync(t, name, e.input(name, rsyncargs.Config{BandwidthLimitKiB: 25 << 10}), queue)
 
 	watch, stop := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer stop()

@@ -30,6 +30,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/lab"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
@@ -66,7 +67,7 @@ func TestPVCSync(t *testing.T) {
 		// rwo alone first, to measure the overhead of one small PVC's sync;
 		// then the other two at once.
 		runs := map[string]client.WorkflowRun{}
-		runs["rwo"] = e.startSync(t, "rwo", e.input("rwo", drv1.DataSyncConfig{}), e.tp.TaskQueue)
+		runs["rwo"] = e.startSync(t, "rwo", e.input("rwo", rsyncargs.Config{}), e.tp.TaskQueue)
 		watch, stopWatch := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer stopWatch()
 		mover := make(chan moverTimes, 1)
@@ -89,7 +90,7 @@ func TestPVCSync(t *testing.T) {
 		e.reportOverhead(t, runs["rwo"], <-mover)
 		check("rwo", res)
 		for _, n := range []string{"rwx", "cold"} {
-			runs[n] = e.startSync(t, n, e.input(n, drv1.DataSyncConfig{}), e.tp.TaskQueue)
+			runs[n] = e.startSync(t, n, e.input(n, rsyncargs.Config{}), e.tp.TaskQueue)
 		}
 		for _, n := range []string{"rwx", "cold"} {
 			check(n, e.waitSync(t, runs[n]))
@@ -109,7 +110,7 @@ func TestPVCSync(t *testing.T) {
 			rm -rf a/b/c/deep && mkdir -p fresh/dir && echo fresh > fresh/dir/f
 			ln -sfn a/new-file link-to-new`)
 		want := e.sourceChecksums(t, "app", "/data")
-		res := e.waitSync(t, e.startSync(t, "rwo", e.input("rwo", drv1.DataSyncConfig{}), e.tp.TaskQueue))
+		res := e.waitSync(t, e.startSync(t, "rwo", e.input("rwo", rsyncargs.Config{}), e.tp.TaskQueue))
 		if got := e.drChecksums(t, "rwo"); got != want {
 			t.Errorf("rwo: DR copy differs after resync\nsource:\n%s\ndr:\n%s", want, got)
 		}
@@ -128,7 +129,7 @@ func TestPVCSync(t *testing.T) {
 	t.Run("Cancel", func(t *testing.T) {
 		e.fillBig(t, "big-cancel", 48)
 		// 1 MiB/s: the 48 MiB transfer would take most of a minute.
-		run := e.startSync(t, "big-cancel", e.input("big-cancel", drv1.DataSyncConfig{BandwidthLimit: 1024}), e.tp.TaskQueue)
+		run := e.startSync(t, "big-cancel", e.input("big-cancel", rsyncargs.Config{BandwidthLimitKiB: 1024}), e.tp.TaskQueue)
 		e.waitBytesMoved(t, run)
 		cancelled := time.Now()
 		if err := e.tp.Client.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID()); err != nil {
@@ -162,7 +163,7 @@ func TestPVCSync(t *testing.T) {
 		want := e.fillBig(t, "big-kill", 32)
 		w := e.startWorkerProcess(t, bin, queue)
 		// 2 MiB/s: about 16 s, long enough to kill the worker in the middle.
-		run := e.startSync(t, "big-kill", e.input("big-kill", drv1.DataSyncConfig{BandwidthLimit: 2048}), queue)
+		run := e.startSync(t, "big-kill", e.input("big-kill", rsyncargs.Config{BandwidthLimitKiB: 2048}), queue)
 		e.waitBytesMoved(t, run)
 		if err := w.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatalf("kill -9 worker: %v", err)
@@ -493,7 +494,7 @@ func (e *pvcSyncEnv) exec(t *testing.T, c *lab.Cluster, ns, pod, script string, 
 
 // input is the PVCSync input for the source PVC name into dr, mapping the
 // default class to dr's other class.
-func (e *pvcSyncEnv) input(name string, data drv1.DataSyncConfig) contract.PVCSyncInput {
+func (e *pvcSyncEnv) input(name string, data rsyncargs.Config) contract.PVCSyncInput {
 	maxRetries := int32(3)
 	return contract.PVCSyncInput{
 		Replication:          contract.ObjectRef{Namespace: e.controlNS, Name: "e2e"},

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
@@ -38,7 +40,7 @@ func TestTransfer(t *testing.T) {
 			PVC: contract.PVCRef{Cluster: dr, Namespace: "app", Name: "data"}, Node: "dr-1",
 			Image:     contract.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever},
 			AgentAddr: "10.255.0.11:2222", Target: "10.244.1.5:8873", Credentials: "drs-creds-x",
-			Config: drv1.DataSyncConfig{BandwidthLimit: 100, ExcludePaths: []string{"cache"}},
+			Config: rsyncargs.Config{BandwidthLimitKiB: 100, ExcludePaths: []string{"cache"}},
 		}
 	}
 	// finishedPod is a sync pod whose mover already ended with summary, as a
@@ -118,16 +120,35 @@ func TestTransfer(t *testing.T) {
 		assert.Contains(t, appErr.Error(), "without a summary")
 	})
 
-	t.Run("a disallowed rsync option fails before any pod exists", func(t *testing.T) {
-		in := input("pvc-sync/prod/app/badopt")
-		in.Config.RsyncOptions = []string{"--rsh=sh -c evil"}
-		_, err := run(in, nil)
+	// The config arrives validated: the plan refuses a bad one, as a spec a
+	// user must fix, before any run starts a pod.
+	t.Run("a disallowed rsync option fails the plan", func(t *testing.T) {
+		r := &drv1.Replication{
+			ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "badopt"},
+			Spec: drv1.ReplicationSpec{
+				SourceCluster: "dr", DestinationCluster: "dr", SourceNamespace: "app", DestinationNamespace: "app-dr",
+				ReplicationMode: drv1.ModeManual,
+				PVCConfig: &drv1.PVCConfig{SyncData: true,
+					DataSyncConfig: &drv1.DataSyncConfig{RsyncOptions: []string{"--rsh=sh -c evil"}, ExcludePaths: []string{"cache"}}},
+			},
+		}
+		require.NoError(t, cluster.Client.Create(ctx, r))
+		plans := &activities.PlanActivities{Control: cluster.Client}
+		ref := contract.ObjectRef{Namespace: r.Namespace, Name: r.Name}
+		_, err := plans.ResolveReplication(ctx, ref)
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "got %v", err)
 		assert.Equal(t, contract.ErrTypeInvalidSpec, appErr.Type())
-		assert.Contains(t, appErr.Error(), "--rsh")
-		var none corev1.Pod
-		assert.Error(t, cluster.Client.Get(ctx, client.ObjectKey{Namespace: "app", Name: in.Op.Name("sync")}, &none))
+		assert.True(t, appErr.NonRetryable())
+		assert.Contains(t, appErr.Error(), "spec.pvcConfig.dataSyncConfig: ")
+		assert.Contains(t, appErr.Error(), `rsyncOptions: rsync option not allowed: "--rsh=sh -c evil"`)
+
+		r.Spec.PVCConfig.DataSyncConfig.RsyncOptions = []string{"--whole-file"}
+		require.NoError(t, cluster.Client.Update(ctx, r))
+		plan, err := plans.ResolveReplication(ctx, ref)
+		require.NoError(t, err)
+		assert.Equal(t, rsyncargs.Config{ExcludePaths: []string{"cache"}, RsyncOptions: []string{"--whole-file"},
+			VerificationMode: rsyncargs.VerifyNone, ParallelStreams: 1, Timeout: rsyncargs.Duration(2 * time.Hour)}, plan.DataSync)
 	})
 
 	t.Run("the sync pod runs on the chosen node and mounts the DR PVC and the keys", func(t *testing.T) {

@@ -105,6 +105,12 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		}
 		return sum
 	}
+	// The one check of the data sync config on this side: the controller's
+	// config arrives validated (internal/resolve.DataSync), but the mover is
+	// also run by hand, with --config-json, DRSYNCER_SYNC_CONFIG or flags a
+	// person typed, and a bad one must end here as a permanent "not run",
+	// before the agent is dialed. (rsyncargs.Build re-checks what it turns
+	// into argv: that is the argv builder's own guarantee, not a validation.)
 	if err := o.Config.Validate(); err != nil {
 		return fail(notRun(rsyncargs.ClassPermanent, "invalid data sync config"), err)
 	}
@@ -130,7 +136,7 @@ func (r *run) execute(parent context.Context) progress.Summary {
 	ctx := parent
 	if o.Config.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(parent, o.Config.Timeout)
+		ctx, cancel = context.WithTimeout(parent, time.Duration(o.Config.Timeout))
 		defer cancel()
 	}
 	interrupted := func() (rsyncargs.Outcome, bool) {

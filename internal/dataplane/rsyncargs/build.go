@@ -100,7 +100,7 @@ func build(cfg Config, t Transfer, preflight bool) ([]string, error) {
 		"--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids",
 		"--sparse", "--partial", "--inplace", "--delete", "--modify-window=-1",
 		"--8-bit-output",
-		"--timeout=" + seconds(cfg.IOTimeout, DefaultIOTimeout),
+		"--timeout=" + seconds(time.Duration(cfg.IOTimeout), DefaultIOTimeout),
 		"--contimeout=" + seconds(0, DefaultConnectTimeout),
 	}
 	if preflight {
@@ -173,7 +173,7 @@ func BuildVerify(cfg Config, source, dest, filesFrom string) ([]string, error) {
 	return []string{
 		"--links", "--perms", "--times", "--group", "--owner", "--devices", "--specials",
 		"--numeric-ids", "--checksum", "--dry-run", "--8-bit-output",
-		"--timeout=" + seconds(cfg.IOTimeout, DefaultIOTimeout),
+		"--timeout=" + seconds(time.Duration(cfg.IOTimeout), DefaultIOTimeout),
 		"--contimeout=" + seconds(0, DefaultConnectTimeout),
 		"--out-format=" + VerifyLinePrefix + "%i\t%n",
 		"--files-from=" + filesFrom, "--from0",
@@ -192,7 +192,7 @@ func BuildRootAttrs(cfg Config, source, dest string) ([]string, error) {
 	return []string{
 		"--dirs", "--perms", "--times", "--owner", "--group", "--acls", "--xattrs", "--numeric-ids",
 		"--modify-window=-1", "--8-bit-output",
-		"--timeout=" + seconds(cfg.IOTimeout, DefaultIOTimeout),
+		"--timeout=" + seconds(time.Duration(cfg.IOTimeout), DefaultIOTimeout),
 		"--contimeout=" + seconds(0, DefaultConnectTimeout),
 		"--exclude=/*",
 		source, dest,
@@ -207,7 +207,7 @@ func BuildListTop(cfg Config, source string) ([]string, error) {
 	}
 	return []string{
 		"--list-only", "--8-bit-output",
-		"--timeout=" + seconds(cfg.IOTimeout, DefaultIOTimeout),
+		"--timeout=" + seconds(time.Duration(cfg.IOTimeout), DefaultIOTimeout),
 		"--contimeout=" + seconds(0, DefaultConnectTimeout),
 		source,
 	}, nil

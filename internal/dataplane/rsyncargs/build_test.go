@@ -65,7 +65,7 @@ func TestBuild(t *testing.T) {
 		{name: "no limit means no flag", cfg: Config{}, absent: []string{"--bwlimit=0"}},
 		{name: "full verification checksums", cfg: Config{VerificationMode: VerifyFull}, contains: []string{"--checksum"}},
 		{name: "sample verification does not", cfg: Config{VerificationMode: VerifySample, SamplePercent: 5}, absent: []string{"--checksum"}},
-		{name: "io timeout rounds up", cfg: Config{IOTimeout: 1500 * time.Millisecond}, contains: []string{"--timeout=2"}},
+		{name: "io timeout rounds up", cfg: Config{IOTimeout: Duration(1500 * time.Millisecond)}, contains: []string{"--timeout=2"}},
 		{name: "excludes are anchored", cfg: Config{ExcludePaths: []string{"cache", "logs/*.log", "**/*.tmp", "tmp dir/"}},
 			contains: []string{"--exclude=/cache", "--exclude=/logs/*.log", "--exclude=/**/*.tmp", "--exclude=/tmp dir/"}},
 		{name: "stream excludes pass through", transfer: withExcludes, contains: []string{"--exclude=/b"}},
@@ -266,7 +266,7 @@ func FuzzBuild(f *testing.F) {
 
 func TestConfigJSONRoundTrip(t *testing.T) {
 	in := Config{BandwidthLimitKiB: 10, ExcludePaths: []string{"cache"}, VerificationMode: VerifySample,
-		SamplePercent: 5, ParallelStreams: 2, Timeout: 90 * time.Minute, IOTimeout: time.Minute}
+		SamplePercent: 5, ParallelStreams: 2, Timeout: Duration(90 * time.Minute), IOTimeout: Duration(time.Minute)}
 	b, err := json.Marshal(in)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"timeout":"1h30m0s"`)
@@ -274,4 +274,14 @@ func TestConfigJSONRoundTrip(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &out))
 	assert.Equal(t, in, out)
 	require.Error(t, json.Unmarshal([]byte(`{"timeout":"soon"}`), &out))
+}
+
+// Workflow histories recorded before Config travelled through the workflow
+// carry the Replication's dataSyncConfig JSON; it must still decode.
+func TestConfigDecodesTheAPIShape(t *testing.T) {
+	var c Config
+	require.NoError(t, json.Unmarshal([]byte(`{"concurrentSyncs":2,"excludePaths":["cache"],"rsyncOptions":["--whole-file"],`+
+		`"bandwidthLimit":100,"timeout":"2h","verificationMode":"sample","samplePercent":10,"parallelStreams":3}`), &c))
+	assert.Equal(t, Config{BandwidthLimitKiB: 100, ExcludePaths: []string{"cache"}, RsyncOptions: []string{"--whole-file"},
+		VerificationMode: VerifySample, SamplePercent: 10, ParallelStreams: 3, Timeout: Duration(2 * time.Hour)}, c)
 }

@@ -34,30 +34,60 @@ const DefaultConnectTimeout = 30 * time.Second
 // pair plus a channel on the one SSH connection.
 const MaxParallelStreams = 16
 
-// Config mirrors the data-movement fields of the Replication's
-// pvcConfig.dataSyncConfig (DESIGN §2). It is a plain struct on purpose: the
-// data plane knows nothing of the Kubernetes API types.
+// Config is the data plane's one data-sync configuration: built and
+// validated from the Replication's pvcConfig.dataSyncConfig once, when a run
+// is planned (internal/resolve.DataSync), carried typed through the workflow
+// to the sync pod, and decoded there by the mover. It is a plain struct on
+// purpose: the data plane knows nothing of the Kubernetes API types.
+//
+// Its JSON is part of the workflow history format: the names are those of
+// the API's dataSyncConfig, which histories recorded before this type
+// travelled carry, so they decode into it. Never rename one.
 type Config struct {
 	// BandwidthLimitKiB is --bwlimit in KiB/s; 0 means unlimited.
-	BandwidthLimitKiB int64
+	BandwidthLimitKiB int64 `json:"bandwidthLimit,omitempty"`
 	// ExcludePaths are paths relative to the volume root (wildcards allowed);
 	// each becomes an anchored --exclude.
-	ExcludePaths []string
+	ExcludePaths []string `json:"excludePaths,omitempty"`
 	// RsyncOptions are extra rsync options, checked against an allow-list.
-	RsyncOptions []string
+	RsyncOptions []string `json:"rsyncOptions,omitempty"`
 	// VerificationMode is none (default), sample or full.
-	VerificationMode VerificationMode
+	VerificationMode VerificationMode `json:"verificationMode,omitempty"`
 	// SamplePercent is the share of files checksummed in sample mode (1-100).
-	SamplePercent int
+	SamplePercent int `json:"samplePercent,omitempty"`
 	// ParallelStreams splits the volume by top-level directory into N rsync
 	// processes over one SSH connection; 0 or 1 means one stream.
-	ParallelStreams int
+	ParallelStreams int `json:"parallelStreams,omitempty"`
 	// Timeout bounds the whole sync; enforced by the mover, not by rsync.
-	Timeout time.Duration
+	Timeout Duration `json:"timeout,omitempty"`
 	// IOTimeout is rsync's --timeout (no data for this long fails the
 	// transfer with exit code 30); 0 means DefaultIOTimeout.
-	IOTimeout time.Duration
+	IOTimeout Duration `json:"ioTimeout,omitempty"`
 }
+
+// Duration is a time.Duration written in JSON as a Go duration string
+// ("1h30m0s"), the form of the API's dataSyncConfig.timeout.
+type Duration time.Duration
+
+// MarshalText writes d as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads a Go duration string; an empty one is zero.
+func (d *Duration) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: write a Go duration such as 90s, 10m or 1h30m", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// String is the Go duration string.
+func (d Duration) String() string { return time.Duration(d).String() }
 
 // Streams is the effective number of parallel rsync streams.
 func (c Config) Streams() int {
@@ -84,12 +114,12 @@ func (c Config) Validate() error {
 	}
 	for _, p := range c.ExcludePaths {
 		if _, err := ExcludePattern(p); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("excludePaths: %w", err))
 		}
 	}
 	for _, o := range c.RsyncOptions {
 		if err := CheckOption(o); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("rsyncOptions: %w", err))
 		}
 	}
 	switch c.Mode() {
