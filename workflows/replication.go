@@ -44,7 +44,7 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 		resources, err := replicateResources(ctx, plan)
 		result.Resources = resources
 		if err != nil {
-			return result, err
+			return result, resourcesFailed(ctx, err, result)
 		}
 	}
 	if plan.Spec.PVCConfig.SyncData {
@@ -95,6 +95,22 @@ func replicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (*c
 		_ = appErr.Details(&res)
 	}
 	return &res, err
+}
+
+// resourcesFailed is the run's error when its ReplicateResources child
+// failed: the child's error type and message, with the run's result as
+// details, so per-object status reaches the Replication's status. A
+// cancelled run stays cancelled.
+func resourcesFailed(ctx workflow.Context, err error, result contract.ReplicationResult) error {
+	var appErr *temporal.ApplicationError
+	if ctx.Err() != nil || !errors.As(err, &appErr) {
+		return err
+	}
+	msg := failureSummary(result)
+	if msg == "" {
+		msg = appErr.Message()
+	}
+	return temporal.NewNonRetryableApplicationError(msg, appErr.Type(), nil, result)
 }
 
 // failureSummary says what failed in a run, in one line for the Synced condition.

@@ -186,18 +186,23 @@ func maxOverlap(starts []time.Time, d time.Duration) int {
 	return most
 }
 
-func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
+// resolvedRunEnv is a test environment with every workflow registered and
+// ResolveReplication returning plan.
+func resolvedRunEnv(plan contract.ReplicationPlan) *testsuite.TestWorkflowEnvironment {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
-	plan := testPlan(2)
-	env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: contract.ReplicationName})
-	env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: contract.PVCSyncName})
-	env.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: contract.ReplicateResourcesName})
+	RegisterAll(env)
 	var plans *activities.PlanActivities
-	var pvcActs *activities.PVCActivities
 	env.RegisterActivity(plans)
-	env.RegisterActivity(pvcActs)
 	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
+	return env
+}
+
+func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
+	plan := testPlan(2)
+	env := resolvedRunEnv(plan)
+	var pvcActs *activities.PVCActivities
+	env.RegisterActivity(pvcActs)
 	env.OnActivity(pvcActs.ListPVCs, mock.Anything, mock.Anything).Return(contract.PVCList{Names: []string{"a"}}, nil)
 	env.OnWorkflow(contract.ReplicateResourcesName, mock.Anything, plan).Return(contract.ResourcesResult{Total: 5, Synced: 3, Failed: 2, Changed: true,
 		Resources: []contract.ObjectStatus{{Kind: "Secret", Name: "tls", State: contract.StateFailed, Error: "admission webhook denied it"}}}, nil)
@@ -211,6 +216,32 @@ func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
 	require.NoError(t, appErr.Details(&result))
 	require.Len(t, result.PVCs, 1)
 	assert.Empty(t, result.PVCs[0].Error, "PVC data still syncs when some objects fail")
+}
+
+// A ReplicateResources child that fails (failureHandling stops the run)
+// must not take the per-object status with it: the run's error carries the
+// whole ReplicationResult, which is what the controller writes to status.
+func TestReplicationKeepsObjectStatusWhenResourcesFail(t *testing.T) {
+	plan := testPlan(2)
+	env := resolvedRunEnv(plan)
+	partial := contract.ResourcesResult{Total: 3, Synced: 2, Failed: 1, Changed: true, Stopped: "Secret tls",
+		Resources: []contract.ObjectStatus{
+			{Kind: "ConfigMap", Name: "app", State: contract.StateSynced},
+			{Kind: "Secret", Name: "tls", State: contract.StateFailed, Error: "admission webhook denied it"},
+		}}
+	env.OnWorkflow(contract.ReplicateResourcesName, mock.Anything, plan).Return(contract.ResourcesResult{},
+		temporal.NewNonRetryableApplicationError("stopped at Secret tls", contract.ErrTypeResourcesFailed, nil, partial))
+	env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual-5"})
+
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	assert.Equal(t, contract.ErrTypeResourcesFailed, appErr.Type())
+	assert.Contains(t, appErr.Message(), "1 of 3 objects failed, first Secret tls: admission webhook denied it")
+	var result contract.ReplicationResult
+	require.NoError(t, appErr.Details(&result), "the run's error carries a ReplicationResult")
+	require.NotNil(t, result.Resources)
+	assert.Equal(t, partial.Resources, result.Resources.Resources, "every object's status survives")
+	assert.Equal(t, 1, result.Resources.Failed)
 }
 
 func TestReplicationCancelEndsCanceledAfterChildrenCleanUp(t *testing.T) {
