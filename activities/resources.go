@@ -131,12 +131,8 @@ func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan contract.
 	}
 	result.SourceTerminating = source.GetDeletionTimestamp() != nil
 	nc := plan.Spec.NamespaceConfig
-	create, no := true, resources.NamespaceOptions{PreserveLabels: true, PreserveAnnotations: true}
-	if nc != nil {
-		create = nc.CreateNamespace == nil || *nc.CreateNamespace
-		no.PreserveLabels = nc.PreserveLabels == nil || *nc.PreserveLabels
-		no.PreserveAnnotations = nc.PreserveAnnotations == nil || *nc.PreserveAnnotations
-	}
+	create := nc.CreateNamespace
+	no := resources.NamespaceOptions{PreserveLabels: nc.PreserveLabels, PreserveAnnotations: nc.PreserveAnnotations}
 	desired := resources.TransformNamespace(source, planOptions(plan), no)
 
 	existing, err := dst.Resource(namespacesResource).Get(ctx, plan.DestinationNamespace, metav1.GetOptions{})
@@ -170,7 +166,39 @@ var resourceApply = metav1.ApplyOptions{FieldManager: resourceFieldManager, Forc
 
 // planOptions are the transform options of a plan.
 func planOptions(plan contract.ReplicationPlan) resources.Options {
-	return resources.OptionsFor(plan.Source.Name, plan.Replication.String(), plan.Spec)
+	s := plan.Spec
+	o := resources.Options{
+		SourceCluster:        plan.Source.Name,
+		SourceNamespace:      plan.SourceNamespace,
+		DestinationNamespace: plan.DestinationNamespace,
+		Replication:          plan.Replication.String(),
+		ScaleToZero:          s.ScaleToZero,
+		Ingress: resources.IngressOptions{PreserveAnnotations: s.IngressConfig.PreserveAnnotations,
+			PreserveTLS: s.IngressConfig.PreserveTLS, PreserveBackends: s.IngressConfig.PreserveBackends},
+	}
+	o.PVC.PreserveVolumeAttributes = s.PVCConfig.PreserveVolumeAttributes
+	o.PVC.SyncPersistentVolumes = s.PVCConfig.SyncPersistentVolumes
+	o.PVC.StorageClasses = mappings(s.PVCConfig.StorageClassMappings)
+	o.PVC.AccessModes = mappings(s.PVCConfig.AccessModeMappings)
+	return o
+}
+
+// mappings is a from → to map; nil when there are none.
+func mappings(ms []contract.Mapping) map[string]string {
+	var out map[string]string
+	for _, m := range ms {
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[m.From] = m.To
+	}
+	return out
+}
+
+// handling is the immutable-field handling of kind k under plan.
+func handling(plan contract.ReplicationPlan, k resources.Kind) drv1.ImmutableHandling {
+	irc := plan.Spec.ImmutableResourceConfig
+	return resources.HandlingFor(k, irc.DefaultHandling, irc.ResourceOverrides)
 }
 
 func (a *ResourceActivities) clients(ctx context.Context, plan contract.ReplicationPlan) (src, dst dynamic.Interface, err error) {
@@ -236,7 +264,7 @@ func (a *ResourceActivities) ReplicateKind(ctx context.Context, in contract.Repl
 	}
 
 	r := &kindRun{plan: plan, kind: k, dst: dst.Resource(k.GVR()).Namespace(plan.DestinationNamespace),
-		cluster: dst, opts: planOptions(plan), handling: resources.HandlingFor(k, plan.Spec.ImmutableResourceConfig)}
+		cluster: dst, opts: planOptions(plan), handling: handling(plan, k)}
 	if k.Kind == "PersistentVolumeClaim" && r.opts.PVC.SyncPersistentVolumes {
 		volumes, err := a.replicateVolumes(ctx, src, dst, plan, sources, &r.opts)
 		result.Objects = append(result.Objects, volumes.Objects...)

@@ -47,7 +47,7 @@ func (r *kindRun) write(ctx context.Context, d resources.Decision, existing *uns
 			return detail, err
 		}
 		if forced {
-			detail = joinDetail(detail, "delete forced after forceDeleteTimeout "+string(r.timeouts().ForceDeleteTimeout))
+			detail = joinDetail(detail, "delete forced after forceDeleteTimeout "+string(r.plan.Spec.ImmutableResourceConfig.ForceDeleteTimeout))
 		}
 	case resources.ActionForceRecreate:
 		if _, err := r.deleteAndWait(ctx, existing, true); err != nil {
@@ -69,26 +69,6 @@ func joinDetail(a, b string) string {
 	return a + "; " + b
 }
 
-func (r *kindRun) timeouts() drv1.ImmutableResourceConfig {
-	cfg := drv1.ImmutableResourceConfig{DrainTimeout: "5m", ForceDeleteTimeout: "2m"}
-	if c := r.plan.Spec.ImmutableResourceConfig; c != nil {
-		if c.DrainTimeout != "" {
-			cfg.DrainTimeout = c.DrainTimeout
-		}
-		if c.ForceDeleteTimeout != "" {
-			cfg.ForceDeleteTimeout = c.ForceDeleteTimeout
-		}
-	}
-	return cfg
-}
-
-func resourceTimeout(d drv1.Duration, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(string(d)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
 // delete removes one DR object, only the very one listed (UID precondition),
 // leaving its dependents to the DR garbage collector.
 func (r *kindRun) delete(ctx context.Context, obj *unstructured.Unstructured, grace *int64) error {
@@ -105,7 +85,7 @@ func (r *kindRun) delete(ctx context.Context, obj *unstructured.Unstructured, gr
 // go; a graceful delete still pending then is repeated without grace.
 // forced reports that it was.
 func (r *kindRun) deleteAndWait(ctx context.Context, obj *unstructured.Unstructured, force bool) (forced bool, err error) {
-	timeout := resourceTimeout(r.timeouts().ForceDeleteTimeout, 2*time.Minute)
+	timeout := r.plan.Spec.ImmutableResourceConfig.ForceDeleteTimeout.Value()
 	var grace *int64
 	if force {
 		grace = new(int64)
@@ -168,7 +148,7 @@ func (r *kindRun) drain(ctx context.Context, workload *unstructured.Unstructured
 		return "", fmt.Errorf("delete %s %s before draining its pods: %w", r.kind, name, err)
 	}
 	podClient := r.cluster.Resource(podsResource).Namespace(r.plan.DestinationNamespace)
-	timeout := resourceTimeout(r.timeouts().DrainTimeout, 5*time.Minute)
+	timeout := r.plan.Spec.ImmutableResourceConfig.DrainTimeout.Value()
 	deadline := time.Now().Add(timeout)
 	for {
 		left, err := podClient.List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
@@ -235,7 +215,7 @@ func (a *ResourceActivities) replicateVolumes(ctx context.Context, src, dst dyna
 		travel = append(travel, pv)
 	}
 	r := &kindRun{plan: plan, kind: k, cluster: dst, dst: dst.Resource(k.GVR()), opts: *opts,
-		handling: resources.HandlingFor(k, plan.Spec.ImmutableResourceConfig)}
+		handling: handling(plan, k)}
 	r.run(ctx, travel, drVolumes, &result)
 	return result, nil
 }

@@ -1,7 +1,6 @@
 package contract
 
 import (
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -21,10 +20,10 @@ const AnnotationAgentChecksum = "dr-syncer.io/agent-checksum"
 
 // AgentConfig is the RemoteCluster's pvcSync, as the rollout applies it.
 type AgentConfig struct {
-	Image      string                    `json:"image"`
-	PullPolicy corev1.PullPolicy         `json:"pullPolicy"`
-	Port       int32                     `json:"port"`
-	Deployment *drv1.AgentDeploymentSpec `json:"deployment,omitempty"`
+	Image      string            `json:"image"`
+	PullPolicy corev1.PullPolicy `json:"pullPolicy"`
+	Port       int32             `json:"port"`
+	Deployment *AgentDeployment  `json:"deployment,omitempty"`
 }
 
 // AgentRolloutInput says which cluster gets which agent. Key material is

@@ -22,7 +22,3 @@ type ConnectivityInput struct {
 	// TimeoutSeconds bounds the check pod, from start to result.
 	TimeoutSeconds int32 `json:"timeoutSeconds"`
 }
-
-// DefaultConnectivityTimeoutSeconds is the CRD's default of
-// connectivityTimeoutSeconds.
-const DefaultConnectivityTimeoutSeconds = 60

@@ -34,3 +34,12 @@ func TestLayering(t *testing.T) {
 		}
 	}
 }
+
+// The contract's types are its own: a CRD change must not silently change
+// what workflow histories carry, so it does not import the API package.
+func TestContractDoesNotUseAPITypes(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, module+"contract").CombinedOutput()
+	require.NoError(t, err, "go list: %s", out)
+	assert.NotContains(t, strings.Fields(string(out)), module+"api/v1alpha1",
+		"contract imports api/v1alpha1; give the field a contract type and convert in internal/resolve")
+}

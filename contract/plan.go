@@ -1,7 +1,6 @@
 package contract
 
 import (
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
@@ -17,8 +16,8 @@ type ReplicationPlan struct {
 	// SourceNamespace and DestinationNamespace are both set (the latter defaulted).
 	SourceNamespace      string `json:"sourceNamespace"`
 	DestinationNamespace string `json:"destinationNamespace"`
-	// Spec is the Replication's spec with every default applied.
-	Spec drv1.ReplicationSpec `json:"spec"`
+	// Spec is the Replication's settings, resolved, with every default applied.
+	Spec ReplicationSettings `json:"spec"`
 	// DataSync is Spec's pvcConfig.dataSyncConfig as the data plane runs it,
 	// validated. A plan recorded before it existed decodes it as the empty
 	// config.
@@ -40,7 +39,7 @@ type DataPlane struct {
 	AgentHostKey SecretRef `json:"agentHostKey"`
 	// Retry is the replication's retryConfig, overridden field by field by
 	// the source RemoteCluster's pvcSync.retryConfig.
-	Retry drv1.RetryConfig `json:"retry"`
+	Retry RetrySettings `json:"retry"`
 	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster.
 	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit"`
 }

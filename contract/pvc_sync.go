@@ -1,7 +1,6 @@
 package contract
 
 import (
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
@@ -24,8 +23,8 @@ type PVCSyncInput struct {
 	AgentPort    int32            `json:"agentPort"`
 	ClusterKey   SecretRef        `json:"clusterKey"`
 	AgentHostKey SecretRef        `json:"agentHostKey"`
-	Retry        drv1.RetryConfig `json:"retry"`
-	FailureMode  drv1.FailureMode `json:"failureMode"`
+	Retry        RetrySettings    `json:"retry"`
+	FailureMode  FailureMode      `json:"failureMode"`
 	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster
 	// across all Replications; 0 means no bound.
 	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit,omitempty"`

@@ -85,7 +85,7 @@ func (r *ClusterMappingReconciler) startCheck(ctx context.Context, m *drv1.Clust
 		AgentHostKey:   resolve.AgentHostKeySecret(obs.Source),
 		Image:          contract.Image{Reference: cfg.Image, PullPolicy: cfg.PullPolicy},
 		AgentPort:      cfg.Port,
-		TimeoutSeconds: m.Spec.ConnectivityTimeoutSeconds,
+		TimeoutSeconds: m.Spec.ConnectivityTimeout(),
 	}
 	run, err := r.Temporal.StartWorkflowOnce(ctx, plan.StartCheck, contract.ConnectivityName, in,
 		temporal.NewSearchAttributes(contract.AttrSourceCluster.ValueSet(m.Spec.SourceCluster)))

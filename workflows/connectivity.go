@@ -44,9 +44,6 @@ func Connectivity(ctx workflow.Context, in contract.ConnectivityInput) (contract
 		}
 	}()
 
-	if in.TimeoutSeconds <= 0 {
-		in.TimeoutSeconds = contract.DefaultConnectivityTimeoutSeconds
-	}
 	timeout := time.Duration(in.TimeoutSeconds) * time.Second
 	check := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		// The activity ends the wait at the timeout itself, with the pod's

@@ -36,7 +36,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 	}
 	var a *activities.PVCActivities
-	retry := RetryPolicy(&in.Retry, in.FailureMode)
+	retry := RetryPolicy(in.Retry, in.FailureMode)
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry})
 
 	// Whatever a crashed earlier run of this sync left behind goes first.
@@ -166,13 +166,8 @@ func withCleanupOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
-// transferTimeout is the data sync's timeout, or two hours.
-func transferTimeout(d rsyncargs.Duration) time.Duration {
-	if d <= 0 {
-		return 2 * time.Hour
-	}
-	return time.Duration(d)
-}
+// transferTimeout is the data sync's timeout; the resolver defaults it.
+func transferTimeout(d rsyncargs.Duration) time.Duration { return time.Duration(d) }
 
 // recordPVCSyncMetrics counts each sync by result (the error type when it
 // failed) and records its duration and volume; the SDK's metrics handler is

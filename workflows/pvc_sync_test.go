@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/dr-syncer/dr-syncer/activities"
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -43,8 +42,8 @@ func pvcInput() contract.PVCSyncInput {
 		AgentPort:            2222,
 		ClusterKey:           contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-to-dr-ssh"},
 		AgentHostKey:         contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
-		Retry:                drv1.RetryConfig{MaxRetries: &retries, InitialBackoff: "1s", MaxBackoff: "4s", BackoffMultiplier: 200},
-		FailureMode:          drv1.FailureRetryAndWait,
+		Retry:                contract.RetrySettings{MaxRetries: retries, InitialBackoff: "1s", MaxBackoff: "4s", BackoffMultiplier: 200},
+		FailureMode:          contract.FailureRetryAndWait,
 	}
 }
 
@@ -269,7 +268,7 @@ func TestPVCSyncGivesUpAfterMaxRetries(t *testing.T) {
 }
 
 func TestPVCSyncFailFastDoesNotRetry(t *testing.T) {
-	for _, mode := range []drv1.FailureMode{drv1.FailureFailFast, drv1.FailureWaitForNextSync} {
+	for _, mode := range []contract.FailureMode{contract.FailureFailFast, contract.FailureWaitForNextSync} {
 		t.Run(string(mode), func(t *testing.T) {
 			s := newPVCSuite(t, "Transfer")
 			s.in.FailureMode = mode

@@ -27,8 +27,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/dr-syncer/dr-syncer/activities"
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
@@ -59,7 +59,8 @@ func TestRecordHistories(t *testing.T) {
 			Source:      contract.PVCRef{Cluster: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, Namespace: "shop", Name: pvc},
 			Destination: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}, DestinationNamespace: "shop",
 			Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
-			Retry:                  drv1.RetryConfig{MaxRetries: &retries, InitialBackoff: "1s", MaxBackoff: "2s", BackoffMultiplier: 200},
+			Retry:                  contract.RetrySettings{MaxRetries: retries, InitialBackoff: "1s", MaxBackoff: "2s", BackoffMultiplier: 200},
+			DataSync:               rsyncargs.Config{Timeout: rsyncargs.Duration(2 * time.Hour)},
 			GlobalConcurrencyLimit: 2,
 		}
 	}

@@ -204,7 +204,7 @@ func pvcSyncInput(plan contract.ReplicationPlan, pvc string) contract.PVCSyncInp
 		Source:               contract.PVCRef{Cluster: plan.Source, Namespace: plan.SourceNamespace, Name: pvc},
 		Destination:          plan.Destination,
 		DestinationNamespace: plan.DestinationNamespace,
-		CreateNamespace:      plan.Spec.NamespaceConfig.CreateNamespace != nil && *plan.Spec.NamespaceConfig.CreateNamespace,
+		CreateNamespace:      plan.Spec.NamespaceConfig.CreateNamespace,
 		PreserveVolumeAttrs:  pc.PreserveVolumeAttributes,
 		DataSync:             plan.DataSync,
 		Image:                plan.DataPlane.Image,

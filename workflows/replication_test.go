@@ -39,7 +39,7 @@ func testPlan(concurrent int32) contract.ReplicationPlan {
 	}
 	return contract.ReplicationPlan{
 		Replication: replRef, Generation: 3, Source: srcCluster, Destination: dstCluster,
-		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec, DataSync: dataSync,
+		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: resolve.Settings(spec), DataSync: dataSync,
 		DataPlane: contract.DataPlane{Image: contract.Image{Reference: "img"}, AgentPort: 2222},
 	}
 }
@@ -110,7 +110,7 @@ func TestReplicationPassesThePlanToEachPVCSync(t *testing.T) {
 	assert.Equal(t, contract.PVCRef{Cluster: srcCluster, Namespace: "shop", Name: "data"}, in.Source)
 	assert.Equal(t, map[string]string{"standard": "fast"}, in.StorageClassMappings)
 	assert.True(t, in.CreateNamespace)
-	assert.Equal(t, drv1.FailureRetryAndWait, in.FailureMode)
+	assert.Equal(t, contract.FailureRetryAndWait, in.FailureMode)
 	assert.Equal(t, int32(2222), in.AgentPort)
 	assert.Equal(t, plan.DataSync, in.DataSync, "the plan's resolved config, as it is")
 	assert.Equal(t, rsyncargs.Duration(2*time.Hour), in.DataSync.Timeout)

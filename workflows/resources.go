@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
@@ -29,7 +28,7 @@ const (
 // category whether the run stops (FailFast), fails at the end (RetryOnly) or
 // records the failure and completes (RetryAndWait, WaitForNextSync).
 func ReplicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (contract.ResourcesResult, error) {
-	fh := failureHandling(plan.Spec.FailureHandling)
+	fh := plan.Spec.FailureHandling
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: resourceStepTimeout(plan.Spec.ImmutableResourceConfig),
 		HeartbeatTimeout:    resourceHeartbeatTimeout,
@@ -95,7 +94,7 @@ func ReplicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (co
 
 // resourcesRun accumulates a run's result and what failures decided.
 type resourcesRun struct {
-	fh     drv1.FailureHandling
+	fh     contract.FailureHandling
 	result contract.ResourcesResult
 	groups map[string]int // kind -> index in result.Groups
 	stop   bool           // a FailFast failure: run no further steps
@@ -165,13 +164,13 @@ func (r *resourcesRun) stepFailed(step string, err error) {
 // failure applies the failure mode of a category.
 func (r *resourcesRun) failure(category contract.ErrorCategory, msg string) {
 	switch modeOf(r.fh, category) {
-	case drv1.FailureFailFast:
+	case contract.FailureFailFast:
 		if !r.stop {
 			r.result.Stopped = msg
 		}
 		r.stop = true
 		r.fail = append(r.fail, msg)
-	case drv1.FailureRetryOnly:
+	case contract.FailureRetryOnly:
 		r.fail = append(r.fail, msg)
 	}
 }
@@ -186,8 +185,8 @@ func (r *resourcesRun) finish() (contract.ResourcesResult, error) {
 	return r.result, temporal.NewNonRetryableApplicationError(msg, contract.ErrTypeResourcesFailed, nil, r.result)
 }
 
-func modeOf(fh drv1.FailureHandling, c contract.ErrorCategory) drv1.FailureMode {
-	var m drv1.FailureMode
+func modeOf(fh contract.FailureHandling, c contract.ErrorCategory) contract.FailureMode {
+	var m contract.FailureMode
 	switch c {
 	case contract.CategoryValidation:
 		m = fh.ValidationFailure
@@ -202,31 +201,9 @@ func modeOf(fh drv1.FailureHandling, c contract.ErrorCategory) drv1.FailureMode 
 	return m
 }
 
-// failureHandling fills what SetReplicationDefaults would, for a plan made without it.
-func failureHandling(in *drv1.FailureHandling) drv1.FailureHandling {
-	var fh drv1.FailureHandling
-	if in != nil {
-		fh = *in
-	}
-	if fh.DefaultMode == "" {
-		fh.DefaultMode = drv1.FailureRetryAndWait
-	}
-	for _, m := range []*drv1.FailureMode{&fh.ResourceNotFound, &fh.ValidationFailure, &fh.NetworkError} {
-		if *m == "" {
-			*m = fh.DefaultMode
-		}
-	}
-	return fh
-}
-
-func resourceStepTimeout(irc *drv1.ImmutableResourceConfig) time.Duration {
-	t := minResourceStepTimeout
-	if irc != nil {
-		if need := 2 * (durationOr(irc.DrainTimeout, 5*time.Minute) + 2*durationOr(irc.ForceDeleteTimeout, 2*time.Minute)); need > t {
-			t = need
-		}
-	}
-	return t
+// resourceStepTimeout leaves a recreation room to drain and force-delete.
+func resourceStepTimeout(irc contract.ImmutableSettings) time.Duration {
+	return max(minResourceStepTimeout, 2*(irc.DrainTimeout.Value()+2*irc.ForceDeleteTimeout.Value()))
 }
 
 // rootMessage is the failing activity's own message, what a user reads in

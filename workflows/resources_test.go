@@ -15,6 +15,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
@@ -28,7 +29,7 @@ func resourcesPlan(mode drv1.FailureMode) contract.ReplicationPlan {
 		Replication:     contract.ObjectRef{Namespace: "ops", Name: "shop"},
 		Source:          contract.ClusterRef{Namespace: "ops", Name: "source"},
 		Destination:     contract.ClusterRef{Namespace: "ops", Name: "dr"},
-		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec,
+		SourceNamespace: "shop", DestinationNamespace: "shop", Spec: resolve.Settings(spec),
 	}
 }
 

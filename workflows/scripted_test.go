@@ -6,6 +6,7 @@ import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
@@ -19,11 +20,14 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 			spec := drv1.ReplicationSpec{SourceNamespace: "shop", PVCConfig: &drv1.PVCConfig{SyncData: true,
 				DataSyncConfig: &drv1.DataSyncConfig{ConcurrentSyncs: 1}}}
 			drv1.SetReplicationDefaults(&spec)
+			settings := resolve.Settings(spec)
+			dataSync, err := resolve.DataSync(spec.PVCConfig.DataSyncConfig)
 			return contract.ReplicationPlan{Replication: ref, Generation: 1,
 				Source:          contract.ClusterRef{Namespace: ref.Namespace, Name: "prod"},
 				Destination:     contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"},
-				SourceNamespace: "shop", DestinationNamespace: "shop", Spec: spec,
-				DataPlane: contract.DataPlane{Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222, GlobalConcurrencyLimit: 2}}, nil
+				SourceNamespace: "shop", DestinationNamespace: "shop", Spec: settings, DataSync: dataSync,
+				DataPlane: contract.DataPlane{Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
+					GlobalConcurrencyLimit: 2, Retry: settings.RetryConfig}}, err
 		},
 		"ListPVCs": func(ctx context.Context, in contract.ListPVCsInput) (contract.PVCList, error) {
 			return contract.PVCList{Names: []string{"data", "logs"}}, nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
@@ -60,6 +61,8 @@ func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
 			Destination:            contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"},
 			DestinationNamespace:   replication,
 			GlobalConcurrencyLimit: 2,
+			DataSync:               rsyncargs.Config{Timeout: rsyncargs.Duration(time.Minute)},
+			Retry:                  contract.RetrySettings{MaxRetries: 3, InitialBackoff: "1s", MaxBackoff: "2s", BackoffMultiplier: 200},
 		}
 		run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: contract.PVCSyncWorkflowID(prod.Name, in.Source.Namespace, in.Source.Name), TaskQueue: tp.TaskQueue,

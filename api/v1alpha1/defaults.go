@@ -111,4 +111,14 @@ const (
 	DefaultPullPolicy             = corev1.PullIfNotPresent
 	DefaultAgentPort              = int32(2222)
 	DefaultGlobalConcurrencyLimit = int32(10)
+	// DefaultConnectivityTimeoutSeconds bounds a ClusterMapping's connectivity check.
+	DefaultConnectivityTimeoutSeconds = int32(60)
 )
+
+// ConnectivityTimeout is the mapping's check timeout, defaulted.
+func (s *ClusterMappingSpec) ConnectivityTimeout() int32 {
+	if s.ConnectivityTimeoutSeconds > 0 {
+		return s.ConnectivityTimeoutSeconds
+	}
+	return DefaultConnectivityTimeoutSeconds
+}

@@ -19,18 +19,6 @@ type DeletionGuard struct {
 	MaxObjects *int32 `json:"maxObjects,omitempty"`
 }
 
-// DeletionLimit is how many owned objects one run may delete.
-func (g *DeletionGuard) DeletionLimit(owned int) int {
-	percent, objects := 50, 10
-	if g != nil && g.MaxPercent != nil {
-		percent = int(*g.MaxPercent)
-	}
-	if g != nil && g.MaxObjects != nil {
-		objects = int(*g.MaxObjects)
-	}
-	return max(owned*percent/100, objects)
-}
-
 // SelfReplicationProblem says why a Replication whose source and destination
 // are the same cluster and namespace cannot run: its copy would be the
 // source itself, and pruning or rsync --delete would act on prod. "" when fine.

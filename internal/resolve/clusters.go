@@ -8,16 +8,14 @@ import (
 // DataPlane is how a replication's PVC data moves: the source RemoteCluster's
 // pvcSync with defaults, the pair's key Secret, and the replication's retry
 // config overridden field by field by pvcSync.retryConfig.
-func DataPlane(source *drv1.RemoteCluster, clusterKey contract.SecretRef, retry *drv1.RetryConfig) contract.DataPlane {
+func DataPlane(source *drv1.RemoteCluster, clusterKey contract.SecretRef, replicationRetry contract.RetrySettings) contract.DataPlane {
 	d := contract.DataPlane{
 		Image:                  contract.Image{Reference: drv1.DefaultDataPlaneImage, PullPolicy: drv1.DefaultPullPolicy},
 		AgentPort:              drv1.DefaultAgentPort,
 		ClusterKey:             clusterKey,
 		AgentHostKey:           contract.SecretRef{Namespace: source.Namespace, Name: contract.AgentHostKeySecretName(source.Name)},
 		GlobalConcurrencyLimit: drv1.DefaultGlobalConcurrencyLimit,
-	}
-	if retry != nil {
-		d.Retry = *retry.DeepCopy()
+		Retry:                  replicationRetry,
 	}
 	p := source.Spec.PVCSync
 	if p == nil {
@@ -42,13 +40,13 @@ func DataPlane(source *drv1.RemoteCluster, clusterKey contract.SecretRef, retry 
 	}
 	if rc := p.RetryConfig; rc != nil {
 		if rc.MaxRetries != nil {
-			d.Retry.MaxRetries = rc.MaxRetries
+			d.Retry.MaxRetries = *rc.MaxRetries
 		}
 		if rc.InitialDelay != "" {
-			d.Retry.InitialBackoff = rc.InitialDelay
+			d.Retry.InitialBackoff = contract.Duration(rc.InitialDelay)
 		}
 		if rc.MaxDelay != "" {
-			d.Retry.MaxBackoff = rc.MaxDelay
+			d.Retry.MaxBackoff = contract.Duration(rc.MaxDelay)
 		}
 	}
 	return d
@@ -56,10 +54,10 @@ func DataPlane(source *drv1.RemoteCluster, clusterKey contract.SecretRef, retry 
 
 // AgentConfig is what an agent rollout installs on a RemoteCluster.
 func AgentConfig(rc *drv1.RemoteCluster) contract.AgentConfig {
-	d := DataPlane(rc, contract.SecretRef{}, nil)
+	d := DataPlane(rc, contract.SecretRef{}, contract.RetrySettings{})
 	c := contract.AgentConfig{Image: d.Image.Reference, PullPolicy: d.Image.PullPolicy, Port: d.AgentPort}
-	if p := rc.Spec.PVCSync; p != nil && p.Deployment != nil {
-		c.Deployment = p.Deployment.DeepCopy()
+	if p := rc.Spec.PVCSync; p != nil {
+		c.Deployment = agentDeployment(p.Deployment)
 	}
 	return c
 }
@@ -74,5 +72,5 @@ func ClusterKeySecret(m *drv1.ClusterMapping) contract.SecretRef {
 
 // AgentHostKeySecret is the control-cluster Secret of a cluster's agent host key.
 func AgentHostKeySecret(rc *drv1.RemoteCluster) contract.SecretRef {
-	return DataPlane(rc, contract.SecretRef{}, nil).AgentHostKey
+	return DataPlane(rc, contract.SecretRef{}, contract.RetrySettings{}).AgentHostKey
 }

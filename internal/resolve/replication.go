@@ -122,15 +122,16 @@ func (res *Resolved) Plan() (contract.ReplicationPlan, error) {
 			return contract.ReplicationPlan{}, &Problem{Message: err.Error()}
 		}
 	}
+	settings := Settings(spec)
 	return contract.ReplicationPlan{
-		DataPlane:            DataPlane(res.Source, res.ClusterKey, spec.RetryConfig),
+		DataPlane:            DataPlane(res.Source, res.ClusterKey, settings.RetryConfig),
 		Replication:          contract.ObjectRef{Namespace: r.Namespace, Name: r.Name},
 		Generation:           r.Generation,
 		Source:               contract.ClusterRef{Namespace: r.Namespace, Name: res.Source.Name},
 		Destination:          contract.ClusterRef{Namespace: r.Namespace, Name: res.Destination.Name},
 		SourceNamespace:      spec.SourceNamespace,
 		DestinationNamespace: spec.DestinationNamespace,
-		Spec:                 spec,
+		Spec:                 settings,
 		DataSync:             dataSync,
 		AcceptChanges:        pendingAcceptChanges(r),
 	}, nil

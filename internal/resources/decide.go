@@ -143,24 +143,18 @@ func keepSelectedLabels(want, existing *unstructured.Unstructured) {
 }
 
 // HandlingFor returns the immutable-field handling of kind k: its entry in
-// resourceOverrides (keyed by any name of the kind), else the default.
-func HandlingFor(k Kind, cfg *drv1.ImmutableResourceConfig) drv1.ImmutableHandling {
-	if cfg == nil {
-		return drv1.ImmutableNoChange
-	}
-	for name, h := range cfg.ResourceOverrides {
+// overrides (keyed by any name of the kind), else defaultHandling.
+func HandlingFor(k Kind, defaultHandling string, overrides map[string]string) drv1.ImmutableHandling {
+	for name, h := range overrides {
 		if o, ok := Lookup(name); ok && o.Resource == k.Resource && o.Group == k.Group {
-			return h
+			return drv1.ImmutableHandling(h)
 		}
 		n := strings.ToLower(name)
 		if k.Custom() && (n == k.Resource || n == k.Resource+"."+k.Group || n == strings.ToLower(k.Kind)) {
-			return h
+			return drv1.ImmutableHandling(h)
 		}
 	}
-	if cfg.DefaultHandling == "" {
-		return drv1.ImmutableNoChange
-	}
-	return cfg.DefaultHandling
+	return drv1.ImmutableHandling(defaultHandling)
 }
 
 // immutableFields are, per kind, the fields the API server refuses to change.

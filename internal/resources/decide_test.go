@@ -171,9 +171,9 @@ spec: {storageClassName: `+class+`, accessModes: [ReadWriteOnce], resources: {re
 }
 
 func TestHandlingFor(t *testing.T) {
-	cfg := &drv1.ImmutableResourceConfig{DefaultHandling: drv1.ImmutableNoChange, ResourceOverrides: map[string]drv1.ImmutableHandling{
-		"statefulsets": drv1.ImmutableRecreateWithPodDrain, "Deployment": drv1.ImmutableRecreate, "certificates.cert-manager.io": drv1.ImmutableForceUpdate,
-	}}
+	overrides := map[string]string{
+		"statefulsets": "RecreateWithPodDrain", "Deployment": "Recreate", "certificates.cert-manager.io": "ForceUpdate",
+	}
 	tests := []struct {
 		kind Kind
 		want drv1.ImmutableHandling
@@ -184,9 +184,9 @@ func TestHandlingFor(t *testing.T) {
 		{Kind{Kind: "Certificate", Group: "cert-manager.io", Version: "v1", Resource: "certificates", Stage: StageCustom}, drv1.ImmutableForceUpdate},
 	}
 	for _, tc := range tests {
-		assert.Equal(t, tc.want, HandlingFor(tc.kind, cfg), tc.kind.String())
+		assert.Equal(t, tc.want, HandlingFor(tc.kind, "NoChange", overrides), tc.kind.String())
 	}
-	assert.Equal(t, drv1.ImmutableNoChange, HandlingFor(mustLookup(t, "sts"), nil))
+	assert.Equal(t, drv1.ImmutableRecreate, HandlingFor(mustLookup(t, "sts"), "Recreate", nil), "the default without an override")
 }
 
 func mustLookup(t *testing.T, name string) Kind {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
@@ -35,16 +34,6 @@ func TestDeletionGuardDecisionTable(t *testing.T) {
 			assert.Contains(t, reason, "annotate Replication dr/shop with dr-syncer.io/accept-changes=", "says what to do")
 		})
 	}
-}
-
-func TestDeletionLimitIsTheLargerOfShareAndCount(t *testing.T) {
-	var defaults *drv1.DeletionGuard
-	assert.Equal(t, 10, defaults.DeletionLimit(4), "10 objects when 50% is fewer")
-	assert.Equal(t, 15, defaults.DeletionLimit(30), "50% of 30")
-	p, n := int32(20), int32(2)
-	assert.Equal(t, 20, (&drv1.DeletionGuard{MaxPercent: &p, MaxObjects: &n}).DeletionLimit(100))
-	zero := int32(0)
-	assert.Equal(t, 0, (&drv1.DeletionGuard{MaxPercent: &zero, MaxObjects: &zero}).DeletionLimit(100), "a guard that allows no deletion")
 }
 
 func TestIsVolume(t *testing.T) {

@@ -1,7 +1,6 @@
 package resources
 
 import (
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -57,49 +56,4 @@ type PVCOptions struct {
 	// PortableVolumes are the source PVs replicated with their names (see
 	// VolumePortable); a claim keeps its volumeName only when it binds to one.
 	PortableVolumes map[string]bool
-}
-
-// OptionsFor reads Options from a spec that has its defaults applied
-// (drv1.SetReplicationDefaults); replication is "<namespace>/<name>".
-func OptionsFor(sourceCluster, replication string, spec drv1.ReplicationSpec) Options {
-	o := Options{
-		SourceCluster:        sourceCluster,
-		SourceNamespace:      spec.SourceNamespace,
-		DestinationNamespace: spec.DestinationNamespace,
-		Replication:          replication,
-		ScaleToZero:          spec.ScaleToZero == nil || *spec.ScaleToZero,
-		Ingress:              IngressOptions{PreserveAnnotations: true, PreserveTLS: true, PreserveBackends: true},
-	}
-	if o.DestinationNamespace == "" {
-		o.DestinationNamespace = o.SourceNamespace
-	}
-	if ic := spec.IngressConfig; ic != nil {
-		o.Ingress.PreserveAnnotations = boolOr(ic.PreserveAnnotations, true)
-		o.Ingress.PreserveTLS = boolOr(ic.PreserveTLS, true)
-		o.Ingress.PreserveBackends = boolOr(ic.PreserveBackends, true)
-	}
-	if pc := spec.PVCConfig; pc != nil {
-		o.PVC.PreserveVolumeAttributes = pc.PreserveVolumeAttributes
-		o.PVC.SyncPersistentVolumes = pc.SyncPersistentVolumes
-		for _, m := range pc.StorageClassMappings {
-			if o.PVC.StorageClasses == nil {
-				o.PVC.StorageClasses = map[string]string{}
-			}
-			o.PVC.StorageClasses[m.From] = m.To
-		}
-		for _, m := range pc.AccessModeMappings {
-			if o.PVC.AccessModes == nil {
-				o.PVC.AccessModes = map[string]string{}
-			}
-			o.PVC.AccessModes[m.From] = m.To
-		}
-	}
-	return o
-}
-
-func boolOr(p *bool, def bool) bool {
-	if p == nil {
-		return def
-	}
-	return *p
 }

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -527,19 +526,4 @@ spec: {finalizers: [kubernetes]}
 	bare := TransformNamespace(src, o, NamespaceOptions{})
 	assert.Equal(t, map[string]string{LabelManagedBy: ManagedByValue}, bare.GetLabels())
 	assert.NotContains(t, bare.GetAnnotations(), "owner")
-}
-
-func TestOptionsForReadsTheDefaultedSpec(t *testing.T) {
-	spec := drv1.ReplicationSpec{SourceNamespace: "shop", ScaleToZero: new(bool),
-		IngressConfig: &drv1.IngressConfig{PreserveTLS: new(bool)},
-		PVCConfig: &drv1.PVCConfig{StorageClassMappings: []drv1.Mapping{{From: "a", To: "b"}},
-			AccessModeMappings: []drv1.AccessModeMapping{{From: "ReadWriteOnce", To: "ReadWriteMany"}}, SyncPersistentVolumes: true}}
-	drv1.SetReplicationDefaults(&spec)
-	o := OptionsFor("prod", "ns/r", spec)
-	assert.Equal(t, "shop", o.DestinationNamespace)
-	assert.False(t, o.ScaleToZero)
-	assert.Equal(t, IngressOptions{PreserveAnnotations: true, PreserveTLS: false, PreserveBackends: true}, o.Ingress)
-	assert.Equal(t, map[string]string{"a": "b"}, o.PVC.StorageClasses)
-	assert.Equal(t, map[string]string{"ReadWriteOnce": "ReadWriteMany"}, o.PVC.AccessModes)
-	assert.True(t, o.PVC.SyncPersistentVolumes)
 }

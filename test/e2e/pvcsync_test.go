@@ -496,6 +496,9 @@ func (e *pvcSyncEnv) exec(t *testing.T, c *lab.Cluster, ns, pod, script string, 
 // default class to dr's other class.
 func (e *pvcSyncEnv) input(name string, data rsyncargs.Config) contract.PVCSyncInput {
 	maxRetries := int32(3)
+	if data.Timeout == 0 {
+		data.Timeout = rsyncargs.Duration(10 * time.Minute) // what the resolver defaults for a plan
+	}
 	return contract.PVCSyncInput{
 		Replication:          contract.ObjectRef{Namespace: e.controlNS, Name: "e2e"},
 		Source:               contract.PVCRef{Cluster: contract.ClusterRef{Namespace: e.controlNS, Name: lab.Prod}, Namespace: e.srcNS, Name: name},
@@ -508,7 +511,7 @@ func (e *pvcSyncEnv) input(name string, data rsyncargs.Config) contract.PVCSyncI
 		AgentPort:            agentPort,
 		ClusterKey:           e.clusterKey,
 		AgentHostKey:         e.agentHostKey,
-		Retry:                drv1.RetryConfig{MaxRetries: &maxRetries, InitialBackoff: "1s", MaxBackoff: "5s"},
+		Retry:                contract.RetrySettings{MaxRetries: maxRetries, InitialBackoff: "1s", MaxBackoff: "5s", BackoffMultiplier: 200},
 	}
 }
 

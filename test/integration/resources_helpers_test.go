@@ -18,6 +18,7 @@ import (
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
@@ -51,7 +52,7 @@ func (s *resourceSuite) plan(src, dst string, edit func(*drv1.ReplicationSpec)) 
 		Destination:          contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
 		SourceNamespace:      src,
 		DestinationNamespace: spec.DestinationNamespace,
-		Spec:                 spec,
+		Spec:                 resolve.Settings(spec),
 	}
 }
 

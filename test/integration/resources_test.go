@@ -164,7 +164,7 @@ func TestResourceReplication(t *testing.T) {
 		assert.Equal(t, contract.CategoryNotFound, unknown.Category)
 		assert.Equal(t, 1, res.Failed)
 
-		plan.Spec.FailureHandling.ResourceNotFound = drv1.FailureFailFast
+		plan.Spec.FailureHandling.ResourceNotFound = contract.FailureFailFast
 		_, err = s.sync(t, plan)
 		require.Error(t, err, "resourceNotFound FailFast fails the run")
 		assert.Contains(t, err.Error(), `unknown resource type "widgets"`)

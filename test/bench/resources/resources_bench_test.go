@@ -36,6 +36,7 @@ import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/worker"
 )
@@ -120,7 +121,7 @@ func benchPlan(src, dst string) contract.ReplicationPlan {
 		Destination:          contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
 		SourceNamespace:      src,
 		DestinationNamespace: dst,
-		Spec:                 spec,
+		Spec:                 resolve.Settings(spec),
 	}
 }
 

@@ -1,0 +1,64 @@
+package resolve
+
+import (
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
+)
+
+// Settings is spec as runs use it: the API's defaults applied
+// (drv1.SetReplicationDefaults), then copied field by field into the
+// contract's own types, so a CRD change cannot silently change what
+// workflow histories carry.
+func Settings(spec drv1.ReplicationSpec) contract.ReplicationSettings {
+	s := spec.DeepCopy()
+	drv1.SetReplicationDefaults(s)
+	nc, ic, irc, pc, fh, dg := s.NamespaceConfig, s.IngressConfig, s.ImmutableResourceConfig, s.PVCConfig, s.FailureHandling, s.DeletionGuard
+	out := contract.ReplicationSettings{
+		ResourceTypes:            s.ResourceTypes,
+		NamespaceScopedResources: s.NamespaceScopedResources,
+		ScaleToZero:              *s.ScaleToZero,
+		NamespaceConfig: contract.NamespaceSettings{CreateNamespace: *nc.CreateNamespace,
+			PreserveLabels: *nc.PreserveLabels, PreserveAnnotations: *nc.PreserveAnnotations},
+		IngressConfig: contract.IngressSettings{PreserveAnnotations: *ic.PreserveAnnotations,
+			PreserveTLS: *ic.PreserveTLS, PreserveBackends: *ic.PreserveBackends},
+		ImmutableResourceConfig: contract.ImmutableSettings{DefaultHandling: string(irc.DefaultHandling),
+			DrainTimeout: contract.Duration(irc.DrainTimeout), ForceDeleteTimeout: contract.Duration(irc.ForceDeleteTimeout)},
+		PVCConfig: contract.PVCSettings{SyncData: pc.SyncData, PreserveVolumeAttributes: pc.PreserveVolumeAttributes,
+			SyncPersistentVolumes: pc.SyncPersistentVolumes,
+			DataSyncConfig:        contract.DataSyncSettings{ConcurrentSyncs: pc.DataSyncConfig.ConcurrentSyncs}},
+		RetryConfig: retry(*s.RetryConfig),
+		FailureHandling: contract.FailureHandling{DefaultMode: contract.FailureMode(fh.DefaultMode),
+			ResourceNotFound: contract.FailureMode(fh.ResourceNotFound), ValidationFailure: contract.FailureMode(fh.ValidationFailure),
+			NetworkError: contract.FailureMode(fh.NetworkError), DataSyncFailure: contract.FailureMode(fh.DataSyncFailure)},
+		DeletionGuard: contract.DeletionGuardLimits{MaxPercent: *dg.MaxPercent, MaxObjects: *dg.MaxObjects},
+	}
+	for kind, h := range irc.ResourceOverrides {
+		if out.ImmutableResourceConfig.ResourceOverrides == nil {
+			out.ImmutableResourceConfig.ResourceOverrides = map[string]string{}
+		}
+		out.ImmutableResourceConfig.ResourceOverrides[kind] = string(h)
+	}
+	for _, m := range pc.StorageClassMappings {
+		out.PVCConfig.StorageClassMappings = append(out.PVCConfig.StorageClassMappings, contract.Mapping{From: m.From, To: m.To})
+	}
+	for _, m := range pc.AccessModeMappings {
+		out.PVCConfig.AccessModeMappings = append(out.PVCConfig.AccessModeMappings, contract.Mapping{From: m.From, To: m.To})
+	}
+	return out
+}
+
+// retry copies a defaulted retryConfig.
+func retry(rc drv1.RetryConfig) contract.RetrySettings {
+	return contract.RetrySettings{MaxRetries: *rc.MaxRetries, InitialBackoff: contract.Duration(rc.InitialBackoff),
+		MaxBackoff: contract.Duration(rc.MaxBackoff), BackoffMultiplier: rc.BackoffMultiplier}
+}
+
+// agentDeployment copies the agent DaemonSet's tuning.
+func agentDeployment(d *drv1.AgentDeploymentSpec) *contract.AgentDeployment {
+	if d == nil {
+		return nil
+	}
+	d = d.DeepCopy()
+	return &contract.AgentDeployment{HostNetwork: d.HostNetwork, NodeSelector: d.NodeSelector, Tolerations: d.Tolerations,
+		Resources: d.Resources, PriorityClassName: d.PriorityClassName, Labels: d.Labels, Annotations: d.Annotations}
+}
