@@ -208,7 +208,7 @@ func (p *remoteClusterPlan) recordRolloutStarted(run starter.StartedRun, now tim
 	p.Status.Agent.Rollout = &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID, StartTime: timeOf(now)}
 }
 
-const resultCompleted = "Completed"
+const resultCompleted = starter.StatusCompleted
 
 // followRollout copies a rollout's state into status.agent.
 func followRollout(agent *drv1.AgentStatus, t *starter.AgentRolloutState) {

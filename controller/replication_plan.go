@@ -176,7 +176,7 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 			recordResources(st, res, timeOf(run.Close))
 		}
 	}
-	if run.Status == "Completed" {
+	if run.Status == starter.StatusCompleted {
 		st.SyncStats.SuccessfulSyncs++
 		st.LastSyncTime = timeOf(run.Close)
 		st.LastError = nil
@@ -189,7 +189,7 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	}
 	st.LastError = &drv1.SyncError{Message: message, Category: errorCategory(run.ErrorType), Time: *timeOf(run.Close)}
 	reason := EventSyncFailed
-	if run.Status == "Canceled" {
+	if run.Status == starter.StatusCanceled {
 		reason = EventSyncCanceled
 	}
 	return append([]replicationEvent{{corev1.EventTypeWarning, reason, fmt.Sprintf("run %s %s: %s", run.WorkflowID, strings.ToLower(run.Status), message)}}, decisions...)
@@ -198,9 +198,9 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 // errorCategory maps a run's error type onto the status's categories.
 func errorCategory(errType string) string {
 	switch errType {
-	case "SyncFailed":
+	case contract.ErrTypeSyncFailed:
 		return "DataSync"
-	case "InvalidSpec", "StorageClassNotFound":
+	case contract.ErrTypeInvalidSpec, contract.ErrTypeStorageClassNotFound:
 		return "Validation"
 	case "":
 		return ""
@@ -232,7 +232,7 @@ func (p *replicationPlan) summarize(now time.Time) {
 	last := metav1.ConditionUnknown
 	if st.LastRun != nil {
 		last = metav1.ConditionFalse
-		if st.LastRun.Result == "Completed" {
+		if st.LastRun.Result == starter.StatusCompleted {
 			last = metav1.ConditionTrue
 		}
 	}

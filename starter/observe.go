@@ -55,6 +55,18 @@ func (w WorkflowState) Heartbeat(v any) bool {
 
 func statusName(s enumspb.WorkflowExecutionStatus) string { return s.String() }
 
+// Run statuses, as WorkflowState.Status and RunState.Status spell them
+// (Temporal's execution status names); the last three are also the
+// ErrorType of a run that ended so.
+const (
+	StatusRunning    = "Running"
+	StatusCompleted  = "Completed"
+	StatusFailed     = "Failed"
+	StatusCanceled   = "Canceled"
+	StatusTerminated = "Terminated"
+	StatusTimedOut   = "TimedOut"
+)
+
 // dataConverter is the converter the Starter's client was built with.
 func (s *Starter) dataConverter() converter.DataConverter {
 	if s.DataConverter != nil {
@@ -120,11 +132,11 @@ func (s *Starter) readOutcome(ctx context.Context, st *WorkflowState, result any
 			st.resultRead = appErr.Details(result) == nil
 		}
 	case errors.As(err, &canceled):
-		st.Error, st.ErrorType = "the run was canceled", "Canceled"
+		st.Error, st.ErrorType = "the run was canceled", StatusCanceled
 	case errors.As(err, &terminated):
-		st.Error, st.ErrorType = "the run was terminated", "Terminated"
+		st.Error, st.ErrorType = "the run was terminated", StatusTerminated
 	case errors.As(err, &timeout):
-		st.Error, st.ErrorType = "the run timed out", "TimedOut"
+		st.Error, st.ErrorType = "the run timed out", StatusTimedOut
 	}
 }
 
