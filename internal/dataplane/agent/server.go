@@ -1,8 +1,3 @@
-// Package agent is the SSH bastion that runs on every source node. It
-// authenticates DR movers by their cluster-pair key and forwards their
-// direct-tcpip channels to allow-listed mount pods; it offers nothing else
-// (no shell, exec, subsystems, agent or remote forwarding), needs no root and
-// reads no files besides its keys and allow-list.
 package agent
 
 import (
@@ -312,14 +307,6 @@ func (s *Server) refuseGlobalRequests(log *zap.Logger, reqs <-chan *ssh.Request)
 	}
 }
 
-// directTCPIP is the RFC 4254 §7.2 channel payload.
-type directTCPIP struct {
-	Host       string
-	Port       uint32
-	OriginHost string
-	OriginPort uint32
-}
-
 func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel) (up, down int64, ok bool) {
 	var d directTCPIP
 	if err := ssh.Unmarshal(nc.ExtraData(), &d); err != nil {
@@ -376,40 +363,4 @@ func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel) (up, down int64, ok
 		zap.Int64("bytes_to_client", c.BToA),
 		zap.Duration("duration", time.Since(start)))
 	return c.AToB, c.BToA, true
-}
-
-// activityConn records when bytes last moved, for the idle timeout.
-type activityConn struct {
-	net.Conn
-	last      atomic.Int64 // unix nanoseconds
-	bytesRead atomic.Int64
-}
-
-func newActivityConn(c net.Conn) *activityConn {
-	a := &activityConn{Conn: c}
-	a.touch()
-	return a
-}
-
-func (a *activityConn) touch() { a.last.Store(time.Now().UnixNano()) }
-
-func (a *activityConn) idleFor() time.Duration {
-	return time.Duration(time.Now().UnixNano() - a.last.Load())
-}
-
-func (a *activityConn) Read(p []byte) (int, error) {
-	n, err := a.Conn.Read(p)
-	if n > 0 {
-		a.touch()
-		a.bytesRead.Add(int64(n))
-	}
-	return n, err
-}
-
-func (a *activityConn) Write(p []byte) (int, error) {
-	n, err := a.Conn.Write(p)
-	if n > 0 {
-		a.touch()
-	}
-	return n, err
 }
