@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resolve"
-	"github.com/dr-syncer/dr-syncer/starter"
 )
 
 // clusterMappingObservation is everything planClusterMapping needs.
@@ -83,11 +81,8 @@ func (r *ClusterMappingReconciler) observe(ctx context.Context, m *drv1.ClusterM
 	if agent == nil || agent.Rollout == nil || agent.Rollout.Result != resultCompleted {
 		return obs, nil
 	}
-	st, err := r.Temporal.AgentRolloutState(ctx, agent.Rollout.WorkflowID, agent.Rollout.RunID)
-	if errors.Is(err, starter.ErrRunNotFound) {
-		return obs, nil
-	}
-	if err != nil {
+	st, _, err := trackedRun(r.Temporal.AgentRolloutState(ctx, agent.Rollout.WorkflowID, agent.Rollout.RunID))
+	if st == nil {
 		return obs, err
 	}
 	if st.Outcome != nil && !st.Outcome.Removed {
@@ -105,12 +100,9 @@ func (r *ClusterMappingReconciler) observeCheck(ctx context.Context, m *drv1.Clu
 	c := &connectivityCheck{WorkflowID: ref.WorkflowID, RunID: ref.RunID}
 	obs.Check = c
 	var res contract.ConnectivityResult
-	st, err := r.Temporal.WorkflowState(ctx, ref.WorkflowID, ref.RunID, &res)
-	if errors.Is(err, starter.ErrRunNotFound) {
-		c.Lost = true
-		return nil
-	}
-	if err != nil {
+	st, lost, err := trackedRun(r.Temporal.WorkflowState(ctx, ref.WorkflowID, ref.RunID, &res))
+	if st == nil {
+		c.Lost = lost
 		return err
 	}
 	c.RunID, c.Running, c.Start, c.Closed, c.Status, c.Error = st.RunID, st.Running(), st.Start, st.Close, st.Status, st.Error

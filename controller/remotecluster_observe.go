@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -76,14 +75,9 @@ func (r *RemoteClusterReconciler) observe(ctx context.Context, rc *drv1.RemoteCl
 	}
 	if rc.Status.Agent != nil && rc.Status.Agent.Rollout != nil {
 		ref := rc.Status.Agent.Rollout
-		st, err := r.Temporal.AgentRolloutState(ctx, ref.WorkflowID, ref.RunID)
-		switch {
-		case errors.Is(err, starter.ErrRunNotFound):
-			obs.TrackedLost = true
-		case err != nil:
+		var err error
+		if obs.Tracked, obs.TrackedLost, err = trackedRun(r.Temporal.AgentRolloutState(ctx, ref.WorkflowID, ref.RunID)); err != nil {
 			return obs, err
-		default:
-			obs.Tracked = &st
 		}
 	}
 	return obs, nil

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -40,16 +39,8 @@ func (r *ReplicationReconciler) observe(ctx context.Context, repl *drv1.Replicat
 	if tracked == nil {
 		return obs, nil
 	}
-	run, err := r.Temporal.RunState(ctx, tracked.WorkflowID, tracked.RunID)
-	switch {
-	case errors.Is(err, starter.ErrRunNotFound):
-		obs.RunLost = true
-	case err != nil:
-		return obs, err
-	default:
-		obs.Run = &run
-	}
-	return obs, nil
+	obs.Run, obs.RunLost, err = trackedRun(r.Temporal.RunState(ctx, tracked.WorkflowID, tracked.RunID))
+	return obs, err
 }
 
 // unrecordedScheduledRun is the newest run the Schedule started after the

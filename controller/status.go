@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/dr-syncer/dr-syncer/starter"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -29,4 +31,17 @@ func orDefault(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// trackedRun sorts the outcome of reading a run a status tracks: the run,
+// or lost when Temporal no longer knows it (its retention ended, or the
+// history was reset), or an error worth retrying.
+func trackedRun[T any](run T, err error) (_ *T, lost bool, _ error) {
+	switch {
+	case errors.Is(err, starter.ErrRunNotFound):
+		return nil, true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return &run, false, nil
 }

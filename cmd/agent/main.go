@@ -26,10 +26,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "agent:", err)
-		os.Exit(1)
-	}
+	cliutil.Exit("agent", run(os.Args[1:]))
 }
 
 func run(args []string) error {

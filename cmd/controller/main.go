@@ -26,10 +26,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "controller:", err)
-		os.Exit(1)
-	}
+	cliutil.Exit("controller", run(os.Args[1:], os.Stderr))
 }
 
 func run(args []string, stderr io.Writer) error {

@@ -24,10 +24,7 @@ import (
 const DefaultPort = 8873
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "mountserver:", err)
-		os.Exit(1)
-	}
+	cliutil.Exit("mountserver", run(os.Args[1:]))
 }
 
 func run(args []string) error {

@@ -23,10 +23,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
-	}
+	cliutil.Exit("worker", run(os.Args[1:], os.Stderr))
 }
 
 func run(args []string, stderr io.Writer) error {

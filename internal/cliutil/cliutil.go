@@ -5,6 +5,7 @@
 package cliutil
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -120,4 +121,14 @@ func (r RuntimeFlags) Apply(log *zap.Logger) {
 	current := debug.SetGCPercent(-1) // reading the setting requires setting it
 	debug.SetGCPercent(current)
 	log.Info("runtime tuned", zap.Int("gogc", current), zap.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
+}
+
+// Exit ends a command: silently with 0 after --help, with the error and 1
+// when it failed, and not at all when err is nil.
+func Exit(command string, err error) {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	fmt.Fprintln(os.Stderr, command+":", err)
+	os.Exit(1)
 }

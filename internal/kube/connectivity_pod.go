@@ -30,11 +30,7 @@ func ConnectivityPod(o ConnectivityPodOptions) *corev1.Pod {
 	}, o.Agents...)
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
-		Spec: corev1.PodSpec{
-			RestartPolicy:                 corev1.RestartPolicyNever,
-			TerminationGracePeriodSeconds: ptr(int64(2)),
-			AutomountServiceAccountToken:  ptr(false),
-			EnableServiceLinks:            ptr(false),
+		Spec: withWorkingPodDefaults(2, corev1.PodSpec{
 			Containers: []corev1.Container{{
 				Name:                     "sshcheck",
 				Image:                    o.Image,
@@ -50,6 +46,6 @@ func ConnectivityPod(o ConnectivityPodOptions) *corev1.Pod {
 				secretVolume("cluster-key", o.KeySecret, SecretKeyClusterKey),
 				secretVolume("agent-host-key", o.KeySecret, SecretKeyAgentHostKey),
 			},
-		},
+		}),
 	}
 }

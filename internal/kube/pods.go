@@ -61,12 +61,8 @@ type MountPodOptions struct {
 func MountPod(o MountPodOptions) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
-		Spec: corev1.PodSpec{
-			NodeName:                      o.Node,
-			RestartPolicy:                 corev1.RestartPolicyNever,
-			TerminationGracePeriodSeconds: ptr(int64(5)),
-			AutomountServiceAccountToken:  ptr(false),
-			EnableServiceLinks:            ptr(false),
+		Spec: withWorkingPodDefaults(5, corev1.PodSpec{
+			NodeName: o.Node,
 			Containers: []corev1.Container{{
 				Name:            "mountserver",
 				Image:           o.Image,
@@ -91,7 +87,7 @@ func MountPod(o MountPodOptions) *corev1.Pod {
 				}}},
 				secretVolume("rsync-credentials", o.CredentialsSecret, SecretKeyRsyncUser, SecretKeyRsyncPassword),
 			},
-		},
+		}),
 	}
 }
 
@@ -136,15 +132,11 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
-		Spec: corev1.PodSpec{
+		Spec: withWorkingPodDefaults(10, corev1.PodSpec{
 			// Placed by the scheduler, pinned by affinity rather than
 			// spec.nodeName: a new target PVC of a WaitForFirstConsumer
 			// class is only provisioned once the scheduler picks the node.
-			Affinity:                      nodeAffinity(o.Node),
-			RestartPolicy:                 corev1.RestartPolicyNever,
-			TerminationGracePeriodSeconds: ptr(int64(10)),
-			AutomountServiceAccountToken:  ptr(false),
-			EnableServiceLinks:            ptr(false),
+			Affinity: nodeAffinity(o.Node),
 			Containers: []corev1.Container{{
 				Name:                     "mover",
 				Image:                    o.Image,
@@ -165,8 +157,19 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 				secretVolume("cluster-key", o.ClusterKeySecret, SecretKeyClusterKey),
 				secretVolume("agent-host-key", o.ClusterKeySecret, SecretKeyAgentHostKey),
 			},
-		},
+		}),
 	}
+}
+
+// withWorkingPodDefaults sets what every dr-syncer working pod shares: it
+// runs once, holds no service-account token and no service links, and gets
+// graceSeconds to stop.
+func withWorkingPodDefaults(graceSeconds int64, spec corev1.PodSpec) corev1.PodSpec {
+	spec.RestartPolicy = corev1.RestartPolicyNever
+	spec.TerminationGracePeriodSeconds = ptr(graceSeconds)
+	spec.AutomountServiceAccountToken = ptr(false)
+	spec.EnableServiceLinks = ptr(false)
+	return spec
 }
 
 // nodeAffinity requires the node named node, by name (not by the hostname
