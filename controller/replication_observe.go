@@ -2,15 +2,12 @@ package controller
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
@@ -79,28 +76,15 @@ func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.
 }
 
 // checkKubeconfig makes sure the RemoteCluster's kubeconfig Secret and key
-// exist. It reads through the API reader, so the controller does not cache
-// every Secret of the cluster.
+// exist, with the reader the worker connects with. It reads through the API
+// reader, so the controller does not cache every Secret of the cluster.
 func (r *ReplicationReconciler) checkKubeconfig(ctx context.Context, rc *drv1.RemoteCluster) (string, error) {
-	ref := rc.Spec.KubeconfigSecretRef
-	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-	if key.Namespace == "" {
-		key.Namespace = rc.Namespace
+	_, err := kube.ReadKubeconfig(ctx, r.APIReader, rc)
+	var problem *kube.ClusterRefProblem
+	if errors.As(err, &problem) {
+		return problem.Message, nil
 	}
-	dataKey := ref.Key
-	if dataKey == "" {
-		dataKey = "kubeconfig"
-	}
-	var secret corev1.Secret
-	if err := r.APIReader.Get(ctx, key, &secret); apierrors.IsNotFound(err) {
-		return fmt.Sprintf("Secret %s with the kubeconfig of RemoteCluster %s/%s not found: create it or fix spec.kubeconfigSecretRef", key, rc.Namespace, rc.Name), nil
-	} else if err != nil {
-		return "", fmt.Errorf("get kubeconfig Secret %s: %w", key, err)
-	}
-	if len(secret.Data[dataKey]) == 0 {
-		return fmt.Sprintf("Secret %s has no key %q with the kubeconfig of RemoteCluster %s/%s: add it or fix spec.kubeconfigSecretRef.key", key, dataKey, rc.Namespace, rc.Name), nil
-	}
-	return "", nil
+	return "", err
 }
 
 func refOf(repl *drv1.Replication) contract.ObjectRef {

@@ -113,6 +113,8 @@ const (
 	DefaultGlobalConcurrencyLimit = int32(10)
 	// DefaultConnectivityTimeoutSeconds bounds a ClusterMapping's connectivity check.
 	DefaultConnectivityTimeoutSeconds = int32(60)
+	// DefaultKubeconfigKey is the Secret key of a RemoteCluster's kubeconfig.
+	DefaultKubeconfigKey = "kubeconfig"
 )
 
 // ConnectivityTimeout is the mapping's check timeout, defaulted.

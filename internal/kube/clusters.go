@@ -70,7 +70,7 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 		}
 		return cachedCluster{}, fmt.Errorf("get RemoteCluster %s/%s: %w", namespace, name, err)
 	}
-	kubeconfig, err := c.kubeconfig(ctx, &rc)
+	kubeconfig, err := ReadKubeconfig(ctx, c.reader, &rc)
 	if err != nil {
 		return cachedCluster{}, err
 	}
@@ -93,28 +93,37 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 	return cached, nil
 }
 
-func (c *Clusters) kubeconfig(ctx context.Context, rc *drv1.RemoteCluster) ([]byte, error) {
+// ReadKubeconfig reads a RemoteCluster's kubeconfig from its Secret. A
+// missing Secret or key wraps ErrInvalidClusterRef, with a message that
+// says what to fix. The controller checks references with it and the
+// worker connects with it, so both say the same thing.
+func ReadKubeconfig(ctx context.Context, r client.Reader, rc *drv1.RemoteCluster) ([]byte, error) {
 	ref := rc.Spec.KubeconfigSecretRef
-	ns := ref.Namespace
-	if ns == "" {
-		ns = rc.Namespace
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	if key.Namespace == "" {
+		key.Namespace = rc.Namespace
 	}
-	key := ref.Key
-	if key == "" {
-		key = "kubeconfig"
+	dataKey := ref.Key
+	if dataKey == "" {
+		dataKey = drv1.DefaultKubeconfigKey
 	}
 	var secret corev1.Secret
-	if err := c.reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, &secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: kubeconfig Secret %s/%s of RemoteCluster %s not found; create it with the cluster's kubeconfig under key %q",
-				ErrInvalidClusterRef, ns, ref.Name, rc.Name, key)
-		}
-		return nil, fmt.Errorf("get kubeconfig Secret %s/%s: %w", ns, ref.Name, err)
+	if err := r.Get(ctx, key, &secret); apierrors.IsNotFound(err) {
+		return nil, &ClusterRefProblem{fmt.Sprintf("Secret %s with the kubeconfig of RemoteCluster %s/%s not found: create it or fix spec.kubeconfigSecretRef", key, rc.Namespace, rc.Name)}
+	} else if err != nil {
+		return nil, fmt.Errorf("get kubeconfig Secret %s: %w", key, err)
 	}
-	data, ok := secret.Data[key]
-	if !ok || len(data) == 0 {
-		return nil, fmt.Errorf("%w: kubeconfig Secret %s/%s has no key %q; set kubeconfigSecretRef.key to the key that holds the kubeconfig",
-			ErrInvalidClusterRef, ns, ref.Name, key)
+	if len(secret.Data[dataKey]) == 0 {
+		return nil, &ClusterRefProblem{fmt.Sprintf("Secret %s has no key %q with the kubeconfig of RemoteCluster %s/%s: add it or fix spec.kubeconfigSecretRef.key", key, dataKey, rc.Namespace, rc.Name)}
 	}
-	return data, nil
+	return secret.Data[dataKey], nil
 }
+
+// ClusterRefProblem is a RemoteCluster reference a user must fix; it is
+// ErrInvalidClusterRef, and its message says what to fix.
+type ClusterRefProblem struct{ Message string }
+
+func (p *ClusterRefProblem) Error() string { return p.Message }
+
+// Is makes a ClusterRefProblem match ErrInvalidClusterRef.
+func (p *ClusterRefProblem) Is(target error) bool { return target == ErrInvalidClusterRef }

@@ -52,8 +52,8 @@ func TestClustersResolveRemoteClusters(t *testing.T) {
 
 	for name, want := range map[string]string{
 		"unknown":   "RemoteCluster ns/unknown not found; create it or fix the name",
-		"no-secret": `kubeconfig Secret ns/absent of RemoteCluster no-secret not found; create it with the cluster's kubeconfig under key "kubeconfig"`,
-		"no-key":    `kubeconfig Secret ns/wrong-key has no key "kubeconfig"`,
+		"no-secret": `Secret ns/absent with the kubeconfig of RemoteCluster ns/no-secret not found: create it or fix spec.kubeconfigSecretRef`,
+		"no-key":    `Secret ns/wrong-key has no key "kubeconfig" with the kubeconfig of RemoteCluster ns/no-key: add it or fix spec.kubeconfigSecretRef.key`,
 		"garbage":   "kubeconfig of RemoteCluster ns/garbage does not parse",
 	} {
 		_, err := clusters.Config(ctx, "ns", name)
