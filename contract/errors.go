@@ -1,5 +1,23 @@
 package contract
 
+// Every error type a dr-syncer workflow or activity fails with. Workflows,
+// the controller and the CLI match on them, and they are in histories, so
+// they are part of the API: never rename one.
+
+// Error types of a Replication run.
+const (
+	// ErrTypeSyncFailed: some step of the run failed; its details carry the
+	// ReplicationResult.
+	ErrTypeSyncFailed = "SyncFailed"
+	// ErrTypeResourcesFailed: a ReplicateResources run whose failure mode
+	// (FailFast, RetryOnly) says the run fails; its details hold the
+	// result, so every object is still reported.
+	ErrTypeResourcesFailed = "ResourcesFailed"
+	// ErrTypeDeletionGuard: the mass-deletion breaker held the run's
+	// deletions back; its details carry the ReplicationResult.
+	ErrTypeDeletionGuard = "DeletionGuard"
+)
+
 // Error types of connectivity checks that retrying cannot fix.
 const (
 	// ErrTypeAgentNotInstalled: the source cluster runs no agent to check.
@@ -8,8 +26,7 @@ const (
 	ErrTypeConnectivityTimeout = "ConnectivityTimeout"
 )
 
-// Error types of non-retryable failures. Workflows and the controller match
-// on them, so they are part of the API: never rename one.
+// Error types of non-retryable failures.
 const (
 	// ErrTypeInvalidSpec: the CRs ask for something impossible; a user must fix them.
 	ErrTypeInvalidSpec = "InvalidSpec"

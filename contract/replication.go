@@ -4,10 +4,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
-// ErrTypeSyncFailed is the error type of a run in which some step failed;
-// its details carry the ReplicationResult.
-const ErrTypeSyncFailed = "SyncFailed"
-
 // ReplicationInput names the Replication to run; the run reads its spec at
 // start, so a Schedule never carries a stale copy.
 type ReplicationInput struct {
@@ -97,11 +93,6 @@ func (r ReplicationResult) FailureType() string {
 	return ErrTypeSyncFailed
 }
 
-// ErrTypeResourcesFailed fails a ReplicateResources run whose failure mode
-// (FailFast, RetryOnly) says the run fails; its details hold the
-// ResourcesResult, so the caller still reports every object.
-const ErrTypeResourcesFailed = "ResourcesFailed"
-
 // ResourcesResult is what one ReplicateResources run did.
 type ResourcesResult struct {
 	Namespace NamespaceResult `json:"namespace"`
@@ -133,10 +124,6 @@ type ResourceGroup struct {
 	Failed  int    `json:"failed"`
 	Skipped int    `json:"skipped"`
 }
-
-// ErrTypeDeletionGuard fails a run whose deletions the mass-deletion
-// breaker held back; its details carry the ReplicationResult.
-const ErrTypeDeletionGuard = "DeletionGuard"
 
 // DeletionGuardResult is the mass-deletion breaker's decision for one run.
 type DeletionGuardResult struct {
