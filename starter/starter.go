@@ -114,9 +114,9 @@ type PendingActivity struct {
 
 // Describe returns the run of workflowID (the latest when runID is empty).
 func (s *Starter) Describe(ctx context.Context, workflowID, runID string) (Detail, error) {
-	resp, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
+	_, resp, err := s.observe(ctx, workflowID, runID, nil)
 	if err != nil {
-		return Detail{}, fmt.Errorf("describe workflow %s: %w", workflowID, err)
+		return Detail{}, err
 	}
 	info := resp.GetWorkflowExecutionInfo()
 	d := Detail{
