@@ -1,4 +1,4 @@
-package activities
+package objects
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -120,7 +121,7 @@ func (r *kindRun) patchMeta(ctx context.Context, name string, labels, annotation
 func (a *ResourceActivities) PruneObjects(ctx context.Context, in contract.PruneInput) (contract.KindResult, error) {
 	result := contract.KindResult{Kind: in.Kind.String()}
 	if resources.IsVolume(in.Kind) {
-		return result, invalidSpec("%s are never pruned", in.Kind)
+		return result, activities.InvalidSpec("%s are never pruned", in.Kind)
 	}
 	src, dst, err := a.clients(ctx, in.Plan)
 	if err != nil {

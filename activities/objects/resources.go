@@ -1,4 +1,7 @@
-package activities
+// Package objects holds the activities that replicate a source namespace's
+// Kubernetes objects into DR (ResourceActivities); internal/resources
+// decides what each object becomes.
+package objects
 
 import (
 	"context"
@@ -17,6 +20,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
@@ -38,7 +42,7 @@ const (
 
 // ResourceActivities replicate a source namespace's objects into DR.
 type ResourceActivities struct {
-	Clusters ClusterResolver
+	Clusters activities.ClusterResolver
 
 	// dynamicClients caches a dynamic client per cluster config, so the many short
 	// activities of a run reuse connections instead of each paying for new
@@ -66,7 +70,7 @@ func (a *ResourceActivities) SelectKinds(ctx context.Context, plan contract.Repl
 		if disc == nil {
 			cs, err := a.Clusters.Clientset(ctx, plan.Source.Namespace, plan.Source.Name)
 			if err != nil {
-				return contract.KindSelection{}, classify(err)
+				return contract.KindSelection{}, activities.Classify(err)
 			}
 			disc = cs.Discovery()
 		}
@@ -124,7 +128,7 @@ func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan contract.
 	result := contract.NamespaceResult{Name: plan.DestinationNamespace}
 	source, err := src.Resource(namespacesResource).Get(ctx, plan.SourceNamespace, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return result, invalidSpec("source namespace %s does not exist in cluster %s", plan.SourceNamespace, plan.Source.Name)
+		return result, activities.InvalidSpec("source namespace %s does not exist in cluster %s", plan.SourceNamespace, plan.Source.Name)
 	}
 	if err != nil {
 		return result, fmt.Errorf("get source namespace %s: %w", plan.SourceNamespace, err)
@@ -139,7 +143,7 @@ func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan contract.
 	switch {
 	case apierrors.IsNotFound(err):
 		if !create {
-			return result, invalidSpec("DR namespace %s does not exist and namespaceConfig.createNamespace is false; create it or set createNamespace", plan.DestinationNamespace)
+			return result, activities.InvalidSpec("DR namespace %s does not exist and namespaceConfig.createNamespace is false; create it or set createNamespace", plan.DestinationNamespace)
 		}
 		if _, err := dst.Resource(namespacesResource).Apply(ctx, desired.GetName(), desired, resourceApply); err != nil {
 			return result, fmt.Errorf("create DR namespace %s: %w", desired.GetName(), err)
@@ -213,7 +217,7 @@ func (a *ResourceActivities) clients(ctx context.Context, plan contract.Replicat
 func (a *ResourceActivities) dynamicClient(ctx context.Context, ref contract.ClusterRef) (dynamic.Interface, error) {
 	cfg, err := a.Clusters.Config(ctx, ref.Namespace, ref.Name)
 	if err != nil {
-		return nil, classify(err)
+		return nil, activities.Classify(err)
 	}
 	key := clientKey{cluster: ref, host: cfg.Host, ca: string(cfg.CAData), cert: string(cfg.CertData),
 		key: string(cfg.KeyData), token: cfg.BearerToken, username: cfg.Username}
