@@ -1,10 +1,9 @@
-// Package activities holds the steps workflows run: each method does one
-// Kubernetes or data-plane action and knows nothing of reconciling CRs.
 package activities
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -15,9 +14,9 @@ import (
 // errInvalidSpec marks errors a user must fix in the CRs.
 var errInvalidSpec = errors.New("invalid spec")
 
-// classify turns errors a user must fix into non-retryable application
+// Classify turns errors a user must fix into non-retryable application
 // errors, and leaves the rest to the retry policy.
-func classify(err error) error {
+func Classify(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -27,7 +26,16 @@ func classify(err error) error {
 	return err
 }
 
-func nonRetryable(errType, format string, args ...any) error {
+// NonRetryable is a non-retryable application error of errType (one of
+// contract's ErrType names).
+func NonRetryable(errType, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	return temporal.NewNonRetryableApplicationError(msg, errType, nil)
+}
+
+// InvalidSpec is a non-retryable InvalidSpec error: something a user must
+// fix in the CRs, which the message says.
+func InvalidSpec(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return Classify(fmt.Errorf("%w: %s", errInvalidSpec, strings.TrimSpace(msg)))
 }

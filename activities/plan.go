@@ -2,8 +2,6 @@ package activities
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,22 +21,17 @@ type PlanActivities struct {
 func (a *PlanActivities) ResolveReplication(ctx context.Context, ref contract.ObjectRef) (contract.ReplicationPlan, error) {
 	res, err := resolve.Replication(ctx, a.Control, ref)
 	if p, ok := resolve.IsProblem(err); ok {
-		return contract.ReplicationPlan{}, invalidSpec("Replication %s: %s", ref, p.Message)
+		return contract.ReplicationPlan{}, InvalidSpec("Replication %s: %s", ref, p.Message)
 	}
 	if err != nil {
 		return contract.ReplicationPlan{}, err
 	}
 	if m := res.Mapping; m != nil && m.Spec.Paused {
-		return contract.ReplicationPlan{}, invalidSpec("ClusterMapping %s/%s is paused; unpause it to sync", m.Namespace, m.Name)
+		return contract.ReplicationPlan{}, InvalidSpec("ClusterMapping %s/%s is paused; unpause it to sync", m.Namespace, m.Name)
 	}
 	plan, err := res.Plan()
 	if p, ok := resolve.IsProblem(err); ok {
-		return contract.ReplicationPlan{}, invalidSpec("Replication %s: %s", ref, p.Message)
+		return contract.ReplicationPlan{}, InvalidSpec("Replication %s: %s", ref, p.Message)
 	}
 	return plan, err
-}
-
-func invalidSpec(format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	return classify(fmt.Errorf("%w: %s", errInvalidSpec, strings.TrimSpace(msg)))
 }

@@ -16,19 +16,19 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
-// pollInterval is how often pod state is re-read while waiting.
-const pollInterval = 500 * time.Millisecond
+// PollInterval is how often pod state is re-read while waiting.
+const PollInterval = 500 * time.Millisecond
 
-// createOrGetPod creates pod, or returns the pod of that name an earlier
+// CreateOrGetPod creates pod, or returns the pod of that name an earlier
 // attempt created. A leftover from another run is replaced.
-func createOrGetPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
+func CreateOrGetPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
 	pods := cs.CoreV1().Pods(pod.Namespace)
 	existing, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 	if err == nil && existing.Labels[kube.LabelRun] == pod.Labels[kube.LabelRun] && existing.Status.Phase != corev1.PodFailed {
 		return existing, nil
 	}
 	if err == nil {
-		if err := deletePodAndWait(ctx, cs, existing); err != nil {
+		if err := DeletePodAndWait(ctx, cs, existing); err != nil {
 			return nil, err
 		}
 	} else if !apierrors.IsNotFound(err) {
@@ -41,9 +41,9 @@ func createOrGetPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 	return created, nil
 }
 
-// waitPodReady waits until the pod is ready, heartbeating what it waits for,
+// WaitPodReady waits until the pod is ready, heartbeating what it waits for,
 // and fails with the pod's problem when waiting cannot help.
-func waitPodReady(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.Pod, error) {
+func WaitPodReady(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.Pod, error) {
 	return waitPod(ctx, cs, namespace, name, kube.PodReady)
 }
 
@@ -59,9 +59,9 @@ func waitPod(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 		if done(pod) {
 			return pod, nil
 		}
-		problem, permanent := podProblem(ctx, cs, pod)
+		problem, permanent := PodProblem(ctx, cs, pod)
 		if permanent {
-			return nil, nonRetryable(contract.ErrTypePodFailed, "%s", problem)
+			return nil, NonRetryable(contract.ErrTypePodFailed, "%s", problem)
 		}
 		status := problem
 		if status == "" {
@@ -74,9 +74,20 @@ func waitPod(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 				return nil, fmt.Errorf("%s: %w", problem, ctx.Err())
 			}
 			return nil, ctx.Err()
-		case <-time.After(pollInterval):
+		case <-time.After(PollInterval):
 		}
 	}
+}
+
+// WaitPodTerminated waits until the pod's container has terminated,
+// heartbeating what it waits for, and fails with the pod's problem when
+// waiting cannot help.
+func WaitPodTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.ContainerStateTerminated, error) {
+	pod, err := waitPod(ctx, cs, namespace, name, func(p *corev1.Pod) bool { return terminatedContainer(p) != nil })
+	if err != nil {
+		return nil, err
+	}
+	return terminatedContainer(pod), nil
 }
 
 // terminatedContainer is the state of the pod's first container that ended, or nil.
@@ -89,7 +100,9 @@ func terminatedContainer(pod *corev1.Pod) *corev1.ContainerStateTerminated {
 	return nil
 }
 
-func podProblem(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (string, bool) {
+// PodProblem is what keeps the pod from running, read from its status and
+// events (see kube.PodProblem); permanent says waiting cannot help.
+func PodProblem(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (string, bool) {
 	events, err := cs.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("involvedObject.uid", string(pod.UID)).String(),
 	})
@@ -100,9 +113,9 @@ func podProblem(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (
 	return kube.PodProblem(pod, items)
 }
 
-// deletePodAndWait deletes a pod and waits until it is gone, so its volume is
+// DeletePodAndWait deletes a pod and waits until it is gone, so its volume is
 // released before another pod mounts it.
-func deletePodAndWait(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) error {
+func DeletePodAndWait(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) error {
 	pods := cs.CoreV1().Pods(pod.Namespace)
 	err := pods.Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
@@ -119,15 +132,7 @@ func deletePodAndWait(ctx context.Context, cs kubernetes.Interface, pod *corev1.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(pollInterval):
+		case <-time.After(PollInterval):
 		}
 	}
-}
-
-// client404 treats "already gone" as done.
-func client404(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }

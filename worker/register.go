@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
@@ -30,9 +31,9 @@ type Dependencies struct {
 // activity struct; an activity's type name is its method name.
 func Register(r sdkworker.Registry, deps Dependencies) {
 	workflows.RegisterAll(r)
-	r.RegisterActivity(&activities.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
+	r.RegisterActivity(&pvcdata.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
-	r.RegisterActivity(&activities.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})
+	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})
 	registerResources(r, deps)
 	registerAgent(r, deps)
 }

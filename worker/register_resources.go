@@ -3,10 +3,10 @@ package worker
 import (
 	sdkworker "go.temporal.io/sdk/worker"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/objects"
 )
 
 // registerResources adds the resource-replication activities.
 func registerResources(r sdkworker.Registry, deps Dependencies) {
-	r.RegisterActivity(&activities.ResourceActivities{Clusters: deps.Clusters})
+	r.RegisterActivity(&objects.ResourceActivities{Clusters: deps.Clusters})
 }

@@ -6,7 +6,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/agent"
 	"github.com/dr-syncer/dr-syncer/contract"
 )
 
@@ -21,7 +21,7 @@ func AgentRollout(ctx workflow.Context, in contract.AgentRolloutInput) (contract
 	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.AttrSourceCluster.ValueSet(in.Cluster.Name)); err != nil {
 		return contract.AgentRolloutResult{}, err
 	}
-	var a *activities.AgentActivities
+	var a *agent.AgentActivities
 	// Cluster API errors retry until the cluster is back; spec errors are
 	// non-retryable and end the run with a message saying what to fix.
 	retry := &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute}

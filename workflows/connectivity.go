@@ -6,7 +6,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/connectivity"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 )
 
@@ -17,8 +18,8 @@ func Connectivity(ctx workflow.Context, in contract.ConnectivityInput) (contract
 	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.AttrSourceCluster.ValueSet(in.Source.Name)); err != nil {
 		return contract.ConnectivityResult{}, err
 	}
-	var a *activities.ConnectivityActivities
-	var pvc *activities.PVCActivities
+	var a *connectivity.ConnectivityActivities
+	var pvc *pvcdata.PVCActivities
 	info := workflow.GetInfo(ctx)
 	op := contract.Operation{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

@@ -11,7 +11,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/connectivity"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
@@ -19,8 +20,8 @@ import (
 
 type connSuite struct {
 	env *testsuite.TestWorkflowEnvironment
-	a   *activities.ConnectivityActivities
-	pvc *activities.PVCActivities
+	a   *connectivity.ConnectivityActivities
+	pvc *pvcdata.PVCActivities
 	in  contract.ConnectivityInput
 	op  contract.Operation
 }
@@ -106,7 +107,7 @@ func TestConnectivityCancelStillCleansUp(t *testing.T) {
 func TestConnectivityWithoutAgentsFails(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
-	var a *activities.ConnectivityActivities
+	var a *connectivity.ConnectivityActivities
 	env.RegisterWorkflowWithOptions(Connectivity, workflowOptions(contract.ConnectivityName))
 	env.RegisterActivity(a)
 	env.OnActivity(a.AgentAddresses, mock.Anything, mock.Anything).Return(nil,

@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
@@ -35,7 +35,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
 		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 	}
-	var a *activities.PVCActivities
+	var a *pvcdata.PVCActivities
 	retry := RetryPolicy(in.Retry, in.FailureMode)
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry})
 
@@ -108,7 +108,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 
 	state.Phase = contract.PhaseMountPod
 	podOptions := workflow.ActivityOptions{
-		StartToCloseTimeout: activities.MountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
+		StartToCloseTimeout: pvcdata.MountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	}
 	mountIn := contract.MountPodInput{
 		Op: op, PVC: in.Source, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
@@ -206,7 +206,7 @@ const changeConcurrentPods = "2026-11-22-concurrent-pods"
 // cleanup that follows never races a pod it is creating.
 func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOptions, mountIn contract.MountPodInput,
 	transferOptions workflow.ActivityOptions, transferIn contract.TransferInput, state *contract.PVCSyncProgress) error {
-	var a *activities.PVCActivities
+	var a *pvcdata.PVCActivities
 	mountCtx, cancelMount := workflow.WithCancel(workflow.WithActivityOptions(ctx, mountOptions))
 	transferCtx, cancelTransfer := workflow.WithCancel(workflow.WithActivityOptions(ctx, transferOptions))
 	mount := workflow.ExecuteActivity(mountCtx, a.EnsureMountPod, mountIn)
@@ -251,7 +251,7 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 	})
-	var permits *activities.PermitActivities
+	var permits *pvcdata.PermitActivities
 	err := workflow.ExecuteActivity(permitCtx, permits.RequestPermit, contract.AcquireInput{
 		SemaphoreID:   contract.ClusterSemaphoreID(in.Source.Cluster),
 		Limit:         int(in.GlobalConcurrencyLimit),

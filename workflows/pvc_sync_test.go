@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -50,7 +50,7 @@ func pvcInput() contract.PVCSyncInput {
 type pvcSuite struct {
 	env     *testsuite.TestWorkflowEnvironment
 	metrics *telemetry.Metrics
-	a       *activities.PVCActivities
+	a       *pvcdata.PVCActivities
 	in      contract.PVCSyncInput
 	op      contract.Operation
 }

@@ -26,7 +26,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
@@ -213,7 +213,7 @@ func startRecorder(t *testing.T, transfer func(context.Context, contract.Transfe
 	script := scriptedActivities(transfer)
 	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
 	workflows.RegisterAll(w)
-	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
+	w.RegisterActivity(&pvcdata.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
 	for name, fn := range clusterScript() {
 		script[name] = fn
 	}

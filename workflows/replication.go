@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 )
 
@@ -49,7 +50,7 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 	}
 	if plan.Spec.PVCConfig.SyncData {
 		progress.Phase = contract.PhaseListPVCs
-		var pvcs *activities.PVCActivities
+		var pvcs *pvcdata.PVCActivities
 		var list contract.PVCList
 		if err := workflow.ExecuteActivity(short, pvcs.ListPVCs, contract.ListPVCsInput{
 			Cluster: plan.Source, Namespace: plan.SourceNamespace,

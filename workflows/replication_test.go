@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
@@ -60,7 +61,7 @@ func newReplicationSuite(t *testing.T, plan contract.ReplicationPlan, pvcs []str
 	s.env.RegisterWorkflowWithOptions(ReplicateResources, workflow.RegisterOptions{Name: contract.ReplicateResourcesName})
 	s.env.OnWorkflow(contract.ReplicateResourcesName, mock.Anything, plan).Return(s.resources, nil).Maybe()
 	var plans *activities.PlanActivities
-	var pvcActs *activities.PVCActivities
+	var pvcActs *pvcdata.PVCActivities
 	s.env.RegisterActivity(plans)
 	s.env.RegisterActivity(pvcActs)
 	s.env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
@@ -201,7 +202,7 @@ func resolvedRunEnv(plan contract.ReplicationPlan) *testsuite.TestWorkflowEnviro
 func TestReplicationFailsWhenObjectsFailButStillSyncsData(t *testing.T) {
 	plan := testPlan(2)
 	env := resolvedRunEnv(plan)
-	var pvcActs *activities.PVCActivities
+	var pvcActs *pvcdata.PVCActivities
 	env.RegisterActivity(pvcActs)
 	env.OnActivity(pvcActs.ListPVCs, mock.Anything, mock.Anything).Return(contract.PVCList{Names: []string{"a"}}, nil)
 	env.OnWorkflow(contract.ReplicateResourcesName, mock.Anything, plan).Return(contract.ResourcesResult{Total: 5, Synced: 3, Failed: 2, Changed: true,

@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/objects"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
@@ -35,7 +35,7 @@ func ReplicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (co
 		// Retries are for failures a retry may fix, which are the network's.
 		RetryPolicy: RetryPolicy(plan.Spec.RetryConfig, fh.NetworkError),
 	})
-	var a *activities.ResourceActivities
+	var a *objects.ResourceActivities
 	run := &resourcesRun{fh: fh, groups: map[string]int{}}
 
 	var sel contract.KindSelection

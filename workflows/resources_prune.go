@@ -3,7 +3,7 @@ package workflows
 import (
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/objects"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
@@ -35,7 +35,7 @@ func (r *resourcesRun) prune(ctx workflow.Context, plan contract.ReplicationPlan
 		}
 		return
 	}
-	var a *activities.ResourceActivities
+	var a *objects.ResourceActivities
 	for _, p := range r.prunes {
 		var pruned contract.KindResult
 		if err := workflow.ExecuteActivity(ctx, a.PruneObjects, contract.PruneInput{Plan: plan, Kind: p.kind, Names: p.names}).Get(ctx, &pruned); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/objects"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
@@ -23,13 +23,13 @@ func pruneHarness(t *testing.T, accepted string, terminating bool, deletions int
 	h := &resourcesHarness{env: s.NewTestWorkflowEnvironment(), plan: resourcesPlan(drv1.FailureRetryAndWait)}
 	h.plan.AcceptChanges = accepted
 	h.env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(contract.ReplicateResourcesName))
-	h.env.RegisterActivity(&activities.ResourceActivities{})
+	h.env.RegisterActivity(&objects.ResourceActivities{})
 	var names []string
 	for i := 0; i < deletions; i++ {
 		names = append(names, fmt.Sprintf("cm-%02d", i))
 	}
 	cm := kind(t, "configmap")
-	var a *activities.ResourceActivities
+	var a *objects.ResourceActivities
 	h.env.OnActivity(a.SelectKinds, mock.Anything, h.plan).Return(contract.KindSelection{Stages: [][]resources.Kind{{cm}}}, nil)
 	h.env.OnActivity(a.EnsureNamespace, mock.Anything, h.plan).Return(contract.NamespaceResult{Name: "shop", SourceTerminating: terminating}, nil)
 	h.env.OnActivity(a.ReplicateKind, mock.Anything, contract.ReplicateKindInput{Plan: h.plan, Kind: cm}).Return(

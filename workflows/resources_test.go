@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/objects"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resolve"
@@ -59,8 +59,8 @@ func newResourcesHarness(t *testing.T, mode drv1.FailureMode, stages [][]string,
 	var s testsuite.WorkflowTestSuite
 	h := &resourcesHarness{env: s.NewTestWorkflowEnvironment(), plan: resourcesPlan(mode), results: map[string][]kindOutcome{}}
 	h.env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(contract.ReplicateResourcesName))
-	h.env.RegisterActivity(&activities.ResourceActivities{})
-	var a *activities.ResourceActivities
+	h.env.RegisterActivity(&objects.ResourceActivities{})
+	var a *objects.ResourceActivities
 	sel := contract.KindSelection{Unknown: unknown}
 	for _, stage := range stages {
 		var ks []resources.Kind

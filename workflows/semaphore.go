@@ -6,7 +6,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 )
 
@@ -41,7 +41,7 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
-	var permits *activities.PermitActivities
+	var permits *pvcdata.PermitActivities
 	signals := 0
 	for signals < semaphoreSignalsPerRun {
 		grant()

@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
@@ -45,7 +45,7 @@ func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
 	for name, fn := range scriptedActivities(transfer) {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
-	w.RegisterActivity(&activities.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
+	w.RegisterActivity(&pvcdata.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 

@@ -10,13 +10,13 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 func TestClusterSemaphoreGrantsAtMostLimitInOrder(t *testing.T) {
 	env, granted := semaphoreEnv()
-	var permits *activities.PermitActivities
+	var permits *pvcdata.PermitActivities
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, mock.Anything).Return(
 		func(_ any, ids []string) ([]string, error) { return ids, nil }).Maybe()
 	req := func(id string) contract.PermitRequest {
@@ -43,7 +43,7 @@ func TestClusterSemaphoreGrantsAtMostLimitInOrder(t *testing.T) {
 
 func TestClusterSemaphoreReclaimsPermitsOfVanishedHolders(t *testing.T) {
 	env, granted := semaphoreEnv()
-	var permits *activities.PermitActivities
+	var permits *pvcdata.PermitActivities
 	// "a" was terminated without releasing: the audit finds it gone.
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, []string{"a"}).Return([]string{}, nil)
 	env.OnActivity(permits.OpenWorkflows, mock.Anything, []string{"b"}).Return([]string{"b"}, nil).Maybe()
@@ -66,7 +66,7 @@ func semaphoreEnv() (*testsuite.TestWorkflowEnvironment, *[]string) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: contract.ClusterSemaphoreName})
-	env.RegisterActivity(&activities.PermitActivities{})
+	env.RegisterActivity(&pvcdata.PermitActivities{})
 	var granted []string
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, contract.SignalPermit, mock.Anything).Return(
 		func(_, workflowID, _, _ string, _ any) error {

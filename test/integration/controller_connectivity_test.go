@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/connectivity"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
@@ -29,7 +29,7 @@ func connCheckPod(t *testing.T, env *testenv.Env, notUID string) *corev1.Pod {
 	agentEventually(t, "a connectivity check pod in the DR cluster", func() bool {
 		var pods corev1.PodList
 		require.NoError(t, env.DR.Client.List(context.Background(), &pods, client.InNamespace(contract.ConnectivityNamespace),
-			client.MatchingLabels{kube.LabelRole: activities.RoleConnectivityCheck}))
+			client.MatchingLabels{kube.LabelRole: connectivity.RoleConnectivityCheck}))
 		for i := range pods.Items {
 			if string(pods.Items[i].UID) != notUID && pods.Items[i].DeletionTimestamp == nil {
 				pod = &pods.Items[i]

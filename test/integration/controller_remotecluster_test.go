@@ -19,7 +19,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/agent"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
@@ -39,7 +39,7 @@ func agentStartWorker(t *testing.T, env *testenv.Env) {
 	w := sdkworker.New(env.Temporal.Client, env.Temporal.TaskQueue, sdkworker.Options{})
 	worker.Register(w, deps)
 	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: contract.AgentRolloutName, DisableAlreadyRegisteredCheck: true})
-	w.RegisterActivityWithOptions(&activities.AgentActivities{Clusters: deps.Clusters, Control: deps.Control}, activity.RegisterOptions{DisableAlreadyRegisteredCheck: true})
+	w.RegisterActivityWithOptions(&agent.AgentActivities{Clusters: deps.Clusters, Control: deps.Control}, activity.RegisterOptions{DisableAlreadyRegisteredCheck: true})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 }

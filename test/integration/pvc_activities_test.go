@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
@@ -229,14 +229,14 @@ func TestPVCActivities(t *testing.T) {
 // with the RemoteClusters "source" and "dr" testenv registers.
 type pvcSteps struct {
 	env        *testenv.Env
-	acts       *activities.PVCActivities
+	acts       *pvcdata.PVCActivities
 	source, dr contract.ClusterRef
 }
 
 func newPVCSteps(t *testing.T) pvcSteps {
 	env := testenv.Start(t)
 	return pvcSteps{env: env,
-		acts:   &activities.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client},
+		acts:   &pvcdata.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client},
 		source: contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
 		dr:     contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}}
 }

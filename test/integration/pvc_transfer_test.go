@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
@@ -29,7 +30,7 @@ import (
 func TestTransfer(t *testing.T) {
 	cluster := testenv.StartCluster(t, "dr")
 	cluster.RegisterRemoteCluster(t, testenv.ControlNamespace, cluster)
-	acts := &activities.PVCActivities{Clusters: kube.NewClusters(cluster.Client), Control: cluster.Client}
+	acts := &pvcdata.PVCActivities{Clusters: kube.NewClusters(cluster.Client), Control: cluster.Client}
 	dr := contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
 	testenv.EnsureNamespace(t, cluster.Client, "app")
 	ctx := context.Background()

@@ -1,4 +1,6 @@
-package activities
+// Package connectivity holds the activities that check the DR cluster
+// reaches the source agents (ConnectivityActivities).
+package connectivity
 
 import (
 	"context"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
@@ -33,7 +36,7 @@ const (
 
 // ConnectivityActivities check that the DR cluster reaches the source agents.
 type ConnectivityActivities struct {
-	Clusters ClusterResolver
+	Clusters activities.ClusterResolver
 	// Control reads the key Secrets.
 	Control client.Reader
 }
@@ -44,12 +47,12 @@ type ConnectivityActivities struct {
 func (a *ConnectivityActivities) AgentAddresses(ctx context.Context, in contract.AgentAddressesInput) ([]string, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
 	if err != nil {
-		return nil, classify(err)
+		return nil, activities.Classify(err)
 	}
 	name := agentdeploy.Defaults().Name
 	ds, err := cs.AppsV1().DaemonSets(contract.AgentNamespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nonRetryable(contract.ErrTypeAgentNotInstalled, "agent DaemonSet %s/%s not found in source cluster %s: enable spec.pvcSync on the RemoteCluster and wait for its rollout",
+		return nil, activities.NonRetryable(contract.ErrTypeAgentNotInstalled, "agent DaemonSet %s/%s not found in source cluster %s: enable spec.pvcSync on the RemoteCluster and wait for its rollout",
 			contract.AgentNamespace, name, in.Source.Name)
 	}
 	if err != nil {
@@ -61,7 +64,7 @@ func (a *ConnectivityActivities) AgentAddresses(ctx context.Context, in contract
 	}
 	addrs := AgentAddressesOf(ds.Spec.Template.Spec, nodes.Items, in.Port)
 	if len(addrs) == 0 {
-		return nil, nonRetryable(contract.ErrTypeAgentNotInstalled, "no ready node of source cluster %s with an InternalIP runs the agent", in.Source.Name)
+		return nil, activities.NonRetryable(contract.ErrTypeAgentNotInstalled, "no ready node of source cluster %s with an InternalIP runs the agent", in.Source.Name)
 	}
 	return addrs, nil
 }
@@ -118,9 +121,9 @@ func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in co
 	timeout := time.Duration(in.TimeoutSeconds) * time.Second
 	cs, err := a.Clusters.Clientset(ctx, in.DR.Namespace, in.DR.Name)
 	if err != nil {
-		return contract.ConnectivityResult{}, classify(err)
+		return contract.ConnectivityResult{}, activities.Classify(err)
 	}
-	if err := createNamespace(ctx, cs, contract.ConnectivityNamespace, map[string]string{kube.LabelManagedBy: kube.ManagedBy}); err != nil {
+	if err := activities.CreateNamespace(ctx, cs, contract.ConnectivityNamespace, map[string]string{kube.LabelManagedBy: kube.ManagedBy}); err != nil {
 		return contract.ConnectivityResult{}, err
 	}
 	secret, err := a.writeCheckSecret(ctx, cs, in)
@@ -132,15 +135,15 @@ func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in co
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels(RoleConnectivityCheck),
 		KeySecret: secret, Timeout: AgentCheckTimeout(timeout).String(), Agents: in.Agents,
 	})
-	if _, err := createOrGetPod(ctx, cs, pod); err != nil {
+	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.ConnectivityResult{}, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	term, err := waitPodTerminated(wctx, cs, pod.Namespace, pod.Name)
+	term, err := activities.WaitPodTerminated(wctx, cs, pod.Namespace, pod.Name)
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return contract.ConnectivityResult{}, nonRetryable(contract.ErrTypeConnectivityTimeout,
+			return contract.ConnectivityResult{}, activities.NonRetryable(contract.ErrTypeConnectivityTimeout,
 				"connectivity check pod %s/%s did not finish within %s: %v", pod.Namespace, pod.Name, timeout, err)
 		}
 		return contract.ConnectivityResult{}, err
@@ -160,7 +163,7 @@ func AgentCheckTimeout(total time.Duration) time.Duration {
 }
 
 func (a *ConnectivityActivities) writeCheckSecret(ctx context.Context, cs kubernetes.Interface, in contract.ConnectivityCheckInput) (string, error) {
-	sshKeys, err := sshKeyData(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
+	sshKeys, err := activities.SSHKeyData(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
 	if err != nil {
 		return "", err
 	}
@@ -169,19 +172,8 @@ func (a *ConnectivityActivities) writeCheckSecret(ctx context.Context, cs kubern
 		Type:       corev1.SecretTypeOpaque,
 		Data:       sshKeys,
 	}
-	if err := writeSecret(ctx, cs.CoreV1().Secrets(contract.ConnectivityNamespace), secret); err != nil {
+	if err := activities.WriteSecret(ctx, cs.CoreV1().Secrets(contract.ConnectivityNamespace), secret); err != nil {
 		return "", fmt.Errorf("write connectivity key Secret %s/%s: %w", contract.ConnectivityNamespace, secret.Name, err)
 	}
 	return secret.Name, nil
-}
-
-// waitPodTerminated waits until the pod's container has terminated,
-// heartbeating what it waits for, and fails with the pod's problem when
-// waiting cannot help.
-func waitPodTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.ContainerStateTerminated, error) {
-	pod, err := waitPod(ctx, cs, namespace, name, func(p *corev1.Pod) bool { return terminatedContainer(p) != nil })
-	if err != nil {
-		return nil, err
-	}
-	return terminatedContainer(pod), nil
 }

@@ -1,4 +1,7 @@
-package activities
+// Package pvcdata holds the activities of PVC data sync: the steps of one
+// PVC's sync (PVCActivities) and the permits of the per-cluster semaphore
+// that bounds syncs across Replications (PermitActivities).
+package pvcdata
 
 import (
 	"context"
@@ -11,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 
@@ -19,7 +23,7 @@ import (
 
 // PVCActivities are the steps of one PVC's data sync.
 type PVCActivities struct {
-	Clusters ClusterResolver
+	Clusters activities.ClusterResolver
 	// Control reads the SSH key Secrets from the cluster that holds dr-syncer's resources.
 	Control client.Reader
 }
@@ -28,14 +32,14 @@ type PVCActivities struct {
 func (a *PVCActivities) Discover(ctx context.Context, ref contract.PVCRef) (contract.PVCInfo, error) {
 	cs, err := a.Clusters.Clientset(ctx, ref.Cluster.Namespace, ref.Cluster.Name)
 	if err != nil {
-		return contract.PVCInfo{}, classify(err)
+		return contract.PVCInfo{}, activities.Classify(err)
 	}
 	pvc, err := getPVC(ctx, cs, ref)
 	if err != nil {
 		return contract.PVCInfo{}, err
 	}
 	if pvc.Status.Phase != corev1.ClaimBound {
-		return contract.PVCInfo{}, nonRetryable(contract.ErrTypePVCNotBound, "source PVC %s is %s, not Bound: it has no data to sync yet", ref, pvc.Status.Phase)
+		return contract.PVCInfo{}, activities.NonRetryable(contract.ErrTypePVCNotBound, "source PVC %s is %s, not Bound: it has no data to sync yet", ref, pvc.Status.Phase)
 	}
 	pods, err := cs.CoreV1().Pods(ref.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -59,7 +63,7 @@ func (a *PVCActivities) Discover(ctx context.Context, ref contract.PVCRef) (cont
 func getPVC(ctx context.Context, cs kubernetes.Interface, ref contract.PVCRef) (*corev1.PersistentVolumeClaim, error) {
 	pvc, err := cs.CoreV1().PersistentVolumeClaims(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nonRetryable(contract.ErrTypePVCNotFound, "PVC %s not found", ref)
+		return nil, activities.NonRetryable(contract.ErrTypePVCNotFound, "PVC %s not found", ref)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get PVC %s: %w", ref, err)
@@ -73,7 +77,7 @@ func getPVC(ctx context.Context, cs kubernetes.Interface, ref contract.PVCRef) (
 func (a *PVCActivities) ListPVCs(ctx context.Context, in contract.ListPVCsInput) (contract.PVCList, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
-		return contract.PVCList{}, classify(err)
+		return contract.PVCList{}, activities.Classify(err)
 	}
 	pvcs, err := cs.CoreV1().PersistentVolumeClaims(in.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -113,7 +117,7 @@ func (a *PVCActivities) sharedBacking(ctx context.Context, src kubernetes.Interf
 	}
 	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
 	if err != nil {
-		return "", classify(err)
+		return "", activities.Classify(err)
 	}
 	drClaim, err := dst.CoreV1().PersistentVolumeClaims(in.DestinationNamespace).Get(ctx, claim.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || (err == nil && drClaim.Spec.VolumeName == "") {

@@ -1,4 +1,4 @@
-package activities
+package pvcdata
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -20,17 +21,17 @@ const MountPodTimeout = mover.DefaultTargetWait
 func (a *PVCActivities) EnsureMountPod(ctx context.Context, in contract.MountPodInput) (contract.MountPod, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.PVC.Cluster.Namespace, in.PVC.Cluster.Name)
 	if err != nil {
-		return contract.MountPod{}, classify(err)
+		return contract.MountPod{}, activities.Classify(err)
 	}
 	pod := kube.MountPod(kube.MountPodOptions{
 		Name: in.PodName(), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy,
 		Labels: in.Op.Labels("mount"), CredentialsSecret: in.Credentials,
 	})
-	if _, err := createOrGetPod(ctx, cs, pod); err != nil {
+	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.MountPod{}, err
 	}
-	ready, err := waitPodReady(ctx, cs, pod.Namespace, pod.Name)
+	ready, err := activities.WaitPodReady(ctx, cs, pod.Namespace, pod.Name)
 	if err != nil {
 		return contract.MountPod{}, fmt.Errorf("mount pod for %s: %w", in.PVC, err)
 	}

@@ -1,13 +1,15 @@
-package activities
+package pvcdata
 
 import (
 	"context"
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
@@ -28,7 +30,7 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 	}{{in.Source, in.SourceNamespace}, {in.Destination, in.DestinationNamespace}} {
 		cs, err := a.Clusters.Clientset(ctx, side.cluster.Namespace, side.cluster.Name)
 		if err != nil {
-			return result, classify(err)
+			return result, activities.Classify(err)
 		}
 		pods, err := cs.CoreV1().Pods(side.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
@@ -37,7 +39,7 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 		for i := range pods.Items {
 			pod := &pods.Items[i]
 			activity.RecordHeartbeat(ctx, "deleting pod "+pod.Name)
-			if err := deletePodAndWait(ctx, cs, pod); err != nil {
+			if err := activities.DeletePodAndWait(ctx, cs, pod); err != nil {
 				return result, err
 			}
 			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/pod/%s/%s", side.cluster.Name, side.namespace, pod.Name))
@@ -54,4 +56,12 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 		}
 	}
 	return result, nil
+}
+
+// client404 treats "already gone" as done.
+func client404(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

@@ -1,4 +1,4 @@
-package activities
+package pvcdata
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
@@ -16,11 +17,11 @@ import (
 func (a *PVCActivities) ChooseNodes(ctx context.Context, in contract.ChooseNodesInput) (contract.NodePlan, error) {
 	src, err := a.Clusters.Clientset(ctx, in.Source.Cluster.Namespace, in.Source.Cluster.Name)
 	if err != nil {
-		return contract.NodePlan{}, classify(err)
+		return contract.NodePlan{}, activities.Classify(err)
 	}
 	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
 	if err != nil {
-		return contract.NodePlan{}, classify(err)
+		return contract.NodePlan{}, activities.Classify(err)
 	}
 	pvc, err := getPVC(ctx, src, in.Source)
 	if err != nil {

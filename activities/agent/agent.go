@@ -1,4 +1,6 @@
-package activities
+// Package agent holds the activities that install, watch and remove the
+// agent in RemoteClusters (AgentActivities, the AgentRollout workflow's steps).
+package agent
 
 import (
 	"bytes"
@@ -24,6 +26,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
@@ -34,7 +37,7 @@ const agentFieldManager = "dr-syncer-agent-rollout"
 
 // AgentActivities install, watch and remove the agent in RemoteClusters.
 type AgentActivities struct {
-	Clusters ClusterResolver
+	Clusters activities.ClusterResolver
 	// Control reads the key Secrets and ClusterMappings.
 	Control client.Reader
 }
@@ -93,7 +96,7 @@ func roundTrip(in, out any) error {
 func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRolloutInput) (contract.AgentApplied, error) {
 	cfg, err := a.Clusters.Config(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
-		return contract.AgentApplied{}, classify(err)
+		return contract.AgentApplied{}, activities.Classify(err)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -114,11 +117,11 @@ func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRollo
 	hostFP := resolve.PublicKeyFingerprint(hostKey.Data[contract.SecretKeyHostPublic])
 	values, err := AgentValues(in.Config, hostFP)
 	if err != nil {
-		return contract.AgentApplied{}, invalidSpec("RemoteCluster %s/%s: %v", in.Cluster.Namespace, in.Cluster.Name, err)
+		return contract.AgentApplied{}, activities.InvalidSpec("RemoteCluster %s/%s: %v", in.Cluster.Namespace, in.Cluster.Name, err)
 	}
 	manifests, err := agentdeploy.Render(values)
 	if err != nil {
-		return contract.AgentApplied{}, invalidSpec("RemoteCluster %s/%s pvcSync: %v", in.Cluster.Namespace, in.Cluster.Name, err)
+		return contract.AgentApplied{}, activities.InvalidSpec("RemoteCluster %s/%s pvcSync: %v", in.Cluster.Namespace, in.Cluster.Name, err)
 	}
 	secrets, err := agentdeploy.RenderSecrets(values, agentdeploy.SecretData{
 		HostKeyPEM:     keys.Secret(hostKey.Data[contract.SecretKeyHostPrivate]),
@@ -161,7 +164,7 @@ func (a *AgentActivities) readHostKey(ctx context.Context, ref contract.SecretRe
 		return nil, fmt.Errorf("get agent host key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
 	if len(s.Data[contract.SecretKeyHostPrivate]) == 0 || len(s.Data[contract.SecretKeyHostPublic]) == 0 {
-		return nil, invalidSpec("agent host key Secret %s/%s lacks %s or %s: delete it to have it regenerated",
+		return nil, activities.InvalidSpec("agent host key Secret %s/%s lacks %s or %s: delete it to have it regenerated",
 			ref.Namespace, ref.Name, contract.SecretKeyHostPrivate, contract.SecretKeyHostPublic)
 	}
 	return &s, nil
@@ -171,7 +174,7 @@ func (a *AgentActivities) readHostKey(ctx context.Context, ref contract.SecretRe
 // rollout's, unless it exists: a namespace the rollout did not create keeps
 // its labels, so removal never deletes it.
 func ensureAgentNamespace(ctx context.Context, cs kubernetes.Interface, v agentdeploy.Values) error {
-	return createNamespace(ctx, cs, v.Namespace, agentLabels())
+	return activities.CreateNamespace(ctx, cs, v.Namespace, agentLabels())
 }
 
 func agentLabels() map[string]string {
@@ -232,7 +235,7 @@ const agentPoll = 2 * time.Second
 func (a *AgentActivities) WaitAgentReady(ctx context.Context, in contract.AgentRef) (contract.AgentReadiness, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
-		return contract.AgentReadiness{}, classify(err)
+		return contract.AgentReadiness{}, activities.Classify(err)
 	}
 	t := time.NewTicker(agentPoll)
 	defer t.Stop()
@@ -261,7 +264,7 @@ func (a *AgentActivities) WaitAgentReady(ctx context.Context, in contract.AgentR
 func (a *AgentActivities) RemoveAgent(ctx context.Context, in contract.ClusterRef) (contract.AgentRemoved, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Namespace, in.Name)
 	if err != nil {
-		return contract.AgentRemoved{}, classify(err)
+		return contract.AgentRemoved{}, activities.Classify(err)
 	}
 	list := metav1.ListOptions{LabelSelector: contract.AgentSelector}
 	del := metav1.DeleteOptions{}

@@ -1,4 +1,4 @@
-package activities
+package pvcdata
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -24,11 +26,11 @@ import (
 func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in contract.TargetPVCInput) (contract.TargetPVC, error) {
 	src, err := a.Clusters.Clientset(ctx, in.Source.Cluster.Namespace, in.Source.Cluster.Name)
 	if err != nil {
-		return contract.TargetPVC{}, classify(err)
+		return contract.TargetPVC{}, activities.Classify(err)
 	}
 	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
 	if err != nil {
-		return contract.TargetPVC{}, classify(err)
+		return contract.TargetPVC{}, activities.Classify(err)
 	}
 	source, err := getPVC(ctx, src, in.Source)
 	if err != nil {
@@ -46,7 +48,7 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in contract.TargetP
 	}
 	if class := mapping.StorageClass(source); class != "" {
 		if _, err := dst.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			return contract.TargetPVC{}, nonRetryable(contract.ErrTypeStorageClassNotFound,
+			return contract.TargetPVC{}, activities.NonRetryable(contract.ErrTypeStorageClassNotFound,
 				"storage class %q for PVC %s does not exist in cluster %s; create it or map %q to an existing class in pvcConfig.storageClassMappings",
 				class, in.Source, in.Destination.Name, kube.StorageClassOf(source))
 		} else if err != nil {
@@ -90,11 +92,11 @@ func claimGuard(existing, source *corev1.PersistentVolumeClaim, in contract.Targ
 	verdict, reason := kube.CheckClaim(existing, source, in.Source.Cluster.Name, in.Replication)
 	switch {
 	case verdict == kube.ClaimForeign:
-		return nonRetryable(contract.ErrTypeConflict,
+		return activities.NonRetryable(contract.ErrTypeConflict,
 			"PVC %s/%s: DR PVC %s/%s in cluster %s exists and %s; dr-syncer neither writes to nor mounts it. Move or delete it, or replicate to another destinationNamespace",
 			source.Namespace, source.Name, existing.Namespace, existing.Name, in.Destination.Name, reason)
 	case verdict == kube.ClaimReplaced && !in.Acknowledged:
-		return nonRetryable(contract.ErrTypeSourceReplaced,
+		return activities.NonRetryable(contract.ErrTypeSourceReplaced,
 			"PVC %s/%s: %s; DR copy %s/%s kept, nothing copied or deleted. If the new claim's data is the one to keep, annotate Replication %s with %s=<a new value> to let the next sync replace the DR copy with it",
 			source.Namespace, source.Name, reason, existing.Namespace, existing.Name, in.Replication, drv1.AnnotationAcceptChanges)
 	}
@@ -113,7 +115,7 @@ func targetPVC(pvc *corev1.PersistentVolumeClaim, created, grown bool) contract.
 func (a *PVCActivities) MarkSynced(ctx context.Context, in contract.MarkSyncedInput) error {
 	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
 	if err != nil {
-		return classify(err)
+		return activities.Classify(err)
 	}
 	pvcs := dst.CoreV1().PersistentVolumeClaims(in.Namespace)
 	pvc, err := pvcs.Get(ctx, in.Name, metav1.GetOptions{})
@@ -123,6 +125,25 @@ func (a *PVCActivities) MarkSynced(ctx context.Context, in contract.MarkSyncedIn
 	kube.MarkDataSynced(pvc, in.At)
 	if _, err := pvcs.Update(ctx, pvc, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("annotate DR PVC %s/%s: %w", in.Namespace, in.Name, err)
+	}
+	return nil
+}
+
+// ensureNamespace makes sure a DR namespace exists, creating it only when allowed.
+func ensureNamespace(ctx context.Context, cs kubernetes.Interface, cluster, name string, create bool) error {
+	_, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("get namespace %s in %s: %w", name, cluster, err)
+	}
+	if !create {
+		return activities.NonRetryable(contract.ErrTypeNamespaceNotFound,
+			"namespace %s does not exist in cluster %s; create it or set namespaceConfig.createNamespace", name, cluster)
+	}
+	if err := activities.CreateNamespace(ctx, cs, name, map[string]string{kube.LabelManagedBy: kube.ManagedBy}); err != nil {
+		return fmt.Errorf("in %s: %w", cluster, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package activities
+package pvcdata
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
@@ -43,7 +44,7 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 	}
 	cs, err := a.Clusters.Clientset(ctx, in.PVC.Cluster.Namespace, in.PVC.Cluster.Name)
 	if err != nil {
-		return contract.TransferResult{}, classify(err)
+		return contract.TransferResult{}, activities.Classify(err)
 	}
 	pod := kube.SyncPod(kube.SyncPodOptions{
 		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
@@ -52,7 +53,7 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 		ClusterKeySecret: in.Credentials, CredentialsSecret: in.Credentials,
 		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
 	})
-	if _, err := createOrGetPod(ctx, cs, pod); err != nil {
+	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.TransferResult{}, err
 	}
 	heartbeat := func(p contract.TransferProgress) {
@@ -81,7 +82,7 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 		return result, fmt.Errorf("transfer of %s interrupted (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	default:
-		return result, nonRetryable(contract.ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
+		return result, activities.NonRetryable(contract.ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	}
 }
@@ -89,7 +90,7 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 // sourceShrank is the data guard's refusal as a typed error that says what
 // happened to the DR copy and how a person lets the change through.
 func sourceShrank(pvc contract.PVCRef, g progress.GuardVerdict) error {
-	return nonRetryable(contract.ErrTypeSourceShrank,
+	return activities.NonRetryable(contract.ErrTypeSourceShrank,
 		"PVC %s: the source holds %d files, the DR copy %d (under %d%%); DR copy kept, nothing copied or deleted. "+
 			"If the source is right, annotate the Replication with %s=<any new value> to let the next sync apply it",
 		pvc, g.SourceFiles, g.DRFiles, mover.GuardMinPercent, drv1.AnnotationAcceptChanges)
@@ -162,9 +163,9 @@ func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespac
 				return nil
 			}
 		}
-		problem, permanent := podProblem(ctx, cs, pod)
+		problem, permanent := activities.PodProblem(ctx, cs, pod)
 		if permanent {
-			return nonRetryable(contract.ErrTypePodFailed, "%s", problem)
+			return activities.NonRetryable(contract.ErrTypePodFailed, "%s", problem)
 		}
 		phase := "starting"
 		if problem != "" {
@@ -174,7 +175,7 @@ func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespac
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(pollInterval):
+		case <-time.After(activities.PollInterval):
 		}
 	}
 }
@@ -204,7 +205,7 @@ func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name 
 		select {
 		case <-ctx.Done():
 			return progress.Summary{}, ctx.Err()
-		case <-time.After(pollInterval):
+		case <-time.After(activities.PollInterval):
 		}
 	}
 }
