@@ -3,7 +3,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
-	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -30,21 +28,13 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var common cmdutil.Common
-	var temporal temporalconn.Options
-	common.RegisterFlags(fs, ":8080")
-	temporal.RegisterFlags(fs)
+	fs, common := cmdutil.NewFlags("controller", stderr, ":8080")
 	probeAddr := fs.String("health-probe-addr", cliutil.Env("DRSYNCER_HEALTH_PROBE_ADDR", ":8081"), "address of the /healthz and /readyz probes (env DRSYNCER_HEALTH_PROBE_ADDR)")
 	leaderElect := fs.Bool("leader-elect", false, "elect one active controller among replicas")
 	leaderNamespace := fs.String("leader-election-namespace", cliutil.Env("POD_NAMESPACE", ""), "namespace of the leader-election lease; empty is the in-cluster namespace (env POD_NAMESPACE)")
 	cliutil.Usage(fs, "controller: reconciles RemoteCluster, ClusterMapping and Replication resources into Temporal workflows and Schedules.\n\n"+
 		"Usage: controller [flags]")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
+	if done, err := cmdutil.Parse(fs, args); done {
 		return err
 	}
 
@@ -61,7 +51,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tc, err := temporal.Dial(telemetry.TemporalLogger(logger), metrics.TemporalHandler())
+	tc, err := common.Temporal.Dial(telemetry.TemporalLogger(logger), metrics.TemporalHandler())
 	if err != nil {
 		return err
 	}
@@ -78,7 +68,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := setupReconcilers(mgr, &starter.Starter{Client: tc, Namespace: temporal.Namespace, TaskQueue: temporal.TaskQueue}); err != nil {
+	if err := setupReconcilers(mgr, &starter.Starter{Client: tc, Namespace: common.Temporal.Namespace, TaskQueue: common.Temporal.TaskQueue}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -87,7 +77,7 @@ func run(args []string, stderr io.Writer) error {
 	if err := mgr.AddReadyzCheck("temporal", temporalReachable(tc)); err != nil {
 		return fmt.Errorf("add readiness check: %w", err)
 	}
-	logger.Info("controller starting", zap.String("temporal", temporal.Address), zap.String("namespace", temporal.Namespace))
+	logger.Info("controller starting", zap.String("temporal", common.Temporal.Address), zap.String("namespace", common.Temporal.Namespace))
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

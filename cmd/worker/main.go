@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
-	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
 	"github.com/dr-syncer/dr-syncer/worker"
 )
 
@@ -27,20 +25,12 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var common cmdutil.Common
-	var temporal temporalconn.Options
-	common.RegisterFlags(fs, ":9090")
-	temporal.RegisterFlags(fs)
+	fs, common := cmdutil.NewFlags("worker", stderr, ":9090")
 	maxActivities := fs.Int("max-concurrent-activities", 0, "activities this worker runs at once; 0 is the SDK default")
 	cliutil.Usage(fs, "worker: polls the dr-syncer task queue and runs its workflows and activities.\n\n"+
 		"Usage: worker [flags]\n\n"+
 		"It reads RemoteClusters and their kubeconfig Secrets from the cluster that --kubeconfig points at.")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
+	if done, err := cmdutil.Parse(fs, args); done {
 		return err
 	}
 
@@ -63,7 +53,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("client for the dr-syncer resources' cluster: %w", err)
 	}
-	tc, err := temporal.Dial(telemetry.TemporalLogger(logger), metrics.TemporalHandler())
+	tc, err := common.Temporal.Dial(telemetry.TemporalLogger(logger), metrics.TemporalHandler())
 	if err != nil {
 		return err
 	}
@@ -71,12 +61,12 @@ func run(args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Info("worker starting", zap.String("temporal", temporal.Address), zap.String("namespace", temporal.Namespace), zap.String("taskQueue", temporal.TaskQueue))
+	logger.Info("worker starting", zap.String("temporal", common.Temporal.Address), zap.String("namespace", common.Temporal.Namespace), zap.String("taskQueue", common.Temporal.TaskQueue))
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Serve(ctx, common.MetricsAddr) })
 	g.Go(func() error {
 		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader), Control: reader},
-			worker.Options{TaskQueue: temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})
+			worker.Options{TaskQueue: common.Temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})
 	})
 	return g.Wait()
 }

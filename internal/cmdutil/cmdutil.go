@@ -4,14 +4,17 @@
 package cmdutil
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 
 	"go.uber.org/zap"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
+	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
 )
 
 // Common are the flags every long-running binary takes.
@@ -19,10 +22,33 @@ type Common struct {
 	Log         cliutil.LogFlags
 	MetricsAddr string
 	Kubeconfig  string
+	Temporal    temporalconn.Options
+}
+
+// NewFlags is the flag set of the long-running binary name, writing usage
+// and errors to output, with the common flags registered; metricsAddr is
+// the binary's default.
+func NewFlags(name string, output io.Writer, metricsAddr string) (*flag.FlagSet, *Common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	c := &Common{}
+	c.RegisterFlags(fs, metricsAddr)
+	return fs, c
+}
+
+// Parse parses args; done says the process has nothing more to do (--help
+// was printed), and err is a flag error already printed with the usage.
+func Parse(fs *flag.FlagSet, args []string) (done bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	return err != nil, err
 }
 
 // RegisterFlags adds the common flags to fs; metricsAddr is the binary's default.
 func (c *Common) RegisterFlags(fs *flag.FlagSet, metricsAddr string) {
+	c.Temporal.RegisterFlags(fs)
 	c.Log.Register(fs)
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", cliutil.Env("DRSYNCER_METRICS_ADDR", metricsAddr), "address to serve Prometheus /metrics on; empty disables (env DRSYNCER_METRICS_ADDR)")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", cliutil.Env("KUBECONFIG", ""), "kubeconfig of the cluster that holds the dr-syncer resources; empty uses ~/.kube/config or the in-cluster service account (env KUBECONFIG)")
