@@ -6,6 +6,15 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
+// Triggers say what started a Replication run (ReplicationInput.Trigger,
+// the last part of its workflow ID); a sync-now value is the fourth kind.
+const (
+	TriggerScheduled  = "scheduled"
+	TriggerContinuous = "continuous"
+	// TriggerRetryPrefix plus the failed run's short run ID re-runs that run.
+	TriggerRetryPrefix = "retry-"
+)
+
 // AgentRolloutName is the registered type name of AgentRollout.
 const AgentRolloutName = "AgentRollout"
 
@@ -40,7 +49,7 @@ const (
 // ContinuousReplicationWorkflowID is the one long-running workflow of a
 // Continuous Replication.
 func ContinuousReplicationWorkflowID(namespace, name string) string {
-	return ReplicationWorkflowID(namespace, name, "continuous")
+	return ReplicationWorkflowID(namespace, name, TriggerContinuous)
 }
 
 // PVCSyncName is the registered type name of PVCSync.

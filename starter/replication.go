@@ -16,14 +16,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/contract"
 )
 
-// Triggers the system itself uses; a sync-now value is the fourth kind.
-const (
-	TriggerScheduled  = "scheduled"
-	TriggerContinuous = "continuous"
-	// TriggerRetryPrefix plus the failed run's short run ID re-runs that run.
-	TriggerRetryPrefix = "retry-"
-)
-
 // StartedRun is the run StartRun started, or found already started.
 type StartedRun struct {
 	WorkflowID string

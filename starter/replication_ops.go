@@ -98,7 +98,7 @@ func RetryTrigger(runID string) string {
 	if len(runID) > 8 {
 		runID = runID[:8]
 	}
-	return TriggerRetryPrefix + runID
+	return contract.TriggerRetryPrefix + runID
 }
 
 // Status returns the newest run of the Replication: its progress while it

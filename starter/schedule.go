@@ -140,9 +140,9 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 	// Temporal appends the scheduled time to the workflow ID, so each run
 	// still has its own ID.
 	action := &client.ScheduleWorkflowAction{
-		ID:                    contract.ReplicationWorkflowID(ref.Namespace, ref.Name, TriggerScheduled),
+		ID:                    contract.ReplicationWorkflowID(ref.Namespace, ref.Name, contract.TriggerScheduled),
 		Workflow:              contract.ReplicationName,
-		Args:                  []any{contract.ReplicationInput{Replication: ref, Trigger: TriggerScheduled}},
+		Args:                  []any{contract.ReplicationInput{Replication: ref, Trigger: contract.TriggerScheduled}},
 		TaskQueue:             s.TaskQueue,
 		TypedSearchAttributes: replicationAttributes(ref),
 	}

@@ -125,7 +125,7 @@ func syncOnce(ctx workflow.Context, state *contract.ContinuousState, trigger str
 		WaitForCancellation:   true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(contract.AttrReplication.ValueSet(state.Replication.String())),
 	})
-	future := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicationName, contract.ReplicationInput{Replication: state.Replication, Trigger: "continuous"})
+	future := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicationName, contract.ReplicationInput{Replication: state.Replication, Trigger: contract.TriggerContinuous})
 	var started workflow.Execution
 	if err := future.GetChildWorkflowExecution().Get(ctx, &started); err != nil {
 		workflow.GetLogger(ctx).Error("continuous sync did not start", "workflowID", id, "error", err)
