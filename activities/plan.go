@@ -20,16 +20,13 @@ type PlanActivities struct {
 // whose message says what to fix.
 func (a *PlanActivities) ResolveReplication(ctx context.Context, ref contract.ObjectRef) (contract.ReplicationPlan, error) {
 	res, err := resolve.Replication(ctx, a.Control, ref)
-	if p, ok := resolve.IsProblem(err); ok {
-		return contract.ReplicationPlan{}, InvalidSpec("Replication %s: %s", ref, p.Message)
+	if err == nil && res.Mapping != nil && res.Mapping.Spec.Paused {
+		return contract.ReplicationPlan{}, InvalidSpec("ClusterMapping %s/%s is paused; unpause it to sync", res.Mapping.Namespace, res.Mapping.Name)
 	}
-	if err != nil {
-		return contract.ReplicationPlan{}, err
+	var plan contract.ReplicationPlan
+	if err == nil {
+		plan, err = res.Plan()
 	}
-	if m := res.Mapping; m != nil && m.Spec.Paused {
-		return contract.ReplicationPlan{}, InvalidSpec("ClusterMapping %s/%s is paused; unpause it to sync", m.Namespace, m.Name)
-	}
-	plan, err := res.Plan()
 	if p, ok := resolve.IsProblem(err); ok {
 		return contract.ReplicationPlan{}, InvalidSpec("Replication %s: %s", ref, p.Message)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
 // PVCSync copies one PVC's data from the source cluster into its DR PVC:
@@ -114,7 +113,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		Op: op, PVC: in.Source, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
 	}
 	transferOptions := workflow.ActivityOptions{
-		StartToCloseTimeout: transferTimeout(in.DataSync.Timeout),
+		StartToCloseTimeout: time.Duration(in.DataSync.Timeout), // the resolver defaults it
 		// A dead worker is noticed this quickly; the retry re-attaches to the sync pod.
 		HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy:      retry,
@@ -165,9 +164,6 @@ func withCleanupOptions(ctx workflow.Context) workflow.Context {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
 }
-
-// transferTimeout is the data sync's timeout; the resolver defaults it.
-func transferTimeout(d rsyncargs.Duration) time.Duration { return time.Duration(d) }
 
 // recordPVCSyncMetrics counts each sync by result (the error type when it
 // failed) and records its duration and volume; the SDK's metrics handler is

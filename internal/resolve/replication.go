@@ -122,7 +122,7 @@ func (res *Resolved) Plan() (contract.ReplicationPlan, error) {
 			return contract.ReplicationPlan{}, &Problem{Message: err.Error()}
 		}
 	}
-	settings := Settings(spec)
+	settings := settingsOf(&spec)
 	return contract.ReplicationPlan{
 		DataPlane:            DataPlane(res.Source, res.ClusterKey, settings.RetryConfig),
 		Replication:          contract.ObjectRef{Namespace: r.Namespace, Name: r.Name},

@@ -12,6 +12,11 @@ import (
 func Settings(spec drv1.ReplicationSpec) contract.ReplicationSettings {
 	s := spec.DeepCopy()
 	drv1.SetReplicationDefaults(s)
+	return settingsOf(s)
+}
+
+// settingsOf copies a spec whose defaults are applied.
+func settingsOf(s *drv1.ReplicationSpec) contract.ReplicationSettings {
 	nc, ic, irc, pc, fh, dg := s.NamespaceConfig, s.IngressConfig, s.ImmutableResourceConfig, s.PVCConfig, s.FailureHandling, s.DeletionGuard
 	out := contract.ReplicationSettings{
 		ResourceTypes:            s.ResourceTypes,
