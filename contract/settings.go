@@ -57,12 +57,18 @@ type PVCSettings struct {
 	PreserveVolumeAttributes bool             `json:"preserveVolumeAttributes,omitempty"`
 	SyncPersistentVolumes    bool             `json:"syncPersistentVolumes,omitempty"`
 	DataSyncConfig           DataSyncSettings `json:"dataSyncConfig"`
+	RestorePoints            RestorePoints    `json:"restorePoints"`
 }
 
 // DataSyncSettings is the part of dataSyncConfig the workflow reads itself.
 type DataSyncSettings struct {
 	// ConcurrentSyncs bounds the PVC syncs of one run.
 	ConcurrentSyncs int32 `json:"concurrentSyncs"`
+	// CopyMethod, VolumeSnapshotClassName and Hooks say what a PVC sync
+	// reads (see CopySource).
+	CopyMethod              CopyMethod `json:"copyMethod,omitempty"`
+	VolumeSnapshotClassName string     `json:"volumeSnapshotClassName,omitempty"`
+	Hooks                   *Hooks     `json:"hooks,omitempty"`
 }
 
 // Mapping maps a source value to its DR value.

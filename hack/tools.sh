@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the heavy tool binaries (controller-gen, the Temporal CLI, the Kubernetes
-# test binaries and etcd) into a cache outside the clone, keyed by each tools
+# test binaries and etcd, the CSI sidecars and snapshot-controller with the
+# VolumeSnapshot CRDs) into a cache outside the clone, keyed by each tools
 # module's go.mod and go.sum, and links the current ones into "$DRSYNCER_CACHE/bin".
 # A second run with the same modules does nothing; with a warm Go cache a
 # changed module rebuilds in seconds.
 #
-#   hack/tools.sh [controller-gen|temporal|kube ...]   (default: all)
+#   hack/tools.sh [controller-gen|temporal|kube|csi ...]   (default: all)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +32,16 @@ ldflags() {
 	echo "$flags"
 }
 
+extras() { # extras NAME DIR: files a tools module ships besides its binaries
+	if [ "$1" = csi ]; then # the VolumeSnapshot CRDs, from the snapshotter's client module
+		local crds
+		crds=$(cd "$root/tools/csi" && go mod download -json github.com/kubernetes-csi/external-snapshotter/client/v8 |
+			awk -F'"' '$2 == "Dir" {print $4}')/config/crd
+		mkdir -p "$2/snapshot-crds"
+		cp "$crds"/snapshot.storage.k8s.io_*.yaml "$2/snapshot-crds/"
+	fi
+}
+
 build() { # build NAME: builds every tool listed in tools/NAME/go.mod
 	local name=$1 dir="$root/tools/$1"
 	local key out flags
@@ -42,6 +53,7 @@ build() { # build NAME: builds every tool listed in tools/NAME/go.mod
 		local start=$SECONDS
 		rm -rf "$out.tmp" && mkdir -p "$out.tmp"
 		(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags="$flags" -o "$out.tmp/" tool)
+		extras "$name" "$out.tmp"
 		touch "$out.tmp/.complete"
 		rm -rf "$out" && mv "$out.tmp" "$out"
 		echo "tools: $name built in $((SECONDS - start))s" >&2
@@ -55,6 +67,6 @@ build() { # build NAME: builds every tool listed in tools/NAME/go.mod
 	done
 }
 
-if [ $# -eq 0 ]; then set -- controller-gen temporal kube; fi
+if [ $# -eq 0 ]; then set -- controller-gen temporal kube csi; fi
 for t in "$@"; do build "$t"; done
 echo "$bin"

@@ -48,6 +48,16 @@ func SetReplicationDefaults(s *ReplicationSpec) {
 	if dsc.VerificationMode == VerifySample && dsc.SamplePercent == 0 {
 		dsc.SamplePercent = 10
 	}
+	if h := dsc.Hooks; h != nil {
+		for _, cmd := range []*HookCommand{h.Freeze, h.Thaw} {
+			if cmd != nil {
+				defaultString(&cmd.Timeout, DefaultHookTimeout)
+			}
+		}
+	}
+	if s.PVCConfig.RestorePoints == nil {
+		s.PVCConfig.RestorePoints = &RestorePointsConfig{}
+	}
 	if s.RetryConfig == nil {
 		s.RetryConfig = &RetryConfig{}
 	}
@@ -81,6 +91,9 @@ func SetReplicationDefaults(s *ReplicationSpec) {
 	defaultBool(&s.Continuous.WatchResources, true)
 	defaultString(&s.Continuous.BackgroundSyncInterval, "1h")
 }
+
+// DefaultHookTimeout bounds a freeze or thaw command that names no timeout.
+const DefaultHookTimeout Duration = "30s"
 
 func ptr[T any](v T) *T { return &v }
 

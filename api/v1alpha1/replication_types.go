@@ -206,6 +206,9 @@ type PVCConfig struct {
 	// DataSyncConfig tunes the data transfer.
 	// +optional
 	DataSyncConfig *DataSyncConfig `json:"dataSyncConfig,omitempty"`
+	// RestorePoints keeps the last good copies of each DR PVC as snapshots.
+	// +optional
+	RestorePoints *RestorePointsConfig `json:"restorePoints,omitempty"`
 }
 
 // Mapping renames one value.
@@ -237,6 +240,7 @@ const (
 
 // DataSyncConfig tunes the data transfer.
 // +kubebuilder:validation:XValidation:rule="!has(self.verificationMode) || self.verificationMode != 'sample' || has(self.samplePercent)",message="samplePercent is required when verificationMode is sample"
+// +kubebuilder:validation:XValidation:rule="!has(self.hooks) || !has(self.copyMethod) || self.copyMethod == 'Snapshot'",message="hooks need copyMethod Snapshot: they freeze the application while its snapshot is taken"
 type DataSyncConfig struct {
 	// ConcurrentSyncs bounds the PVCs this replication syncs at once.
 	// +kubebuilder:validation:Minimum=1
@@ -273,6 +277,18 @@ type DataSyncConfig struct {
 	// +kubebuilder:default=1
 	// +optional
 	ParallelStreams int32 `json:"parallelStreams,omitempty"`
+	// CopyMethod says what is read: Direct (the live volume), Snapshot (a
+	// VolumeSnapshot of it) or Clone (a CSI clone of it). Unset: Snapshot
+	// when the source's CSI driver has a VolumeSnapshotClass, else Direct.
+	// +optional
+	CopyMethod CopyMethod `json:"copyMethod,omitempty"`
+	// VolumeSnapshotClassName for Snapshot; unset: the default class of the
+	// source PVC's CSI driver.
+	// +optional
+	VolumeSnapshotClassName string `json:"volumeSnapshotClassName,omitempty"`
+	// Hooks make the snapshot application-consistent; they need Snapshot.
+	// +optional
+	Hooks *ConsistencyHooks `json:"hooks,omitempty"`
 }
 
 // RetryConfig is the retry policy of the sync steps.

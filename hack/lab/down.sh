@@ -95,7 +95,9 @@ stop_node() {
 	done
 	local shims
 	shims=$(shim_pids)
-	stop_pidfiles "$C_DIR"/pids/{provisioner,kubelet,kube-proxy}.pid
+	stop_pidfiles "$C_DIR"/pids/{provisioner,snapshot-controller,csi-snapshotter,csi-provisioner,kubelet,kube-proxy}.pid
+	# The CSI driver outlives the kubelet so that it can answer the kubelet's last calls.
+	stop_pidfiles "$C_DIR"/pids/csi-driver.pid
 	# shellcheck disable=SC2046
 	kill_all $(cgroup_pids)       # pod processes
 	# shellcheck disable=SC2086

@@ -13,6 +13,7 @@ LAB_BRIDGE_IP=10.255.0.1
 LAB_IMAGE_PREFIX=${LAB_IMAGE_PREFIX:-localhost/dr-syncer}
 LAB_IMAGE_TAG=${LAB_IMAGE_TAG:-lab}
 LAB_PAUSE_IMAGE=$LAB_IMAGE_PREFIX/pause:$LAB_IMAGE_TAG
+LAB_CSI_DRIVER=hostpath.csi.lab.dr-syncer.io # the lab's CSI driver (test/lab/csidriver)
 LAB_TIMEOUT=${LAB_TIMEOUT:-90}          # seconds for any single wait
 CNI_BIN=${CNI_BIN:-/usr/lib/cni}
 DEBIAN_SUITE=${DEBIAN_SUITE:-bookworm}

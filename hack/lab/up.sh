@@ -16,7 +16,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 START=$SECONDS
 need_root
 need_cmds nsenter ip openssl containerd runc ctr iptables setsid base64 sha256sum
-need_bins etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
+need_bins etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl \
+	snapshot-controller csi-snapshotter csi-provisioner
 
 [ ${#LAB} -le 70 ] || die "lab folder path $LAB is too long for unix sockets (max 70 chars): set LAB_DIR"
 
@@ -163,6 +164,23 @@ start_rest() {
 	start_daemon kube-proxy "$BIN/kube-proxy" --config="$C_DIR/conf/kube-proxy.yaml"
 	start_host_daemon provisioner "$TOOLS/provisioner" -kubeconfig "$C_DIR/kubeconfig" \
 		-dir "$C_DIR/volumes" -node "$C_NODE"
+	# The CSI driver registers with the kubelet through plugins_registry. Socket paths
+	# stay short: a unix socket path has at most 108 bytes.
+	start_host_daemon csi-driver "$TOOLS/csidriver" -name "$LAB_CSI_DRIVER" -node "$C_NODE" \
+		-dir "$C_DIR/csi" -endpoint "$C_DIR/csi.sock" -registration-socket "$C_DIR/kubelet/plugins_registry/hp.sock"
+}
+
+csi_registered() { # the kubelet lists the lab's driver on its CSINode
+	[ -n "$(kc get csinode "$C_NODE" -o "jsonpath={.spec.drivers[?(@.name=='$LAB_CSI_DRIVER')].nodeID}" 2>/dev/null)" ]
+}
+
+start_csi_controllers() { # the standard snapshot machinery, once its CRDs exist
+	local kcfg=$C_DIR/kubeconfig
+	start_host_daemon snapshot-controller "$BIN/snapshot-controller" --kubeconfig="$kcfg" --leader-election=false
+	start_host_daemon csi-snapshotter "$BIN/csi-snapshotter" --kubeconfig="$kcfg" --leader-election=false \
+		--csi-address="$C_DIR/csi.sock" --timeout=60s
+	start_host_daemon csi-provisioner "$BIN/csi-provisioner" --kubeconfig="$kcfg" --leader-election=false \
+		--csi-address="$C_DIR/csi.sock" --timeout=60s
 }
 
 apply_storage() { # StorageClasses; every cluster but the first also gets "fast"
@@ -191,7 +209,43 @@ reclaimPolicy: Delete
 volumeBindingMode: WaitForFirstConsumer
 YAML
 		fi
+		cat <<YAML
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata:
+  name: $LAB_CSI_DRIVER
+  labels: {lab.dr-syncer.io/managed: "true"}
+spec:
+  attachRequired: false
+  podInfoOnMount: false
+  volumeLifecycleModes: [Persistent]
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: csi-hostpath
+  labels: {lab.dr-syncer.io/managed: "true"}
+provisioner: $LAB_CSI_DRIVER
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+allowVolumeExpansion: false
+YAML
 	} | kc apply -f - >>"$C_DIR/logs/lab-up.log" 2>&1 || die "$C_NAME: applying StorageClasses failed; read $C_DIR/logs/lab-up.log"
+	kc apply -f "$BIN/snapshot-crds/" >>"$C_DIR/logs/lab-up.log" 2>&1 ||
+		die "$C_NAME: applying the VolumeSnapshot CRDs failed; read $C_DIR/logs/lab-up.log"
+	wait_for "$C_NAME VolumeSnapshotClass CRD" "$C_DIR/logs/lab-up.log" "$LAB_TIMEOUT" \
+		kc wait --for=condition=Established crd/volumesnapshotclasses.snapshot.storage.k8s.io --timeout=2s
+	kc apply -f - >>"$C_DIR/logs/lab-up.log" 2>&1 <<YAML || die "$C_NAME: applying the VolumeSnapshotClass failed; read $C_DIR/logs/lab-up.log"
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata:
+  name: csi-hostpath
+  annotations: {snapshot.storage.kubernetes.io/is-default-class: "true"}
+  labels: {lab.dr-syncer.io/managed: "true"}
+driver: $LAB_CSI_DRIVER
+deletionPolicy: Delete
+YAML
 }
 
 # ---- bring-up, in phases across clusters so they start in parallel ----
@@ -235,6 +289,12 @@ for c in $LAB_CLUSTERS; do
 	wait_for "$C_NAME default ServiceAccount" "$C_DIR/logs/kube-controller-manager.log" "$LAB_TIMEOUT" \
 		kc -n default get serviceaccount default
 	apply_storage
+	start_csi_controllers
+done
+for c in $LAB_CLUSTERS; do
+	cluster_vars "$c"
+	wait_for "$C_NAME CSI driver registered with the kubelet" "$C_DIR/logs/csi-driver.log" "$LAB_TIMEOUT" \
+		csi_registered
 done
 
 log "lab up in $((SECONDS - START))s:"

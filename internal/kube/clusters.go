@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -35,6 +36,7 @@ type cachedCluster struct {
 	kubeconfig []byte
 	config     *rest.Config
 	clientset  kubernetes.Interface
+	snapshots  snapclient.Interface
 }
 
 // NewClusters returns a resolver that reads RemoteClusters through reader.
@@ -58,6 +60,16 @@ func (c *Clusters) Clientset(ctx context.Context, namespace, name string) (kuber
 		return nil, err
 	}
 	return cl.clientset, nil
+}
+
+// Snapshots returns a client of the VolumeSnapshot API of the RemoteCluster
+// namespace/name.
+func (c *Clusters) Snapshots(ctx context.Context, namespace, name string) (snapclient.Interface, error) {
+	cl, err := c.resolve(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return cl.snapshots, nil
 }
 
 // resolve reads the kubeconfig each time, so a rotated Secret takes effect,
@@ -88,7 +100,11 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 	if err != nil {
 		return cachedCluster{}, fmt.Errorf("client for RemoteCluster %s/%s: %w", namespace, name, err)
 	}
-	cached := cachedCluster{kubeconfig: kubeconfig, config: config, clientset: clientset}
+	snapshots, err := snapclient.NewForConfig(config)
+	if err != nil {
+		return cachedCluster{}, fmt.Errorf("snapshot client for RemoteCluster %s/%s: %w", namespace, name, err)
+	}
+	cached := cachedCluster{kubeconfig: kubeconfig, config: config, clientset: clientset, snapshots: snapshots}
 	c.cache[key] = cached
 	return cached, nil
 }

@@ -1,6 +1,8 @@
 package resolve
 
 import (
+	"slices"
+
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 )
@@ -30,7 +32,9 @@ func settingsOf(s *drv1.ReplicationSpec) contract.ReplicationSettings {
 			DrainTimeout: contract.Duration(irc.DrainTimeout), ForceDeleteTimeout: contract.Duration(irc.ForceDeleteTimeout)},
 		PVCConfig: contract.PVCSettings{SyncData: pc.SyncData, PreserveVolumeAttributes: pc.PreserveVolumeAttributes,
 			SyncPersistentVolumes: pc.SyncPersistentVolumes,
-			DataSyncConfig:        contract.DataSyncSettings{ConcurrentSyncs: pc.DataSyncConfig.ConcurrentSyncs}},
+			DataSyncConfig:        dataSyncSettings(pc.DataSyncConfig),
+			RestorePoints: contract.RestorePoints{Keep: pc.RestorePoints.Keep,
+				VolumeSnapshotClassName: pc.RestorePoints.VolumeSnapshotClassName}},
 		RetryConfig: retry(*s.RetryConfig),
 		FailureHandling: contract.FailureHandling{DefaultMode: contract.FailureMode(fh.DefaultMode),
 			ResourceNotFound: contract.FailureMode(fh.ResourceNotFound), ValidationFailure: contract.FailureMode(fh.ValidationFailure),
@@ -50,6 +54,25 @@ func settingsOf(s *drv1.ReplicationSpec) contract.ReplicationSettings {
 		out.PVCConfig.AccessModeMappings = append(out.PVCConfig.AccessModeMappings, contract.Mapping{From: m.From, To: m.To})
 	}
 	return out
+}
+
+// dataSyncSettings copies the part of a defaulted dataSyncConfig the
+// workflows read.
+func dataSyncSettings(dsc *drv1.DataSyncConfig) contract.DataSyncSettings {
+	out := contract.DataSyncSettings{ConcurrentSyncs: dsc.ConcurrentSyncs,
+		CopyMethod: contract.CopyMethod(dsc.CopyMethod), VolumeSnapshotClassName: dsc.VolumeSnapshotClassName}
+	if h := dsc.Hooks; h != nil {
+		out.Hooks = &contract.Hooks{Selector: *h.Selector.DeepCopy(), Container: h.Container,
+			Freeze: hookCommand(h.Freeze), Thaw: hookCommand(h.Thaw)}
+	}
+	return out
+}
+
+func hookCommand(c *drv1.HookCommand) *contract.HookCommand {
+	if c == nil {
+		return nil
+	}
+	return &contract.HookCommand{Command: slices.Clone(c.Command), Timeout: contract.Duration(c.Timeout)}
 }
 
 // retry copies a defaulted retryConfig.

@@ -1,0 +1,144 @@
+package kube
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AnnotationDefaultSnapshotClass marks a cluster's default
+// VolumeSnapshotClass for its driver (the snapshot-controller's convention).
+const AnnotationDefaultSnapshotClass = "snapshot.storage.kubernetes.io/is-default-class"
+
+// Restore points: snapshots of a DR PVC kept after good syncs. They carry
+// the DR PVC's source identity annotations, and these.
+const (
+	// LabelRestorePointOf is OperationID("<replication>") of the
+	// Replication whose DR copy the snapshot holds; restore points are
+	// listed by it.
+	LabelRestorePointOf = "dr-syncer.io/restore-point-of"
+	// AnnotationCopiedAt is the instant of the source the copy holds: the
+	// source snapshot's, or the start of a Direct transfer (RFC 3339).
+	AnnotationCopiedAt = "dr-syncer.io/copied-at"
+)
+
+// ChooseSnapshotClass picks the VolumeSnapshotClass for a volume of driver:
+// wanted when named (it must be that driver's), else the driver's default,
+// else its only class. problem says what is missing and what to create.
+func ChooseSnapshotClass(classes []snapv1.VolumeSnapshotClass, driver, wanted string) (name, problem string) {
+	var ofDriver []string
+	for _, c := range classes {
+		if c.Driver != driver {
+			if c.Name == wanted {
+				return "", fmt.Sprintf("VolumeSnapshotClass %s is for driver %s, not %s: name a class of %s", wanted, c.Driver, driver, driver)
+			}
+			continue
+		}
+		if c.Name == wanted || (wanted == "" && c.Annotations[AnnotationDefaultSnapshotClass] == "true") {
+			return c.Name, ""
+		}
+		ofDriver = append(ofDriver, c.Name)
+	}
+	switch {
+	case wanted != "":
+		return "", fmt.Sprintf("VolumeSnapshotClass %s does not exist: create it (driver: %s) or name another", wanted, driver)
+	case len(ofDriver) == 1:
+		return ofDriver[0], ""
+	case len(ofDriver) > 1:
+		sort.Strings(ofDriver)
+		return "", fmt.Sprintf("CSI driver %s has several VolumeSnapshotClasses (%v) and none is the default: annotate one with %s=true or name it in volumeSnapshotClassName", driver, ofDriver, AnnotationDefaultSnapshotClass)
+	}
+	return "", fmt.Sprintf("no VolumeSnapshotClass for CSI driver %s: create one (driver: %s, deletionPolicy: Delete, annotation %s=true)", driver, driver, AnnotationDefaultSnapshotClass)
+}
+
+// VolumeSnapshot is a snapshot of the PVC namespace/claim.
+func VolumeSnapshot(namespace, name, claim, class string, labels, annotations map[string]string) *snapv1.VolumeSnapshot {
+	return &snapv1.VolumeSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels, Annotations: annotations},
+		Spec: snapv1.VolumeSnapshotSpec{
+			Source:                  snapv1.VolumeSnapshotSource{PersistentVolumeClaimName: &claim},
+			VolumeSnapshotClassName: &class,
+		},
+	}
+}
+
+// SnapshotTaken says whether the driver has cut the snapshot (the instant
+// it holds is fixed), which is when a freeze may end; ReadyToUse may come
+// later.
+func SnapshotTaken(s *snapv1.VolumeSnapshot) bool {
+	return s.Status != nil && s.Status.CreationTime != nil
+}
+
+// SnapshotReady says whether a PVC can be made from the snapshot.
+func SnapshotReady(s *snapv1.VolumeSnapshot) bool {
+	return s.Status != nil && s.Status.ReadyToUse != nil && *s.Status.ReadyToUse
+}
+
+// SnapshotError is the driver's or controller's error on the snapshot, "" if none.
+func SnapshotError(s *snapv1.VolumeSnapshot) string {
+	if s.Status == nil || s.Status.Error == nil || s.Status.Error.Message == nil {
+		return ""
+	}
+	return *s.Status.Error.Message
+}
+
+// SnapshotTime is the instant the snapshot holds; zero before it is taken.
+func SnapshotTime(s *snapv1.VolumeSnapshot) time.Time {
+	if !SnapshotTaken(s) {
+		return time.Time{}
+	}
+	return s.Status.CreationTime.Time
+}
+
+// SnapshotRestoreSize is the smallest claim the snapshot restores into, "" if unknown.
+func SnapshotRestoreSize(s *snapv1.VolumeSnapshot) string {
+	if s.Status == nil || s.Status.RestoreSize == nil {
+		return ""
+	}
+	return s.Status.RestoreSize.String()
+}
+
+// ClaimFrom is a new claim like source (class, modes, volume mode, size at
+// least the source's and the snapshot's) whose content comes from
+// dataSource: a VolumeSnapshot or, for a clone, source itself.
+func ClaimFrom(source *corev1.PersistentVolumeClaim, namespace, name string, dataSource corev1.TypedLocalObjectReference,
+	minSize string, labels, annotations map[string]string) (*corev1.PersistentVolumeClaim, error) {
+	size := source.Spec.Resources.Requests[corev1.ResourceStorage]
+	if minSize != "" {
+		q, err := resource.ParseQuantity(minSize)
+		if err != nil {
+			return nil, fmt.Errorf("restore size %q of %s: %w", minSize, dataSource.Name, err)
+		}
+		if q.Cmp(size) > 0 {
+			size = q
+		}
+	}
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels, Annotations: annotations},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: source.Spec.StorageClassName,
+			AccessModes:      source.Spec.AccessModes,
+			VolumeMode:       source.Spec.VolumeMode,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+			DataSourceRef:    &corev1.TypedObjectReference{APIGroup: dataSource.APIGroup, Kind: dataSource.Kind, Name: dataSource.Name},
+			DataSource:       &dataSource,
+		},
+	}
+	return claim, nil
+}
+
+// SnapshotSource is the data source of a claim restored from a VolumeSnapshot.
+func SnapshotSource(name string) corev1.TypedLocalObjectReference {
+	group := snapv1.GroupName
+	return corev1.TypedLocalObjectReference{APIGroup: &group, Kind: "VolumeSnapshot", Name: name}
+}
+
+// CloneSource is the data source of a clone of the claim name.
+func CloneSource(name string) corev1.TypedLocalObjectReference {
+	return corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: name}
+}
