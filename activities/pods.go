@@ -19,6 +19,16 @@ import (
 // PollInterval is how often pod state is re-read while waiting.
 const PollInterval = 500 * time.Millisecond
 
+// Sleep waits one PollInterval, or until ctx is done.
+func Sleep(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(PollInterval):
+		return nil
+	}
+}
+
 // CreateOrGetPod creates pod, or returns the pod of that name an earlier
 // attempt created. A leftover from another run is replaced.
 func CreateOrGetPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {

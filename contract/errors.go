@@ -46,6 +46,18 @@ const (
 	ErrTypePodFailed = "PodFailed"
 	// ErrTypeTransferFailed: rsync failed permanently (usage, protocol, I/O on the target).
 	ErrTypeTransferFailed = "TransferFailed"
+	// ErrTypeNoSnapshotClass: a snapshot is asked for and the cluster has
+	// no VolumeSnapshotClass for the volume's CSI driver; the message names
+	// what to create.
+	ErrTypeNoSnapshotClass = "NoSnapshotClass"
+	// ErrTypeSnapshotFailed: the CSI driver or snapshot-controller failed a
+	// snapshot, or a claim made from one, and says why.
+	ErrTypeSnapshotFailed = "SnapshotFailed"
+	// ErrTypeHookFailed: a freeze or thaw command failed or timed out in an
+	// application pod.
+	ErrTypeHookFailed = "HookFailed"
+	// ErrTypeRestorePointNotFound: the restore point asked for does not exist.
+	ErrTypeRestorePointNotFound = "RestorePointNotFound"
 )
 
 // Error types of the DR-copy guards: each stops a step that would delete or

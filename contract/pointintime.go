@@ -100,9 +100,6 @@ type RestorePointInput struct {
 	Op          Operation `json:"op"`
 	PVC         PVCRef    `json:"pvc"` // the DR PVC
 	Replication string    `json:"replication"`
-	// Source is the source PVC, and SourceUID its identity.
-	Source    PVCRef `json:"source"`
-	SourceUID string `json:"sourceUID,omitempty"`
 	// CopiedAt is the instant the copy shows: the source snapshot's, or
 	// the start of a Direct transfer.
 	CopiedAt      time.Time     `json:"copiedAt"`
@@ -125,4 +122,13 @@ type PruneRestorePointsInput struct {
 	PVC         PVCRef `json:"pvc"`
 	Replication string `json:"replication"`
 	Keep        int32  `json:"keep"`
+}
+
+// ListRestorePointsInput names where a Replication's DR copies are.
+type ListRestorePointsInput struct {
+	Cluster     ClusterRef `json:"cluster"`
+	Namespace   string     `json:"namespace"`
+	Replication string     `json:"replication"`
+	// PVC limits the list to one DR PVC; empty lists all.
+	PVC string `json:"pvc,omitempty"`
 }

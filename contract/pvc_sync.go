@@ -31,6 +31,16 @@ type PVCSyncInput struct {
 	// AcceptChanges: a person accepted what the DR-copy guards hold back (a
 	// replaced or shrunk source) for this run.
 	AcceptChanges bool `json:"acceptChanges,omitempty"`
+	// PointInTime says what the sync reads and which restore points it keeps.
+	PointInTime PointInTime `json:"pointInTime,omitempty"`
+}
+
+// PointInTime is a PVC sync's copy source and restore point settings.
+type PointInTime struct {
+	CopyMethod              CopyMethod    `json:"copyMethod,omitempty"`
+	VolumeSnapshotClassName string        `json:"volumeSnapshotClassName,omitempty"`
+	Hooks                   *Hooks        `json:"hooks,omitempty"`
+	RestorePoints           RestorePoints `json:"restorePoints,omitempty"`
 }
 
 // PVCSyncResult says what the sync did and why it placed pods where it did.
@@ -40,6 +50,11 @@ type PVCSyncResult struct {
 	Nodes    NodePlan       `json:"nodes"`
 	Transfer TransferResult `json:"transfer"`
 	Cleanup  CleanupResult  `json:"cleanup"`
+	// CopySource is what the sync read, SourceSnapshot the snapshot it took.
+	CopySource     CopySource `json:"copySource,omitempty"`
+	SourceSnapshot *Snapshot  `json:"sourceSnapshot,omitempty"`
+	// RestorePoints are the DR PVC's restore points after this sync, newest first.
+	RestorePoints []RestorePoint `json:"restorePoints,omitempty"`
 }
 
 // PVCSyncProgress is the answer to the progress query. Bytes and percent of
@@ -55,10 +70,20 @@ const (
 	PhaseTargetPVC   = "EnsureTargetPVC"
 	PhaseChooseNodes = "ChooseNodes"
 	PhaseCredentials = "EnsureCredentials"
-	PhaseWaitPermit  = "WaitForPermit"
-	PhaseMountPod    = "EnsureMountPod"
-	PhaseTransfer    = "Transfer"
-	PhaseMarkSynced  = "MarkSynced"
-	PhaseCleanup     = "Cleanup"
-	PhaseDone        = "Done"
+	// The point-in-time steps, between EnsureTargetPVC and ChooseNodes.
+	PhasePlanCopySource    = "PlanCopySource"
+	PhaseFreeze            = "Freeze"
+	PhaseSnapshotSource    = "SnapshotSource"
+	PhaseThaw              = "Thaw"
+	PhaseWaitSnapshotReady = "WaitSnapshotReady"
+	PhaseTemporaryPVC      = "CreateTemporaryPVC"
+	PhaseWaitPermit        = "WaitForPermit"
+	PhaseMountPod          = "EnsureMountPod"
+	PhaseTransfer          = "Transfer"
+	PhaseMarkSynced        = "MarkSynced"
+	// After MarkSynced, with restore points kept.
+	PhaseRestorePoint       = "TakeRestorePoint"
+	PhasePruneRestorePoints = "PruneRestorePoints"
+	PhaseCleanup            = "Cleanup"
+	PhaseDone               = "Done"
 )

@@ -38,7 +38,7 @@ extras() { # extras NAME DIR: files a tools module ships besides its binaries
 		crds=$(cd "$root/tools/csi" && go mod download -json github.com/kubernetes-csi/external-snapshotter/client/v8 |
 			awk -F'"' '$2 == "Dir" {print $4}')/config/crd
 		mkdir -p "$2/snapshot-crds"
-		cp "$crds"/snapshot.storage.k8s.io_*.yaml "$2/snapshot-crds/"
+		cp "$crds"/*snapshot.storage.k8s.io_*.yaml "$2/snapshot-crds/" # group snapshots too: the controller waits for them
 	fi
 }
 

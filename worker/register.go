@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pointintime"
 	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
@@ -34,6 +35,7 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterActivity(&pvcdata.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
 	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})
+	r.RegisterActivity(&pointintime.SnapshotActivities{Clusters: deps.Clusters})
 	registerResources(r, deps)
 	registerAgent(r, deps)
 }

@@ -13,8 +13,9 @@ import (
 )
 
 // PVCSync copies one PVC's data from the source cluster into its DR PVC:
-// discover → target PVC → nodes → credentials → mount pod → transfer →
-// mark synced, and cleans up on success, failure and cancellation.
+// discover → target PVC → copy source (the live volume, or a snapshot or
+// clone of it) → nodes → credentials → mount pod → transfer → mark synced →
+// restore point, and cleans up on success, failure and cancellation.
 func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PVCSyncResult, err error) {
 	state := contract.PVCSyncProgress{Phase: contract.PhaseDiscover}
 	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.PVCSyncProgress, error) { return state, nil }); err != nil {
@@ -76,9 +77,19 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		return state.Result, err
 	}
 
+	// What the mount pod reads: the live source, or a point-in-time copy of it.
+	readFrom, copiedAt := in.Source, time.Time{}
+	pointInTime := workflow.GetVersion(ctx, changePointInTime, workflow.DefaultVersion, 1) == 1
+	if pointInTime {
+		var err error
+		if readFrom, copiedAt, err = prepareCopySource(ctx, in, op, retry, &state); err != nil {
+			return state.Result, err
+		}
+	}
+
 	state.Phase = contract.PhaseChooseNodes
 	if err := workflow.ExecuteActivity(short, a.ChooseNodes, contract.ChooseNodesInput{
-		Source: in.Source, Destination: in.Destination,
+		Source: readFrom, Destination: in.Destination,
 	}).Get(ctx, &state.Result.Nodes); err != nil {
 		return state.Result, err
 	}
@@ -110,7 +121,10 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		StartToCloseTimeout: pvcdata.MountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	}
 	mountIn := contract.MountPodInput{
-		Op: op, PVC: in.Source, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
+		Op: op, PVC: readFrom, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
+	}
+	if copiedAt.IsZero() { // Direct: the copy shows the source as the transfer reads it
+		copiedAt = workflow.Now(ctx)
 	}
 	transferOptions := workflow.ActivityOptions{
 		StartToCloseTimeout: time.Duration(in.DataSync.Timeout), // the resolver defaults it
@@ -152,6 +166,11 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		Destination: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name, At: workflow.Now(ctx),
 	}).Get(ctx, nil); err != nil {
 		return state.Result, err
+	}
+	if pointInTime && in.PointInTime.RestorePoints.Keep > 0 {
+		if err := keepRestorePoint(ctx, in, op, copiedAt, retry, &state); err != nil {
+			return state.Result, err
+		}
 	}
 	state.Phase = contract.PhaseDone
 	return state.Result, nil

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/dr-syncer/dr-syncer/activities/pointintime"
 	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
@@ -51,6 +52,7 @@ type pvcSuite struct {
 	env     *testsuite.TestWorkflowEnvironment
 	metrics *telemetry.Metrics
 	a       *pvcdata.PVCActivities
+	pit     *pointintime.SnapshotActivities
 	in      contract.PVCSyncInput
 	op      contract.Operation
 }
@@ -66,6 +68,7 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 	s := &pvcSuite{env: env, metrics: metrics, in: pvcInput()}
 	env.RegisterWorkflowWithOptions(PVCSync, workflowOptions(contract.PVCSyncName))
 	env.RegisterActivity(s.a)
+	env.RegisterActivity(s.pit)
 	s.op = contract.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
 	mocked := func(step string) bool {
 		for _, o := range own {
@@ -85,6 +88,10 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 			Source: sourcePVC, Destination: dstCluster, DestinationNamespace: "shop-dr", CreateNamespace: true,
 			StorageClassMappings: map[string]string{"standard": "fast"}, Replication: "dr-syncer-system/shop",
 		}).Return(contract.TargetPVC{Name: "data", Namespace: "shop-dr", StorageClass: "fast", Size: "1Gi", Created: true}, nil)
+	}
+	if mocked("PlanCopySource") {
+		env.OnActivity(s.pit.PlanCopySource, mock.Anything, contract.CopySourceInput{PVC: sourcePVC}).
+			Return(contract.CopySource{Method: contract.CopyDirect, Reason: "no VolumeSnapshotClass"}, nil)
 	}
 	if mocked("ChooseNodes") {
 		env.OnActivity(s.a.ChooseNodes, mock.Anything, contract.ChooseNodesInput{Source: sourcePVC, Destination: dstCluster}).

@@ -217,6 +217,9 @@ func pvcSyncInput(plan contract.ReplicationPlan, pvc string) contract.PVCSyncInp
 
 		GlobalConcurrencyLimit: plan.DataPlane.GlobalConcurrencyLimit,
 		AcceptChanges:          plan.AcceptChanges != "",
+		PointInTime: contract.PointInTime{CopyMethod: pc.DataSyncConfig.CopyMethod,
+			VolumeSnapshotClassName: pc.DataSyncConfig.VolumeSnapshotClassName,
+			Hooks:                   pc.DataSyncConfig.Hooks, RestorePoints: pc.RestorePoints},
 	}
 	for _, m := range pc.StorageClassMappings {
 		if in.StorageClassMappings == nil {

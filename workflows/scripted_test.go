@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"time"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -51,6 +52,27 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 			return contract.MountPod{Name: in.Op.Name("mount"), Target: "10.244.1.5:8873"}, nil
 		},
 		"MarkSynced": func(ctx context.Context, in contract.MarkSyncedInput) error { return nil },
+		// Point in time: unset copyMethod reads the live volume, as a
+		// cluster without snapshots would have it.
+		"PlanCopySource": func(ctx context.Context, in contract.CopySourceInput) (contract.CopySource, error) {
+			if in.Method == contract.CopyAuto {
+				return contract.CopySource{Method: contract.CopyDirect, Reason: "no VolumeSnapshotClass"}, nil
+			}
+			return contract.CopySource{Method: in.Method, SnapshotClass: "csi-hostpath"}, nil
+		},
+		"RunHook": func(ctx context.Context, in contract.HookInput) (contract.HookResult, error) {
+			return contract.HookResult{Pods: []string{"db-0"}}, nil
+		},
+		"SnapshotSource": scriptedSnapshot, "WaitSnapshotReady": scriptedSnapshot,
+		"CreateTemporaryPVC": func(ctx context.Context, in contract.TemporaryPVCInput) (contract.PVCRef, error) {
+			return contract.PVCRef{Cluster: in.PVC.Cluster, Namespace: in.PVC.Namespace, Name: in.Op.Name("copy")}, nil
+		},
+		"TakeRestorePoint": func(ctx context.Context, in contract.RestorePointInput) (contract.RestorePoint, error) {
+			return contract.RestorePoint{Name: in.PVC.Name + "-rp-1", PVC: in.PVC.Name, CopiedAt: in.CopiedAt}, nil
+		},
+		"PruneRestorePoints": func(ctx context.Context, in contract.PruneRestorePointsInput) ([]contract.RestorePoint, error) {
+			return []contract.RestorePoint{{Name: in.PVC.Name + "-rp-1", PVC: in.PVC.Name}}, nil
+		},
 		"SelectKinds": func(ctx context.Context, plan contract.ReplicationPlan) (contract.KindSelection, error) {
 			return contract.KindSelection{Stages: [][]resources.Kind{{{Group: "", Version: "v1", Resource: "configmaps", Kind: "ConfigMap"}}}}, nil
 		},
@@ -70,4 +92,9 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 			return res, nil
 		},
 	}
+}
+
+func scriptedSnapshot(ctx context.Context, in contract.SourceSnapshotInput) (contract.Snapshot, error) {
+	return contract.Snapshot{Name: in.Op.Name("snapshot"), Namespace: in.PVC.Namespace,
+		TakenAt: time.Date(2026, 12, 4, 21, 0, 0, 0, time.UTC), RestoreSize: "1Gi"}, nil
 }

@@ -14,10 +14,11 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
-// Cleanup deletes every pod and Secret of the operation, from this run or an
-// earlier crashed one, in both clusters, and waits until the pods are gone
-// so the volumes are free. It never touches anything else: it selects by the
-// operation label only.
+// Cleanup deletes every pod, Secret, temporary PVC and VolumeSnapshot of the
+// operation, from this run or an earlier crashed one, in both clusters, and
+// waits until the pods and claims are gone so the volumes are free. It never
+// touches anything else: it selects by the operation label only (a restore
+// point loses that label once it is complete).
 func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
 	selector := labels.SelectorFromSet(labels.Set{
 		kube.LabelManagedBy: kube.ManagedBy,
@@ -53,6 +54,11 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 				return result, fmt.Errorf("delete Secret %s/%s in %s: %w", side.namespace, s.Name, side.cluster.Name, err)
 			}
 			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/secret/%s/%s", side.cluster.Name, side.namespace, s.Name))
+		}
+		deleted, err := a.cleanupClaimsAndSnapshots(ctx, cs, side.cluster, side.namespace, selector)
+		result.Deleted = append(result.Deleted, deleted...)
+		if err != nil {
+			return result, err
 		}
 	}
 	return result, nil

@@ -23,7 +23,7 @@ func (a *PVCActivities) ChooseNodes(ctx context.Context, in contract.ChooseNodes
 	if err != nil {
 		return contract.NodePlan{}, activities.Classify(err)
 	}
-	pvc, err := getPVC(ctx, src, in.Source)
+	pvc, err := activities.GetPVC(ctx, src, in.Source)
 	if err != nil {
 		return contract.NodePlan{}, err
 	}

@@ -34,7 +34,7 @@ func (a *PVCActivities) Discover(ctx context.Context, ref contract.PVCRef) (cont
 	if err != nil {
 		return contract.PVCInfo{}, activities.Classify(err)
 	}
-	pvc, err := getPVC(ctx, cs, ref)
+	pvc, err := activities.GetPVC(ctx, cs, ref)
 	if err != nil {
 		return contract.PVCInfo{}, err
 	}
@@ -60,17 +60,6 @@ func (a *PVCActivities) Discover(ctx context.Context, ref contract.PVCRef) (cont
 	return info, nil
 }
 
-func getPVC(ctx context.Context, cs kubernetes.Interface, ref contract.PVCRef) (*corev1.PersistentVolumeClaim, error) {
-	pvc, err := cs.CoreV1().PersistentVolumeClaims(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, activities.NonRetryable(contract.ErrTypePVCNotFound, "PVC %s not found", ref)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get PVC %s: %w", ref, err)
-	}
-	return pvc, nil
-}
-
 // ListPVCs lists the PVCs of a source namespace in name order, leaving out
 // those labelled dr-syncer.io/ignore, those with no volume yet, those being
 // deleted, and those whose DR copy is the very same storage.
@@ -88,6 +77,8 @@ func (a *PVCActivities) ListPVCs(ctx context.Context, in contract.ListPVCsInput)
 		switch {
 		case p.Labels[drv1.LabelIgnore] == "true":
 			list.Skipped[p.Name] = "labelled " + drv1.LabelIgnore
+		case p.Labels[kube.LabelOperation] != "":
+			list.Skipped[p.Name] = "dr-syncer's own working claim of a running sync"
 		case p.Status.Phase != corev1.ClaimBound:
 			list.Skipped[p.Name] = fmt.Sprintf("%s, not Bound", p.Status.Phase)
 		case p.DeletionTimestamp != nil:

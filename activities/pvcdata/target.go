@@ -32,7 +32,7 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in contract.TargetP
 	if err != nil {
 		return contract.TargetPVC{}, activities.Classify(err)
 	}
-	source, err := getPVC(ctx, src, in.Source)
+	source, err := activities.GetPVC(ctx, src, in.Source)
 	if err != nil {
 		return contract.TargetPVC{}, err
 	}

@@ -32,7 +32,7 @@ strsha() { sha256sum | cut -c1-16; }
 build_tools() { # the lab's own Go programs; go build is incremental
 	mkdir -p "$TOOLS"
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$TOOLS/" \
-		./test/lab/mkimage ./test/lab/pause ./test/lab/provisioner ./test/lab/tcpfwd) ||
+		./test/lab/mkimage ./test/lab/pause ./test/lab/provisioner ./test/lab/tcpfwd ./test/lab/csidriver) ||
 		die "building the lab's Go programs (test/lab/...) failed"
 }
 

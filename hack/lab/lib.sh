@@ -91,7 +91,7 @@ daemon_key() { # daemon_key CMD...: hash of the command line and the lab files i
 		printf '%s\n' "$@"
 		for a in "$@"; do
 			f=${a#*=}
-			case $f in "$LAB"/*) [ -f "$f" ] && cat "$f" ;; esac
+			case $f in "$LAB"/*) if [ -f "$f" ]; then cat "$f"; fi ;; esac
 		done
 	} | sha256sum | cut -c1-16
 }
