@@ -170,6 +170,7 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	}
 	st.SyncStats.LastSyncDuration = run.Close.Sub(run.Start).Round(time.Millisecond).String()
 	if run.Result != nil {
+		recordRestorePoints(st, run.Result)
 		st.SyncStats.TotalResources = int32(len(run.Result.PVCs))
 		if res := run.Result.Resources; res != nil {
 			st.SyncStats.TotalResources += int32(res.Total)

@@ -58,6 +58,10 @@ func (a *SnapshotActivities) TakeRestorePoint(ctx context.Context, in contract.R
 	}
 	lbl := in.Op.Labels(roleRestorePoint)
 	lbl[kube.LabelRestorePointOf] = kube.OperationID(in.Replication)
+	lbl[kube.LabelCopiedAt] = in.CopiedAt.UTC().Format("20060102T150405Z")
+	if uid := pvc.Annotations[kube.AnnotationSourceUID]; uid != "" {
+		lbl[kube.LabelSourceUID] = uid
+	}
 	ann := map[string]string{
 		kube.AnnotationReplication: in.Replication,
 		kube.AnnotationCopiedAt:    in.CopiedAt.UTC().Format(time.RFC3339Nano),
@@ -68,7 +72,7 @@ func (a *SnapshotActivities) TakeRestorePoint(ctx context.Context, in contract.R
 			ann[k] = v
 		}
 	}
-	want := kube.VolumeSnapshot(in.PVC.Namespace, restorePointName(in.PVC.Name, in.CopiedAt), in.PVC.Name, class, lbl, ann)
+	want := kube.VolumeSnapshot(in.PVC.Namespace, restorePointName(in.PVC.Name, in.CopiedAt, in.Op.RunID), in.PVC.Name, class, lbl, ann)
 	if _, err := createSnapshot(ctx, snaps, want); err != nil {
 		return contract.RestorePoint{}, err
 	}
@@ -158,11 +162,12 @@ func restorePointOf(s *snapv1.VolumeSnapshot) contract.RestorePoint {
 	return p
 }
 
-// restorePointName is "<pvc>-rp-<UTC time of the copy>": sorted by name is
-// sorted by age, and a retried step finds what it created.
-func restorePointName(pvc string, copiedAt time.Time) string {
+// restorePointName is "<pvc>-rp-<UTC time of the copy>-<run>": sorted by
+// name is sorted by age, a retried step finds what it created, and two runs
+// within one second never share one.
+func restorePointName(pvc string, copiedAt time.Time, runID string) string {
 	if len(pvc) > 200 {
 		pvc = pvc[:200]
 	}
-	return fmt.Sprintf("%s-rp-%s", pvc, copiedAt.UTC().Format("20060102-150405"))
+	return fmt.Sprintf("%s-rp-%s-%s", pvc, copiedAt.UTC().Format("20060102-150405"), kube.OperationID(runID)[:6])
 }

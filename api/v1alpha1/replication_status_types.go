@@ -65,6 +65,10 @@ type ReplicationStatus struct {
 	// LastRun is the last finished workflow run.
 	// +optional
 	LastRun *WorkflowRef `json:"lastRun,omitempty"`
+	// RestorePoints lists each DR PVC's restore points, newest first, as
+	// the last sync of that PVC left them.
+	// +optional
+	RestorePoints []PVCRestorePoints `json:"restorePoints,omitempty"`
 
 	// SyncNowHandled is the last value of the sync-now annotation that started a run.
 	// +optional
@@ -151,4 +155,22 @@ type DeploymentScale struct {
 	OriginalReplicas int32       `json:"originalReplicas"`
 	DRReplicas       int32       `json:"drReplicas"`
 	LastScaled       metav1.Time `json:"lastScaled"`
+}
+
+// PVCRestorePoints are one DR PVC's restore points.
+type PVCRestorePoints struct {
+	// PVC is the DR PVC's name.
+	PVC    string               `json:"pvc"`
+	Points []RestorePointStatus `json:"points"`
+}
+
+// RestorePointStatus is one restore point: a VolumeSnapshot in the DR namespace.
+type RestorePointStatus struct {
+	// Name of the VolumeSnapshot.
+	Name string `json:"name"`
+	// CopiedAt is the instant of the source the restore point holds.
+	CopiedAt metav1.Time `json:"copiedAt"`
+	// Size is the snapshot's restore size, as the driver reports it.
+	// +optional
+	Size string `json:"size,omitempty"`
 }

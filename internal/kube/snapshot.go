@@ -22,6 +22,11 @@ const (
 	// Replication whose DR copy the snapshot holds; restore points are
 	// listed by it.
 	LabelRestorePointOf = "dr-syncer.io/restore-point-of"
+	// LabelCopiedAt is the copy's instant to the second, as a label
+	// (20261204T210000Z), and LabelSourceUID the source PVC's UID, so
+	// restore points can be selected by either.
+	LabelCopiedAt  = "dr-syncer.io/copied-at"
+	LabelSourceUID = "dr-syncer.io/source-uid"
 	// AnnotationCopiedAt is the instant of the source the copy holds: the
 	// source snapshot's, or the start of a Direct transfer (RFC 3339).
 	AnnotationCopiedAt = "dr-syncer.io/copied-at"

@@ -39,8 +39,9 @@ import (
 //
 // BenchmarkOrchestration measures the orchestration in the lab, with the
 // same real setup as TestPVCSync (setupPVCSync): overhead of one small PVC,
-// kill cost of a worker killed at half of a 1 GiB transfer, and a 50-PVC
-// Replication fan-out with concurrentSyncs 5 on an out-of-process worker.
+// kill cost of a worker killed at half of a 1 GiB transfer, a 50-PVC
+// Replication fan-out with concurrentSyncs 5 on an out-of-process worker,
+// and what Snapshot and Clone copies and restore points add to a 1 GiB sync.
 //
 // The PVCSync helpers take a *testing.T; the benchmark runs its body as a
 // test through testing.RunTests so they are reused unchanged, and reports
@@ -83,7 +84,7 @@ type reportFunc func(name string, v float64, unit, what string)
 func runOrchestrationBench(t *testing.T, report reportFunc) {
 	e := setupPVCSync(t)
 	bin := buildWorker(t)
-	// DRS_BENCH_ONLY=overhead,kill,scale runs some parts only (default all).
+	// DRS_BENCH_ONLY=overhead,kill,scale,copy runs some parts only (default all).
 	only := os.Getenv("DRS_BENCH_ONLY")
 	part := func(name string) bool { return only == "" || strings.Contains(only, name) }
 	if part("overhead") {
@@ -94,6 +95,9 @@ func runOrchestrationBench(t *testing.T, report reportFunc) {
 	}
 	if part("scale") {
 		t.Run("Scale", func(t *testing.T) { benchScale(t, e, bin, report) })
+	}
+	if part("copy") {
+		t.Run("CopyMethods", func(t *testing.T) { benchCopyMethods(t, e, report) })
 	}
 }
 

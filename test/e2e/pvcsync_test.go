@@ -466,6 +466,13 @@ func (e *pvcSyncEnv) sourceChecksums(t *testing.T, pod, dir string) string {
 // drChecksums mounts the DR PVC read-only in a fresh pod and checksums it.
 func (e *pvcSyncEnv) drChecksums(t *testing.T, pvc string) string {
 	t.Helper()
+	return e.drRun(t, pvc, checksumTree, "/data")
+}
+
+// drRun mounts a PVC of the DR namespace read-only at /data in a fresh pod
+// and runs a bash script there.
+func (e *pvcSyncEnv) drRun(t *testing.T, pvc, script string, args ...string) string {
+	t.Helper()
 	pod := "check-" + pvc
 	kubectl(t, e.dr, fmt.Sprintf(`
 apiVersion: v1
@@ -483,7 +490,7 @@ spec:
 `, pod, lab.ImageBase, pvc), "-n", e.dstNS, "apply", "-f", "-")
 	defer kubectl(t, e.dr, "", "-n", e.dstNS, "delete", "pod", pod, "--wait=true", "--timeout=60s")
 	waitReady(t, e.dr, e.dstNS, pod)
-	return e.exec(t, e.dr, e.dstNS, pod, checksumTree, "/data")
+	return e.exec(t, e.dr, e.dstNS, pod, script, args...)
 }
 
 // exec runs a bash script in a pod with args as $1...
@@ -682,8 +689,9 @@ func (e *pvcSyncEnv) reportOverhead(t *testing.T, run client.WorkflowRun, mover 
 	t.Logf("overhead timeline (s since start): %s", strings.Join(timeline, "; "))
 }
 
-// leftovers lists the mount pods, sync pods and per-operation Secrets in
-// the test's namespaces of either cluster.
+// leftovers lists the mount pods, sync pods, per-operation Secrets,
+// temporary PVCs and VolumeSnapshots in the test's namespaces of either
+// cluster.
 func (e *pvcSyncEnv) leftovers(t *testing.T) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -708,6 +716,7 @@ func (e *pvcSyncEnv) leftovers(t *testing.T) []string {
 		for _, s := range secrets.Items {
 			left = append(left, fmt.Sprintf("%s secret %s/%s", side.name, s.Namespace, s.Name))
 		}
+		left = append(left, e.pointInTimeLeftovers(t, side.name, side.ns)...)
 	}
 	return left
 }
