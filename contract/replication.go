@@ -85,10 +85,18 @@ func (r ReplicationResult) Held() string {
 }
 
 // FailureType is the error type of a failed run: the guard that held it
-// back, so the Synced condition names it, or SyncFailed.
+// back, or a PVC failure only a person can fix (a missing
+// VolumeSnapshotClass, a failing hook), so the Synced condition names it;
+// else SyncFailed.
 func (r ReplicationResult) FailureType() string {
 	if g := r.Held(); g != "" {
 		return g
+	}
+	for _, p := range r.PVCs {
+		switch p.ErrorType {
+		case ErrTypeNoSnapshotClass, ErrTypeHookFailed:
+			return p.ErrorType
+		}
 	}
 	return ErrTypeSyncFailed
 }

@@ -27,9 +27,17 @@ var guardReasons = map[string]bool{
 	contract.ErrTypeConflict:       true,
 }
 
+// fixReasons are the error types of runs that failed for what only a
+// person can fix in the clusters or the hooks; the Synced condition
+// carries them as its reason too.
+var fixReasons = map[string]bool{
+	contract.ErrTypeNoSnapshotClass: true,
+	contract.ErrTypeHookFailed:      true,
+}
+
 // failedReason is the Synced reason of a failed run.
 func failedReason(last *drv1.SyncError) string {
-	if last != nil && guardReasons[last.Category] {
+	if last != nil && (guardReasons[last.Category] || fixReasons[last.Category]) {
 		return last.Category
 	}
 	return ReasonSyncFailed

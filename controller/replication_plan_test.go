@@ -172,6 +172,17 @@ func TestPlanFollowsRun(t *testing.T) {
 		assert.Equal(t, EventSyncFailed, p.Events[0].Reason)
 	})
 
+	t.Run("no snapshot class", func(t *testing.T) {
+		failed := run
+		failed.Status, failed.Close = "Failed", now
+		failed.Error = "1 of 1 PVC syncs failed: data: no VolumeSnapshotClass for CSI driver hostpath.csi.lab.dr-syncer.io: create one"
+		failed.ErrorType = contract.ErrTypeNoSnapshotClass
+		p := planReplication(replicationObservation{Replication: replication(drv1.ModeManual, current), Run: &failed}, now, poll)
+		c := synced(t, p.Status)
+		assert.Equal(t, contract.ErrTypeNoSnapshotClass, c.Reason, "the condition names what to fix")
+		assert.Contains(t, c.Message, "create one")
+	})
+
 	t.Run("lost", func(t *testing.T) {
 		p := planReplication(replicationObservation{Replication: replication(drv1.ModeManual, current), RunLost: true}, now, poll)
 		assert.Nil(t, p.Status.CurrentRun)

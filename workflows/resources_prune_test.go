@@ -103,4 +103,7 @@ func TestReplicationRunHeldByTheDeletionGuardFailsWithItsReason(t *testing.T) {
 	assert.Equal(t, contract.ErrTypeSourceReplaced, r.FailureType())
 	r = contract.ReplicationResult{PVCs: []contract.PVCOutcome{{PVC: "data", Error: "x", ErrorType: contract.ErrTypePodFailed}}}
 	assert.Equal(t, contract.ErrTypeSyncFailed, r.FailureType())
+	r = contract.ReplicationResult{PVCs: []contract.PVCOutcome{{PVC: "logs", Error: "x", ErrorType: contract.ErrTypePodFailed},
+		{PVC: "data", Error: "no VolumeSnapshotClass for CSI driver x: create one", ErrorType: contract.ErrTypeNoSnapshotClass}}}
+	assert.Equal(t, contract.ErrTypeNoSnapshotClass, r.FailureType(), "what a person must fix names the condition")
 }
