@@ -82,8 +82,11 @@ func (a *SnapshotActivities) snapshotClass(ctx context.Context, cluster contract
 		return "", "", err
 	}
 	classes, err := snaps.SnapshotV1().VolumeSnapshotClasses().List(ctx, metav1.ListOptions{})
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
 		return "", "the cluster has no VolumeSnapshot API: install the external-snapshotter CRDs and snapshot-controller", nil
+	case apierrors.IsForbidden(err):
+		return "", fmt.Sprintf("the RemoteCluster's kubeconfig may not list VolumeSnapshotClasses in %s: grant get/list on volumesnapshotclasses and get/list/create/delete/patch on volumesnapshots", cluster.Name), nil
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("list VolumeSnapshotClasses of %s: %w", cluster.Name, err)

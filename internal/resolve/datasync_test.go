@@ -10,7 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
@@ -26,6 +29,11 @@ func full() drv1.DataSyncConfig {
 		VerificationMode: drv1.VerifySample,
 		SamplePercent:    7,
 		ParallelStreams:  4,
+		// Not the data plane's: they say what the sync reads (Settings).
+		CopyMethod:              drv1.CopySnapshot,
+		VolumeSnapshotClassName: "csi-hostpath",
+		Hooks: &drv1.ConsistencyHooks{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Freeze: &drv1.HookCommand{Command: []string{"fsfreeze", "-f", "/data"}, Timeout: "10s"}},
 	}
 }
 
@@ -101,6 +109,7 @@ func TestAPIJSONDecodesIntoTheDataPlaneConfig(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &api))
 	spec.ConcurrentSyncs = 0
 	spec.Timeout = "1h30m0s"
+	spec.CopyMethod, spec.VolumeSnapshotClassName, spec.Hooks = "", "", nil // not the data plane's
 	assert.Equal(t, spec, api)
 }
 
@@ -136,4 +145,45 @@ func TestDataSyncRejectsWithTheFieldAndTheFix(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPointInTimeSettings(t *testing.T) {
+	dsc := full()
+	spec := drv1.ReplicationSpec{PVCConfig: &drv1.PVCConfig{SyncData: true, DataSyncConfig: &dsc,
+		RestorePoints: &drv1.RestorePointsConfig{Keep: 3}}}
+	dsc.Hooks.Thaw = &drv1.HookCommand{Command: []string{"fsfreeze", "-u", "/data"}} // timeout defaulted
+	got := Settings(spec).PVCConfig
+	assert.Equal(t, contract.CopySnapshot, got.DataSyncConfig.CopyMethod)
+	assert.Equal(t, "csi-hostpath", got.DataSyncConfig.VolumeSnapshotClassName)
+	require.NotNil(t, got.DataSyncConfig.Hooks)
+	assert.Equal(t, map[string]string{"app": "db"}, got.DataSyncConfig.Hooks.Selector.MatchLabels)
+	assert.Equal(t, contract.Duration("10s"), got.DataSyncConfig.Hooks.Freeze.Timeout)
+	assert.Equal(t, contract.Duration(drv1.DefaultHookTimeout), got.DataSyncConfig.Hooks.Thaw.Timeout)
+	assert.Equal(t, contract.RestorePoints{Keep: 3}, got.RestorePoints)
+}
+
+func TestHooksNeedSnapshotAndSayWhatToFix(t *testing.T) {
+	for name, tc := range map[string]struct {
+		change func(*drv1.DataSyncConfig)
+		says   string
+	}{
+		"clone":        {func(d *drv1.DataSyncConfig) { d.CopyMethod = drv1.CopyClone }, "hooks need copyMethod Snapshot (or unset), not Clone"},
+		"direct":       {func(d *drv1.DataSyncConfig) { d.CopyMethod = drv1.CopyDirect }, "not Direct"},
+		"no commands":  {func(d *drv1.DataSyncConfig) { d.Hooks.Freeze = nil }, "set freeze, thaw or both"},
+		"bad timeout":  {func(d *drv1.DataSyncConfig) { d.Hooks.Freeze.Timeout = "soon" }, `hooks.freeze.timeout "soon"`},
+		"bad selector": {func(d *drv1.DataSyncConfig) { d.Hooks.Selector.MatchLabels = map[string]string{"a b": "c"} }, "hooks.selector"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dsc := full()
+			tc.change(&dsc)
+			_, err := DataSync(&dsc)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.says)
+			assert.Contains(t, err.Error(), "spec.pvcConfig.dataSyncConfig")
+		})
+	}
+	dsc := full()
+	dsc.CopyMethod = ""
+	_, err := DataSync(&dsc)
+	assert.NoError(t, err, "hooks with copyMethod unset: the sync insists on a snapshot")
 }
