@@ -60,6 +60,16 @@ const (
 	ErrTypeRestorePointNotFound = "RestorePointNotFound"
 )
 
+// Error types of a restore that retrying cannot fix.
+const (
+	// ErrTypeRestoreTargetExists: a PVC of the name a restore would create
+	// exists and is not that restore's; a restore never writes over a PVC.
+	ErrTypeRestoreTargetExists = "RestoreTargetExists"
+	// ErrTypeRestorePointUnusable: the restore point's snapshot is not one
+	// another namespace can use (no bound content, or no snapshot handle).
+	ErrTypeRestorePointUnusable = "RestorePointUnusable"
+)
+
 // Error types of the DR-copy guards: each stops a step that would delete or
 // overwrite the last good DR copy, leaves that copy as it is, and says how a
 // person accepts the change (drv1.AnnotationAcceptChanges).

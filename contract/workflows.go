@@ -80,6 +80,27 @@ func ReplicationWorkflowID(namespace, name, trigger string) string {
 // ReplicateResourcesName is the registered type name of ReplicateResources.
 const ReplicateResourcesName = "ReplicateResources"
 
+// RestorePointsName is the registered type name of RestorePoints, which
+// lists a Replication's restore points.
+const RestorePointsName = "RestorePoints"
+
+// RestorePointsWorkflowID is one listing of a Replication's restore points;
+// unique tells listings apart (a listing changes nothing, so any two may run).
+func RestorePointsWorkflowID(namespace, replication, unique string) string {
+	return fmt.Sprintf("restore-points/%s/%s/%s", namespace, replication, unique)
+}
+
+// RestoreName is the registered type name of RestorePVC, which creates a
+// new PVC from a restore point.
+const RestoreName = "RestorePVC"
+
+// RestoreWorkflowID is one restore of a DR PVC; unique tells restores of
+// the same PVC apart. The new PVC and every temporary object of the restore
+// are marked with it, which is how a retried step knows its own work.
+func RestoreWorkflowID(namespace, replication, pvc, unique string) string {
+	return fmt.Sprintf("restore/%s/%s/%s/%s", namespace, replication, pvc, unique)
+}
+
 // Search attributes every dr-syncer workflow sets, so the Web UI and
 // `temporal workflow list --query` can filter on them.
 var (
@@ -88,6 +109,16 @@ var (
 	AttrNamespace     = temporal.NewSearchAttributeKeyKeyword("DrSyncerNamespace")
 	AttrPVC           = temporal.NewSearchAttributeKeyKeyword("DrSyncerPVC")
 )
+
+// RestoreAttributes are the search attributes of a restore, or of a
+// listing of restore points (pvc may be empty).
+func RestoreAttributes(replication ObjectRef, pvc string) []temporal.SearchAttributeUpdate {
+	updates := []temporal.SearchAttributeUpdate{AttrReplication.ValueSet(replication.String())}
+	if pvc != "" {
+		updates = append(updates, AttrPVC.ValueSet(pvc))
+	}
+	return updates
+}
 
 // SearchAttributeTypes lists the search attributes to register with a
 // Temporal namespace, by name and type.

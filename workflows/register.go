@@ -25,6 +25,8 @@ func RegisterAll(r WorkflowRegistry) {
 		{contract.ClusterSemaphoreName, ClusterSemaphore},
 		{contract.AgentRolloutName, AgentRollout},
 		{contract.ConnectivityName, Connectivity},
+		{contract.RestorePointsName, RestorePoints},
+		{contract.RestoreName, RestorePVC},
 	} {
 		r.RegisterWorkflowWithOptions(w.fn, workflow.RegisterOptions{Name: w.name})
 	}

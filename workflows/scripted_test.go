@@ -2,7 +2,10 @@ package workflows_test
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -11,9 +14,10 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
-// scriptedActivities stand in for every activity of a Replication run, under
-// their registered names, so tests run the real workflows on a real server
-// without clusters; transfer decides how each PVC's data transfer goes.
+// scriptedActivities stand in for every activity of a Replication run and
+// of a restore, under their registered names, so tests run the real
+// workflows on a real server without clusters; transfer decides how each
+// PVC's data transfer goes.
 func scriptedActivities(transfer func(context.Context, contract.TransferInput) (contract.TransferResult, error)) map[string]any {
 	return map[string]any{
 		"Transfer": transfer,
@@ -73,6 +77,29 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 		"PruneRestorePoints": func(ctx context.Context, in contract.PruneRestorePointsInput) ([]contract.RestorePoint, error) {
 			return []contract.RestorePoint{{Name: in.PVC.Name + "-rp-1", PVC: in.PVC.Name}}, nil
 		},
+		// Restores: two restore points of each DR PVC; "missing" is none of them.
+		"ListRestorePoints": func(ctx context.Context, in contract.ListRestorePointsInput) ([]contract.RestorePoint, error) {
+			return scriptedRestorePoints(in.PVC), nil
+		},
+		"FindRestorePoint": func(ctx context.Context, in contract.FindRestorePointInput) (contract.RestorePoint, error) {
+			for _, p := range scriptedRestorePoints(in.DR.Name) {
+				if in.Point == contract.LatestRestorePoint || in.Point == p.Name {
+					return p, nil
+				}
+			}
+			return contract.RestorePoint{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("restore point %q of DR PVC %s not found", in.Point, in.DR), contract.ErrTypeRestorePointNotFound, nil)
+		},
+		"CheckRestoreTarget": func(ctx context.Context, in contract.RestoreTargetInput) error { return nil },
+		"ShareRestorePoint": func(ctx context.Context, in contract.ShareRestorePointInput) (contract.Snapshot, error) {
+			return contract.Snapshot{Name: in.Op.Name("restore-share"), Namespace: in.ToNamespace, RestoreSize: "1Gi"}, nil
+		},
+		"RestoreFromPoint": func(ctx context.Context, in contract.RestoreFromPointInput) (contract.RestoredPVC, error) {
+			return contract.RestoredPVC{PVC: in.Target, StorageClass: "csi-hostpath", Size: in.Point.Size, Bound: true}, nil
+		},
+		"CleanupRestore": func(ctx context.Context, in contract.CleanupRestoreInput) (contract.CleanupResult, error) {
+			return contract.CleanupResult{}, nil
+		},
 		"SelectKinds": func(ctx context.Context, plan contract.ReplicationPlan) (contract.KindSelection, error) {
 			return contract.KindSelection{Stages: [][]resources.Kind{{{Group: "", Version: "v1", Resource: "configmaps", Kind: "ConfigMap"}}}}, nil
 		},
@@ -97,4 +124,14 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 func scriptedSnapshot(ctx context.Context, in contract.SourceSnapshotInput) (contract.Snapshot, error) {
 	return contract.Snapshot{Name: in.Op.Name("snapshot"), Namespace: in.PVC.Namespace,
 		TakenAt: time.Date(2026, 12, 4, 21, 0, 0, 0, time.UTC), RestoreSize: "1Gi"}, nil
+}
+
+// scriptedRestorePoints are a DR PVC's restore points, newest first.
+func scriptedRestorePoints(pvc string) []contract.RestorePoint {
+	var points []contract.RestorePoint
+	for _, day := range []int{5, 4} {
+		at := time.Date(2026, 12, day, 21, 0, 0, 0, time.UTC)
+		points = append(points, contract.RestorePoint{Name: pvc + "-rp-" + at.Format("20060102-150405"), PVC: pvc, CopiedAt: at, Size: "1Gi", Run: "run-1"})
+	}
+	return points
 }

@@ -1,7 +1,7 @@
 // Package pointintime holds the activities of point-in-time copies: what a
 // PVC sync reads (a snapshot or clone of the source instead of the live
-// volume), the freeze and thaw hooks around the snapshot, and the restore
-// points kept in DR after good syncs.
+// volume), the freeze and thaw hooks around the snapshot, the restore
+// points kept in DR after good syncs, and restores: new PVCs made from them.
 package pointintime
 
 import (

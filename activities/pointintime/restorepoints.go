@@ -127,6 +127,9 @@ func (a *SnapshotActivities) restorePoints(ctx context.Context, cluster contract
 	complete, _ := labels.NewRequirement(kube.LabelOperation, selection.DoesNotExist, nil)
 	selector := labels.SelectorFromSet(labels.Set{kube.LabelRestorePointOf: kube.OperationID(replication)}).Add(*complete)
 	list, err := snaps.SnapshotV1().VolumeSnapshots(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if apierrors.IsNotFound(err) {
+		return nil, nil // no VolumeSnapshot API in this cluster: no restore points
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list restore points of %s in %s/%s: %w", replication, cluster.Name, namespace, err)
 	}

@@ -93,32 +93,40 @@ func (a *SnapshotActivities) CreateTemporaryPVC(ctx context.Context, in contract
 	return ref, nil
 }
 
-// createClaimAndWait creates claim (an earlier attempt's is reused) and,
-// when its class binds at once, waits until it is bound, heartbeating the
-// provisioner's latest complaint.
+// createClaimAndWait creates claim (an earlier attempt's is reused) and
+// waits until it is bound if its class binds at once.
 func createClaimAndWait(ctx context.Context, cs kubernetes.Interface, claim *corev1.PersistentVolumeClaim, cluster string) error {
 	claims := cs.CoreV1().PersistentVolumeClaims(claim.Namespace)
 	if _, err := claims.Create(ctx, claim, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create PVC %s/%s in %s: %w", claim.Namespace, claim.Name, cluster, err)
 	}
+	_, err := waitClaimBound(ctx, cs, claim, cluster)
+	return err
+}
+
+// waitClaimBound waits until claim is bound, heartbeating the provisioner's
+// latest complaint. A class that binds only once a pod uses the claim
+// (WaitForFirstConsumer) is not waited for: bound is false then.
+func waitClaimBound(ctx context.Context, cs kubernetes.Interface, claim *corev1.PersistentVolumeClaim, cluster string) (bound bool, err error) {
 	if class := kube.StorageClassOf(claim); class != "" {
 		sc, err := cs.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{})
 		if err == nil && sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer {
-			return nil
+			return false, nil
 		}
 	}
+	claims := cs.CoreV1().PersistentVolumeClaims(claim.Namespace)
 	for {
 		got, err := claims.Get(ctx, claim.Name, metav1.GetOptions{})
 		if err != nil {
-			return fmt.Errorf("get PVC %s/%s in %s: %w", claim.Namespace, claim.Name, cluster, err)
+			return false, fmt.Errorf("get PVC %s/%s in %s: %w", claim.Namespace, claim.Name, cluster, err)
 		}
 		if got.Status.Phase == corev1.ClaimBound {
-			return nil
+			return true, nil
 		}
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("waiting for PVC %s/%s to be bound: %s", claim.Namespace, claim.Name,
 			activities.LatestEvent(ctx, cs, claim.Namespace, "PersistentVolumeClaim", claim.Name)))
 		if err := activities.Sleep(ctx); err != nil {
-			return fmt.Errorf("PVC %s/%s in %s is not bound (%s): %w", claim.Namespace, claim.Name, cluster,
+			return false, fmt.Errorf("PVC %s/%s in %s is not bound (%s): %w", claim.Namespace, claim.Name, cluster,
 				activities.LatestEvent(context.Background(), cs, claim.Namespace, "PersistentVolumeClaim", claim.Name), err)
 		}
 	}

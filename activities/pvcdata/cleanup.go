@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -50,24 +49,20 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 			return result, fmt.Errorf("list Secrets of %s in %s/%s: %w", in.Op.WorkflowID, side.cluster.Name, side.namespace, err)
 		}
 		for _, s := range secrets.Items {
-			if err := cs.CoreV1().Secrets(side.namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); client404(err) != nil {
+			if err := cs.CoreV1().Secrets(side.namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); activities.IgnoreNotFound(err) != nil {
 				return result, fmt.Errorf("delete Secret %s/%s in %s: %w", side.namespace, s.Name, side.cluster.Name, err)
 			}
 			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/secret/%s/%s", side.cluster.Name, side.namespace, s.Name))
 		}
-		deleted, err := a.cleanupClaimsAndSnapshots(ctx, cs, side.cluster, side.namespace, selector)
+		snaps, err := a.Clusters.Snapshots(ctx, side.cluster.Namespace, side.cluster.Name)
+		if err != nil {
+			return result, activities.Classify(err)
+		}
+		deleted, err := activities.DeleteClaimsAndSnapshots(ctx, cs, snaps, side.cluster, side.namespace, selector)
 		result.Deleted = append(result.Deleted, deleted...)
 		if err != nil {
 			return result, err
 		}
 	}
 	return result, nil
-}
-
-// client404 treats "already gone" as done.
-func client404(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }

@@ -1,5 +1,5 @@
-// Command drsyncer is the dr-syncer CLI: it lists and inspects sync
-// workflows on Temporal.
+// Command drsyncer is the dr-syncer CLI: it starts, lists and inspects sync
+// workflows on Temporal, and lists and restores restore points.
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
-const usage = `drsyncer: run and inspect dr-syncer's sync workflows on Temporal.
+const usage = `drsyncer: run and inspect dr-syncer's sync and restore workflows on Temporal.
 
 Usage:
   drsyncer [flags] start NS/REPLICATION          start a sync run now (manual run)
@@ -28,12 +28,22 @@ Usage:
   drsyncer [flags] retry NS/REPLICATION          re-run after a failed last run (a new run
                                                  that reads the current spec)
   drsyncer [flags] history NS/REPLICATION        past runs with result and duration
+  drsyncer [flags] restore-points list NS/REPLICATION [--pvc NAME]
+                                                 the restore points of the Replication's DR
+                                                 PVCs, newest first
+  drsyncer [flags] restore NS/REPLICATION --pvc NAME --point NAME|latest
+                   [--to-namespace NS] [--name NEWPVC] [--create-namespace]
+                                                 create a new PVC in the DR cluster from a
+                                                 restore point and wait until it is bound;
+                                                 the DR PVC and its restore points are never
+                                                 changed, and an existing PVC is never reused
   drsyncer [flags] list [--query Q] [--limit N]   list runs of every kind, newest first
   drsyncer [flags] describe WORKFLOW-ID [RUN-ID]  show one run and its progress
   drsyncer [flags] setup                          register dr-syncer's search attributes
                                                   in the Temporal namespace (once per namespace)
 
-A run's workflow ID is replication/NS/REPLICATION/TRIGGER. The same runs are in
+A run's workflow ID is replication/NS/REPLICATION/TRIGGER, a restore's
+restore/NS/REPLICATION/PVC/TIME. The same runs are in
 the Temporal Web UI, and the temporal CLI works on them directly:
   temporal workflow list --query 'DrSyncerReplication = "NS/REPLICATION"'
   temporal workflow describe -w ID
@@ -93,13 +103,17 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return retry(ctx, rest, out, connect, *ui)
 	case "history":
 		return history(ctx, rest, out, connect)
+	case "restore-points":
+		return restorePoints(ctx, rest, out, errOut, connect)
+	case "restore":
+		return restore(ctx, rest, out, errOut, connect, *ui)
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q: want %s", command, commands)
 	}
 }
 
-const commands = "start, status, cancel, retry, history, list, describe or setup"
+const commands = "start, status, cancel, retry, history, restore-points, restore, list, describe or setup"
 
 type connectFunc func() (*starter.Starter, func(), error)
 

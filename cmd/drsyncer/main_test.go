@@ -19,12 +19,7 @@ func TestCLIAgainstDevServer(t *testing.T) {
 	tp := testenv.StartTemporal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	flags := []string{"--temporal-address", tp.Address, "--temporal-namespace", tp.Namespace, "--task-queue", tp.TaskQueue}
-	cli := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, append(append([]string{}, flags...), args...), &out, &out)
-		return out.String(), err
-	}
+	cli := cliAgainst(ctx, tp)
 
 	out, err := cli("list")
 	require.NoError(t, err)
@@ -73,4 +68,15 @@ func TestHelpListsCommandsAndFlags(t *testing.T) {
 		assert.Contains(t, help.String(), want)
 	}
 	assert.Empty(t, out.String())
+}
+
+// cliAgainst runs the CLI against the dev server tp and returns what it
+// printed, output and errors together.
+func cliAgainst(ctx context.Context, tp *testenv.Temporal) func(args ...string) (string, error) {
+	flags := []string{"--temporal-address", tp.Address, "--temporal-namespace", tp.Namespace, "--task-queue", tp.TaskQueue}
+	return func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, append(append([]string{}, flags...), args...), &out, &out)
+		return out.String(), err
+	}
 }

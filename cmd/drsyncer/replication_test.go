@@ -40,12 +40,7 @@ func TestReplicationCommandsAgainstDevServer(t *testing.T) {
 	tp := testenv.StartTemporal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	flags := []string{"--temporal-address", tp.Address, "--temporal-namespace", tp.Namespace, "--task-queue", tp.TaskQueue}
-	cli := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, append(append([]string{}, flags...), args...), &out, &out)
-		return out.String(), err
-	}
+	cli := cliAgainst(ctx, tp)
 
 	out, err := cli("history", "ops/shop")
 	require.NoError(t, err)

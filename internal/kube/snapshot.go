@@ -32,6 +32,18 @@ const (
 	AnnotationCopiedAt = "dr-syncer.io/copied-at"
 )
 
+// Marks of a PVC restored from a restore point. They are annotations, not
+// labels: the PVC is the user's, which no dr-syncer cleanup, prune or sync
+// selects, and they only say where it came from.
+const (
+	// AnnotationRestoredBy is the workflow ID of the restore that made the
+	// PVC; a retried step of that restore finds its own PVC by it.
+	AnnotationRestoredBy = "dr-syncer.io/restored-by"
+	// AnnotationRestoredFrom is the restore point, as
+	// "<cluster>/<namespace>/<name>"; AnnotationCopiedAt says what it holds.
+	AnnotationRestoredFrom = "dr-syncer.io/restored-from"
+)
+
 // ChooseSnapshotClass picks the VolumeSnapshotClass for a volume of driver:
 // wanted when named (it must be that driver's), else the driver's default,
 // else its only class. problem says what is missing and what to create.
@@ -146,4 +158,36 @@ func SnapshotSource(name string) corev1.TypedLocalObjectReference {
 // CloneSource is the data source of a clone of the claim name.
 func CloneSource(name string) corev1.TypedLocalObjectReference {
 	return corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: name}
+}
+
+// SharedSnapshot is a second handle on the storage snapshot behind content,
+// for a PVC in namespace (a claim can use only a VolumeSnapshot of its own
+// namespace): a pre-provisioned VolumeSnapshotContent named name for the
+// same snapshot handle, and the VolumeSnapshot name in namespace bound to
+// it. Its deletionPolicy is Retain, so deleting the pair never deletes the
+// storage snapshot, which the original still holds.
+func SharedSnapshot(content *snapv1.VolumeSnapshotContent, namespace, name string, labels map[string]string) (*snapv1.VolumeSnapshotContent, *snapv1.VolumeSnapshot, error) {
+	if content.Status == nil || content.Status.SnapshotHandle == nil || *content.Status.SnapshotHandle == "" {
+		return nil, nil, fmt.Errorf("VolumeSnapshotContent %s has no snapshot handle yet", content.Name)
+	}
+	handle, contentName := *content.Status.SnapshotHandle, name
+	shared := &snapv1.VolumeSnapshotContent{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: snapv1.VolumeSnapshotContentSpec{
+			VolumeSnapshotRef:       corev1.ObjectReference{Namespace: namespace, Name: name},
+			DeletionPolicy:          snapv1.VolumeSnapshotContentRetain,
+			Driver:                  content.Spec.Driver,
+			VolumeSnapshotClassName: content.Spec.VolumeSnapshotClassName,
+			Source:                  snapv1.VolumeSnapshotContentSource{SnapshotHandle: &handle},
+			SourceVolumeMode:        content.Spec.SourceVolumeMode,
+		},
+	}
+	snapshot := &snapv1.VolumeSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
+		Spec: snapv1.VolumeSnapshotSpec{
+			Source:                  snapv1.VolumeSnapshotSource{VolumeSnapshotContentName: &contentName},
+			VolumeSnapshotClassName: content.Spec.VolumeSnapshotClassName,
+		},
+	}
+	return shared, snapshot, nil
 }

@@ -473,6 +473,12 @@ func (e *pvcSyncEnv) drChecksums(t *testing.T, pvc string) string {
 // and runs a bash script there.
 func (e *pvcSyncEnv) drRun(t *testing.T, pvc, script string, args ...string) string {
 	t.Helper()
+	return e.drRunIn(t, e.dstNS, pvc, script, args...)
+}
+
+// drRunIn is drRun in namespace ns of the DR cluster.
+func (e *pvcSyncEnv) drRunIn(t *testing.T, ns, pvc, script string, args ...string) string {
+	t.Helper()
 	pod := "check-" + pvc
 	kubectl(t, e.dr, fmt.Sprintf(`
 apiVersion: v1
@@ -487,10 +493,10 @@ spec:
     command: [bash, -c, 'sleep infinity']
     volumeMounts: [{name: data, mountPath: /data, readOnly: true}]
   volumes: [{name: data, persistentVolumeClaim: {claimName: %[3]s, readOnly: true}}]
-`, pod, lab.ImageBase, pvc), "-n", e.dstNS, "apply", "-f", "-")
-	defer kubectl(t, e.dr, "", "-n", e.dstNS, "delete", "pod", pod, "--wait=true", "--timeout=60s")
-	waitReady(t, e.dr, e.dstNS, pod)
-	return e.exec(t, e.dr, e.dstNS, pod, script, args...)
+`, pod, lab.ImageBase, pvc), "-n", ns, "apply", "-f", "-")
+	defer kubectl(t, e.dr, "", "-n", ns, "delete", "pod", pod, "--wait=true", "--timeout=60s")
+	waitReady(t, e.dr, ns, pod)
+	return e.exec(t, e.dr, ns, pod, script, args...)
 }
 
 // exec runs a bash script in a pod with args as $1...
@@ -507,7 +513,7 @@ func (e *pvcSyncEnv) input(name string, data rsyncargs.Config) contract.PVCSyncI
 		data.Timeout = rsyncargs.Duration(10 * time.Minute) // what the resolver defaults for a plan
 	}
 	return contract.PVCSyncInput{
-		Replication:          contract.ObjectRef{Namespace: e.controlNS, Name: "e2e"},
+		Replication:          e.replication(),
 		Source:               contract.PVCRef{Cluster: contract.ClusterRef{Namespace: e.controlNS, Name: lab.Prod}, Namespace: e.srcNS, Name: name},
 		Destination:          contract.ClusterRef{Namespace: e.controlNS, Name: lab.DR},
 		DestinationNamespace: e.dstNS,
@@ -787,4 +793,13 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// defaultClusterKey copies the cluster-pair key to the name a Replication's
+// plan finds it under, for tests that run whole Replications.
+func (e *pvcSyncEnv) defaultClusterKey(t *testing.T) {
+	t.Helper()
+	key := kubectl(t, e.dr, "", "-n", e.controlNS, "get", "secret", e.clusterKey.Name, "-o", "jsonpath={.data}")
+	kubectl(t, e.dr, fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q},"data":%s}`,
+		contract.ClusterKeySecretName(lab.Prod, lab.DR), key), "-n", e.controlNS, "apply", "-f", "-")
 }

@@ -11,18 +11,23 @@ import (
 	"time"
 
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/lab"
 )
 
 // restorePointsScenario: four good syncs with keep 3 leave exactly three
-// restore points, the oldest gives back its generation's data; a sync
-// cancelled mid-transfer leaves nothing of its own within 30 s and all three
-// restore points intact and restorable.
+// restore points, and the RestorePVC workflow makes the oldest give back its
+// generation's data; a sync cancelled mid-transfer leaves nothing of its own
+// within 30 s and all three restore points intact, and the newest restores
+// into another namespace.
 func (e *pvcSyncEnv) restorePointsScenario(t *testing.T, pit func(string, contract.PointInTime, rsyncargs.Config) contract.PVCSyncInput) {
 	e.csiPVC(t, "gen", "gen", "sleep infinity")
 	keep3 := contract.PointInTime{RestorePoints: contract.RestorePoints{Keep: 3}} // copyMethod unset: Snapshot here
@@ -43,7 +48,8 @@ func (e *pvcSyncEnv) restorePointsScenario(t *testing.T, pit func(string, contra
 	if fmt.Sprint(points) != fmt.Sprint(names(last.RestorePoints)) {
 		t.Errorf("restore points in DR %v, the sync reported %v", points, names(last.RestorePoints))
 	}
-	if got := e.restoreAndChecksum(t, points[2], "gen-oldest"); got != sums[2] {
+	e.createReplication(t)
+	if got := e.restoreAndChecksum(t, points[2], "gen-oldest", e.dstNS); got != sums[2] {
 		t.Errorf("the oldest restore point %s does not give back generation 2\nwant:\n%s\ngot:\n%s", points[2], sums[2], got)
 	}
 
@@ -72,8 +78,11 @@ func (e *pvcSyncEnv) restorePointsScenario(t *testing.T, pit func(string, contra
 	if after := e.listRestorePoints(t, "gen"); fmt.Sprint(after) != fmt.Sprint(points) {
 		t.Errorf("a cancelled sync changed the restore points: %v before, %v after", points, after)
 	}
-	if got := e.restoreAndChecksum(t, points[0], "gen-newest"); got != sums[4] {
-		t.Errorf("after the cancelled sync the newest restore point %s does not give back generation 4\nwant:\n%s\ngot:\n%s", points[0], sums[4], got)
+	if got := e.restoreAndChecksum(t, points[0], "gen-newest", e.dstNS+"-restore"); got != sums[4] {
+		t.Errorf("after the cancelled sync the newest restore point %s, restored into another namespace, does not give back generation 4\nwant:\n%s\ngot:\n%s", points[0], sums[4], got)
+	}
+	if after := e.listRestorePoints(t, "gen"); fmt.Sprint(after) != fmt.Sprint(points) {
+		t.Errorf("restoring changed the restore points: %v before, %v after", points, after)
 	}
 }
 
@@ -86,7 +95,7 @@ func (e *pvcSyncEnv) listRestorePoints(t *testing.T, pvc string) []string {
 		t.Fatal(err)
 	}
 	list, err := snaps.SnapshotV1().VolumeSnapshots(e.dstNS).List(context.Background(), metav1.ListOptions{
-		LabelSelector: kube.LabelRestorePointOf + "=" + kube.OperationID(e.controlNS+"/e2e") + ",!" + kube.LabelOperation})
+		LabelSelector: kube.LabelRestorePointOf + "=" + kube.OperationID(e.replication().String()) + ",!" + kube.LabelOperation})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,21 +115,53 @@ func (e *pvcSyncEnv) listRestorePoints(t *testing.T, pvc string) []string {
 	return out
 }
 
-// restoreAndChecksum makes a PVC from a restore point in the DR namespace
-// and checksums it.
-func (e *pvcSyncEnv) restoreAndChecksum(t *testing.T, point, name string) string {
+// restoreAndChecksum restores a restore point with the RestorePVC workflow
+// into a new PVC name in namespace ns of the DR cluster (another than the
+// DR namespace shares the point there) and checksums it.
+func (e *pvcSyncEnv) restoreAndChecksum(t *testing.T, point, name, ns string) string {
 	t.Helper()
-	kubectl(t, e.dr, fmt.Sprintf(`
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: %s}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: %s
-  resources: {requests: {storage: 1Gi}}
-  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: %s}
-`, name, csiClass, point), "-n", e.dstNS, "apply", "-f", "-")
-	return e.drChecksums(t, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	in := contract.RestoreInput{Replication: e.replication(), PVC: "gen", Point: point, Name: name, CreateNamespace: true}
+	if ns != e.dstNS {
+		in.ToNamespace = ns
+		t.Cleanup(func() { _, _ = tryKubectl(e.dr, "", "delete", "namespace", ns, "--ignore-not-found", "--wait=false") })
+	}
+	run, err := e.tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: contract.RestoreWorkflowID(in.Replication.Namespace, in.Replication.Name, in.PVC, name), TaskQueue: e.tp.TaskQueue,
+	}, contract.RestoreName, in)
+	if err != nil {
+		t.Fatalf("start restore of %s: %v", point, err)
+	}
+	var res contract.RestoreResult
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatalf("restore of %s into %s/%s failed: %v", point, ns, name, err)
+	}
+	if res.PVC.Namespace != ns || res.PVC.Name != name || res.Point.Name != point {
+		t.Errorf("restore made %+v from %s, want %s/%s from %s", res.PVC, res.Point.Name, ns, name, point)
+	}
+	return e.drRunIn(t, ns, name, checksumTree, "/data")
+}
+
+// replication is the Replication the syncs' inputs name.
+func (e *pvcSyncEnv) replication() contract.ObjectRef {
+	return contract.ObjectRef{Namespace: e.controlNS, Name: "e2e"}
+}
+
+// createReplication makes that Replication in the control cluster, so the
+// restore workflows resolve where its DR copies are.
+func (e *pvcSyncEnv) createReplication(t *testing.T) {
+	t.Helper()
+	control, err := ctrlclient.New(e.dr.Config, ctrlclient.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.defaultClusterKey(t)
+	mustCreate(t, control, &drv1.Replication{ObjectMeta: metav1.ObjectMeta{Namespace: e.controlNS, Name: e.replication().Name},
+		Spec: drv1.ReplicationSpec{SourceCluster: lab.Prod, DestinationCluster: lab.DR, SourceNamespace: e.srcNS,
+			DestinationNamespace: e.dstNS, ReplicationMode: drv1.ModeManual,
+			PVCConfig: &drv1.PVCConfig{SyncData: true, StorageClassMappings: []drv1.Mapping{{From: csiClass, To: csiClass}},
+				RestorePoints: &drv1.RestorePointsConfig{Keep: 3}}}})
 }
 
 func names(points []contract.RestorePoint) []string {

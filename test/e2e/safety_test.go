@@ -224,10 +224,7 @@ func newSafetyEnv(t *testing.T, e *pvcSyncEnv) *safetyEnv {
 		t.Fatal(err)
 	}
 	s := &safetyEnv{e: e, control: control}
-	// The plan finds the pair's key under its default name.
-	key := kubectl(t, e.dr, "", "-n", e.controlNS, "get", "secret", e.clusterKey.Name, "-o", "jsonpath={.data}")
-	kubectl(t, e.dr, fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q},"data":%s}`,
-		contract.ClusterKeySecretName(lab.Prod, lab.DR), key), "-n", e.controlNS, "apply", "-f", "-")
+	e.defaultClusterKey(t)
 
 	var manifests []string
 	for i := 0; i < 30; i++ {
