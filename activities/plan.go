@@ -32,3 +32,18 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, ref contract.Ob
 	}
 	return plan, err
 }
+
+// LocateDRCopies says where a Replication's DR copies are: its DR cluster
+// and namespace. Restores need nothing more, so unlike ResolveReplication it
+// works while the ClusterMapping is paused or a sync setting is wrong, which
+// is when a person may well need a restore.
+func (a *PlanActivities) LocateDRCopies(ctx context.Context, ref contract.ObjectRef) (contract.DRLocation, error) {
+	res, err := resolve.Replication(ctx, a.Control, ref)
+	if p, ok := resolve.IsProblem(err); ok {
+		return contract.DRLocation{}, InvalidSpec("Replication %s: %s", ref, p.Message)
+	}
+	if err != nil {
+		return contract.DRLocation{}, err
+	}
+	return resolve.DRLocation(res), nil
+}

@@ -140,3 +140,9 @@ type CleanupRestoreInput struct {
 	Cluster   ClusterRef `json:"cluster"`
 	Namespace string     `json:"namespace"` // the new PVC's
 }
+
+// DRLocation is where a Replication's DR copies are.
+type DRLocation struct {
+	Destination ClusterRef `json:"destination"`
+	Namespace   string     `json:"namespace"`
+}

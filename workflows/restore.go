@@ -24,16 +24,16 @@ func RestorePoints(ctx workflow.Context, in contract.RestorePointsInput) (contra
 		return contract.RestorePointsResult{}, err
 	}
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: restoreRetry})
-	plan, err := resolveForRestore(short, in.Replication)
+	dr, err := locateDRCopies(short, in.Replication)
 	if err != nil {
 		return contract.RestorePointsResult{}, err
 	}
 	result := contract.RestorePointsResult{
-		Replication: in.Replication.String(), DestinationCluster: plan.Destination.Name, DestinationNamespace: plan.DestinationNamespace,
+		Replication: in.Replication.String(), DestinationCluster: dr.Destination.Name, DestinationNamespace: dr.Namespace,
 	}
 	var a *pointintime.SnapshotActivities
 	err = workflow.ExecuteActivity(short, a.ListRestorePoints, contract.ListRestorePointsInput{
-		Cluster: plan.Destination, Namespace: plan.DestinationNamespace, Replication: in.Replication.String(), PVC: in.PVC,
+		Cluster: dr.Destination, Namespace: dr.Namespace, Replication: in.Replication.String(), PVC: in.PVC,
 	}).Get(ctx, &result.Points)
 	return result, err
 }
@@ -56,12 +56,12 @@ func RestorePVC(ctx workflow.Context, in contract.RestoreInput) (contract.Restor
 	long := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: snapshotStepTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: restoreRetry,
 	})
-	plan, err := resolveForRestore(short, in.Replication)
+	location, err := locateDRCopies(short, in.Replication)
 	if err != nil {
 		return contract.RestoreResult{}, err
 	}
 	var a *pointintime.SnapshotActivities
-	dr := contract.PVCRef{Cluster: plan.Destination, Namespace: plan.DestinationNamespace, Name: in.PVC}
+	dr := contract.PVCRef{Cluster: location.Destination, Namespace: location.Namespace, Name: in.PVC}
 	result := contract.RestoreResult{FromNamespace: dr.Namespace}
 	if err := workflow.ExecuteActivity(short, a.FindRestorePoint, contract.FindRestorePointInput{
 		DR: dr, Replication: in.Replication.String(), Point: in.Point,
@@ -69,7 +69,7 @@ func RestorePVC(ctx workflow.Context, in contract.RestoreInput) (contract.Restor
 		return contract.RestoreResult{}, err
 	}
 	target := contract.PVCRef{
-		Cluster:   plan.Destination,
+		Cluster:   location.Destination,
 		Namespace: cmp.Or(in.ToNamespace, dr.Namespace),
 		Name:      cmp.Or(in.Name, contract.RestoredPVCName(in.PVC, result.Point.CopiedAt)),
 	}
@@ -105,10 +105,10 @@ func RestorePVC(ctx workflow.Context, in contract.RestoreInput) (contract.Restor
 	return result, err
 }
 
-// resolveForRestore finds where the Replication's DR copies are.
-func resolveForRestore(ctx workflow.Context, ref contract.ObjectRef) (contract.ReplicationPlan, error) {
+// locateDRCopies finds where the Replication's DR copies are.
+func locateDRCopies(ctx workflow.Context, ref contract.ObjectRef) (contract.DRLocation, error) {
 	var plans *activities.PlanActivities
-	var plan contract.ReplicationPlan
-	err := workflow.ExecuteActivity(ctx, plans.ResolveReplication, ref).Get(ctx, &plan)
-	return plan, err
+	var dr contract.DRLocation
+	err := workflow.ExecuteActivity(ctx, plans.LocateDRCopies, ref).Get(ctx, &dr)
+	return dr, err
 }

@@ -20,9 +20,11 @@ import (
 )
 
 var (
-	restoreDR    = contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"}
-	restoreOp    = contract.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
-	restoredFrom = contract.RestorePoint{Name: "data-rp-20261205-210000", PVC: "data", CopiedAt: time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC), Size: "1Gi"}
+	restoreDR = contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"}
+	// The Replication shop copies into shop-dr of cluster dr.
+	restoreLocation = contract.DRLocation{Destination: dstCluster, Namespace: "shop-dr"}
+	restoreOp       = contract.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
+	restoredFrom    = contract.RestorePoint{Name: "data-rp-20261205-210000", PVC: "data", CopiedAt: time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC), Size: "1Gi"}
 )
 
 // restoreSuite mocks every step of a restore from the newest restore point
@@ -51,9 +53,7 @@ func newRestoreSuite(t *testing.T, in contract.RestoreInput, target contract.PVC
 			env.OnActivity(fn, mock.Anything, in).Return(results...).Maybe()
 		}
 	}
-	plan := testPlan(1)
-	plan.DestinationNamespace = "shop-dr"
-	mocked("ResolveReplication", plans.ResolveReplication, replRef, plan, nil)
+	mocked("LocateDRCopies", plans.LocateDRCopies, replRef, restoreLocation, nil)
 	mocked("FindRestorePoint", a.FindRestorePoint, contract.FindRestorePointInput{DR: restoreDR, Replication: "dr-syncer-system/shop", Point: "latest"}, restoredFrom, nil)
 	mocked("CheckRestoreTarget", a.CheckRestoreTarget, contract.RestoreTargetInput{Op: restoreOp, PVC: target, CreateNamespace: in.CreateNamespace}, nil)
 	shared := contract.Snapshot{Name: restoreOp.Name("restore-share"), Namespace: target.Namespace}
@@ -80,7 +80,7 @@ func TestRestorePVCIntoTheDRNamespace(t *testing.T) {
 	s := newRestoreSuite(t, restoreInput(), target)
 	s.env.ExecuteWorkflow(contract.RestoreName, s.in)
 	require.NoError(t, s.env.GetWorkflowError())
-	assert.Equal(t, []string{"ResolveReplication", "FindRestorePoint", "CheckRestoreTarget", "RestoreFromPoint", "CleanupRestore"}, s.steps,
+	assert.Equal(t, []string{"LocateDRCopies", "FindRestorePoint", "CheckRestoreTarget", "RestoreFromPoint", "CleanupRestore"}, s.steps,
 		"the point itself is restored: its namespace is the new PVC's")
 	var result contract.RestoreResult
 	require.NoError(t, s.env.GetWorkflowResult(&result))
@@ -96,7 +96,7 @@ func TestRestorePVCIntoAnotherNamespaceSharesThePoint(t *testing.T) {
 	s := newRestoreSuite(t, in, contract.PVCRef{Cluster: dstCluster, Namespace: "shop-test", Name: "data"})
 	s.env.ExecuteWorkflow(contract.RestoreName, s.in)
 	require.NoError(t, s.env.GetWorkflowError())
-	assert.Equal(t, []string{"ResolveReplication", "FindRestorePoint", "CheckRestoreTarget", "ShareRestorePoint", "RestoreFromPoint", "CleanupRestore"}, s.steps)
+	assert.Equal(t, []string{"LocateDRCopies", "FindRestorePoint", "CheckRestoreTarget", "ShareRestorePoint", "RestoreFromPoint", "CleanupRestore"}, s.steps)
 }
 
 func TestRestorePVCStopsBeforeAnyWriteWhenThePointOrTheNameIsWrong(t *testing.T) {
@@ -130,7 +130,7 @@ func TestRestorePVCCancelledWhileBindingCleansUp(t *testing.T) {
 	s.env.ExecuteWorkflow(contract.RestoreName, s.in)
 	var canceled *temporal.CanceledError
 	require.True(t, errors.As(s.env.GetWorkflowError(), &canceled), "got %v", s.env.GetWorkflowError())
-	assert.Equal(t, []string{"ResolveReplication", "FindRestorePoint", "CheckRestoreTarget", "ShareRestorePoint", "RestoreFromPoint", "CleanupRestore"}, s.steps,
+	assert.Equal(t, []string{"LocateDRCopies", "FindRestorePoint", "CheckRestoreTarget", "ShareRestorePoint", "RestoreFromPoint", "CleanupRestore"}, s.steps,
 		"the shared snapshot and the half-made PVC are cleaned up")
 	s.env.AssertActivityNumberOfCalls(t, "CleanupRestore", 1)
 }
@@ -151,7 +151,7 @@ func TestRestorePVCRefusesABadRequestAtOnce(t *testing.T) {
 	}
 }
 
-func TestRestorePointsResolvesThenLists(t *testing.T) {
+func TestRestorePointsLocatesThenLists(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(RestorePoints, workflowOptions(contract.RestorePointsName))
@@ -159,9 +159,7 @@ func TestRestorePointsResolvesThenLists(t *testing.T) {
 	var a *pointintime.SnapshotActivities
 	env.RegisterActivity(plans)
 	env.RegisterActivity(a)
-	plan := testPlan(1)
-	plan.DestinationNamespace = "shop-dr"
-	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
+	env.OnActivity(plans.LocateDRCopies, mock.Anything, replRef).Return(restoreLocation, nil)
 	env.OnActivity(a.ListRestorePoints, mock.Anything, contract.ListRestorePointsInput{
 		Cluster: dstCluster, Namespace: "shop-dr", Replication: "dr-syncer-system/shop", PVC: "data",
 	}).Return([]contract.RestorePoint{restoredFrom}, nil)

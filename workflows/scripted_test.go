@@ -34,6 +34,9 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 				DataPlane: contract.DataPlane{Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
 					GlobalConcurrencyLimit: 2, Retry: settings.RetryConfig}}, err
 		},
+		"LocateDRCopies": func(ctx context.Context, ref contract.ObjectRef) (contract.DRLocation, error) {
+			return contract.DRLocation{Destination: contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"}, Namespace: "shop"}, nil
+		},
 		"ListPVCs": func(ctx context.Context, in contract.ListPVCsInput) (contract.PVCList, error) {
 			return contract.PVCList{Names: []string{"data", "logs"}}, nil
 		},

@@ -137,6 +137,17 @@ func (res *Resolved) Plan() (contract.ReplicationPlan, error) {
 	}, nil
 }
 
+// DRLocation is where the resolved Replication's DR copies are, with its
+// destination namespace defaulted as its runs default it.
+func DRLocation(res *Resolved) contract.DRLocation {
+	spec := res.Replication.Spec.DeepCopy()
+	drv1.SetReplicationDefaults(spec)
+	return contract.DRLocation{
+		Destination: contract.ClusterRef{Namespace: res.Replication.Namespace, Name: res.Destination.Name},
+		Namespace:   spec.DestinationNamespace,
+	}
+}
+
 // pendingAcceptChanges is the accept-changes value no run has taken yet, or "".
 func pendingAcceptChanges(r *drv1.Replication) string {
 	if v := r.Annotations[drv1.AnnotationAcceptChanges]; v != r.Status.AcceptChangesHandled {

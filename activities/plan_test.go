@@ -1,0 +1,44 @@
+package activities
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// A paused mapping stops syncs, not restores: a person pausing replication
+// to restore from DR must still be able to.
+func TestLocateDRCopiesWhileTheMappingIsPaused(t *testing.T) {
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Namespace: "dr-syncer-system", Name: name}
+	}
+	control := fake.NewClientBuilder().WithScheme(kube.NewScheme()).WithObjects(
+		&drv1.RemoteCluster{ObjectMeta: meta("prod")}, &drv1.RemoteCluster{ObjectMeta: meta("dr")},
+		&drv1.ClusterMapping{ObjectMeta: meta("prod-to-dr"), Spec: drv1.ClusterMappingSpec{SourceCluster: "prod", TargetCluster: "dr", Paused: true}},
+		&drv1.Replication{ObjectMeta: meta("shop"), Spec: drv1.ReplicationSpec{SourceNamespace: "shop",
+			ClusterMappingRef: &drv1.ObjectRef{Name: "prod-to-dr"}}},
+	).Build()
+	a := &PlanActivities{Control: control}
+	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
+
+	_, err := a.ResolveReplication(context.Background(), ref)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is paused", "syncs stop")
+
+	dr, err := a.LocateDRCopies(context.Background(), ref)
+	require.NoError(t, err)
+	assert.Equal(t, contract.DRLocation{Destination: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}, Namespace: "shop"}, dr,
+		"the DR namespace defaults to the source's")
+
+	_, err = a.LocateDRCopies(context.Background(), contract.ObjectRef{Namespace: "dr-syncer-system", Name: "gone"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Replication dr-syncer-system/gone: not found")
+}
