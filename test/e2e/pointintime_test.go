@@ -20,7 +20,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
-	"github.com/dr-syncer/dr-syncer/test/lab"
 )
 
 // csiClass is the lab's CSI StorageClass, with snapshots and clones.
@@ -157,25 +156,7 @@ func TestPVCSyncPointInTime(t *testing.T) {
 // app=<app>, that mounts it at /data and runs script.
 func (e *pvcSyncEnv) csiPVC(t *testing.T, name, app, script string) {
 	t.Helper()
-	kubectl(t, e.prod, fmt.Sprintf(`
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: %[1]s}
-spec: {accessModes: [ReadWriteOnce], storageClassName: %[4]s, resources: {requests: {storage: 1Gi}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: %[1]s, labels: {app: %[2]s}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: %[3]s
-    imagePullPolicy: Never
-    command: [bash, -c, %[5]q]
-    volumeMounts: [{name: data, mountPath: /data}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: %[1]s}}]
-`, name, app, lab.ImageBase, csiClass, script), "-n", e.srcNS, "apply", "-f", "-")
+	kubectl(t, e.prod, claimManifest(name, csiClass)+"---\n"+claimPod(name, app, name, script, false), "-n", e.srcNS, "apply", "-f", "-")
 	waitReady(t, e.prod, e.srcNS, name)
 }
 

@@ -395,6 +395,15 @@ spec:
   - {name: cold, persistentVolumeClaim: {claimName: cold}}
 `
 
+// defaultClusterKey copies the cluster-pair key to the name a Replication's
+// plan finds it under, for tests that run whole Replications.
+func (e *pvcSyncEnv) defaultClusterKey(t *testing.T) {
+	t.Helper()
+	key := kubectl(t, e.dr, "", "-n", e.controlNS, "get", "secret", e.clusterKey.Name, "-o", "jsonpath={.data}")
+	kubectl(t, e.dr, fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q},"data":%s}`,
+		contract.ClusterKeySecretName(lab.Prod, lab.DR), key), "-n", e.controlNS, "apply", "-f", "-")
+}
+
 // createSource makes the three PVCs, the app pod that keeps the RWO one
 // mounted, and fills all three with data.
 func (e *pvcSyncEnv) createSource(t *testing.T) {
@@ -419,31 +428,45 @@ func (e *pvcSyncEnv) fillerChecksums(t *testing.T, names ...string) map[string]s
 	return out
 }
 
-// fillPVC makes a 1 GiB-request PVC and a pod fill-<name> mounting it at
-// /data, and runs script in it; the pod is left running.
+// fillPVC makes a 1 GiB-request PVC of the default class and a pod
+// fill-<name> mounting it at /data, and runs script in it; the pod is left
+// running.
 func (e *pvcSyncEnv) fillPVC(t *testing.T, ns, name, script string) {
 	t.Helper()
-	kubectl(t, e.prod, fmt.Sprintf(`
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: %[1]s}
-spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
----
-apiVersion: v1
+	kubectl(t, e.prod, claimManifest(name, "")+"---\n"+claimPod("fill-"+name, "", name, "sleep infinity", false), "-n", ns, "apply", "-f", "-")
+	waitReady(t, e.prod, ns, "fill-"+name)
+	e.exec(t, e.prod, ns, "fill-"+name, script)
+}
+
+// claimManifest is a 1 GiB ReadWriteOnce PVC of class ("" for the default).
+func claimManifest(name, class string) string {
+	spec := "{accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}"
+	if class != "" {
+		spec = fmt.Sprintf("{accessModes: [ReadWriteOnce], storageClassName: %s, resources: {requests: {storage: 1Gi}}}", class)
+	}
+	return fmt.Sprintf("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: %s}\nspec: %s\n", name, spec)
+}
+
+// claimPod is a pod of the lab's base image, labelled app=<app> unless app
+// is empty, that mounts claim at /data and runs a bash script.
+func claimPod(name, app, claim, script string, readOnly bool) string {
+	labels := ""
+	if app != "" {
+		labels = fmt.Sprintf(", labels: {app: %s}", app)
+	}
+	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
-metadata: {name: fill-%[1]s}
+metadata: {name: %[1]s%[2]s}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
   - name: main
-    image: %[2]s
+    image: %[3]s
     imagePullPolicy: Never
-    command: [bash, -c, 'sleep infinity']
-    volumeMounts: [{name: data, mountPath: /data}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: %[1]s}}]
-`, name, lab.ImageBase), "-n", ns, "apply", "-f", "-")
-	waitReady(t, e.prod, ns, "fill-"+name)
-	e.exec(t, e.prod, ns, "fill-"+name, script)
+    command: [bash, -c, %[4]q]
+    volumeMounts: [{name: data, mountPath: /data, readOnly: %[6]t}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: %[5]s, readOnly: %[6]t}}]
+`, name, labels, lab.ImageBase, script, claim, readOnly)
 }
 
 // fillBig makes a PVC with size MiB of random data in 8 files, unmounted,
@@ -480,20 +503,7 @@ func (e *pvcSyncEnv) drRun(t *testing.T, pvc, script string, args ...string) str
 func (e *pvcSyncEnv) drRunIn(t *testing.T, ns, pvc, script string, args ...string) string {
 	t.Helper()
 	pod := "check-" + pvc
-	kubectl(t, e.dr, fmt.Sprintf(`
-apiVersion: v1
-kind: Pod
-metadata: {name: %[1]s}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: %[2]s
-    imagePullPolicy: Never
-    command: [bash, -c, 'sleep infinity']
-    volumeMounts: [{name: data, mountPath: /data, readOnly: true}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: %[3]s, readOnly: true}}]
-`, pod, lab.ImageBase, pvc), "-n", ns, "apply", "-f", "-")
+	kubectl(t, e.dr, claimPod(pod, "", pvc, "sleep infinity", true), "-n", ns, "apply", "-f", "-")
 	defer kubectl(t, e.dr, "", "-n", ns, "delete", "pod", pod, "--wait=true", "--timeout=60s")
 	waitReady(t, e.dr, ns, pod)
 	return e.exec(t, e.dr, ns, pod, script, args...)
@@ -793,13 +803,4 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// defaultClusterKey copies the cluster-pair key to the name a Replication's
-// plan finds it under, for tests that run whole Replications.
-func (e *pvcSyncEnv) defaultClusterKey(t *testing.T) {
-	t.Helper()
-	key := kubectl(t, e.dr, "", "-n", e.controlNS, "get", "secret", e.clusterKey.Name, "-o", "jsonpath={.data}")
-	kubectl(t, e.dr, fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q},"data":%s}`,
-		contract.ClusterKeySecretName(lab.Prod, lab.DR), key), "-n", e.controlNS, "apply", "-f", "-")
 }
