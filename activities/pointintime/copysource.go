@@ -9,8 +9,10 @@ import (
 	"fmt"
 
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -40,15 +42,9 @@ func (a *SnapshotActivities) PlanCopySource(ctx context.Context, in contract.Cop
 		return contract.CopySource{}, err
 	}
 	class := kube.StorageClassOf(pvc)
-	driver := ""
-	if class != "" {
-		sc, err := cs.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return contract.CopySource{}, fmt.Errorf("get StorageClass %s of %s: %w", class, in.PVC, err)
-		}
-		if err == nil {
-			driver = sc.Provisioner
-		}
+	driver, err := driverOf(ctx, cs, pvc)
+	if err != nil {
+		return contract.CopySource{}, err
 	}
 	if in.Method == contract.CopyClone {
 		if driver == "" {
@@ -69,6 +65,23 @@ func (a *SnapshotActivities) PlanCopySource(ctx context.Context, in contract.Cop
 			"copyMethod Snapshot for PVC %s in cluster %s: %s", in.PVC, in.PVC.Cluster.Name, problem)
 	}
 	return contract.CopySource{Method: contract.CopyDirect, Reason: problem}, nil
+}
+
+// driverOf is the CSI driver (the provisioner) of the claim's StorageClass;
+// "" when the claim names no class or a class that does not exist.
+func driverOf(ctx context.Context, cs kubernetes.Interface, pvc *corev1.PersistentVolumeClaim) (string, error) {
+	class := kube.StorageClassOf(pvc)
+	if class == "" {
+		return "", nil
+	}
+	sc, err := cs.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("get StorageClass %s of PVC %s/%s: %w", class, pvc.Namespace, pvc.Name, err)
+	}
+	return sc.Provisioner, nil
 }
 
 // snapshotClass picks the VolumeSnapshotClass for a volume of driver, or

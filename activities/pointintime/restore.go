@@ -2,7 +2,6 @@ package pointintime
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -145,15 +144,11 @@ func (a *SnapshotActivities) RestoreFromPoint(ctx context.Context, in contract.R
 // (kube.IsCopy), which a sync would write to. Its annotations keep saying
 // where it came from, and which restore made it, so a retry still knows it.
 func handOver(ctx context.Context, claims corev1client.PersistentVolumeClaimInterface, ref contract.PVCRef) error {
-	drop := map[string]any{}
+	var keys []string
 	for key := range (contract.Operation{}).Labels(roleRestoredPVC) {
-		drop[key] = nil
+		keys = append(keys, key)
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": drop}})
-	if err != nil {
-		return err
-	}
-	if _, err := claims.Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := claims.Patch(ctx, ref.Name, types.MergePatchType, kube.RemoveLabelsPatch(keys...), metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("hand over restored PVC %s: %w", ref, err)
 	}
 	return nil

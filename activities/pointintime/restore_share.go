@@ -7,7 +7,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -71,10 +70,7 @@ func (a *SnapshotActivities) ShareRestorePoint(ctx context.Context, in contract.
 // VolumeSnapshotContent (Retain: the storage snapshot stays). The DR PVC,
 // the restore points and a handed-over PVC never carry those labels.
 func (a *SnapshotActivities) CleanupRestore(ctx context.Context, in contract.CleanupRestoreInput) (contract.CleanupResult, error) {
-	selector := labels.SelectorFromSet(labels.Set{
-		kube.LabelManagedBy: kube.ManagedBy,
-		kube.LabelOperation: kube.OperationID(in.Op.WorkflowID),
-	}).String()
+	selector := kube.OperationSelector(in.Op.WorkflowID)
 	cs, err := a.Clusters.Clientset(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
 		return contract.CleanupResult{}, activities.Classify(err)

@@ -36,13 +36,9 @@ func (a *SnapshotActivities) TakeRestorePoint(ctx context.Context, in contract.R
 	if err != nil {
 		return contract.RestorePoint{}, err
 	}
-	driver := ""
-	if class := kube.StorageClassOf(pvc); class != "" {
-		if sc, err := cs.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{}); err == nil {
-			driver = sc.Provisioner
-		} else if !apierrors.IsNotFound(err) {
-			return contract.RestorePoint{}, fmt.Errorf("get StorageClass %s of %s: %w", class, in.PVC, err)
-		}
+	driver, err := driverOf(ctx, cs, pvc)
+	if err != nil {
+		return contract.RestorePoint{}, err
 	}
 	class, problem, err := a.snapshotClass(ctx, in.PVC.Cluster, driver, kube.StorageClassOf(pvc), in.RestorePoints.VolumeSnapshotClassName)
 	if err != nil {
@@ -81,7 +77,7 @@ func (a *SnapshotActivities) TakeRestorePoint(ctx context.Context, in contract.R
 		return contract.RestorePoint{}, err
 	}
 	// Ready: from now on it is a restore point, which no cleanup deletes.
-	keep := []byte(`{"metadata":{"labels":{"` + kube.LabelOperation + `":null}}}`)
+	keep := kube.RemoveLabelsPatch(kube.LabelOperation)
 	if s, err = snaps.SnapshotV1().VolumeSnapshots(s.Namespace).Patch(ctx, s.Name, types.MergePatchType, keep, metav1.PatchOptions{}); err != nil {
 		return contract.RestorePoint{}, fmt.Errorf("keep restore point %s/%s in %s: %w", want.Namespace, want.Name, in.PVC.Cluster.Name, err)
 	}

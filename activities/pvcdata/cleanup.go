@@ -6,7 +6,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -19,10 +18,7 @@ import (
 // touches anything else: it selects by the operation label only (a restore
 // point loses that label once it is complete).
 func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
-	selector := labels.SelectorFromSet(labels.Set{
-		kube.LabelManagedBy: kube.ManagedBy,
-		kube.LabelOperation: kube.OperationID(in.Op.WorkflowID),
-	}).String()
+	selector := kube.OperationSelector(in.Op.WorkflowID)
 	var result contract.CleanupResult
 	for _, side := range []struct {
 		cluster   contract.ClusterRef

@@ -3,6 +3,9 @@ package kube
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Labels on every object a sync creates. Cleanup deletes by them, so nothing
@@ -57,4 +60,21 @@ func OperationLabels(workflowID, runID, role string) map[string]string {
 		LabelRun:       runID,
 		LabelRole:      role,
 	}
+}
+
+// OperationSelector selects every working object of one sync or restore
+// (any run of it): what its cleanup deletes.
+func OperationSelector(workflowID string) string {
+	return labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy, LabelOperation: OperationID(workflowID)}).String()
+}
+
+// RemoveLabelsPatch is a JSON merge patch that removes the labels keys:
+// how a working object becomes a kept one (a restore point, a restored PVC).
+func RemoveLabelsPatch(keys ...string) []byte {
+	drop := map[string]any{}
+	for _, k := range keys {
+		drop[k] = nil
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": drop}}) // maps of strings always marshal
+	return patch
 }
