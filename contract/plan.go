@@ -27,6 +27,9 @@ type ReplicationPlan struct {
 	// AcceptChanges is the accept-changes annotation's value when no run has
 	// taken it yet: this run may do what the DR-copy guards would hold back.
 	AcceptChanges string `json:"acceptChanges,omitempty"`
+	// Direction is which way the run copies; empty is source to DR. In a
+	// reverse run Source is the DR cluster and Destination the source.
+	Direction Direction `json:"direction,omitempty"`
 }
 
 // DataPlane says how a replication's PVC data moves.

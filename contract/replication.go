@@ -10,6 +10,33 @@ type ReplicationInput struct {
 	Replication ObjectRef `json:"replication"`
 	// Trigger says what started the run: a sync-now value, "scheduled", "continuous".
 	Trigger string `json:"trigger"`
+	// Direction is which way the run copies; empty is source to DR.
+	Direction Direction `json:"direction,omitempty"`
+	// DrillNamespace is the scratch namespace of a DirectionDrill run.
+	DrillNamespace string `json:"drillNamespace,omitempty"`
+}
+
+// Direction is which way a run copies.
+type Direction string
+
+// Directions other than the usual source to DR.
+const (
+	// DirectionReverse copies DR back into the source (a failback): the
+	// source's objects and PVCs are the targets, and the failback that
+	// asked for it is the acknowledgement the DR-copy guards want.
+	DirectionReverse Direction = "Reverse"
+	// DirectionDrill copies the DR namespace into a scratch namespace of
+	// the DR cluster (a drill); the DR copy is only read.
+	DirectionDrill Direction = "Drill"
+)
+
+// PlanRequest asks for the plan of a run: which Replication, which way.
+type PlanRequest struct {
+	Replication    ObjectRef `json:"replication"`
+	Direction      Direction `json:"direction,omitempty"`
+	DrillNamespace string    `json:"drillNamespace,omitempty"`
+	// Trigger is the run's trigger; a reverse run's acknowledgement names it.
+	Trigger string `json:"trigger,omitempty"`
 }
 
 // ReplicationResult is what one run did.

@@ -15,9 +15,7 @@ import (
 )
 
 // ScheduleID is the one Temporal Schedule of a Replication.
-func ScheduleID(ref contract.ObjectRef) string {
-	return fmt.Sprintf("replication/%s/%s/schedule", ref.Namespace, ref.Name)
-}
+func ScheduleID(ref contract.ObjectRef) string { return contract.ScheduleID(ref) }
 
 // ScheduleSpec is when a Replication's runs start: on a cron expression
 // (Scheduled mode, a Temporal Schedule) or every interval (Continuous mode,

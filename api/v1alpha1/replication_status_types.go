@@ -3,7 +3,7 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // ReplicationPhase is where a Replication stands.
-// +kubebuilder:validation:Enum=Pending;Running;Completed;Failed
+// +kubebuilder:validation:Enum=Pending;Running;Completed;Failed;FailedOver
 type ReplicationPhase string
 
 // Replication phases.
@@ -69,6 +69,20 @@ type ReplicationStatus struct {
 	// the last sync of that PVC left them.
 	// +optional
 	RestorePoints []PVCRestorePoints `json:"restorePoints,omitempty"`
+
+	// Failover is which side runs the workloads, and the last failover or
+	// failback; syncs are paused while it says FailingOver, FailedOver or FailingBack.
+	// +optional
+	Failover *FailoverStatus `json:"failover,omitempty"`
+
+	// LastDrill is the last DR drill.
+	// +optional
+	LastDrill *DrillStatus `json:"lastDrill,omitempty"`
+
+	// RequestsHandled maps the failover, failback and drill annotations to
+	// the last value that started a workflow.
+	// +optional
+	RequestsHandled map[string]string `json:"requestsHandled,omitempty"`
 
 	// SyncNowHandled is the last value of the sync-now annotation that started a run.
 	// +optional
