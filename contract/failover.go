@@ -31,6 +31,14 @@ func DrillWorkflowID(namespace, replication, id string) string {
 	return fmt.Sprintf("drill/%s/%s/%s", namespace, replication, id)
 }
 
+// RecoveryTrigger is the trigger of a recovery's Replication runs (kind
+// "failover", "failback" or "drill"): the kind and a short key of the
+// recovery's workflow ID, so the runs' IDs stay readable and the idle check
+// can tell them from ordinary syncs.
+func RecoveryTrigger(kind, workflowID string) string {
+	return kind + "-" + kube.OperationID(workflowID)[:10]
+}
+
 // ScheduleID is the one Temporal Schedule of a Scheduled Replication.
 func ScheduleID(ref ObjectRef) string {
 	return fmt.Sprintf("replication/%s/%s/schedule", ref.Namespace, ref.Name)
@@ -81,7 +89,10 @@ const (
 	StepScaleDownDR       = "ScaleDownDR"
 	StepScaleUpSource     = "ScaleUpSource"
 	StepWaitSourceReady   = "WaitSourceReady"
+	StepWaitSourceStopped = "WaitSourceStopped"
+	StepWaitDRStopped     = "WaitDRStopped"
 	StepResumeSyncs       = "ResumeSyncs"
+	StepCreateScratch     = "CreateScratchNamespace"
 	StepCopyObjects       = "CopyObjects"
 	StepCopyPVCs          = "CopyPVCs"
 	StepCheck             = "Check"

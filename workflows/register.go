@@ -27,6 +27,9 @@ func RegisterAll(r WorkflowRegistry) {
 		{contract.ConnectivityName, Connectivity},
 		{contract.RestorePointsName, RestorePoints},
 		{contract.RestoreName, RestorePVC},
+		{contract.FailoverName, Failover},
+		{contract.FailbackName, Failback},
+		{contract.DrillName, Drill},
 	} {
 		r.RegisterWorkflowWithOptions(w.fn, workflow.RegisterOptions{Name: w.name})
 	}
