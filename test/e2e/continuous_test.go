@@ -35,7 +35,6 @@ const idleWindow = 60 * time.Second
 // controller's watch must not take dr-syncer's own objects or status updates
 // for changes. Last, a user's new ConfigMap still starts a sync.
 func TestLabContinuousIdle(t *testing.T) {
-	const sys = "dr-syncer-system"
 	app := fmt.Sprintf("drs-cont-%06x", rand.IntN(1<<24))
 	prod, dr, root := deployedLab(t, app)
 

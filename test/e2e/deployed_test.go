@@ -6,14 +6,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dr-syncer/dr-syncer/test/lab"
 )
 
 // TestLabDeployedSyncNow is `make demo` as a test: dr-syncer deployed into dr from
@@ -25,106 +22,14 @@ import (
 // and that the app's objects and PVC data arrived in dr, the data byte-identical.
 // It removes everything it made (hack/lab/undeploy.sh), dr-syncer included.
 func TestLabDeployedSyncNow(t *testing.T) {
-	l := lab.Attach(t) // fails with "run make lab-up" without a lab
-	prod, dr := l.MustCluster(t, lab.Prod), l.MustCluster(t, lab.DR)
-	root, err := lab.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const sys = "dr-syncer-system"
 	app := fmt.Sprintf("drs-dep-%06x", rand.IntN(1<<24))
 	appDR := app + "-dr"
+	prod, dr, root := deployedLab(t, app)
 
-	t.Cleanup(func() {
-		start := time.Now()
-		if out, err := labScript(root, 3*time.Minute, "undeploy.sh", lab.DR, app); err != nil {
-			t.Errorf("hack/lab/undeploy.sh: %v\n%s", err, out)
-		}
-		t.Logf("cleanup (CRs, agent, namespaces, dr-syncer) took %.1fs", time.Since(start).Seconds())
-	})
-	start := time.Now()
-	if out, err := labScript(root, 3*time.Minute, "deploy.sh", lab.DR); err != nil {
-		t.Fatalf("hack/lab/deploy.sh: %v\n%s", err, out)
-	}
-	t.Logf("dr-syncer deployed into dr in %.1fs", time.Since(start).Seconds())
-
-	// The app in prod: a Deployment writing 4 MiB and 50 small files into its PVC.
-	kubectl(t, prod, fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: %[1]s}
-spec:
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 1Gi}}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: app-config, namespace: %[1]s}
-data: {mode: e2e}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: db, namespace: %[1]s}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: db
-        image: dr-syncer/base:dev
-        imagePullPolicy: IfNotPresent
-        command: [bash, -c, 'head -c 4194304 /dev/urandom > /data/db.bin; mkdir -p /data/f; for i in $(seq 50); do echo "row $i $RANDOM" > /data/f/$i.txt; done; touch /data/.done; exec sleep infinity']
-        volumeMounts: [{name: data, mountPath: /data}]
-      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
-`, app), "apply", "-f", "-")
-	kubectl(t, prod, "", "-n", app, "rollout", "status", "deployment/db", "--timeout=120s")
-	srcPod := strings.TrimSpace(kubectl(t, prod, "", "-n", app, "get", "pod", "-l", "app=db",
-		"--field-selector=status.phase=Running", "-o", "jsonpath={.items[0].metadata.name}"))
-	pollUntil(t, 60*time.Second, "the app's data in prod", func() (bool, string) {
-		_, err := tryKubectl(prod, "", "-n", app, "exec", srcPod, "--", "test", "-f", "/data/.done")
-		return err == nil, fmt.Sprint(err)
-	})
-
-	// What a user applies: the demo's clusters and mapping, and a Replication like
-	// the demo's for this test's namespace.
-	clusters := filepath.Join(root, "hack/lab/demo/clusters.yaml")
-	repl, err := os.ReadFile(filepath.Join(root, "hack/lab/demo/replication.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	replYAML := strings.NewReplacer("name: shop\n", "name: "+app+"\n",
-		"sourceNamespace: shop\n", "sourceNamespace: "+app+"\n",
-		"destinationNamespace: shop-dr\n", "destinationNamespace: "+appDR+"\n").Replace(string(repl))
-	if !strings.Contains(replYAML, "sourceNamespace: "+app) || !strings.Contains(replYAML, "destinationNamespace: "+appDR) {
-		t.Fatalf("hack/lab/demo/replication.yaml no longer has the shape this test rewrites:\n%s", replYAML)
-	}
-	kubectl(t, dr, "", "apply", "-f", clusters)
-	kubectl(t, dr, replYAML, "apply", "-f", "-")
+	srcPod := deployDemoApp(t, prod, app)
+	applyDemoReplication(t, dr, root, app, appDR)
 	value := fmt.Sprint(time.Now().UnixNano())
-	syncNow := time.Now()
-	kubectl(t, dr, "", "-n", sys, "annotate", "replication", app, "dr-syncer.io/sync-now="+value, "--overwrite")
-
-	// The run: Completed for this value, with lastSyncTime.
-	var took time.Duration
-	pollUntil(t, 150*time.Second, "Replication "+app+" Completed", func() (bool, string) {
-		st := kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o",
-			`jsonpath={.status.syncNowHandled}|{.status.phase}|{.status.lastSyncTime}|{.status.conditions[?(@.type=="Synced")].message}`)
-		f := strings.SplitN(st, "|", 4)
-		if len(f) == 4 && f[0] == value && f[1] == "Failed" {
-			t.Fatalf("Replication %s failed: %s", app, f[3])
-		}
-		if len(f) == 4 && f[0] == value && f[1] == "Completed" && f[2] != "" {
-			took = time.Since(syncNow)
-			return true, st
-		}
-		return false, st
-	})
+	took := syncNowCompleted(t, dr, app, value, 150*time.Second)
 	t.Logf("sync-now → Completed in %.1fs (agent rollout, keys, objects, PVC data)", took.Seconds())
 	got := kubectl(t, dr, "", "-n", sys, "get", "repl", app)
 	t.Logf("kubectl get repl:\n%s", got)
@@ -157,21 +62,10 @@ spec:
 	}
 
 	// The data: sha256 of every file, in a pod on each side.
-	kubectl(t, dr, `apiVersion: v1
-kind: Pod
-metadata: {name: verify}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - {name: v, image: dr-syncer/base:dev, imagePullPolicy: IfNotPresent, command: [sleep, infinity], volumeMounts: [{name: d, mountPath: /data, readOnly: true}]}
-  volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]
-`, "-n", appDR, "apply", "-f", "-")
-	waitReady(t, dr, appDR, "verify")
-	sums := `cd /data && find . -type f -print0 | sort -z | xargs -0 sha256sum`
-	want := kubectl(t, prod, "", "-n", app, "exec", srcPod, "--", "bash", "-c", sums)
-	have := kubectl(t, dr, "", "-n", appDR, "exec", "verify", "--", "bash", "-c", sums)
-	if n := strings.Count(want, "\n"); n != 52 {
-		t.Errorf("source has %d files, want 52", n)
+	want := dataSums(t, prod, app, srcPod)
+	have := dataSums(t, dr, appDR, verifyPod(t, dr, appDR))
+	if n := strings.Count(want, "\n"); n != 53 {
+		t.Errorf("source has %d files, want 53", n)
 	}
 	if want != have {
 		t.Errorf("DR data differs from the source\nprod:\n%s\ndr:\n%s", want, have)
