@@ -12,6 +12,8 @@
 //   - activities/objects: Kubernetes object replication (ResourceActivities).
 //   - activities/agent: the agent's rollout and removal (AgentActivities).
 //   - activities/connectivity: the DR-to-agent check (ConnectivityActivities).
+//   - activities/recovery: the steps of failover, failback and DR drills
+//     (RecoveryActivities).
 //
 // The subpackages import this one, never each other, and this one imports
 // none of them. An activity's Temporal name is its Go method name, so a

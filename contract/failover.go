@@ -321,4 +321,17 @@ const (
 	ErrTypeFinalSyncFailed = "FinalSyncFailed"
 	// ErrTypeCheckFailed: a drill's check command failed.
 	ErrTypeCheckFailed = "CheckFailed"
+	// ErrTypeUnreachable: a cluster did not answer (ProbeCluster); for the
+	// source, a failover goes Unplanned.
+	ErrTypeUnreachable = "Unreachable"
 )
+
+// ReadyProgress is WaitWorkloads' heartbeat: how many workloads are where
+// they should be, and what the others lack. When the wait times out, the
+// workflow finds the last one in the timeout error's heartbeat details.
+type ReadyProgress struct {
+	Ready int `json:"ready"`
+	Total int `json:"total"`
+	// NotReady says per workload ("Kind/name") why it is not there yet.
+	NotReady []string `json:"notReady,omitempty"`
+}

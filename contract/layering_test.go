@@ -25,7 +25,7 @@ func TestLayering(t *testing.T) {
 	// The activities are split by capability; each sits below the
 	// workflows and uses none of the others (what they share is in the
 	// root package, activities).
-	capabilities := []string{"activities/pvcdata", "activities/objects", "activities/agent", "activities/connectivity", "activities/pointintime"}
+	capabilities := []string{"activities/pvcdata", "activities/objects", "activities/agent", "activities/connectivity", "activities/pointintime", "activities/recovery"}
 	forbidden["activities"] = append([]string{"workflows", "worker", "controller", "starter"}, capabilities...)
 	for _, c := range capabilities {
 		forbidden[c] = []string{"workflows", "worker", "controller", "starter"}

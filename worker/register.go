@@ -14,6 +14,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/activities/pointintime"
 	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
+	"github.com/dr-syncer/dr-syncer/activities/recovery"
 	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
@@ -21,8 +22,9 @@ import (
 type Dependencies struct {
 	// Clusters reaches the source and DR clusters.
 	Clusters activities.ClusterResolver
-	// Control reads dr-syncer's resources from the cluster that holds them.
-	Control client.Reader
+	// Control reads dr-syncer's resources from the cluster that holds them;
+	// the recovery activities also patch a Replication's status.failover.
+	Control client.Client
 	// Temporal and TaskQueue let activities signal the per-cluster semaphores.
 	Temporal  temporalclient.Client
 	TaskQueue string
@@ -36,6 +38,7 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
 	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})
 	r.RegisterActivity(&pointintime.SnapshotActivities{Clusters: deps.Clusters})
+	r.RegisterActivity(&recovery.RecoveryActivities{Control: deps.Control, Clusters: deps.Clusters, Temporal: deps.Temporal})
 	registerResources(r, deps)
 	registerAgent(r, deps)
 }

@@ -78,3 +78,7 @@ func RemoveLabelsPatch(keys ...string) []byte {
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": drop}}) // maps of strings always marshal
 	return patch
 }
+
+// LabelDrill marks a DR drill's scratch namespace with the drill's
+// OperationID: teardown deletes only a namespace that carries it.
+const LabelDrill = "dr-syncer.io/drill"
