@@ -15,17 +15,24 @@ type PlanActivities struct {
 }
 
 // ResolveReplication reads a Replication and what it refers to and returns
-// its plan, through the same resolver the controller checks references
-// with. A reference a user must fix is a non-retryable InvalidSpec error
-// whose message says what to fix.
-func (a *PlanActivities) ResolveReplication(ctx context.Context, ref contract.ObjectRef) (contract.ReplicationPlan, error) {
+// the plan of a run in the direction req asks for, through the same
+// resolver the controller checks references with. A reference a user must
+// fix is a non-retryable InvalidSpec error whose message says what to fix.
+//
+// Its input was a bare ObjectRef before runs had directions; recorded
+// histories keep that input, which a replay never decodes again.
+func (a *PlanActivities) ResolveReplication(ctx context.Context, req contract.PlanRequest) (contract.ReplicationPlan, error) {
+	ref := req.Replication
 	res, err := resolve.Replication(ctx, a.Control, ref)
-	if err == nil && res.Mapping != nil && res.Mapping.Spec.Paused {
+	// A paused mapping pauses the syncs to DR. A failback or a drill runs
+	// while syncs are paused on purpose (a failover pauses them), so only
+	// forward runs stop here.
+	if err == nil && req.Direction == "" && res.Mapping != nil && res.Mapping.Spec.Paused {
 		return contract.ReplicationPlan{}, InvalidSpec("ClusterMapping %s/%s is paused; unpause it to sync", res.Mapping.Namespace, res.Mapping.Name)
 	}
 	var plan contract.ReplicationPlan
 	if err == nil {
-		plan, err = res.Plan()
+		plan, err = res.PlanFor(req)
 	}
 	if p, ok := resolve.IsProblem(err); ok {
 		return contract.ReplicationPlan{}, InvalidSpec("Replication %s: %s", ref, p.Message)

@@ -14,9 +14,9 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
-// A paused mapping stops syncs, not restores: a person pausing replication
-// to restore from DR must still be able to.
-func TestLocateDRCopiesWhileTheMappingIsPaused(t *testing.T) {
+// A paused mapping stops syncs to DR, not restores, failbacks or drills: a
+// person pausing replication to restore from DR must still be able to.
+func TestPausedMappingStopsForwardRunsOnly(t *testing.T) {
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Namespace: "dr-syncer-system", Name: name}
 	}
@@ -29,9 +29,21 @@ func TestLocateDRCopiesWhileTheMappingIsPaused(t *testing.T) {
 	a := &PlanActivities{Control: control}
 	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
 
-	_, err := a.ResolveReplication(context.Background(), ref)
+	_, err := a.ResolveReplication(context.Background(), contract.PlanRequest{Replication: ref})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is paused", "syncs stop")
+
+	// A failover pauses syncs on purpose; its failback and drills run anyway.
+	back, err := a.ResolveReplication(context.Background(), contract.PlanRequest{Replication: ref, Direction: contract.DirectionReverse, Trigger: "fb-1"})
+	require.NoError(t, err)
+	assert.Equal(t, "dr", back.Source.Name)
+	assert.Equal(t, "failback:fb-1", back.AcceptChanges)
+	drill, err := a.ResolveReplication(context.Background(), contract.PlanRequest{Replication: ref, Direction: contract.DirectionDrill, DrillNamespace: "shop-drill"})
+	require.NoError(t, err)
+	assert.Equal(t, "shop-drill", drill.DestinationNamespace)
+	_, err = a.ResolveReplication(context.Background(), contract.PlanRequest{Replication: ref, Direction: contract.DirectionDrill})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Replication dr-syncer-system/shop: a drill needs a scratch namespace")
 
 	dr, err := a.LocateDRCopies(context.Background(), ref)
 	require.NoError(t, err)

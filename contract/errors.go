@@ -58,6 +58,9 @@ const (
 	ErrTypeHookFailed = "HookFailed"
 	// ErrTypeRestorePointNotFound: the restore point asked for does not exist.
 	ErrTypeRestorePointNotFound = "RestorePointNotFound"
+	// ErrTypeTargetTooSmall: in a failback, the source's own claim is
+	// smaller than its DR copy and its storage class cannot grow it.
+	ErrTypeTargetTooSmall = "TargetTooSmall"
 )
 
 // Error types of a restore that retrying cannot fix.

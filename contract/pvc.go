@@ -120,6 +120,10 @@ type TargetPVCInput struct {
 	Replication string `json:"replication,omitempty"`
 	// Acknowledged: a person accepted a replaced source (accept-changes).
 	Acknowledged bool `json:"acknowledged,omitempty"`
+	// Direction is the run's. In a reverse run the target may be the
+	// original claim the DR copy (Source) was made from: it is written in
+	// place, never marked as a copy, and only ever grown.
+	Direction Direction `json:"direction,omitempty"`
 }
 
 // TargetPVC is the DR PVC after EnsureTargetPVC.
@@ -141,6 +145,13 @@ type MarkSyncedInput struct {
 	Name        string     `json:"name"`
 	// At is when the sync finished, taken from workflow time so a replay agrees.
 	At time.Time `json:"at"`
+	// Direction is the run's. In a reverse run an original target is left
+	// as it is, and a target the run created becomes the original, with
+	// the DR copy (Source) recorded as its copy.
+	Direction Direction `json:"direction,omitempty"`
+	// Source is the claim the data came from; set in reverse runs only, so
+	// a forward run's input is what it always was.
+	Source *PVCRef `json:"source,omitempty"`
 }
 
 // TransferInput places the DR-side sync pod and says what it pulls from where.

@@ -33,6 +33,10 @@ type PVCSyncInput struct {
 	AcceptChanges bool `json:"acceptChanges,omitempty"`
 	// PointInTime says what the sync reads and which restore points it keeps.
 	PointInTime PointInTime `json:"pointInTime,omitempty"`
+	// Direction is the run's (ReplicationPlan.Direction). In a reverse run
+	// Source is the DR copy and the target the claim it was made from,
+	// which the sync writes into without marking it a copy.
+	Direction Direction `json:"direction,omitempty"`
 }
 
 // PointInTime is a PVC sync's copy source and restore point settings.

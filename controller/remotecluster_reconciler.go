@@ -61,16 +61,23 @@ func (r *RemoteClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("remotecluster").
 		For(&drv1.RemoteCluster{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&drv1.ClusterMapping{}, handler.EnqueueRequestsFromMapFunc(sourceClusterOf)).
+		Watches(&drv1.ClusterMapping{}, handler.EnqueueRequestsFromMapFunc(clustersOf)).
 		Complete(r)
 }
 
-func sourceClusterOf(_ context.Context, obj client.Object) []reconcile.Request {
+// clustersOf are both clusters of a mapping: the agents of both authorize
+// its key (resolve.AuthorizedKeysFor), so a new or rotated key rolls out to
+// both.
+func clustersOf(_ context.Context, obj client.Object) []reconcile.Request {
 	m, ok := obj.(*drv1.ClusterMapping)
 	if !ok {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: m.Namespace, Name: m.Spec.SourceCluster}}}
+	reqs := []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: m.Namespace, Name: m.Spec.SourceCluster}}}
+	if m.Spec.TargetCluster != m.Spec.SourceCluster {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: m.Namespace, Name: m.Spec.TargetCluster}})
+	}
+	return reqs
 }
 
 // Reconcile observes the cluster, its keys and its rollout, plans, acts,

@@ -72,7 +72,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		Source: in.Source, Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 		CreateNamespace: in.CreateNamespace, StorageClassMappings: in.StorageClassMappings,
 		AccessModeMappings: in.AccessModeMappings, PreserveVolumeAttributes: in.PreserveVolumeAttrs,
-		Replication: in.Replication.String(), Acknowledged: in.AcceptChanges,
+		Replication: in.Replication.String(), Acknowledged: in.AcceptChanges, Direction: in.Direction,
 	}).Get(ctx, &state.Result.Target); err != nil {
 		return state.Result, err
 	}
@@ -162,9 +162,15 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	}
 
 	state.Phase = contract.PhaseMarkSynced
-	if err := workflow.ExecuteActivity(short, a.MarkSynced, contract.MarkSyncedInput{
+	marked := contract.MarkSyncedInput{
 		Destination: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name, At: workflow.Now(ctx),
-	}).Get(ctx, nil); err != nil {
+	}
+	if in.Direction == contract.DirectionReverse {
+		// The target may be the original claim: MarkSynced reads the DR
+		// copy to tell, and leaves an original unmarked.
+		marked.Direction, marked.Source = in.Direction, &in.Source
+	}
+	if err := workflow.ExecuteActivity(short, a.MarkSynced, marked).Get(ctx, nil); err != nil {
 		return state.Result, err
 	}
 	if pointInTime && in.PointInTime.RestorePoints.Keep > 0 {

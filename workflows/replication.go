@@ -31,14 +31,21 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 	})
 	var plans *activities.PlanActivities
 	var plan contract.ReplicationPlan
-	if err := workflow.ExecuteActivity(short, plans.ResolveReplication, in.Replication).Get(ctx, &plan); err != nil {
+	req := contract.PlanRequest{Replication: in.Replication, Direction: in.Direction, DrillNamespace: in.DrillNamespace, Trigger: in.Trigger}
+	if err := workflow.ExecuteActivity(short, plans.ResolveReplication, req).Get(ctx, &plan); err != nil {
 		return contract.ReplicationResult{}, err
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		contract.AttrSourceCluster.ValueSet(plan.Source.Name), contract.AttrNamespace.ValueSet(plan.SourceNamespace)); err != nil {
 		return contract.ReplicationResult{}, err
 	}
-	result := contract.ReplicationResult{Generation: plan.Generation, AcceptChanges: plan.AcceptChanges}
+	result := contract.ReplicationResult{Generation: plan.Generation}
+	if plan.Direction == "" {
+		// Only a forward run takes the accept-changes annotation; a
+		// failback's acknowledgement is its own and must not mark a
+		// person's pending value handled.
+		result.AcceptChanges = plan.AcceptChanges
+	}
 	// Runs started before resource replication joined the run replay without it.
 	if workflow.GetVersion(ctx, changeReplicateResources, workflow.DefaultVersion, 1) == 1 {
 		progress.Phase = contract.PhaseResources
@@ -217,6 +224,7 @@ func pvcSyncInput(plan contract.ReplicationPlan, pvc string) contract.PVCSyncInp
 
 		GlobalConcurrencyLimit: plan.DataPlane.GlobalConcurrencyLimit,
 		AcceptChanges:          plan.AcceptChanges != "",
+		Direction:              plan.Direction,
 		PointInTime: contract.PointInTime{CopyMethod: pc.DataSyncConfig.CopyMethod,
 			VolumeSnapshotClassName: pc.DataSyncConfig.VolumeSnapshotClassName,
 			Hooks:                   pc.DataSyncConfig.Hooks, RestorePoints: pc.RestorePoints},

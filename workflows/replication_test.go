@@ -24,6 +24,14 @@ import (
 
 var replRef = contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
 
+// forwardRun matches the plan request of a forward run of replRef, whatever
+// its trigger.
+func forwardRun() any {
+	return mock.MatchedBy(func(req contract.PlanRequest) bool {
+		return req.Replication == replRef && req.Direction == "" && req.DrillNamespace == ""
+	})
+}
+
 func testPlan(concurrent int32) contract.ReplicationPlan {
 	spec := drv1.ReplicationSpec{
 		SourceNamespace: "shop",
@@ -64,7 +72,7 @@ func newReplicationSuite(t *testing.T, plan contract.ReplicationPlan, pvcs []str
 	var pvcActs *pvcdata.PVCActivities
 	s.env.RegisterActivity(plans)
 	s.env.RegisterActivity(pvcActs)
-	s.env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
+	s.env.OnActivity(plans.ResolveReplication, mock.Anything, forwardRun()).Return(plan, nil)
 	s.env.OnActivity(pvcActs.ListPVCs, mock.Anything, contract.ListPVCsInput{Cluster: srcCluster, Namespace: "shop",
 		Destination: dstCluster, DestinationNamespace: "shop"}).
 		Return(contract.PVCList{Names: pvcs, Skipped: map[string]string{"scratch": "labelled dr-syncer.io/ignore"}}, nil)
@@ -154,7 +162,7 @@ func TestReplicationInvalidSpecFailsWithoutSyncing(t *testing.T) {
 	env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: contract.ReplicationName})
 	var plans *activities.PlanActivities
 	env.RegisterActivity(plans)
-	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(contract.ReplicationPlan{},
+	env.OnActivity(plans.ResolveReplication, mock.Anything, forwardRun()).Return(contract.ReplicationPlan{},
 		temporal.NewNonRetryableApplicationError("RemoteCluster dr-syncer-system/prod not found", contract.ErrTypeInvalidSpec, nil))
 	env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual-3"})
 	var appErr *temporal.ApplicationError
@@ -195,7 +203,7 @@ func resolvedRunEnv(plan contract.ReplicationPlan) *testsuite.TestWorkflowEnviro
 	RegisterAll(env)
 	var plans *activities.PlanActivities
 	env.RegisterActivity(plans)
-	env.OnActivity(plans.ResolveReplication, mock.Anything, replRef).Return(plan, nil)
+	env.OnActivity(plans.ResolveReplication, mock.Anything, forwardRun()).Return(plan, nil)
 	return env
 }
 

@@ -85,8 +85,11 @@ func ReplicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (co
 		}
 	}
 	// Runs from before the deletion guard replay without a prune step; their
-	// ReplicateKind deleted on its own, today's deletes nothing.
-	if !run.stop && workflow.GetVersion(ctx, changeDeletionGuard, workflow.DefaultVersion, 1) == 1 {
+	// ReplicateKind deleted on its own, today's deletes nothing. A reverse
+	// run (failback) never deletes in the source: what DR lacks may be what
+	// the source still needs, and its acknowledgement would let the
+	// deletion guard through.
+	if !run.stop && workflow.GetVersion(ctx, changeDeletionGuard, workflow.DefaultVersion, 1) == 1 && plan.Direction != contract.DirectionReverse {
 		run.prune(ctx, plan)
 	}
 	return run.finish()

@@ -19,9 +19,14 @@ import (
 // pruneHarness is a run in which deletions of the 30 ConfigMaps this
 // Replication owns lost their source; it records what PruneObjects was asked.
 func pruneHarness(t *testing.T, accepted string, terminating bool, deletions int) (*resourcesHarness, *[]contract.PruneInput) {
+	return pruneHarnessOf(t, func(p *contract.ReplicationPlan) { p.AcceptChanges = accepted }, terminating, deletions)
+}
+
+// pruneHarnessOf is pruneHarness with the plan edited first.
+func pruneHarnessOf(t *testing.T, edit func(*contract.ReplicationPlan), terminating bool, deletions int) (*resourcesHarness, *[]contract.PruneInput) {
 	var s testsuite.WorkflowTestSuite
 	h := &resourcesHarness{env: s.NewTestWorkflowEnvironment(), plan: resourcesPlan(drv1.FailureRetryAndWait)}
-	h.plan.AcceptChanges = accepted
+	edit(&h.plan)
 	h.env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(contract.ReplicateResourcesName))
 	h.env.RegisterActivity(&objects.ResourceActivities{})
 	var names []string
@@ -106,4 +111,17 @@ func TestReplicationRunHeldByTheDeletionGuardFailsWithItsReason(t *testing.T) {
 	r = contract.ReplicationResult{PVCs: []contract.PVCOutcome{{PVC: "logs", Error: "x", ErrorType: contract.ErrTypePodFailed},
 		{PVC: "data", Error: "no VolumeSnapshotClass for CSI driver x: create one", ErrorType: contract.ErrTypeNoSnapshotClass}}}
 	assert.Equal(t, contract.ErrTypeNoSnapshotClass, r.FailureType(), "what a person must fix names the condition")
+}
+
+// A failback never deletes in the source, though its acknowledgement would
+// let any deletion past the guard.
+func TestReverseRunPrunesNothing(t *testing.T) {
+	h, pruned := pruneHarnessOf(t, func(p *contract.ReplicationPlan) {
+		p.Direction, p.AcceptChanges = contract.DirectionReverse, "failback:failback-1"
+	}, false, 24)
+	res, err := h.run(t)
+	require.NoError(t, err)
+	assert.Empty(t, *pruned)
+	assert.Nil(t, res.DeletionGuard, "no deletion step ran")
+	h.env.AssertActivityNumberOfCalls(t, "PruneObjects", 0)
 }

@@ -21,7 +21,8 @@ import (
 func scriptedActivities(transfer func(context.Context, contract.TransferInput) (contract.TransferResult, error)) map[string]any {
 	return map[string]any{
 		"Transfer": transfer,
-		"ResolveReplication": func(ctx context.Context, ref contract.ObjectRef) (contract.ReplicationPlan, error) {
+		"ResolveReplication": func(ctx context.Context, req contract.PlanRequest) (contract.ReplicationPlan, error) {
+			ref := req.Replication
 			spec := drv1.ReplicationSpec{SourceNamespace: "shop", PVCConfig: &drv1.PVCConfig{SyncData: true,
 				DataSyncConfig: &drv1.DataSyncConfig{ConcurrentSyncs: 1}}}
 			drv1.SetReplicationDefaults(&spec)

@@ -124,6 +124,9 @@ func (r *kindRun) run(ctx context.Context, sources, existing []unstructured.Unst
 	}
 	for _, e := range existing {
 		switch {
+		case r.opts.Reverse:
+			// A failback deletes and keeps-as-orphan nothing in the source:
+			// what DR lacks may be what the source still needs.
 		case inSource[e.GetName()] || !resources.Owned(&e, r.opts.Replication):
 		case resources.IsVolume(r.kind):
 			items = append(items, resourceItem{name: e.GetName(), existing: have[e.GetName()], orphan: true})
@@ -185,13 +188,20 @@ func (r *kindRun) one(ctx context.Context, it resourceItem) (status contract.Obj
 	}
 	if it.desired.Object == nil {
 		status.State, status.Error = contract.StateSkipped, it.desired.Skip
-		if it.existing != nil && userSkip(it.desired.Skip) &&
+		if it.existing != nil && userSkip(it.desired.Skip) && !r.opts.Reverse &&
 			(resources.Owned(it.existing, r.opts.Replication) || resources.Released(it.existing, r.opts.Replication)) {
 			return r.release(ctx, it.existing, status)
 		}
 		return status, nil, false
 	}
-	d := resources.Decide(r.kind, it.desired.Object, it.existing, r.opts.Replication, r.handling)
+	if r.opts.Reverse && r.kind.Kind == "PersistentVolumeClaim" && it.existing == nil && r.plan.Spec.PVCConfig.SyncData {
+		// The data sync creates it, as a copy of its DR claim it can tell
+		// from a stranger's claim on a retry; created here it would be an
+		// unmarked claim the sync must refuse.
+		status.State, status.Error = contract.StateSkipped, "missing in the source; the failback's data sync creates it and copies its data"
+		return status, nil, false
+	}
+	d := r.decide(it)
 	status.Action = string(d.Action)
 	if s := it.desired.Scale; s != nil {
 		scale = &contract.WorkloadScale{Kind: r.kind.Kind, Name: it.name, OriginalReplicas: s.Original, DRReplicas: s.DR}
@@ -222,6 +232,14 @@ func (r *kindRun) one(ctx context.Context, it resourceItem) (status contract.Obj
 	}
 	status.State = contract.StateSynced
 	return status, scale, true
+}
+
+// decide is Decide, or DecideReverse in a failback.
+func (r *kindRun) decide(it resourceItem) resources.Decision {
+	if r.opts.Reverse {
+		return resources.DecideReverse(r.kind, it.desired.Object, it.existing, r.opts.Replication)
+	}
+	return resources.Decide(r.kind, it.desired.Object, it.existing, r.opts.Replication, r.handling)
 }
 
 func failedStatus(s contract.ObjectStatus, err error) contract.ObjectStatus {

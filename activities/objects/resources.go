@@ -59,6 +59,9 @@ func planOptions(plan contract.ReplicationPlan) resources.Options {
 		ScaleToZero:          s.ScaleToZero,
 		Ingress: resources.IngressOptions{PreserveAnnotations: s.IngressConfig.PreserveAnnotations,
 			PreserveTLS: s.IngressConfig.PreserveTLS, PreserveBackends: s.IngressConfig.PreserveBackends},
+		// Failbacks and drills read the DR namespace; failbacks write the source's.
+		FromCopies: plan.Direction != "",
+		Reverse:    plan.Direction == contract.DirectionReverse,
 	}
 	o.PVC.PreserveVolumeAttributes = s.PVCConfig.PreserveVolumeAttributes
 	o.PVC.SyncPersistentVolumes = s.PVCConfig.SyncPersistentVolumes

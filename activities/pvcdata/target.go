@@ -36,6 +36,11 @@ func (a *PVCActivities) EnsureTargetPVC(ctx context.Context, in contract.TargetP
 	if err != nil {
 		return contract.TargetPVC{}, err
 	}
+	if in.Direction == contract.DirectionReverse {
+		if t, done, err := reverseOriginal(ctx, dst, source, in); done {
+			return t, err
+		}
+	}
 	mapping := kube.PVCMapping{
 		SourceCluster:        in.Source.Cluster.Name,
 		DestinationNamespace: in.DestinationNamespace,
@@ -111,7 +116,9 @@ func targetPVC(pvc *corev1.PersistentVolumeClaim, created, grown bool) contract.
 	return t
 }
 
-// MarkSynced records the last data sync time on the DR PVC.
+// MarkSynced records the last data sync time on the DR PVC. In a reverse
+// run the target is the source's claim, which it never marks as a copy
+// (markSyncedReverse).
 func (a *PVCActivities) MarkSynced(ctx context.Context, in contract.MarkSyncedInput) error {
 	dst, err := a.Clusters.Clientset(ctx, in.Destination.Namespace, in.Destination.Name)
 	if err != nil {
@@ -121,6 +128,9 @@ func (a *PVCActivities) MarkSynced(ctx context.Context, in contract.MarkSyncedIn
 	pvc, err := pvcs.Get(ctx, in.Name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("get DR PVC %s/%s: %w", in.Namespace, in.Name, err)
+	}
+	if in.Direction == contract.DirectionReverse {
+		return a.markSyncedReverse(ctx, dst, pvc, in)
 	}
 	kube.MarkDataSynced(pvc, in.At)
 	if _, err := pvcs.Update(ctx, pvc, metav1.UpdateOptions{}); err != nil {

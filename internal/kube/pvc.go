@@ -154,6 +154,25 @@ func TargetPVC(source, existing *corev1.PersistentVolumeClaim, m PVCMapping) *co
 	return target
 }
 
+// Unmarked returns pvc without the marks of a copy: LabelCopy (and the
+// managed-by value copies carried before it) and every dr-syncer.io/
+// annotation, all of which TargetPVC and MarkDataSynced wrote. A failback
+// turns the claim it created in the source into the original this way,
+// once the DR copy's data is in it.
+func Unmarked(pvc *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
+	out := pvc.DeepCopy()
+	delete(out.Labels, LabelCopy)
+	if out.Labels[LabelManagedBy] == ManagedBy {
+		delete(out.Labels, LabelManagedBy)
+	}
+	for k := range out.Annotations {
+		if strings.HasPrefix(k, "dr-syncer.io/") {
+			delete(out.Annotations, k)
+		}
+	}
+	return out
+}
+
 // StorageClassOf is the claim's storage class name, "" when it names none.
 func StorageClassOf(pvc *corev1.PersistentVolumeClaim) string {
 	if pvc.Spec.StorageClassName == nil {

@@ -22,6 +22,10 @@ const (
 	// ClaimForeign: not a copy this replication made of this source; never
 	// written, never mounted.
 	ClaimForeign ClaimVerdict = "Foreign"
+	// ClaimOriginal: in a reverse run (failback), the very claim the DR copy
+	// was made from. It receives the DR copy's data in place and is never
+	// marked as a copy.
+	ClaimOriginal ClaimVerdict = "Original"
 )
 
 // CheckClaim decides whether the DR claim existing may receive source's
@@ -49,6 +53,44 @@ func CheckClaim(existing, source *corev1.PersistentVolumeClaim, sourceCluster, r
 		return ClaimReplaced, fmt.Sprintf("the source PVC was re-created (uid %s, the DR copy was made from uid %s)", source.UID, uid)
 	}
 	return ClaimOwned, ""
+}
+
+// CheckClaimReverse decides whether target, a claim in targetCluster, may
+// receive the data of drCopy, a claim of drCluster, in a reverse run of
+// replication. A failback writes into the source's own claims, which are
+// not dr-syncer copies, so ownership cannot tell them apart from a user's
+// claim; the DR copy's record of its source does. A non-copy target is
+// ClaimOriginal only when the DR copy names it, by cluster, namespace, name
+// and UID; a target that is a copy (made by an earlier reverse run, when
+// the source claim was missing) is checked as CheckClaim checks any copy.
+func CheckClaimReverse(target, drCopy *corev1.PersistentVolumeClaim, drCluster, targetCluster, replication string) (verdict ClaimVerdict, reason string) {
+	d := drCopy.Annotations
+	if owner := d[AnnotationReplication]; IsCopy(drCopy.Labels) && owner != "" && owner != replication {
+		return ClaimForeign, fmt.Sprintf("the DR claim %s/%s is the copy of Replication %s, not of %s", drCopy.Namespace, drCopy.Name, owner, replication)
+	}
+	if IsCopy(target.Labels) {
+		return CheckClaim(target, drCopy, drCluster, replication)
+	}
+	recorded := d[AnnotationSourceCluster] + "/" + d[AnnotationSourceNamespace] + "/" + d[AnnotationSourcePVC]
+	switch {
+	case !IsCopy(drCopy.Labels):
+		return ClaimForeign, fmt.Sprintf("it was not created by dr-syncer, and the DR claim %s/%s is no dr-syncer copy, so nothing says it was made from it", drCopy.Namespace, drCopy.Name)
+	case recorded != targetCluster+"/"+target.Namespace+"/"+target.Name:
+		return ClaimForeign, fmt.Sprintf("it was not created by dr-syncer, and the DR copy %s/%s was made from %s, not from it", drCopy.Namespace, drCopy.Name, recorded)
+	case d[AnnotationSourceUID] == "":
+		return ClaimForeign, fmt.Sprintf("it was not created by dr-syncer, and the DR copy %s/%s does not record its source's UID, so nothing says it was made from this claim rather than one of the same name", drCopy.Namespace, drCopy.Name)
+	case d[AnnotationSourceUID] != string(target.UID):
+		return ClaimForeign, fmt.Sprintf("it was not created by dr-syncer and is not the claim the DR copy was made from (uid %s, the DR copy records uid %s): it was created again since", target.UID, d[AnnotationSourceUID])
+	}
+	return ClaimOriginal, ""
+}
+
+// MadeFrom reports whether claim is a copy of exactly drCopy (cluster
+// drCluster): what a reverse run creates when the source's claim is missing.
+func MadeFrom(claim, drCopy *corev1.PersistentVolumeClaim, drCluster string) bool {
+	a := claim.Annotations
+	return IsCopy(claim.Labels) && a[AnnotationSourceCluster] == drCluster && a[AnnotationSourceNamespace] == drCopy.Namespace &&
+		a[AnnotationSourcePVC] == drCopy.Name && a[AnnotationSourceUID] == string(drCopy.UID)
 }
 
 // SharedBacking says whether two volumes are the same storage, seen from two

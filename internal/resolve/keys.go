@@ -40,10 +40,17 @@ func PublicKeyFingerprint(line []byte) string {
 }
 
 // AuthorizedKeysFor is the union of the public cluster-pair keys of every
-// ClusterMapping in namespace whose source is cluster, including the
-// previous keys of mappings in a rotation overlap. A mapping whose Secret
-// does not exist yet contributes nothing: its reconciler creates it, and
-// that change rolls out. The fingerprints are sorted, for stable hashing.
+// ClusterMapping in namespace that names cluster as its source or its
+// target, including the previous keys of mappings in a rotation overlap.
+// The data plane is symmetric: the agent serves whichever cluster is a
+// run's source, and failbacks and drills read the DR cluster, so its agent
+// accepts the pair's key too. A mapping whose Secret does not exist yet
+// contributes nothing: its reconciler creates it, and that change rolls
+// out. The fingerprints are sorted, for stable hashing.
+//
+// Replications that name sourceCluster and destinationCluster without a
+// mapping use a key Secret of the default name no rollout reads: their
+// agents authorize only mappings' keys, in either direction alike.
 func AuthorizedKeysFor(ctx context.Context, r client.Reader, namespace, cluster string) (*keys.AuthorizedSet, []string, error) {
 	var list drv1.ClusterMappingList
 	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
@@ -52,7 +59,7 @@ func AuthorizedKeysFor(ctx context.Context, r client.Reader, namespace, cluster 
 	set := &keys.AuthorizedSet{}
 	for i := range list.Items {
 		m := &list.Items[i]
-		if m.Spec.SourceCluster != cluster {
+		if m.Spec.SourceCluster != cluster && m.Spec.TargetCluster != cluster {
 			continue
 		}
 		ref := ClusterKeySecret(m)

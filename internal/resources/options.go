@@ -40,6 +40,15 @@ type Options struct {
 	ScaleToZero bool
 	Ingress     IngressOptions
 	PVC         PVCOptions
+	// FromCopies says the source namespace is this Replication's DR
+	// namespace (a failback or a drill): its copies are what is copied, not
+	// chained copies to leave out, and the replicas and suspend they
+	// recorded are the application's.
+	FromCopies bool
+	// Reverse says the destination is the source namespace the copies were
+	// made from (a failback): what is written there is the original again,
+	// never marked as a copy, and nothing in it starts (see TransformReverse).
+	Reverse bool
 }
 
 // IngressOptions say what of an Ingress travels.

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -54,12 +53,31 @@ var jobGeneratedLabels = []string{"controller-uid", "batch.kubernetes.io/control
 
 // Transform returns the DR copy of src, a source object of kind k.
 func Transform(k Kind, src *unstructured.Unstructured, o Options) Desired {
-	if reason := skipReason(k, src); reason != "" {
+	if reason := skipReason(k, src, o); reason != "" {
 		return Desired{Skip: reason}
+	}
+	if o.Reverse {
+		return transformReverse(k, src, o)
 	}
 	if k.Kind == PersistentVolume.Kind {
 		return Desired{Object: TransformVolume(src, o)}
 	}
+	d := Desired{Object: copyObject(src, o)}
+	obj := d.Object
+	switch k.Kind {
+	case "Deployment", "StatefulSet":
+		d.Scale = scaleDown(obj, o)
+	case "CronJob", "Job":
+		suspend(obj, o)
+	}
+	clean(k, obj, o)
+	mark(obj, src.GetNamespace()+"/"+src.GetName(), o)
+	return d
+}
+
+// copyObject is src, without its status and what its cluster wrote into
+// its metadata, in the destination namespace.
+func copyObject(src *unstructured.Unstructured, o Options) *unstructured.Unstructured {
 	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": src.GetAPIVersion(),
 		"kind":       src.GetKind(),
@@ -73,11 +91,14 @@ func Transform(k Kind, src *unstructured.Unstructured, o Options) Desired {
 	obj.SetNamespace(o.DestinationNamespace)
 	obj.SetLabels(src.GetLabels())
 	obj.SetAnnotations(withoutAnnotations(src.GetAnnotations(), controllerAnnotations, nil))
+	return obj
+}
 
-	d := Desired{Object: obj}
+// clean drops from a copy of kind k what belongs to the cluster it came
+// from, and rewrites what names its namespace.
+func clean(k Kind, obj *unstructured.Unstructured, o Options) {
 	switch k.Kind {
 	case "Deployment", "StatefulSet":
-		d.Scale = scaleDown(obj, o)
 		cleanPodTemplate(obj, o, "spec", "template")
 		if k.Kind == "StatefulSet" {
 			cleanClaimTemplates(obj, o)
@@ -86,11 +107,9 @@ func Transform(k Kind, src *unstructured.Unstructured, o Options) Desired {
 		cleanPodTemplate(obj, o, "spec", "template")
 	case "CronJob":
 		cleanPodTemplate(obj, o, "spec", "jobTemplate", "spec", "template")
-		suspend(obj, o)
 	case "Job":
 		cleanJob(obj)
 		cleanPodTemplate(obj, o, "spec", "template")
-		suspend(obj, o)
 	case "Service":
 		cleanService(obj, o)
 	case "Ingress":
@@ -105,17 +124,17 @@ func Transform(k Kind, src *unstructured.Unstructured, o Options) Desired {
 		// The token Secrets it lists are not replicated; DR lists its own.
 		unstructured.RemoveNestedField(obj.Object, "secrets")
 	}
-	mark(obj, src.GetNamespace()+"/"+src.GetName(), o)
-	return d
 }
 
-func skipReason(k Kind, src *unstructured.Unstructured) string {
+func skipReason(k Kind, src *unstructured.Unstructured, o Options) string {
 	switch {
 	case src.GetLabels()[drv1.LabelIgnore] == "true":
 		return "labelled " + drv1.LabelIgnore + "=true"
 	case src.GetDeletionTimestamp() != nil:
 		return "being deleted in the source"
-	case kube.IsCopy(src.GetLabels()) && src.GetAnnotations()[AnnotationSource] != "":
+	case o.FromCopies && notOwnCopy(src, o.Replication) != "":
+		return notOwnCopy(src, o.Replication)
+	case !o.FromCopies && kube.IsCopy(src.GetLabels()) && src.GetAnnotations()[AnnotationSource] != "":
 		return "a dr-syncer copy itself; replicating it again would chain replications"
 	case src.GetLabels()[kube.LabelOperation] != "":
 		return "dr-syncer's own object of a running sync"
@@ -203,42 +222,6 @@ next:
 		out[k] = v
 	}
 	return out
-}
-
-func scaleDown(obj *unstructured.Unstructured, o Options) *Scale {
-	if !o.ScaleToZero || obj.GetAnnotations()[drv1.AnnotationScaleOverride] == "true" {
-		return nil
-	}
-	replicas := int64(1) // the API server's default
-	if v, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "spec", "replicas"); found {
-		if n, ok := number(v).(float64); ok {
-			replicas = int64(n)
-		}
-	}
-	_ = unstructured.SetNestedField(obj.Object, int64(0), "spec", "replicas")
-	setAnnotation(obj, drv1.AnnotationOriginalReplicas, strconv.FormatInt(replicas, 10))
-	return &Scale{Original: int32(replicas), DR: 0}
-}
-
-// suspend keeps CronJobs and Jobs from running in DR when workloads are
-// scaled to zero there, for the same reason: DR must not act on production
-// systems until failover.
-func suspend(obj *unstructured.Unstructured, o Options) {
-	if !o.ScaleToZero || obj.GetAnnotations()[drv1.AnnotationScaleOverride] == "true" {
-		return
-	}
-	was, _, _ := unstructured.NestedBool(obj.Object, "spec", "suspend")
-	_ = unstructured.SetNestedField(obj.Object, true, "spec", "suspend")
-	setAnnotation(obj, AnnotationOriginalSuspend, strconv.FormatBool(was))
-}
-
-func setAnnotation(obj *unstructured.Unstructured, key, value string) {
-	a := obj.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[key] = value
-	obj.SetAnnotations(a)
 }
 
 // cleanPodTemplate drops the template's null creationTimestamp and rewrites

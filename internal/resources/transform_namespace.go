@@ -21,6 +21,11 @@ func TransformNamespace(src *unstructured.Unstructured, o Options, no NamespaceO
 	if no.PreserveAnnotations {
 		obj.SetAnnotations(withoutAnnotations(src.GetAnnotations(), controllerAnnotations, nil))
 	}
+	if o.Reverse {
+		// The source's own namespace (see transformReverse).
+		unmark(obj)
+		return obj
+	}
 	mark(obj, src.GetName(), o)
 	return obj
 }

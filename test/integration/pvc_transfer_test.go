@@ -136,7 +136,7 @@ func TestTransfer(t *testing.T) {
 		require.NoError(t, cluster.Client.Create(ctx, r))
 		plans := &activities.PlanActivities{Control: cluster.Client}
 		ref := contract.ObjectRef{Namespace: r.Namespace, Name: r.Name}
-		_, err := plans.ResolveReplication(ctx, ref)
+		_, err := plans.ResolveReplication(ctx, contract.PlanRequest{Replication: ref})
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "got %v", err)
 		assert.Equal(t, contract.ErrTypeInvalidSpec, appErr.Type())
@@ -146,7 +146,7 @@ func TestTransfer(t *testing.T) {
 
 		r.Spec.PVCConfig.DataSyncConfig.RsyncOptions = []string{"--whole-file"}
 		require.NoError(t, cluster.Client.Update(ctx, r))
-		plan, err := plans.ResolveReplication(ctx, ref)
+		plan, err := plans.ResolveReplication(ctx, contract.PlanRequest{Replication: ref})
 		require.NoError(t, err)
 		assert.Equal(t, rsyncargs.Config{ExcludePaths: []string{"cache"}, RsyncOptions: []string{"--whole-file"},
 			VerificationMode: rsyncargs.VerifyNone, ParallelStreams: 1, Timeout: rsyncargs.Duration(2 * time.Hour)}, plan.DataSync)
