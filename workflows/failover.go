@@ -112,6 +112,10 @@ const probeTimeout = 15 * time.Second
 // failover goes on.
 const syncIdleLimit = 6 * time.Hour
 
+// lostSourceIdleLimit bounds the wait for cancelled syncs in an unplanned
+// failover.
+const lostSourceIdleLimit = 2 * time.Minute
+
 // failoverMode decides Planned or Unplanned, as a step that says why.
 func (r *recoveryRun) failoverMode(ctx workflow.Context, in contract.FailoverInput, t contract.RecoveryTarget) (string, time.Time) {
 	if in.SourceUnreachable {
@@ -134,14 +138,31 @@ func (r *recoveryRun) failoverMode(ctx workflow.Context, in contract.FailoverInp
 }
 
 // pauseSyncs stops new syncs, then waits for a running one to end: its
-// data is worth having, and it must not write DR while DR takes over.
+// data is worth having, and it must not write DR while DR takes over. An
+// unplanned failover cancels a running sync instead, and waits only a
+// little for its cleanup: without its source it can write nothing to DR.
 func (r *recoveryRun) pauseSyncs(ctx workflow.Context, t contract.RecoveryTarget, mode string) error {
 	return r.step(ctx, contract.StepPauseSyncs, func() (string, error) {
-		if err := workflow.ExecuteActivity(shortOptions(ctx), recoveryActivities.PauseSyncs, t).Get(ctx, nil); err != nil {
+		short := shortOptions(ctx)
+		if err := workflow.ExecuteActivity(short, recoveryActivities.PauseSyncs, t).Get(ctx, nil); err != nil {
 			return "", err
 		}
-		err := workflow.ExecuteActivity(waitOptions(ctx, syncIdleLimit), recoveryActivities.WaitSyncsIdle, t).Get(ctx, nil)
-		return fmt.Sprintf("%s syncs paused; no sync running", t.Mode), err
+		if mode == contract.FailoverPlanned {
+			err := workflow.ExecuteActivity(waitOptions(ctx, syncIdleLimit), recoveryActivities.WaitSyncsIdle, t).Get(ctx, nil)
+			return fmt.Sprintf("%s syncs paused; no sync running", t.Mode), err
+		}
+		var asked []string
+		if err := workflow.ExecuteActivity(short, recoveryActivities.CancelSyncs, t).Get(ctx, &asked); err != nil {
+			return "", err
+		}
+		if len(asked) == 0 {
+			return fmt.Sprintf("%s syncs paused; no sync running", t.Mode), nil
+		}
+		err := workflow.ExecuteActivity(waitOptions(ctx, lostSourceIdleLimit), recoveryActivities.WaitSyncsIdle, t).Get(ctx, nil)
+		if err != nil && !cancelled(ctx) {
+			return fmt.Sprintf("%s syncs paused; cancelled %s, still cleaning up against the lost source: going on", t.Mode, strings.Join(asked, ", ")), nil
+		}
+		return fmt.Sprintf("%s syncs paused; cancelled %s", t.Mode, strings.Join(asked, ", ")), err
 	})
 }
 

@@ -60,6 +60,7 @@ func TestFailoverUnplanned(t *testing.T) {
 			require.NoError(t, s.env.GetWorkflowResult(&res))
 
 			assert.Equal(t, contract.FailoverUnplanned, res.Mode)
+			assert.Equal(t, 1, s.ran("CancelSyncs"), "a running sync against the lost source is cancelled, not waited for")
 			assert.Empty(t, s.syncs, "no final sync from a lost source")
 			assert.Zero(t, s.ran("ScaleDownSource"))
 			assert.Equal(t, map[bool]int{true: 1, false: 0}[tc.probe], s.ran("ProbeCluster"))
@@ -177,4 +178,17 @@ func TestFailoverNotReady(t *testing.T) {
 	assert.Equal(t, contract.ErrTypeNotReady, appErr.Type())
 	assert.Equal(t, contract.StateFailedOver, s.lastState(t).State)
 	assert.Equal(t, contract.SideDestination, s.lastState(t).ActiveSide)
+}
+
+// TestFailoverUnplannedSyncStillCleaningUp: a cancelled sync that cannot
+// finish its cleanup against the lost source does not hold DR back.
+func TestFailoverUnplannedSyncStillCleaningUp(t *testing.T) {
+	s := newRecoverySuite(t, recoveryTarget, "WaitSyncsIdle")
+	s.env.OnActivity(s.a.WaitSyncsIdle, mockAny, recoveryTarget).Return(temporal.NewTimeoutError(0, nil))
+	s.env.ExecuteWorkflow(contract.FailoverName, contract.FailoverInput{Replication: replRef, SourceUnreachable: true})
+	require.NoError(t, s.env.GetWorkflowError())
+	var res contract.FailoverResult
+	require.NoError(t, s.env.GetWorkflowResult(&res))
+	assert.Contains(t, res.Steps[3].Detail, "still cleaning up")
+	assert.Equal(t, contract.StateFailedOver, s.lastState(t).State)
 }

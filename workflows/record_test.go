@@ -217,6 +217,9 @@ func startRecorder(t *testing.T, transfer func(context.Context, contract.Transfe
 	for name, fn := range clusterScript() {
 		script[name] = fn
 	}
+	for name, fn := range recoveryScript() {
+		script[name] = fn
+	}
 	for name, fn := range script {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

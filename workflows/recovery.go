@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -108,8 +109,13 @@ func (r *recoveryRun) wait(ctx workflow.Context, name string, in contract.WaitRe
 		err := workflow.ExecuteActivity(waitOptions(ctx, limit), recoveryActivities.WaitWorkloads, in).Get(ctx, nil)
 		var timeout *temporal.TimeoutError
 		if errors.As(err, &timeout) {
+			why := errorMessage(err)
+			var last contract.ReadyProgress
+			if timeout.HasLastHeartbeatDetails() && timeout.LastHeartbeatDetails(&last) == nil && len(last.NotReady) > 0 {
+				why = strings.Join(last.NotReady, "; ")
+			}
 			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("workloads in %s/%s not Ready within %s: %s",
-				in.Cluster.Name, in.Namespace, limit, errorMessage(err)), contract.ErrTypeNotReady, err)
+				in.Cluster.Name, in.Namespace, limit, why), contract.ErrTypeNotReady, err)
 		}
 		return fmt.Sprintf("%d workloads in %s/%s", len(in.Workloads), in.Cluster.Name, in.Namespace), err
 	})

@@ -93,6 +93,7 @@ func newRecoverySuite(t *testing.T, target contract.RecoveryTarget, own ...strin
 	}).Maybe()
 	mocked("PauseSyncs", a.PauseSyncs, target, nil)
 	mocked("WaitSyncsIdle", a.WaitSyncsIdle, target, nil)
+	mocked("CancelSyncs", a.CancelSyncs, target, []string{"replication/dr-syncer-system/shop/scheduled-2026-12-04T10:00:00Z"}, nil)
 	mocked("ScaleDownSource", a.ScaleDownSource, srcWorkloads, contract.WorkloadsResult{Workloads: sourceScaled}, nil)
 	mocked("RestoreSource", a.RestoreSource, srcWorkloads, contract.WorkloadsResult{Workloads: sourceRestored}, nil)
 	mocked("ScaleUpCopies", a.ScaleUpCopies, drWorkloads, contract.WorkloadsResult{Workloads: drScaled}, nil)

@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -31,9 +32,9 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 			return contract.ReplicationPlan{Replication: ref, Generation: 1,
 				Source:          contract.ClusterRef{Namespace: ref.Namespace, Name: "prod"},
 				Destination:     contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"},
-				SourceNamespace: "shop", DestinationNamespace: "shop", Spec: settings, DataSync: dataSync,
+				SourceNamespace: "shop", DestinationNamespace: cmp.Or(req.DrillNamespace, "shop"), Spec: settings, DataSync: dataSync,
 				DataPlane: contract.DataPlane{Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
-					GlobalConcurrencyLimit: 2, Retry: settings.RetryConfig}}, err
+					GlobalConcurrencyLimit: 2, Retry: settings.RetryConfig}, Direction: req.Direction}, err
 		},
 		"LocateDRCopies": func(ctx context.Context, ref contract.ObjectRef) (contract.DRLocation, error) {
 			return contract.DRLocation{Destination: contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"}, Namespace: "shop"}, nil

@@ -159,6 +159,24 @@ func (a *RecoveryActivities) WaitSyncsIdle(ctx context.Context, t contract.Recov
 	}
 }
 
+// CancelSyncs asks every open sync run of the Replication (not a recovery's
+// own) to cancel: an unplanned failover does not wait for a run against a
+// lost source to give up. Each run's PVC syncs then clean up as on any
+// cancel. It returns the runs it asked.
+func (a *RecoveryActivities) CancelSyncs(ctx context.Context, t contract.RecoveryTarget) ([]string, error) {
+	open, err := a.openRuns(ctx, openRunsQuery(t.Replication))
+	if err != nil {
+		return nil, err
+	}
+	runs := syncsToWaitFor(open)
+	for _, id := range runs {
+		if err := a.Temporal.CancelWorkflow(ctx, id, ""); err != nil && !isNotFound(err) {
+			return nil, fmt.Errorf("cancel sync run %s: %w", id, err)
+		}
+	}
+	return runs, nil
+}
+
 // openRunsQuery selects the open sync runs of a Replication in visibility.
 func openRunsQuery(ref contract.ObjectRef) string {
 	return fmt.Sprintf("WorkflowType = '%s' AND %s = '%s' AND ExecutionStatus = 'Running'",
@@ -205,4 +223,10 @@ func isRecoveryRun(workflowID string) bool {
 		}
 	}
 	return false
+}
+
+// isNotFound reports a workflow or Schedule Temporal does not know (any more).
+func isNotFound(err error) bool {
+	var notFound *serviceerror.NotFound
+	return errors.As(err, &notFound)
 }
