@@ -83,7 +83,8 @@ func parseFailover(args []string, errOut io.Writer, now time.Time) (contract.Fai
 	var op operationFlags
 	fs.BoolVar(&in.SourceUnreachable, "source-unreachable", false, "the source cluster is lost: skip every source step (pause, final sync, scale-down) without trying it; "+
 		"without this flag the failover tries the source and goes unplanned only when it does not answer")
-	fs.BoolVar(&in.FromRestorePoints, "from-restore-points", false, "restore each DR PVC from its latest restore point when the last sync did not complete, rather than use the partly synced copy")
+	fs.BoolVar(&in.FromRestorePoints, "from-restore-points", false, "restore each DR PVC from its latest restore point when the last sync did not complete, rather than use the partly synced copy "+
+		"(a worker without support for it skips the step, says so, and uses the live DR copy)")
 	fs.Var(replicas, "replicas", "DR replicas of one workload, `KIND/NAME=N` (Deployment or StatefulSet), instead of the source's recorded replicas; repeat for more workloads")
 	op.register(fs, "failover", "the DR workloads")
 	ref, err := parseOperation(fs, "failover", args)
@@ -177,7 +178,7 @@ func parseDrill(args []string, errOut io.Writer, now time.Time) (contract.DrillI
 	fs.StringVar(&check.Container, "check-container", "", "container of that pod to run the check in (default: its first)")
 	fs.Var(&command, "check-command", "`CMD` run once the drill is Ready; its failure fails the drill. Given once, it runs under sh -c (--check-command 'pg_isready -h localhost'); "+
 		"repeated, each is one argument, run without a shell (--check-command pg_isready --check-command -h ...)")
-	fs.DurationVar(&check.Timeout, "check-timeout", 0, "how long the check command may run (default: the drill's own limit)")
+	fs.DurationVar(&check.Timeout, "check-timeout", 0, "how long the check command may run (default: the drill workflow's, 5m)")
 	fs.BoolVar(&in.Keep, "keep", false, "leave the scratch namespace for a person to look at; delete it when done")
 	op.register(fs, "drill", "the drill's workloads")
 	ref, err := parseOperation(fs, "drill", args)
