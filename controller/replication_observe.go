@@ -16,14 +16,14 @@ import (
 // the Replication's Schedule, and the run its status follows.
 func (r *ReplicationReconciler) observe(ctx context.Context, repl *drv1.Replication) (replicationObservation, error) {
 	obs := replicationObservation{Replication: repl}
-	source, problem, err := r.checkReferences(ctx, repl)
+	res, problem, err := r.checkReferences(ctx, repl)
 	if err != nil {
 		return obs, err
 	}
 	obs.InvalidReference = problem
-	if source != nil {
-		obs.DefaultSchedule = source.Spec.DefaultSchedule
-		obs.SourceCluster = source.Name
+	if res != nil {
+		obs.DefaultSchedule = res.Source.Spec.DefaultSchedule
+		obs.SourceCluster, obs.DestinationCluster = res.Source.Name, res.Destination.Name
 	}
 	ref := refOf(repl)
 	if obs.Schedule, err = r.Temporal.DescribeSchedule(ctx, ref); err != nil {
@@ -59,7 +59,7 @@ func unrecordedScheduledRun(recent []starter.ScheduledRun, last *drv1.WorkflowRe
 // the runs use, and checks both RemoteClusters' kubeconfig Secrets. A
 // missing one is a problem for the user to fix, described in the returned
 // message; other errors are returned to retry.
-func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.Replication) (*drv1.RemoteCluster, string, error) {
+func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.Replication) (*resolve.Resolved, string, error) {
 	res, err := resolve.References(ctx, r.Client, repl)
 	if p, ok := resolve.IsProblem(err); ok {
 		return nil, p.Message, nil
@@ -72,7 +72,7 @@ func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.
 			return nil, problem, err
 		}
 	}
-	return res.Source, "", nil
+	return res, "", nil
 }
 
 // checkKubeconfig makes sure the RemoteCluster's kubeconfig Secret and key

@@ -40,8 +40,8 @@ type replicationObservation struct {
 	InvalidReference string
 	// DefaultSchedule is the source RemoteCluster's defaultSchedule.
 	DefaultSchedule drv1.Cron
-	// SourceCluster is the source RemoteCluster's name, once resolved.
-	SourceCluster string
+	// SourceCluster and DestinationCluster are the RemoteClusters' names, once resolved.
+	SourceCluster, DestinationCluster string
 	// Schedule is the Replication's Temporal Schedule; nil when it has none.
 	Schedule *starter.ScheduleState
 	// Run is the run the status follows: status.currentRun, or the newest
@@ -60,12 +60,19 @@ type replicationPlan struct {
 	// StartTrigger starts a run for the sync-now value SyncNowValue.
 	StartTrigger string
 	SyncNowValue string
+	// Operations are failovers, failbacks and drills the annotations ask for.
+	Operations   []operationRequest
 	Events       []replicationEvent
 	RequeueAfter time.Duration
+	// Resumes says the plan creates or unpauses the Schedule or starts a
+	// run: execute first checks that no failover began meanwhile.
+	Resumes bool
 
 	generation int64
 	problem    *condition
 	mode       drv1.ReplicationMode
+	// failedOver is the Synced condition while failed over, else nil.
+	failedOver *metav1.Condition
 }
 
 type replicationEvent struct {
@@ -90,8 +97,11 @@ func planReplication(obs replicationObservation, now time.Time, poll time.Durati
 	r := obs.Replication
 	spec := r.Spec.DeepCopy()
 	drv1.SetReplicationDefaults(spec)
+	// The status is carried over whole: status.failover is the failover
+	// workflows' to write, never the controller's.
 	p := replicationPlan{Status: *r.Status.DeepCopy(), generation: r.Generation, mode: spec.ReplicationMode}
 	st := &p.Status
+	p.failedOver = failedOverCondition(r.Status.Failover, whereOf(r, spec, obs))
 	st.ObservedGeneration = r.Generation
 
 	if obs.RunLost {
@@ -109,6 +119,12 @@ func planReplication(obs replicationObservation, now time.Time, poll time.Durati
 		desired, problem = nil, &condition{ReasonInvalidReference, obs.InvalidReference}
 	}
 	p.problem = problem
+	if desired != nil && p.failedOver != nil {
+		// Paused rather than deleted: failback resumes the same Schedule.
+		paused := *desired
+		paused.Paused = true
+		desired = &paused
+	}
 	switch {
 	case desired == nil && obs.Schedule != nil:
 		p.DeleteSchedule = true
@@ -121,11 +137,14 @@ func planReplication(obs replicationObservation, now time.Time, poll time.Durati
 	}
 
 	value := r.Annotations[drv1.AnnotationSyncNow]
-	if value != "" && value != st.SyncNowHandled && obs.InvalidReference == "" && !spec.Paused && st.CurrentRun == nil {
-		// A sync-now that arrives while a run is open waits for it to end:
-		// two runs would write the same namespace at once.
+	if value != "" && value != st.SyncNowHandled && obs.InvalidReference == "" && !spec.Paused && st.CurrentRun == nil && p.failedOver == nil {
+		// A sync-now that arrives while a run is open, or while failed over,
+		// waits for it to end: two runs would write the same namespace at
+		// once, and a sync would overwrite what DR writes.
 		p.StartTrigger, p.SyncNowValue = starter.SanitizeTrigger(value), value
 	}
+	p.Resumes = p.StartTrigger != "" || (p.EnsureSchedule != nil && !p.EnsureSchedule.Paused && (obs.Schedule == nil || obs.Schedule.Paused))
+	p.planOperations(r)
 	p.summarize(now)
 	p.RequeueAfter = requeueAfter(&p, now, poll)
 	return p
@@ -239,6 +258,8 @@ func (p *replicationPlan) summarize(now time.Time) {
 	}
 	c := metav1.Condition{Type: drv1.ConditionSynced, ObservedGeneration: p.generation, LastTransitionTime: *timeOf(now)}
 	switch {
+	case p.failedOver != nil:
+		c.Status, c.Reason, c.Message = p.failedOver.Status, p.failedOver.Reason, p.failedOver.Message
 	case p.problem != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, p.problem.Reason, p.problem.Message
 	case st.CurrentRun != nil:
@@ -256,6 +277,8 @@ func (p *replicationPlan) summarize(now time.Time) {
 	c.Message += keptCopies(st.ResourceStatus)
 	meta.SetStatusCondition(&st.Conditions, c)
 	switch {
+	case p.failedOver != nil && p.failedOver.Reason == ReasonFailedOver:
+		st.Phase = drv1.PhaseFailedOver
 	case st.CurrentRun != nil:
 		st.Phase = drv1.PhaseRunning
 	case p.problem != nil && p.problem.Reason == ReasonInvalidReference:
@@ -348,40 +371,4 @@ func progressOf(run *starter.RunState) *drv1.SyncProgress {
 		sp.PercentComplete = int32(min(100, 100*done/float64(sp.PVCsTotal)))
 	}
 	return sp
-}
-
-// maxResourceStatus bounds status.resourceStatus: a namespace of thousands
-// of objects must not push the Replication towards etcd's object size limit.
-// Failed and skipped objects come first, since they are what a user looks for.
-const maxResourceStatus = 100
-
-// recordResources mirrors a run's object replication into the status. A run
-// that changed nothing in DR leaves the per-object status as it was, so a
-// steady state produces no status churn.
-func recordResources(st *drv1.ReplicationStatus, res *contract.ResourcesResult, at *metav1.Time) {
-	groups := make([]drv1.ResourceGroupStatus, 0, len(res.Groups))
-	for _, g := range res.Groups {
-		groups = append(groups, drv1.ResourceGroupStatus{Kind: g.Kind, Total: int32(g.Total), Synced: int32(g.Synced), Failed: int32(g.Failed)})
-	}
-	st.ResourceGroups = groups
-	scales := make([]drv1.DeploymentScale, 0, len(res.Scales))
-	for _, sc := range res.Scales {
-		scales = append(scales, drv1.DeploymentScale{Kind: sc.Kind, Name: sc.Name, OriginalReplicas: sc.OriginalReplicas, DRReplicas: sc.DRReplicas, LastScaled: *at})
-	}
-	if !res.Changed && res.Failed == 0 && len(st.ResourceStatus) > 0 {
-		return
-	}
-	st.DeploymentScales = scales
-	objects := make([]drv1.ResourceStatus, 0, min(len(res.Resources), maxResourceStatus))
-	for _, pass := range []func(contract.ObjectStatus) bool{
-		func(o contract.ObjectStatus) bool { return o.State != contract.StateSynced },
-		func(o contract.ObjectStatus) bool { return o.State == contract.StateSynced },
-	} {
-		for _, o := range res.Resources {
-			if pass(o) && len(objects) < maxResourceStatus {
-				objects = append(objects, drv1.ResourceStatus{Kind: o.Kind, Name: o.Name, State: string(o.State), Error: o.Error, LastSyncTime: at})
-			}
-		}
-	}
-	st.ResourceStatus = objects
 }

@@ -40,6 +40,9 @@ type ReplicationTemporal interface {
 	NextRunTime(ctx context.Context, ref contract.ObjectRef) (time.Time, error)
 	Cancel(ctx context.Context, ref contract.ObjectRef) ([]string, error)
 	CancelRun(ctx context.Context, workflowID, runID string) error
+	StartFailover(ctx context.Context, in contract.FailoverInput, id string) (starter.StartedRun, error)
+	StartFailback(ctx context.Context, in contract.FailbackInput, id string) (starter.StartedRun, error)
+	StartDrill(ctx context.Context, in contract.DrillInput, id string) (starter.StartedRun, error)
 }
 
 // ReplicationReconciler turns Replications into Temporal runs and Schedules
@@ -60,12 +63,14 @@ type ReplicationReconciler struct {
 }
 
 // SetupWithManager registers the reconciler. Status writes change neither the
-// generation nor the annotations, so they do not trigger a reconcile.
+// generation nor the annotations, so they do not trigger a reconcile, except
+// a change of status.failover's state: the failover workflows write it, and
+// syncs must pause or resume at once.
 func (r *ReplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("replication").
 		For(&drv1.Replication{}, builder.WithPredicates(predicate.Or[client.Object](
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted(), failoverStateChanged()))).
 		Watches(&drv1.RemoteCluster{}, handler.EnqueueRequestsFromMapFunc(r.replicationsInNamespace),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&drv1.ClusterMapping{}, handler.EnqueueRequestsFromMapFunc(r.replicationsInNamespace),
@@ -100,11 +105,13 @@ func (r *ReplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := writeStatus(ctx, r.Client, &repl, &repl.Status, plan.Status); err != nil {
 		return ctrl.Result{}, errors.Join(execErr, err)
 	}
-	if execErr != nil {
-		return ctrl.Result{}, execErr
-	}
+	// The status now holds what happened, so its Events are recorded, also
+	// next to a step that failed (a failover that could not start says why).
 	for _, e := range plan.Events {
 		r.Recorder.Eventf(&repl, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
+	}
+	if execErr != nil {
+		return ctrl.Result{}, execErr
 	}
 	if err := r.updateSourceWatch(ctx, &repl, obs); err != nil {
 		return ctrl.Result{}, err
@@ -120,7 +127,8 @@ func (r *ReplicationReconciler) updateSourceWatch(ctx context.Context, repl *drv
 	}
 	ref := refOf(repl)
 	spec := repl.Spec
-	watch := spec.ReplicationMode == drv1.ModeContinuous && !spec.Paused && obs.InvalidReference == "" && obs.SourceCluster != "" &&
+	// Not while failed over: syncs are paused, and the source may be gone.
+	watch := spec.ReplicationMode == drv1.ModeContinuous && !spec.Paused && !repl.Status.FailedOver() && obs.InvalidReference == "" && obs.SourceCluster != "" &&
 		(spec.Continuous == nil || spec.Continuous.WatchResources == nil || *spec.Continuous.WatchResources)
 	if !watch {
 		r.Watches.Stop(ref)
@@ -149,6 +157,20 @@ func (r *ReplicationReconciler) replicationsInNamespace(ctx context.Context, obj
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&repl)})
 	}
 	return reqs
+}
+
+// failoverStateChanged lets a status write through that changes
+// status.failover.state.
+func failoverStateChanged() predicate.Predicate {
+	state := func(o client.Object) string {
+		if r, ok := o.(*drv1.Replication); ok && r.Status.Failover != nil {
+			return r.Status.Failover.State
+		}
+		return ""
+	}
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return state(e.ObjectOld) != state(e.ObjectNew)
+	}}
 }
 
 // deletionStarted lets the update that sets deletionTimestamp through.

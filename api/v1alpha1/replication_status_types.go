@@ -16,7 +16,7 @@ const (
 
 // ReplicationStatus mirrors the replication's runs.
 type ReplicationStatus struct {
-	// Phase is Pending, Running, Completed or Failed.
+	// Phase is Pending, Running, Completed, Failed, or FailedOver while DR runs the workloads.
 	// +optional
 	Phase ReplicationPhase `json:"phase,omitempty"`
 

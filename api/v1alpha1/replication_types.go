@@ -356,6 +356,7 @@ type FailureHandling struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=repl,categories=dr-syncer
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.failover.activeSide`,description="Which side runs the workloads: Source, or Destination after a failover; empty when never failed over"
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.replicationMode`
 // +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`
 // +kubebuilder:printcolumn:name="Next Sync",type=date,JSONPath=`.status.nextSyncTime`

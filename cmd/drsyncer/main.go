@@ -1,5 +1,6 @@
 // Command drsyncer is the dr-syncer CLI: it starts, lists and inspects sync
-// workflows on Temporal, and lists and restores restore points.
+// workflows on Temporal, lists and restores restore points, and fails over,
+// fails back and drills.
 package main
 
 import (
@@ -18,7 +19,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
-const usage = `drsyncer: run and inspect dr-syncer's sync and restore workflows on Temporal.
+const usage = `drsyncer: run and inspect dr-syncer's sync, restore and recovery workflows on Temporal.
 
 Usage:
   drsyncer [flags] start NS/REPLICATION          start a sync run now (manual run)
@@ -37,13 +38,30 @@ Usage:
                                                  restore point and wait until it is bound;
                                                  the DR PVC and its restore points are never
                                                  changed, and an existing PVC is never reused
+  drsyncer [flags] failover NS/REPLICATION [--source-unreachable] [--from-restore-points]
+                   [--replicas KIND/NAME=N]... [--ready-timeout D] [--id ID] [--no-follow]
+                                                 move the workloads to DR: pause syncs, final
+                                                 sync, scale the source to zero (each skipped
+                                                 when the source is unreachable), scale DR up
+                                                 and wait for Ready; prints each step, the RTO
+                                                 and the data age
+  drsyncer [flags] failback NS/REPLICATION [--ready-timeout D] [--id ID] [--no-follow]
+                                                 move them back: sync DR's changes to the source,
+                                                 scale DR to zero and the source up, resume syncs
+  drsyncer [flags] drill NS/REPLICATION [--namespace NS] [--check-selector SEL --check-command CMD
+                   [--check-container C] [--check-timeout D]] [--keep] [--ready-timeout D]
+                   [--id ID] [--no-follow]
+                                                 bring the DR copy up in a scratch namespace of
+                                                 DR, check it and tear it down; syncs go on
+                                                 (each of these three: drsyncer COMMAND --help)
   drsyncer [flags] list [--query Q] [--limit N]   list runs of every kind, newest first
   drsyncer [flags] describe WORKFLOW-ID [RUN-ID]  show one run and its progress
   drsyncer [flags] setup                          register dr-syncer's search attributes
                                                   in the Temporal namespace (once per namespace)
 
 A run's workflow ID is replication/NS/REPLICATION/TRIGGER, a restore's
-restore/NS/REPLICATION/PVC/TIME. The same runs are in
+restore/NS/REPLICATION/PVC/TIME, a failover's failover/NS/REPLICATION/ID
+(failback/..., drill/... alike). The same runs are in
 the Temporal Web UI, and the temporal CLI works on them directly:
   temporal workflow list --query 'DrSyncerReplication = "NS/REPLICATION"'
   temporal workflow describe -w ID
@@ -107,13 +125,19 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return restorePoints(ctx, rest, out, errOut, connect)
 	case "restore":
 		return restore(ctx, rest, out, errOut, connect, *ui)
+	case "failover":
+		return failover(ctx, rest, out, errOut, connect, *ui)
+	case "failback":
+		return failback(ctx, rest, out, errOut, connect, *ui)
+	case "drill":
+		return drill(ctx, rest, out, errOut, connect, *ui)
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q: want %s", command, commands)
 	}
 }
 
-const commands = "start, status, cancel, retry, history, restore-points, restore, list, describe or setup"
+const commands = "start, status, cancel, retry, history, restore-points, restore, failover, failback, drill, list, describe or setup"
 
 type connectFunc func() (*starter.Starter, func(), error)
 

@@ -76,6 +76,10 @@ func TestControllerReplication(t *testing.T) {
 		}
 	})
 
+	t.Run("a failover annotation starts one failover; syncs pause until failback", func(t *testing.T) {
+		ctlFailoverPausesSyncs(t, env)
+	})
+
 	t.Run("sync-now starts exactly one run, across a restart; status follows it to Completed", func(t *testing.T) {
 		testenv.EnsureNamespace(t, env.Source.Client, "quick")
 		repl := ctlReplication("quick", "quick")
