@@ -5,20 +5,32 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dr-syncer/dr-syncer/test/lab"
 )
 
-// TestLabFailoverPlanned fails the demo app over to DR as an operator
-// would, with the deployed system and only kubectl: a sync, then the
-// failover annotation. The failover pauses syncs, syncs one last time,
-// stops prod's Deployment (recording its replicas) and starts DR's from its
-// recorded replicas. The test checks that the app is Ready in DR on data
-// byte-identical to prod's, that prod is at zero, that the status says DR
-// is active with an RTO and data age, and that a sync-now while failed
-// over starts nothing.
-func TestLabFailoverPlanned(t *testing.T) {
+// TestLabFailoverAndBack fails the demo app over to DR and back as an
+// operator would, with the deployed system and only kubectl.
+//
+// Failover: a sync, then the failover annotation; the worker is killed
+// with SIGKILL as soon as the failover started, and the failover completes
+// anyway. It pauses syncs, syncs one last time, stops prod's Deployment
+// (recording its replicas) and starts DR's from its recorded replicas. The
+// test checks that the app is Ready in DR on data byte-identical to
+// prod's, that prod is at zero, that the status says DR is active with an
+// RTO and data age, and that a sync-now while failed over starts nothing.
+//
+// Failback: new data written in DR, then the failback annotation. The test
+// checks that prod runs again on data byte-identical to DR's, that DR is
+// at zero, and that the next sync goes prod → DR again.
+func TestLabFailoverAndBack(t *testing.T) {
 	app := fmt.Sprintf("drs-fo-%06x", rand.IntN(1<<24))
 	appDR := app + "-dr"
 	prod, dr, root := deployedLab(t, app)
@@ -30,8 +42,13 @@ func TestLabFailoverPlanned(t *testing.T) {
 
 	start := time.Now()
 	kubectl(t, dr, "", "-n", sys, "annotate", "replication", app, "dr-syncer.io/failover=e2e", "--overwrite")
+	pollUntil(t, time.Minute, "the failover started", func() (bool, string) {
+		st := kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o", `jsonpath={.status.failover.state}`)
+		return st != "", st
+	})
+	killWorker(t, dr)
 	var st string
-	pollUntil(t, 4*time.Minute, "Replication "+app+" failed over", func() (bool, string) {
+	pollUntil(t, 6*time.Minute, "Replication "+app+" failed over", func() (bool, string) {
 		st = kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o",
 			`jsonpath={.status.failover.state}|{.status.failover.activeSide}|{.status.phase}|{.status.failover.rto}|{.status.failover.dataAge}|{.status.failover.mode}|{.status.failover.message}`)
 		if strings.HasPrefix(st, "FailoverCanceled|") {
@@ -39,7 +56,7 @@ func TestLabFailoverPlanned(t *testing.T) {
 		}
 		return strings.HasPrefix(st, "FailedOver|"), st
 	})
-	t.Logf("failover annotation → FailedOver in %.1fs; status %s", time.Since(start).Seconds(), st)
+	t.Logf("failover annotation → FailedOver in %.1fs, the worker killed on the way; status %s", time.Since(start).Seconds(), st)
 	f := strings.Split(st, "|")
 	if f[1] != "Destination" || f[2] != "FailedOver" || f[3] == "" || f[4] == "" || f[5] != "Planned" {
 		t.Errorf("status.failover = %q, want activeSide Destination, phase FailedOver, an RTO, a data age and mode Planned", st)
@@ -73,4 +90,75 @@ func TestLabFailoverPlanned(t *testing.T) {
 	if got := kubectl(t, dr, "", "-n", appDR, "get", "deployment", "db", "-o", `jsonpath={.spec.replicas}`); got != "1" {
 		t.Errorf("DR deployment %s/db scaled to %s after a sync-now while failed over, want 1", appDR, got)
 	}
+
+	failBack(t, prod, dr, app, appDR)
+}
+
+// failBack writes new data in DR, fails back, and checks prod runs on it,
+// DR is at zero, and the next sync goes prod → DR.
+func failBack(t *testing.T, prod, dr *lab.Cluster, app, appDR string) {
+	drPod := appPod(t, dr, appDR)
+	kubectl(t, dr, "", "-n", appDR, "exec", drPod, "--", "bash", "-c",
+		"head -c 1048576 /dev/urandom > /data/written-in-dr.bin && echo changed-in-dr >> /data/f/1.txt")
+	want := dataSums(t, dr, appDR, drPod, "./starts.log")
+
+	start := time.Now()
+	kubectl(t, dr, "", "-n", sys, "annotate", "replication", app, "dr-syncer.io/failback=e2e", "--overwrite")
+	var st string
+	pollUntil(t, 6*time.Minute, "Replication "+app+" failed back", func() (bool, string) {
+		st = kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o",
+			`jsonpath={.status.failover.state}|{.status.failover.activeSide}|{.status.failover.workflowID}|{.status.failover.message}`)
+		if strings.HasPrefix(st, "FailedOver|") && strings.Contains(st, "failback/") {
+			t.Fatalf("failback of %s stopped: %s", app, st)
+		}
+		return strings.HasPrefix(st, "FailedBack|Source|"), st
+	})
+	t.Logf("failback annotation → FailedBack in %.1fs; status %s", time.Since(start).Seconds(), st)
+
+	if got := kubectl(t, prod, "", "-n", app, "get", "deployment", "db", "-o",
+		`jsonpath={.spec.replicas} {.status.readyReplicas} {.metadata.annotations.dr-syncer\.io/failover-replicas}`); got != "1 1 " {
+		t.Errorf("prod deployment %s/db: replicas, ready and failover-replicas = %q, want \"1 1 \" (running, nothing recorded)", app, got)
+	}
+	if got := kubectl(t, dr, "", "-n", appDR, "get", "deployment", "db", "-o", `jsonpath={.spec.replicas}`); got != "0" {
+		t.Errorf("DR deployment %s/db has %s replicas after failback, want 0", appDR, got)
+	}
+	prodPod := appPod(t, prod, app)
+	if have := dataSums(t, prod, app, prodPod, "./starts.log"); have != want {
+		t.Errorf("prod data differs from DR's after failback\ndr:\n%s\nprod:\n%s", want, have)
+	} else {
+		t.Logf("%d files byte-identical in dr/%s and prod/%s, DR's new data included", strings.Count(want, "\n"), appDR, app)
+	}
+	// prod's first start, DR's, and prod's again, on DR's data.
+	if starts := kubectl(t, prod, "", "-n", app, "exec", prodPod, "--", "cat", "/data/starts.log"); strings.Count(starts, "started ") != 3 {
+		t.Errorf("starts.log in prod = %q, want prod's, DR's and prod's start again", starts)
+	}
+
+	// Syncs resume in the original direction: prod → DR.
+	took := syncNowCompleted(t, dr, app, "after-failback", 4*time.Minute)
+	t.Logf("first sync prod → DR after failback completed in %.1fs", took.Seconds())
+	if have := dataSums(t, dr, appDR, verifyPod(t, dr, appDR)); have != dataSums(t, prod, app, prodPod) {
+		t.Errorf("DR differs from prod after the first sync that followed the failback")
+	}
+}
+
+// killWorker kills the deployed worker's process with SIGKILL, as a
+// crashed node or an OOM kill would; its Deployment starts a new one.
+func killWorker(t *testing.T, dr *lab.Cluster) {
+	t.Helper()
+	id := kubectl(t, dr, "", "-n", sys, "get", "pod", "-l", "app.kubernetes.io/component=worker", "-o",
+		"jsonpath={.items[0].status.containerStatuses[0].containerID}")
+	id = strings.TrimPrefix(id, "containerd://")
+	path := filepath.Join(filepath.Dir(dr.Kubeconfig), "containerd/state/io.containerd.runtime.v2.task/k8s.io", id, "init.pid")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the worker container's pid (%s): %v", path, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("the worker container's pid in %s: %v", path, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d (the worker): %v", pid, err)
+	}
+	t.Logf("worker (pid %d, container %.12s) killed with SIGKILL", pid, id)
 }
