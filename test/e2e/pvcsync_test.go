@@ -745,17 +745,20 @@ func (e *pvcSyncEnv) assertNothingLeft(t *testing.T) {
 }
 
 // buildWorker builds ./cmd/worker for the worker-kill test.
-func buildWorker(t *testing.T) string {
+func buildWorker(t *testing.T) string { return buildCommand(t, "worker") }
+
+// buildCommand builds ./cmd/NAME of this checkout and returns its path.
+func buildCommand(t *testing.T, name string) string {
 	t.Helper()
 	root, err := lab.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "worker")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/worker")
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/worker: %v\n%s", err, out)
+		t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
 	}
 	return bin
 }
