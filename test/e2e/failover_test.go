@@ -162,3 +162,75 @@ func killWorker(t *testing.T, dr *lab.Cluster) {
 	}
 	t.Logf("worker (pid %d, container %.12s) killed with SIGKILL", pid, id)
 }
+
+// TestLabFailoverUnplanned fails over with prod's kube-apiserver stopped
+// (SIGSTOP: it holds its connections and answers nothing, as a hung or
+// partitioned control plane does). The failover finds the source
+// unreachable, skips every source step and says so, and brings the app up
+// in DR on the last synced data.
+func TestLabFailoverUnplanned(t *testing.T) {
+	app := fmt.Sprintf("drs-ufo-%06x", rand.IntN(1<<24))
+	appDR := app + "-dr"
+	prod, dr, root := deployedLab(t, app)
+	srcPod := deployDemoApp(t, prod, app)
+	applyDemoReplication(t, dr, root, app, appDR)
+	syncNowCompleted(t, dr, app, "first", 150*time.Second)
+	want := dataSums(t, prod, app, srcPod, "./starts.log")
+
+	resume := stopAPIServer(t, prod)
+	t.Cleanup(resume) // before undeploy.sh, which needs prod
+	start := time.Now()
+	kubectl(t, dr, "", "-n", sys, "annotate", "replication", app, "dr-syncer.io/failover=lost", "--overwrite")
+	var st string
+	pollUntil(t, 4*time.Minute, "Replication "+app+" failed over", func() (bool, string) {
+		st = kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o",
+			`jsonpath={.status.failover.state}|{.status.failover.mode}|{.status.failover.dataAge}|{.status.failover.message}`)
+		if strings.HasPrefix(st, "FailoverCanceled|") {
+			t.Fatalf("failover of %s was cancelled: %s", app, st)
+		}
+		return strings.HasPrefix(st, "FailedOver|"), st
+	})
+	t.Logf("failover annotation → FailedOver in %.1fs with prod's API server stopped; status %s", time.Since(start).Seconds(), st)
+	if f := strings.SplitN(st, "|", 4); f[1] != "Unplanned" || f[2] == "" || !strings.Contains(f[3], "every source step is skipped") {
+		t.Errorf("status.failover = %q, want mode Unplanned, a data age, and a message saying the source steps were skipped", st)
+	}
+	if got := kubectl(t, dr, "", "-n", appDR, "get", "deployment", "db", "-o", `jsonpath={.spec.replicas} {.status.readyReplicas}`); got != "1 1" {
+		t.Errorf("DR deployment %s/db: replicas and ready = %q, want \"1 1\"", appDR, got)
+	}
+	if have := dataSums(t, dr, appDR, appPod(t, dr, appDR), "./starts.log"); have != want {
+		t.Errorf("DR data differs from the last synced data\nprod:\n%s\ndr:\n%s", want, have)
+	}
+	resume()
+	// The source was never touched: its app still runs (the failback stops it first).
+	if got := kubectl(t, prod, "", "-n", app, "get", "deployment", "db", "-o", `jsonpath={.spec.replicas}`); got != "1" {
+		t.Errorf("prod deployment %s/db has %s replicas after an unplanned failover, want 1 (untouched)", app, got)
+	}
+}
+
+// stopAPIServer stops c's kube-apiserver with SIGSTOP and returns the
+// function that resumes it (idempotent).
+func stopAPIServer(t *testing.T, c *lab.Cluster) func() {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(c.Kubeconfig), "pids", "kube-apiserver.pid")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("kube-apiserver pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(data))[0])
+	if err != nil {
+		t.Fatalf("kube-apiserver pid in %s: %v", path, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("stop kube-apiserver (pid %d): %v", pid, err)
+	}
+	t.Logf("%s kube-apiserver (pid %d) stopped", c.Name, pid)
+	resumed := false
+	return func() {
+		if !resumed {
+			resumed = true
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Errorf("resume kube-apiserver (pid %d): %v", pid, err)
+			}
+		}
+	}
+}
