@@ -53,7 +53,7 @@ bench-resources: tools ## resource replication benchmark: 1,000 ConfigMaps, 200 
 	go test -tags bench -run '^$$' -bench Resources -benchtime 1x ./test/bench/resources/
 
 .PHONY: bench-orchestration
-bench-orchestration: lab-up ## PVC sync orchestration in the lab: overhead to first byte, 50 PVCs at concurrentSyncs 5, kill cost, copy methods and restore points on 1 GiB
+bench-orchestration: lab-up ## PVC sync orchestration in the lab: overhead to first byte, 50 PVCs at concurrentSyncs 5, kill cost, copy methods and restore points on 1 GiB, drill and failover RTO
 	go test -tags 'e2e bench' -run '^$$' -bench Orchestration -benchtime 1x -timeout 30m ./test/e2e/
 
 .PHONY: run

@@ -41,7 +41,8 @@ import (
 // same real setup as TestPVCSync (setupPVCSync): overhead of one small PVC,
 // kill cost of a worker killed at half of a 1 GiB transfer, a 50-PVC
 // Replication fan-out with concurrentSyncs 5 on an out-of-process worker,
-// and what Snapshot and Clone copies and restore points add to a 1 GiB sync.
+// what Snapshot and Clone copies and restore points add to a 1 GiB sync,
+// and the RTO of a drill and of a planned failover of the demo app.
 //
 // The PVCSync helpers take a *testing.T; the benchmark runs its body as a
 // test through testing.RunTests so they are reused unchanged, and reports
@@ -82,11 +83,18 @@ type benchMetric struct {
 type reportFunc func(name string, v float64, unit, what string)
 
 func runOrchestrationBench(t *testing.T, report reportFunc) {
-	e := setupPVCSync(t)
-	bin := buildWorker(t)
-	// DRS_BENCH_ONLY=overhead,kill,scale,copy runs some parts only (default all).
+	// DRS_BENCH_ONLY=overhead,kill,scale,copy,recovery runs some parts only (default all).
 	only := os.Getenv("DRS_BENCH_ONLY")
 	part := func(name string) bool { return only == "" || strings.Contains(only, name) }
+	if part("recovery") {
+		// First: it deploys dr-syncer into dr and removes it, CRDs included.
+		t.Run("Recovery", func(t *testing.T) { benchRecovery(t, report) })
+	}
+	if !part("overhead") && !part("kill") && !part("scale") && !part("copy") {
+		return
+	}
+	e := setupPVCSync(t)
+	bin := buildWorker(t)
 	if part("overhead") {
 		t.Run("Overhead", func(t *testing.T) { benchOverhead(t, e, report) })
 	}
