@@ -6,7 +6,7 @@ LAB_CLUSTERS ?= prod dr
 export ROOT DRSYNCER_CACHE LAB_CLUSTERS
 
 LAB_SH := $(ROOT)/hack/lab
-E2E_TIMEOUT ?= 30m
+E2E_TIMEOUT ?= 40m
 
 .PHONY: lab-up lab-down lab-images lab-check-clean demo test-lab test-lab-down
 
