@@ -125,12 +125,7 @@ func (r *recoveryRun) copyPVCs(ctx workflow.Context, plan contract.ReplicationPl
 		}).Get(ctx, &points); err != nil {
 			return "", err
 		}
-		newest := map[string]contract.RestorePoint{}
-		for _, p := range points {
-			if cur, ok := newest[p.PVC]; !ok || p.CopiedAt.After(cur.CopiedAt) {
-				newest[p.PVC] = p
-			}
-		}
+		newest := newestPoints(points)
 		futures := map[string]workflow.ChildWorkflowFuture{}
 		for _, pvc := range list.Names {
 			childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -186,6 +181,17 @@ func (r *recoveryRun) check(ctx workflow.Context, scratch contract.WorkloadsInpu
 		}
 		return fmt.Sprintf("%q passed in %s", strings.Join(c.Command, " "), strings.Join(res.Pods, ", ")), err
 	})
+}
+
+// newestPoints is each DR PVC's newest restore point.
+func newestPoints(points []contract.RestorePoint) map[string]contract.RestorePoint {
+	newest := map[string]contract.RestorePoint{}
+	for _, p := range points {
+		if cur, ok := newest[p.PVC]; !ok || p.CopiedAt.After(cur.CopiedAt) {
+			newest[p.PVC] = p
+		}
+	}
+	return newest
 }
 
 // describeSources says where each PVC's drill copy came from, in name order.
