@@ -71,6 +71,12 @@ const (
 	// ErrTypeRestorePointUnusable: the restore point's snapshot is not one
 	// another namespace can use (no bound content, or no snapshot handle).
 	ErrTypeRestorePointUnusable = "RestorePointUnusable"
+	// ErrTypeClaimNotReplaceable: a failover cannot replace the DR PVC in
+	// place from a restore point and be sure to keep its live data (it is
+	// bound to no volume that could be kept, or the kept volume's record is
+	// missing or ambiguous), or it already replaced it from another point;
+	// the claim and its volume are left for a person to look at.
+	ErrTypeClaimNotReplaceable = "ClaimNotReplaceable"
 )
 
 // Error types of the DR-copy guards: each stops a step that would delete or

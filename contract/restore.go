@@ -146,3 +146,23 @@ type DRLocation struct {
 	Destination ClusterRef `json:"destination"`
 	Namespace   string     `json:"namespace"`
 }
+
+// ReplaceFromPointInput replaces a DR PVC's live data with one of its
+// restore points, in place (same PVC name, same namespace), for a failover
+// whose last sync did not complete.
+type ReplaceFromPointInput struct {
+	Op          Operation    `json:"op"`          // the failover's workflow ID and run ID; marks what the step changes
+	DR          PVCRef       `json:"dr"`          // the DR PVC
+	Replication string       `json:"replication"` // "<ns>/<name>", as restore points are labelled
+	Point       RestorePoint `json:"point"`       // one of the DR PVC's restore points (a VolumeSnapshot in DR.Namespace)
+}
+
+// ReplaceFromPointResult is the DR PVC made again from a restore point, and
+// where its former data is.
+type ReplaceFromPointResult struct {
+	PVC   string `json:"pvc"`   // the DR PVC, as cluster/namespace/name
+	Point string `json:"point"` // the restore point's name
+	// RetainedVolume is the PV that held the live copy: kept (reclaim
+	// policy Retain), labelled, for a person to inspect or delete.
+	RetainedVolume string `json:"retainedVolume"`
+}

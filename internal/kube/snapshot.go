@@ -44,6 +44,28 @@ const (
 	AnnotationRestoredFrom = "dr-syncer.io/restored-from"
 )
 
+// Marks of the volume that held a DR PVC's live data before a failover
+// replaced the claim in place from a restore point. The volume is kept
+// (reclaim policy Retain): nothing of dr-syncer ever deletes it, and these
+// let a person find it, see what it was and bind or delete it.
+const (
+	// LabelReplacedBy is OperationID(<workflow ID>) of the failover that
+	// replaced the claim: `kubectl get pv -l dr-syncer.io/replaced-by`.
+	LabelReplacedBy = "dr-syncer.io/replaced-by"
+	// AnnotationReplacedClaim is the claim the volume belonged to, as
+	// "<namespace>/<name>", and AnnotationReplacedFrom the restore point
+	// that replaced its data, as AnnotationRestoredFrom says it.
+	AnnotationReplacedClaim = "dr-syncer.io/replaced-claim"
+	AnnotationReplacedFrom  = "dr-syncer.io/replaced-from"
+	// AnnotationReplacedClaimRecord is the claim's JSON (metadata without
+	// its identity and binding, and spec): once the claim is gone, the
+	// replacement is made from it, and a person can read what it was.
+	AnnotationReplacedClaimRecord = "dr-syncer.io/replaced-claim-record"
+	// AnnotationReplacedReclaimPolicy is the volume's reclaim policy before
+	// it was set to Retain: what deleting the volume would have done.
+	AnnotationReplacedReclaimPolicy = "dr-syncer.io/replaced-reclaim-policy"
+)
+
 // ChooseSnapshotClass picks the VolumeSnapshotClass for a volume of driver:
 // wanted when named (it must be that driver's), else the driver's default,
 // else its only class. problem says what is missing and what to create.
