@@ -79,7 +79,13 @@ func Failover(ctx workflow.Context, in contract.FailoverInput) (result contract.
 		r.skip(ctx, contract.StepScaleDownSource, "source unreachable: its workloads could not be stopped; stop them before it comes back, or run drsyncer failback, which stops them first")
 	}
 	if in.FromRestorePoints {
-		r.skip(ctx, contract.StepRestorePoints, restorePointsSkipReason(t))
+		var asOf time.Time
+		if result.Restored, asOf, err = r.restoreFromPoints(ctx, t, result.Mode); err != nil {
+			return r.failoverResult(result), err
+		}
+		if !asOf.IsZero() {
+			result.DataAsOf = asOf // DR now holds the restore points' data
+		}
 	}
 
 	scaleUpBegan = true
@@ -204,14 +210,6 @@ func (r *recoveryRun) settleFailover(ctx workflow.Context, state contract.Failov
 	}
 	_ = r.step(ctx, contract.StepRecordState, func() (string, error) { return state.State, recordState(ctx, state) })
 	return r.failoverResult(result)
-}
-
-// restorePointsSkipReason says why restoring from restore points did not run.
-func restorePointsSkipReason(t contract.RecoveryTarget) string {
-	if t.LastSyncComplete {
-		return "the last sync completed: the live DR copy is the newest data"
-	}
-	return "restoring in place from restore points is not supported yet: the live DR copy is used; restore a PVC with drsyncer restore"
 }
 
 func (r *recoveryRun) failoverResult(res contract.FailoverResult) contract.FailoverResult {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/dr-syncer/dr-syncer/activities/pointintime"
 	"github.com/dr-syncer/dr-syncer/activities/recovery"
 	"github.com/dr-syncer/dr-syncer/contract"
 )
@@ -191,4 +192,66 @@ func TestFailoverUnplannedSyncStillCleaningUp(t *testing.T) {
 	require.NoError(t, s.env.GetWorkflowResult(&res))
 	assert.Contains(t, res.Steps[3].Detail, "still cleaning up")
 	assert.Equal(t, contract.StateFailedOver, s.lastState(t).State)
+}
+
+// TestFailoverFromRestorePoints: the last sync did not complete, so each
+// DR PVC with a restore point is replaced from its newest one before DR
+// starts; a PVC without one keeps its live copy; DR's data is as old as
+// the oldest point used.
+func TestFailoverFromRestorePoints(t *testing.T) {
+	target := recoveryTarget
+	target.LastSyncComplete = false
+	s := newRecoverySuite(t, target)
+	var snaps *pointintime.SnapshotActivities
+	s.env.RegisterActivity(snaps)
+	older := contract.RestorePoint{Name: "data-rp-1", PVC: "data", CopiedAt: time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)}
+	newest := contract.RestorePoint{Name: "data-rp-2", PVC: "data", CopiedAt: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)}
+	s.env.OnActivity(snaps.ListRestorePoints, mockAny, contract.ListRestorePointsInput{Cluster: dstCluster, Namespace: "shop-dr",
+		Replication: replRef.String()}).Return([]contract.RestorePoint{newest, older}, nil)
+	s.env.OnActivity(snaps.ReplaceFromRestorePoint, mockAny, contract.ReplaceFromPointInput{
+		Op: contract.Operation{WorkflowID: recoveryID, RunID: "default-test-run-id"}, DR: contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"},
+		Replication: replRef.String(), Point: newest,
+	}).Return(contract.ReplaceFromPointResult{PVC: "dr/shop-dr/data", Point: newest.Name, RetainedVolume: "pv-1"}, nil).Once()
+	s.env.ExecuteWorkflow(contract.FailoverName, contract.FailoverInput{Replication: replRef, SourceUnreachable: true, FromRestorePoints: true})
+	require.NoError(t, s.env.GetWorkflowError())
+	var res contract.FailoverResult
+	require.NoError(t, s.env.GetWorkflowResult(&res))
+	assert.Equal(t, []string{"data"}, res.Restored)
+	assert.Equal(t, newest.CopiedAt, res.DataAsOf)
+	assert.Less(t, indexOf(s.steps, "ReplaceFromRestorePoint"), indexOf(s.steps, "ScaleUpCopies"), "replaced before DR starts")
+}
+
+// TestFailoverFromRestorePointsNotNeeded: after a complete sync (or a
+// planned failover's final sync) the live copy is the newest data.
+func TestFailoverFromRestorePointsNotNeeded(t *testing.T) {
+	for name, in := range map[string]contract.FailoverInput{
+		"planned":                    {Replication: replRef, FromRestorePoints: true},
+		"unplanned, last sync whole": {Replication: replRef, FromRestorePoints: true, SourceUnreachable: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newRecoverySuite(t, recoveryTarget)
+			s.env.ExecuteWorkflow(contract.FailoverName, in)
+			require.NoError(t, s.env.GetWorkflowError())
+			var res contract.FailoverResult
+			require.NoError(t, s.env.GetWorkflowResult(&res))
+			assert.Empty(t, res.Restored)
+			var step contract.Step
+			for _, st := range res.Steps {
+				if st.Name == contract.StepRestorePoints {
+					step = st
+				}
+			}
+			assert.Equal(t, contract.StepSkipped, step.State)
+			assert.Contains(t, step.Detail, "completed")
+		})
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
 }

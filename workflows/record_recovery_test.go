@@ -25,16 +25,18 @@ func recoveryScript() map[string]any {
 	}
 	return map[string]any{
 		"LocateRecovery": func(_ context.Context, ref contract.ObjectRef) (contract.RecoveryTarget, error) {
-			side, source := contract.SideSource, "prod"
+			side, source, complete := contract.SideSource, "prod", true
 			switch ref.Name {
 			case "shop-failed-over":
 				side = contract.SideDestination
 			case "shop-lost":
 				source = "lost"
+			case "shop-cut-off":
+				source, complete = "lost", false
 			}
 			return contract.RecoveryTarget{Replication: ref, Source: contract.ClusterRef{Namespace: ref.Namespace, Name: source},
 				Destination: contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"}, SourceNamespace: "shop", DestinationNamespace: "shop",
-				Mode: "Scheduled", ActiveSide: side, DataAsOf: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), LastSyncComplete: true}, nil
+				Mode: "Scheduled", ActiveSide: side, DataAsOf: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), LastSyncComplete: complete}, nil
 		},
 		"ProbeCluster": func(_ context.Context, c contract.ClusterRef) error {
 			if c.Name == "lost" {
@@ -54,6 +56,9 @@ func recoveryScript() map[string]any {
 		"WaitWorkloads":          func(context.Context, contract.WaitReadyInput) error { return nil },
 		"CreateScratchNamespace": func(context.Context, contract.WorkloadsInput) error { return nil },
 		"DeleteScratchNamespace": func(context.Context, contract.WorkloadsInput) error { return nil },
+		"ReplaceFromRestorePoint": func(_ context.Context, in contract.ReplaceFromPointInput) (contract.ReplaceFromPointResult, error) {
+			return contract.ReplaceFromPointResult{PVC: in.DR.String(), Point: in.Point.Name, RetainedVolume: "pv-" + in.DR.Name}, nil
+		},
 	}
 }
 
@@ -89,4 +94,22 @@ func TestRecordHistoriesRecovery(t *testing.T) {
 	for _, c := range []string{"prod", "dr"} {
 		_ = tp.Client.TerminateWorkflow(ctx, contract.ClusterSemaphoreID(contract.ClusterRef{Namespace: ref.Namespace, Name: c}), "", "recorded")
 	}
+}
+
+// TestRecordHistoriesRecoveryRestorePoints records an unplanned failover
+// whose last sync did not complete, restoring the DR PVCs from their
+// newest restore points. `-run 'TestRecordHistoriesRecoveryRestorePoints$'`.
+func TestRecordHistoriesRecoveryRestorePoints(t *testing.T) {
+	tp := startRecorder(t, func(context.Context, contract.TransferInput) (contract.TransferResult, error) {
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop-cut-off"}
+	r, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.FailoverWorkflowID(ref.Namespace, ref.Name, "record"),
+		TaskQueue: tp.TaskQueue}, contract.FailoverName, contract.FailoverInput{Replication: ref, FromRestorePoints: true})
+	require.NoError(t, err)
+	var res contract.FailoverResult
+	require.NoError(t, r.Get(ctx, &res))
+	require.NotEmpty(t, res.Restored)
+	saveHistory(t, tp.Client, "failover-from-restore-points", r.GetID(), r.GetRunID())
 }

@@ -81,10 +81,10 @@ func parseFailover(args []string, errOut io.Writer, now time.Time) (contract.Fai
 	in := contract.FailoverInput{}
 	replicas := replicasFlag{}
 	var op operationFlags
-	fs.BoolVar(&in.SourceUnreachable, "source-unreachable", false, "the source cluster is lost: skip every source step (pause, final sync, scale-down) without trying it; "+
+	fs.BoolVar(&in.SourceUnreachable, "source-unreachable", false, "the source cluster is lost: skip every source step (final sync, scale-down) without trying it; "+
 		"without this flag the failover tries the source and goes unplanned only when it does not answer")
 	fs.BoolVar(&in.FromRestorePoints, "from-restore-points", false, "restore each DR PVC from its latest restore point when the last sync did not complete, rather than use the partly synced copy "+
-		"(a worker without support for it skips the step, says so, and uses the live DR copy)")
+		"(the live copy's volume is kept: reclaim policy Retain, labelled dr-syncer.io/replaced-by; a PVC without a restore point keeps its live copy)")
 	fs.Var(replicas, "replicas", "DR replicas of one workload, `KIND/NAME=N` (Deployment or StatefulSet), instead of the source's recorded replicas; repeat for more workloads")
 	op.register(fs, "failover", "the DR workloads")
 	ref, err := parseOperation(fs, "failover", args)
