@@ -105,7 +105,7 @@ func Failover(ctx workflow.Context, in contract.FailoverInput) (result contract.
 	state.ActiveSide, state.State, state.CompletedAt = contract.SideDestination, contract.StateFailedOver, now
 	state.RTO, state.DataAge = result.RTO, result.DataAge
 	err = r.step(ctx, contract.StepRecordState, func() (string, error) {
-		return fmt.Sprintf("%s: RTO %s, data age %s", contract.StateFailedOver, result.RTO, result.DataAge), recordState(ctx, state)
+		return fmt.Sprintf("%s: RTO %s, data age %s", contract.StateFailedOver, result.RTO.Round(100*time.Millisecond), result.DataAge.Round(100*time.Millisecond)), recordState(ctx, state)
 	})
 	return r.failoverResult(result), err
 }

@@ -184,6 +184,11 @@ func (e *apiEnv) testLocate(t *testing.T) {
 	assert.True(t, target.LastSyncComplete)
 	assert.Equal(t, contract.SideSource, target.ActiveSide, "no failover yet")
 
+	r.Status.CurrentRun = &drv1.WorkflowRef{WorkflowID: "replication/x/shop/continuous-4"}
+	require.NoError(t, e.c.Status().Update(ctx, r))
+	require.NoError(t, run(t, e.a, e.a.LocateRecovery, ref, &target))
+	assert.False(t, target.LastSyncComplete, "a sync still running may be writing DR")
+
 	err := run(t, e.a, e.a.LocateRecovery, contract.ObjectRef{Namespace: r.Namespace, Name: "gone"}, nil)
 	assert.Equal(t, contract.ErrTypeInvalidSpec, nonRetryable(t, err))
 	assert.ErrorContains(t, err, "Replication dr-syncer-system/gone: not found")

@@ -54,7 +54,9 @@ func recoveryTarget(res *resolve.Resolved) contract.RecoveryTarget {
 		ActiveSide:           contract.SideSource,
 		SourceProblem:        clusterProblem(res.Source),
 		DataAsOf:             dataAsOf(&r.Status),
-		LastSyncComplete:     r.Status.LastRun != nil && r.Status.LastRun.Result == runCompleted,
+		// A sync still running may be writing DR this moment: DR is whole
+		// only if the last run completed and none is running.
+		LastSyncComplete: r.Status.LastRun != nil && r.Status.LastRun.Result == runCompleted && r.Status.CurrentRun == nil,
 	}
 	if f := r.Status.Failover; f != nil && f.ActiveSide != "" {
 		t.ActiveSide = f.ActiveSide

@@ -28,26 +28,8 @@ func TestLabDrill(t *testing.T) {
 	appDR := app + "-dr"
 	prod, dr, root := deployedLab(t, app)
 	srcPod := deployDemoApp(t, prod, app)
-	kubectl(t, dr, "", "apply", "-f", root+"/hack/lab/demo/clusters.yaml")
-	kubectl(t, dr, fmt.Sprintf(`apiVersion: dr-syncer.io/v1alpha1
-kind: Replication
-metadata: {name: %[1]s, namespace: %[3]s}
-spec:
-  clusterMappingRef: {name: prod-to-dr}
-  sourceNamespace: %[1]s
-  destinationNamespace: %[2]s
-  replicationMode: Continuous
-  continuous: {backgroundSyncInterval: 10s, watchResources: false}
-  resourceTypes: ["*"]
-  pvcConfig:
-    syncData: true
-    storageClassMappings: [{from: standard, to: csi-hostpath}]
-    restorePoints: {keep: 2}
-`, app, appDR, sys), "apply", "-f", "-")
-	pollUntil(t, 4*time.Minute, "a restore point of "+appDR+"/data", func() (bool, string) {
-		st := kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o", `jsonpath={.status.restorePoints[0].points[0].name}`)
-		return st != "", st
-	})
+	applyCSIReplication(t, dr, root, app, appDR, "replicationMode: Continuous\n  continuous: {backgroundSyncInterval: 10s, watchResources: false}")
+	waitRestorePoint(t, dr, app, appDR)
 	drBefore := kubectl(t, dr, "", "-n", appDR, "get", "deployment,pvc", "-o",
 		`jsonpath={range .items[*]}{.kind}/{.metadata.name} {.metadata.uid} {.spec.replicas}{"\n"}{end}`)
 	syncsBefore := successfulSyncs(t, dr, app)
@@ -104,4 +86,35 @@ func temporalAddress(t *testing.T, dr *lab.Cluster) string {
 	t.Helper()
 	host := strings.TrimPrefix(kubectl(t, dr, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"), "https://")
 	return strings.Split(host, ":")[0] + ":7233"
+}
+
+// applyCSIReplication applies the demo's clusters and a Replication of
+// app into appDR on the lab's CSI class, keeping two restore points per
+// PVC; mode is the spec's mode lines.
+func applyCSIReplication(t *testing.T, dr *lab.Cluster, root, app, appDR, mode string) {
+	t.Helper()
+	kubectl(t, dr, "", "apply", "-f", root+"/hack/lab/demo/clusters.yaml")
+	kubectl(t, dr, fmt.Sprintf(`apiVersion: dr-syncer.io/v1alpha1
+kind: Replication
+metadata: {name: %[1]s, namespace: %[3]s}
+spec:
+  clusterMappingRef: {name: prod-to-dr}
+  sourceNamespace: %[1]s
+  destinationNamespace: %[2]s
+  %[4]s
+  resourceTypes: ["*"]
+  pvcConfig:
+    syncData: true
+    storageClassMappings: [{from: standard, to: csi-hostpath}]
+    restorePoints: {keep: 2}
+`, app, appDR, sys, mode), "apply", "-f", "-")
+}
+
+// waitRestorePoint waits until a sync has left a restore point of appDR/data.
+func waitRestorePoint(t *testing.T, dr *lab.Cluster, app, appDR string) {
+	t.Helper()
+	pollUntil(t, 4*time.Minute, "a restore point of "+appDR+"/data", func() (bool, string) {
+		st := kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o", `jsonpath={.status.restorePoints[0].points[0].name}`)
+		return st != "", st
+	})
 }

@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -165,45 +167,76 @@ func killWorker(t *testing.T, dr *lab.Cluster) {
 
 // TestLabFailoverUnplanned fails over with prod's kube-apiserver stopped
 // (SIGSTOP: it holds its connections and answers nothing, as a hung or
-// partitioned control plane does). The failover finds the source
-// unreachable, skips every source step and says so, and brings the app up
-// in DR on the last synced data.
+// partitioned control plane does) while a sync is running, cut off by the
+// disaster. `drsyncer failover --from-restore-points` finds the source
+// unreachable, skips every source step and says so, cancels the cut-off
+// sync, replaces the DR PVC in place from its newest restore point (the
+// live copy's volume kept), and brings the app up in DR on that data.
 func TestLabFailoverUnplanned(t *testing.T) {
 	app := fmt.Sprintf("drs-ufo-%06x", rand.IntN(1<<24))
 	appDR := app + "-dr"
 	prod, dr, root := deployedLab(t, app)
 	srcPod := deployDemoApp(t, prod, app)
-	applyDemoReplication(t, dr, root, app, appDR)
+	applyCSIReplication(t, dr, root, app, appDR, "replicationMode: Manual")
 	syncNowCompleted(t, dr, app, "first", 150*time.Second)
+	waitRestorePoint(t, dr, app, appDR)
 	want := dataSums(t, prod, app, srcPod, "./starts.log")
+	t.Cleanup(func() { deleteRetainedVolumes(t, dr) })
 
 	resume := stopAPIServer(t, prod)
 	t.Cleanup(resume) // before undeploy.sh, which needs prod
-	start := time.Now()
-	kubectl(t, dr, "", "-n", sys, "annotate", "replication", app, "dr-syncer.io/failover=lost", "--overwrite")
-	var st string
-	pollUntil(t, 4*time.Minute, "Replication "+app+" failed over", func() (bool, string) {
-		st = kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o",
-			`jsonpath={.status.failover.state}|{.status.failover.mode}|{.status.failover.dataAge}|{.status.failover.message}`)
-		if strings.HasPrefix(st, "FailoverCanceled|") {
-			t.Fatalf("failover of %s was cancelled: %s", app, st)
-		}
-		return strings.HasPrefix(st, "FailedOver|"), st
+	kubectl(t, dr, "", "-n", sys, "annotate", "replication", app, "dr-syncer.io/sync-now=cut-off", "--overwrite")
+	pollUntil(t, time.Minute, "the sync the disaster cuts off is running", func() (bool, string) {
+		st := kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o", `jsonpath={.status.currentRun.workflowID}`)
+		return strings.HasSuffix(st, "/cut-off"), st
 	})
-	t.Logf("failover annotation → FailedOver in %.1fs with prod's API server stopped; status %s", time.Since(start).Seconds(), st)
-	if f := strings.SplitN(st, "|", 4); f[1] != "Unplanned" || f[2] == "" || !strings.Contains(f[3], "every source step is skipped") {
-		t.Errorf("status.failover = %q, want mode Unplanned, a data age, and a message saying the source steps were skipped", st)
+
+	bin := buildCommand(t, "drsyncer")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, bin, "--temporal-address", temporalAddress(t, dr), "failover", sys+"/"+app,
+		"--from-restore-points", "--id", "lost").CombinedOutput()
+	t.Logf("drsyncer failover --from-restore-points (%.1fs):\n%s", time.Since(start).Seconds(), out)
+	if err != nil {
+		t.Fatalf("drsyncer failover: %v", err)
+	}
+	for _, want := range []string{"every source step is skipped", "FinalSync skipped", "ScaleDownSource skipped", "✓ RestoreFromRestorePoints", "✓ WaitReady"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("drsyncer failover output lacks %q", want)
+		}
+	}
+	st := kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o",
+		`jsonpath={.status.failover.state}|{.status.failover.mode}|{.status.failover.dataAge}|{.status.failover.message}`)
+	if f := strings.SplitN(st, "|", 4); f[0] != "FailedOver" || f[1] != "Unplanned" || f[2] == "" || !strings.Contains(f[3], "every source step is skipped") {
+		t.Errorf("status.failover = %q, want FailedOver, mode Unplanned, a data age, and a message saying the source steps were skipped", st)
 	}
 	if got := kubectl(t, dr, "", "-n", appDR, "get", "deployment", "db", "-o", `jsonpath={.spec.replicas} {.status.readyReplicas}`); got != "1 1" {
 		t.Errorf("DR deployment %s/db: replicas and ready = %q, want \"1 1\"", appDR, got)
 	}
+	if got := kubectl(t, dr, "", "-n", appDR, "get", "pvc", "data", "-o", `jsonpath={.spec.dataSource.kind}`); got != "VolumeSnapshot" {
+		t.Errorf("DR PVC %s/data comes from %q, want a VolumeSnapshot (its restore point)", appDR, got)
+	}
+	if got := kubectl(t, dr, "", "get", "pv", "-l", "dr-syncer.io/replaced-by", "-o",
+		`jsonpath={range .items[*]}{.spec.persistentVolumeReclaimPolicy} {.metadata.annotations.dr-syncer\.io/replaced-claim}{"\n"}{end}`); got != "Retain "+appDR+"/data\n" {
+		t.Errorf("kept volumes of replaced DR PVCs = %q, want the live copy's, Retain, naming %s/data", got, appDR)
+	}
 	if have := dataSums(t, dr, appDR, appPod(t, dr, appDR), "./starts.log"); have != want {
-		t.Errorf("DR data differs from the last synced data\nprod:\n%s\ndr:\n%s", want, have)
+		t.Errorf("DR data differs from the restore point's\nprod:\n%s\ndr:\n%s", want, have)
 	}
 	resume()
 	// The source was never touched: its app still runs (the failback stops it first).
 	if got := kubectl(t, prod, "", "-n", app, "get", "deployment", "db", "-o", `jsonpath={.spec.replicas}`); got != "1" {
 		t.Errorf("prod deployment %s/db has %s replicas after an unplanned failover, want 1 (untouched)", app, got)
+	}
+}
+
+// deleteRetainedVolumes deletes the volumes a test's in-place restores
+// kept, with their data: Delete again, then the PV.
+func deleteRetainedVolumes(t *testing.T, dr *lab.Cluster) {
+	for _, pv := range strings.Fields(kubectl(t, dr, "", "get", "pv", "-l", "dr-syncer.io/replaced-by", "-o", "jsonpath={.items[*].metadata.name}")) {
+		kubectl(t, dr, "", "patch", "pv", pv, "-p", `{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}`)
+		kubectl(t, dr, "", "delete", "pv", pv, "--wait=false", "--ignore-not-found")
 	}
 }
 
