@@ -37,6 +37,8 @@ What to look at:
   replication status     kubectl --kubeconfig $LAB/$CTL/kubeconfig -n $SYS get repl,remoteclusters,clustermappings
                          kubectl --kubeconfig $LAB/$CTL/kubeconfig -n $SYS describe repl $APP_NS
   sync again             kubectl --kubeconfig $LAB/$CTL/kubeconfig -n $SYS annotate repl $APP_NS dr-syncer.io/sync-now="\$(date +%s)" --overwrite
+  drill, fail over, back make build; bin/drsyncer --temporal-address $TEMPORAL_ADDR drill $SYS/$APP_NS
+                         bin/drsyncer --temporal-address $TEMPORAL_ADDR failover $SYS/$APP_NS   (then: failback $SYS/$APP_NS)
   dr-syncer logs         kubectl --kubeconfig $LAB/$CTL/kubeconfig -n $SYS logs deploy/dr-syncer-controller   (and deploy/dr-syncer-worker)
   agent in $SRC          kubectl --kubeconfig $LAB/$SRC/kubeconfig -n dr-syncer get ds,pods -o wide
   source app             kubectl --kubeconfig $LAB/$SRC/kubeconfig -n $APP_NS get deploy,pods,pvc
