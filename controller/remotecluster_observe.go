@@ -54,7 +54,7 @@ type remoteClusterObservation struct {
 func (r *RemoteClusterReconciler) observe(ctx context.Context, rc *drv1.RemoteCluster, now time.Time) (remoteClusterObservation, error) {
 	obs := remoteClusterObservation{Cluster: rc}
 	// The Replication reconciler's check, so both kinds say the same thing.
-	problem, err := (&ReplicationReconciler{APIReader: r.APIReader}).checkKubeconfig(ctx, rc)
+	problem, err := (&ReplicationReconciler{APIReader: r.APIReader, Kubeconfigs: r.Kubeconfigs}).checkKubeconfig(ctx, rc)
 	if err != nil {
 		return obs, err
 	}

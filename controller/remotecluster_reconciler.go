@@ -44,7 +44,9 @@ type RemoteClusterReconciler struct {
 	Client client.Client
 	// APIReader reads Secrets and ClusterMappings uncached.
 	APIReader client.Reader
-	Temporal  AgentTemporal
+	// Kubeconfigs says which RemoteCluster kubeconfigs are accepted.
+	Kubeconfigs kube.KubeconfigPolicy
+	Temporal    AgentTemporal
 	Prober    ClusterProber
 	Recorder  events.EventRecorder
 	// PollInterval is how often a running rollout is read; DefaultPollInterval when zero.

@@ -76,10 +76,11 @@ func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.
 }
 
 // checkKubeconfig makes sure the RemoteCluster's kubeconfig Secret and key
-// exist, with the reader the worker connects with. It reads through the API
+// exist and the policy accepts the kubeconfig, with the reader the worker
+// connects with. It reads through the API
 // reader, so the controller does not cache every Secret of the cluster.
 func (r *ReplicationReconciler) checkKubeconfig(ctx context.Context, rc *drv1.RemoteCluster) (string, error) {
-	_, err := kube.ReadKubeconfig(ctx, r.APIReader, rc)
+	_, err := kube.ReadKubeconfig(ctx, r.APIReader, rc, r.Kubeconfigs)
 	var problem *kube.ClusterRefProblem
 	if errors.As(err, &problem) {
 		return problem.Message, nil

@@ -53,7 +53,9 @@ type ReplicationReconciler struct {
 	Client client.Client
 	// APIReader reads kubeconfig Secrets uncached.
 	APIReader client.Reader
-	Temporal  ReplicationTemporal
+	// Kubeconfigs says which RemoteCluster kubeconfigs are accepted.
+	Kubeconfigs kube.KubeconfigPolicy
+	Temporal    ReplicationTemporal
 	Recorder  events.EventRecorder
 	// PollInterval is how often an open run is read; DefaultPollInterval when zero.
 	PollInterval time.Duration
@@ -134,7 +136,7 @@ func (r *ReplicationReconciler) updateSourceWatch(ctx context.Context, repl *drv
 		r.Watches.Stop(ref)
 		return nil
 	}
-	config, err := kube.NewClusters(r.APIReader).Config(ctx, repl.Namespace, obs.SourceCluster)
+	config, err := kube.NewClusters(r.APIReader, r.Kubeconfigs).Config(ctx, repl.Namespace, obs.SourceCluster)
 	if err != nil {
 		return fmt.Errorf("watch the source of Replication %s: %w", ref, err)
 	}

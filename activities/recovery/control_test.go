@@ -89,7 +89,7 @@ func finalizeNamespace(t *testing.T, cs kubernetes.Interface, name string) {
 // RemoteCluster's kubeconfig as the activities read it.
 func (e *apiEnv) restConfig(t *testing.T) *rest.Config {
 	t.Helper()
-	cfg, err := kube.NewClusters(e.c).Config(context.Background(), e.dr.Namespace, e.dr.Name)
+	cfg, err := kube.NewClusters(e.c, kube.KubeconfigPolicy{}).Config(context.Background(), e.dr.Namespace, e.dr.Name)
 	require.NoError(t, err)
 	return cfg
 }

@@ -37,7 +37,7 @@ func TestAgainstAnAPIServer(t *testing.T) {
 	cluster.RegisterRemoteCluster(t, testenv.ControlNamespace, cluster)
 	e := &apiEnv{
 		c:  cluster.Client,
-		a:  &recovery.RecoveryActivities{Control: cluster.Client, Clusters: kube.NewClusters(cluster.Client)},
+		a:  &recovery.RecoveryActivities{Control: cluster.Client, Clusters: kube.NewClusters(cluster.Client, kube.KubeconfigPolicy{})},
 		dr: contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
 	}
 	t.Run("source workloads are stopped, recorded once, and restored", e.testSourceWorkloads)

@@ -68,7 +68,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := setupReconcilers(mgr, &starter.Starter{Client: tc, Namespace: common.Temporal.Namespace, TaskQueue: common.Temporal.TaskQueue}); err != nil {
+	if err := setupReconcilers(mgr, &starter.Starter{Client: tc, Namespace: common.Temporal.Namespace, TaskQueue: common.Temporal.TaskQueue}, common.Kubeconfigs); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -82,12 +82,13 @@ func run(args []string, stderr io.Writer) error {
 }
 
 // setupReconcilers registers the reconcilers with the manager.
-func setupReconcilers(mgr ctrl.Manager, s *starter.Starter) error {
+func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.KubeconfigPolicy) error {
 	replications := &controller.ReplicationReconciler{
 		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Temporal:  s,
-		Recorder:  mgr.GetEventRecorder("dr-syncer-controller"),
+		APIReader:   mgr.GetAPIReader(),
+		Kubeconfigs: kubeconfigs,
+		Temporal:    s,
+		Recorder:    mgr.GetEventRecorder("dr-syncer-controller"),
 		Watches:   &controller.SourceWatches{Signal: s.SignalChange, Log: mgr.GetLogger().WithName("source-watch")},
 	}
 	if err := replications.SetupWithManager(mgr); err != nil {
@@ -95,11 +96,12 @@ func setupReconcilers(mgr ctrl.Manager, s *starter.Starter) error {
 	}
 	clusters := &controller.RemoteClusterReconciler{
 		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Temporal:  s,
+		APIReader:   mgr.GetAPIReader(),
+		Kubeconfigs: kubeconfigs,
+		Temporal:    s,
 		// The controller probes health itself: status must say whether the
 		// cluster is reachable even when no worker is running.
-		Prober:   kube.NewClusters(mgr.GetAPIReader()),
+		Prober:   kube.NewClusters(mgr.GetAPIReader(), kubeconfigs),
 		Recorder: mgr.GetEventRecorder("dr-syncer-controller"),
 	}
 	if err := clusters.SetupWithManager(mgr); err != nil {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
 )
 
@@ -23,6 +24,8 @@ type Common struct {
 	MetricsAddr string
 	Kubeconfig  string
 	Temporal    temporalconn.Options
+	// Kubeconfigs says which RemoteCluster kubeconfigs may be loaded.
+	Kubeconfigs kube.KubeconfigPolicy
 }
 
 // NewFlags is the flag set of the long-running binary name, writing usage
@@ -52,6 +55,9 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet, metricsAddr string) {
 	c.Log.Register(fs)
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", cliutil.Env("DRSYNCER_METRICS_ADDR", metricsAddr), "address to serve Prometheus /metrics on; empty disables (env DRSYNCER_METRICS_ADDR)")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", cliutil.Env("KUBECONFIG", ""), "kubeconfig of the cluster that holds the dr-syncer resources; empty uses ~/.kube/config or the in-cluster service account (env KUBECONFIG)")
+	fs.BoolVar(&c.Kubeconfigs.AllowExternal, kube.AllowExternalFlag, cliutil.Env("DRSYNCER_ALLOW_EXTERNAL_KUBECONFIG_CREDENTIALS", "") == "true",
+		"load RemoteCluster kubeconfigs that run a command (exec, auth-provider) or read a local file (tokenFile, certificate, key or CA paths); "+
+			"refused by default, since whoever writes a kubeconfig Secret could make this process run or read them (env DRSYNCER_ALLOW_EXTERNAL_KUBECONFIG_CREDENTIALS=true)")
 }
 
 // Logger builds the logger the flags ask for.

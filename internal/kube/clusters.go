@@ -27,6 +27,7 @@ var ErrInvalidClusterRef = errors.New("invalid cluster reference")
 // the RemoteClusters and their kubeconfig Secrets from the controller's cluster.
 type Clusters struct {
 	reader client.Reader
+	policy KubeconfigPolicy
 
 	mu    sync.Mutex
 	cache map[types.NamespacedName]cachedCluster
@@ -39,9 +40,10 @@ type cachedCluster struct {
 	snapshots  snapclient.Interface
 }
 
-// NewClusters returns a resolver that reads RemoteClusters through reader.
-func NewClusters(reader client.Reader) *Clusters {
-	return &Clusters{reader: reader, cache: map[types.NamespacedName]cachedCluster{}}
+// NewClusters returns a resolver that reads RemoteClusters through reader
+// and loads the kubeconfigs policy accepts.
+func NewClusters(reader client.Reader, policy KubeconfigPolicy) *Clusters {
+	return &Clusters{reader: reader, policy: policy, cache: map[types.NamespacedName]cachedCluster{}}
 }
 
 // Config returns the REST config of the RemoteCluster namespace/name.
@@ -82,7 +84,7 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 		}
 		return cachedCluster{}, fmt.Errorf("get RemoteCluster %s/%s: %w", namespace, name, err)
 	}
-	kubeconfig, err := ReadKubeconfig(ctx, c.reader, &rc)
+	kubeconfig, err := ReadKubeconfig(ctx, c.reader, &rc, c.policy)
 	if err != nil {
 		return cachedCluster{}, err
 	}
@@ -110,10 +112,11 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 }
 
 // ReadKubeconfig reads a RemoteCluster's kubeconfig from its Secret. A
-// missing Secret or key wraps ErrInvalidClusterRef, with a message that
-// says what to fix. The controller checks references with it and the
-// worker connects with it, so both say the same thing.
-func ReadKubeconfig(ctx context.Context, r client.Reader, rc *drv1.RemoteCluster) ([]byte, error) {
+// missing Secret or key, or a kubeconfig the policy refuses, wraps
+// ErrInvalidClusterRef, with a message that says what to fix. The
+// controller checks references with it and the worker connects with it,
+// so both say the same thing.
+func ReadKubeconfig(ctx context.Context, r client.Reader, rc *drv1.RemoteCluster, policy KubeconfigPolicy) ([]byte, error) {
 	ref := rc.Spec.KubeconfigSecretRef
 	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	if key.Namespace == "" {
@@ -131,6 +134,9 @@ func ReadKubeconfig(ctx context.Context, r client.Reader, rc *drv1.RemoteCluster
 	}
 	if len(secret.Data[dataKey]) == 0 {
 		return nil, &ClusterRefProblem{fmt.Sprintf("Secret %s has no key %q with the kubeconfig of RemoteCluster %s/%s: add it or fix spec.kubeconfigSecretRef.key", key, dataKey, rc.Namespace, rc.Name)}
+	}
+	if problem := policy.Problem(secret.Data[dataKey]); problem != "" {
+		return nil, &ClusterRefProblem{fmt.Sprintf("kubeconfig of RemoteCluster %s/%s (Secret %s, key %q): %s", rc.Namespace, rc.Name, key, dataKey, problem)}
 	}
 	return secret.Data[dataKey], nil
 }

@@ -19,7 +19,7 @@ func TestClustersResolveRemoteClusters(t *testing.T) {
 	control := testenv.StartCluster(t, "control")
 	control.RegisterRemoteCluster(t, "ns", control)
 	ctx := context.Background()
-	clusters := kube.NewClusters(control.Client)
+	clusters := kube.NewClusters(control.Client, kube.KubeconfigPolicy{})
 
 	cs, err := clusters.Clientset(ctx, "ns", "control")
 	require.NoError(t, err)

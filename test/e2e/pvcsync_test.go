@@ -259,7 +259,7 @@ func setupPVCSync(t *testing.T) *pvcSyncEnv {
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(wctx, e.tp.Client, worker.Dependencies{Clusters: kube.NewClusters(control), Control: control},
+		done <- worker.Run(wctx, e.tp.Client, worker.Dependencies{Clusters: kube.NewClusters(control, kube.KubeconfigPolicy{}), Control: control},
 			worker.Options{TaskQueue: e.tp.TaskQueue})
 	}()
 	t.Cleanup(func() {

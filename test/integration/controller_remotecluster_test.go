@@ -35,7 +35,7 @@ import (
 // the test keeps working once worker.Register adds them itself.
 func agentStartWorker(t *testing.T, env *testenv.Env) {
 	t.Helper()
-	deps := worker.Dependencies{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client}
+	deps := worker.Dependencies{Clusters: kube.NewClusters(env.DR.Client, kube.KubeconfigPolicy{}), Control: env.DR.Client}
 	w := sdkworker.New(env.Temporal.Client, env.Temporal.TaskQueue, sdkworker.Options{})
 	worker.Register(w, deps)
 	w.RegisterWorkflowWithOptions(workflows.AgentRollout, workflow.RegisterOptions{Name: contract.AgentRolloutName, DisableAlreadyRegisteredCheck: true})
@@ -52,7 +52,7 @@ func agentRunController(t *testing.T, env *testenv.Env) {
 	s := ctlStarter(env)
 	rcs := &controller.RemoteClusterReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s,
-		Prober:       kube.NewClusters(mgr.GetAPIReader()),
+		Prober:       kube.NewClusters(mgr.GetAPIReader(), kube.KubeconfigPolicy{}),
 		Recorder:     mgr.GetEventRecorder("dr-syncer-controller"),
 		PollInterval: ctlPoll, HealthInterval: 2 * time.Second,
 	}

@@ -236,7 +236,7 @@ type pvcSteps struct {
 func newPVCSteps(t *testing.T) pvcSteps {
 	env := testenv.Start(t)
 	return pvcSteps{env: env,
-		acts:   &pvcdata.PVCActivities{Clusters: kube.NewClusters(env.DR.Client), Control: env.DR.Client},
+		acts:   &pvcdata.PVCActivities{Clusters: kube.NewClusters(env.DR.Client, kube.KubeconfigPolicy{}), Control: env.DR.Client},
 		source: contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
 		dr:     contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}}
 }

@@ -30,7 +30,7 @@ import (
 func TestTransfer(t *testing.T) {
 	cluster := testenv.StartCluster(t, "dr")
 	cluster.RegisterRemoteCluster(t, testenv.ControlNamespace, cluster)
-	acts := &pvcdata.PVCActivities{Clusters: kube.NewClusters(cluster.Client), Control: cluster.Client}
+	acts := &pvcdata.PVCActivities{Clusters: kube.NewClusters(cluster.Client, kube.KubeconfigPolicy{}), Control: cluster.Client}
 	dr := contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
 	testenv.EnsureNamespace(t, cluster.Client, "app")
 	ctx := context.Background()

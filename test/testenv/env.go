@@ -55,7 +55,7 @@ func (e *Env) StartWorker(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(ctx, e.Temporal.Client, worker.Dependencies{Clusters: kube.NewClusters(e.DR.Client), Control: e.DR.Client},
+		done <- worker.Run(ctx, e.Temporal.Client, worker.Dependencies{Clusters: kube.NewClusters(e.DR.Client, kube.KubeconfigPolicy{}), Control: e.DR.Client},
 			worker.Options{TaskQueue: e.Temporal.TaskQueue})
 	}()
 	t.Cleanup(func() {

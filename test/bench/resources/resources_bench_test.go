@@ -146,7 +146,7 @@ func timedSync(b *testing.B, env *testenv.Env, plan contract.ReplicationPlan, na
 func runWorker(b *testing.B, env *testenv.Env, counter *requestCounter) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	clusters := countingClusters{Clusters: kube.NewClusters(env.DR.Client), counter: counter}
+	clusters := countingClusters{Clusters: kube.NewClusters(env.DR.Client, kube.KubeconfigPolicy{}), counter: counter}
 	go func() {
 		done <- worker.Run(ctx, env.Temporal.Client, worker.Dependencies{Clusters: clusters, Control: env.DR.Client},
 			worker.Options{TaskQueue: env.Temporal.TaskQueue})
