@@ -47,8 +47,8 @@ type RemoteClusterReconciler struct {
 	// Kubeconfigs says which RemoteCluster kubeconfigs are accepted.
 	Kubeconfigs kube.KubeconfigPolicy
 	Temporal    AgentTemporal
-	Prober    ClusterProber
-	Recorder  events.EventRecorder
+	Prober      ClusterProber
+	Recorder    events.EventRecorder
 	// PollInterval is how often a running rollout is read; DefaultPollInterval when zero.
 	PollInterval time.Duration
 	// HealthInterval is how often the cluster is probed; DefaultHealthInterval when zero.

@@ -56,7 +56,7 @@ type ReplicationReconciler struct {
 	// Kubeconfigs says which RemoteCluster kubeconfigs are accepted.
 	Kubeconfigs kube.KubeconfigPolicy
 	Temporal    ReplicationTemporal
-	Recorder  events.EventRecorder
+	Recorder    events.EventRecorder
 	// PollInterval is how often an open run is read; DefaultPollInterval when zero.
 	PollInterval time.Duration
 	// Watches signals Continuous Replications when their source changes; nil

@@ -84,18 +84,18 @@ func run(args []string, stderr io.Writer) error {
 // setupReconcilers registers the reconcilers with the manager.
 func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.KubeconfigPolicy) error {
 	replications := &controller.ReplicationReconciler{
-		Client:    mgr.GetClient(),
+		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
 		Kubeconfigs: kubeconfigs,
 		Temporal:    s,
 		Recorder:    mgr.GetEventRecorder("dr-syncer-controller"),
-		Watches:   &controller.SourceWatches{Signal: s.SignalChange, Log: mgr.GetLogger().WithName("source-watch")},
+		Watches:     &controller.SourceWatches{Signal: s.SignalChange, Log: mgr.GetLogger().WithName("source-watch")},
 	}
 	if err := replications.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Replication reconciler: %w", err)
 	}
 	clusters := &controller.RemoteClusterReconciler{
-		Client:    mgr.GetClient(),
+		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
 		Kubeconfigs: kubeconfigs,
 		Temporal:    s,
