@@ -15,6 +15,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
+	"github.com/dr-syncer/dr-syncer/starter"
 )
 
 const (
@@ -57,21 +58,9 @@ func failover(ctx context.Context, args []string, out, errOut io.Writer, connect
 	if err != nil {
 		return err
 	}
-	s, closeFn, err := connect()
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	run, err := s.StartFailover(ctx, in, op.id)
-	if err != nil {
-		return fmt.Errorf("failover of %s: %w", in.Replication, err)
-	}
-	var res contract.FailoverResult
-	if done, err := followOperation(ctx, out, s, run, ui, "failover", op.noFollow, &res); !done {
-		return err
-	}
-	printFailedOver(out, in.Replication, res)
-	return nil
+	return runOperation(ctx, out, connect, ui, "failover", in.Replication, op,
+		func(s *starter.Starter) (starter.StartedRun, error) { return s.StartFailover(ctx, in, op.id) },
+		func(res contract.FailoverResult) { printFailedOver(out, in.Replication, res) })
 }
 
 // parseFailover reads failover's flags and argument; no connection is made
@@ -115,22 +104,12 @@ func failback(ctx context.Context, args []string, out, errOut io.Writer, connect
 	if err != nil {
 		return err
 	}
-	s, closeFn, err := connect()
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	run, err := s.StartFailback(ctx, in, op.id)
-	if err != nil {
-		return fmt.Errorf("failback of %s: %w", in.Replication, err)
-	}
-	var res contract.FailbackResult
-	if done, err := followOperation(ctx, out, s, run, ui, "failback", op.noFollow, &res); !done {
-		return err
-	}
-	fmt.Fprintf(out, "failback took %s (request to every source workload Ready); the source runs the workloads, DR is at zero, and syncs to DR resume\n",
-		roundDuration(res.Duration))
-	return nil
+	return runOperation(ctx, out, connect, ui, "failback", in.Replication, op,
+		func(s *starter.Starter) (starter.StartedRun, error) { return s.StartFailback(ctx, in, op.id) },
+		func(res contract.FailbackResult) {
+			fmt.Fprintf(out, "failback took %s (request to every source workload Ready); the source runs the workloads, DR is at zero, and syncs to DR resume\n",
+				roundDuration(res.Duration))
+		})
 }
 
 func parseFailback(args []string, errOut io.Writer, now time.Time) (contract.FailbackInput, operationFlags, error) {
@@ -150,21 +129,9 @@ func drill(ctx context.Context, args []string, out, errOut io.Writer, connect co
 	if err != nil {
 		return err
 	}
-	s, closeFn, err := connect()
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	run, err := s.StartDrill(ctx, in, op.id)
-	if err != nil {
-		return fmt.Errorf("drill of %s: %w", in.Replication, err)
-	}
-	var res contract.DrillResult
-	if done, err := followOperation(ctx, out, s, run, ui, "drill", op.noFollow, &res); !done {
-		return err
-	}
-	printDrilled(out, res)
-	return nil
+	return runOperation(ctx, out, connect, ui, "drill", in.Replication, op,
+		func(s *starter.Starter) (starter.StartedRun, error) { return s.StartDrill(ctx, in, op.id) },
+		func(res contract.DrillResult) { printDrilled(out, res) })
 }
 
 func parseDrill(args []string, errOut io.Writer, now time.Time) (contract.DrillInput, operationFlags, error) {

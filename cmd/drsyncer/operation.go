@@ -55,6 +55,27 @@ func defaultOperationID(now time.Time) string { return now.UTC().Format("2006010
 // noFollow, prints its steps until it closes and decodes its result into
 // result. done is false when there is no result to show: not followed, or
 // the run failed (err is then its *starter.RunError, and the exit status 1).
+// runOperation is the one shape of failover, failback and drill once their
+// flags are right: connect, start the workflow, follow it, print what it did.
+func runOperation[Res any](ctx context.Context, out io.Writer, connect connectFunc, ui, operation string, ref contract.ObjectRef,
+	op operationFlags, start func(*starter.Starter) (starter.StartedRun, error), report func(Res)) error {
+	s, closeFn, err := connect()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	run, err := start(s)
+	if err != nil {
+		return fmt.Errorf("%s of %s: %w", operation, ref, err)
+	}
+	var res Res
+	if done, err := followOperation(ctx, out, s, run, ui, operation, op.noFollow, &res); !done {
+		return err
+	}
+	report(res)
+	return nil
+}
+
 func followOperation(ctx context.Context, out io.Writer, s *starter.Starter, run starter.StartedRun, ui, operation string, noFollow bool, result any) (done bool, _ error) {
 	verb := "started"
 	if !run.Started {
