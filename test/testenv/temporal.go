@@ -26,6 +26,7 @@ type Temporal struct {
 	Namespace string
 	TaskQueue string
 	Client    client.Client
+	server    *devServer
 }
 
 // Conn returns connection options for the server, as the binaries take them.
@@ -38,46 +39,19 @@ func (tp *Temporal) Conn() temporalconn.Options {
 // when the test ends.
 func StartTemporal(t testing.TB) *Temporal {
 	t.Helper()
-	bin := Binary(t, "temporal")
 	port := freePort(t)
 	dir := t.TempDir()
-	args := []string{"server", "start-dev",
+	srv := &devServer{bin: Binary(t, "temporal"), args: []string{"server", "start-dev",
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(port), "--headless",
-		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "error"}
-	logPath := filepath.Join(dir, "temporal.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("create temporal log: %v", err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Pdeathsig: a test binary killed by a timeout must not leak a server.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start temporal dev server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		_ = logFile.Close()
-	})
+		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "error"},
+		logPath: filepath.Join(dir, "temporal.log")}
+	srv.start(t)
+	t.Cleanup(srv.stop)
 
-	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue}
+	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue, server: srv}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		select {
-		case err := <-exited:
-			out, _ := os.ReadFile(logPath)
-			t.Fatalf("temporal dev server exited early (%v):\n%s", err, out)
-		default:
-		}
+		srv.failIfExited(t)
 		c, err := client.Dial(client.Options{HostPort: tp.Address, Namespace: tp.Namespace, Logger: quietLogger{}})
 		if err == nil {
 			tp.Client = c
@@ -85,7 +59,7 @@ func StartTemporal(t testing.TB) *Temporal {
 			break
 		}
 		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(logPath)
+			out, _ := os.ReadFile(srv.logPath)
 			t.Fatalf("temporal dev server not reachable at %s after 60s: %v\n%s", tp.Address, err, out)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -98,6 +72,81 @@ func StartTemporal(t testing.TB) *Temporal {
 	}
 	waitForSearchAttributes(t, tp)
 	return tp
+}
+
+// Restart stops the server (SIGTERM, as an orchestrator would) and starts it
+// again on the same port and database, as a Temporal upgrade or crash-loop
+// does: clients and workers must reconnect on their own.
+func (tp *Temporal) Restart(t testing.TB) {
+	t.Helper()
+	tp.server.stop()
+	tp.server.start(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		tp.server.failIfExited(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := tp.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("temporal dev server not healthy 60s after its restart: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// devServer is the `temporal server start-dev` process.
+type devServer struct {
+	bin, logPath string
+	args         []string
+	cmd          *exec.Cmd
+	logFile      *os.File
+	exited       chan error
+}
+
+func (d *devServer) start(t testing.TB) {
+	t.Helper()
+	logFile, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("create temporal log: %v", err)
+	}
+	cmd := exec.Command(d.bin, d.args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Pdeathsig: a test binary killed by a timeout must not leak a server.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start temporal dev server: %v", err)
+	}
+	d.cmd, d.logFile, d.exited = cmd, logFile, make(chan error, 1)
+	go func() { d.exited <- cmd.Wait() }()
+}
+
+// stop ends the server; it is a no-op once stopped.
+func (d *devServer) stop() {
+	if d.cmd == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		<-d.exited
+	}
+	_ = d.logFile.Close()
+	d.cmd = nil
+}
+
+func (d *devServer) failIfExited(t testing.TB) {
+	t.Helper()
+	select {
+	case err := <-d.exited:
+		out, _ := os.ReadFile(d.logPath)
+		t.Fatalf("temporal dev server exited early (%v):\n%s", err, out)
+	default:
+	}
 }
 
 // waitForSearchAttributes waits until the namespace knows every attribute, so

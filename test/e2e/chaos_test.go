@@ -1,0 +1,62 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// TestLabChaos breaks one part of the system in the middle of a real
+// transfer and checks that the sync still ends with a byte-identical DR copy
+// and nothing left behind in either cluster. Each scenario has its own PVC;
+// they run one after another because most faults (a Temporal restart, a
+// stopped kube-apiserver, the agent's restart) hit everything running.
+func TestLabChaos(t *testing.T) {
+	e := setupPVCSync(t)
+	for _, sc := range []struct {
+		name  string
+		fault func(t *testing.T)
+	}{
+		{"TemporalRestart", func(t *testing.T) { e.tp.Restart(t) }},
+		{"SourceAPIServerDown30s", func(t *testing.T) {
+			resume := stopAPIServer(t, e.prod)
+			defer resume()
+			time.Sleep(30 * time.Second)
+		}},
+		{"SyncPodDeleted", func(t *testing.T) {
+			kubectl(t, e.dr, "", "-n", e.dstNS, "delete", "pod", "-l", kube.LabelRole+"=sync", "--wait=false")
+		}},
+		{"AgentRestarted", func(t *testing.T) {
+			kubectl(t, e.prod, "", "-n", agentNamespace, "delete", "pod", "--all", "--wait=false")
+		}},
+		{"MountPodDeleted", func(t *testing.T) {
+			kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "pod", "-l", kube.LabelRole+"=mount", "--wait=false")
+		}},
+	} {
+		t.Run(sc.name, func(t *testing.T) { e.survives(t, sc.fault) })
+	}
+}
+
+// survives fills a PVC, starts its sync at 2 MiB/s (about 12 s of transfer),
+// runs fault once bytes are moving, and checks the outcome.
+func (e *pvcSyncEnv) survives(t *testing.T, fault func(t *testing.T)) {
+	name := fmt.Sprintf("chaos-%d", time.Now().UnixNano()%1e6)
+	want := e.fillBig(t, name, 24)
+	run := e.startSync(t, name, e.input(name, rsyncargs.Config{BandwidthLimitKiB: 2048}), e.tp.TaskQueue)
+	e.waitBytesMoved(t, run)
+	began := time.Now()
+	fault(t)
+	res := e.waitSync(t, run)
+	t.Logf("completed %.1fs after the fault; resumed from %d bytes, moved %d of %d",
+		time.Since(began).Seconds(), res.Transfer.ResumedFromBytes,
+		res.Transfer.Stats.TotalTransferredFileSize, res.Transfer.Stats.TotalFileSize)
+	if got := e.drChecksums(t, name); got != want {
+		t.Errorf("%s: DR copy differs from the source after the fault\nsource:\n%s\ndr:\n%s", name, want, got)
+	}
+	e.assertNothingLeft(t)
+}
