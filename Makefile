@@ -37,8 +37,13 @@ lint: ## gofmt and go vet
 .PHONY: test
 test: deps tools lint ## run every test: unit, integration (real Temporal + API servers), end to end in the lab
 	go test $(GO_TEST_FLAGS) ./...
+	hack/fuzz.sh
 	hack/run-smoke.sh
 	hack/test-e2e.sh
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target briefly (FUZZTIME each, default 10s); make test does this too
+	hack/fuzz.sh
 
 .PHONY: record-histories
 record-histories: tools ## re-record the replay-test histories (workflows/testdata) from real runs on a dev server

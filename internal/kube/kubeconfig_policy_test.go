@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
@@ -77,4 +78,39 @@ func TestReadKubeconfigRefusesExternalCredentials(t *testing.T) {
 	data, err := kube.ReadKubeconfig(context.Background(), r, rc, kube.KubeconfigPolicy{AllowExternal: true})
 	require.NoError(t, err)
 	assert.Equal(t, secret.Data["kubeconfig"], data)
+}
+
+// FuzzKubeconfigPolicy checks the screening against the loader itself: any
+// kubeconfig the default policy lets through must load into a REST config
+// that runs no command and reads no local file.
+func FuzzKubeconfigPolicy(f *testing.F) {
+	for _, seed := range [][]byte{
+		kubeconfigWith(`, certificate-authority-data: Zm9v`, `token: abc`),
+		kubeconfigWith(`, certificate-authority: /etc/ssl/ca.crt`, `token: abc`),
+		kubeconfigWith(``, `exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh}`),
+		kubeconfigWith(``, `auth-provider: {name: gcp}`),
+		kubeconfigWith(``, `tokenFile: /var/run/secrets/token`),
+		kubeconfigWith(``, `client-certificate: a.crt, client-key: a.key`),
+		[]byte(`{"apiVersion":"v1","kind":"Config","clusters":[{"name":"c","cluster":{"server":"https://x"}}]}`),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if (kube.KubeconfigPolicy{}).Problem(data) != "" {
+			return
+		}
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+		if err != nil {
+			return
+		}
+		switch {
+		case cfg.ExecProvider != nil:
+			t.Fatalf("passed the screening but runs a command: %q", data)
+		case cfg.AuthProvider != nil:
+			t.Fatalf("passed the screening but uses an auth-provider plugin: %q", data)
+		case cfg.BearerTokenFile != "", cfg.CertFile != "", cfg.KeyFile != "", cfg.CAFile != "":
+			t.Fatalf("passed the screening but reads a local file (token %q, cert %q, key %q, CA %q): %q",
+				cfg.BearerTokenFile, cfg.CertFile, cfg.KeyFile, cfg.CAFile, data)
+		}
+	})
 }
