@@ -121,11 +121,10 @@ func (c agentClaim) users(me contract.ClusterRef, sharing bool) []contract.Clust
 // ownerAnnotations are what an owner's apply writes onto the DaemonSet.
 func ownerAnnotations(me contract.ClusterRef, version string, sharers []contract.ClusterRef) map[string]string {
 	rest := slices.DeleteFunc(slices.Clone(sharers), func(s contract.ClusterRef) bool { return s == me })
-	m := map[string]string{contract.AnnotationAgentOwner: me.Key(), contract.AnnotationAgentVersion: version}
-	if len(rest) > 0 {
-		m[contract.AnnotationAgentSharers] = contract.FormatAgentSharers(rest)
-	}
-	return m
+	// The sharers annotation is always written, empty for none, so this
+	// apply owns it and no stale sharer outlives the owner's decision.
+	return map[string]string{contract.AnnotationAgentOwner: me.Key(), contract.AnnotationAgentVersion: version,
+		contract.AnnotationAgentSharers: contract.FormatAgentSharers(rest)}
 }
 
 // patchClaim merge-patches the DaemonSet's ownership annotations (nil
