@@ -45,6 +45,10 @@ type AgentApplied struct {
 	// AuthorizedFingerprints are the cluster-pair keys the agent now accepts.
 	AuthorizedFingerprints []string `json:"authorizedFingerprints"`
 	HostKeyFingerprint     string   `json:"hostKeyFingerprint"`
+	// Owner is the RemoteCluster that owns the agent ("namespace/name");
+	// Shared when that is another one, whose agent this one joined.
+	Owner  string `json:"owner,omitempty"`
+	Shared bool   `json:"shared,omitempty"`
 }
 
 // AgentReadiness is the DaemonSet's rollout, heartbeated while waiting.
@@ -63,6 +67,9 @@ type AgentRef struct {
 // AgentRemoved counts what RemoveAgent deleted.
 type AgentRemoved struct {
 	Deleted int `json:"deleted"`
+	// KeptFor is the RemoteCluster ("namespace/name") that owns or now
+	// owns the agent, which was therefore left running.
+	KeptFor string `json:"keptFor,omitempty"`
 }
 
 // ConnectivityNamespace is where the check pod runs in the DR cluster.

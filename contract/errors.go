@@ -26,6 +26,14 @@ const (
 	ErrTypeConnectivityTimeout = "ConnectivityTimeout"
 )
 
+// Error types of agent rollouts that retrying cannot fix.
+const (
+	// ErrTypeAgentConflict: the cluster's agent DaemonSet belongs to another
+	// RemoteCluster whose settings differ; nothing was applied, and the
+	// message names the owner.
+	ErrTypeAgentConflict = "AgentConflict"
+)
+
 // Error types of non-retryable failures.
 const (
 	// ErrTypeInvalidSpec: the CRs ask for something impossible; a user must fix them.

@@ -20,7 +20,9 @@ const AgentRolloutName = "AgentRollout"
 
 // AgentRolloutWorkflowID is one ID per cluster and version (a hash of the
 // spec and keys it installs), so a double reconcile finds the rollout it
-// already started, and each change gets a run of its own.
+// still runs, and each change gets a run of its own. A completed ID may run
+// again (starter.StartAgentRollout): the controller re-applies a version
+// whenever the cluster's DaemonSet no longer matches it.
 func AgentRolloutWorkflowID(namespace, cluster, version string) string {
 	return fmt.Sprintf("agent-rollout/%s/%s/%s", namespace, cluster, version)
 }

@@ -32,6 +32,9 @@ func (r *RemoteClusterReconciler) execute(ctx context.Context, rc *drv1.RemoteCl
 			return err
 		}
 		plan.recordRolloutStarted(run, time.Now())
+		if plan.Drift != "" && r.Recorder != nil {
+			r.Recorder.Eventf(rc, nil, "Warning", ReasonAgentDrifted, "Rollout", "%s (workflow %s)", plan.Drift, run.WorkflowID)
+		}
 	}
 	return nil
 }

@@ -47,6 +47,18 @@ type remoteClusterObservation struct {
 	// Temporal no longer knows it.
 	Tracked     *starter.AgentRolloutState
 	TrackedLost bool
+
+	// Checksum is the settings checksum the spec and host key ask for
+	// (contract.AgentChecksum), as the pod template would carry it.
+	Checksum string
+	// Deployed is the agent DaemonSet as the cluster shows it, read on
+	// every reconcile of a reachable cluster whose agent can roll out; nil
+	// when not read, and then DeployedError may say why.
+	Deployed      *kube.DaemonSetState
+	DeployedError string
+	// OwnerLive is set when the DaemonSet's owner annotation names another
+	// RemoteCluster that exists and has pvcSync on.
+	OwnerLive bool
 }
 
 // observe reads the kubeconfig Secret, probes the cluster when due, reads
@@ -70,6 +82,11 @@ func (r *RemoteClusterReconciler) observe(ctx context.Context, rc *drv1.RemoteCl
 	}
 	if agentEnabled(rc) {
 		if err := r.observeKeys(ctx, rc, &obs); err != nil {
+			return obs, err
+		}
+	}
+	if obs.Rollout.Version != "" && problem == "" && obs.ProbeError == "" && (obs.Probed || rc.Status.Health == HealthHealthy) {
+		if err := r.observeDeployed(ctx, rc, &obs); err != nil {
 			return obs, err
 		}
 	}
@@ -109,6 +126,9 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 		return err
 	}
 	cfg := resolve.AgentConfig(rc)
+	if obs.Checksum, err = contract.AgentChecksum(cfg, hostFP); err != nil {
+		return err
+	}
 	obs.Rollout = contract.AgentRolloutInput{
 		Cluster: contract.ClusterRef{Namespace: rc.Namespace, Name: rc.Name},
 		Version: rolloutVersion(cfg, hostFP, fps),
@@ -127,6 +147,34 @@ func rolloutVersion(cfg contract.AgentConfig, hostFP string, authorized []string
 	}{cfg, hostFP, authorized})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:12]
+}
+
+// observeDeployed reads the cluster's agent DaemonSet and, when another
+// RemoteCluster owns it, whether that one still wants an agent. A read
+// failure is for the status, not the reconcile: the cluster was reachable.
+func (r *RemoteClusterReconciler) observeDeployed(ctx context.Context, rc *drv1.RemoteCluster, obs *remoteClusterObservation) error {
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	dep, err := r.Prober.ReadDaemonSet(pctx, rc.Namespace, rc.Name, contract.AgentNamespace, contract.AgentDaemonSetName)
+	cancel()
+	if err != nil {
+		obs.DeployedError = err.Error()
+		return nil
+	}
+	obs.Deployed = &dep
+	owner, ok := contract.ParseClusterKey(dep.Annotations[contract.AnnotationAgentOwner])
+	if !ok || owner == (contract.ClusterRef{Namespace: rc.Namespace, Name: rc.Name}) {
+		return nil
+	}
+	var o drv1.RemoteCluster
+	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: owner.Namespace, Name: owner.Name}, &o)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get RemoteCluster %s, owner of the agent of %s/%s: %w", owner.Key(), rc.Namespace, rc.Name, err)
+	}
+	obs.OwnerLive = o.DeletionTimestamp == nil && agentEnabled(&o)
+	return nil
 }
 
 // healthCheckDue probes a cluster that was never probed, is not healthy,

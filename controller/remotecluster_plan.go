@@ -51,7 +51,13 @@ type remoteClusterPlan struct {
 	CancelRollout *drv1.WorkflowRef
 	// StartRollout starts this rollout (or removal).
 	StartRollout *contract.AgentRolloutInput
+	// Drift says why StartRollout re-applies an agent the cluster lost or
+	// changed; execute records it as an event too.
+	Drift        string
 	RequeueAfter time.Duration
+	// conflict is the AgentConflict message ("" for none) once the agent
+	// was judged; nil leaves the condition as it is.
+	conflict *string
 }
 
 // planRemoteCluster decides, from what observe saw, the health, whether to
@@ -103,6 +109,12 @@ func planRemoteCluster(obs remoteClusterObservation, now time.Time, poll, health
 		Type: drv1.ConditionReady, Status: status, Reason: ready.Reason, Message: ready.Message,
 		ObservedGeneration: rc.Generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
 	})
+	switch {
+	case !agentEnabled(rc):
+		meta.RemoveStatusCondition(&st.Conditions, drv1.ConditionAgentConflict)
+	case p.conflict != nil:
+		setConflict(st, rc.Generation, *p.conflict, now)
+	}
 	return p
 }
 
@@ -136,10 +148,28 @@ func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Tim
 	}
 	id := contract.AgentRolloutWorkflowID(rc.Namespace, rc.Name, obs.Rollout.Version)
 	tracked := st.Agent.Rollout
-	if healthy && (tracked == nil || tracked.WorkflowID != id || retryDue(tracked, now)) {
+	// What the cluster runs decides, not whether a rollout of this
+	// version once completed: a deleted or changed DaemonSet, or a
+	// setting reverted A → B → A, is applied again.
+	found, read := judgeAgent(obs)
+	if read {
+		countsFrom(st.Agent, obs.Deployed)
+		p.conflict = &found.Conflict
+	}
+	if found.Conflict != "" {
+		// Another RemoteCluster's agent runs here with other settings:
+		// nothing is rolled out until they agree or the owner goes.
+		return &condition{ReasonAgentConflict, found.Conflict}
+	}
+	drifted := found.Drift != "" && tracked != nil && tracked.Result == resultCompleted
+	if healthy && (tracked == nil || tracked.WorkflowID != id || retryDue(tracked, now) || drifted) {
 		p.supersede(tracked)
 		in := obs.Rollout
 		p.StartRollout = &in
+		if found.Drift != "" {
+			p.Drift = found.Drift
+			return &condition{ReasonAgentDrifted, fmt.Sprintf("%s (workflow %s)", found.Drift, id)}
+		}
 		return &condition{ReasonAgentRollingOut, fmt.Sprintf("rolling the agent out (workflow %s)", id)}
 	}
 	if tracked == nil {
@@ -150,11 +180,16 @@ func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Tim
 		return &condition{ReasonAgentRollingOut, fmt.Sprintf("agent ready on %d/%d nodes; waiting for the rest (workflow %s)",
 			st.Agent.ReadyNodes, st.Agent.TotalNodes, tracked.WorkflowID)}
 	case resultCompleted:
-		return &condition{ReasonAgentReady, fmt.Sprintf("agent ready on %d/%d nodes", st.Agent.ReadyNodes, st.Agent.TotalNodes)}
+		c := agentCondition(obs, st.Agent, found, read)
+		return &c
 	default:
 		msg := fmt.Sprintf("agent rollout %s ended %s", tracked.WorkflowID, tracked.Result)
 		if obs.Tracked != nil && obs.Tracked.Error != "" {
 			msg += ": " + obs.Tracked.Error
+		}
+		if obs.Tracked != nil && obs.Tracked.ErrorType == contract.ErrTypeAgentConflict {
+			p.conflict = &msg
+			return &condition{ReasonAgentConflict, msg + "; checked again every minute"}
 		}
 		return &condition{ReasonAgentRolloutFailed, msg + "; it is retried every minute, and at once when the spec changes"}
 	}

@@ -31,6 +31,8 @@ type AgentTemporal interface {
 // the implementation.
 type ClusterProber interface {
 	Probe(ctx context.Context, namespace, name string) (kube.ClusterHealth, error)
+	// ReadDaemonSet reads a DaemonSet and its pods' readiness in the cluster.
+	ReadDaemonSet(ctx context.Context, clusterNamespace, clusterName, namespace, name string) (kube.DaemonSetState, error)
 }
 
 // DefaultHealthInterval is how often a healthy RemoteCluster is probed.

@@ -26,10 +26,18 @@ type AgentRolloutState struct {
 // again, which is how a fixed problem gets retried). A refusal is success,
 // returning the run that holds the ID.
 func (s *Starter) StartWorkflowOnce(ctx context.Context, id, name string, input any, attrs temporal.SearchAttributes) (StartedRun, error) {
+	return s.startUnlessOpen(ctx, id, name, input, attrs, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY)
+}
+
+// startUnlessOpen starts name under id unless a run of id is open (the
+// conflict policy refuses a second one, so two starts never run two
+// rollouts at once); reuse says which closed runs id may follow. A refusal
+// is success, returning the run that holds the ID.
+func (s *Starter) startUnlessOpen(ctx context.Context, id, name string, input any, attrs temporal.SearchAttributes, reuse enumspb.WorkflowIdReusePolicy) (StartedRun, error) {
 	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                s.TaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDReusePolicy:                    reuse,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    attrs,
@@ -44,11 +52,16 @@ func (s *Starter) StartWorkflowOnce(ctx context.Context, id, name string, input 
 	return StartedRun{WorkflowID: id, RunID: run.GetRunID(), Started: true}, nil
 }
 
-// StartAgentRollout starts the rollout of in, at most once per version.
+// StartAgentRollout starts the rollout of in unless one of its version is
+// running (then that one is returned). A completed run of the version does
+// not stop a new one: the controller asks for a rollout when the cluster's
+// DaemonSet differs from the spec, and a version applied once may have been
+// replaced since (A → B → A) or its DaemonSet deleted.
 func (s *Starter) StartAgentRollout(ctx context.Context, in contract.AgentRolloutInput) (StartedRun, error) {
 	id := contract.AgentRolloutWorkflowID(in.Cluster.Namespace, in.Cluster.Name, in.Version)
-	return s.StartWorkflowOnce(ctx, id, contract.AgentRolloutName, in,
-		temporal.NewSearchAttributes(contract.AttrSourceCluster.ValueSet(in.Cluster.Name)))
+	return s.startUnlessOpen(ctx, id, contract.AgentRolloutName, in,
+		temporal.NewSearchAttributes(contract.AttrSourceCluster.ValueSet(in.Cluster.Name)),
+		enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
 }
 
 // AgentRolloutState reads a rollout: nodes ready while it waits, the

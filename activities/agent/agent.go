@@ -5,12 +5,12 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,12 +72,11 @@ func AgentValues(c contract.AgentConfig, hostKeyFingerprint string) (agentdeploy
 			}
 		}
 	}
-	cfg, err := json.Marshal(c)
+	sum, err := contract.AgentChecksum(c, hostKeyFingerprint)
 	if err != nil {
-		return v, fmt.Errorf("agent config: %w", err)
+		return v, err
 	}
-	sum := sha256.Sum256(append(cfg, hostKeyFingerprint...))
-	annotations[contract.AnnotationAgentChecksum] = hex.EncodeToString(sum[:8])
+	annotations[contract.AnnotationAgentChecksum] = sum
 	v.PodAnnotations = annotations
 	return v, nil
 }
@@ -110,10 +109,6 @@ func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRollo
 	if err != nil {
 		return contract.AgentApplied{}, err
 	}
-	authorized, fps, err := resolve.AuthorizedKeysFor(ctx, a.Control, in.Cluster.Namespace, in.Cluster.Name)
-	if err != nil {
-		return contract.AgentApplied{}, err
-	}
 	hostFP := resolve.PublicKeyFingerprint(hostKey.Data[contract.SecretKeyHostPublic])
 	values, err := AgentValues(in.Config, hostFP)
 	if err != nil {
@@ -122,6 +117,23 @@ func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRollo
 	manifests, err := agentdeploy.Render(values)
 	if err != nil {
 		return contract.AgentApplied{}, activities.InvalidSpec("RemoteCluster %s/%s pvcSync: %v", in.Cluster.Namespace, in.Cluster.Name, err)
+	}
+	// Who owns the cluster's one agent decides what may be written, so
+	// it is decided before anything is.
+	claim, err := readClaim(ctx, cs, in.Cluster)
+	if err != nil {
+		return contract.AgentApplied{}, err
+	}
+	own, err := a.ownsOrMayTake(ctx, claim, in.Cluster)
+	if err != nil {
+		return contract.AgentApplied{}, err
+	}
+	if !own && claim.checksum != values.PodAnnotations[contract.AnnotationAgentChecksum] {
+		return contract.AgentApplied{}, conflict(in.Cluster, claim)
+	}
+	authorized, fps, err := a.authorizedForAll(ctx, claim.users(in.Cluster, !own))
+	if err != nil {
+		return contract.AgentApplied{}, err
 	}
 	secrets, err := agentdeploy.RenderSecrets(values, agentdeploy.SecretData{
 		HostKeyPEM:     keys.Secret(hostKey.Data[contract.SecretKeyHostPrivate]),
@@ -134,22 +146,57 @@ func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRollo
 	if err := ensureAgentNamespace(ctx, cs, values); err != nil {
 		return contract.AgentApplied{}, err
 	}
-	// Secrets first, so the DaemonSet's pods find them when they start.
-	for _, doc := range []keys.Secret{secrets, keys.Secret(manifests)} {
+	// Secrets first, so the DaemonSet's pods find them when they start. A
+	// sharer writes only them (the same host key, all users' authorized
+	// keys): the agent reloads keys without a restart, so nothing re-rolls.
+	docs := []keys.Secret{secrets}
+	if own {
+		docs = append(docs, keys.Secret(manifests))
+	}
+	for _, doc := range docs {
 		objs, err := decodeManifests(doc.Reveal())
 		if err != nil {
 			return contract.AgentApplied{}, err
 		}
 		for _, obj := range objs {
+			if obj.GetKind() == "DaemonSet" {
+				claimDaemonSet(obj, claim, in)
+			}
 			if err := applyObject(ctx, dyn, obj); err != nil {
 				return contract.AgentApplied{}, err
 			}
 		}
 	}
-	return contract.AgentApplied{
-		Namespace: values.Namespace, DaemonSet: agentdeploy.Defaults().Name,
-		AuthorizedFingerprints: fps, HostKeyFingerprint: hostFP,
-	}, nil
+	applied := contract.AgentApplied{
+		Namespace: values.Namespace, DaemonSet: contract.AgentDaemonSetName,
+		AuthorizedFingerprints: fps, HostKeyFingerprint: hostFP, Owner: in.Cluster.Key(),
+	}
+	if !own {
+		applied.Owner, applied.Shared = claim.owner, true
+		if !slices.Contains(claim.sharers, in.Cluster) {
+			sharers := contract.FormatAgentSharers(append(slices.Clone(claim.sharers), in.Cluster))
+			if err := patchClaim(ctx, cs, claim, map[string]*string{contract.AnnotationAgentSharers: &sharers}); err != nil {
+				return contract.AgentApplied{}, err
+			}
+		}
+	}
+	return applied, nil
+}
+
+// claimDaemonSet marks the rendered DaemonSet as in's, keeping the
+// sharers, and makes the apply conditional on the DaemonSet the ownership
+// was decided on: if another rollout changed it since, the apply fails
+// with a conflict and the retry decides again.
+func claimDaemonSet(obj *unstructured.Unstructured, c agentClaim, in contract.AgentRolloutInput) {
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	maps.Copy(ann, ownerAnnotations(in.Cluster, in.Version, c.sharers))
+	obj.SetAnnotations(ann)
+	if c.exists {
+		obj.SetResourceVersion(c.resourceVersion)
+	}
 }
 
 func (a *AgentActivities) readHostKey(ctx context.Context, ref contract.SecretRef) (*corev1.Secret, error) {
@@ -260,11 +307,17 @@ func (a *AgentActivities) WaitAgentReady(ctx context.Context, in contract.AgentR
 }
 
 // RemoveAgent deletes what rollouts installed in the cluster, by label, and
-// nothing else (the namespace stays, see below). It is idempotent.
+// nothing else (the namespace stays, see below), unless another
+// RemoteCluster still uses the agent (see leaveAgent). It is idempotent.
 func (a *AgentActivities) RemoveAgent(ctx context.Context, in contract.ClusterRef) (contract.AgentRemoved, error) {
 	cs, err := a.Clusters.Clientset(ctx, in.Namespace, in.Name)
 	if err != nil {
 		return contract.AgentRemoved{}, activities.Classify(err)
+	}
+	// The agent may serve other RemoteClusters of this cluster: then it
+	// stays, and only in's part in it goes.
+	if keptFor, err := a.leaveAgent(ctx, cs, in); err != nil || keptFor != "" {
+		return contract.AgentRemoved{KeptFor: keptFor}, err
 	}
 	list := metav1.ListOptions{LabelSelector: contract.AgentSelector}
 	del := metav1.DeleteOptions{}

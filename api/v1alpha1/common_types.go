@@ -30,6 +30,10 @@ const (
 	ConditionSynced = "Synced"
 	// ConditionReady reports whether a RemoteCluster or ClusterMapping is usable.
 	ConditionReady = "Ready"
+	// ConditionAgentConflict is True on a RemoteCluster whose agent settings
+	// differ from those of the RemoteCluster that owns the cluster's one
+	// agent DaemonSet; its message names the owner and what to do.
+	ConditionAgentConflict = "AgentConflict"
 )
 
 // SecretKeyRef names one key of a Secret.
