@@ -4,7 +4,10 @@ module github.com/dr-syncer/dr-syncer/tools/temporal
 
 go 1.26
 
-tool github.com/temporalio/cli/cmd/temporal
+tool (
+	github.com/dr-syncer/dr-syncer/tools/temporal/tlsdevserver
+	github.com/temporalio/cli/cmd/temporal
+)
 
 require (
 	cel.dev/expr v0.23.1 // indirect
