@@ -136,7 +136,14 @@ func (o Options) dialError(err error) error {
 		return fmt.Errorf("connect to Temporal at %s over TLS: %w; check that --temporal-tls-ca (env DRSYNCER_TEMPORAL_TLS_CA) holds the CA that signed the server's certificate "+
 			"and --temporal-tls-server-name names it", o.Address, err)
 	case o.TLS || o.CAFile != "" || o.CertFile != "":
-		return fmt.Errorf("connect to Temporal at %s (namespace %q) over TLS: %w; is the server running, and does it speak TLS on that port?", o.Address, o.Namespace, err)
+		hint := ""
+		// A server that requires mTLS may just reset the connection of a
+		// client without a certificate instead of sending its alert.
+		if o.CertFile == "" {
+			hint = "; if it requires client certificates (mTLS), set --temporal-tls-cert and --temporal-tls-key (env DRSYNCER_TEMPORAL_TLS_CERT, DRSYNCER_TEMPORAL_TLS_KEY)"
+		}
+		return fmt.Errorf("connect to Temporal at %s (namespace %q) over TLS: %w; is the server running, and does it speak TLS on that port?%s",
+			o.Address, o.Namespace, err, hint)
 	}
 	return fmt.Errorf("connect to Temporal at %s (namespace %q): %w; is the server running? `make run` starts a local one",
 		o.Address, o.Namespace, err)

@@ -26,24 +26,35 @@ type Temporal struct {
 	Namespace string
 	TaskQueue string
 	Client    client.Client
+	// conn is how the binaries reach this server: plain, or TLS with the
+	// test's certificates.
+	conn temporalconn.Options
 }
 
-// Conn returns connection options for the server, as the binaries take them.
-func (tp *Temporal) Conn() temporalconn.Options {
-	return temporalconn.Options{Address: tp.Address, Namespace: tp.Namespace, TaskQueue: tp.TaskQueue}
-}
+// Conn returns connection options for the server, as the binaries take
+// them (with the client certificate, for a TLS server); no payload codec.
+func (tp *Temporal) Conn() temporalconn.Options { return tp.conn }
 
 // StartTemporal starts `temporal server start-dev` on a free 127.0.0.1 port
 // with its own SQLite file and dr-syncer's search attributes, and stops it
 // when the test ends.
 func StartTemporal(t testing.TB) *Temporal {
 	t.Helper()
-	bin := Binary(t, "temporal")
 	port := freePort(t)
 	dir := t.TempDir()
-	args := []string{"server", "start-dev",
+	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue}
+	tp.conn = temporalconn.Options{Address: tp.Address, Namespace: tp.Namespace, TaskQueue: tp.TaskQueue}
+	startServer(t, tp, Binary(t, "temporal"), dir, "server", "start-dev",
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(port), "--headless",
-		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "error"}
+		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "error")
+	return tp
+}
+
+// startServer runs a Temporal server binary, waits until tp.conn reaches
+// it, registers dr-syncer's search attributes and stops the server when
+// the test ends.
+func startServer(t testing.TB, tp *Temporal, bin, dir string, args ...string) {
+	t.Helper()
 	logPath := filepath.Join(dir, "temporal.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -54,7 +65,7 @@ func StartTemporal(t testing.TB) *Temporal {
 	// Pdeathsig: a test binary killed by a timeout must not leak a server.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start temporal dev server: %v", err)
+		t.Fatalf("start %s: %v", bin, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -69,16 +80,15 @@ func StartTemporal(t testing.TB) *Temporal {
 		_ = logFile.Close()
 	})
 
-	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
 		case err := <-exited:
 			out, _ := os.ReadFile(logPath)
-			t.Fatalf("temporal dev server exited early (%v):\n%s", err, out)
+			t.Fatalf("temporal server %s exited early (%v):\n%s", bin, err, out)
 		default:
 		}
-		c, err := client.Dial(client.Options{HostPort: tp.Address, Namespace: tp.Namespace, Logger: quietLogger{}})
+		c, err := tp.conn.Dial(quietLogger{}, nil)
 		if err == nil {
 			tp.Client = c
 			t.Cleanup(c.Close)
@@ -86,7 +96,7 @@ func StartTemporal(t testing.TB) *Temporal {
 		}
 		if time.Now().After(deadline) {
 			out, _ := os.ReadFile(logPath)
-			t.Fatalf("temporal dev server not reachable at %s after 60s: %v\n%s", tp.Address, err, out)
+			t.Fatalf("temporal server not reachable at %s after 60s: %v\n%s", tp.Address, err, out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -97,7 +107,6 @@ func StartTemporal(t testing.TB) *Temporal {
 		t.Fatalf("register search attributes: %v", err)
 	}
 	waitForSearchAttributes(t, tp)
-	return tp
 }
 
 // waitForSearchAttributes waits until the namespace knows every attribute, so
