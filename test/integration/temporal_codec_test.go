@@ -62,6 +62,10 @@ func TestPayloadCodecLeavesNoPlaintextInTemporal(t *testing.T) {
 		return err == nil && st.Heartbeat(&beat)
 	}, 30*time.Second, 200*time.Millisecond, "the starter never decoded a heartbeat")
 	assert.Equal(t, marker, beat.Marker)
+	detail, err := s.Describe(ctx, "codec", "")
+	require.NoError(t, err)
+	require.Len(t, detail.PendingActivities, 1)
+	assert.Contains(t, detail.PendingActivities[0].Progress, marker, "`drsyncer describe` shows the decoded heartbeat")
 	// The check that fails if a decoder bypasses the client's converter:
 	// the SDK's default converter cannot read an encrypted heartbeat.
 	bypass, err := (&starter.Starter{Client: s.Client}).WorkflowState(ctx, "codec", "", nil)
