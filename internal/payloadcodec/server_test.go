@@ -95,3 +95,26 @@ func TestCheckExposure(t *testing.T) {
 		}
 	}
 }
+
+// A codec endpoint without a codec, or with half an HTTPS pair, stops the
+// worker at start instead of serving something that cannot decode.
+func TestEndpointRefusesIncompleteSettings(t *testing.T) {
+	k1, _ := newKey(t, "k1")
+	for name, tc := range map[string]struct {
+		e     Endpoint
+		codec *Codec
+		want  string
+	}{
+		"no codec":       {Endpoint{Addr: "127.0.0.1:0"}, nil, "--payload-codec-key-file"},
+		"cert, no key":   {Endpoint{Addr: "127.0.0.1:0", CertFile: "tls.crt"}, mustCodec(t, k1), "only one is set"},
+		"open, no token": {Endpoint{Addr: "0.0.0.0:0"}, mustCodec(t, k1), "could decrypt every payload"},
+		"missing token":  {Endpoint{Addr: "127.0.0.1:0", TokenFile: "/nonexistent/token"}, mustCodec(t, k1), "/nonexistent/token"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := tc.e.Serve(t.Context(), tc.codec)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Serve = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

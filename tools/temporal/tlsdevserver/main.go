@@ -5,7 +5,12 @@
 // terminates TLS in the frontend, not a proxy in front of it. It is a test
 // tool: in-memory SQLite, one shard, no UI, no archival.
 //
-//	tlsdevserver --port 7233 --cert server.pem --key server-key.pem [--client-ca ca.pem]
+//	tlsdevserver --port 7233 --cert server.pem --key server-key.pem --server-ca ca.pem \
+//	  [--client-ca ca.pem --worker-cert client.pem --worker-key client-key.pem]
+//
+// `make tools` (hack/tools.sh) builds it next to the temporal CLI; its cache
+// is keyed by this module's go.mod and go.sum, so after editing this file
+// run `go build -o "$DRSYNCER_BIN/" ./tlsdevserver` here, or change go.mod.
 package main
 
 import (
