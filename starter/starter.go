@@ -19,7 +19,8 @@ type Starter struct {
 	Namespace string
 	TaskQueue string
 	// DataConverter is the converter Client was built with; nil means the
-	// SDK's default. Heartbeats read from a describe call are decoded with it.
+	// SDK's default. Heartbeats read from a describe call are decoded with
+	// it, so with the payload codec on it must be set: Connect does that.
 	DataConverter converter.DataConverter
 }
 
@@ -131,6 +132,8 @@ func (s *Starter) Describe(ctx context.Context, workflowID, runID string) (Detai
 		HistoryLength:    info.GetHistoryLength(),
 		SearchAttributes: map[string]string{},
 	}
+	// Temporal never runs search attributes through a codec; the client's
+	// converter reads them anyway, since the codec passes plain payloads.
 	for name, payload := range info.GetSearchAttributes().GetIndexedFields() {
 		d.SearchAttributes[name] = strings.Trim(s.dataConverter().ToString(payload), `"`)
 	}

@@ -51,11 +51,11 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tc, err := common.Temporal.Dial(telemetry.TemporalLogger(logger), metrics.TemporalHandler())
+	s, err := starter.Connect(common.Temporal, telemetry.TemporalLogger(logger), metrics.TemporalHandler())
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
+	defer s.Client.Close()
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  kube.NewScheme(),
@@ -68,13 +68,13 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := setupReconcilers(mgr, &starter.Starter{Client: tc, Namespace: common.Temporal.Namespace, TaskQueue: common.Temporal.TaskQueue}, common.Kubeconfigs); err != nil {
+	if err := setupReconcilers(mgr, s, common.Kubeconfigs); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}
-	if err := mgr.AddReadyzCheck("temporal", temporalReachable(tc)); err != nil {
+	if err := mgr.AddReadyzCheck("temporal", temporalReachable(s.Client)); err != nil {
 		return fmt.Errorf("add readiness check: %w", err)
 	}
 	logger.Info("controller starting", zap.String("temporal", common.Temporal.Address), zap.String("namespace", common.Temporal.Namespace))

@@ -98,11 +98,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	command, rest := fs.Arg(0), fs.Args()[1:]
 	connect := func() (*starter.Starter, func(), error) {
-		c, err := temporal.Dial(nil, nil)
+		s, err := starter.Connect(temporal, nil, nil)
 		if err != nil {
 			return nil, nil, err
 		}
-		return &starter.Starter{Client: c, Namespace: temporal.Namespace, TaskQueue: temporal.TaskQueue}, c.Close, nil
+		return s, s.Client.Close, nil
 	}
 	switch command {
 	case "list":

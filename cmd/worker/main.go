@@ -16,6 +16,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/payloadcodec"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 	"github.com/dr-syncer/dr-syncer/worker"
 )
@@ -27,6 +28,8 @@ func main() {
 func run(args []string, stderr io.Writer) error {
 	fs, common := cmdutil.NewFlags("worker", stderr, ":9090")
 	maxActivities := fs.Int("max-concurrent-activities", 0, "activities this worker runs at once; 0 is the SDK default")
+	var codecEndpoint payloadcodec.Endpoint
+	codecEndpoint.RegisterFlags(fs)
 	cliutil.Usage(fs, "worker: polls the dr-syncer task queue and runs its workflows and activities.\n\n"+
 		"Usage: worker [flags]\n\n"+
 		"It reads RemoteClusters and their kubeconfig Secrets from the cluster that --kubeconfig points at.")
@@ -53,6 +56,13 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("client for the dr-syncer resources' cluster: %w", err)
 	}
+	// The endpoint serves the very codec the client encrypts with.
+	var codec *payloadcodec.Codec
+	if common.Temporal.CodecKeyFile != "" {
+		if codec, err = common.Temporal.Codec(); err != nil {
+			return err
+		}
+	}
 	tc, err := common.Temporal.Dial(telemetry.TemporalLogger(logger), metrics.TemporalHandler())
 	if err != nil {
 		return err
@@ -61,9 +71,11 @@ func run(args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Info("worker starting", zap.String("temporal", common.Temporal.Address), zap.String("namespace", common.Temporal.Namespace), zap.String("taskQueue", common.Temporal.TaskQueue))
+	logger.Info("worker starting", zap.String("temporal", common.Temporal.Address), zap.String("namespace", common.Temporal.Namespace), zap.String("taskQueue", common.Temporal.TaskQueue),
+		zap.Bool("payloadCodec", codec != nil), zap.String("codecEndpoint", codecEndpoint.Addr))
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Serve(ctx, common.MetricsAddr) })
+	g.Go(func() error { return codecEndpoint.Serve(ctx, codec) })
 	g.Go(func() error {
 		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader, common.Kubeconfigs), Control: reader},
 			worker.Options{TaskQueue: common.Temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})

@@ -12,7 +12,9 @@ func TestHelp(t *testing.T) {
 	var help bytes.Buffer
 	require.NoError(t, run([]string{"--help"}, &help))
 	for _, want := range []string{"Usage: worker", "-temporal-address", "DRSYNCER_TEMPORAL_ADDRESS", "-temporal-namespace",
-		"-task-queue", "-kubeconfig", "KUBECONFIG", "-metrics-addr", "-max-concurrent-activities", "-temporal-tls-cert"} {
+		"-task-queue", "-kubeconfig", "KUBECONFIG", "-metrics-addr", "-max-concurrent-activities", "-temporal-tls-cert",
+		"-temporal-tls", "-payload-codec-key-file", "DRSYNCER_PAYLOAD_CODEC_KEY_FILE", "-codec-server-addr", "DRSYNCER_CODEC_SERVER_ADDR",
+		"-codec-server-token-file", "-codec-server-cors-origin"} {
 		assert.Contains(t, help.String(), want)
 	}
 }
@@ -31,4 +33,14 @@ func TestUnreachableTemporalSaysWhatToDo(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "connect to Temporal at 127.0.0.1:1")
 	assert.Contains(t, err.Error(), "make run")
+}
+
+// A codec key file that is not there stops the worker at start, naming the
+// file and the flag, before it reaches Temporal.
+func TestMissingCodecKeyFileSaysWhatToDo(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run([]string{"--kubeconfig", writeKubeconfig(t), "--metrics-addr", "", "--payload-codec-key-file", "/nonexistent/keys"}, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/nonexistent/keys")
+	assert.Contains(t, err.Error(), "--payload-codec-key-file")
 }

@@ -1,5 +1,6 @@
 // Package testenv starts the real parts integration tests run against: a
-// Temporal dev server (the temporal CLI) and a "source" and a "dr"
+// Temporal dev server (the temporal CLI) or one whose frontend speaks TLS
+// (tlsdevserver, from tools/temporal), and a "source" and a "dr"
 // kube-apiserver (envtest) with dr-syncer's CRDs installed. A missing binary
 // fails the test with the command that builds it; nothing is ever skipped.
 package testenv

@@ -26,13 +26,15 @@ type Temporal struct {
 	Namespace string
 	TaskQueue string
 	Client    client.Client
-	server    *devServer
+	// conn is how the binaries reach this server: plain, or TLS with the
+	// test's certificates.
+	conn   temporalconn.Options
+	server *devServer
 }
 
-// Conn returns connection options for the server, as the binaries take them.
-func (tp *Temporal) Conn() temporalconn.Options {
-	return temporalconn.Options{Address: tp.Address, Namespace: tp.Namespace, TaskQueue: tp.TaskQueue}
-}
+// Conn returns connection options for the server, as the binaries take
+// them (with the client certificate, for a TLS server); no payload codec.
+func (tp *Temporal) Conn() temporalconn.Options { return tp.conn }
 
 // StartTemporal starts `temporal server start-dev` on a free 127.0.0.1 port
 // with its own SQLite file and dr-syncer's search attributes, and stops it
@@ -41,26 +43,35 @@ func StartTemporal(t testing.TB) *Temporal {
 	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
-	srv := &devServer{bin: Binary(t, "temporal"), args: []string{"server", "start-dev",
+	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue}
+	tp.conn = temporalconn.Options{Address: tp.Address, Namespace: tp.Namespace, TaskQueue: tp.TaskQueue}
+	startServer(t, tp, Binary(t, "temporal"), dir, "server", "start-dev",
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(port), "--headless",
-		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "error"},
-		logPath: filepath.Join(dir, "temporal.log")}
-	srv.start(t)
-	t.Cleanup(srv.stop)
+		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "error")
+	return tp
+}
 
-	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue, server: srv}
+// startServer runs a Temporal server binary, waits until tp.conn reaches
+// it, registers dr-syncer's search attributes and stops the server when
+// the test ends.
+func startServer(t testing.TB, tp *Temporal, bin, dir string, args ...string) {
+	t.Helper()
+	tp.server = &devServer{bin: bin, args: args, logPath: filepath.Join(dir, "temporal.log")}
+	tp.server.start(t)
+	t.Cleanup(tp.server.stop)
+
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		srv.failIfExited(t)
-		c, err := client.Dial(client.Options{HostPort: tp.Address, Namespace: tp.Namespace, Logger: quietLogger{}})
+		tp.server.failIfExited(t)
+		c, err := tp.conn.Dial(quietLogger{}, nil)
 		if err == nil {
 			tp.Client = c
 			t.Cleanup(c.Close)
 			break
 		}
 		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(srv.logPath)
-			t.Fatalf("temporal dev server not reachable at %s after 60s: %v\n%s", tp.Address, err, out)
+			out, _ := os.ReadFile(tp.server.logPath)
+			t.Fatalf("temporal server not reachable at %s after 60s: %v\n%s", tp.Address, err, out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -71,7 +82,6 @@ func StartTemporal(t testing.TB) *Temporal {
 		t.Fatalf("register search attributes: %v", err)
 	}
 	waitForSearchAttributes(t, tp)
-	return tp
 }
 
 // Restart stops the server (SIGTERM, as an orchestrator would) and starts it
@@ -91,13 +101,13 @@ func (tp *Temporal) Restart(t testing.TB) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("temporal dev server not healthy 60s after its restart: %v", err)
+			t.Fatalf("temporal server not healthy 60s after its restart: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
-// devServer is the `temporal server start-dev` process.
+// devServer is the Temporal server process.
 type devServer struct {
 	bin, logPath string
 	args         []string
@@ -117,7 +127,7 @@ func (d *devServer) start(t testing.TB) {
 	// Pdeathsig: a test binary killed by a timeout must not leak a server.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start temporal dev server: %v", err)
+		t.Fatalf("start %s: %v", d.bin, err)
 	}
 	d.cmd, d.logFile, d.exited = cmd, logFile, make(chan error, 1)
 	go func() { d.exited <- cmd.Wait() }()
@@ -144,7 +154,7 @@ func (d *devServer) failIfExited(t testing.TB) {
 	select {
 	case err := <-d.exited:
 		out, _ := os.ReadFile(d.logPath)
-		t.Fatalf("temporal dev server exited early (%v):\n%s", err, out)
+		t.Fatalf("temporal server %s exited early (%v):\n%s", d.bin, err, out)
 	default:
 	}
 }

@@ -1,10 +1,14 @@
-// The Temporal CLI (dev server, workflow cancel/reset/show) for tests and `make run`.
+// The Temporal CLI (dev server, workflow cancel/reset/show) for tests and `make run`,
+// and tlsdevserver, a Temporal server whose frontend speaks TLS, for the TLS tests.
 // Kept out of the product's go.mod: it pulls in the whole Temporal server.
 module github.com/dr-syncer/dr-syncer/tools/temporal
 
 go 1.26
 
-tool github.com/temporalio/cli/cmd/temporal
+tool (
+	github.com/dr-syncer/dr-syncer/tools/temporal/tlsdevserver
+	github.com/temporalio/cli/cmd/temporal
+)
 
 require (
 	cel.dev/expr v0.23.1 // indirect
