@@ -173,6 +173,12 @@ type TransferInput struct {
 	// (drv1.AnnotationAcceptChanges): the mover's data guard then lets a
 	// source that shrank under a tenth of the DR copy replace it.
 	Acknowledged bool `json:"acknowledged,omitempty"`
+	// Mount is the mount pod Target names. When set, Transfer keeps it: a
+	// mount pod that is lost (deleted, failed, evicted) while the transfer
+	// runs is created again at once, so the mover's wait for its target and
+	// the next attempt find one. Syncs started before this field existed
+	// leave it unset.
+	Mount *MountPodInput `json:"mount,omitempty"`
 }
 
 // TransferProgress is the heartbeat of Transfer: what the Web UI shows on

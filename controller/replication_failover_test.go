@@ -37,8 +37,8 @@ func annotate(kv ...string) func(*drv1.Replication) {
 
 func TestPlanWhileFailedOver(t *testing.T) {
 	hourly := func(r *drv1.Replication) { r.Spec.Schedule = "0 * * * *" }
-	running := &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`, NextRuns: []time.Time{now.Add(time.Hour)}}
-	paused := &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`, Paused: true}
+	running := &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`, RunTimeout: day, NextRuns: []time.Time{now.Add(time.Hour)}}
+	paused := &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`, RunTimeout: day, Paused: true}
 	for _, tc := range []struct {
 		name         string
 		repl         *drv1.Replication
@@ -52,23 +52,23 @@ func TestPlanWhileFailedOver(t *testing.T) {
 		wantNextSync bool
 	}{
 		{name: "failing over pauses the Schedule and starts no sync-now", repl: replication(drv1.ModeScheduled, hourly, syncNow("1"), failoverState(contract.StateFailingOver)),
-			current: running, wantEnsure: &starter.ScheduleSpec{Cron: "0 * * * *", Paused: true}, wantReason: ReasonFailingOver, wantPhase: drv1.PhasePending,
+			current: running, wantEnsure: &starter.ScheduleSpec{Cron: "0 * * * *", RunTimeout: day, Paused: true}, wantReason: ReasonFailingOver, wantPhase: drv1.PhasePending,
 			wantMessage: "failing over to dr/shop by failover/ops/shop/1: syncs are paused; follow it with drsyncer describe failover/ops/shop/1"},
 		{name: "failed over: phase FailedOver, the Schedule stays paused", repl: replication(drv1.ModeScheduled, hourly, syncNow("1"), failoverState(contract.StateFailedOver)),
 			current: paused, wantReason: ReasonFailedOver, wantPhase: drv1.PhaseFailedOver,
 			wantMessage: "failed over to dr/shop by failover/ops/shop/1: syncs are paused until failback (drsyncer failback ops/shop, or annotate dr-syncer.io/failback)"},
 		{name: "failed over re-pauses a Schedule someone resumed", repl: replication(drv1.ModeScheduled, hourly, failoverState(contract.StateFailedOver)),
-			current: running, wantEnsure: &starter.ScheduleSpec{Cron: "0 * * * *", Paused: true}, wantReason: ReasonFailedOver, wantPhase: drv1.PhaseFailedOver},
+			current: running, wantEnsure: &starter.ScheduleSpec{Cron: "0 * * * *", RunTimeout: day, Paused: true}, wantReason: ReasonFailedOver, wantPhase: drv1.PhaseFailedOver},
 		{name: "failing back keeps it paused", repl: replication(drv1.ModeScheduled, hourly, failoverState(contract.StateFailingBack)),
 			current: paused, wantReason: ReasonFailingBack, wantPhase: drv1.PhasePending,
 			wantMessage: "failing back to prod/shop by failover/ops/shop/1: syncs stay paused until it completes"},
 		{name: "continuous pauses too", repl: replication(drv1.ModeContinuous, failoverState(contract.StateFailedOver)),
 			wantEnsure: &starter.ScheduleSpec{Every: time.Hour, Paused: true}, wantReason: ReasonFailedOver, wantPhase: drv1.PhaseFailedOver},
 		{name: "failed back resumes the Schedule and the waiting sync-now", repl: replication(drv1.ModeScheduled, hourly, syncNow("1"), failoverState(contract.StateFailedBack)),
-			current: paused, wantEnsure: &starter.ScheduleSpec{Cron: "0 * * * *"}, wantReason: ReasonPending, wantPhase: drv1.PhasePending,
+			current: paused, wantEnsure: &starter.ScheduleSpec{Cron: "0 * * * *", RunTimeout: day}, wantReason: ReasonPending, wantPhase: drv1.PhasePending,
 			wantTrigger: "1", wantResumes: true},
 		{name: "a cancelled failover resumes as well", repl: replication(drv1.ModeScheduled, hourly, failoverState(contract.StateFailoverCanceled)),
-			current: paused, wantEnsure: &starter.ScheduleSpec{Cron: "0 * * * *"}, wantReason: ReasonPending, wantPhase: drv1.PhasePending, wantResumes: true},
+			current: paused, wantEnsure: &starter.ScheduleSpec{Cron: "0 * * * *", RunTimeout: day}, wantReason: ReasonPending, wantPhase: drv1.PhasePending, wantResumes: true},
 		{name: "never failed over: as before", repl: replication(drv1.ModeScheduled, hourly),
 			current: running, wantReason: ReasonPending, wantPhase: drv1.PhasePending, wantNextSync: true},
 	} {
@@ -95,7 +95,7 @@ func TestPlanWhileFailedOver(t *testing.T) {
 
 func TestPlanResumes(t *testing.T) {
 	hourly := func(r *drv1.Replication) { r.Spec.Schedule = "0 * * * *" }
-	running := &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`}
+	running := &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`, RunTimeout: day}
 	for _, tc := range []struct {
 		name    string
 		repl    *drv1.Replication

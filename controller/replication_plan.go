@@ -162,7 +162,7 @@ func desiredSchedule(spec *drv1.ReplicationSpec, defaultSchedule drv1.Cron) (*st
 		if cron == "" {
 			return nil, &condition{ReasonNoSchedule, "Scheduled mode needs a cron schedule: set spec.schedule, or defaultSchedule on the source RemoteCluster"}
 		}
-		return &starter.ScheduleSpec{Cron: string(cron), Paused: spec.Paused}, nil
+		return &starter.ScheduleSpec{Cron: string(cron), Paused: spec.Paused, RunTimeout: scheduledRunTimeout(spec)}, nil
 	case drv1.ModeContinuous:
 		every, err := time.ParseDuration(string(spec.Continuous.BackgroundSyncInterval))
 		if err != nil || every <= 0 {
@@ -171,6 +171,17 @@ func desiredSchedule(spec *drv1.ReplicationSpec, defaultSchedule drv1.Cron) (*st
 		return &starter.ScheduleSpec{Every: every, Paused: spec.Paused}, nil
 	}
 	return nil, nil
+}
+
+// scheduledRunTimeout bounds each scheduled run by the Replication's
+// per-PVC transfer timeout (starter.ScheduledRunTimeout); an unset or
+// unreadable one leaves the default.
+func scheduledRunTimeout(spec *drv1.ReplicationSpec) time.Duration {
+	var transfer time.Duration
+	if pc := spec.PVCConfig; pc != nil && pc.DataSyncConfig != nil {
+		transfer, _ = time.ParseDuration(string(pc.DataSyncConfig.Timeout))
+	}
+	return starter.ScheduledRunTimeout(transfer)
 }
 
 // recordFinished folds a closed run into the status, once: a run already

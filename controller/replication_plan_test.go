@@ -66,7 +66,7 @@ func TestPlanSyncNow(t *testing.T) {
 		{name: "sync-now also works in Scheduled mode", repl: replication(drv1.ModeScheduled, syncNow("x"),
 			func(r *drv1.Replication) { r.Spec.Schedule = "0 * * * *" }),
 			obs: func(o *replicationObservation) {
-				o.Schedule = &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`, NextRuns: []time.Time{now.Add(time.Hour)}}
+				o.Schedule = &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`, RunTimeout: day, NextRuns: []time.Time{now.Add(time.Hour)}}
 			}, wantTrigger: "x", wantRequeue: poll},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,9 +190,12 @@ func TestPlanFollowsRun(t *testing.T) {
 	})
 }
 
+// day is the run timeout of a scheduled run under the default transfer timeout.
+const day = starter.DefaultScheduledRunTimeout
+
 func TestPlanSchedule(t *testing.T) {
 	cron := func(c drv1.Cron) func(*drv1.Replication) { return func(r *drv1.Replication) { r.Spec.Schedule = c } }
-	matching := &starter.ScheduleState{Note: `dr-syncer: cron "0 2 * * *"`, NextRuns: []time.Time{now.Add(5 * time.Minute)}}
+	matching := &starter.ScheduleState{Note: `dr-syncer: cron "0 2 * * *"`, RunTimeout: day, NextRuns: []time.Time{now.Add(5 * time.Minute)}}
 	for _, tc := range []struct {
 		name            string
 		repl            *drv1.Replication
@@ -206,23 +209,30 @@ func TestPlanSchedule(t *testing.T) {
 		wantRequeue     time.Duration
 	}{
 		{name: "created from spec.schedule", repl: replication(drv1.ModeScheduled, cron("0 2 * * *")),
-			wantEnsure: &starter.ScheduleSpec{Cron: "0 2 * * *"}, wantReason: ReasonPending, wantRequeue: poll},
+			wantEnsure: &starter.ScheduleSpec{Cron: "0 2 * * *", RunTimeout: day}, wantReason: ReasonPending, wantRequeue: poll},
 		{name: "defaults to the source cluster's defaultSchedule", repl: replication(drv1.ModeScheduled), defaultSchedule: "@daily",
-			wantEnsure: &starter.ScheduleSpec{Cron: "@daily"}, wantReason: ReasonPending, wantRequeue: poll},
+			wantEnsure: &starter.ScheduleSpec{Cron: "@daily", RunTimeout: day}, wantReason: ReasonPending, wantRequeue: poll},
 		{name: "spec.schedule wins over the default", repl: replication(drv1.ModeScheduled, cron("0 2 * * *")), defaultSchedule: "@daily",
-			wantEnsure: &starter.ScheduleSpec{Cron: "0 2 * * *"}, wantReason: ReasonPending, wantRequeue: poll},
+			wantEnsure: &starter.ScheduleSpec{Cron: "0 2 * * *", RunTimeout: day}, wantReason: ReasonPending, wantRequeue: poll},
 		{name: "no schedule anywhere", repl: replication(drv1.ModeScheduled), wantReason: ReasonNoSchedule},
 		{name: "unchanged schedule is left alone; next sync from it", repl: replication(drv1.ModeScheduled, cron("0 2 * * *")), current: matching,
 			wantReason: ReasonPending, wantNext: timeOf(now.Add(5 * time.Minute)), wantRequeue: 5*time.Minute + time.Second},
 		{name: "changed cron updates", repl: replication(drv1.ModeScheduled, cron("0 3 * * *")), current: matching,
-			wantEnsure: &starter.ScheduleSpec{Cron: "0 3 * * *"}, wantReason: ReasonPending, wantRequeue: poll},
+			wantEnsure: &starter.ScheduleSpec{Cron: "0 3 * * *", RunTimeout: day}, wantReason: ReasonPending, wantRequeue: poll},
 		{name: "paused pauses", repl: replication(drv1.ModeScheduled, cron("0 2 * * *"), func(r *drv1.Replication) { r.Spec.Paused = true }),
-			current: matching, wantEnsure: &starter.ScheduleSpec{Cron: "0 2 * * *", Paused: true}, wantReason: ReasonPending, wantRequeue: poll},
+			current: matching, wantEnsure: &starter.ScheduleSpec{Cron: "0 2 * * *", RunTimeout: day, Paused: true}, wantReason: ReasonPending, wantRequeue: poll},
 		{name: "Manual mode removes a schedule", repl: replication(drv1.ModeManual), current: matching, wantDelete: true, wantReason: ReasonPending},
 		{name: "an invalid reference removes it", repl: replication(drv1.ModeScheduled, cron("0 2 * * *")), current: matching,
 			invalid: "ClusterMapping ops/m not found", wantDelete: true, wantReason: ReasonInvalidReference, wantRequeue: invalidReferenceRetry},
 		{name: "an invalid reference creates none", repl: replication(drv1.ModeScheduled, cron("0 2 * * *")),
 			invalid: "ClusterMapping ops/m not found", wantReason: ReasonInvalidReference, wantRequeue: invalidReferenceRetry},
+		{name: "a schedule whose runs have no timeout gets one", repl: replication(drv1.ModeScheduled, cron("0 2 * * *")),
+			current: &starter.ScheduleState{Note: `dr-syncer: cron "0 2 * * *"`}, wantEnsure: &starter.ScheduleSpec{Cron: "0 2 * * *", RunTimeout: day},
+			wantReason: ReasonPending, wantRequeue: poll},
+		{name: "a long transfer timeout lengthens the run timeout", repl: replication(drv1.ModeScheduled, cron("0 2 * * *"), func(r *drv1.Replication) {
+			r.Spec.PVCConfig = &drv1.PVCConfig{DataSyncConfig: &drv1.DataSyncConfig{Timeout: "12h"}}
+		}), current: matching, wantEnsure: &starter.ScheduleSpec{Cron: "0 2 * * *", RunTimeout: 48 * time.Hour},
+			wantReason: ReasonPending, wantRequeue: poll},
 		{name: "Continuous runs on its background interval", repl: replication(drv1.ModeContinuous),
 			wantEnsure: &starter.ScheduleSpec{Every: time.Hour}, wantReason: ReasonPending, wantRequeue: poll},
 		{name: "Continuous with its own interval", repl: replication(drv1.ModeContinuous, func(r *drv1.Replication) {

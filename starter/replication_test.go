@@ -109,6 +109,14 @@ func TestStarterAgainstDevServer(t *testing.T) {
 		assert.False(t, st.Paused)
 		require.NotEmpty(t, st.NextRuns)
 		assert.Equal(t, []int{3, 17}, []int{st.NextRuns[0].UTC().Hour(), st.NextRuns[0].Minute()})
+		assert.Equal(t, starter.DefaultScheduledRunTimeout, st.RunTimeout, "a stuck run cannot block the Schedule forever")
+		assert.True(t, st.Matches(starter.ScheduleSpec{Cron: "17 3 * * *"}))
+
+		// A longer run timeout (a long transfer timeout) updates the Schedule.
+		require.NoError(t, s.EnsureSchedule(ctx, sref, starter.ScheduleSpec{Cron: "17 3 * * *", RunTimeout: 48 * time.Hour}))
+		st, err = s.DescribeSchedule(ctx, sref)
+		require.NoError(t, err)
+		assert.Equal(t, 48*time.Hour, st.RunTimeout)
 
 		require.NoError(t, s.EnsureSchedule(ctx, sref, starter.ScheduleSpec{Cron: "45 */2 * * *"}))
 		next, err := s.NextRunTime(ctx, sref)

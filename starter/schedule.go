@@ -25,6 +25,29 @@ type ScheduleSpec struct {
 	Cron   string
 	Every  time.Duration
 	Paused bool
+	// RunTimeout bounds each run a cron Schedule starts (the action's
+	// workflow execution timeout); zero means DefaultScheduledRunTimeout.
+	// The overlap policy skips a run while the previous one is open, so
+	// without it one stuck run would make the Schedule skip every later run.
+	RunTimeout time.Duration
+}
+
+// DefaultScheduledRunTimeout is the least time a scheduled run gets: a
+// day, long enough for a first copy of large volumes and their retries.
+const DefaultScheduledRunTimeout = 24 * time.Hour
+
+// ScheduledRunTimeout derives a scheduled run's timeout from the time one
+// PVC's transfer may take (dataSyncConfig.timeout): four of them (a
+// transfer and its retries), and never less than a day.
+func ScheduledRunTimeout(transferTimeout time.Duration) time.Duration {
+	return max(DefaultScheduledRunTimeout, 4*transferTimeout)
+}
+
+func (s ScheduleSpec) runTimeout() time.Duration {
+	if s.RunTimeout > 0 {
+		return s.RunTimeout
+	}
+	return DefaultScheduledRunTimeout
 }
 
 // note describes the spec in the Schedule's note, or in the continuous
@@ -49,6 +72,9 @@ type ScheduleState struct {
 	Recent []ScheduledRun
 	// Running are the runs the schedule started that are still open.
 	Running []ScheduledRun
+	// RunTimeout is the started runs' execution timeout; zero for none
+	// (Schedules made before runs had one) and for a continuous workflow.
+	RunTimeout time.Duration
 }
 
 // ScheduledRun is one run a Schedule started.
@@ -60,7 +86,12 @@ type ScheduledRun struct {
 
 // Matches reports whether the Schedule already is what spec asks for.
 func (st *ScheduleState) Matches(spec ScheduleSpec) bool {
-	return st != nil && st.Note == spec.note() && st.Paused == spec.Paused
+	if st == nil || st.Note != spec.note() || st.Paused != spec.Paused {
+		return false
+	}
+	// A cron Schedule also carries the run timeout; one made before runs
+	// had one is updated to have it.
+	return spec.Cron == "" || st.RunTimeout == spec.runTimeout()
 }
 
 // DescribeSchedule returns the Replication's Schedule (for a Continuous
@@ -82,6 +113,9 @@ func (s *Starter) DescribeSchedule(ctx context.Context, ref contract.ObjectRef) 
 	}
 	if !st.Paused {
 		st.NextRuns = d.Info.NextActionTimes
+	}
+	if action, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok {
+		st.RunTimeout = action.WorkflowExecutionTimeout
 	}
 	for _, a := range d.Info.RecentActions {
 		if a.StartWorkflowResult == nil {
@@ -112,7 +146,8 @@ func (s *Starter) NextRunTime(ctx context.Context, ref contract.ObjectRef) (time
 
 // EnsureSchedule creates the Replication's Schedule, or updates it when it
 // differs from spec. Overlap policy skip: a run still going when the next one
-// is due means the next one is skipped, never queued behind it.
+// is due means the next one is skipped, never queued behind it; the run
+// timeout (spec.RunTimeout) ends a run that is stuck, so the skipping ends.
 func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, spec ScheduleSpec) error {
 	if (spec.Cron == "") == (spec.Every <= 0) {
 		return fmt.Errorf("schedule of %s needs exactly one of a cron expression and an interval", ref)
@@ -143,6 +178,8 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 		Args:                  []any{contract.ReplicationInput{Replication: ref, Trigger: contract.TriggerScheduled}},
 		TaskQueue:             s.TaskQueue,
 		TypedSearchAttributes: replicationAttributes(ref),
+		// A stuck run ends (timed out) in time for later runs to start.
+		WorkflowExecutionTimeout: spec.runTimeout(),
 	}
 	id := ScheduleID(ref)
 	if current == nil {

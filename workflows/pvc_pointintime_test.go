@@ -73,11 +73,12 @@ func newPointInTimeSuite(t *testing.T, method contract.CopyMethod, own ...string
 	// The mount pod is placed for, and mounts, the temporary claim.
 	env.OnActivity(s.a.ChooseNodes, mock.Anything, contract.ChooseNodesInput{Source: s.copy, Destination: dstCluster}).
 		Return(contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.255.0.11", Target: kube.NodeChoice{Node: "dr-1"}}, nil)
-	env.OnActivity(s.a.EnsureMountPod, mock.Anything, contract.MountPodInput{
-		Op: s.op, PVC: s.copy, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x",
-	}).Return(contract.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
+	mountIn := contract.MountPodInput{Op: s.op, PVC: s.copy, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x"}
+	env.OnActivity(s.a.EnsureMountPod, mock.Anything, mountIn).Return(contract.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
 	if !owns(own, "Transfer") {
-		env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput()).After(time.Second).
+		transfer := s.transferInput()
+		transfer.Mount = &mountIn // the mount pod Transfer keeps reads the copy
+		env.OnActivity(s.a.Transfer, mock.Anything, transfer).After(time.Second).
 			Return(contract.TransferResult{Stats: statsWithBytes(1 << 20), Streams: 1}, nil)
 	}
 	drPVC := contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"}

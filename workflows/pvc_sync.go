@@ -145,6 +145,11 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	// Syncs started before the pods started together replay one after the other.
 	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {
 		transferIn.Target = mountIn.Target()
+		// Transfer keeps the mount pod: one lost mid-transfer is created
+		// again at once instead of each retry's mover waiting for it in
+		// vain. Only here, where a cancelled transfer is waited for, so it
+		// can never create a pod after the cleanup.
+		transferIn.Mount = &mountIn
 		podOptions.WaitForCancellation, transferOptions.WaitForCancellation = true, true
 		if err := mountAndTransfer(ctx, podOptions, mountIn, transferOptions, transferIn, &state); err != nil {
 			return state.Result, err
@@ -264,8 +269,19 @@ func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOption
 // from the source cluster's semaphore before creating pods.
 const changeGlobalConcurrency = "2026-11-22-global-concurrency"
 
+// permitRerequestAfter is how long a sync waits for its permit before it
+// asks again. A grant can be lost (the semaphore was terminated and started
+// afresh, or its signal found no run); asking again is idempotent by
+// workflow ID: a waiting sync keeps its place, a holder is granted again.
+const permitRerequestAfter = 5 * time.Minute
+
+// changePermitRerequest is the GetVersion change ID of the permit wait that
+// times out and asks again.
+const changePermitRerequest = "2026-12-05-permit-rerequest"
+
 // acquirePermit queues at the source cluster's semaphore and waits for the
-// permit; cancellation while waiting ends the wait.
+// permit, asking again every permitRerequestAfter; cancellation while
+// waiting ends the wait.
 func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 	info := workflow.GetInfo(ctx)
 	permitCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -273,16 +289,40 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 	})
 	var permits *pvcdata.PermitActivities
-	err := workflow.ExecuteActivity(permitCtx, permits.RequestPermit, contract.AcquireInput{
-		SemaphoreID:   contract.ClusterSemaphoreID(in.Source.Cluster),
-		Limit:         int(in.GlobalConcurrencyLimit),
-		Request:       contract.PermitRequest{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID},
-		SemaphoreType: contract.ClusterSemaphoreName,
-		InitialState:  contract.SemaphoreState{Limit: int(in.GlobalConcurrencyLimit)},
-	}).Get(ctx, nil)
-	if err != nil {
+	request := func() error {
+		return workflow.ExecuteActivity(permitCtx, permits.RequestPermit, contract.AcquireInput{
+			SemaphoreID:   contract.ClusterSemaphoreID(in.Source.Cluster),
+			Limit:         int(in.GlobalConcurrencyLimit),
+			Request:       contract.PermitRequest{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID},
+			SemaphoreType: contract.ClusterSemaphoreName,
+			InitialState:  contract.SemaphoreState{Limit: int(in.GlobalConcurrencyLimit)},
+		}).Get(ctx, nil)
+	}
+	if err := request(); err != nil {
 		return err
 	}
-	workflow.GetSignalChannel(ctx, contract.SignalPermit).Receive(ctx, nil)
-	return ctx.Err()
+	permit := workflow.GetSignalChannel(ctx, contract.SignalPermit)
+	if workflow.GetVersion(ctx, changePermitRerequest, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		permit.Receive(ctx, nil)
+		return ctx.Err()
+	}
+	for {
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		granted := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(permit, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			granted = true
+		})
+		sel.AddFuture(workflow.NewTimer(timerCtx, permitRerequestAfter), func(workflow.Future) {})
+		sel.Select(ctx)
+		cancelTimer()
+		if granted || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		workflow.GetLogger(ctx).Info("no permit yet; asking the semaphore again", "after", permitRerequestAfter)
+		if err := request(); err != nil {
+			return err
+		}
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
@@ -203,6 +204,48 @@ func TestRecordHistoriesDeletionGuard(t *testing.T) {
 	saveHistory(t, tp.Client, "replicate-resources-deletion-guard", run.GetID()+"/resources", "")
 	// The semaphore would idle for minutes before closing.
 	semaphore := contract.ClusterSemaphoreID(contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"})
+	require.NoError(t, tp.Client.TerminateWorkflow(ctx, semaphore, "", "recorded"))
+}
+
+// TestRecordHistoriesPermits records the permit protocol since its
+// 2026-12-05 changes: a sync that takes a permit (the wait that asks again)
+// and a semaphore run that continues as new with signals still to drain.
+// `-run 'TestRecordHistoriesPermits$'` records them alone.
+func TestRecordHistoriesPermits(t *testing.T) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	prod := contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}
+	in := contract.PVCSyncInput{
+		Replication: contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"},
+		Source:      contract.PVCRef{Cluster: prod, Namespace: "shop", Name: "permit"},
+		Destination: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}, DestinationNamespace: "shop",
+		Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
+		Retry:                  contract.RetrySettings{MaxRetries: 3, InitialBackoff: "1s", MaxBackoff: "2s", BackoffMultiplier: 200},
+		DataSync:               rsyncargs.Config{Timeout: rsyncargs.Duration(2 * time.Hour)},
+		GlobalConcurrencyLimit: 2,
+	}
+	sync, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pvc-sync/prod/shop/permit", TaskQueue: tp.TaskQueue},
+		contract.PVCSyncName, in)
+	require.NoError(t, err)
+	require.NoError(t, sync.Get(ctx, nil))
+	saveHistory(t, tp.Client, "pvc-sync-success-permit-rerequest", sync.GetID(), sync.GetRunID())
+
+	// A semaphore whose one permit is held by a sync that is gone; releases
+	// of syncs it never knew fill its budget, so it continues as new.
+	semaphore := contract.ClusterSemaphoreID(prod)
+	require.NoError(t, tp.Client.TerminateWorkflow(ctx, semaphore, "", "recorded"))
+	first, err := tp.Client.SignalWithStartWorkflow(ctx, semaphore, contract.SignalAcquire,
+		contract.PermitRequest{WorkflowID: "pvc-sync/prod/shop/gone"},
+		client.StartWorkflowOptions{ID: semaphore, TaskQueue: tp.TaskQueue}, contract.ClusterSemaphoreName, contract.SemaphoreState{Limit: 1})
+	require.NoError(t, err)
+	for i := range 520 {
+		require.NoError(t, tp.Client.SignalWorkflow(ctx, semaphore, "", contract.SignalRelease, fmt.Sprintf("gone-%d", i)))
+	}
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, first.GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true}), &can)
+	saveHistory(t, tp.Client, "cluster-semaphore-continue-as-new", semaphore, first.GetRunID())
 	require.NoError(t, tp.Client.TerminateWorkflow(ctx, semaphore, "", "recorded"))
 }
 

@@ -28,6 +28,8 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 	}
 	acquire := workflow.GetSignalChannel(ctx, contract.SignalAcquire)
 	release := workflow.GetSignalChannel(ctx, contract.SignalRelease)
+	// Semaphores started before the drain replay without it.
+	drain := workflow.GetVersion(ctx, changeSemaphoreDrain, workflow.DefaultVersion, 1) == 1
 	grant := func() {
 		for len(state.Holders) < max(state.Limit, 1) && len(state.Waiting) > 0 {
 			next := state.Waiting[0]
@@ -36,6 +38,18 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 			// A holder that is gone by now is found by the next audit.
 			_ = workflow.SignalExternalWorkflow(ctx, next.WorkflowID, next.RunID, contract.SignalPermit, nil).Get(ctx, nil)
 		}
+	}
+	onAcquire := func(req contract.PermitRequest) {
+		if !holds(state.Holders, req.WorkflowID) && !holds(state.Waiting, req.WorkflowID) {
+			state.Waiting = append(state.Waiting, req)
+		} else if holds(state.Holders, req.WorkflowID) {
+			// A retried acquire of a holder: grant again, it may have missed the first.
+			_ = workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.RunID, contract.SignalPermit, nil).Get(ctx, nil)
+		}
+	}
+	onRelease := func(id string) {
+		state.Holders = without(state.Holders, id)
+		state.Waiting = without(state.Waiting, id)
 	}
 	auditCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
@@ -57,19 +71,13 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 			var req contract.PermitRequest
 			c.Receive(ctx, &req)
 			signals++
-			if !holds(state.Holders, req.WorkflowID) && !holds(state.Waiting, req.WorkflowID) {
-				state.Waiting = append(state.Waiting, req)
-			} else if holds(state.Holders, req.WorkflowID) {
-				// A retried acquire of a holder: grant again, it may have missed the first.
-				_ = workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.RunID, contract.SignalPermit, nil).Get(ctx, nil)
-			}
+			onAcquire(req)
 		})
 		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
 			var id string
 			c.Receive(ctx, &id)
 			signals++
-			state.Holders = without(state.Holders, id)
-			state.Waiting = without(state.Waiting, id)
+			onRelease(id)
 		})
 		sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { timedOut = true })
 		sel.Select(ctx)
@@ -93,7 +101,36 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 			}
 		}
 	}
+	if drain {
+		drainSignals(ctx, acquire, release, onAcquire, onRelease)
+	}
 	return workflow.NewContinueAsNewError(ctx, contract.ClusterSemaphoreName, state)
+}
+
+// changeSemaphoreDrain is the GetVersion change ID of draining the signal
+// channels into the carried state before continue-as-new: a signal
+// delivered to this run but not yet received would otherwise be lost with
+// it (a lost acquire leaves its sync waiting, a lost release leaks a permit).
+const changeSemaphoreDrain = "2026-12-05-semaphore-drain-before-continue-as-new"
+
+// drainSignals applies every signal already delivered to this run. Acquires
+// go first: a sync cancelled while it waited sends its acquire, then its
+// release, and the release must win. Re-granting a holder sends a signal,
+// and more may arrive while it goes out, so it drains until both are empty.
+func drainSignals(ctx workflow.Context, acquire, release workflow.ReceiveChannel,
+	onAcquire func(contract.PermitRequest), onRelease func(string)) {
+	for {
+		var req contract.PermitRequest
+		var id string
+		switch {
+		case acquire.ReceiveAsync(&req):
+			onAcquire(req)
+		case release.ReceiveAsync(&id):
+			onRelease(id)
+		default:
+			return
+		}
+	}
 }
 
 func holds(list []contract.PermitRequest, id string) bool {

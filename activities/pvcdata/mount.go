@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
@@ -23,11 +25,7 @@ func (a *PVCActivities) EnsureMountPod(ctx context.Context, in contract.MountPod
 	if err != nil {
 		return contract.MountPod{}, activities.Classify(err)
 	}
-	pod := kube.MountPod(kube.MountPodOptions{
-		Name: in.PodName(), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
-		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy,
-		Labels: in.Op.Labels("mount"), CredentialsSecret: in.Credentials,
-	})
+	pod := mountPod(in)
 	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.MountPod{}, err
 	}
@@ -36,4 +34,12 @@ func (a *PVCActivities) EnsureMountPod(ctx context.Context, in contract.MountPod
 		return contract.MountPod{}, fmt.Errorf("mount pod for %s: %w", in.PVC, err)
 	}
 	return contract.MountPod{Name: ready.Name, Target: net.JoinHostPort(ready.Status.PodIP, strconv.Itoa(kube.MountServerPort))}, nil
+}
+
+func mountPod(in contract.MountPodInput) *corev1.Pod {
+	return kube.MountPod(kube.MountPodOptions{
+		Name: in.PodName(), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
+		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy,
+		Labels: in.Op.Labels("mount"), CredentialsSecret: in.Credentials,
+	})
 }

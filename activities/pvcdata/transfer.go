@@ -53,6 +53,15 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 		ClusterKeySecret: in.Credentials, CredentialsSecret: in.Credentials,
 		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
 	})
+	if in.Mount != nil {
+		stop, err := a.keepMountPod(ctx, *in.Mount)
+		if err != nil {
+			return contract.TransferResult{}, err
+		}
+		defer stop()
+	}
+	// A sync pod whose mover failed (its mount pod was lost, say) is
+	// replaced; a running one is re-attached to.
 	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.TransferResult{}, err
 	}
@@ -85,6 +94,26 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 		return result, activities.NonRetryable(contract.ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	}
+}
+
+// keepMountPod keeps the mount pod in the source cluster for as long as this
+// attempt runs (see keepMountPod); stop ends the watch and waits for it.
+func (a *PVCActivities) keepMountPod(ctx context.Context, mount contract.MountPodInput) (stop func(), err error) {
+	src, err := a.Clusters.Clientset(ctx, mount.PVC.Cluster.Namespace, mount.PVC.Cluster.Name)
+	if err != nil {
+		return nil, activities.Classify(err)
+	}
+	// A retry comes after a failed attempt, which may have been the mount
+	// pod's loss: a missing pod is lost, not yet to be created.
+	retry := activity.GetInfo(ctx).Attempt > 1 || activity.HasHeartbeatDetails(ctx)
+	log := activity.GetLogger(ctx)
+	watchCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		keepMountPod(watchCtx, src, mount, retry, func(msg string) { log.Warn(msg) })
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // sourceShrank is the data guard's refusal as a typed error that says what

@@ -158,17 +158,86 @@ func TestSampleVerificationDetectsCorruption(t *testing.T) {
 	// The quick check alone does not notice ...
 	sum, _ = p.sync(context.Background(), rsyncargs.Config{})
 	requireSuccess(t, sum)
-	// ... sample verification does ...
+	// ... sample verification finds it, copies it again and says so ...
 	sum, _ = p.sync(context.Background(), rsyncargs.Config{VerificationMode: rsyncargs.VerifySample, SamplePercent: 100})
-	assert.Equal(t, rsyncargs.ClassPermanent, sum.Outcome.Class)
+	requireSuccess(t, sum)
 	require.NotNil(t, sum.Verification)
-	assert.Equal(t, 1, sum.Verification.MismatchCount)
-	assert.Equal(t, []string{"b/three"}, sum.Verification.Mismatched)
-	assert.Contains(t, sum.Error, "verification failed")
-	// ... and full verification (--checksum) repairs it.
+	assert.Equal(t, []string{"b/three"}, sum.Verification.Repaired)
+	assert.Zero(t, sum.Verification.MismatchCount)
+	assert.Zero(t, sum.Verification.SkippedLiveCount, "the source did not change: no live file")
+	p.requireIdentical(testtree.Options{})
+
+	// ... and full verification (--checksum) repairs it too.
+	corrupt[5000] ^= 0xff
+	require.NoError(t, os.WriteFile(victim, corrupt, 0o644))
+	require.NoError(t, os.Chtimes(victim, fi.ModTime(), fi.ModTime()))
 	sum, _ = p.sync(context.Background(), rsyncargs.Config{VerificationMode: rsyncargs.VerifyFull})
 	requireSuccess(t, sum)
 	p.requireIdentical(testtree.Options{})
+}
+
+// TestSampleVerificationLiveVolume copies a volume an application writes
+// while the sync runs: one file is rewritten once right after the copy read
+// it, another is appended to all the time. Neither is damage: the first is
+// copied again and then verified, the second is reported as live.
+func TestSampleVerificationLiveVolume(t *testing.T) {
+	t.Parallel()
+	p := newPath(t)
+	once, live, big := filepath.Join(p.src, "a-once"), filepath.Join(p.src, "b-live"), filepath.Join(p.src, "z-big")
+	require.NoError(t, os.WriteFile(once, []byte("first version\n"), 0o644))
+	require.NoError(t, os.WriteFile(live, []byte("log start\n"), 0o644))
+	big0 := make([]byte, 300<<10)
+	_, err := rand.Read(big0)
+	require.NoError(t, err)
+	// Copied last (rsync goes in name order) and slowly: the rewrite of
+	// a-once lands after the copy read it and before the verification.
+	require.NoError(t, os.WriteFile(big, big0, 0o644))
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	rewritten := make(chan struct{})
+	go func() {
+		defer close(rewritten)
+		for ctx.Err() == nil {
+			if src, err := os.Stat(once); err == nil {
+				if dst, err := os.Stat(filepath.Join(p.dst, "a-once")); err == nil && dst.ModTime().Equal(src.ModTime()) {
+					_ = os.WriteFile(once, []byte("second, longer version\n"), 0o644)
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	appending := make(chan struct{})
+	go func() {
+		defer close(appending)
+		f, err := os.OpenFile(live, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			_, _ = fmt.Fprintf(f, "line %d\n", i)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+
+	sum, _ := p.sync(context.Background(), rsyncargs.Config{
+		VerificationMode: rsyncargs.VerifySample, SamplePercent: 100, BandwidthLimitKiB: 150,
+	})
+	stop()
+	<-rewritten
+	<-appending
+	requireSuccess(t, sum)
+	v := sum.Verification
+	require.NotNil(t, v)
+	assert.Equal(t, 3, v.FilesChecked)
+	assert.Zero(t, v.MismatchCount, "no file is damage: %+v", v)
+	assert.Equal(t, []string{"a-once"}, v.Repaired, "the file rewritten once was copied again")
+	assert.Equal(t, []string{"b-live"}, v.SkippedLive, "the file written all the time is live, not damage")
+	got, err := os.ReadFile(filepath.Join(p.dst, "a-once"))
+	require.NoError(t, err)
+	assert.Equal(t, "second, longer version\n", string(got), "the DR copy holds the rewrite")
 }
 
 func TestSecurityMoverRefusesWrongHostKey(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
@@ -108,6 +109,63 @@ func TestTransfer(t *testing.T) {
 			if !tc.retryable {
 				assert.Equal(t, contract.ErrTypeTransferFailed, appErr.Type())
 			}
+		}
+	})
+
+	t.Run("a retry creates the lost mount pod again, also when it is lost again, and replaces the failed sync pod", func(t *testing.T) {
+		in := input("pvc-sync/prod/app/lost")
+		in.Mount = &contract.MountPodInput{Op: in.Op, PVC: contract.PVCRef{Cluster: dr, Namespace: "app", Name: "src"},
+			Node: "src-1", Image: in.Image, Credentials: in.Credentials}
+		in.Target = in.Mount.Target()
+		// The attempt before: its mount pod was deleted mid-transfer and the
+		// mover ended with a connection error. No mount pod is left.
+		failed := finishedPod(t, in, &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassRetryable, ExitCode: 12,
+			Reason: "protocol data stream"}, Error: "connection unexpectedly closed"}, 75)
+		failed.Status.Phase = corev1.PodFailed
+		require.NoError(t, cluster.Client.Status().Update(ctx, failed))
+
+		type outcome struct {
+			result contract.TransferResult
+			err    error
+		}
+		finished := make(chan outcome, 1)
+		go func() {
+			r, err := run(in, &contract.TransferProgress{Phase: "transferring", Snapshot: progress.Snapshot{BytesDone: 1 << 20}})
+			finished <- outcome{r, err}
+		}()
+		mount := &corev1.Pod{}
+		mountKey := client.ObjectKey{Namespace: "app", Name: in.Mount.PodName()}
+		podWithNewUID := func(key client.ObjectKey, obj *corev1.Pod, old types.UID) func() bool {
+			return func() bool {
+				return cluster.Client.Get(ctx, key, obj) == nil && obj.UID != old && obj.DeletionTimestamp == nil
+			}
+		}
+		require.Eventually(t, podWithNewUID(mountKey, mount, ""), 10*time.Second, 100*time.Millisecond, "the mount pod is created again")
+		assert.Equal(t, in.Op.RunID, mount.Labels[kube.LabelRun])
+		assert.Equal(t, "src-1", mount.Spec.NodeName)
+		sync := &corev1.Pod{}
+		require.Eventually(t, podWithNewUID(client.ObjectKeyFromObject(failed), sync, failed.UID), 10*time.Second, 100*time.Millisecond,
+			"the failed sync pod is replaced, so a new mover resumes")
+
+		// Lost again while the new mover runs (evicted, node drained): the
+		// running attempt creates it again, long before the mover's wait ends.
+		lost := mount.UID
+		require.NoError(t, cluster.Client.Delete(ctx, mount, client.GracePeriodSeconds(0)))
+		require.Eventually(t, podWithNewUID(mountKey, mount, lost), 10*time.Second, 100*time.Millisecond, "the mount pod is created again")
+
+		data, err := json.Marshal(progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess}, Streams: 1,
+			Stats: progress.Stats{TotalTransferredFileSize: 1 << 20}})
+		require.NoError(t, err)
+		sync.Status.Phase = corev1.PodSucceeded
+		sync.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "mover", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{Message: string(data), Reason: "Completed"}}}}
+		require.NoError(t, cluster.Client.Status().Update(ctx, sync))
+		select {
+		case got := <-finished:
+			require.NoError(t, got.err)
+			assert.Equal(t, int64(1<<20), got.result.ResumedFromBytes, "the sync resumed where the lost attempt stopped")
+		case <-time.After(30 * time.Second):
+			t.Fatal("the transfer did not finish")
 		}
 	})
 

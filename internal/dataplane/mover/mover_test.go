@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 )
 
 func TestParseListOnly(t *testing.T) {
@@ -76,18 +77,45 @@ func TestSelectSample(t *testing.T) {
 }
 
 func TestParseVerifyLine(t *testing.T) {
-	name, ok := parseVerifyLine("verify\t>fc........\tb/three")
+	m, ok := parseVerifyLine("verify\t>fc........\tb/three")
 	require.True(t, ok)
-	assert.Equal(t, "b/three", name)
-	name, ok = parseVerifyLine("verify\t>f+++++++++\tnl\\#012x")
+	assert.Equal(t, mismatch{name: "b/three"}, m, "content alone differs: the source did not change")
+	m, ok = parseVerifyLine("verify\t>fcst......\tlive/log")
 	require.True(t, ok)
-	assert.Equal(t, "nl\nx", name)
+	assert.Equal(t, mismatch{name: "live/log", sourceChanged: true}, m)
+	m, ok = parseVerifyLine("verify\t>fc.t......\tsame-size")
+	require.True(t, ok)
+	assert.True(t, m.sourceChanged, "an mtime change alone marks a changed source")
+	m, ok = parseVerifyLine("verify\t>f+++++++++\tnl\\#012x")
+	require.True(t, ok)
+	assert.Equal(t, "nl\nx", m.name)
 	_, ok = parseVerifyLine("verify\t.f...p.....\tonly/perms")
 	assert.False(t, ok)
 	_, ok = parseVerifyLine("verify\tcd+++++++++\tdir/")
 	assert.False(t, ok)
 	_, ok = parseVerifyLine(">fc........ no-prefix")
 	assert.False(t, ok)
+}
+
+// The second comparison decides: matching now is repaired, still differing
+// with the source changed is live, still differing under an unchanged
+// source is damage.
+func TestJudgeMismatches(t *testing.T) {
+	v := &progress.Verification{}
+	judgeMismatches(v, []string{"changed-once", "live", "damaged"},
+		[]mismatch{{name: "live", sourceChanged: true}, {name: "damaged"}})
+	assert.Equal(t, []string{"changed-once"}, v.Repaired)
+	assert.Equal(t, 1, v.RepairedCount)
+	assert.Equal(t, []string{"live"}, v.SkippedLive)
+	assert.Equal(t, 1, v.SkippedLiveCount)
+	assert.Equal(t, []string{"damaged"}, v.Mismatched)
+	assert.Equal(t, 1, v.MismatchCount)
+
+	v = &progress.Verification{}
+	judgeMismatches(v, []string{"a", "b"}, nil)
+	assert.Equal(t, 2, v.RepairedCount)
+	assert.Zero(t, v.MismatchCount)
+	assert.Zero(t, v.SkippedLiveCount)
 }
 
 // TestDialAgentUsesInjectedDial proves the dial hook carries the whole SSH

@@ -159,8 +159,9 @@ func TestTerminationMessageFitsLimit(t *testing.T) {
 		many = append(many, strings.Repeat("x", 40))
 	}
 	s := Summary{
-		Error:        strings.Repeat("rsync: error ünïcode\n", 400),
-		Verification: &Verification{Mode: "sample", MismatchCount: 500, Mismatched: many},
+		Error: strings.Repeat("rsync: error ünïcode\n", 400),
+		Verification: &Verification{Mode: "sample", MismatchCount: 500, Mismatched: many,
+			SkippedLiveCount: 500, SkippedLive: many, RepairedCount: 500, Repaired: many},
 	}
 	b, err := EncodeTerminationMessage(s)
 	require.NoError(t, err)
@@ -168,6 +169,7 @@ func TestTerminationMessageFitsLimit(t *testing.T) {
 	var back Summary
 	require.NoError(t, jsonUnmarshal(b, &back))
 	assert.Equal(t, 500, back.Verification.MismatchCount)
+	assert.Equal(t, 500, back.Verification.SkippedLiveCount, "counts survive the trimming of names")
 
 	path := t.TempDir() + "/termination-log"
 	require.NoError(t, WriteTerminationMessage(path, Summary{Streams: 2}))

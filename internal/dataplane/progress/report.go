@@ -29,11 +29,40 @@ type Event struct {
 
 // Verification reports the post-copy check.
 type Verification struct {
-	Mode          rsyncargs.VerificationMode `json:"mode"`
-	FilesChecked  int                        `json:"filesChecked"`
-	MismatchCount int                        `json:"mismatchCount"`
-	// Mismatched lists the first few differing files.
-	Mismatched []string `json:"mismatched,omitempty"`
+	Mode         rsyncargs.VerificationMode `json:"mode"`
+	FilesChecked int                        `json:"filesChecked"`
+	// MismatchCount counts the sampled files whose content still differed
+	// from an unchanged source after they were copied again: damage.
+	// Mismatched lists the first few.
+	MismatchCount int      `json:"mismatchCount"`
+	Mismatched    []string `json:"mismatched,omitempty"`
+	// RepairedCount counts the sampled files that differed at first and
+	// matched once copied again: changed on the source after the copy read
+	// them, or a damaged copy now repaired. Repaired lists the first few.
+	RepairedCount int      `json:"repairedCount,omitempty"`
+	Repaired      []string `json:"repaired,omitempty"`
+	// SkippedLiveCount counts the sampled files that changed on the source
+	// again while they were copied again: a file the application keeps
+	// writing cannot be compared, and is no sign of damage. The next sync
+	// copies it again. SkippedLive lists the first few.
+	SkippedLiveCount int      `json:"skippedLiveCount,omitempty"`
+	SkippedLive      []string `json:"skippedLive,omitempty"`
+}
+
+func (v *Verification) hasNames() bool {
+	return len(v.Mismatched)+len(v.SkippedLive)+len(v.Repaired) > 0
+}
+
+// trimNames halves the longest of the verification's file lists (the counts
+// stay) so a summary fits the termination message.
+func (v *Verification) trimNames() {
+	longest := &v.Mismatched
+	for _, l := range []*[]string{&v.SkippedLive, &v.Repaired} {
+		if len(*l) > len(*longest) {
+			longest = l
+		}
+	}
+	*longest = (*longest)[:len(*longest)/2]
 }
 
 // GuardSourceShrank is the GuardVerdict reason for a source that holds under
@@ -162,9 +191,9 @@ func EncodeTerminationMessage(s Summary) ([]byte, error) {
 			return b, nil
 		}
 		switch {
-		case s.Verification != nil && len(s.Verification.Mismatched) > 0:
-			v := *s.Verification
-			v.Mismatched = v.Mismatched[:len(v.Mismatched)/2]
+		case s.Verification != nil && s.Verification.hasNames():
+			v := *s.Verification // the caller's summary stays whole
+			v.trimNames()
 			s.Verification = &v
 		case len(s.Error) > 0:
 			over := len(b) - TerminationMessageLimit

@@ -161,8 +161,29 @@ func userMaxDelete(opts []string) (int64, bool) {
 // BuildVerify returns the argv that checksums the files listed (NUL-separated,
 // relative to the module root) in filesFrom without changing anything. Every
 // file whose content differs is printed as VerifyLinePrefix + itemize + tab +
-// name, with an itemize string starting ">f".
+// name, with an itemize string starting ">f". Mtimes are compared to the
+// nanosecond, as the copy compares them, so the itemize's "s" and "t" flags
+// tell a source file that changed after the copy read it from a copy whose
+// content alone differs.
 func BuildVerify(cfg Config, source, dest, filesFrom string) ([]string, error) {
+	return buildFileList(cfg, source, dest, filesFrom, "--dry-run")
+}
+
+// BuildRecopy returns the argv that copies the files listed in filesFrom
+// again, comparing by checksum so that a file whose size and mtime match the
+// source but whose content does not is rewritten too. The sample
+// verification runs it once over its mismatches before it judges them. Like
+// the main copy it writes in place (hard-linked names stay linked) and keeps
+// holes; it deletes nothing.
+func BuildRecopy(cfg Config, source, dest, filesFrom string) ([]string, error) {
+	extra := []string{"--inplace", "--sparse", "--acls", "--xattrs"}
+	if cfg.BandwidthLimitKiB > 0 {
+		extra = append(extra, "--bwlimit="+strconv.FormatInt(cfg.BandwidthLimitKiB, 10))
+	}
+	return buildFileList(cfg, source, dest, filesFrom, extra...)
+}
+
+func buildFileList(cfg Config, source, dest, filesFrom string, extra ...string) ([]string, error) {
 	t := Transfer{Sources: []string{source}, Dest: dest}
 	if err := t.check(); err != nil {
 		return nil, err
@@ -170,15 +191,16 @@ func BuildVerify(cfg Config, source, dest, filesFrom string) ([]string, error) {
 	if filesFrom == "" || strings.HasPrefix(filesFrom, "-") {
 		return nil, fmt.Errorf("%w: files-from %q", ErrInvalidTransfer, filesFrom)
 	}
-	return []string{
+	args := []string{
 		"--links", "--perms", "--times", "--group", "--owner", "--devices", "--specials",
-		"--numeric-ids", "--checksum", "--dry-run", "--8-bit-output",
+		"--numeric-ids", "--checksum", "--modify-window=-1", "--8-bit-output",
 		"--timeout=" + seconds(time.Duration(cfg.IOTimeout), DefaultIOTimeout),
 		"--contimeout=" + seconds(0, DefaultConnectTimeout),
 		"--out-format=" + VerifyLinePrefix + "%i\t%n",
 		"--files-from=" + filesFrom, "--from0",
-		source, dest,
-	}, nil
+	}
+	args = append(args, extra...)
+	return append(args, source, dest), nil
 }
 
 // BuildRootAttrs returns the argv that copies only the attributes of the

@@ -206,6 +206,21 @@ func TestBuildVerifyAndList(t *testing.T) {
 	_, err = BuildVerify(Config{}, "rsync://u@h:1/data/", "/dst/", "")
 	require.ErrorIs(t, err, ErrInvalidTransfer)
 
+	// The re-copy writes (no --dry-run), by checksum, only the listed files,
+	// never deleting, within the user's bandwidth.
+	r, err := BuildRecopy(Config{BandwidthLimitKiB: 50}, "rsync://u@h:1/data/", "/dst/", "/tmp/list")
+	require.NoError(t, err)
+	assert.NotContains(t, r, "--dry-run")
+	assert.Contains(t, r, "--checksum")
+	assert.Contains(t, r, "--files-from=/tmp/list")
+	assert.Contains(t, r, "--bwlimit=50")
+	for _, a := range r {
+		assert.NotContains(t, a, "--delete")
+	}
+	assert.Equal(t, []string{"rsync://u@h:1/data/", "/dst/"}, r[len(r)-2:])
+	_, err = BuildRecopy(Config{}, "rsync://u@h:1/data/", "/dst/", "-x")
+	require.ErrorIs(t, err, ErrInvalidTransfer)
+
 	l, err := BuildListTop(Config{}, "rsync://u@h:1/data/")
 	require.NoError(t, err)
 	assert.Equal(t, "--list-only", l[0])
