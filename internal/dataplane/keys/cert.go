@@ -245,3 +245,21 @@ func dnsName(s string, dots bool) bool {
 	}
 	return true
 }
+
+// ParseHostKeys parses the pinned agent host keys: one authorized_keys line
+// each, the current key and, while a host-key rotation rolls out, the
+// previous one. At least one is required.
+func ParseHostKeys(data []byte) ([]ssh.PublicKey, error) {
+	set, err := ParseAuthorizedKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("pinned host keys: %w", err)
+	}
+	if set.Len() == 0 {
+		return nil, errors.New("pinned host keys: none")
+	}
+	out := make([]ssh.PublicKey, 0, set.Len())
+	for _, k := range set.Keys() {
+		out = append(out, k.Key)
+	}
+	return out, nil
+}
