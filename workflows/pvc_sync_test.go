@@ -130,6 +130,7 @@ func (s *pvcSuite) transferInput() contract.TransferInput {
 		Op: s.op, PVC: contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"},
 		Node: "dr-1", Image: s.in.Image, AgentAddr: "10.255.0.11:2222", Target: kube.MountTarget("shop", s.op.Name("mount")),
 		Credentials: "drs-creds-x", Config: s.in.DataSync,
+		ClusterKey: &s.in.ClusterKey, AgentHostKey: &s.in.AgentHostKey,
 	}
 }
 

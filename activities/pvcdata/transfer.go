@@ -50,9 +50,12 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels("sync"),
 		AgentAddr: in.AgentAddr, Target: in.Target,
-		ClusterKeySecret: in.Credentials, CredentialsSecret: in.Credentials,
+		SSHSecret: in.Credentials, CredentialsSecret: in.Credentials,
 		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
 	})
+	if err := a.syncIdentity(ctx, cs, in, pod); err != nil {
+		return contract.TransferResult{}, err
+	}
 	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.TransferResult{}, err
 	}
