@@ -18,6 +18,11 @@ var errDenied = errors.New("public key not authorized")
 // connection that dies after it.
 var errBusy = errors.New("too many connections")
 
+// MaxCertLifetime bounds the validity of certificates the agent accepts.
+// The worker issues them for minutes; one valid for longer (or forever) was
+// not made by it, and a stolen one must not last.
+const MaxCertLifetime = 24 * time.Hour
+
 // Permission extension keys set on authenticated connections. They live in
 // Extensions, not CriticalOptions: x/crypto/ssh copies a certificate's
 // options into Permissions, and the target is read from there.
@@ -54,6 +59,10 @@ func (s *Server) checkKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permis
 	ca, ok := cas.Lookup(cert.SignatureKey)
 	if !ok {
 		log.Warn("refused certificate: signed by an unknown CA")
+		return nil, errDenied
+	}
+	if cert.ValidBefore < cert.ValidAfter || cert.ValidBefore-cert.ValidAfter > uint64(MaxCertLifetime/time.Second) {
+		log.Warn("refused certificate: valid for longer than the agent accepts", zap.Duration("max_lifetime", MaxCertLifetime))
 		return nil, errDenied
 	}
 	now := s.now()

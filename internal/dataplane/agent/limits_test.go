@@ -128,9 +128,50 @@ func TestIdleTimeoutNotResetByKeepAlives(t *testing.T) {
 			t.Fatal("a connection kept open by keep-alives only was not closed")
 		}
 	}
-	var idled bool
-	for _, e := range h.logs.FilterMessage("connection closed").All() {
-		idled = idled || (e.ContextMap()["cert_target"] == keys.ProbeTarget && e.ContextMap()["idle_timeout"] == true)
+	// The agent logs the close just after the client sees it.
+	require.Eventually(t, func() bool {
+		for _, e := range h.logs.FilterMessage("connection closed").All() {
+			if e.ContextMap()["cert_target"] == keys.ProbeTarget && e.ContextMap()["idle_timeout"] == true {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "closed by the idle timeout")
+}
+
+func TestIdleTimeoutClosesConnection(t *testing.T) {
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client},
+		mutate: func(o *Options) { o.IdleTimeout = 200 * time.Millisecond }})
+	c, err := h.dial(t, client, keys.ProbeTarget)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle connection was not closed")
 	}
-	assert.True(t, idled, "closed by the idle timeout")
+	e := h.waitLog(t, "connection closed")
+	assert.Equal(t, true, e.ContextMap()["idle_timeout"])
+}
+
+func TestMaxConnections(t *testing.T) {
+	client := newKey(t, "client")
+	h := startAgent(t, harnessOptions{authorized: []testKey{client},
+		mutate: func(o *Options) { o.MaxConnections = 1 }})
+	first, err := h.dial(t, client, keys.ProbeTarget)
+	require.NoError(t, err)
+	h.waitLog(t, "connection opened")
+	_, err = h.dial(t, client, keys.ProbeTarget)
+	require.Error(t, err)
+	h.waitLog(t, "refused connection: too many connections")
+	first.Close()
+	require.Eventually(t, func() bool {
+		c, err := h.dial(t, client, keys.ProbeTarget)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
 }

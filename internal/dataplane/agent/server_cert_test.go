@@ -79,6 +79,7 @@ func TestSecurityCertificatesRefused(t *testing.T) {
 		"no target option":        {handMade(t, ca, func(c *ssh.Certificate) { delete(c.CriticalOptions, keys.TargetOption) }), "refused certificate"},
 		"malformed target":        {handMade(t, ca, func(c *ssh.Certificate) { c.CriticalOptions[keys.TargetOption] = target + ",0.0.0.0:1" }), "refused certificate"},
 		"host certificate":        {handMade(t, ca, func(c *ssh.Certificate) { c.CertType = ssh.HostCert }), "refused certificate: not a user certificate"},
+		"valid forever":           {handMade(t, ca, func(c *ssh.Certificate) { c.ValidBefore = ssh.CertTimeInfinity }), "refused certificate: valid for longer than the agent accepts"},
 		"other principal":         {handMade(t, ca, func(c *ssh.Certificate) { c.ValidPrincipals = []string{"root"} }), "refused certificate"},
 	} {
 		before := len(h.logs.FilterMessage(tc.log).All())
