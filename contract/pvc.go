@@ -57,9 +57,12 @@ type CredentialsInput struct {
 	SourceNamespace      string     `json:"sourceNamespace"`
 	Destination          ClusterRef `json:"destination"`
 	DestinationNamespace string     `json:"destinationNamespace"`
-	// ClusterKey holds the cluster-pair private key (id_ed25519).
+	// ClusterKey holds the cluster-pair private key (id_ed25519): the CA
+	// that signs the operation's certificate; it never leaves the control
+	// cluster.
 	ClusterKey SecretRef `json:"clusterKey"`
-	// AgentHostKey holds the source agent's public host key (ssh_host_ed25519_key.pub).
+	// AgentHostKey holds the source agent's public host key
+	// (ssh_host_ed25519_key.pub, and .previous.pub during a rotation).
 	AgentHostKey SecretRef `json:"agentHostKey"`
 }
 
@@ -167,6 +170,13 @@ type TransferInput struct {
 	// or kube.MountTarget's "<namespace>/<pod>:port".
 	Target      string `json:"target"`
 	Credentials string `json:"credentials"`
+	// ClusterKey and AgentHostKey are CredentialsInput's: Transfer issues
+	// the sync pod's certificate, bound to Target, whenever it creates a
+	// sync pod, so a retry after the certificate expired or the key was
+	// rotated gets a fresh one. Nil in runs started by a worker that copied
+	// the cluster-pair key instead.
+	ClusterKey   *SecretRef `json:"clusterKey,omitempty"`
+	AgentHostKey *SecretRef `json:"agentHostKey,omitempty"`
 	// Config is the validated data sync config the mover runs with.
 	Config rsyncargs.Config `json:"config"`
 	// Acknowledged says a person accepted the source's change

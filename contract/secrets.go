@@ -5,15 +5,20 @@ import (
 )
 
 // Keys of the control-cluster key Secrets. The cluster-pair Secret is read
-// by PVC syncs (id_ed25519) and by agent rollouts (the public halves); the
-// host-key Secret by rollouts (both halves) and PVC syncs (the public half,
-// to pin).
+// by PVC syncs and connectivity checks (id_ed25519, the CA that signs their
+// certificates) and by agent rollouts (the public halves); the host-key
+// Secret by rollouts (both halves) and by PVC syncs and checks (the public
+// halves, to pin).
 const (
 	SecretKeyClusterPrivate        = kube.SecretKeyClusterKey
 	SecretKeyClusterPublic         = "id_ed25519.pub"
 	SecretKeyClusterPreviousPublic = "id_ed25519.previous.pub"
 	SecretKeyHostPrivate           = "ssh_host_ed25519_key"
 	SecretKeyHostPublic            = kube.SecretKeyAgentHostKey
+	// SecretKeyHostPreviousPublic is the agent host key being replaced,
+	// while a host-key rotation rolls out: sync pods pin both, so agents
+	// still presenting the old key are accepted until the rollout ends.
+	SecretKeyHostPreviousPublic = "ssh_host_ed25519_key.previous.pub"
 )
 
 // Annotations on key Secrets. They live on the Secret, next to the key they

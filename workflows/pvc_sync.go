@@ -141,6 +141,10 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		Credentials:  creds.Secret,
 		Config:       in.DataSync,
 		Acknowledged: in.AcceptChanges,
+		// Transfer issues the sync pod's certificate from these; only the
+		// activity input changes, no command, so histories replay as before.
+		ClusterKey:   &in.ClusterKey,
+		AgentHostKey: &in.AgentHostKey,
 	}
 	// Syncs started before the pods started together replay one after the other.
 	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {

@@ -130,7 +130,8 @@ func (s *pvcSuite) transferInput() contract.TransferInput {
 		Op: s.op, PVC: contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"},
 		Node: "dr-1", Image: s.in.Image, AgentAddr: "10.255.0.11:2222", Target: kube.MountTarget("shop", s.op.Name("mount")),
 		Credentials: "drs-creds-x", Config: s.in.DataSync,
-		Mount: &contract.MountPodInput{Op: s.op, PVC: sourcePVC, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x"},
+		Mount:      &contract.MountPodInput{Op: s.op, PVC: sourcePVC, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x"},
+		ClusterKey: &s.in.ClusterKey, AgentHostKey: &s.in.AgentHostKey,
 	}
 }
 

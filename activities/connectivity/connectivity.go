@@ -24,6 +24,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
@@ -113,7 +114,7 @@ func tolerated(tolerations []corev1.Toleration, taints []corev1.Taint) bool {
 	return true
 }
 
-// RunConnectivityCheck copies the keys into a per-check Secret in the DR
+// RunConnectivityCheck issues a certificate into a per-check Secret in the DR
 // cluster, runs sshcheck in a pod there against every agent and reads the
 // outcome from its termination message. Cleanup is the workflow's: it
 // deletes the pod and Secret by the operation label, on every path.
@@ -156,6 +157,13 @@ func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in co
 	return contract.ConnectivityResult{Agents: s.Results(in.Agents), Connected: s.Connected && s.Checked == len(in.Agents)}, nil
 }
 
+// probeCertValidity covers the check pod's start and its logins: the
+// check's whole timeout, and at least a few minutes for a slow image pull
+// on a retry.
+func probeCertValidity(timeoutSeconds int32) time.Duration {
+	return max(time.Duration(timeoutSeconds)*time.Second, 5*time.Minute)
+}
+
 // AgentCheckTimeout is sshcheck's per-agent timeout within a check bounded
 // by total: half of it, leaving the rest for the pod to start, at most 30s.
 func AgentCheckTimeout(total time.Duration) time.Duration {
@@ -163,7 +171,13 @@ func AgentCheckTimeout(total time.Duration) time.Duration {
 }
 
 func (a *ConnectivityActivities) writeCheckSecret(ctx context.Context, cs kubernetes.Interface, in contract.ConnectivityCheckInput) (string, error) {
-	sshKeys, err := activities.SSHKeyData(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
+	authority, err := activities.LoadSSHAuthority(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
+	if err != nil {
+		return "", err
+	}
+	// The check only logs in: its certificate is bound to keys.ProbeTarget,
+	// which no agent forwards, and lives as long as the check may.
+	sshKeys, _, err := authority.Identity("connectivity-check "+in.Op.WorkflowID, keys.ProbeTarget, probeCertValidity(in.TimeoutSeconds))
 	if err != nil {
 		return "", err
 	}

@@ -15,8 +15,12 @@ import (
 )
 
 // EnsureCredentials creates the operation's rsync credentials in the source
-// namespace (for the mount pod) and, with the cluster-pair key, in the DR
-// namespace (for the sync pod). A retry reuses the credentials already made.
+// namespace (for the mount pod) and, with the pinned agent host keys, in the
+// DR namespace (for the sync pod). The cluster-pair key stays in the control
+// cluster: Transfer adds a per-operation key and certificate to the DR
+// Secret when it creates the sync pod (syncIdentity), once the target is
+// known. Reading the keys here already fails a sync whose key Secrets are
+// missing before any pod starts. A retry reuses the credentials already made.
 func (a *PVCActivities) EnsureCredentials(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
 	src, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
 	if err != nil {
@@ -26,7 +30,7 @@ func (a *PVCActivities) EnsureCredentials(ctx context.Context, in contract.Crede
 	if err != nil {
 		return contract.Credentials{}, activities.Classify(err)
 	}
-	sshKeys, err := activities.SSHKeyData(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
+	authority, err := activities.LoadSSHAuthority(ctx, a.Control, in.ClusterKey, in.AgentHostKey)
 	if err != nil {
 		return contract.Credentials{}, err
 	}
@@ -54,7 +58,7 @@ func (a *PVCActivities) EnsureCredentials(ctx context.Context, in contract.Crede
 
 	drSecret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.DestinationNamespace, Labels: in.Op.Labels("credentials")},
-		Data:       sshKeys,
+		Data:       map[string][]byte{kube.SecretKeyAgentHostKey: authority.HostKeys},
 	}
 	drSecret.Data[kube.SecretKeyRsyncUser] = creds.Data[kube.SecretKeyRsyncUser]
 	drSecret.Data[kube.SecretKeyRsyncPassword] = creds.Data[kube.SecretKeyRsyncPassword]

@@ -50,7 +50,7 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels("sync"),
 		AgentAddr: in.AgentAddr, Target: in.Target,
-		ClusterKeySecret: in.Credentials, CredentialsSecret: in.Credentials,
+		SSHSecret: in.Credentials, CredentialsSecret: in.Credentials,
 		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
 	})
 	if in.Mount != nil {
@@ -59,6 +59,9 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 			return contract.TransferResult{}, err
 		}
 		defer stop()
+	}
+	if err := a.syncIdentity(ctx, cs, in, pod); err != nil {
+		return contract.TransferResult{}, err
 	}
 	// A sync pod whose mover failed (its mount pod was lost, say) is
 	// replaced; a running one is re-attached to.

@@ -37,7 +37,7 @@ func run(args []string) error {
 	hostKeyFile := fs.String("host-key-file", cliutil.Env("DRSYNCER_AGENT_HOST_KEY", "/etc/dr-syncer/host-key/ssh_host_ed25519_key"),
 		"agent SSH host private key, OpenSSH PEM, from the host-key Secret (env DRSYNCER_AGENT_HOST_KEY)")
 	authorizedFile := fs.String("authorized-keys-file", cliutil.Env("DRSYNCER_AGENT_AUTHORIZED_KEYS", "/etc/dr-syncer/authorized-keys/authorized_keys"),
-		"cluster-pair public keys allowed to connect, authorized_keys format; re-read when it changes (env DRSYNCER_AGENT_AUTHORIZED_KEYS)")
+		"cluster-pair public keys, authorized_keys format: the CAs whose per-operation certificates are accepted; re-read when it changes (env DRSYNCER_AGENT_AUTHORIZED_KEYS)")
 	allowFile := fs.String("allow-list-file", cliutil.Env("DRSYNCER_AGENT_ALLOW_LIST", "/etc/dr-syncer/allow-list/targets"),
 		"targets channels may reach, one ip:port per line; re-read when it changes (env DRSYNCER_AGENT_ALLOW_LIST)")
 	allowFromAPI := fs.Bool("allow-from-api", cliutil.Env("DRSYNCER_AGENT_ALLOW_FROM_API", "") == "true",
@@ -45,7 +45,13 @@ func run(args []string) error {
 	nodeName := fs.String("node-name", cliutil.Env("NODE_NAME", ""), "this agent's node, for --allow-from-api (env NODE_NAME, from spec.nodeName)")
 	idle := fs.Duration("idle-timeout", cliutil.EnvDuration("DRSYNCER_AGENT_IDLE_TIMEOUT", agent.DefaultIdleTimeout),
 		"close connections without traffic for this long; keep above rsync's --timeout (env DRSYNCER_AGENT_IDLE_TIMEOUT)")
-	maxConns := fs.Int("max-connections", agent.DefaultMaxConnections, "maximum concurrent SSH connections (one per PVC sync)")
+	maxConns := fs.Int("max-connections", agent.DefaultMaxConnections, "maximum concurrent authenticated SSH connections (one per PVC sync)")
+	maxPreAuth := fs.Int("max-unauthenticated", agent.DefaultMaxPreAuth,
+		"maximum concurrent connections still in their SSH handshake, from all addresses; extra ones are closed at once")
+	maxPreAuthPerIP := fs.Int("max-unauthenticated-per-ip", agent.DefaultMaxPreAuthPerIP,
+		"maximum concurrent connections still in their SSH handshake from one source IP")
+	maxChannels := fs.Int("max-channels", agent.DefaultMaxChannels,
+		"maximum channels open at once on one connection (a sync opens one per rsync stream, at most 16, plus a few short ones)")
 	grace := fs.Duration("shutdown-grace", agent.DefaultShutdownGrace, "on SIGTERM, how long in-flight transfers may continue")
 	var runtimeFlags cliutil.RuntimeFlags
 	runtimeFlags.Register(fs)
@@ -53,8 +59,10 @@ func run(args []string) error {
 
 Usage: agent [flags]
 
-Accepts public-key logins from the keys in --authorized-keys-file and opens
-direct-tcpip channels to the targets in --allow-list-file, or with
+Accepts logins with short-lived per-operation certificates signed by a key
+in --authorized-keys-file (plain keys are refused) and opens direct-tcpip
+channels to the one target each certificate names, if it is in
+--allow-list-file, or with
 --allow-from-api to the rsync port of the dr-syncer mount pods on
 --node-name, watched from the Kubernetes API. Shells, exec,
 subsystems, agent forwarding and remote forwarding are refused and logged.
@@ -88,7 +96,7 @@ Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 		for _, k := range s.Keys() {
 			fps = append(fps, k.Fingerprint)
 		}
-		log.Info("authorized keys loaded", zap.Strings("key_fingerprints", fps))
+		log.Info("certificate authorities loaded", zap.Strings("ca_fingerprints", fps))
 	})
 	if _, err := authorized.AuthorizedKeys(); err != nil {
 		return fmt.Errorf("authorized keys: %w", err)
@@ -112,13 +120,16 @@ Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 		allow = fileAllow
 	}
 	srv, err := agent.New(agent.Options{
-		HostKeys:       []ssh.Signer{hostKey},
-		AuthorizedKeys: authorized,
-		AllowList:      allow,
-		Logger:         log,
-		IdleTimeout:    *idle,
-		MaxConnections: *maxConns,
-		ShutdownGrace:  *grace,
+		HostKeys:        []ssh.Signer{hostKey},
+		AuthorizedKeys:  authorized,
+		AllowList:       allow,
+		Logger:          log,
+		IdleTimeout:     *idle,
+		MaxConnections:  *maxConns,
+		MaxPreAuth:      *maxPreAuth,
+		MaxPreAuthPerIP: *maxPreAuthPerIP,
+		MaxChannels:     *maxChannels,
+		ShutdownGrace:   *grace,
 	})
 	if err != nil {
 		return err

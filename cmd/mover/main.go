@@ -47,10 +47,12 @@ func run(args []string, stderr io.Writer) int {
 	var runtimeFlags cliutil.RuntimeFlags
 	runtimeFlags.Register(fs)
 	agentAddr := fs.String("agent-addr", cliutil.Env("DRSYNCER_AGENT_ADDR", ""), "agent host:port on the source node (env DRSYNCER_AGENT_ADDR); required")
-	hostKeyFile := fs.String("agent-host-key-file", cliutil.Env("DRSYNCER_AGENT_HOST_KEY_PUB", "/etc/dr-syncer/agent-host-key/ssh_host_ed25519_key.pub"),
-		"the agent's public host key to pin, authorized_keys format (env DRSYNCER_AGENT_HOST_KEY_PUB)")
-	clientKeyFile := fs.String("client-key-file", cliutil.Env("DRSYNCER_CLIENT_KEY", "/etc/dr-syncer/cluster-key/id_ed25519"),
-		"cluster-pair private key, OpenSSH PEM (env DRSYNCER_CLIENT_KEY)")
+	hostKeyFile := fs.String("agent-host-key-file", cliutil.Env("DRSYNCER_AGENT_HOST_KEY_PUB", "/etc/dr-syncer/agent-host-key/"+keys.HostKeysFile),
+		"the agent's public host keys to pin, authorized_keys format, one per line: current and, during a rotation, previous (env DRSYNCER_AGENT_HOST_KEY_PUB)")
+	clientKeyFile := fs.String("client-key-file", cliutil.Env("DRSYNCER_CLIENT_KEY", "/etc/dr-syncer/op-key/"+keys.OpKeyFile),
+		"per-operation private key, OpenSSH PEM (env DRSYNCER_CLIENT_KEY)")
+	clientCertFile := fs.String("client-cert-file", cliutil.Env("DRSYNCER_CLIENT_CERT", "/etc/dr-syncer/op-key/"+keys.OpCertFile),
+		"its certificate, signed by the cluster-pair key and bound to --target (env DRSYNCER_CLIENT_CERT)")
 	target := fs.String("target", cliutil.Env("DRSYNCER_TARGET", ""),
 		"mount pod rsync daemon as seen from the agent: ip:port, or NAMESPACE/POD:port, which the agent's API allow-list resolves (env DRSYNCER_TARGET); required")
 	targetWait := fs.Duration("target-wait", mover.DefaultTargetWait, "how long to wait for the mount pod to become reachable through the agent")
@@ -154,21 +156,9 @@ both.`)
 		writeTermination(log, *terminationLog, sum)
 		return exitPermanent
 	}
-	clientPEM, err := os.ReadFile(*clientKeyFile)
+	clientKey, hostKeys, err := keys.LoadClientIdentity(*clientKeyFile, *clientCertFile, *hostKeyFile)
 	if err != nil {
-		return fail(fmt.Errorf("read client key: %w", err))
-	}
-	clientKey, err := keys.ParsePrivateKey(clientPEM)
-	if err != nil {
-		return fail(fmt.Errorf("client key %s: %w", *clientKeyFile, err))
-	}
-	hostLine, err := os.ReadFile(*hostKeyFile)
-	if err != nil {
-		return fail(fmt.Errorf("read agent host key: %w", err))
-	}
-	hostKey, err := keys.ParsePublicKey(hostLine)
-	if err != nil {
-		return fail(fmt.Errorf("agent host key %s: %w", *hostKeyFile, err))
+		return fail(err)
 	}
 	creds, err := keys.LoadRsyncCredentials(*userFile, *passwordFile)
 	if err != nil {
@@ -178,7 +168,7 @@ both.`)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum := mover.Run(ctx, mover.Options{
-		Agent:              mover.AgentOptions{Addr: *agentAddr, ClientKey: clientKey, HostKey: hostKey},
+		Agent:              mover.AgentOptions{Addr: *agentAddr, ClientKey: clientKey, HostKeys: hostKeys},
 		Target:             *target,
 		TargetWait:         *targetWait,
 		Module:             *module,

@@ -12,7 +12,8 @@ type ConnectivityPodOptions struct {
 	Image           string
 	PullPolicy      corev1.PullPolicy
 	Labels          map[string]string
-	// KeySecret holds the cluster-pair private key and the agent's host key.
+	// KeySecret holds the check's key, its certificate (bound to
+	// keys.ProbeTarget) and the pinned agent host keys.
 	KeySecret string
 	// Timeout is sshcheck's per-agent timeout, as a Go duration.
 	Timeout string
@@ -24,7 +25,8 @@ type ConnectivityPodOptions struct {
 // JSON line per agent and leaves its summary as the termination message.
 func ConnectivityPod(o ConnectivityPodOptions) *corev1.Pod {
 	cmd := append([]string{"/usr/local/bin/sshcheck",
-		"--client-key", ClusterKeyDir + "/" + SecretKeyClusterKey,
+		"--client-key", OpKeyDir + "/" + SecretKeyOpKey,
+		"--client-cert", OpKeyDir + "/" + SecretKeyOpCert,
 		"--host-key", AgentHostKeyDir + "/" + SecretKeyAgentHostKey,
 		"--timeout", o.Timeout,
 	}, o.Agents...)
@@ -38,12 +40,12 @@ func ConnectivityPod(o ConnectivityPodOptions) *corev1.Pod {
 				Command:                  cmd,
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 				VolumeMounts: []corev1.VolumeMount{
-					{Name: "cluster-key", MountPath: ClusterKeyDir, ReadOnly: true},
+					{Name: "op-key", MountPath: OpKeyDir, ReadOnly: true},
 					{Name: "agent-host-key", MountPath: AgentHostKeyDir, ReadOnly: true},
 				},
 			}},
 			Volumes: []corev1.Volume{
-				secretVolume("cluster-key", o.KeySecret, SecretKeyClusterKey),
+				secretVolume("op-key", o.KeySecret, SecretKeyOpKey, SecretKeyOpCert),
 				secretVolume("agent-host-key", o.KeySecret, SecretKeyAgentHostKey),
 			},
 		}),

@@ -18,18 +18,24 @@ import (
 const (
 	DataPath            = "/data"
 	RsyncCredentialsDir = "/etc/dr-syncer/rsync"
-	ClusterKeyDir       = "/etc/dr-syncer/cluster-key"
-	AgentHostKeyDir     = "/etc/dr-syncer/agent-host-key"
+	// OpKeyDir holds a DR pod's per-operation key and certificate.
+	OpKeyDir        = "/etc/dr-syncer/op-key"
+	AgentHostKeyDir = "/etc/dr-syncer/agent-host-key"
 	// MountServerPort is the rsync daemon's port in the mount pod.
 	MountServerPort = 8873
 )
 
-// Keys of the Secrets the pods mount.
+// Keys of the Secrets the pods mount. A DR pod gets SecretKeyOpKey,
+// SecretKeyOpCert and SecretKeyAgentHostKey (the pinned host keys, one per
+// line), never SecretKeyClusterKey: that is the name of the cluster-pair
+// private key in the control cluster, which stays there.
 const (
 	SecretKeyRsyncUser     = keys.RsyncUserFile
 	SecretKeyRsyncPassword = keys.RsyncPasswordFile
 	SecretKeyClusterKey    = "id_ed25519"
-	SecretKeyAgentHostKey  = "ssh_host_ed25519_key.pub"
+	SecretKeyOpKey         = keys.OpKeyFile
+	SecretKeyOpCert        = keys.OpCertFile
+	SecretKeyAgentHostKey  = keys.HostKeysFile
 )
 
 // MountTarget names a mount pod's rsync daemon as "<namespace>/<pod>:port".
@@ -104,8 +110,9 @@ type SyncPodOptions struct {
 	// Target is the mount pod's rsync daemon as the agent reaches it: ip:port
 	// or a MountTarget.
 	Target string
-	// ClusterKeySecret holds the cluster-pair private key and the agent's host key.
-	ClusterKeySecret  string
+	// SSHSecret holds the per-operation key, its certificate and the pinned
+	// agent host keys.
+	SSHSecret         string
 	CredentialsSecret string
 	// SyncConfigJSON is the dataSyncConfig the mover applies.
 	SyncConfigJSON string
@@ -124,7 +131,8 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 		{Name: "DRSYNCER_TARGET", Value: o.Target},
 		{Name: "DRSYNCER_SYNC_CONFIG", Value: o.SyncConfigJSON},
 		{Name: "DRSYNCER_AGENT_HOST_KEY_PUB", Value: AgentHostKeyDir + "/" + SecretKeyAgentHostKey},
-		{Name: "DRSYNCER_CLIENT_KEY", Value: ClusterKeyDir + "/" + SecretKeyClusterKey},
+		{Name: "DRSYNCER_CLIENT_KEY", Value: OpKeyDir + "/" + SecretKeyOpKey},
+		{Name: "DRSYNCER_CLIENT_CERT", Value: OpKeyDir + "/" + SecretKeyOpCert},
 		{Name: "DRSYNCER_RSYNC_CREDENTIALS_DIR", Value: RsyncCredentialsDir},
 	}
 	if o.AcceptSourceChange {
@@ -147,15 +155,15 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "data", MountPath: DataPath},
 					{Name: "rsync-credentials", MountPath: RsyncCredentialsDir, ReadOnly: true},
-					{Name: "cluster-key", MountPath: ClusterKeyDir, ReadOnly: true},
+					{Name: "op-key", MountPath: OpKeyDir, ReadOnly: true},
 					{Name: "agent-host-key", MountPath: AgentHostKeyDir, ReadOnly: true},
 				},
 			}},
 			Volumes: []corev1.Volume{
 				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: o.Claim}}},
 				secretVolume("rsync-credentials", o.CredentialsSecret, SecretKeyRsyncUser, SecretKeyRsyncPassword),
-				secretVolume("cluster-key", o.ClusterKeySecret, SecretKeyClusterKey),
-				secretVolume("agent-host-key", o.ClusterKeySecret, SecretKeyAgentHostKey),
+				secretVolume("op-key", o.SSHSecret, SecretKeyOpKey, SecretKeyOpCert),
+				secretVolume("agent-host-key", o.SSHSecret, SecretKeyAgentHostKey),
 			},
 		}),
 	}

@@ -24,7 +24,7 @@ func moverEnv(t *testing.T, pod *corev1.Pod) map[string]string {
 // DRSYNCER_ACCEPT_SOURCE_CHANGE=true, and only when a person gave it.
 func TestSyncPodAcceptSourceChange(t *testing.T) {
 	opts := kube.SyncPodOptions{Name: "sync-1", Namespace: "app", Node: "dr-1", Claim: "data", Image: "mover:dev",
-		AgentAddr: "10.0.0.1:2222", Target: kube.MountTarget("app", "mount-1"), ClusterKeySecret: "keys",
+		AgentAddr: "10.0.0.1:2222", Target: kube.MountTarget("app", "mount-1"), SSHSecret: "keys",
 		CredentialsSecret: "creds", SyncConfigJSON: `{"parallelStreams":2}`}
 
 	env := moverEnv(t, kube.SyncPod(opts))

@@ -37,10 +37,14 @@ type path struct {
 	src, dst  string
 	agentAddr string
 	hostKey   ssh.PublicKey
+	// ca is the cluster-pair key the agent trusts; each sync gets a
+	// certificate from it bound to target (client overrides that).
+	ca        ssh.Signer
 	client    ssh.Signer
 	target    string
 	creds     keys.RsyncCredentials
 	allowFile string
+	authFile  string
 	names     *namedAllowList
 	agentLogs *observer.ObservedLogs
 }
@@ -99,9 +103,9 @@ func newPath(t *testing.T) *path {
 	require.NoError(t, err)
 	pair, err := keys.GenerateClusterPairKey("prod->dr")
 	require.NoError(t, err)
-	p.client = signer(t, pair)
-	authFile := filepath.Join(dir, "authorized_keys")
-	require.NoError(t, os.WriteFile(authFile, pair.AuthorizedKey, 0o600))
+	p.ca = signer(t, pair)
+	p.authFile = filepath.Join(dir, "authorized_keys")
+	require.NoError(t, os.WriteFile(p.authFile, pair.AuthorizedKey, 0o600))
 	p.allowFile = filepath.Join(dir, "allow")
 	p.allow(p.target)
 
@@ -110,7 +114,7 @@ func newPath(t *testing.T) *path {
 	p.names = &namedAllowList{FileAllowList: agent.NewFileAllowList(p.allowFile, nil)}
 	a, err := agent.New(agent.Options{
 		HostKeys:       []ssh.Signer{signer(t, keys.ClusterPairKey{PrivateKey: hostPriv})},
-		AuthorizedKeys: agent.NewAuthorizedKeysFile(authFile, nil),
+		AuthorizedKeys: agent.NewAuthorizedKeysFile(p.authFile, nil),
 		AllowList:      p.names,
 		Logger:         zap.New(core),
 	})
@@ -136,9 +140,23 @@ func (p *path) allow(targets ...string) {
 	require.NoError(p.t, os.Rename(p.allowFile+".tmp", p.allowFile))
 }
 
+// certFor issues a per-operation certificate for target, as Transfer does.
+func (p *path) certFor(target string) ssh.Signer {
+	p.t.Helper()
+	oc, err := keys.IssueCert(keys.IssueRequest{CA: p.ca, KeyID: "loopback " + target, Target: target})
+	require.NoError(p.t, err)
+	s, err := keys.CertSigner(oc.PrivateKey, oc.Certificate)
+	require.NoError(p.t, err)
+	return s
+}
+
 func (p *path) options(cfg rsyncargs.Config, out *bytes.Buffer) mover.Options {
+	client := p.client
+	if client == nil {
+		client = p.certFor(p.target)
+	}
 	return mover.Options{
-		Agent:       mover.AgentOptions{Addr: p.agentAddr, ClientKey: p.client, HostKey: p.hostKey},
+		Agent:       mover.AgentOptions{Addr: p.agentAddr, ClientKey: client, HostKeys: []ssh.PublicKey{p.hostKey}},
 		Target:      p.target,
 		Credentials: p.creds,
 		Dest:        p.dst,

@@ -17,6 +17,7 @@ import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshcheck"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
@@ -134,8 +135,15 @@ func TestConnectivity(t *testing.T) {
 		assert.Equal(t, corev1.RestartPolicyNever, first.Spec.RestartPolicy)
 		var keySecret corev1.Secret
 		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: first.Namespace, Name: first.Spec.Volumes[0].Secret.SecretName}, &keySecret))
-		assert.NotEmpty(t, keySecret.Data[kube.SecretKeyClusterKey])
+		assert.NotContains(t, keySecret.Data, kube.SecretKeyClusterKey, "the cluster-pair key stays in the control cluster")
 		assert.NotEmpty(t, keySecret.Data[kube.SecretKeyAgentHostKey])
+		cert, err := keys.ParseCert(keySecret.Data[kube.SecretKeyOpCert])
+		require.NoError(t, err)
+		target, err := keys.CertTarget(cert)
+		require.NoError(t, err)
+		assert.Equal(t, keys.ProbeTarget, target, "a check certificate opens nothing")
+		_, err = keys.CertSigner(keySecret.Data[kube.SecretKeyOpKey], keySecret.Data[kube.SecretKeyOpCert])
+		require.NoError(t, err)
 		got := getM()
 		assert.Equal(t, controller.ReasonCheckingConnectivity, ready(got).Reason)
 		require.NotNil(t, got.Status.ConnectivityCheck)

@@ -127,10 +127,7 @@ func TestPVCActivities(t *testing.T) {
 	})
 
 	t.Run("credentials land in both clusters and a retry reuses them", func(t *testing.T) {
-		create(t, env.DR.Client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "pair"},
-			Data: map[string][]byte{kube.SecretKeyClusterKey: []byte("PRIVATE")}})
-		create(t, env.DR.Client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "host"},
-			Data: map[string][]byte{kube.SecretKeyAgentHostKey: []byte("ssh-ed25519 AAAA host")}})
+		pair, hostPub := controlKeySecrets(t, env.DR.Client, "pair", "host")
 		in := contract.CredentialsInput{
 			Op: contract.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}, Source: source, SourceNamespace: "shop",
 			Destination: dr, DestinationNamespace: "shop-dr",
@@ -145,7 +142,8 @@ func TestPVCActivities(t *testing.T) {
 		assert.NotContains(t, src1.Data, kube.SecretKeyClusterKey, "the private key never goes to the source cluster")
 		assert.Equal(t, src1.Data[kube.SecretKeyRsyncPassword], dst1.Data[kube.SecretKeyRsyncPassword])
 		assert.Len(t, src1.Data[kube.SecretKeyRsyncPassword], 43)
-		assert.Equal(t, "PRIVATE", string(dst1.Data[kube.SecretKeyClusterKey]))
+		assertNoClusterPairKey(t, dst1.Data, pair)
+		assert.Equal(t, hostPub, dst1.Data[kube.SecretKeyAgentHostKey], "the agent host key to pin")
 		assert.Equal(t, kube.OperationID(in.Op.WorkflowID), src1.Labels[kube.LabelOperation])
 
 		require.NoError(t, run(t, acts.EnsureCredentials, in, &second))

@@ -49,7 +49,7 @@ func TestTransfer(t *testing.T) {
 	// worker that died mid-transfer would find it on its next attempt.
 	finishedPod := func(t *testing.T, in contract.TransferInput, summary *progress.Summary, exitCode int32) *corev1.Pod {
 		pod := kube.SyncPod(kube.SyncPodOptions{Name: in.Op.Name("sync"), Namespace: "app", Node: "dr-1", Claim: "data",
-			Image: in.Image.Reference, Labels: in.Op.Labels("sync"), CredentialsSecret: "c", ClusterKeySecret: "c"})
+			Image: in.Image.Reference, Labels: in.Op.Labels("sync"), CredentialsSecret: "c", SSHSecret: "c"})
 		create(t, cluster.Client, pod)
 		message := ""
 		if summary != nil {
@@ -213,7 +213,7 @@ func TestTransfer(t *testing.T) {
 	t.Run("the sync pod runs on the chosen node and mounts the DR PVC and the keys", func(t *testing.T) {
 		in := input("pvc-sync/prod/app/spec")
 		pod := kube.SyncPod(kube.SyncPodOptions{Name: in.Op.Name("sync"), Namespace: "app", Node: "dr-1", Claim: "data",
-			Image: in.Image.Reference, Labels: in.Op.Labels("sync"), CredentialsSecret: "creds", ClusterKeySecret: "creds",
+			Image: in.Image.Reference, Labels: in.Op.Labels("sync"), CredentialsSecret: "creds", SSHSecret: "creds",
 			AgentAddr: in.AgentAddr, Target: in.Target, SyncConfigJSON: `{"bandwidthLimit":100}`})
 		require.NoError(t, cluster.Client.Create(ctx, pod, client.DryRunAll), "the API server accepts the pod spec")
 		// Placed through the scheduler (not nodeName), so a WaitForFirstConsumer

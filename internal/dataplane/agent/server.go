@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/pipe"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshalgo"
 )
@@ -23,8 +24,20 @@ const (
 	DefaultIdleTimeout      = 10 * time.Minute
 	DefaultHandshakeTimeout = 15 * time.Second
 	DefaultMaxConnections   = 32
-	DefaultShutdownGrace    = 30 * time.Second
-	DefaultDialTimeout      = 10 * time.Second
+	// DefaultMaxPreAuth bounds connections still in their handshake. A
+	// real sync holds one only for milliseconds, so twice MaxConnections
+	// absorbs a burst of syncs starting at once.
+	DefaultMaxPreAuth = 64
+	// DefaultMaxPreAuthPerIP bounds them per source address; a DR cluster
+	// behind one NAT address still gets half of DefaultMaxConnections.
+	DefaultMaxPreAuthPerIP = 16
+	// DefaultMaxChannels bounds the channels open at once on one
+	// connection: the mover runs at most rsyncargs.MaxParallelStreams (16)
+	// rsync streams, each one channel, plus short-lived ones (target wait,
+	// listing, verification); 64 leaves headroom.
+	DefaultMaxChannels   = 64
+	DefaultShutdownGrace = 30 * time.Second
+	DefaultDialTimeout   = 10 * time.Second
 )
 
 // DialFunc opens a connection to a forwarding target.
@@ -34,7 +47,9 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 type Options struct {
 	// HostKeys identify the agent; movers pin the public half. Required.
 	HostKeys []ssh.Signer
-	// AuthorizedKeys lists the cluster-pair keys allowed in. Required.
+	// AuthorizedKeys lists the cluster-pair keys, the CAs whose per-operation
+	// certificates are accepted (current and, during a rotation, previous).
+	// Plain keys are refused. Required.
 	AuthorizedKeys KeySource
 	// AllowList says which targets channels may reach. Required.
 	AllowList AllowList
@@ -42,15 +57,26 @@ type Options struct {
 	Logger *zap.Logger
 	// DialTarget opens connections to targets; default net.Dialer.
 	DialTarget DialFunc
-	// IdleTimeout closes a connection with no traffic either way for this
-	// long. It must exceed rsync's --timeout, whose keep-alives keep a slow
-	// but healthy transfer from looking idle.
+	// IdleTimeout closes a connection whose channels carried no data either
+	// way for this long; SSH keep-alives do not count. It must exceed
+	// rsync's --timeout, whose keep-alives (channel data) keep a slow but
+	// healthy transfer from looking idle.
 	IdleTimeout time.Duration
 	// HandshakeTimeout bounds the SSH handshake including authentication.
 	HandshakeTimeout time.Duration
-	// MaxConnections caps concurrent SSH connections; extra ones are closed
-	// at once. Each sync uses one connection however many streams it runs.
+	// MaxConnections caps concurrent authenticated SSH connections; a login
+	// beyond it is refused. Each sync uses one connection however many
+	// streams it runs.
 	MaxConnections int
+	// MaxPreAuth and MaxPreAuthPerIP cap connections that have not
+	// authenticated yet, in all and per source IP; extra ones are closed at
+	// once. Defaults DefaultMaxPreAuth, DefaultMaxPreAuthPerIP.
+	MaxPreAuth, MaxPreAuthPerIP int
+	// MaxChannels caps the channels open at once on one connection; extra
+	// ones are rejected. Default DefaultMaxChannels.
+	MaxChannels int
+	// Now is the clock certificates are checked with; default time.Now.
+	Now func() time.Time
 	// ShutdownGrace is how long in-flight connections may run after the
 	// serve context ends before they are closed.
 	ShutdownGrace time.Duration
@@ -60,10 +86,13 @@ type Options struct {
 
 // Server is the agent's SSH server.
 type Server struct {
-	opts   Options
-	config *ssh.ServerConfig
-	log    *zap.Logger
-	nextID atomic.Uint64
+	opts    Options
+	config  *ssh.ServerConfig
+	log     *zap.Logger
+	nextID  atomic.Uint64
+	preAuth *preAuthLimiter
+	// authenticated counts connections past their handshake.
+	authenticated atomic.Int64
 }
 
 // New validates opts and builds a Server.
@@ -85,10 +114,14 @@ func New(opts Options) (*Server, error) {
 	setDefault(&opts.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&opts.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(&opts.DialTimeout, DefaultDialTimeout)
-	if opts.MaxConnections <= 0 {
-		opts.MaxConnections = DefaultMaxConnections
+	setDefaultInt(&opts.MaxConnections, DefaultMaxConnections)
+	setDefaultInt(&opts.MaxPreAuth, DefaultMaxPreAuth)
+	setDefaultInt(&opts.MaxPreAuthPerIP, DefaultMaxPreAuthPerIP)
+	setDefaultInt(&opts.MaxChannels, DefaultMaxChannels)
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, log: opts.Logger}
+	s := &Server{opts: opts, log: opts.Logger, preAuth: newPreAuthLimiter(opts.MaxPreAuth, opts.MaxPreAuthPerIP)}
 	s.config = &ssh.ServerConfig{
 		Config:            sshalgo.Config(),
 		PublicKeyCallback: s.checkKey,
@@ -107,43 +140,22 @@ func setDefault(d *time.Duration, def time.Duration) {
 	}
 }
 
-// errDenied is what a client learns about a refused key: nothing more.
-var errDenied = errors.New("public key not authorized")
-
-// Permission extension keys set on authenticated connections.
-const (
-	extFingerprint = "fingerprint"
-	extComment     = "comment"
-)
-
-func (s *Server) checkKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-	fp := ssh.FingerprintSHA256(key)
-	set, err := s.opts.AuthorizedKeys.AuthorizedKeys()
-	if err != nil {
-		s.log.Error("authorized keys unavailable; refusing all keys",
-			zap.String("remote", meta.RemoteAddr().String()), zap.Error(err))
-		return nil, errDenied
+func setDefaultInt(n *int, def int) {
+	if *n <= 0 {
+		*n = def
 	}
-	k, ok := set.Lookup(key)
-	if !ok {
-		s.log.Warn("refused public key",
-			zap.String("remote", meta.RemoteAddr().String()),
-			zap.String("user", meta.User()),
-			zap.String("key_fingerprint", fp))
-		return nil, errDenied
-	}
-	return &ssh.Permissions{Extensions: map[string]string{extFingerprint: k.Fingerprint, extComment: k.Comment}}, nil
 }
+
+func (s *Server) now() time.Time { return s.opts.Now() }
 
 // Serve accepts connections on ln until ctx ends, then stops accepting and
 // gives in-flight connections ShutdownGrace to finish before closing them.
 // It returns nil after a shutdown, or an error if ln was closed by someone else.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		live  = map[net.Conn]struct{}{}
-		slots = make(chan struct{}, s.opts.MaxConnections)
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		live = map[net.Conn]struct{}{}
 	)
 	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
 	defer stop()
@@ -164,11 +176,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			acceptErr = fmt.Errorf("agent accept: %w", err)
 			break
 		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			s.log.Warn("refused connection: too many connections",
-				zap.String("remote", conn.RemoteAddr().String()), zap.Int("max_connections", s.opts.MaxConnections))
+		release, why := s.preAuth.acquire(conn.RemoteAddr())
+		if release == nil {
+			// Debug, not Warn: a flood would otherwise flood the log too.
+			s.log.Debug("refused connection: "+why, zap.String("remote", conn.RemoteAddr().String()),
+				zap.Int("max_pre_auth", s.opts.MaxPreAuth), zap.Int("max_pre_auth_per_ip", s.opts.MaxPreAuthPerIP))
 			_ = conn.Close()
 			continue
 		}
@@ -178,13 +190,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-slots }()
 			defer func() {
 				mu.Lock()
 				delete(live, conn)
 				mu.Unlock()
 			}()
-			s.handleConn(conn)
+			s.handleConn(conn, release)
 		}()
 	}
 
@@ -210,14 +221,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return acceptErr
 }
 
-func (s *Server) handleConn(raw net.Conn) {
+// handleConn runs one connection; releasePreAuth gives back its
+// pre-authentication slot once the handshake is over either way.
+func (s *Server) handleConn(raw net.Conn, releasePreAuth func()) {
 	start := time.Now()
 	id := s.nextID.Add(1)
-	conn := newActivityConn(raw)
+	conn := &countingConn{Conn: raw}
 	log := s.log.With(zap.Uint64("conn", id), zap.String("remote", raw.RemoteAddr().String()))
 
 	_ = raw.SetDeadline(start.Add(s.opts.HandshakeTimeout))
 	sconn, chans, reqs, err := ssh.NewServerConn(conn, s.config)
+	releasePreAuth()
 	if err != nil {
 		if conn.bytesRead.Load() == 0 {
 			// TCP readiness probes and port scans: not worth a warning.
@@ -229,20 +243,34 @@ func (s *Server) handleConn(raw net.Conn) {
 		return
 	}
 	_ = raw.SetDeadline(time.Time{})
+	// checkKey refused logins beyond MaxConnections; two that passed it at
+	// once may still overshoot by one, which this closes.
+	if s.authenticated.Add(1) > int64(s.opts.MaxConnections) {
+		s.authenticated.Add(-1)
+		log.Warn("refused connection: too many connections", zap.Int("max_connections", s.opts.MaxConnections))
+		_ = sconn.Close()
+		return
+	}
+	defer s.authenticated.Add(-1)
+	bound := sconn.Permissions.CriticalOptions[keys.TargetOption]
 	log = log.With(zap.String("key_fingerprint", sconn.Permissions.Extensions[extFingerprint]),
-		zap.String("key_comment", sconn.Permissions.Extensions[extComment]),
+		zap.String("ca_fingerprint", sconn.Permissions.Extensions[extCAFingerprint]),
+		zap.String("key_id", sconn.Permissions.Extensions[extKeyID]),
+		zap.String("cert_target", bound),
 		zap.String("user", sconn.User()))
 	log.Info("connection opened", zap.String("client_version", string(sconn.ClientVersion())))
 
+	act := newActivity()
 	idleStop := make(chan struct{})
 	idleDone := make(chan bool, 1)
-	go func() { idleDone <- s.watchIdle(conn, sconn, idleStop) }()
+	go func() { idleDone <- s.watchIdle(act, sconn, idleStop) }()
 	go s.refuseGlobalRequests(log, reqs)
 
 	var (
 		wg              sync.WaitGroup
 		toTarget, toCli atomic.Int64
 		channels        atomic.Int64
+		open            = make(chan struct{}, s.opts.MaxChannels)
 	)
 	for nc := range chans {
 		if nc.ChannelType() != "direct-tcpip" {
@@ -250,10 +278,18 @@ func (s *Server) handleConn(raw net.Conn) {
 			_ = nc.Reject(ssh.Prohibited, "only direct-tcpip to allowed targets")
 			continue
 		}
+		select {
+		case open <- struct{}{}:
+		default:
+			log.Warn("refused channel: too many channels", zap.Int("max_channels", s.opts.MaxChannels))
+			_ = nc.Reject(ssh.ResourceShortage, "too many channels")
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			up, down, ok := s.forward(log, nc)
+			defer func() { <-open }()
+			up, down, ok := s.forward(log, nc, bound, act)
 			if ok {
 				channels.Add(1)
 				toTarget.Add(up)
@@ -273,41 +309,14 @@ func (s *Server) handleConn(raw net.Conn) {
 		zap.Bool("idle_timeout", idled))
 }
 
-// watchIdle closes sconn when the connection carried no bytes for
-// IdleTimeout, and reports whether it did.
-func (s *Server) watchIdle(conn *activityConn, sconn *ssh.ServerConn, stop <-chan struct{}) bool {
-	tick := max(s.opts.IdleTimeout/4, 10*time.Millisecond)
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return false
-		case <-t.C:
-			if conn.idleFor() >= s.opts.IdleTimeout {
-				_ = sconn.Close()
-				return true
-			}
-		}
-	}
-}
+// RejectNotCertified is the answer to a channel whose target is not the one
+// the connection's certificate is bound to.
+const RejectNotCertified = "target not allowed by certificate"
 
-// refuseGlobalRequests answers every global request with "no": that covers
-// tcpip-forward (remote forwarding) and cancel-tcpip-forward. OpenSSH's
-// keepalive@openssh.com gets the same answer, which is all a keep-alive needs,
-// without a log line.
-func (s *Server) refuseGlobalRequests(log *zap.Logger, reqs <-chan *ssh.Request) {
-	for r := range reqs {
-		if r.Type != "keepalive@openssh.com" {
-			log.Warn("refused global request", zap.String("request_type", r.Type))
-		}
-		if r.WantReply {
-			_ = r.Reply(false, nil)
-		}
-	}
-}
-
-func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel) (up, down int64, ok bool) {
+// forward serves one direct-tcpip channel. bound is the connection
+// certificate's target: a request for anything else is refused before any
+// name lookup or dial, so a certificate opens one mount pod only.
+func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel, bound string, act *activity) (up, down int64, ok bool) {
 	var d directTCPIP
 	if err := ssh.Unmarshal(nc.ExtraData(), &d); err != nil {
 		log.Warn("refused channel: malformed direct-tcpip request", zap.Error(err))
@@ -315,6 +324,11 @@ func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel) (up, down int64, ok
 		return 0, 0, false
 	}
 	target := net.JoinHostPort(d.Host, strconv.FormatUint(uint64(d.Port), 10))
+	if bound == "" || target != bound {
+		log.Warn("refused channel: "+RejectNotCertified, zap.String("target", target))
+		_ = nc.Reject(ssh.Prohibited, RejectNotCertified)
+		return 0, 0, false
+	}
 	host := d.Host
 	named, byName := s.opts.AllowList.(NamedTargets)
 	if _, err := netip.ParseAddr(host); err != nil && byName {
@@ -357,7 +371,7 @@ func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel) (up, down int64, ok
 	go ssh.DiscardRequests(reqs)
 
 	start := time.Now()
-	c := pipe.Join(ch, tc)
+	c := pipe.Join(activityChannel{Channel: ch, act: act}, tc)
 	log.Info("channel closed",
 		zap.Int64("bytes_to_target", c.AToB),
 		zap.Int64("bytes_to_client", c.BToA),

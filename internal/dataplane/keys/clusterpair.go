@@ -1,7 +1,9 @@
 // Package keys holds the two layers of credentials of the data path:
-// ed25519 cluster-pair SSH keys (DR mover → source agent), the authorized-key
-// sets the agent checks them against (several keys at once, so a rotation can
-// overlap), and per-operation rsync credentials (agent → mount pod).
+// ed25519 cluster-pair SSH keys, which stay in the control cluster and sign
+// per-operation certificates (cert.go) that DR movers log in to source agents
+// with; the authorized-key sets of cluster-pair keys the agent trusts as CAs
+// (several keys at once, so a rotation can overlap); and per-operation rsync
+// credentials (agent → mount pod).
 //
 // Secret material is wrapped in Secret so it cannot end up in a log line or a
 // JSON document by accident; Reveal is the only way out.

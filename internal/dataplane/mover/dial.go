@@ -1,10 +1,12 @@
 package mover
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,10 +24,13 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 type AgentOptions struct {
 	// Addr is the agent's host:port (source node IP, port 2222).
 	Addr string
-	// ClientKey is the cluster-pair private key.
+	// ClientKey is the per-operation key with its certificate
+	// (keys.CertSigner); the agent accepts nothing else.
 	ClientKey ssh.Signer
-	// HostKey is the agent's pinned public host key.
-	HostKey ssh.PublicKey
+	// HostKeys are the agent's pinned public host keys: the current one and,
+	// while a host-key rotation rolls out to the agents, the previous one.
+	// The agent must present one of them.
+	HostKeys []ssh.PublicKey
 	// User is the SSH user name; the agent ignores it beyond logging.
 	User string
 	// Dial opens the TCP connection; default net.Dialer.
@@ -42,14 +47,14 @@ type AgentOptions struct {
 var (
 	ErrAgentUnreachable = errors.New("agent unreachable")
 	ErrHostKeyMismatch  = errors.New("agent host key mismatch")
-	ErrAuthRefused      = errors.New("agent refused the cluster-pair key")
+	ErrAuthRefused      = errors.New("agent refused the operation's certificate")
 )
 
 // DialAgent connects and authenticates to the agent with the host key
 // pinned. The returned client is closed when ctx ends.
 func DialAgent(ctx context.Context, o AgentOptions) (*ssh.Client, error) {
-	if o.ClientKey == nil || o.HostKey == nil || o.Addr == "" {
-		return nil, errors.New("dial agent: address, client key and pinned host key are required")
+	if o.ClientKey == nil || len(o.HostKeys) == 0 || o.Addr == "" {
+		return nil, errors.New("dial agent: address, client key and pinned host keys are required")
 	}
 	if o.Dial == nil {
 		o.Dial = (&net.Dialer{}).DialContext
@@ -82,17 +87,14 @@ func DialAgent(ctx context.Context, o AgentOptions) (*ssh.Client, error) {
 		User:   o.User,
 		Auth:   []ssh.AuthMethod{ssh.PublicKeys(o.ClientKey)},
 		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-			if err := ssh.FixedHostKey(o.HostKey)(hostname, remote, key); err != nil {
+			if !pinnedKey(o.HostKeys, key) {
 				return fmt.Errorf("%w: got %s, pinned %s", ErrHostKeyMismatch,
-					ssh.FingerprintSHA256(key), ssh.FingerprintSHA256(o.HostKey))
+					ssh.FingerprintSHA256(key), strings.Join(fingerprints(o.HostKeys), " or "))
 			}
 			pinned.Store(true)
 			return nil
 		},
-	}
-	// Ask for the pinned key's algorithm so the agent presents that key.
-	if t := o.HostKey.Type(); t != ssh.KeyAlgoRSA {
-		cfg.HostKeyAlgorithms = []string{t}
+		HostKeyAlgorithms: hostKeyAlgorithms(o.HostKeys),
 	}
 	c, chans, reqs, err := ssh.NewClientConn(conn, o.Addr, cfg)
 	stopped := stopEarly()
@@ -111,6 +113,39 @@ func DialAgent(ctx context.Context, o AgentOptions) (*ssh.Client, error) {
 		stop()
 	}()
 	return client, nil
+}
+
+func pinnedKey(pinned []ssh.PublicKey, key ssh.PublicKey) bool {
+	for _, p := range pinned {
+		if bytes.Equal(p.Marshal(), key.Marshal()) {
+			return true
+		}
+	}
+	return false
+}
+
+func fingerprints(pubs []ssh.PublicKey) []string {
+	out := make([]string, 0, len(pubs))
+	for _, p := range pubs {
+		out = append(out, ssh.FingerprintSHA256(p))
+	}
+	return out
+}
+
+// hostKeyAlgorithms asks for the pinned keys' algorithms so the agent
+// presents one of those keys; nil (the defaults) if any is RSA, whose
+// signature algorithms differ from its key type.
+func hostKeyAlgorithms(pinned []ssh.PublicKey) []string {
+	var algos []string
+	for _, p := range pinned {
+		if p.Type() == ssh.KeyAlgoRSA {
+			return nil
+		}
+		if !slices.Contains(algos, p.Type()) {
+			algos = append(algos, p.Type())
+		}
+	}
+	return algos
 }
 
 func classifyHandshake(err error, pinned bool, addr string) error {

@@ -162,20 +162,29 @@ func TestDialAgentUsesInjectedDial(t *testing.T) {
 		return (&net.Dialer{}).DialContext(ctx, network, ln.Addr().String())
 	}
 	client, err := DialAgent(context.Background(), AgentOptions{
-		Addr: "agent.invalid:2222", ClientKey: clientSigner, HostKey: pinned, Dial: dial,
+		Addr: "agent.invalid:2222", ClientKey: clientSigner, HostKeys: []ssh.PublicKey{pinned}, Dial: dial,
 	})
 	require.NoError(t, err)
 	assert.Equal(t, "agent.invalid:2222", dialed)
+	require.NoError(t, client.Close())
+
+	// During a host-key rotation either pinned key is accepted.
+	_, previousPub, err := keys.GenerateHostKey("previous")
+	require.NoError(t, err)
+	previous, err := keys.ParsePublicKey(previousPub)
+	require.NoError(t, err)
+	client, err = DialAgent(context.Background(), AgentOptions{Addr: "x:1", ClientKey: clientSigner, HostKeys: []ssh.PublicKey{previous, pinned}, Dial: dial})
+	require.NoError(t, err)
 	require.NoError(t, client.Close())
 
 	_, otherPub, err := keys.GenerateHostKey("other")
 	require.NoError(t, err)
 	other, err := keys.ParsePublicKey(otherPub)
 	require.NoError(t, err)
-	_, err = DialAgent(context.Background(), AgentOptions{Addr: "x:1", ClientKey: clientSigner, HostKey: other, Dial: dial})
+	_, err = DialAgent(context.Background(), AgentOptions{Addr: "x:1", ClientKey: clientSigner, HostKeys: []ssh.PublicKey{other}, Dial: dial})
 	require.ErrorIs(t, err, ErrHostKeyMismatch)
 
 	failing := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no route") }
-	_, err = DialAgent(context.Background(), AgentOptions{Addr: "x:1", ClientKey: clientSigner, HostKey: pinned, Dial: failing})
+	_, err = DialAgent(context.Background(), AgentOptions{Addr: "x:1", ClientKey: clientSigner, HostKeys: []ssh.PublicKey{pinned}, Dial: failing})
 	require.ErrorIs(t, err, ErrAgentUnreachable)
 }

@@ -1,5 +1,5 @@
 // Package mover is the DR sync pod's entrypoint logic: it dials the source
-// node's agent with the cluster-pair key (host key pinned), forwards a local
+// node's agent with its per-operation certificate (host keys pinned), forwards a local
 // port through it to the mount pod's rsync daemon, and runs real rsync into
 // the target volume, reporting progress as JSON lines and ending with a
 // classified summary. Before any byte moves into a DR copy that holds files,

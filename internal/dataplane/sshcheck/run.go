@@ -3,7 +3,6 @@ package sshcheck
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,8 +24,9 @@ const (
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sshcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	clientKeyFile := fs.String("client-key", "/etc/dr-syncer/cluster-key/id_ed25519", "cluster-pair private key, OpenSSH PEM")
-	hostKeyFile := fs.String("host-key", "/etc/dr-syncer/agent-host-key/ssh_host_ed25519_key.pub", "the agents' public host key to pin, authorized_keys format")
+	clientKeyFile := fs.String("client-key", "/etc/dr-syncer/op-key/"+keys.OpKeyFile, "the check's private key, OpenSSH PEM")
+	clientCertFile := fs.String("client-cert", "/etc/dr-syncer/op-key/"+keys.OpCertFile, "its certificate, signed by the cluster-pair key")
+	hostKeyFile := fs.String("host-key", "/etc/dr-syncer/agent-host-key/"+keys.HostKeysFile, "the agents' public host keys to pin, authorized_keys format, one per line")
 	timeout := fs.Duration("timeout", 10*time.Second, "dial and handshake timeout per agent")
 	termLog := fs.String("termination-log", "/dev/termination-log", "where the JSON summary is written")
 	fs.Usage = func() {
@@ -41,12 +41,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return ExitUsage
 	}
-	o, err := loadOptions(*clientKeyFile, *hostKeyFile)
+	signer, hostKeys, err := keys.LoadClientIdentity(*clientKeyFile, *clientCertFile, *hostKeyFile)
 	if err != nil {
 		fmt.Fprintln(stderr, "sshcheck:", err)
 		return ExitUsage
 	}
-	o.Timeout = *timeout
+	o := Options{ClientKey: signer, HostKeys: hostKeys, Timeout: *timeout}
 	results := CheckAll(ctx, o, addrs)
 	enc := json.NewEncoder(stdout)
 	for _, r := range results {
@@ -64,27 +64,4 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitNotConnected
 	}
 	return ExitConnected
-}
-
-func loadOptions(clientKeyFile, hostKeyFile string) (Options, error) {
-	pem, err := os.ReadFile(clientKeyFile)
-	if err != nil {
-		return Options{}, fmt.Errorf("read client key: %w", err)
-	}
-	signer, err := keys.ParsePrivateKey(pem)
-	if err != nil {
-		return Options{}, fmt.Errorf("parse client key %s: %w", clientKeyFile, err)
-	}
-	line, err := os.ReadFile(hostKeyFile)
-	if err != nil {
-		return Options{}, fmt.Errorf("read host key: %w", err)
-	}
-	host, err := keys.ParsePublicKey(line)
-	if err != nil {
-		return Options{}, fmt.Errorf("parse host key %s: %w", hostKeyFile, err)
-	}
-	if signer == nil || host == nil {
-		return Options{}, errors.New("client key and host key are required")
-	}
-	return Options{ClientKey: signer, HostKey: host}, nil
 }

@@ -1,6 +1,7 @@
 // Package sshcheck proves that this pod reaches source agents over SSH: it
-// dials each agent with the cluster-pair key and the agent's pinned host
-// key, authenticates, opens nothing and closes. The connectivity workflow
+// dials each agent with a per-check certificate (signed by the cluster-pair
+// key, bound to keys.ProbeTarget, which no agent forwards) and the agents'
+// pinned host keys, authenticates, opens nothing and closes. The connectivity workflow
 // runs it in a DR pod and reads the Summary from the termination message.
 package sshcheck
 
@@ -53,8 +54,10 @@ const MaxSummaryBytes = 4096
 
 // Options say how to reach and trust the agents.
 type Options struct {
+	// ClientKey is the check's key with its certificate (keys.CertSigner).
 	ClientKey ssh.Signer
-	HostKey   ssh.PublicKey
+	// HostKeys are the pinned agent host keys (current and previous).
+	HostKeys []ssh.PublicKey
 	// Timeout bounds dial and handshake per agent; default 10s.
 	Timeout time.Duration
 }
@@ -65,7 +68,7 @@ func Check(ctx context.Context, o Options, addr string) Result {
 		o.Timeout = 10 * time.Second
 	}
 	c, err := mover.DialAgent(ctx, mover.AgentOptions{
-		Addr: addr, ClientKey: o.ClientKey, HostKey: o.HostKey, HandshakeTimeout: o.Timeout,
+		Addr: addr, ClientKey: o.ClientKey, HostKeys: o.HostKeys, HandshakeTimeout: o.Timeout,
 	})
 	if err == nil {
 		_ = c.Close()
@@ -75,7 +78,7 @@ func Check(ctx context.Context, o Options, addr string) Result {
 	var dialErr *net.OpError
 	switch {
 	case errors.Is(err, mover.ErrAuthRefused):
-		r.Kind, r.Error = KindAuth, "authentication failed (the agent does not accept this cluster key)"
+		r.Kind, r.Error = KindAuth, "authentication failed (the agent does not accept certificates of this cluster key, or its clock is off by more than the certificate's validity)"
 	case errors.Is(err, mover.ErrHostKeyMismatch):
 		r.Kind, r.Error = KindHostKey, "host key mismatch (the agent's host key is not the pinned one): "+afterMismatch(err)
 	case errors.As(err, &dialErr):

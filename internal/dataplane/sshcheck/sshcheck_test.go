@@ -56,6 +56,23 @@ func startAgent(t *testing.T, host, client testKey) string {
 	return ln.Addr().String()
 }
 
+// probeCert is what RunConnectivityCheck issues: a certificate from the
+// cluster-pair key ca, bound to keys.ProbeTarget.
+func probeCert(t *testing.T, ca testKey) keys.OpCert {
+	t.Helper()
+	oc, err := keys.IssueCert(keys.IssueRequest{CA: ca.signer, KeyID: "connectivity-check test", Target: keys.ProbeTarget})
+	require.NoError(t, err)
+	return oc
+}
+
+func probeSigner(t *testing.T, ca testKey) ssh.Signer {
+	t.Helper()
+	oc := probeCert(t, ca)
+	s, err := keys.CertSigner(oc.PrivateKey, oc.Certificate)
+	require.NoError(t, err)
+	return s
+}
+
 // closedPort is an address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
@@ -78,12 +95,15 @@ func TestCheck(t *testing.T) {
 		kind   string
 		errHas string
 	}{
-		{"the right key connects", Options{ClientKey: client.signer, HostKey: host.signer.PublicKey()}, addr, "", ""},
-		{"a key the agent does not accept fails authentication", Options{ClientKey: stranger.signer, HostKey: host.signer.PublicKey()}, addr,
-			KindAuth, "authentication failed (the agent does not accept this cluster key)"},
-		{"another host key is a mismatch", Options{ClientKey: client.signer, HostKey: stranger.signer.PublicKey()}, addr,
+		{"a certificate of the cluster key connects", Options{ClientKey: probeSigner(t, client), HostKeys: []ssh.PublicKey{host.signer.PublicKey()}}, addr, "", ""},
+		{"either pinned host key connects", Options{ClientKey: probeSigner(t, client), HostKeys: []ssh.PublicKey{stranger.signer.PublicKey(), host.signer.PublicKey()}}, addr, "", ""},
+		{"a certificate of another key fails authentication", Options{ClientKey: probeSigner(t, stranger), HostKeys: []ssh.PublicKey{host.signer.PublicKey()}}, addr,
+			KindAuth, "authentication failed (the agent does not accept certificates of this cluster key"},
+		{"the plain cluster key fails authentication", Options{ClientKey: client.signer, HostKeys: []ssh.PublicKey{host.signer.PublicKey()}}, addr,
+			KindAuth, "authentication failed"},
+		{"another host key is a mismatch", Options{ClientKey: probeSigner(t, client), HostKeys: []ssh.PublicKey{stranger.signer.PublicKey()}}, addr,
 			KindHostKey, "host key mismatch"},
-		{"a closed port is unreachable", Options{ClientKey: client.signer, HostKey: host.signer.PublicKey()}, closed,
+		{"a closed port is unreachable", Options{ClientKey: probeSigner(t, client), HostKeys: []ssh.PublicKey{host.signer.PublicKey()}}, closed,
 			KindUnreachable, "unreachable: dial tcp " + closed + ": connect: connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,7 +123,7 @@ func TestCheckTimeoutReadsWell(t *testing.T) {
 	r := Check(context.Background(), Options{
 		// 192.0.2.0/24 is TEST-NET-1: never routed, so the dial hangs
 		// until the timeout (or fails at once where there is no route).
-		ClientKey: client.signer, HostKey: host.signer.PublicKey(), Timeout: 50 * time.Millisecond,
+		ClientKey: probeSigner(t, client), HostKeys: []ssh.PublicKey{host.signer.PublicKey()}, Timeout: 50 * time.Millisecond,
 	}, "192.0.2.1:2222")
 	assert.False(t, r.OK)
 	assert.Equal(t, KindUnreachable, r.Kind)
@@ -115,11 +135,13 @@ func TestMainWritesLinesAndSummary(t *testing.T) {
 	good := startAgent(t, host, client)
 	bad := closedPort(t)
 	dir := t.TempDir()
-	keyFile, hostFile, termLog := filepath.Join(dir, "id"), filepath.Join(dir, "host.pub"), filepath.Join(dir, "termination-log")
-	require.NoError(t, os.WriteFile(keyFile, client.pair.PrivateKey.Reveal(), 0o600))
+	keyFile, certFile, hostFile, termLog := filepath.Join(dir, "id"), filepath.Join(dir, "id-cert.pub"), filepath.Join(dir, "host.pub"), filepath.Join(dir, "termination-log")
+	oc := probeCert(t, client)
+	require.NoError(t, os.WriteFile(keyFile, oc.PrivateKey.Reveal(), 0o600))
+	require.NoError(t, os.WriteFile(certFile, oc.Certificate, 0o600))
 	require.NoError(t, os.WriteFile(hostFile, keys.AuthorizedLine(host.signer.PublicKey(), "host"), 0o600))
 	args := func(addrs ...string) []string {
-		return append([]string{"--client-key", keyFile, "--host-key", hostFile, "--timeout", "5s", "--termination-log", termLog}, addrs...)
+		return append([]string{"--client-key", keyFile, "--client-cert", certFile, "--host-key", hostFile, "--timeout", "5s", "--termination-log", termLog}, addrs...)
 	}
 
 	var stdout, stderr bytes.Buffer

@@ -1,0 +1,72 @@
+package pvcdata
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/activity"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// syncIdentity writes a freshly issued per-operation key and certificate,
+// bound to in.Target, into the DR Secret before a sync pod is created. Every
+// new pod gets one from the cluster-pair key current at that moment, so a
+// retry after the certificate expired (a pod that took long to start) or
+// after a key rotation never presents a stale certificate. A pod that is
+// re-attached to keeps the identity it started with: its connection is up,
+// and the agent does not re-check certificates of open connections.
+func (a *PVCActivities) syncIdentity(ctx context.Context, cs kubernetes.Interface, in contract.TransferInput, pod *corev1.Pod) error {
+	existing, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+	switch {
+	case err == nil && reattachable(existing, pod):
+		return nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("get sync pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	if in.ClusterKey == nil || in.AgentHostKey == nil {
+		return activities.NonRetryable(contract.ErrTypeInvalidSpec,
+			"transfer of %s was started by a worker that copied the cluster-pair key; agents now accept only per-operation certificates. "+
+				"This run cannot get one; the next run of the Replication will", in.PVC)
+	}
+	authority, err := activities.LoadSSHAuthority(ctx, a.Control, *in.ClusterKey, *in.AgentHostKey)
+	if err != nil {
+		return err
+	}
+	keyID := fmt.Sprintf("pvcsync %s/%s %s", in.PVC.Namespace, in.PVC.Name, in.Op.WorkflowID)
+	data, cert, err := authority.Identity(keyID, in.Target, 0)
+	if err != nil {
+		return err
+	}
+	secrets := cs.CoreV1().Secrets(in.PVC.Namespace)
+	s, err := secrets.Get(ctx, in.Credentials, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get credentials Secret %s/%s in %s: %w", in.PVC.Namespace, in.Credentials, in.PVC.Cluster.Name, err)
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	for k, v := range data {
+		s.Data[k] = v
+	}
+	// A Secret written by an older worker held the cluster-pair key itself.
+	delete(s.Data, kube.SecretKeyClusterKey)
+	if _, err := secrets.Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("write certificate into Secret %s/%s in %s: %w", in.PVC.Namespace, in.Credentials, in.PVC.Cluster.Name, err)
+	}
+	activity.GetLogger(ctx).Info("issued sync certificate", "keyID", keyID, "target", cert.Target,
+		"caFingerprint", cert.CAFingerprint, "validBefore", cert.ValidBefore)
+	return nil
+}
+
+// reattachable mirrors activities.CreateOrGetPod: an existing pod of the
+// same run that has not failed is reused, not replaced.
+func reattachable(existing, want *corev1.Pod) bool {
+	return existing.Labels[kube.LabelRun] == want.Labels[kube.LabelRun] && existing.Status.Phase != corev1.PodFailed
+}
