@@ -61,6 +61,10 @@ type CredentialsInput struct {
 	ClusterKey SecretRef `json:"clusterKey"`
 	// AgentHostKey holds the source agent's public host key (ssh_host_ed25519_key.pub).
 	AgentHostKey SecretRef `json:"agentHostKey"`
+	// Authority is the run this step acts for. The activity resolves it
+	// and refuses an input that does not match (see ErrTypeInputMismatch).
+	// Steps scheduled before it existed carry none.
+	Authority *PlanRequest `json:"authority,omitempty"`
 }
 
 // Credentials names the per-operation Secret, which has the same name in
@@ -76,6 +80,10 @@ type MountPodInput struct {
 	Node        string    `json:"node"`
 	Image       Image     `json:"image"`
 	Credentials string    `json:"credentials"`
+	// Authority is the run this step acts for. The activity resolves it
+	// and refuses an input that does not match (see ErrTypeInputMismatch).
+	// Steps scheduled before it existed carry none.
+	Authority *PlanRequest `json:"authority,omitempty"`
 }
 
 // MountPod is a ready mount pod.
@@ -173,6 +181,10 @@ type TransferInput struct {
 	// (drv1.AnnotationAcceptChanges): the mover's data guard then lets a
 	// source that shrank under a tenth of the DR copy replace it.
 	Acknowledged bool `json:"acknowledged,omitempty"`
+	// Authority is the run this step acts for. The activity resolves it
+	// and refuses an input that does not match (see ErrTypeInputMismatch).
+	// Steps scheduled before it existed carry none.
+	Authority *PlanRequest `json:"authority,omitempty"`
 }
 
 // TransferProgress is the heartbeat of Transfer: what the Web UI shows on

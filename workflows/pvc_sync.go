@@ -99,7 +99,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	if err := workflow.ExecuteActivity(short, a.EnsureCredentials, contract.CredentialsInput{
 		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
 		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
-		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey,
+		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey, Authority: authority(in),
 	}).Get(ctx, &creds); err != nil {
 		return state.Result, err
 	}
@@ -122,6 +122,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	}
 	mountIn := contract.MountPodInput{
 		Op: op, PVC: readFrom, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
+		Authority: authority(in),
 	}
 	if copiedAt.IsZero() { // Direct: the copy shows the source as the transfer reads it
 		copiedAt = workflow.Now(ctx)
@@ -141,6 +142,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		Credentials:  creds.Secret,
 		Config:       in.DataSync,
 		Acknowledged: in.AcceptChanges,
+		Authority:    authority(in),
 	}
 	// Syncs started before the pods started together replay one after the other.
 	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {
@@ -285,4 +287,15 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 	}
 	workflow.GetSignalChannel(ctx, contract.SignalPermit).Receive(ctx, nil)
 	return ctx.Err()
+}
+
+// authority is the run a sync's pod and Secret steps act for; the steps
+// check their input against it. Only activity inputs change, not the
+// commands, so recorded histories replay with or without it.
+func authority(in contract.PVCSyncInput) *contract.PlanRequest {
+	a := &contract.PlanRequest{Replication: in.Replication, Direction: in.Direction}
+	if in.Direction == contract.DirectionDrill {
+		a.DrillNamespace = in.DestinationNamespace
+	}
+	return a
 }

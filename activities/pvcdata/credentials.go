@@ -18,6 +18,9 @@ import (
 // namespace (for the mount pod) and, with the cluster-pair key, in the DR
 // namespace (for the sync pod). A retry reuses the credentials already made.
 func (a *PVCActivities) EnsureCredentials(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
+	if err := a.checkCredentials(ctx, in); err != nil {
+		return contract.Credentials{}, err
+	}
 	src, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
 	if err != nil {
 		return contract.Credentials{}, activities.Classify(err)

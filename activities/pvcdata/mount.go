@@ -19,14 +19,22 @@ const MountPodTimeout = mover.DefaultTargetWait
 // EnsureMountPod creates (or finds) the mount pod on the source node and
 // waits until its rsync daemon is ready.
 func (a *PVCActivities) EnsureMountPod(ctx context.Context, in contract.MountPodInput) (contract.MountPod, error) {
+	if err := a.checkMountPod(ctx, in); err != nil {
+		return contract.MountPod{}, err
+	}
 	cs, err := a.Clusters.Clientset(ctx, in.PVC.Cluster.Namespace, in.PVC.Cluster.Name)
 	if err != nil {
 		return contract.MountPod{}, activities.Classify(err)
+	}
+	allow, err := a.mountClients(ctx, cs, in)
+	if err != nil {
+		return contract.MountPod{}, err
 	}
 	pod := kube.MountPod(kube.MountPodOptions{
 		Name: in.PodName(), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy,
 		Labels: in.Op.Labels("mount"), CredentialsSecret: in.Credentials,
+		Resources: a.Pods.Resources, HostsAllow: allow,
 	})
 	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.MountPod{}, err

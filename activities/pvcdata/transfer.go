@@ -31,6 +31,9 @@ const heartbeatEvery = 2 * time.Second
 // worker crash re-attaches to the running pod, and a pod that failed is
 // replaced by one whose rsync resumes (--partial, --inplace).
 func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+	if err := a.checkTransfer(ctx, in); err != nil {
+		return contract.TransferResult{}, err
+	}
 	var last contract.TransferProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &last)
@@ -52,6 +55,7 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 		AgentAddr: in.AgentAddr, Target: in.Target,
 		ClusterKeySecret: in.Credentials, CredentialsSecret: in.Credentials,
 		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
+		Resources: a.Pods.Resources,
 	})
 	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.TransferResult{}, err
