@@ -45,23 +45,25 @@ func AuthorizedPlan(ctx context.Context, control client.Reader, step string, aut
 	return plan, nil
 }
 
-// InputCheck collects where an input differs from its Replication's plan.
+// InputCheck collects where an input differs from what the object it
+// names (a Replication, a ClusterMapping) resolves to.
 type InputCheck struct {
-	step        string
-	replication contract.ObjectRef
-	mismatches  []string
+	step, kind string
+	ref        contract.ObjectRef
+	mismatches []string
 }
 
-// NewInputCheck starts the check of step's input against plan.
-func NewInputCheck(step string, plan contract.ReplicationPlan) *InputCheck {
-	return &InputCheck{step: step, replication: plan.Replication}
+// NewInputCheck starts the check of step's input against the object of
+// kind at ref.
+func NewInputCheck(step, kind string, ref contract.ObjectRef) *InputCheck {
+	return &InputCheck{step: step, kind: kind, ref: ref}
 }
 
 // Equal records a mismatch when the input's value got is not want, the
-// Replication's.
+// object's.
 func (c *InputCheck) Equal(what string, got, want any) {
 	if !reflect.DeepEqual(got, want) {
-		c.mismatches = append(c.mismatches, fmt.Sprintf("%s is %+v, the Replication's is %+v", what, got, want))
+		c.mismatches = append(c.mismatches, fmt.Sprintf("%s is %+v, the %s's is %+v", what, got, c.kind, want))
 	}
 }
 
@@ -73,13 +75,13 @@ func (c *InputCheck) Require(ok bool, problem string) {
 }
 
 // Err is nil when nothing differed, else a non-retryable
-// ErrTypeInputMismatch that names the Replication and every difference.
+// ErrTypeInputMismatch that names the object and every difference.
 func (c *InputCheck) Err() error {
 	if len(c.mismatches) == 0 {
 		return nil
 	}
 	return NonRetryable(contract.ErrTypeInputMismatch,
-		"%s refused: its input does not match Replication %s: %s. A workflow was started with forged input, or the "+
-			"Replication or its RemoteClusters changed during the run; the next run uses the current settings",
-		c.step, c.replication, strings.Join(c.mismatches, "; "))
+		"%s refused: its input does not match %s %s: %s. A workflow was started with forged input, or the "+
+			"%s or its RemoteClusters changed during the run; the next run uses the current settings",
+		c.step, c.kind, c.ref, strings.Join(c.mismatches, "; "), c.kind)
 }

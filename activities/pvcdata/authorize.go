@@ -19,7 +19,7 @@ func (a *PVCActivities) checkCredentials(ctx context.Context, in contract.Creden
 	if err != nil {
 		return err
 	}
-	c := activities.NewInputCheck(step, plan)
+	c := activities.NewInputCheck(step, "Replication", plan.Replication)
 	c.Equal("source cluster", in.Source, plan.Source)
 	c.Equal("source namespace", in.SourceNamespace, plan.SourceNamespace)
 	c.Equal("destination cluster", in.Destination, plan.Destination)
@@ -38,7 +38,7 @@ func (a *PVCActivities) checkMountPod(ctx context.Context, in contract.MountPodI
 	if err != nil {
 		return err
 	}
-	c := activities.NewInputCheck(step, plan)
+	c := activities.NewInputCheck(step, "Replication", plan.Replication)
 	c.Equal("image", in.Image, plan.DataPlane.Image)
 	c.Equal("cluster", in.PVC.Cluster, plan.Source)
 	c.Equal("namespace", in.PVC.Namespace, plan.SourceNamespace)
@@ -54,7 +54,7 @@ func (a *PVCActivities) checkTransfer(ctx context.Context, in contract.TransferI
 	if err != nil {
 		return err
 	}
-	c := activities.NewInputCheck(step, plan)
+	c := activities.NewInputCheck(step, "Replication", plan.Replication)
 	c.Equal("image", in.Image, plan.DataPlane.Image)
 	c.Equal("cluster", in.PVC.Cluster, plan.Destination)
 	c.Equal("namespace", in.PVC.Namespace, plan.DestinationNamespace)
