@@ -92,6 +92,10 @@ type ConnectivityCheckInput struct {
 	Agents       []string   `json:"agents"`
 	// TimeoutSeconds bounds the whole check, pod start included.
 	TimeoutSeconds int32 `json:"timeoutSeconds"`
+	// Mapping is the ClusterMapping the check is for; the check activity
+	// refuses keys, image or DR cluster the mapping does not resolve to.
+	// Checks started before it existed carry none.
+	Mapping *ObjectRef `json:"mapping,omitempty"`
 }
 
 // ConnectivityResult is the outcome per agent; Connected when all passed.

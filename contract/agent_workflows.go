@@ -21,4 +21,8 @@ type ConnectivityInput struct {
 	AgentPort    int32      `json:"agentPort"`
 	// TimeoutSeconds bounds the check pod, from start to result.
 	TimeoutSeconds int32 `json:"timeoutSeconds"`
+	// Mapping is the ClusterMapping the check is for; the check activity
+	// refuses keys, image or DR cluster the mapping does not resolve to.
+	// Checks started before it existed carry none.
+	Mapping *ObjectRef `json:"mapping,omitempty"`
 }

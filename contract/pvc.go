@@ -64,6 +64,10 @@ type CredentialsInput struct {
 	// AgentHostKey holds the source agent's public host key
 	// (ssh_host_ed25519_key.pub, and .previous.pub during a rotation).
 	AgentHostKey SecretRef `json:"agentHostKey"`
+	// Authority is the run this step acts for. The activity resolves it
+	// and refuses an input that does not match (see ErrTypeInputMismatch).
+	// Steps scheduled before it existed carry none.
+	Authority *PlanRequest `json:"authority,omitempty"`
 }
 
 // Credentials names the per-operation Secret, which has the same name in
@@ -79,6 +83,10 @@ type MountPodInput struct {
 	Node        string    `json:"node"`
 	Image       Image     `json:"image"`
 	Credentials string    `json:"credentials"`
+	// Authority is the run this step acts for. The activity resolves it
+	// and refuses an input that does not match (see ErrTypeInputMismatch).
+	// Steps scheduled before it existed carry none.
+	Authority *PlanRequest `json:"authority,omitempty"`
 }
 
 // MountPod is a ready mount pod.
@@ -189,6 +197,10 @@ type TransferInput struct {
 	// the next attempt find one. Syncs started before this field existed
 	// leave it unset.
 	Mount *MountPodInput `json:"mount,omitempty"`
+	// Authority is the run this step acts for. The activity resolves it
+	// and refuses an input that does not match (see ErrTypeInputMismatch).
+	// Steps scheduled before it existed carry none.
+	Authority *PlanRequest `json:"authority,omitempty"`
 }
 
 // TransferProgress is the heartbeat of Transfer: what the Web UI shows on

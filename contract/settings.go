@@ -140,4 +140,7 @@ type AgentDeployment struct {
 	PriorityClassName string                       `json:"priorityClassName,omitempty"`
 	Labels            map[string]string            `json:"labels,omitempty"`
 	Annotations       map[string]string            `json:"annotations,omitempty"`
+	// AllowedSourceCIDRs are the only sources the agent's NetworkPolicy
+	// admits; empty installs no policy.
+	AllowedSourceCIDRs []string `json:"allowedSourceCIDRs,omitempty"`
 }

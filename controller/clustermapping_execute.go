@@ -86,6 +86,7 @@ func (r *ClusterMappingReconciler) startCheck(ctx context.Context, m *drv1.Clust
 		Image:          contract.Image{Reference: cfg.Image, PullPolicy: cfg.PullPolicy},
 		AgentPort:      cfg.Port,
 		TimeoutSeconds: m.Spec.ConnectivityTimeout(),
+		Mapping:        &contract.ObjectRef{Namespace: m.Namespace, Name: m.Name},
 	}
 	run, err := r.Temporal.StartWorkflowOnce(ctx, plan.StartCheck, contract.ConnectivityName, in,
 		temporal.NewSearchAttributes(contract.AttrSourceCluster.ValueSet(m.Spec.SourceCluster)))

@@ -28,6 +28,8 @@ type Dependencies struct {
 	// Temporal and TaskQueue let activities signal the per-cluster semaphores.
 	Temporal  temporalclient.Client
 	TaskQueue string
+	// Pods are the settings of the mount and sync pods the PVC steps create.
+	Pods pvcdata.PodSettings
 }
 
 // Register adds every workflow under its stable type name, and every
@@ -36,7 +38,7 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	workflows.RegisterAll(r)
 	r.RegisterActivity(&pvcdata.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
-	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control})
+	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control, Pods: deps.Pods})
 	r.RegisterActivity(&pointintime.SnapshotActivities{Clusters: deps.Clusters})
 	r.RegisterActivity(&recovery.RecoveryActivities{Control: deps.Control, Clusters: deps.Clusters, Temporal: deps.Temporal})
 	registerResources(r, deps)

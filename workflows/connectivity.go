@@ -56,7 +56,7 @@ func Connectivity(ctx workflow.Context, in contract.ConnectivityInput) (contract
 	var result contract.ConnectivityResult
 	err := workflow.ExecuteActivity(check, a.RunConnectivityCheck, contract.ConnectivityCheckInput{
 		Op: op, DR: in.DR, ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey,
-		Image: in.Image, Agents: agents, TimeoutSeconds: in.TimeoutSeconds,
+		Image: in.Image, Agents: agents, TimeoutSeconds: in.TimeoutSeconds, Mapping: in.Mapping,
 	}).Get(ctx, &result)
 	return result, err
 }

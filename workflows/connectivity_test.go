@@ -42,6 +42,7 @@ func newConnSuite(t *testing.T) *connSuite {
 		AgentHostKey: contract.SecretRef{Namespace: "dr-syncer-system", Name: "prod-agent-host-key"},
 		Image:        contract.Image{Reference: drv1.DefaultDataPlaneImage, PullPolicy: "IfNotPresent"},
 		AgentPort:    2222, TimeoutSeconds: 30,
+		Mapping: &contract.ObjectRef{Namespace: "dr-syncer-system", Name: "prod-to-dr"},
 	}
 	s.op = contract.Operation{WorkflowID: "default-test-workflow-id", RunID: "default-test-run-id"}
 	s.env.OnActivity(s.a.AgentAddresses, mock.Anything, contract.AgentAddressesInput{Source: s.in.Source, Port: 2222}).Return(connAgents, nil)
@@ -54,7 +55,7 @@ func newConnSuite(t *testing.T) *connSuite {
 func (s *connSuite) checkInput() contract.ConnectivityCheckInput {
 	return contract.ConnectivityCheckInput{
 		Op: s.op, DR: s.in.DR, ClusterKey: s.in.ClusterKey, AgentHostKey: s.in.AgentHostKey,
-		Image: s.in.Image, Agents: connAgents, TimeoutSeconds: 30,
+		Image: s.in.Image, Agents: connAgents, TimeoutSeconds: 30, Mapping: s.in.Mapping,
 	}
 }
 

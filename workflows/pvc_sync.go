@@ -99,7 +99,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	if err := workflow.ExecuteActivity(short, a.EnsureCredentials, contract.CredentialsInput{
 		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
 		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
-		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey,
+		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey, Authority: authority(in),
 	}).Get(ctx, &creds); err != nil {
 		return state.Result, err
 	}
@@ -122,6 +122,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	}
 	mountIn := contract.MountPodInput{
 		Op: op, PVC: readFrom, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
+		Authority: authority(in),
 	}
 	if copiedAt.IsZero() { // Direct: the copy shows the source as the transfer reads it
 		copiedAt = workflow.Now(ctx)
@@ -145,6 +146,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		// activity input changes, no command, so histories replay as before.
 		ClusterKey:   &in.ClusterKey,
 		AgentHostKey: &in.AgentHostKey,
+		Authority:    authority(in),
 	}
 	// Syncs started before the pods started together replay one after the other.
 	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {
@@ -329,4 +331,15 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 			return err
 		}
 	}
+}
+
+// authority is the run a sync's pod and Secret steps act for; the steps
+// check their input against it. Only activity inputs change, not the
+// commands, so recorded histories replay with or without it.
+func authority(in contract.PVCSyncInput) *contract.PlanRequest {
+	a := &contract.PlanRequest{Replication: in.Replication, Direction: in.Direction}
+	if in.Direction == contract.DirectionDrill {
+		a.DrillNamespace = in.DestinationNamespace
+	}
+	return a
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
@@ -13,8 +14,16 @@ import (
 // MarkSynced which claim the data came from, so neither marks the source's
 // original claim as a copy.
 func TestPVCSyncPassesItsDirection(t *testing.T) {
-	s := newPVCSuite(t, "EnsureTargetPVC", "MarkSynced")
+	s := newPVCSuite(t, "EnsureTargetPVC", "MarkSynced", "EnsureCredentials", "EnsureMountPod")
 	s.in.Direction, s.in.AcceptChanges = contract.DirectionReverse, true
+	// The pod and Secret steps name the reverse run, which their checks re-plan.
+	reverse := &contract.PlanRequest{Replication: s.in.Replication, Direction: contract.DirectionReverse}
+	s.env.OnActivity(s.a.EnsureCredentials, mock.Anything, mock.MatchedBy(func(in contract.CredentialsInput) bool {
+		return reflect.DeepEqual(in.Authority, reverse)
+	})).Return(contract.Credentials{Secret: "drs-creds-x"}, nil)
+	s.env.OnActivity(s.a.EnsureMountPod, mock.Anything, mock.MatchedBy(func(in contract.MountPodInput) bool {
+		return reflect.DeepEqual(in.Authority, reverse)
+	})).Return(contract.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
 	s.env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, contract.TargetPVCInput{
 		Source: sourcePVC, Destination: dstCluster, DestinationNamespace: "shop-dr", CreateNamespace: true,
 		StorageClassMappings: map[string]string{"standard": "fast"}, Replication: "dr-syncer-system/shop",
@@ -26,6 +35,7 @@ func TestPVCSyncPassesItsDirection(t *testing.T) {
 	// The transfer is acknowledged too: the failback is the person's word.
 	transfer := s.transferInput()
 	transfer.Acknowledged = true
+	transfer.Authority = reverse
 	s.env.OnActivity(s.a.Transfer, mock.Anything, transfer).Return(contract.TransferResult{}, nil)
 	s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
 	require.NoError(t, s.env.GetWorkflowError())

@@ -104,12 +104,12 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 	if mocked("EnsureCredentials") {
 		env.OnActivity(s.a.EnsureCredentials, mock.Anything, contract.CredentialsInput{
 			Op: s.op, Source: srcCluster, SourceNamespace: "shop", Destination: dstCluster, DestinationNamespace: "shop-dr",
-			ClusterKey: s.in.ClusterKey, AgentHostKey: s.in.AgentHostKey,
+			ClusterKey: s.in.ClusterKey, AgentHostKey: s.in.AgentHostKey, Authority: s.authority(),
 		}).Return(contract.Credentials{Secret: "drs-creds-x"}, nil)
 	}
 	if mocked("EnsureMountPod") {
 		env.OnActivity(s.a.EnsureMountPod, mock.Anything, contract.MountPodInput{
-			Op: s.op, PVC: sourcePVC, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x",
+			Op: s.op, PVC: sourcePVC, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x", Authority: s.authority(),
 		}).Return(contract.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)
 	}
 	if mocked("Transfer") {
@@ -129,10 +129,15 @@ func (s *pvcSuite) transferInput() contract.TransferInput {
 	return contract.TransferInput{
 		Op: s.op, PVC: contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"},
 		Node: "dr-1", Image: s.in.Image, AgentAddr: "10.255.0.11:2222", Target: kube.MountTarget("shop", s.op.Name("mount")),
-		Credentials: "drs-creds-x", Config: s.in.DataSync,
-		Mount:      &contract.MountPodInput{Op: s.op, PVC: sourcePVC, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x"},
+		Credentials: "drs-creds-x", Config: s.in.DataSync, Authority: s.authority(),
+		Mount:      &contract.MountPodInput{Op: s.op, PVC: sourcePVC, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x", Authority: s.authority()},
 		ClusterKey: &s.in.ClusterKey, AgentHostKey: &s.in.AgentHostKey,
 	}
+}
+
+// authority is the Replication run every pod and Secret step names.
+func (s *pvcSuite) authority() *contract.PlanRequest {
+	return &contract.PlanRequest{Replication: s.in.Replication, Direction: s.in.Direction}
 }
 
 func TestPVCSyncHappyPath(t *testing.T) {

@@ -55,6 +55,7 @@ func AgentValues(c contract.AgentConfig, hostKeyFingerprint string) (agentdeploy
 	annotations := map[string]string{}
 	if d := c.Deployment; d != nil {
 		v.HostNetwork = d.HostNetwork
+		v.AllowedSourceCIDRs = d.AllowedSourceCIDRs
 		v.NodeSelector = d.NodeSelector
 		v.PriorityClassName = d.PriorityClassName
 		v.Labels = d.Labels
@@ -167,6 +168,9 @@ func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRollo
 			}
 		}
 	}
+	if err := removeUnwantedNetworkPolicy(ctx, cs, values); err != nil {
+		return contract.AgentApplied{}, err
+	}
 	applied := contract.AgentApplied{
 		Namespace: values.Namespace, DaemonSet: contract.AgentDaemonSetName,
 		AuthorizedFingerprints: fps, HostKeyFingerprint: hostFP, Owner: in.Cluster.Key(),
@@ -255,6 +259,7 @@ var agentResources = map[string]schema.GroupVersionResource{
 	"ClusterRole":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
 	"ClusterRoleBinding": {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
 	"DaemonSet":          {Group: "apps", Version: "v1", Resource: "daemonsets"},
+	"NetworkPolicy":      {Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"},
 }
 
 func applyObject(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured) error {
@@ -343,6 +348,9 @@ func (a *AgentActivities) RemoveAgent(ctx context.Context, in contract.ClusterRe
 		{"ConfigMaps", 0, func() error { return cs.CoreV1().ConfigMaps(contract.AgentNamespace).DeleteCollection(ctx, del, list) }},
 		{"ServiceAccounts", 0, func() error {
 			return cs.CoreV1().ServiceAccounts(contract.AgentNamespace).DeleteCollection(ctx, del, list)
+		}},
+		{"NetworkPolicies", 0, func() error {
+			return cs.NetworkingV1().NetworkPolicies(contract.AgentNamespace).DeleteCollection(ctx, del, list)
 		}},
 		{"ClusterRoleBindings", 0, func() error { return cs.RbacV1().ClusterRoleBindings().DeleteCollection(ctx, del, list) }},
 		{"ClusterRoles", 0, func() error { return cs.RbacV1().ClusterRoles().DeleteCollection(ctx, del, list) }},

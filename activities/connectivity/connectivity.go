@@ -119,6 +119,9 @@ func tolerated(tolerations []corev1.Toleration, taints []corev1.Taint) bool {
 // outcome from its termination message. Cleanup is the workflow's: it
 // deletes the pod and Secret by the operation label, on every path.
 func (a *ConnectivityActivities) RunConnectivityCheck(ctx context.Context, in contract.ConnectivityCheckInput) (contract.ConnectivityResult, error) {
+	if err := a.checkInput(ctx, in); err != nil {
+		return contract.ConnectivityResult{}, err
+	}
 	timeout := time.Duration(in.TimeoutSeconds) * time.Second
 	cs, err := a.Clusters.Clientset(ctx, in.DR.Namespace, in.DR.Name)
 	if err != nil {

@@ -22,6 +22,9 @@ import (
 // known. Reading the keys here already fails a sync whose key Secrets are
 // missing before any pod starts. A retry reuses the credentials already made.
 func (a *PVCActivities) EnsureCredentials(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
+	if err := a.checkCredentials(ctx, in); err != nil {
+		return contract.Credentials{}, err
+	}
 	src, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
 	if err != nil {
 		return contract.Credentials{}, activities.Classify(err)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -21,11 +22,17 @@ const MountPodTimeout = mover.DefaultTargetWait
 // EnsureMountPod creates (or finds) the mount pod on the source node and
 // waits until its rsync daemon is ready.
 func (a *PVCActivities) EnsureMountPod(ctx context.Context, in contract.MountPodInput) (contract.MountPod, error) {
+	if err := a.checkMountPod(ctx, in); err != nil {
+		return contract.MountPod{}, err
+	}
 	cs, err := a.Clusters.Clientset(ctx, in.PVC.Cluster.Namespace, in.PVC.Cluster.Name)
 	if err != nil {
 		return contract.MountPod{}, activities.Classify(err)
 	}
-	pod := mountPod(in)
+	pod, err := a.mountPod(ctx, cs, in)
+	if err != nil {
+		return contract.MountPod{}, err
+	}
 	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.MountPod{}, err
 	}
@@ -36,10 +43,16 @@ func (a *PVCActivities) EnsureMountPod(ctx context.Context, in contract.MountPod
 	return contract.MountPod{Name: ready.Name, Target: net.JoinHostPort(ready.Status.PodIP, strconv.Itoa(kube.MountServerPort))}, nil
 }
 
-func mountPod(in contract.MountPodInput) *corev1.Pod {
+// mountPod is the mount pod of in, admitting only the agent's addresses.
+func (a *PVCActivities) mountPod(ctx context.Context, cs kubernetes.Interface, in contract.MountPodInput) (*corev1.Pod, error) {
+	allow, err := a.mountClients(ctx, cs, in)
+	if err != nil {
+		return nil, err
+	}
 	return kube.MountPod(kube.MountPodOptions{
 		Name: in.PodName(), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy,
 		Labels: in.Op.Labels("mount"), CredentialsSecret: in.Credentials,
-	})
+		Resources: a.Pods.Resources, HostsAllow: allow,
+	}), nil
 }

@@ -11,7 +11,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/dr-syncer/dr-syncer/activities"
-	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
@@ -27,8 +26,7 @@ const mountCheckEvery = 2 * time.Second
 // time the pod is seen, or on a retry, its absence means it was lost.
 // Errors are passed on to report and the watch goes on: an API server that
 // is briefly unreachable must not end the transfer.
-func keepMountPod(ctx context.Context, cs kubernetes.Interface, in contract.MountPodInput, retry bool, report func(string)) {
-	want := mountPod(in)
+func keepMountPod(ctx context.Context, cs kubernetes.Interface, want *corev1.Pod, retry bool, report func(string)) {
 	seen := retry
 	ticker := time.NewTicker(mountCheckEvery)
 	defer ticker.Stop()

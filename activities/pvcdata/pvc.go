@@ -26,6 +26,8 @@ type PVCActivities struct {
 	Clusters activities.ClusterResolver
 	// Control reads the SSH key Secrets from the cluster that holds dr-syncer's resources.
 	Control client.Reader
+	// Pods size the mount and sync pods and say whom a mount pod admits.
+	Pods PodSettings
 }
 
 // Discover reads a source PVC, its volume and the pods that mount it.

@@ -31,6 +31,9 @@ const heartbeatEvery = 2 * time.Second
 // worker crash re-attaches to the running pod, and a pod that failed is
 // replaced by one whose rsync resumes (--partial, --inplace).
 func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+	if err := a.checkTransfer(ctx, in); err != nil {
+		return contract.TransferResult{}, err
+	}
 	var last contract.TransferProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &last)
@@ -52,6 +55,7 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 		AgentAddr: in.AgentAddr, Target: in.Target,
 		SSHSecret: in.Credentials, CredentialsSecret: in.Credentials,
 		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
+		Resources: a.Pods.Resources,
 	})
 	if in.Mount != nil {
 		stop, err := a.keepMountPod(ctx, *in.Mount)
@@ -106,6 +110,10 @@ func (a *PVCActivities) keepMountPod(ctx context.Context, mount contract.MountPo
 	if err != nil {
 		return nil, activities.Classify(err)
 	}
+	want, err := a.mountPod(ctx, src, mount)
+	if err != nil {
+		return nil, err
+	}
 	// A retry comes after a failed attempt, which may have been the mount
 	// pod's loss: a missing pod is lost, not yet to be created.
 	retry := activity.GetInfo(ctx).Attempt > 1 || activity.HasHeartbeatDetails(ctx)
@@ -114,7 +122,7 @@ func (a *PVCActivities) keepMountPod(ctx context.Context, mount contract.MountPo
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		keepMountPod(watchCtx, src, mount, retry, func(msg string) { log.Warn(msg) })
+		keepMountPod(watchCtx, src, want, retry, func(msg string) { log.Warn(msg) })
 	}()
 	return func() { cancel(); <-done }, nil
 }

@@ -113,6 +113,15 @@ type AgentDeploymentSpec struct {
 	// +optional
 	HostNetwork *bool `json:"hostNetwork,omitempty"`
 
+	// AllowedSourceCIDRs, when set, installs a NetworkPolicy that admits
+	// connections to the agent's port only from these CIDRs: the DR
+	// cluster's egress addresses (its nodes, or its NAT gateway). It has no
+	// effect with hostNetwork, which NetworkPolicy does not govern.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=43
+	// +optional
+	AllowedSourceCIDRs []string `json:"allowedSourceCIDRs,omitempty"`
+
 	// NodeSelector limits the nodes that run the agent.
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`

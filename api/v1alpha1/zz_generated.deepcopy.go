@@ -33,6 +33,11 @@ func (in *AgentDeploymentSpec) DeepCopyInto(out *AgentDeploymentSpec) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.AllowedSourceCIDRs != nil {
+		in, out := &in.AllowedSourceCIDRs, &out.AllowedSourceCIDRs
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.NodeSelector != nil {
 		in, out := &in.NodeSelector, &out.NodeSelector
 		*out = make(map[string]string, len(*in))

@@ -30,6 +30,7 @@ func run(args []string, stderr io.Writer) error {
 	maxActivities := fs.Int("max-concurrent-activities", 0, "activities this worker runs at once; 0 is the SDK default")
 	var codecEndpoint payloadcodec.Endpoint
 	codecEndpoint.RegisterFlags(fs)
+	pods := registerPodFlags(fs)
 	cliutil.Usage(fs, "worker: polls the dr-syncer task queue and runs its workflows and activities.\n\n"+
 		"Usage: worker [flags]\n\n"+
 		"It reads RemoteClusters and their kubeconfig Secrets from the cluster that --kubeconfig points at.")
@@ -37,6 +38,10 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 
+	podSettings, err := pods.settings()
+	if err != nil {
+		return err
+	}
 	logger, err := common.Logger()
 	if err != nil {
 		return err
@@ -77,7 +82,7 @@ func run(args []string, stderr io.Writer) error {
 	g.Go(func() error { return metrics.Serve(ctx, common.MetricsAddr) })
 	g.Go(func() error { return codecEndpoint.Serve(ctx, codec) })
 	g.Go(func() error {
-		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader, common.Kubeconfigs), Control: reader},
+		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader, common.Kubeconfigs), Control: reader, Pods: podSettings},
 			worker.Options{TaskQueue: common.Temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})
 	})
 	return g.Wait()

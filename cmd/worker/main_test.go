@@ -44,3 +44,14 @@ func TestMissingCodecKeyFileSaysWhatToDo(t *testing.T) {
 	assert.Contains(t, err.Error(), "/nonexistent/keys")
 	assert.Contains(t, err.Error(), "--payload-codec-key-file")
 }
+
+func TestPodFlags(t *testing.T) {
+	var help bytes.Buffer
+	require.NoError(t, run([]string{"--help"}, &help))
+	for _, want := range []string{"-data-pod-cpu-request", "DRSYNCER_DATA_POD_MEMORY_LIMIT", "-mount-pod-any-client"} {
+		assert.Contains(t, help.String(), want)
+	}
+	// A bad quantity stops the worker before it connects anywhere, naming the flag.
+	err := run([]string{"--data-pod-memory-limit", "lots"}, &help)
+	assert.ErrorContains(t, err, `--data-pod-memory-limit "lots"`)
+}

@@ -46,6 +46,9 @@ type Values struct {
 	// HostNetwork runs the agent on the node's network (default true), so
 	// DR movers reach it at the node IP without a Service.
 	HostNetwork *bool
+	// AllowedSourceCIDRs, when set, render a NetworkPolicy admitting the
+	// agent's port only from them (see networkpolicy.go).
+	AllowedSourceCIDRs []string
 	// KubernetesAllowList mounts the service-account token for the
 	// API-backed allow-list; the file-backed one needs none.
 	KubernetesAllowList     bool
@@ -134,6 +137,9 @@ func (v Values) withDefaults() (Values, error) {
 	if v.Port < 1024 || v.Port > 65535 {
 		return v, fmt.Errorf("agent manifests: port %d must be 1024-65535 (the agent runs without privileges)", v.Port)
 	}
+	if err := validateCIDRs(v.AllowedSourceCIDRs); err != nil {
+		return v, err
+	}
 	return v, nil
 }
 
@@ -159,7 +165,8 @@ func (v Values) AllLabels() map[string]string {
 	return out
 }
 
-// Render returns the ServiceAccount, RBAC and DaemonSet as one YAML stream.
+// Render returns the ServiceAccount, RBAC, DaemonSet and, with
+// AllowedSourceCIDRs, the NetworkPolicy as one YAML stream.
 func Render(v Values) ([]byte, error) {
 	v, err := v.withDefaults()
 	if err != nil {

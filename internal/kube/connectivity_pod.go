@@ -39,6 +39,10 @@ func ConnectivityPod(o ConnectivityPodOptions) *corev1.Pod {
 				ImagePullPolicy:          o.PullPolicy,
 				Command:                  cmd,
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				// sshcheck only reads its root-owned key files and dials out:
+				// it needs no capability at all.
+				SecurityContext: containerSecurity(nil),
+				Resources:       checkPodResources,
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "op-key", MountPath: OpKeyDir, ReadOnly: true},
 					{Name: "agent-host-key", MountPath: AgentHostKeyDir, ReadOnly: true},

@@ -60,11 +60,23 @@ type MountPodOptions struct {
 	PullPolicy        corev1.PullPolicy
 	Labels            map[string]string
 	CredentialsSecret string
+	// Resources are the container's requests and limits; none set means
+	// DefaultDataPodResources.
+	Resources corev1.ResourceRequirements
+	// HostsAllow are the only client addresses the rsync daemon accepts
+	// (the agent's, AgentSourceAddresses); empty accepts any.
+	HostsAllow []string
 }
 
 // MountPod mounts the source PVC read-only on the chosen node and serves it
 // with an rsync daemon bound to the pod IP.
 func MountPod(o MountPodOptions) *corev1.Pod {
+	env := []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
+	}}}
+	if len(o.HostsAllow) > 0 {
+		env = append(env, corev1.EnvVar{Name: "DRSYNCER_HOSTS_ALLOW", Value: strings.Join(o.HostsAllow, ",")})
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
 		Spec: withWorkingPodDefaults(5, corev1.PodSpec{
@@ -74,10 +86,10 @@ func MountPod(o MountPodOptions) *corev1.Pod {
 				Image:           o.Image,
 				ImagePullPolicy: o.PullPolicy,
 				Command:         []string{"/usr/local/bin/mountserver", "--path", DataPath, "--port", fmt.Sprint(MountServerPort)},
-				Env: []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
-					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
-				}}},
-				Ports: []corev1.ContainerPort{{Name: "rsync", ContainerPort: MountServerPort}},
+				Env:             env,
+				SecurityContext: containerSecurity(mountServerCapabilities),
+				Resources:       orDefaultResources(o.Resources),
+				Ports:           []corev1.ContainerPort{{Name: "rsync", ContainerPort: MountServerPort}},
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(MountServerPort)}},
 					PeriodSeconds: 1,
@@ -121,6 +133,9 @@ type SyncPodOptions struct {
 	// syncs a source that shrank under a tenth of the DR copy, with no
 	// deletion limit. Unset, the variable is left out of the pod.
 	AcceptSourceChange bool
+	// Resources are the container's requests and limits; none set means
+	// DefaultDataPodResources.
+	Resources corev1.ResourceRequirements
 }
 
 // SyncPod mounts the target PVC read-write and runs the mover, which reports
@@ -151,6 +166,8 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 				ImagePullPolicy:          o.PullPolicy,
 				Command:                  []string{"/usr/local/bin/mover", "--dest", DataPath},
 				Env:                      env,
+				SecurityContext:          containerSecurity(moverCapabilities),
+				Resources:                orDefaultResources(o.Resources),
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "data", MountPath: DataPath},
@@ -170,9 +187,10 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 }
 
 // withWorkingPodDefaults sets what every dr-syncer working pod shares: it
-// runs once, holds no service-account token and no service links, and gets
-// graceSeconds to stop.
+// runs once, holds no service-account token and no service links, runs
+// under the runtime's seccomp profile, and gets graceSeconds to stop.
 func withWorkingPodDefaults(graceSeconds int64, spec corev1.PodSpec) corev1.PodSpec {
+	spec.SecurityContext = podSecurity()
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	spec.TerminationGracePeriodSeconds = ptr(graceSeconds)
 	spec.AutomountServiceAccountToken = ptr(false)

@@ -88,5 +88,6 @@ func agentDeployment(d *drv1.AgentDeploymentSpec) *contract.AgentDeployment {
 	}
 	d = d.DeepCopy()
 	return &contract.AgentDeployment{HostNetwork: d.HostNetwork, NodeSelector: d.NodeSelector, Tolerations: d.Tolerations,
-		Resources: d.Resources, PriorityClassName: d.PriorityClassName, Labels: d.Labels, Annotations: d.Annotations}
+		Resources: d.Resources, PriorityClassName: d.PriorityClassName, Labels: d.Labels, Annotations: d.Annotations,
+		AllowedSourceCIDRs: d.AllowedSourceCIDRs}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
@@ -127,12 +128,12 @@ func TestPVCActivities(t *testing.T) {
 	})
 
 	t.Run("credentials land in both clusters and a retry reuses them", func(t *testing.T) {
-		pair, hostPub := controlKeySecrets(t, env.DR.Client, "pair", "host")
 		in := contract.CredentialsInput{
 			Op: contract.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}, Source: source, SourceNamespace: "shop",
 			Destination: dr, DestinationNamespace: "shop-dr",
-			ClusterKey:   contract.SecretRef{Namespace: testenv.ControlNamespace, Name: "pair"},
-			AgentHostKey: contract.SecretRef{Namespace: testenv.ControlNamespace, Name: "host"},
+			ClusterKey:   steps.clusterKey,
+			AgentHostKey: steps.hostKey,
+			Authority:    steps.authority,
 		}
 		var first, second contract.Credentials
 		require.NoError(t, run(t, acts.EnsureCredentials, in, &first))
@@ -142,8 +143,8 @@ func TestPVCActivities(t *testing.T) {
 		assert.NotContains(t, src1.Data, kube.SecretKeyClusterKey, "the private key never goes to the source cluster")
 		assert.Equal(t, src1.Data[kube.SecretKeyRsyncPassword], dst1.Data[kube.SecretKeyRsyncPassword])
 		assert.Len(t, src1.Data[kube.SecretKeyRsyncPassword], 43)
-		assertNoClusterPairKey(t, dst1.Data, pair)
-		assert.Equal(t, hostPub, dst1.Data[kube.SecretKeyAgentHostKey], "the agent host key to pin")
+		assertNoClusterPairKey(t, dst1.Data, steps.pair)
+		assert.Equal(t, steps.hostPub, dst1.Data[kube.SecretKeyAgentHostKey], "the agent host key to pin")
 		assert.Equal(t, kube.OperationID(in.Op.WorkflowID), src1.Labels[kube.LabelOperation])
 
 		require.NoError(t, run(t, acts.EnsureCredentials, in, &second))
@@ -151,7 +152,11 @@ func TestPVCActivities(t *testing.T) {
 		require.NoError(t, env.Source.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: second.Secret}, &src2))
 		assert.Equal(t, src1.Data, src2.Data, "a retry keeps the credentials the mount pod already has")
 
-		in.ClusterKey.Name = "absent"
+		// The Replication's own key Secret gone: a user must fix that.
+		var key corev1.Secret
+		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: in.ClusterKey.Namespace, Name: in.ClusterKey.Name}, &key))
+		require.NoError(t, env.DR.Client.Delete(ctx, &key))
+		t.Cleanup(func() { key.ResourceVersion = ""; create(t, env.DR.Client, &key) })
 		err := run(t, acts.EnsureCredentials, in, nil)
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr), "got %v", err)
@@ -160,8 +165,9 @@ func TestPVCActivities(t *testing.T) {
 
 	t.Run("mount pod mounts the PVC read-only on the chosen node and a retry finds it", func(t *testing.T) {
 		op := contract.Operation{WorkflowID: "pvc-sync/source/shop/data", RunID: "run-1"}
+		createAgent(t, env.Source.Client, "prod-1", "10.244.1.2")
 		in := contract.MountPodInput{Op: op, PVC: contract.PVCRef{Cluster: source, Namespace: "shop", Name: "data"},
-			Node: "prod-1", Image: contract.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever}, Credentials: "drs-creds-x"}
+			Node: "prod-1", Image: planImage, Credentials: "drs-creds-x", Authority: steps.authority}
 		done := make(chan error, 1)
 		var mount contract.MountPod
 		go func() { done <- run(t, acts.EnsureMountPod, in, &mount) }()
@@ -176,6 +182,9 @@ func TestPVCActivities(t *testing.T) {
 		assert.True(t, pod.Spec.Volumes[0].PersistentVolumeClaim.ReadOnly)
 		assert.True(t, pod.Spec.Containers[0].VolumeMounts[0].ReadOnly)
 		assert.Equal(t, op.Labels("mount"), pod.Labels)
+		assert.Contains(t, pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "DRSYNCER_HOSTS_ALLOW", Value: "10.244.1.2"},
+			"the rsync daemon admits only the agent on its node")
+		assert.Equal(t, []corev1.Capability{"ALL"}, pod.Spec.Containers[0].SecurityContext.Capabilities.Drop)
 
 		// Play the kubelet: the pod becomes ready with an IP.
 		pod.Status.PodIP = "10.244.1.5"
@@ -229,14 +238,26 @@ type pvcSteps struct {
 	env        *testenv.Env
 	acts       *pvcdata.PVCActivities
 	source, dr contract.ClusterRef
+	// authority is Replication "shop" (source/shop → dr/shop-dr), whose
+	// key Secrets clusterKey and hostKey exist.
+	authority           *contract.PlanRequest
+	clusterKey, hostKey contract.SecretRef
+	pair                keys.ClusterPairKey
+	hostPub             []byte
 }
 
 func newPVCSteps(t *testing.T) pvcSteps {
 	env := testenv.Start(t)
-	return pvcSteps{env: env,
-		acts:   &pvcdata.PVCActivities{Clusters: kube.NewClusters(env.DR.Client, kube.KubeconfigPolicy{}), Control: env.DR.Client},
-		source: contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
-		dr:     contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}}
+	s := pvcSteps{env: env,
+		acts:       &pvcdata.PVCActivities{Clusters: kube.NewClusters(env.DR.Client, kube.KubeconfigPolicy{}), Control: env.DR.Client},
+		source:     contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
+		dr:         contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
+		authority:  createAuthority(t, env.DR.Client, "shop", "source", "shop", "dr", "shop-dr"),
+		clusterKey: contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.ClusterKeySecretName("source", "dr")},
+		hostKey:    contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.AgentHostKeySecretName("source")},
+	}
+	s.pair, s.hostPub = controlKeySecrets(t, env.DR.Client, s.clusterKey.Name, s.hostKey.Name)
+	return s
 }
 
 // runActivity runs one activity of acts in Temporal's activity test

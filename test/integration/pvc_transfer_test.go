@@ -34,15 +34,17 @@ func TestTransfer(t *testing.T) {
 	acts := &pvcdata.PVCActivities{Clusters: kube.NewClusters(cluster.Client, kube.KubeconfigPolicy{}), Control: cluster.Client}
 	dr := contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
 	testenv.EnsureNamespace(t, cluster.Client, "app")
+	authority := createAuthority(t, cluster.Client, "app", "dr", "app-src", "dr", "app")
 	ctx := context.Background()
 
 	input := func(workflowID string) contract.TransferInput {
 		return contract.TransferInput{
 			Op:  contract.Operation{WorkflowID: workflowID, RunID: "run-1"},
 			PVC: contract.PVCRef{Cluster: dr, Namespace: "app", Name: "data"}, Node: "dr-1",
-			Image:     contract.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever},
+			Image:     planImage,
 			AgentAddr: "10.255.0.11:2222", Target: "10.244.1.5:8873", Credentials: "drs-creds-x",
-			Config: rsyncargs.Config{BandwidthLimitKiB: 100, ExcludePaths: []string{"cache"}},
+			Config:    rsyncargs.Config{BandwidthLimitKiB: 100, ExcludePaths: []string{"cache"}},
+			Authority: authority,
 		}
 	}
 	// finishedPod is a sync pod whose mover already ended with summary, as a

@@ -41,7 +41,8 @@ type ConfigParams struct {
 	MaxConnections int
 	// TimeoutSeconds drops clients idle this long; 0 = never.
 	TimeoutSeconds int
-	// HostsAllow restricts client addresses (the agent's node IP); empty = any.
+	// HostsAllow restricts client addresses (the agent's, see
+	// kube.AgentSourceAddresses); empty = any.
 	HostsAllow []string
 }
 

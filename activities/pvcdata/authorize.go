@@ -1,0 +1,64 @@
+package pvcdata
+
+import (
+	"context"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
+)
+
+// The checks of the PVC steps that create pods or copy Secrets: each input
+// must be what its Replication's plan makes the PVCSync workflow send (see
+// activities.AuthorizedPlan for why).
+
+// checkCredentials: the key Secrets read from the control cluster, and the
+// clusters and namespaces they are copied into, are the Replication's.
+func (a *PVCActivities) checkCredentials(ctx context.Context, in contract.CredentialsInput) error {
+	const step = "EnsureCredentials"
+	plan, err := activities.AuthorizedPlan(ctx, a.Control, step, in.Authority)
+	if err != nil {
+		return err
+	}
+	c := activities.NewInputCheck(step, "Replication", plan.Replication)
+	c.Equal("source cluster", in.Source, plan.Source)
+	c.Equal("source namespace", in.SourceNamespace, plan.SourceNamespace)
+	c.Equal("destination cluster", in.Destination, plan.Destination)
+	c.Equal("destination namespace", in.DestinationNamespace, plan.DestinationNamespace)
+	c.Equal("cluster key Secret", in.ClusterKey, plan.DataPlane.ClusterKey)
+	c.Equal("agent host key Secret", in.AgentHostKey, plan.DataPlane.AgentHostKey)
+	return c.Err()
+}
+
+// checkMountPod: the mount pod runs the Replication's image in its source
+// cluster and namespace. (Its claim may be a temporary copy of the source
+// PVC, made in the same namespace, so the claim's name is not checked.)
+func (a *PVCActivities) checkMountPod(ctx context.Context, in contract.MountPodInput) error {
+	const step = "EnsureMountPod"
+	plan, err := activities.AuthorizedPlan(ctx, a.Control, step, in.Authority)
+	if err != nil {
+		return err
+	}
+	c := activities.NewInputCheck(step, "Replication", plan.Replication)
+	c.Equal("image", in.Image, plan.DataPlane.Image)
+	c.Equal("cluster", in.PVC.Cluster, plan.Source)
+	c.Equal("namespace", in.PVC.Namespace, plan.SourceNamespace)
+	return c.Err()
+}
+
+// checkTransfer: the sync pod runs the Replication's image in its DR
+// cluster and namespace, and lifts the DR-copy guard only when the
+// Replication's run accepted the change.
+func (a *PVCActivities) checkTransfer(ctx context.Context, in contract.TransferInput) error {
+	const step = "Transfer"
+	plan, err := activities.AuthorizedPlan(ctx, a.Control, step, in.Authority)
+	if err != nil {
+		return err
+	}
+	c := activities.NewInputCheck(step, "Replication", plan.Replication)
+	c.Equal("image", in.Image, plan.DataPlane.Image)
+	c.Equal("cluster", in.PVC.Cluster, plan.Destination)
+	c.Equal("namespace", in.PVC.Namespace, plan.DestinationNamespace)
+	c.Require(!in.Acknowledged || plan.AcceptChanges != "",
+		"the input accepts the source's change (lifting the DR-copy guard), the Replication has no pending accept-changes")
+	return c.Err()
+}
