@@ -40,6 +40,9 @@ type AgentActivities struct {
 	Clusters activities.ClusterResolver
 	// Control reads the key Secrets and ClusterMappings.
 	Control client.Reader
+	// SystemNamespace is the namespace besides a ClusterMapping's own that
+	// its key Secret may be in; see drv1.ForeignReferenceProblem.
+	SystemNamespace string
 }
 
 // AgentValues are the agentdeploy values of a rollout; hostKeyFingerprint
@@ -110,7 +113,7 @@ func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRollo
 	if err != nil {
 		return contract.AgentApplied{}, err
 	}
-	authorized, fps, err := resolve.AuthorizedKeysFor(ctx, a.Control, in.Cluster.Namespace, in.Cluster.Name)
+	authorized, fps, err := resolve.AuthorizedKeysFor(ctx, a.Control, a.SystemNamespace, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
 		return contract.AgentApplied{}, err
 	}

@@ -65,7 +65,7 @@ func run(args []string, stderr io.Writer) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Serve(ctx, common.MetricsAddr) })
 	g.Go(func() error {
-		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader, common.Kubeconfigs), Control: reader},
+		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader, common.Kubeconfigs), Control: reader, SystemNamespace: common.SystemNamespace()},
 			worker.Options{TaskQueue: common.Temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})
 	})
 	return g.Wait()
