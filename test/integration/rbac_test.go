@@ -101,3 +101,45 @@ func access(t *testing.T, c client.Client, account string, attrs authorizationv1
 	require.NoError(t, c.Create(context.Background(), sar))
 	return sar.Status.Allowed, sar.Status.Reason
 }
+
+// deploy/rbac/remotecluster is what a RemoteCluster's kubeconfig identity
+// needs in each cluster: it applies, and grants the agent's namespace, the
+// replicated kinds (through the aggregated ClusterRole) and the data plane's
+// pods and PVCs, but nothing in other namespaces' agent objects.
+func TestRemoteClusterRBACApplies(t *testing.T) {
+	kubectl := testenv.Binary(t, "kubectl")
+	cluster := testenv.StartCluster(t, "remote-rbac")
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(kubeconfig, cluster.Kubeconfig, 0o600))
+	out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "-k",
+		filepath.Join(testenv.RepoRoot(), "deploy", "rbac", "remotecluster")).CombinedOutput()
+	require.NoError(t, err, "kubectl apply -k deploy/rbac/remotecluster: %s", out)
+
+	remote := func(attrs authorizationv1.ResourceAttributes) (bool, string) {
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:   "system:serviceaccount:dr-syncer:dr-syncer-remote",
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:dr-syncer", "system:authenticated"}, ResourceAttributes: &attrs}}
+		require.NoError(t, cluster.Client.Create(context.Background(), sar))
+		return sar.Status.Allowed, sar.Status.Reason
+	}
+	for _, tc := range []struct {
+		attrs   authorizationv1.ResourceAttributes
+		allowed bool
+	}{
+		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Namespace: "shop-dr"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: "shop"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "update", Resource: "persistentvolumeclaims", Namespace: "shop-dr"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "snapshot.storage.k8s.io", Resource: "volumesnapshots", Namespace: "shop"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: "daemonsets", Namespace: "dr-syncer"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: "deployments", Namespace: "shop-dr"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "configmaps", Namespace: "shop-dr"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: "daemonsets", Namespace: "kube-system"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "deletecollection", Resource: "configmaps", Namespace: "kube-system"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "delete", Resource: "nodes"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: "kube-system"}, false},
+	} {
+		allowed, reason := remote(tc.attrs)
+		assert.Equal(t, tc.allowed, allowed, "%s %s/%s in %q: %s", tc.attrs.Verb, tc.attrs.Resource, tc.attrs.Subresource, tc.attrs.Namespace, reason)
+	}
+}
