@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	apivalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 
@@ -74,7 +75,11 @@ func (v *crdValidator) admit(spec map[string]any) (map[string]any, bool) {
 // spec the API server accepts must decode into the Go types and, when Plan
 // accepts it too, give a plan whose basic invariants hold.
 //
-//	go test -run '^$' -fuzz FuzzReplicationSpec -fuzztime 10s ./internal/resolve
+//	go test -run '^$' -fuzz '^FuzzReplicationSpec$' -fuzztime 10s ./internal/resolve
+//
+// A plain `go test` runs the seeds (deploy/samples and the cases below).
+// The fuzzing binary instruments all of apiextensions-apiserver and CEL, so
+// it takes minutes to build the first time and executes slowly.
 func FuzzReplicationSpec(f *testing.F) {
 	v := loadReplicationCRD(f)
 	samples, err := os.ReadFile(filepath.Join("..", "..", "deploy", "samples", "replication.yaml"))
@@ -100,9 +105,10 @@ func FuzzReplicationSpec(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Decoded as the API server does: whole numbers are int64.
 		var raw map[string]any
-		if json.Unmarshal(data, &raw) != nil {
-			return
+		if utiljson.Unmarshal(data, &raw) != nil || raw == nil {
+			return // not an object: the API server's decoder stops it before any schema
 		}
 		stored, admitted := v.admit(raw)
 		var spec drv1.ReplicationSpec
@@ -160,4 +166,44 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// The fuzz harness means something only if it admits what a user may write
+// and refuses what the CRD's CEL rules refuse.
+func TestCRDValidatorAdmitsSamplesAndAppliesCEL(t *testing.T) {
+	v := loadReplicationCRD(t)
+	spec := func(s string) map[string]any {
+		var m map[string]any
+		if err := utiljson.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	samples, err := os.ReadFile(filepath.Join("..", "..", "deploy", "samples", "replication.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range bytes.Split(samples, []byte("\n---\n")) {
+		var r struct {
+			Metadata struct{ Name string } `json:"metadata"`
+			Spec     map[string]any        `json:"spec"`
+		}
+		// As the API server decodes: whole numbers are int64, not float64.
+		if j, err := yaml.YAMLToJSON(doc); err != nil || utiljson.Unmarshal(j, &r) != nil {
+			t.Fatalf("sample: %v", err)
+		}
+		if _, ok := v.admit(r.Spec); !ok {
+			t.Errorf("sample Replication %s is refused", r.Metadata.Name)
+		}
+	}
+	for _, refused := range []string{
+		`{"clusterMappingRef":{"name":"m"},"sourceCluster":"prod","sourceNamespace":"shop"}`,                                                // CEL: mutually exclusive
+		`{"sourceCluster":"prod","sourceNamespace":"shop"}`,                                                                                 // CEL: both clusters
+		`{"sourceCluster":"a","destinationCluster":"b","sourceNamespace":"s","pvcConfig":{"dataSyncConfig":{"verificationMode":"sample"}}}`, // CEL: samplePercent
+		`{"sourceCluster":"a","destinationCluster":"b","sourceNamespace":"s","deletionGuard":{"maxPercent":101}}`,                           // schema: maximum
+	} {
+		if _, ok := v.admit(spec(refused)); ok {
+			t.Errorf("admitted %s", refused)
+		}
+	}
 }
