@@ -125,7 +125,7 @@ func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.Kub
 // cacheNamespaces restricts the controller's cache, hence its watches, to
 // the namespaces listed and the system namespace; nil (every namespace)
 // when none is listed. With the per-namespace RBAC of
-// deploy/rbac/namespaces, a namespace not listed holds nothing the
+// hack/namespace-rbac, a namespace not listed holds nothing the
 // controller could reconcile.
 func cacheNamespaces(list, system string) map[string]cache.Config {
 	namespaces := map[string]cache.Config{}
