@@ -23,14 +23,14 @@ import (
 // activity's name, for the error). An input without authority, or naming a
 // Replication that does not resolve, is refused with a non-retryable
 // ErrTypeInputMismatch; failing to read the Replication is retried.
-func AuthorizedPlan(ctx context.Context, control client.Reader, step string, authority *contract.PlanRequest) (contract.ReplicationPlan, error) {
+func AuthorizedPlan(ctx context.Context, control client.Reader, system, step string, authority *contract.PlanRequest) (contract.ReplicationPlan, error) {
 	if authority == nil || authority.Replication.Name == "" {
 		return contract.ReplicationPlan{}, NonRetryable(contract.ErrTypeInputMismatch,
 			"%s refused: its input names no Replication to check it against (a workflow started outside dr-syncer, "+
 				"or a step scheduled by an older worker); run the sync again", step)
 	}
 	ref := authority.Replication
-	res, err := resolve.Replication(ctx, control, ref)
+	res, err := resolve.Replication(ctx, control, system, ref)
 	var plan contract.ReplicationPlan
 	if err == nil {
 		plan, err = res.PlanFor(*authority)

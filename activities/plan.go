@@ -12,6 +12,9 @@ import (
 // PlanActivities read dr-syncer's own resources from the control cluster.
 type PlanActivities struct {
 	Control client.Reader
+	// SystemNamespace is the namespace besides a Replication's own that its
+	// references may point into; see drv1.ForeignReferenceProblem.
+	SystemNamespace string
 }
 
 // ResolveReplication reads a Replication and what it refers to and returns
@@ -23,7 +26,7 @@ type PlanActivities struct {
 // histories keep that input, which a replay never decodes again.
 func (a *PlanActivities) ResolveReplication(ctx context.Context, req contract.PlanRequest) (contract.ReplicationPlan, error) {
 	ref := req.Replication
-	res, err := resolve.Replication(ctx, a.Control, ref)
+	res, err := resolve.Replication(ctx, a.Control, a.SystemNamespace, ref)
 	// A paused mapping pauses the syncs to DR. A failback or a drill runs
 	// while syncs are paused on purpose (a failover pauses them), so only
 	// forward runs stop here.
@@ -45,7 +48,7 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, req contract.Pl
 // works while the ClusterMapping is paused or a sync setting is wrong, which
 // is when a person may well need a restore.
 func (a *PlanActivities) LocateDRCopies(ctx context.Context, ref contract.ObjectRef) (contract.DRLocation, error) {
-	res, err := resolve.Replication(ctx, a.Control, ref)
+	res, err := resolve.Replication(ctx, a.Control, a.SystemNamespace, ref)
 	if p, ok := resolve.IsProblem(err); ok {
 		return contract.DRLocation{}, InvalidSpec("Replication %s: %s", ref, p.Message)
 	}

@@ -22,6 +22,10 @@ type clusterMappingObservation struct {
 	// Source is the source RemoteCluster; nil when missing, with Problem saying so.
 	Source  *drv1.RemoteCluster
 	Problem string
+	// ReferenceProblem says the key Secret reference points into a
+	// namespace the mapping may not use: the Secret is neither read nor
+	// written.
+	ReferenceProblem string
 	// AgentKeys are the key fingerprints the source agent authorizes, from
 	// its last completed rollout; nil when unknown.
 	AgentKeys []string
@@ -48,6 +52,10 @@ type connectivityCheck struct {
 
 func (r *ClusterMappingReconciler) observe(ctx context.Context, m *drv1.ClusterMapping) (clusterMappingObservation, error) {
 	obs := clusterMappingObservation{Mapping: m}
+	if p := m.ReferenceProblem(r.SystemNamespace); p != "" {
+		obs.ReferenceProblem = p
+		return obs, nil
+	}
 	ref := resolve.ClusterKeySecret(m)
 	var s corev1.Secret
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
@@ -66,6 +74,11 @@ func (r *ClusterMappingReconciler) observe(ctx context.Context, m *drv1.ClusterM
 		}
 		if err != nil {
 			return obs, fmt.Errorf("get RemoteCluster %s/%s: %w", m.Namespace, name, err)
+		}
+		if p := rc.ReferenceProblem(r.SystemNamespace); p != "" {
+			// A connectivity check would hand its foreign host key to the worker.
+			obs.Problem = p
+			return obs, nil
 		}
 		if name == m.Spec.SourceCluster {
 			obs.Source = &rc

@@ -86,6 +86,16 @@ func planClusterMapping(obs clusterMappingObservation, now time.Time, poll time.
 	p := clusterMappingPlan{Status: *m.Status.DeepCopy()}
 	st := &p.Status
 	st.ObservedGeneration = m.Generation
+	if obs.ReferenceProblem != "" {
+		// Keys are kept as they are: generating one would write into the
+		// namespace the reference must not reach.
+		st.Phase = drv1.ClusterMappingFailed
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: drv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonMappingInvalidReference, Message: obs.ReferenceProblem,
+			ObservedGeneration: m.Generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
+		})
+		return p
+	}
 	key := readClusterKey(obs.KeySecret)
 	requested := m.Annotations[drv1.AnnotationRotateKeys]
 	interval := durationOr(m.Spec.KeyRotationInterval)

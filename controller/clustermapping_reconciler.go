@@ -40,6 +40,10 @@ type ClusterMappingReconciler struct {
 	Temporal  MappingTemporal
 	// PollInterval is how often a rotation overlap is re-checked; DefaultPollInterval when zero.
 	PollInterval time.Duration
+	// SystemNamespace is the namespace besides an object's own that its
+	// references may point into (drv1.ForeignReferenceProblem); empty
+	// allows only its own.
+	SystemNamespace string
 }
 
 // SetupWithManager registers the reconciler. Its status writes do not

@@ -105,6 +105,11 @@ func (r *RemoteClusterReconciler) observe(ctx context.Context, rc *drv1.RemoteCl
 // the agent must run with gives a new version, hence a new rollout.
 func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.RemoteCluster, obs *remoteClusterObservation) error {
 	obs.HostKey = resolve.AgentHostKeySecret(rc)
+	if p := rc.ReferenceProblem(r.SystemNamespace); p != "" {
+		// Neither read nor generated: the Secret belongs to another tenant.
+		obs.HostKeyProblem = p
+		return nil
+	}
 	var s corev1.Secret
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obs.HostKey.Namespace, Name: obs.HostKey.Name}, &s)
 	switch {
@@ -121,7 +126,7 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 		return nil
 	}
 	obs.HostKeyGeneratedAt = resolve.KeyGeneratedAt(&s)
-	_, fps, err := resolve.AuthorizedKeysFor(ctx, r.APIReader, rc.Namespace, rc.Name)
+	_, fps, err := resolve.AuthorizedKeysFor(ctx, r.APIReader, r.SystemNamespace, rc.Namespace, rc.Name)
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,10 @@ type RemoteClusterReconciler struct {
 	PollInterval time.Duration
 	// HealthInterval is how often the cluster is probed; DefaultHealthInterval when zero.
 	HealthInterval time.Duration
+	// SystemNamespace is the namespace besides an object's own that its
+	// references may point into (drv1.ForeignReferenceProblem); empty
+	// allows only its own.
+	SystemNamespace string
 }
 
 // SetupWithManager registers the reconciler. Its own status writes change

@@ -60,7 +60,7 @@ func unrecordedScheduledRun(recent []starter.ScheduledRun, last *drv1.WorkflowRe
 // missing one is a problem for the user to fix, described in the returned
 // message; other errors are returned to retry.
 func (r *ReplicationReconciler) checkReferences(ctx context.Context, repl *drv1.Replication) (*resolve.Resolved, string, error) {
-	res, err := resolve.References(ctx, r.Client, repl)
+	res, err := resolve.References(ctx, r.Client, r.SystemNamespace, repl)
 	if p, ok := resolve.IsProblem(err); ok {
 		return nil, p.Message, nil
 	}

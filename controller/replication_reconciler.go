@@ -62,6 +62,10 @@ type ReplicationReconciler struct {
 	// Watches signals Continuous Replications when their source changes; nil
 	// leaves them to their background interval.
 	Watches *SourceWatches
+	// SystemNamespace is the namespace besides an object's own that its
+	// references may point into (drv1.ForeignReferenceProblem); empty
+	// allows only its own.
+	SystemNamespace string
 }
 
 // SetupWithManager registers the reconciler. Status writes change neither the

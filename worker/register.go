@@ -25,6 +25,9 @@ type Dependencies struct {
 	// Control reads dr-syncer's resources from the cluster that holds them;
 	// the recovery activities also patch a Replication's status.failover.
 	Control client.Client
+	// SystemNamespace is the namespace besides a dr-syncer object's own that
+	// its references may point into; see drv1.ForeignReferenceProblem.
+	SystemNamespace string
 	// Temporal and TaskQueue let activities signal the per-cluster semaphores.
 	Temporal  temporalclient.Client
 	TaskQueue string
@@ -37,10 +40,10 @@ type Dependencies struct {
 func Register(r sdkworker.Registry, deps Dependencies) {
 	workflows.RegisterAll(r)
 	r.RegisterActivity(&pvcdata.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
-	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control})
-	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control, Pods: deps.Pods})
+	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control, SystemNamespace: deps.SystemNamespace})
+	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control, Pods: deps.Pods, SystemNamespace: deps.SystemNamespace})
 	r.RegisterActivity(&pointintime.SnapshotActivities{Clusters: deps.Clusters})
-	r.RegisterActivity(&recovery.RecoveryActivities{Control: deps.Control, Clusters: deps.Clusters, Temporal: deps.Temporal})
+	r.RegisterActivity(&recovery.RecoveryActivities{Control: deps.Control, Clusters: deps.Clusters, Temporal: deps.Temporal, SystemNamespace: deps.SystemNamespace})
 	registerResources(r, deps)
 	registerAgent(r, deps)
 }

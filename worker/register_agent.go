@@ -9,6 +9,6 @@ import (
 
 // registerAgent adds the activities of the agent lifecycle: rollout and connectivity check.
 func registerAgent(r sdkworker.Registry, deps Dependencies) {
-	r.RegisterActivity(&agent.AgentActivities{Clusters: deps.Clusters, Control: deps.Control})
-	r.RegisterActivity(&connectivity.ConnectivityActivities{Clusters: deps.Clusters, Control: deps.Control})
+	r.RegisterActivity(&agent.AgentActivities{Clusters: deps.Clusters, Control: deps.Control, SystemNamespace: deps.SystemNamespace})
+	r.RegisterActivity(&connectivity.ConnectivityActivities{Clusters: deps.Clusters, Control: deps.Control, SystemNamespace: deps.SystemNamespace})
 }

@@ -40,6 +40,9 @@ type AgentActivities struct {
 	Clusters activities.ClusterResolver
 	// Control reads the key Secrets and ClusterMappings.
 	Control client.Reader
+	// SystemNamespace is the namespace besides a ClusterMapping's own that
+	// its key Secret may be in; see drv1.ForeignReferenceProblem.
+	SystemNamespace string
 }
 
 // AgentValues are the agentdeploy values of a rollout; hostKeyFingerprint

@@ -88,7 +88,7 @@ func conflict(me contract.ClusterRef, c agentClaim) error {
 func (a *AgentActivities) authorizedForAll(ctx context.Context, users []contract.ClusterRef) (*keys.AuthorizedSet, []string, error) {
 	all := &keys.AuthorizedSet{}
 	for _, u := range users {
-		set, _, err := resolve.AuthorizedKeysFor(ctx, a.Control, u.Namespace, u.Name)
+		set, _, err := resolve.AuthorizedKeysFor(ctx, a.Control, a.SystemNamespace, u.Namespace, u.Name)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -20,7 +20,7 @@ func (a *ConnectivityActivities) checkInput(ctx context.Context, in contract.Con
 			"%s refused: its input names no ClusterMapping to check it against (a workflow started outside dr-syncer, "+
 				"or a check scheduled by an older worker); the next check runs normally", step)
 	}
-	want, err := resolve.ConnectivityCheck(ctx, a.Control, *in.Mapping)
+	want, err := resolve.ConnectivityCheck(ctx, a.Control, a.SystemNamespace, *in.Mapping)
 	if p, ok := resolve.IsProblem(err); ok {
 		return activities.NonRetryable(contract.ErrTypeInputMismatch, "%s refused: %s", step, p.Message)
 	}

@@ -29,7 +29,7 @@ func TestConnectivityCheckInputMustMatchItsMapping(t *testing.T) {
 	a := &ConnectivityActivities{Control: control}
 	ctx := context.Background()
 	mapping := contract.ObjectRef{Namespace: "ops", Name: "prod-to-dr"}
-	want, err := resolve.ConnectivityCheck(ctx, control, mapping)
+	want, err := resolve.ConnectivityCheck(ctx, control, "", mapping)
 	require.NoError(t, err)
 	genuine := contract.ConnectivityCheckInput{DR: want.DR, ClusterKey: want.ClusterKey, AgentHostKey: want.AgentHostKey,
 		Image: want.Image, Agents: []string{"10.0.0.1:2222"}, TimeoutSeconds: 30, Mapping: &mapping}

@@ -40,6 +40,9 @@ type ConnectivityActivities struct {
 	Clusters activities.ClusterResolver
 	// Control reads the key Secrets.
 	Control client.Reader
+	// SystemNamespace is the namespace besides a mapping's own whose
+	// Secrets its references may name.
+	SystemNamespace string
 }
 
 // AgentAddresses lists host:port of the agent on every ready node of the

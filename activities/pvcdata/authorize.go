@@ -15,7 +15,7 @@ import (
 // clusters and namespaces they are copied into, are the Replication's.
 func (a *PVCActivities) checkCredentials(ctx context.Context, in contract.CredentialsInput) error {
 	const step = "EnsureCredentials"
-	plan, err := activities.AuthorizedPlan(ctx, a.Control, step, in.Authority)
+	plan, err := activities.AuthorizedPlan(ctx, a.Control, a.SystemNamespace, step, in.Authority)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (a *PVCActivities) checkCredentials(ctx context.Context, in contract.Creden
 // PVC, made in the same namespace, so the claim's name is not checked.)
 func (a *PVCActivities) checkMountPod(ctx context.Context, in contract.MountPodInput) error {
 	const step = "EnsureMountPod"
-	plan, err := activities.AuthorizedPlan(ctx, a.Control, step, in.Authority)
+	plan, err := activities.AuthorizedPlan(ctx, a.Control, a.SystemNamespace, step, in.Authority)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (a *PVCActivities) checkMountPod(ctx context.Context, in contract.MountPodI
 // Replication's run accepted the change.
 func (a *PVCActivities) checkTransfer(ctx context.Context, in contract.TransferInput) error {
 	const step = "Transfer"
-	plan, err := activities.AuthorizedPlan(ctx, a.Control, step, in.Authority)
+	plan, err := activities.AuthorizedPlan(ctx, a.Control, a.SystemNamespace, step, in.Authority)
 	if err != nil {
 		return err
 	}

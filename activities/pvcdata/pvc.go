@@ -28,6 +28,9 @@ type PVCActivities struct {
 	Control client.Reader
 	// Pods size the mount and sync pods and say whom a mount pod admits.
 	Pods PodSettings
+	// SystemNamespace is the namespace besides a Replication's own whose
+	// Secrets and mappings its references may name.
+	SystemNamespace string
 }
 
 // Discover reads a source PVC, its volume and the pods that mount it.

@@ -28,7 +28,7 @@ const runCompleted = "Completed"
 // failover is exactly when syncs may have been stopped. A reference a user
 // must fix is a non-retryable InvalidSpec error.
 func (a *RecoveryActivities) LocateRecovery(ctx context.Context, ref contract.ObjectRef) (contract.RecoveryTarget, error) {
-	res, err := resolve.Replication(ctx, a.Control, ref)
+	res, err := resolve.Replication(ctx, a.Control, a.SystemNamespace, ref)
 	if p, ok := resolve.IsProblem(err); ok {
 		return contract.RecoveryTarget{}, activities.InvalidSpec("Replication %s: %s", ref, p.Message)
 	}

@@ -26,4 +26,7 @@ type RecoveryActivities struct {
 	Clusters activities.ClusterResolver
 	// Temporal pauses Schedules, signals the continuous workflow and lists runs.
 	Temporal temporalclient.Client
+	// SystemNamespace is the namespace besides a Replication's own that its
+	// references may point into; see drv1.ForeignReferenceProblem.
+	SystemNamespace string
 }

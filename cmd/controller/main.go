@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -32,6 +34,9 @@ func run(args []string, stderr io.Writer) error {
 	probeAddr := fs.String("health-probe-addr", cliutil.Env("DRSYNCER_HEALTH_PROBE_ADDR", ":8081"), "address of the /healthz and /readyz probes (env DRSYNCER_HEALTH_PROBE_ADDR)")
 	leaderElect := fs.Bool("leader-elect", false, "elect one active controller among replicas")
 	leaderNamespace := fs.String("leader-election-namespace", cliutil.Env("POD_NAMESPACE", ""), "namespace of the leader-election lease; empty is the in-cluster namespace (env POD_NAMESPACE)")
+	watchNamespaces := fs.String("watch-namespaces", cliutil.Env("DRSYNCER_WATCH_NAMESPACES", ""),
+		"comma-separated namespaces whose Replications, ClusterMappings and RemoteClusters are reconciled, besides the system namespace; "+
+			"empty watches every namespace. Set it when the RBAC grants Secret access only in these namespaces (env DRSYNCER_WATCH_NAMESPACES)")
 	cliutil.Usage(fs, "controller: reconciles RemoteCluster, ClusterMapping and Replication resources into Temporal workflows and Schedules.\n\n"+
 		"Usage: controller [flags]")
 	if done, err := cmdutil.Parse(fs, args); done {
@@ -64,11 +69,12 @@ func run(args []string, stderr io.Writer) error {
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "controller.dr-syncer.io",
 		LeaderElectionNamespace: *leaderNamespace,
+		Cache:                   cache.Options{DefaultNamespaces: cacheNamespaces(*watchNamespaces, common.SystemNamespace())},
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := setupReconcilers(mgr, s, common.Kubeconfigs); err != nil {
+	if err := setupReconcilers(mgr, s, common.Kubeconfigs, common.SystemNamespace()); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -82,23 +88,25 @@ func run(args []string, stderr io.Writer) error {
 }
 
 // setupReconcilers registers the reconcilers with the manager.
-func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.KubeconfigPolicy) error {
+func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.KubeconfigPolicy, system string) error {
 	replications := &controller.ReplicationReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Kubeconfigs: kubeconfigs,
-		Temporal:    s,
-		Recorder:    mgr.GetEventRecorder("dr-syncer-controller"),
-		Watches:     &controller.SourceWatches{Signal: s.SignalChange, Log: mgr.GetLogger().WithName("source-watch")},
+		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
+		Kubeconfigs:     kubeconfigs,
+		SystemNamespace: system,
+		Temporal:        s,
+		Recorder:        mgr.GetEventRecorder("dr-syncer-controller"),
+		Watches:         &controller.SourceWatches{Signal: s.SignalChange, Log: mgr.GetLogger().WithName("source-watch")},
 	}
 	if err := replications.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Replication reconciler: %w", err)
 	}
 	clusters := &controller.RemoteClusterReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Kubeconfigs: kubeconfigs,
-		Temporal:    s,
+		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
+		Kubeconfigs:     kubeconfigs,
+		SystemNamespace: system,
+		Temporal:        s,
 		// The controller probes health itself: status must say whether the
 		// cluster is reachable even when no worker is running.
 		Prober:   kube.NewClusters(mgr.GetAPIReader(), kubeconfigs),
@@ -107,11 +115,32 @@ func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.Kub
 	if err := clusters.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up RemoteCluster reconciler: %w", err)
 	}
-	mappings := &controller.ClusterMappingReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s}
+	mappings := &controller.ClusterMappingReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Temporal: s, SystemNamespace: system}
 	if err := mappings.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up ClusterMapping reconciler: %w", err)
 	}
 	return nil
+}
+
+// cacheNamespaces restricts the controller's cache, hence its watches, to
+// the namespaces listed and the system namespace; nil (every namespace)
+// when none is listed. With the per-namespace RBAC of
+// hack/namespace-rbac, a namespace not listed holds nothing the
+// controller could reconcile.
+func cacheNamespaces(list, system string) map[string]cache.Config {
+	namespaces := map[string]cache.Config{}
+	for _, ns := range strings.Split(list, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			namespaces[ns] = cache.Config{}
+		}
+	}
+	if len(namespaces) == 0 {
+		return nil
+	}
+	if system != "" {
+		namespaces[system] = cache.Config{}
+	}
+	return namespaces
 }
 
 // temporalReachable makes the controller unready while Temporal is down, since

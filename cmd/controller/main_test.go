@@ -16,3 +16,16 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, help.String(), want)
 	}
 }
+
+// --watch-namespaces restricts the cache to the listed namespaces and the
+// system namespace, whose objects and Secrets the controller always serves;
+// an empty list keeps the cache cluster-wide.
+func TestCacheNamespaces(t *testing.T) {
+	assert.Nil(t, cacheNamespaces("", "dr-syncer-system"))
+	assert.Nil(t, cacheNamespaces(" , ", "dr-syncer-system"))
+	got := cacheNamespaces("team-a, team-b,", "dr-syncer-system")
+	assert.Len(t, got, 3)
+	for _, ns := range []string{"team-a", "team-b", "dr-syncer-system"} {
+		assert.Contains(t, got, ns)
+	}
+}

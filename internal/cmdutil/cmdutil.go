@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/temporalconn"
@@ -24,9 +25,14 @@ type Common struct {
 	MetricsAddr string
 	Kubeconfig  string
 	Temporal    temporalconn.Options
-	// Kubeconfigs says which RemoteCluster kubeconfigs may be loaded.
+	// Kubeconfigs says which RemoteCluster kubeconfigs may be loaded; its
+	// SystemNamespace is the --system-namespace flag.
 	Kubeconfigs kube.KubeconfigPolicy
 }
+
+// SystemNamespace is the namespace besides its own that a dr-syncer
+// object's references may point into: the one the binary runs in.
+func (c *Common) SystemNamespace() string { return c.Kubeconfigs.SystemNamespace }
 
 // NewFlags is the flag set of the long-running binary name, writing usage
 // and errors to output, with the common flags registered; metricsAddr is
@@ -58,6 +64,9 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet, metricsAddr string) {
 	fs.BoolVar(&c.Kubeconfigs.AllowExternal, kube.AllowExternalFlag, cliutil.Env("DRSYNCER_ALLOW_EXTERNAL_KUBECONFIG_CREDENTIALS", "") == "true",
 		"load RemoteCluster kubeconfigs that run a command (exec, auth-provider) or read a local file (tokenFile, certificate, key or CA paths); "+
 			"refused by default, since whoever writes a kubeconfig Secret could make this process run or read them (env DRSYNCER_ALLOW_EXTERNAL_KUBECONFIG_CREDENTIALS=true)")
+	fs.StringVar(&c.Kubeconfigs.SystemNamespace, "system-namespace", cliutil.Env("DRSYNCER_SYSTEM_NAMESPACE", cliutil.Env("POD_NAMESPACE", drv1.DefaultSystemNamespace)),
+		"the namespace, besides its own, that a Replication, ClusterMapping or RemoteCluster may refer into (Secrets, mappings); "+
+			"references into any other namespace are refused (env DRSYNCER_SYSTEM_NAMESPACE, else POD_NAMESPACE)")
 }
 
 // Logger builds the logger the flags ask for.

@@ -112,12 +112,16 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 }
 
 // ReadKubeconfig reads a RemoteCluster's kubeconfig from its Secret. A
+// Secret outside the namespaces the policy allows (never read), a
 // missing Secret or key, or a kubeconfig the policy refuses, wraps
 // ErrInvalidClusterRef, with a message that says what to fix. The
 // controller checks references with it and the worker connects with it,
 // so both say the same thing.
 func ReadKubeconfig(ctx context.Context, r client.Reader, rc *drv1.RemoteCluster, policy KubeconfigPolicy) ([]byte, error) {
 	ref := rc.Spec.KubeconfigSecretRef
+	if p := drv1.ForeignReferenceProblem("RemoteCluster", rc.Namespace, rc.Name, "spec.kubeconfigSecretRef.namespace", ref.Namespace, policy.SystemNamespace); p != "" {
+		return nil, &ClusterRefProblem{p}
+	}
 	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	if key.Namespace == "" {
 		key.Namespace = rc.Namespace

@@ -18,6 +18,10 @@ import (
 type KubeconfigPolicy struct {
 	// AllowExternal loads kubeconfigs that run commands or read local files.
 	AllowExternal bool
+	// SystemNamespace is the one namespace besides a RemoteCluster's own
+	// that its kubeconfig Secret may be in (drv1.ForeignReferenceProblem);
+	// empty allows only its own.
+	SystemNamespace string
 }
 
 // AllowExternalFlag is the controller's and worker's flag that sets

@@ -51,7 +51,11 @@ func PublicKeyFingerprint(line []byte) string {
 // Replications that name sourceCluster and destinationCluster without a
 // mapping use a key Secret of the default name no rollout reads: their
 // agents authorize only mappings' keys, in either direction alike.
-func AuthorizedKeysFor(ctx context.Context, r client.Reader, namespace, cluster string) (*keys.AuthorizedSet, []string, error) {
+//
+// A mapping whose key Secret reference points outside its namespace and
+// the system namespace system contributes nothing either: its own
+// reconciler reports it, and its Secret is never read.
+func AuthorizedKeysFor(ctx context.Context, r client.Reader, system, namespace, cluster string) (*keys.AuthorizedSet, []string, error) {
 	var list drv1.ClusterMappingList
 	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return nil, nil, fmt.Errorf("list ClusterMappings in %s: %w", namespace, err)
@@ -59,7 +63,7 @@ func AuthorizedKeysFor(ctx context.Context, r client.Reader, namespace, cluster 
 	set := &keys.AuthorizedSet{}
 	for i := range list.Items {
 		m := &list.Items[i]
-		if m.Spec.SourceCluster != cluster && m.Spec.TargetCluster != cluster {
+		if (m.Spec.SourceCluster != cluster && m.Spec.TargetCluster != cluster) || m.ReferenceProblem(system) != "" {
 			continue
 		}
 		ref := ClusterKeySecret(m)

@@ -53,7 +53,7 @@ func TestAuthorizedKeysForBothClustersOfAMapping(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.cluster, func(t *testing.T) {
-			set, fps, err := AuthorizedKeysFor(context.Background(), r, ns, tc.cluster)
+			set, fps, err := AuthorizedKeysFor(context.Background(), r, "dr-syncer-system", ns, tc.cluster)
 			require.NoError(t, err)
 			assert.ElementsMatch(t, tc.want, fps)
 			assert.Equal(t, len(tc.want), set.Len())

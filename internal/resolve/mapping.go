@@ -16,12 +16,15 @@ import (
 // its DR cluster, the pair's key Secret, the source agent's host key Secret
 // and the source's data-plane image, as the ClusterMapping reconciler
 // starts the check. A missing mapping or source RemoteCluster is a Problem.
-func ConnectivityCheck(ctx context.Context, r client.Reader, ref contract.ObjectRef) (contract.ConnectivityInput, error) {
+func ConnectivityCheck(ctx context.Context, r client.Reader, system string, ref contract.ObjectRef) (contract.ConnectivityInput, error) {
 	var m drv1.ClusterMapping
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &m); apierrors.IsNotFound(err) {
 		return contract.ConnectivityInput{}, problem("ClusterMapping %s not found", ref)
 	} else if err != nil {
 		return contract.ConnectivityInput{}, fmt.Errorf("get ClusterMapping %s: %w", ref, err)
+	}
+	if p := m.ReferenceProblem(system); p != "" {
+		return contract.ConnectivityInput{}, problem("%s", p)
 	}
 	var source drv1.RemoteCluster
 	key := types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.SourceCluster}

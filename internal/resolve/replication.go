@@ -48,8 +48,10 @@ type Resolved struct {
 }
 
 // Replication reads the Replication ref and follows its references. A
-// missing reference, or a replication onto itself, is a Problem.
-func Replication(ctx context.Context, r client.Reader, ref contract.ObjectRef) (*Resolved, error) {
+// missing reference, one that points outside the Replication's namespace
+// and the system namespace system, or a replication onto itself, is a
+// Problem.
+func Replication(ctx context.Context, r client.Reader, system string, ref contract.ObjectRef) (*Resolved, error) {
 	var repl drv1.Replication
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &repl); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -57,13 +59,19 @@ func Replication(ctx context.Context, r client.Reader, ref contract.ObjectRef) (
 		}
 		return nil, fmt.Errorf("get Replication %s: %w", ref, err)
 	}
-	return References(ctx, r, &repl)
+	return References(ctx, r, system, &repl)
 }
 
-// References follows the references of a Replication already read.
-func References(ctx context.Context, r client.Reader, repl *drv1.Replication) (*Resolved, error) {
+// References follows the references of a Replication already read. Each
+// object followed is checked before anything it names is read, so a
+// reference into another tenant's namespace is refused before its Secrets
+// are touched (drv1.ForeignReferenceProblem).
+func References(ctx context.Context, r client.Reader, system string, repl *drv1.Replication) (*Resolved, error) {
 	res := &Resolved{Replication: repl}
 	source, target := repl.Spec.SourceCluster, repl.Spec.DestinationCluster
+	if p := repl.ReferenceProblem(system); p != "" {
+		return nil, problem("%s", p)
+	}
 	if ref := repl.Spec.ClusterMappingRef; ref != nil {
 		key := types.NamespacedName{Namespace: defaultString(ref.Namespace, repl.Namespace), Name: ref.Name}
 		var m drv1.ClusterMapping
@@ -71,6 +79,9 @@ func References(ctx context.Context, r client.Reader, repl *drv1.Replication) (*
 			return nil, problem("ClusterMapping %s not found: create it or fix spec.clusterMappingRef", key)
 		} else if err != nil {
 			return nil, fmt.Errorf("get ClusterMapping %s: %w", key, err)
+		}
+		if p := m.ReferenceProblem(system); p != "" {
+			return nil, problem("%s", p)
 		}
 		res.Mapping = &m
 		source, target = m.Spec.SourceCluster, m.Spec.TargetCluster
@@ -91,6 +102,9 @@ func References(ctx context.Context, r client.Reader, repl *drv1.Replication) (*
 			return nil, problem("RemoteCluster %s not found: create it in namespace %s or fix the cluster name", key, repl.Namespace)
 		} else if err != nil {
 			return nil, fmt.Errorf("get RemoteCluster %s: %w", key, err)
+		}
+		if p := rc.ReferenceProblem(system); p != "" {
+			return nil, problem("%s", p)
 		}
 		if name == source {
 			res.Source = &rc

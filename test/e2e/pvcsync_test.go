@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
@@ -235,7 +236,9 @@ func setupPVCSync(t *testing.T) *pvcSyncEnv {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	e.clusterKey = contract.SecretRef{Namespace: e.controlNS, Name: "prod-dr-cluster-key"}
+	// The names a Replication's plan finds the keys under: each PVC step
+	// checks its input against the Replication it names.
+	e.clusterKey = contract.SecretRef{Namespace: e.controlNS, Name: contract.ClusterKeySecretName(lab.Prod, lab.DR)}
 	e.agentHostKey = contract.SecretRef{Namespace: e.controlNS, Name: "prod-agent-host-key"}
 	mustCreate(t, control, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: e.clusterKey.Name, Namespace: e.controlNS},
 		Data: map[string][]byte{kube.SecretKeyClusterKey: pair.PrivateKey.Reveal()}})
@@ -254,12 +257,18 @@ func setupPVCSync(t *testing.T) *pvcSyncEnv {
 
 	e.deployAgent(t, hostKey, hostPub, pair.AuthorizedKey)
 	e.createSource(t)
+	e.createReplication(t)
 
 	e.tp = testenv.StartTemporal(t)
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(wctx, e.tp.Client, worker.Dependencies{Clusters: kube.NewClusters(control, kube.KubeconfigPolicy{}), Control: control},
+		// This agent lives in its own namespace, where mount pods do not
+		// look for agent addresses; the deployed tests (TestLabDeployedSyncNow)
+		// run with the mount pods' allow-list on.
+		deps := worker.Dependencies{Clusters: kube.NewClusters(control, kube.KubeconfigPolicy{}), Control: control,
+			Pods: pvcdata.PodSettings{AnyMountClient: true}}
+		done <- worker.Run(wctx, e.tp.Client, deps,
 			worker.Options{TaskQueue: e.tp.TaskQueue})
 	}()
 	t.Cleanup(func() {
@@ -395,15 +404,6 @@ spec:
   - {name: cold, persistentVolumeClaim: {claimName: cold}}
 `
 
-// defaultClusterKey copies the cluster-pair key to the name a Replication's
-// plan finds it under, for tests that run whole Replications.
-func (e *pvcSyncEnv) defaultClusterKey(t *testing.T) {
-	t.Helper()
-	key := kubectl(t, e.dr, "", "-n", e.controlNS, "get", "secret", e.clusterKey.Name, "-o", "jsonpath={.data}")
-	kubectl(t, e.dr, fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q},"data":%s}`,
-		contract.ClusterKeySecretName(lab.Prod, lab.DR), key), "-n", e.controlNS, "apply", "-f", "-")
-}
-
 // createSource makes the three PVCs, the app pod that keeps the RWO one
 // mounted, and fills all three with data.
 func (e *pvcSyncEnv) createSource(t *testing.T) {
@@ -530,7 +530,7 @@ func (e *pvcSyncEnv) input(name string, data rsyncargs.Config) contract.PVCSyncI
 		CreateNamespace:      true,
 		StorageClassMappings: map[string]string{"standard": "fast"},
 		DataSync:             data,
-		Image:                contract.Image{Reference: dataplaneImage, PullPolicy: corev1.PullNever},
+		Image:                contract.Image{Reference: drv1.DefaultDataPlaneImage, PullPolicy: drv1.DefaultPullPolicy}, // the plan's
 		AgentPort:            agentPort,
 		ClusterKey:           e.clusterKey,
 		AgentHostKey:         e.agentHostKey,
@@ -772,7 +772,7 @@ func (e *pvcSyncEnv) startWorkerProcess(t *testing.T, bin, queue string) *exec.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address,
+	cmd := exec.Command(bin, "--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address, "--mount-pod-any-client",
 		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", "", "--log-format", "console")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -48,7 +48,6 @@ func (e *pvcSyncEnv) restorePointsScenario(t *testing.T, pit func(string, contra
 	if fmt.Sprint(points) != fmt.Sprint(names(last.RestorePoints)) {
 		t.Errorf("restore points in DR %v, the sync reported %v", points, names(last.RestorePoints))
 	}
-	e.createReplication(t)
 	if got := e.restoreAndChecksum(t, points[2], "gen-oldest", e.dstNS); got != sums[2] {
 		t.Errorf("the oldest restore point %s does not give back generation 2\nwant:\n%s\ngot:\n%s", points[2], sums[2], got)
 	}
@@ -148,15 +147,15 @@ func (e *pvcSyncEnv) replication() contract.ObjectRef {
 	return contract.ObjectRef{Namespace: e.controlNS, Name: "e2e"}
 }
 
-// createReplication makes that Replication in the control cluster, so the
-// restore workflows resolve where its DR copies are.
+// createReplication makes that Replication in the control cluster: the PVC
+// steps check their inputs against it, and the restore workflows resolve
+// where its DR copies are.
 func (e *pvcSyncEnv) createReplication(t *testing.T) {
 	t.Helper()
 	control, err := ctrlclient.New(e.dr.Config, ctrlclient.Options{Scheme: kube.NewScheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.defaultClusterKey(t)
 	mustCreate(t, control, &drv1.Replication{ObjectMeta: metav1.ObjectMeta{Namespace: e.controlNS, Name: e.replication().Name},
 		Spec: drv1.ReplicationSpec{SourceCluster: lab.Prod, DestinationCluster: lab.DR, SourceNamespace: e.srcNS,
 			DestinationNamespace: e.dstNS, ReplicationMode: drv1.ModeManual,

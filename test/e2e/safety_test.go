@@ -224,7 +224,6 @@ func newSafetyEnv(t *testing.T, e *pvcSyncEnv) *safetyEnv {
 		t.Fatal(err)
 	}
 	s := &safetyEnv{e: e, control: control}
-	e.defaultClusterKey(t)
 
 	var manifests []string
 	for i := 0; i < 30; i++ {
