@@ -3,10 +3,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/dr-syncer/dr-syncer/internal/agentdeploy"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
@@ -40,6 +44,45 @@ func TestLabChaos(t *testing.T) {
 	} {
 		t.Run(sc.name, func(t *testing.T) { e.survives(t, sc.fault) })
 	}
+	t.Run("ClusterKeyRotated", func(t *testing.T) {
+		// The whole rotation at once, the old key dropped: the open
+		// connection of the running sync carries on, and once the agent
+		// has the new key, the next sync logs in with a certificate from it.
+		var authorized string
+		e.survives(t, func(t *testing.T) { authorized = e.rotateClusterKey(t) })
+		// The kubelet brings the Secret's new version into the agent's
+		// volume within its sync period; the agent reads it on the next login.
+		pollUntil(t, 3*time.Minute, "the new key in the agent's volume", func() (bool, string) {
+			have, _ := tryKubectl(e.prod, "", "-n", agentNamespace, "exec", "daemonset/"+agentName, "--",
+				"cat", "/etc/dr-syncer/authorized-keys/authorized_keys")
+			return strings.Contains(have, strings.TrimSpace(authorized)), have
+		})
+		e.survives(t, func(*testing.T) {})
+	})
+}
+
+// rotateClusterKey replaces the cluster-pair key in the control cluster and
+// in the agent's trusted set, as a completed rotation leaves them, and
+// returns the new key's authorized_keys line.
+func (e *pvcSyncEnv) rotateClusterKey(t *testing.T) string {
+	t.Helper()
+	pair, err := keys.GenerateClusterPairKey("dr-syncer prod->dr e2e rotated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := func(ns, name, key string, value []byte) string {
+		b, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Secret",
+			"metadata": map[string]string{"name": name, "namespace": ns},
+			"data":     map[string][]byte{key: value}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	kubectl(t, e.dr, secret(e.controlNS, e.clusterKey.Name, kube.SecretKeyClusterKey, pair.PrivateKey.Reveal()), "apply", "-f", "-")
+	kubectl(t, e.prod, secret(agentNamespace, agentdeploy.Defaults().AuthorizedKeysSecret, "authorized_keys", pair.AuthorizedKey), "apply", "-f", "-")
+	t.Logf("cluster-pair key rotated to %s mid-transfer", pair.Fingerprint)
+	return string(pair.AuthorizedKey)
 }
 
 // survives fills a PVC, starts its sync at 2 MiB/s (about 12 s of transfer),
