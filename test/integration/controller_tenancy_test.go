@@ -48,7 +48,10 @@ func TestControllerRefusesCrossNamespaceReferences(t *testing.T) {
 	require.NoError(t, env.DR.Client.Create(ctx, &drv1.RemoteCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "b-cluster"},
 		Spec: drv1.RemoteClusterSpec{KubeconfigSecretRef: drv1.SecretKeyRef{Namespace: "team-b", Name: "b-kubeconfig", Key: "kubeconfig"}}}))
 
-	inTeamA := func(r *drv1.Replication) { r.Namespace = "team-a"; r.Annotations = map[string]string{drv1.AnnotationSyncNow: "1"} }
+	inTeamA := func(r *drv1.Replication) {
+		r.Namespace = "team-a"
+		r.Annotations = map[string]string{drv1.AnnotationSyncNow: "1"}
+	}
 	viaMapping := func(ns string) func(*drv1.Replication) {
 		return func(r *drv1.Replication) {
 			r.Spec.SourceCluster, r.Spec.DestinationCluster = "", ""
