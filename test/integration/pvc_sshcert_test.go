@@ -67,21 +67,24 @@ func TestTransferIssuesOperationCertificates(t *testing.T) {
 	testenv.EnsureNamespace(t, cluster.Client, "app")
 	testenv.EnsureNamespace(t, cluster.Client, "app-src")
 	ctx := context.Background()
-	pair, _ := controlKeySecrets(t, cluster.Client, "cert-pair", "cert-host")
-	pairRef := contract.SecretRef{Namespace: testenv.ControlNamespace, Name: "cert-pair"}
-	hostRef := contract.SecretRef{Namespace: testenv.ControlNamespace, Name: "cert-host"}
+	// The keys under the names the Replication's plan finds them by: each
+	// step checks its input against the Replication it names.
+	pairRef := contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.ClusterKeySecretName("dr", "dr")}
+	hostRef := contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.AgentHostKeySecretName("dr")}
+	pair, _ := controlKeySecrets(t, cluster.Client, pairRef.Name, hostRef.Name)
+	authority := createAuthority(t, cluster.Client, "certs", "dr", "app-src", "dr", "app")
 	op := contract.Operation{WorkflowID: "pvc-sync/prod/app/certs", RunID: "run-1"}
 
 	var creds contract.Credentials
 	require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
 		Op: op, Source: dr, SourceNamespace: "app-src", Destination: dr, DestinationNamespace: "app",
-		ClusterKey: pairRef, AgentHostKey: hostRef,
+		ClusterKey: pairRef, AgentHostKey: hostRef, Authority: authority,
 	}, &creds))
 	in := contract.TransferInput{
 		Op: op, PVC: contract.PVCRef{Cluster: dr, Namespace: "app", Name: "data"}, Node: "dr-1",
-		Image:     contract.Image{Reference: "dr-syncer/dataplane:dev", PullPolicy: corev1.PullNever},
+		Image:     planImage,
 		AgentAddr: "10.255.0.11:2222", Target: kube.MountTarget("app-src", op.Name("mount")), Credentials: creds.Secret,
-		Config: rsyncargs.Config{}, ClusterKey: &pairRef, AgentHostKey: &hostRef,
+		Config: rsyncargs.Config{}, ClusterKey: &pairRef, AgentHostKey: &hostRef, Authority: authority,
 	}
 	drSecret := func() map[string][]byte {
 		var s corev1.Secret

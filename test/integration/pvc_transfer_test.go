@@ -119,6 +119,13 @@ func TestTransfer(t *testing.T) {
 		in.Mount = &contract.MountPodInput{Op: in.Op, PVC: contract.PVCRef{Cluster: dr, Namespace: "app", Name: "src"},
 			Node: "src-1", Image: in.Image, Credentials: in.Credentials}
 		in.Target = in.Mount.Target()
+		// What a new sync pod and mount pod need: the keys its certificate
+		// is issued from, the operation's Secret, the agent on the node.
+		in.ClusterKey = &contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.ClusterKeySecretName("dr", "dr")}
+		in.AgentHostKey = &contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.AgentHostKeySecretName("dr")}
+		controlKeySecrets(t, cluster.Client, in.ClusterKey.Name, in.AgentHostKey.Name)
+		create(t, cluster.Client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: in.Credentials}})
+		createAgent(t, cluster.Client, "src-1", "10.244.1.2")
 		// The attempt before: its mount pod was deleted mid-transfer and the
 		// mover ended with a connection error. No mount pod is left.
 		failed := finishedPod(t, in, &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassRetryable, ExitCode: 12,
