@@ -81,9 +81,6 @@ func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
 // new at least once with syncs holding and waiting, and every sync completes
 // with never more than three transfers at once.
 func TestHundredSyncsShareALimitOfThreeAcrossContinueAsNew(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Temporal dev server and runs 100 workflows")
-	}
 	tp := testenv.StartTemporal(t)
 	const syncs, limit = 100, 3
 	var mu sync.Mutex
