@@ -34,7 +34,7 @@ func Sleep(ctx context.Context) error {
 func CreateOrGetPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
 	pods := cs.CoreV1().Pods(pod.Namespace)
 	existing, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
-	if err == nil && existing.Labels[kube.LabelRun] == pod.Labels[kube.LabelRun] && existing.Status.Phase != corev1.PodFailed {
+	if err == nil && PodReusable(existing, pod) {
 		return existing, nil
 	}
 	if err == nil {
@@ -49,6 +49,12 @@ func CreateOrGetPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 		return nil, fmt.Errorf("create pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return created, nil
+}
+
+// PodReusable says whether CreateOrGetPod keeps existing instead of
+// replacing it with want: a pod of the same run that has not failed.
+func PodReusable(existing, want *corev1.Pod) bool {
+	return existing.Labels[kube.LabelRun] == want.Labels[kube.LabelRun] && existing.Status.Phase != corev1.PodFailed
 }
 
 // WaitPodReady waits until the pod is ready, heartbeating what it waits for,

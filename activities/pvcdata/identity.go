@@ -25,7 +25,7 @@ import (
 func (a *PVCActivities) syncIdentity(ctx context.Context, cs kubernetes.Interface, in contract.TransferInput, pod *corev1.Pod) error {
 	existing, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 	switch {
-	case err == nil && reattachable(existing, pod):
+	case err == nil && activities.PodReusable(existing, pod):
 		return nil
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("get sync pod %s/%s: %w", pod.Namespace, pod.Name, err)
@@ -63,10 +63,4 @@ func (a *PVCActivities) syncIdentity(ctx context.Context, cs kubernetes.Interfac
 	activity.GetLogger(ctx).Info("issued sync certificate", "keyID", keyID, "target", cert.Target,
 		"caFingerprint", cert.CAFingerprint, "validBefore", cert.ValidBefore)
 	return nil
-}
-
-// reattachable mirrors activities.CreateOrGetPod: an existing pod of the
-// same run that has not failed is reused, not replaced.
-func reattachable(existing, want *corev1.Pod) bool {
-	return existing.Labels[kube.LabelRun] == want.Labels[kube.LabelRun] && existing.Status.Phase != corev1.PodFailed
 }
