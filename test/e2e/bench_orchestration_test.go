@@ -187,6 +187,9 @@ func benchOverhead(t *testing.T, e *pvcSyncEnv, report reportFunc) {
 	stop()
 	e.reportOverhead(t, run, m)
 	start, transferStarted, end, events := historyTimes(t, e, run.GetID(), run.GetRunID())
+	steps := stepTimes{}
+	pvcSyncBreakdown(readHistory(t, e, run.GetID(), run.GetRunID()), steps)
+	logBreakdown("overhead: where the time of one small PVC goes", steps)
 
 	first, how := m.firstByte, "first progress line with bytesDone>0"
 	if first.IsZero() {
@@ -403,13 +406,18 @@ spec:
 
 	var counts []int
 	sum := 0
+	steps := stepTimes{}
 	for i := 0; i < n; i++ {
-		_, _, _, events := historyTimes(t, e, contract.PVCSyncWorkflowID(lab.Prod, srcNS, fmt.Sprintf("data-%02d", i)), "")
-		counts = append(counts, events)
-		sum += events
+		events := readHistory(t, e, contract.PVCSyncWorkflowID(lab.Prod, srcNS, fmt.Sprintf("data-%02d", i)), "")
+		pvcSyncBreakdown(events, steps)
+		counts = append(counts, len(events))
+		sum += len(events)
 	}
 	sort.Ints(counts)
-	_, _, _, parentEvents := historyTimes(t, e, run.GetID(), run.GetRunID())
+	parent := readHistory(t, e, run.GetID(), run.GetRunID())
+	replicationBreakdown(parent, steps)
+	parentEvents := len(parent)
+	logBreakdown(fmt.Sprintf("scale: where the time of %d PVCs at concurrentSyncs 5 goes (per PVC)", n), steps)
 	mean := float64(sum) / float64(len(counts))
 	t.Logf("scale: %d/%d PVCs synced in %.1fs; worker VmHWM %d KiB (VmRSS at end %d KiB); history events per PVCSync min %d / mean %.1f / max %d; Replication workflow %d events",
 		ok, n, elapsed.Seconds(), hwm, rss, counts[0], mean, counts[len(counts)-1], parentEvents)

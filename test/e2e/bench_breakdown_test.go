@@ -1,0 +1,204 @@
+//go:build e2e && bench
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/dr-syncer/dr-syncer/contract"
+)
+
+// stepTimes are seconds per step name, one value per PVC sync (or per
+// activity attempt that closed), gathered from workflow histories: the
+// Temporal server's own timestamps, so the breakdown needs no extra
+// instrumentation in the product.
+type stepTimes map[string][]float64
+
+func (s stepTimes) add(step string, d time.Duration) {
+	if d >= 0 {
+		s[step] = append(s[step], d.Seconds())
+	}
+}
+
+// readHistory is every event of one workflow run.
+func readHistory(t *testing.T, e *pvcSyncEnv, id, runID string) []*historypb.HistoryEvent {
+	t.Helper()
+	it := e.tp.Client.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var events []*historypb.HistoryEvent
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", id, err)
+		}
+		events = append(events, ev)
+	}
+	return events
+}
+
+// pvcSyncBreakdown adds one PVCSync run's steps to times:
+//   - "activity scheduling": scheduled → started, summed over its activities;
+//   - "api <Activity>": started → closed of each short Kubernetes step
+//     (its API call group);
+//   - "mount pod create→Ready": EnsureMountPod, which runs beside Transfer;
+//   - "sync pod create→mover start" and "transfer (mover)": Transfer split by
+//     the mover's own duration (which includes its wait for the mount pod);
+//   - "cleanup (pre-run)" and "cleanup (incl. deletions)": the first and the
+//     last Cleanup, the latter waits until the pods are gone;
+//   - "semaphore wait": RequestPermit done → permit signal;
+//   - "workflow tasks": the workflow's own decision time, summed;
+//   - "total": workflow start → close.
+func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
+	type activityRun struct {
+		name               string
+		scheduled, started time.Time
+	}
+	runs := map[int64]*activityRun{}
+	var start, permitRequested time.Time
+	var wfTasks time.Duration
+	wfTaskScheduled := map[int64]time.Time{}
+	cleanups := 0
+	var lastCleanup time.Duration
+	for _, ev := range events {
+		at := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			start = at
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+			wfTaskScheduled[ev.GetEventId()] = at
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			if s, ok := wfTaskScheduled[ev.GetWorkflowTaskCompletedEventAttributes().GetScheduledEventId()]; ok {
+				wfTasks += at.Sub(s)
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			runs[ev.GetEventId()] = &activityRun{name: ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), scheduled: at}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			if r := runs[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()]; r != nil {
+				r.started = at
+				times.add("activity scheduling", at.Sub(r.scheduled))
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			attrs := ev.GetActivityTaskCompletedEventAttributes()
+			r := runs[attrs.GetScheduledEventId()]
+			if r == nil || r.started.IsZero() {
+				continue
+			}
+			ran := at.Sub(r.started)
+			switch r.name {
+			case contract.ActivityTransfer:
+				var res contract.TransferResult
+				if converter.GetDefaultDataConverter().FromPayloads(attrs.GetResult(), &res) == nil && res.DurationSeconds > 0 {
+					mover := time.Duration(res.DurationSeconds * float64(time.Second))
+					times.add("sync pod create→mover start", ran-mover)
+					times.add("transfer (mover)", mover)
+				} else {
+					times.add("transfer (whole activity)", ran)
+				}
+			case "EnsureMountPod":
+				times.add("mount pod create→Ready", ran)
+			case "Cleanup":
+				cleanups++
+				if cleanups == 1 {
+					times.add("cleanup (pre-run)", ran)
+				}
+				lastCleanup = ran
+			case "RequestPermit":
+				permitRequested = at
+				times.add("api RequestPermit", ran)
+			default:
+				times.add("api "+r.name, ran)
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+			if ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() == contract.SignalPermit && !permitRequested.IsZero() {
+				times.add("semaphore wait", at.Sub(permitRequested))
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+			times.add("total", at.Sub(start))
+		}
+	}
+	if cleanups > 1 {
+		times.add("cleanup (incl. deletions)", lastCleanup)
+	}
+	times.add("workflow tasks", wfTasks)
+}
+
+// replicationBreakdown adds, from the parent Replication run, how long each
+// PVC waited for one of its concurrentSyncs slots (run start → its child
+// started) and how long the child took to start once initiated.
+func replicationBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
+	var start time.Time
+	initiated := map[int64]time.Time{}
+	for _, ev := range events {
+		at := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			start = at
+		case enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+			initiated[ev.GetEventId()] = at
+			times.add("slot wait (run start→child initiated)", at.Sub(start))
+		case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+			if i, ok := initiated[ev.GetChildWorkflowExecutionStartedEventAttributes().GetInitiatedEventId()]; ok {
+				times.add("child start", at.Sub(i))
+			}
+		}
+	}
+}
+
+// percentile is the nearest-rank p-th percentile of sorted values.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// logBreakdown prints times as a table of median and p95 per step, in the
+// sync's own order, then any other step.
+func logBreakdown(title string, times stepTimes) {
+	order := []string{
+		"slot wait (run start→child initiated)", "child start", "cleanup (pre-run)", "api Discover", "api EnsureTargetPVC",
+		"api ChooseNodes", "api EnsureCredentials", "api RequestPermit", "semaphore wait", "mount pod create→Ready",
+		"sync pod create→mover start", "transfer (mover)", "transfer (whole activity)", "api MarkSynced",
+		"cleanup (incl. deletions)", "activity scheduling", "workflow tasks", "total",
+	}
+	seen := map[string]bool{}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n%-40s %5s %9s %9s %9s\n", title, "step", "n", "median s", "p95 s", "sum s")
+	row := func(step string) {
+		v := append([]float64(nil), times[step]...)
+		if len(v) == 0 || seen[step] {
+			return
+		}
+		seen[step] = true
+		sort.Float64s(v)
+		sum := 0.0
+		for _, x := range v {
+			sum += x
+		}
+		fmt.Fprintf(&b, "%-40s %5d %9.3f %9.3f %9.1f\n", step, len(v), percentile(v, 50), percentile(v, 95), sum)
+	}
+	for _, step := range order {
+		row(step)
+	}
+	var rest []string
+	for step := range times {
+		rest = append(rest, step)
+	}
+	sort.Strings(rest)
+	for _, step := range rest {
+		row(step)
+	}
+	// Printed, not logged: a benchmark's inner test logs only on failure.
+	fmt.Print(b.String())
+}
