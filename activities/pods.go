@@ -132,11 +132,25 @@ func PodProblem(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (
 // DeletePodAndWait deletes a pod and waits until it is gone, so its volume is
 // released before another pod mounts it.
 func DeletePodAndWait(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) error {
-	pods := cs.CoreV1().Pods(pod.Namespace)
-	err := pods.Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	if err := DeletePod(ctx, cs, pod); err != nil {
+		return err
+	}
+	return WaitPodGone(ctx, cs, pod)
+}
+
+// DeletePod deletes this very pod (by UID: a pod re-created under its name
+// is not touched); gone already is fine.
+func DeletePod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) error {
+	err := cs.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
+	return nil
+}
+
+// WaitPodGone waits until pod is gone (or replaced by another of its name).
+func WaitPodGone(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) error {
+	pods := cs.CoreV1().Pods(pod.Namespace)
 	for {
 		current, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) || (err == nil && current.UID != pod.UID) {

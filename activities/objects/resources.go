@@ -17,12 +17,9 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
-// Client limits of resource replication. client-go's default (5 QPS) would
-// make the first sync of a namespace with a thousand objects take minutes;
-// these stay well inside what an API server serves one client.
+// Limits of resource replication; the clients' rate limits are
+// kube.WithClientLimits's, set where Clusters makes the config.
 const (
-	resourceClientQPS   = 100
-	resourceClientBurst = 200
 	// resourceWriters bounds the objects of one kind written at once.
 	resourceWriters = 8
 	// resourceListPage pages big namespaces instead of one huge response.
@@ -107,7 +104,6 @@ func (a *ResourceActivities) dynamicClient(ctx context.Context, ref contract.Clu
 	if c, ok := a.dynamicClients.Load(key); ok {
 		return c.(dynamic.Interface), nil
 	}
-	cfg.QPS, cfg.Burst = resourceClientQPS, resourceClientBurst
 	c, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client of cluster %s/%s: %w", ref.Namespace, ref.Name, err)

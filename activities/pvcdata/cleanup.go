@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -20,41 +22,62 @@ import (
 func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
 	selector := kube.OperationSelector(in.Op.WorkflowID)
 	var result contract.CleanupResult
-	for _, side := range []struct {
+	type side struct {
 		cluster   contract.ClusterRef
 		namespace string
-	}{{in.Source, in.SourceNamespace}, {in.Destination, in.DestinationNamespace}} {
-		cs, err := a.Clusters.Clientset(ctx, side.cluster.Namespace, side.cluster.Name)
+		cs        kubernetes.Interface
+	}
+	sides := []side{{cluster: in.Source, namespace: in.SourceNamespace}, {cluster: in.Destination, namespace: in.DestinationNamespace}}
+	// The pods of both sides are deleted first and then waited for
+	// together: each takes its grace period to stop, and one after the
+	// other those added up on every sync.
+	type deleting struct {
+		side int
+		pod  corev1.Pod
+	}
+	var pods []deleting
+	for i := range sides {
+		s := &sides[i]
+		cs, err := a.Clusters.Clientset(ctx, s.cluster.Namespace, s.cluster.Name)
 		if err != nil {
 			return result, activities.Classify(err)
 		}
-		pods, err := cs.CoreV1().Pods(side.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		s.cs = cs
+		list, err := cs.CoreV1().Pods(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
-			return result, fmt.Errorf("list pods of %s in %s/%s: %w", in.Op.WorkflowID, side.cluster.Name, side.namespace, err)
+			return result, fmt.Errorf("list pods of %s in %s/%s: %w", in.Op.WorkflowID, s.cluster.Name, s.namespace, err)
 		}
-		for i := range pods.Items {
-			pod := &pods.Items[i]
-			activity.RecordHeartbeat(ctx, "deleting pod "+pod.Name)
-			if err := activities.DeletePodAndWait(ctx, cs, pod); err != nil {
+		for _, pod := range list.Items {
+			if err := activities.DeletePod(ctx, cs, &pod); err != nil {
 				return result, err
 			}
-			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/pod/%s/%s", side.cluster.Name, side.namespace, pod.Name))
+			pods = append(pods, deleting{i, pod})
 		}
-		secrets, err := cs.CoreV1().Secrets(side.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	}
+	for _, d := range pods {
+		s := sides[d.side]
+		activity.RecordHeartbeat(ctx, "waiting for pod "+d.pod.Name+" to go")
+		if err := activities.WaitPodGone(ctx, s.cs, &d.pod); err != nil {
+			return result, err
+		}
+		result.Deleted = append(result.Deleted, fmt.Sprintf("%s/pod/%s/%s", s.cluster.Name, s.namespace, d.pod.Name))
+	}
+	for _, s := range sides {
+		secrets, err := s.cs.CoreV1().Secrets(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
-			return result, fmt.Errorf("list Secrets of %s in %s/%s: %w", in.Op.WorkflowID, side.cluster.Name, side.namespace, err)
+			return result, fmt.Errorf("list Secrets of %s in %s/%s: %w", in.Op.WorkflowID, s.cluster.Name, s.namespace, err)
 		}
-		for _, s := range secrets.Items {
-			if err := cs.CoreV1().Secrets(side.namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); activities.IgnoreNotFound(err) != nil {
-				return result, fmt.Errorf("delete Secret %s/%s in %s: %w", side.namespace, s.Name, side.cluster.Name, err)
+		for _, sec := range secrets.Items {
+			if err := s.cs.CoreV1().Secrets(s.namespace).Delete(ctx, sec.Name, metav1.DeleteOptions{}); activities.IgnoreNotFound(err) != nil {
+				return result, fmt.Errorf("delete Secret %s/%s in %s: %w", s.namespace, sec.Name, s.cluster.Name, err)
 			}
-			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/secret/%s/%s", side.cluster.Name, side.namespace, s.Name))
+			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/secret/%s/%s", s.cluster.Name, s.namespace, sec.Name))
 		}
-		snaps, err := a.Clusters.Snapshots(ctx, side.cluster.Namespace, side.cluster.Name)
+		snaps, err := a.Clusters.Snapshots(ctx, s.cluster.Namespace, s.cluster.Name)
 		if err != nil {
 			return result, activities.Classify(err)
 		}
-		deleted, err := activities.DeleteClaimsAndSnapshots(ctx, cs, snaps, side.cluster, side.namespace, selector)
+		deleted, err := activities.DeleteClaimsAndSnapshots(ctx, s.cs, snaps, s.cluster, s.namespace, selector)
 		result.Deleted = append(result.Deleted, deleted...)
 		if err != nil {
 			return result, err

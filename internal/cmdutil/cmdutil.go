@@ -83,5 +83,5 @@ func (c *Common) RESTConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig (set --kubeconfig or KUBECONFIG): %w", err)
 	}
-	return cfg, nil
+	return kube.WithClientLimits(cfg), nil
 }

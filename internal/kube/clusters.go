@@ -98,6 +98,7 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 	if err != nil {
 		return cachedCluster{}, fmt.Errorf("%w: kubeconfig of RemoteCluster %s/%s does not parse: %v", ErrInvalidClusterRef, namespace, name, err)
 	}
+	WithClientLimits(config)
 	clientset, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return cachedCluster{}, fmt.Errorf("client for RemoteCluster %s/%s: %w", namespace, name, err)
