@@ -3,12 +3,10 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -28,21 +26,6 @@ func (s stepTimes) add(step string, d time.Duration) {
 	if d >= 0 {
 		s[step] = append(s[step], d.Seconds())
 	}
-}
-
-// readHistory is every event of one workflow run.
-func readHistory(t *testing.T, e *pvcSyncEnv, id, runID string) []*historypb.HistoryEvent {
-	t.Helper()
-	it := e.tp.Client.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var events []*historypb.HistoryEvent
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatalf("history of %s: %v", id, err)
-		}
-		events = append(events, ev)
-	}
-	return events
 }
 
 // pvcSyncBreakdown adds one PVCSync run's steps to times:

@@ -5,11 +5,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,18 +17,12 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
-	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
-	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
-	"github.com/dr-syncer/dr-syncer/test/lab"
 )
 
 // Run with:
@@ -107,63 +99,6 @@ func runOrchestrationBench(t *testing.T, report reportFunc) {
 	if part("copy") {
 		t.Run("CopyMethods", func(t *testing.T) { benchCopyMethods(t, e, report) })
 	}
-}
-
-// scaleControl makes prod the control cluster of the scale run: the CRDs,
-// a namespace with the cluster-pair key, the agent host key, both
-// kubeconfigs and both RemoteClusters. dr is the setup's control cluster,
-// but in a shared lab a dr-syncer deployment being installed and removed
-// there deletes the CRDs — and with them every RemoteCluster — every few
-// minutes, which a four-minute Replication run does not survive.
-func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
-	t.Helper()
-	ctx := context.Background()
-	root, err := lab.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	crds := map[string]bool{}
-	for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
-		if _, err := tryKubectl(e.prod, "", "get", "crd", name+".dr-syncer.io"); err == nil {
-			crds[name] = true
-		}
-	}
-	kubectl(t, e.prod, "", "apply", "-f", filepath.Join(root, "deploy", "crd"))
-	t.Cleanup(func() {
-		for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
-			if !crds[name] { // only what this test created
-				_, _ = tryKubectl(e.prod, "", "delete", "crd", name+".dr-syncer.io", "--ignore-not-found", "--wait=false")
-			}
-		}
-	})
-	kubectl(t, e.prod, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/remoteclusters.dr-syncer.io", "crd/replications.dr-syncer.io")
-	ns := testNamespace(t, "drs-bench-ctl", e.prod)
-	from, err := ctrlclient.New(e.dr.Config, ctrlclient.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	control, err := ctrlclient.New(e.prod.Config, ctrlclient.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The Replication's plan reads the keys under their default names.
-	for from0, to := range map[string]string{
-		e.clusterKey.Name:        contract.ClusterKeySecretName(lab.Prod, lab.DR),
-		e.agentHostKey.Name:      contract.AgentHostKeySecretName(lab.Prod),
-		lab.Prod + "-kubeconfig": lab.Prod + "-kubeconfig",
-		lab.DR + "-kubeconfig":   lab.DR + "-kubeconfig",
-	} {
-		var sec corev1.Secret
-		if err := from.Get(ctx, ctrlclient.ObjectKey{Namespace: e.controlNS, Name: from0}, &sec); err != nil {
-			t.Fatal(err)
-		}
-		mustCreate(t, control, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: to, Namespace: ns}, Data: sec.Data})
-	}
-	for _, c := range []*lab.Cluster{e.prod, e.dr} {
-		mustCreate(t, control, &drv1.RemoteCluster{ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: ns},
-			Spec: drv1.RemoteClusterSpec{KubeconfigSecretRef: drv1.SecretKeyRef{Name: c.Name + "-kubeconfig", Key: "kubeconfig"}}})
-	}
-	return control, ns
 }
 
 // benchOverhead: one PVC of a few KiB, unmounted, synced alone by the
@@ -283,138 +218,25 @@ func benchKillCost(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc) {
 // one real Replication run (resourceTypes [persistentvolumeclaims],
 // syncData, concurrentSyncs 5) on an out-of-process worker.
 func benchScale(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc) {
-	const (
-		n      = 50
-		mib    = 10
-		perPod = 10
-	)
-	srcNS := testNamespace(t, "drs-bench-src", e.prod)
-	dstNS := fmt.Sprintf("drs-bench-dst-%06x", rand.IntN(1<<24))
-	t.Cleanup(func() {
-		if _, err := tryKubectl(e.dr, "", "delete", "namespace", dstNS, "--ignore-not-found", "--wait=false"); err != nil {
-			t.Logf("dr: delete namespace %s: %v", dstNS, err)
-		}
-	})
-
-	// Fill 50 PVCs with 5 pods of 10 volumes each, then remove the pods.
-	fillStart := time.Now()
-	for p := 0; p < n/perPod; p++ {
-		var pvcs, mounts, vols strings.Builder
-		for i := p * perPod; i < (p+1)*perPod; i++ {
-			fmt.Fprintf(&pvcs, "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data-%02d}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n", i)
-			fmt.Fprintf(&mounts, "    - {name: v%02d, mountPath: /d/%02d}\n", i, i)
-			fmt.Fprintf(&vols, "  - {name: v%02d, persistentVolumeClaim: {claimName: data-%02d}}\n", i, i)
-		}
-		kubectl(t, e.prod, fmt.Sprintf(`%s---
-apiVersion: v1
-kind: Pod
-metadata: {name: fill-%d}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: %s
-    imagePullPolicy: Never
-    command: [bash, -c, 'sleep infinity']
-    volumeMounts:
-%s  volumes:
-%s`, pvcs.String(), p, lab.ImageBase, mounts.String(), vols.String()), "-n", srcNS, "apply", "-f", "-")
-	}
-	for p := 0; p < n/perPod; p++ {
-		pod := fmt.Sprintf("fill-%d", p)
-		waitReady(t, e.prod, srcNS, pod)
-		e.exec(t, e.prod, srcNS, pod, fmt.Sprintf(`set -e; for d in /d/*; do head -c %d /dev/urandom > $d/blob; done`, mib<<20))
-	}
-	kubectl(t, e.prod, "", "-n", srcNS, "delete", "pod", "--all", "--wait=true", "--timeout=120s")
-	t.Logf("scale: %d PVCs × %d MiB filled in %.1fs", n, mib, time.Since(fillStart).Seconds())
-
-	ctx := context.Background()
-	control, ctlNS := scaleControl(t, e)
-	yes := true
-	maxRetries := int32(3)
-	rep := &drv1.Replication{
-		ObjectMeta: metav1.ObjectMeta{Name: "bench-scale", Namespace: ctlNS},
-		Spec: drv1.ReplicationSpec{
-			SourceCluster: lab.Prod, DestinationCluster: lab.DR,
-			SourceNamespace: srcNS, DestinationNamespace: dstNS,
-			NamespaceConfig: &drv1.NamespaceConfig{CreateNamespace: &yes},
-			// Manual and paused: a controller running in the lab (another
-			// engineer's) never starts a run of it; this test starts the run.
-			ReplicationMode: drv1.ModeManual, Paused: true,
-			ResourceTypes: []string{"persistentvolumeclaims"},
-			PVCConfig: &drv1.PVCConfig{
-				SyncData:             true,
-				StorageClassMappings: []drv1.Mapping{{From: "standard", To: "fast"}},
-				DataSyncConfig:       &drv1.DataSyncConfig{ConcurrentSyncs: 5},
-			},
-			RetryConfig: &drv1.RetryConfig{MaxRetries: &maxRetries, InitialBackoff: "1s", MaxBackoff: "5s"},
-		},
-	}
-	mustCreate(t, control, rep)
-	// A dr-syncer controller running in the lab may have put its finalizer
-	// on the Replication; drop it so the namespace can go.
-	t.Cleanup(func() {
-		for _, args := range [][]string{
-			{"-n", ctlNS, "patch", "replication", rep.Name, "--type=merge", "-p", `{"metadata":{"finalizers":null}}`},
-			{"-n", ctlNS, "delete", "replication", rep.Name, "--ignore-not-found", "--wait=false"},
-			{"-n", ctlNS, "patch", "replication", rep.Name, "--type=merge", "-p", `{"metadata":{"finalizers":null}}`},
-		} {
-			_, _ = tryKubectl(e.prod, "", args...)
-		}
-	})
-
+	const n, mib = 50, 10
+	f := newFanOut(t, e, n, mib, 5)
 	queue := fmt.Sprintf("drs-bench-scale-%06x", rand.IntN(1<<24))
-	// The worker's control cluster is prod for this run.
-	ctlEnv := *e
-	ctlEnv.controlKubecfg = e.prod.Kubeconfig
-	w := ctlEnv.startWorkerProcess(t, bin, queue)
-	ref := contract.ObjectRef{Namespace: ctlNS, Name: rep.Name}
-	start := time.Now()
-	run, err := e.tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       contract.ReplicationWorkflowID(ref.Namespace, ref.Name, "bench"),
-		TaskQueue:                queue,
-		WorkflowExecutionTimeout: 15 * time.Minute,
-	}, contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: "bench"})
-	if err != nil {
-		t.Fatalf("start Replication: %v", err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	defer cancel()
-	var res contract.ReplicationResult
-	runErr := run.Get(wctx, &res)
-	elapsed := time.Since(start)
+	w := f.startWorker(t, bin, queue)
+	res, elapsed, runErr, runID := f.run(t, queue, 15*time.Minute)
 	hwm, rss := procStatusKiB(w.Process.Pid, "VmHWM"), procStatusKiB(w.Process.Pid, "VmRSS")
-	if runErr != nil {
-		t.Errorf("Replication run failed after %.1fs: %v", elapsed.Seconds(), runErr)
-		// A failed run carries its result in the error's details.
-		var appErr *temporal.ApplicationError
-		if errors.As(runErr, &appErr) && appErr.HasDetails() {
-			_ = appErr.Details(&res)
-		}
-	}
-	ok := 0
-	for _, p := range res.PVCs {
-		if p.Error == "" {
-			ok++
-		} else {
-			t.Errorf("PVC %s: %s", p.PVC, p.Error)
-		}
-	}
-	if len(res.PVCs) != n {
-		t.Errorf("Replication synced %d PVCs, want %d (skipped: %v)", len(res.PVCs), n, res.SkippedPVCs)
-	}
+	ok := f.checkResult(t, res, runErr)
 
 	var counts []int
 	sum := 0
 	steps := stepTimes{}
-	for i := 0; i < n; i++ {
-		events := readHistory(t, e, contract.PVCSyncWorkflowID(lab.Prod, srcNS, fmt.Sprintf("data-%02d", i)), "")
+	for _, id := range f.childIDs() {
+		events := readHistory(t, e, id, "")
 		pvcSyncBreakdown(events, steps)
 		counts = append(counts, len(events))
 		sum += len(events)
 	}
 	sort.Ints(counts)
-	parent := readHistory(t, e, run.GetID(), run.GetRunID())
+	parent := readHistory(t, e, f.workflowID(), runID)
 	replicationBreakdown(parent, steps)
 	parentEvents := len(parent)
 	logBreakdown(fmt.Sprintf("scale: where the time of %d PVCs at concurrentSyncs 5 goes (per PVC)", n), steps)
@@ -426,33 +248,8 @@ spec:
 	report("scale_history_events_mean", mean, "events/pvc-mean", "GetWorkflowHistory length per PVCSync child (target ≤ 200)")
 	report("scale_history_events_max", float64(counts[len(counts)-1]), "events/pvc-max", "max over the 50 PVCSync children")
 	report("scale_replication_events", float64(parentEvents), "events-parent", "history length of the Replication workflow itself")
-
-	// Check a sample: the first and last PVC's DR copies hold the 10 MiB.
-	for _, pvc := range []string{"data-00", fmt.Sprintf("data-%02d", n-1)} {
-		kubectl(t, e.dr, fmt.Sprintf(`
-apiVersion: v1
-kind: Pod
-metadata: {name: check-%[1]s}
-spec:
-  terminationGracePeriodSeconds: 1
-  restartPolicy: Never
-  containers:
-  - name: main
-    image: %[2]s
-    imagePullPolicy: Never
-    command: [bash, -c, 'sleep infinity']
-    volumeMounts: [{name: data, mountPath: /data, readOnly: true}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: %[1]s, readOnly: true}}]
-`, pvc, lab.ImageBase), "-n", dstNS, "apply", "-f", "-")
-		waitReady(t, e.dr, dstNS, "check-"+pvc)
-		size := strings.TrimSpace(e.exec(t, e.dr, dstNS, "check-"+pvc, `stat -c %s /data/blob`))
-		if size != strconv.Itoa(mib<<20) {
-			t.Errorf("%s: DR blob is %s bytes, want %d", pvc, size, mib<<20)
-		}
-		kubectl(t, e.dr, "", "-n", dstNS, "delete", "pod", "check-"+pvc, "--wait=false")
-	}
-	kubectl(t, e.dr, "", "-n", dstNS, "delete", "pvc", "--all", "--wait=false")
-	kubectl(t, e.prod, "", "-n", srcNS, "delete", "pvc", "--all", "--wait=false")
+	f.checkSample(t)
+	f.assertNothingLeft(t)
 }
 
 // historyTimes reads a workflow's history: its start, its Transfer
