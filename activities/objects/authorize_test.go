@@ -176,6 +176,34 @@ func TestObjectStepsCopyOnlyWhatTheReplicationNames(t *testing.T) {
 	})
 }
 
+// A copy back from DR overwrites the source's live objects: only while a
+// failback of the Replication runs.
+func TestCopyBackOnlyWhileAFailbackRuns(t *testing.T) {
+	original := object(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: app, namespace: shop}, data: {k: live}}`)
+	drCopy := object(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: app, namespace: shop-dr}, data: {k: stale}}`)
+	back := contract.PlanRequest{Direction: contract.DirectionReverse, Trigger: "fb-1"}
+	for state, edit := range map[string]func(*drv1.Replication){
+		"unset": nil,
+		`"FailedOver"`: func(r *drv1.Replication) {
+			failingBack(r)
+			r.Status.Failover.State = contract.StateFailedOver
+		},
+	} {
+		s := newObjectSteps(t, shopControl(t, edit), []runtime.Object{original}, []runtime.Object{drCopy})
+		_, err := s.run(s.a.ReplicateKind, contract.ReplicateKindInput{Plan: s.plan(back), Kind: kindOf(t, "configmap")})
+		refused(t, err, "ReplicateKind refused: its input copies Replication dr-syncer-system/shop back from DR into the source (a failback), "+
+			"but no failback of it runs (status.failover.state is "+state+", not FailingBack)")
+		s.untouched()
+	}
+
+	s := newObjectSteps(t, shopControl(t, failingBack), []runtime.Object{original}, []runtime.Object{drCopy})
+	_, err := s.run(s.a.ReplicateKind, contract.ReplicateKindInput{Plan: s.plan(back), Kind: kindOf(t, "configmap")})
+	require.NoError(t, err)
+	got, err := s.prod.Resource(configMaps).Namespace("shop").Get(context.Background(), "app", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"k": "stale"}, got.Object["data"], "the failback copies DR back")
+}
+
 // A drill copies only into a scratch namespace a drill made.
 func TestDrillCopiesOnlyIntoAScratchNamespace(t *testing.T) {
 	drCopy := object(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: app, namespace: shop-dr}, data: {k: v}}`)

@@ -80,6 +80,12 @@ func fakeCluster(t *testing.T, objs ...runtime.Object) *dynfake.FakeDynamicClien
 	return c
 }
 
+// failingBack is shopRef's status while its failback runs.
+func failingBack(r *drv1.Replication) {
+	r.Status.Failover = &drv1.FailoverStatus{ActiveSide: contract.SideDestination, State: contract.StateFailingBack,
+		WorkflowID: "failback/dr-syncer-system/shop/fb-1"}
+}
+
 // shopRef is the Replication of the fixtures: namespace shop of
 // RemoteCluster prod into shop-dr of RemoteCluster dr.
 var shopRef = contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}

@@ -71,7 +71,7 @@ func TestPruneDeletesOnlyWhatTheReplicationLetsIt(t *testing.T) {
 	}
 
 	t.Run("refused: in a failback", func(t *testing.T) {
-		s := newObjectSteps(t, shopControl(t, nil), []runtime.Object{ownedCopy(t, "shop", "original")}, nil)
+		s := newObjectSteps(t, shopControl(t, failingBack), []runtime.Object{ownedCopy(t, "shop", "original")}, nil)
 		plan := s.plan(contract.PlanRequest{Direction: contract.DirectionReverse, Trigger: "fb-1"})
 		_, err := s.run(s.a.PruneObjects, contract.PruneInput{Plan: plan, Kind: cm, Names: []string{"original"}})
 		refused(t, err, "the input prunes in a failback, which deletes nothing in the source")

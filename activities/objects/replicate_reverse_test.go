@@ -34,6 +34,7 @@ func failback(t *testing.T, kind string, syncData bool, dr, prod []runtime.Objec
 	}
 	a := &ResourceActivities{Clusters: noClusters{}, Control: shopControl(t, func(r *drv1.Replication) {
 		r.Spec.PVCConfig = &drv1.PVCConfig{SyncData: syncData}
+		failingBack(r)
 	})}
 	a.dynamicClients.Store(clientKey{cluster: plan.Source}, drClient)
 	a.dynamicClients.Store(clientKey{cluster: plan.Destination}, prodClient)
