@@ -44,6 +44,11 @@ import (
 // adds the step's own comparisons against want.
 func (a *ResourceActivities) check(ctx context.Context, step string, plan contract.ReplicationPlan,
 	more func(c *activities.InputCheck, want contract.ReplicationPlan)) error {
+	if a.Control == nil {
+		// A wiring mistake, not a forged input; without a Replication to
+		// check against, nothing may be read or written.
+		return fmt.Errorf("%s: the worker has no control client to check the plan against Replication %s with; set worker.Dependencies.Control", step, plan.Replication)
+	}
 	req := &contract.PlanRequest{Replication: plan.Replication, Direction: plan.Direction}
 	if plan.Direction == contract.DirectionDrill {
 		req.DrillNamespace = plan.DestinationNamespace // checked against the DR cluster in drillTarget

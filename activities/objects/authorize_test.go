@@ -157,6 +157,16 @@ func TestObjectStepsCopyOnlyWhatTheReplicationNames(t *testing.T) {
 		s.untouched()
 	})
 
+	t.Run("refused: a worker without a control client to check with", func(t *testing.T) {
+		s := newObjectSteps(t, shopControl(t, nil), []runtime.Object{object(t, sourceConfig)}, nil)
+		plan := s.plan(contract.PlanRequest{})
+		s.a.Control = nil
+		_, err := s.run(s.a.ReplicateKind, contract.ReplicateKindInput{Plan: plan, Kind: cm})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "ReplicateKind: the worker has no control client to check the plan against Replication dr-syncer-system/shop with")
+		s.untouched()
+	})
+
 	t.Run("refused: PersistentVolumes the Replication does not copy", func(t *testing.T) {
 		s := newObjectSteps(t, shopControl(t, nil), nil, nil)
 		plan := s.plan(contract.PlanRequest{})
