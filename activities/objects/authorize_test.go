@@ -157,6 +157,16 @@ func TestObjectStepsCopyOnlyWhatTheReplicationNames(t *testing.T) {
 		s.untouched()
 	})
 
+	t.Run("refused: custom types discovered with another cluster's kubeconfig", func(t *testing.T) {
+		s := newObjectSteps(t, shopControl(t, func(r *drv1.Replication) {
+			r.Spec.NamespaceScopedResources = []string{"widgets.example.com"}
+		}), nil, nil)
+		plan := s.plan(contract.PlanRequest{})
+		plan.Source.Name = "other"
+		_, err := s.env.ExecuteActivity(s.a.SelectKinds, plan)
+		refused(t, err, "SelectKinds refused", "source cluster is {Namespace:dr-syncer-system Name:other}")
+	})
+
 	t.Run("refused: a worker without a control client to check with", func(t *testing.T) {
 		s := newObjectSteps(t, shopControl(t, nil), []runtime.Object{object(t, sourceConfig)}, nil)
 		plan := s.plan(contract.PlanRequest{})
