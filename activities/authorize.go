@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
@@ -20,8 +21,9 @@ import (
 // cluster or key Secret comes from the input alone.
 
 // AuthorizedPlan is the plan of the run authority names, for step (the
-// activity's name, for the error). An input without authority, or naming a
-// Replication that does not resolve, is refused with a non-retryable
+// activity's name, for the error). An input without authority, naming a
+// Replication that does not resolve, or asking for a failback's copy back
+// while no failback of it runs, is refused with a non-retryable
 // ErrTypeInputMismatch; failing to read the Replication is retried.
 func AuthorizedPlan(ctx context.Context, control client.Reader, system, step string, authority *contract.PlanRequest) (contract.ReplicationPlan, error) {
 	if authority == nil || authority.Replication.Name == "" {
@@ -35,6 +37,11 @@ func AuthorizedPlan(ctx context.Context, control client.Reader, system, step str
 	if err == nil {
 		plan, err = res.PlanFor(*authority)
 	}
+	if err == nil && authority.Direction == contract.DirectionReverse {
+		if err := failingBack(step, ref, res.Replication.Status.Failover); err != nil {
+			return contract.ReplicationPlan{}, err
+		}
+	}
 	if p, ok := resolve.IsProblem(err); ok {
 		return contract.ReplicationPlan{}, NonRetryable(contract.ErrTypeInputMismatch,
 			"%s refused: its input names Replication %s, which does not resolve: %s", step, ref, p.Message)
@@ -43,6 +50,25 @@ func AuthorizedPlan(ctx context.Context, control client.Reader, system, step str
 		return contract.ReplicationPlan{}, fmt.Errorf("%s: resolve Replication %s to check the input: %w", step, ref, err)
 	}
 	return plan, nil
+}
+
+// failingBack refuses a reverse run unless the Replication's status says a
+// failback runs: the Failback workflow records FailingBack before it copies
+// anything back. A reverse plan resolves from any Replication at any time,
+// so without this a forged start could write the DR copy's objects and
+// data over the source's live ones.
+func failingBack(step string, ref contract.ObjectRef, st *drv1.FailoverStatus) error {
+	if st != nil && st.State == contract.StateFailingBack {
+		return nil
+	}
+	state := "unset"
+	if st != nil {
+		state = fmt.Sprintf("%q", st.State)
+	}
+	return NonRetryable(contract.ErrTypeInputMismatch,
+		"%s refused: its input copies Replication %s back from DR into the source (a failback), but no failback of it runs "+
+			"(status.failover.state is %s, not %s); fail back with the %s annotation or `drsyncer failback`",
+		step, ref, state, contract.StateFailingBack, drv1.AnnotationFailback)
 }
 
 // InputCheck collects where an input differs from what the object it

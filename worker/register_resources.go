@@ -8,5 +8,5 @@ import (
 
 // registerResources adds the resource-replication activities.
 func registerResources(r sdkworker.Registry, deps Dependencies) {
-	r.RegisterActivity(&objects.ResourceActivities{Clusters: deps.Clusters})
+	r.RegisterActivity(&objects.ResourceActivities{Clusters: deps.Clusters, Control: deps.Control, SystemNamespace: deps.SystemNamespace})
 }

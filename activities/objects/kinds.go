@@ -16,7 +16,10 @@ import (
 )
 
 // SelectKinds resolves the plan's resourceTypes and namespaceScopedResources
-// into kinds; custom types are looked up in the source cluster's discovery.
+// into kinds; custom types are looked up in the source cluster's discovery,
+// after the plan is checked against its Replication. Without custom types it
+// reads nothing, and what it returns is only a list of kinds: ReplicateKind
+// checks each against the Replication.
 func (a *ResourceActivities) SelectKinds(ctx context.Context, plan contract.ReplicationPlan) (contract.KindSelection, error) {
 	sel := resources.Select(plan.Spec.ResourceTypes, plan.Spec.NamespaceScopedResources)
 	out := contract.KindSelection{Unknown: sel.Unknown}
@@ -28,6 +31,12 @@ func (a *ResourceActivities) SelectKinds(ctx context.Context, plan contract.Repl
 			continue
 		}
 		if disc == nil {
+			// Only discovery is read, but with the kubeconfig of the
+			// RemoteCluster the plan names: a forged plan must not borrow
+			// another tenant's (authorize.go).
+			if err := a.check(ctx, "SelectKinds", plan, nil); err != nil {
+				return contract.KindSelection{}, err
+			}
 			cs, err := a.Clusters.Clientset(ctx, plan.Source.Namespace, plan.Source.Name)
 			if err != nil {
 				return contract.KindSelection{}, activities.Classify(err)

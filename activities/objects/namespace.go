@@ -18,9 +18,10 @@ var namespacesResource = schema.GroupVersionResource{Version: "v1", Resource: "n
 // EnsureNamespace makes the DR namespace exist: created (with the source's
 // labels and annotations as namespaceConfig says) when createNamespace is
 // set, brought up to date when dr-syncer created it, and left alone when a
-// user did. Idempotent.
+// user did. Idempotent. A plan its Replication does not name is refused
+// (authorize.go).
 func (a *ResourceActivities) EnsureNamespace(ctx context.Context, plan contract.ReplicationPlan) (contract.NamespaceResult, error) {
-	src, dst, err := a.clients(ctx, plan)
+	src, dst, err := a.authorized(ctx, "EnsureNamespace", plan, nil)
 	if err != nil {
 		return contract.NamespaceResult{}, err
 	}

@@ -16,13 +16,15 @@ import (
 // gone, after the workflow's deletion guard agreed. Each is checked again
 // first: an object whose source is back, or that is no longer this
 // replication's, is left alone, and volumes are never deleted here.
-// Idempotent: an object already gone counts as pruned.
+// Idempotent: an object already gone counts as pruned. A plan its
+// Replication does not name, or one that talked the guard round, is
+// refused before anything is read (authorize.go).
 func (a *ResourceActivities) PruneObjects(ctx context.Context, in contract.PruneInput) (contract.KindResult, error) {
 	result := contract.KindResult{Kind: in.Kind.String()}
 	if resources.IsVolume(in.Kind) {
 		return result, activities.InvalidSpec("%s are never pruned", in.Kind)
 	}
-	src, dst, err := a.clients(ctx, in.Plan)
+	src, dst, err := a.authorized(ctx, "PruneObjects", in.Plan, pruneInput(in.Kind, in.Plan))
 	if err != nil {
 		return result, err
 	}

@@ -23,7 +23,9 @@ import (
 // it lists the kind once on each side and creates and updates what differs.
 // It deletes nothing: the DR objects of this replication whose source is
 // gone are returned in Prune, and DR volumes are kept (StateSourceDeleted).
-// Idempotent: a retry redoes only what is still different.
+// Idempotent: a retry redoes only what is still different. A plan or kind
+// its Replication does not name is refused before either cluster is read
+// (authorize.go).
 //
 // Objects DR rejects are reported, not returned as an error; when some
 // failed for reasons a retry may fix, it returns a retryable
@@ -31,7 +33,7 @@ import (
 func (a *ResourceActivities) ReplicateKind(ctx context.Context, in contract.ReplicateKindInput) (contract.KindResult, error) {
 	plan, k := in.Plan, in.Kind
 	result := contract.KindResult{Kind: k.String()}
-	src, dst, err := a.clients(ctx, plan)
+	src, dst, err := a.authorized(ctx, "ReplicateKind", plan, kindInput(k, plan))
 	if err != nil {
 		return result, err
 	}

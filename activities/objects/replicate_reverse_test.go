@@ -4,96 +4,38 @@ import (
 	"context"
 	"testing"
 
-	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	dynfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	k8stesting "k8s.io/client-go/testing"
-	"sigs.k8s.io/yaml"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
-	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
-
-// noClusters hands out empty configs; the dynamic clients a test stores
-// under them are what the activities use.
-type noClusters struct{}
-
-func (noClusters) Clientset(context.Context, string, string) (kubernetes.Interface, error) {
-	return nil, nil
-}
-func (noClusters) Config(context.Context, string, string) (*rest.Config, error) {
-	return &rest.Config{}, nil
-}
-func (noClusters) Snapshots(context.Context, string, string) (snapclient.Interface, error) {
-	return nil, nil
-}
-
-func object(t *testing.T, doc string) *unstructured.Unstructured {
-	t.Helper()
-	data, err := yaml.YAMLToJSON([]byte(doc))
-	require.NoError(t, err)
-	u := &unstructured.Unstructured{}
-	require.NoError(t, u.UnmarshalJSON(data))
-	return u
-}
 
 // failback runs ReplicateKind of kind in a reverse plan from DR's objects
 // into prod's, and returns its result and prod's client.
 func failback(t *testing.T, kind string, syncData bool, dr, prod []runtime.Object) (contract.KindResult, *dynfake.FakeDynamicClient) {
 	k, ok := resources.Lookup(kind)
 	require.True(t, ok)
-	scheme := kube.NewScheme()
-	// Typed fixtures, as the fake's tracker stores what a scheme knows.
-	typed := func(objs []runtime.Object) []runtime.Object {
-		out := make([]runtime.Object, len(objs))
-		for i, o := range objs {
-			u := o.(*unstructured.Unstructured)
-			obj, err := scheme.New(u.GroupVersionKind())
-			require.NoError(t, err)
-			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj))
-			out[i] = obj
-		}
-		return out
-	}
-	drClient := dynfake.NewSimpleDynamicClient(scheme, typed(dr)...)
-	prodClient := dynfake.NewSimpleDynamicClient(scheme, typed(prod)...)
-	// The fake cannot apply; a replace stands in for the server's merge.
-	prodClient.PrependReactor("patch", "*", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		pa := action.(k8stesting.PatchAction)
-		if pa.GetPatchType() != types.ApplyPatchType {
-			return false, nil, nil
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(pa.GetPatch()); err != nil {
-			return true, nil, err
-		}
-		err := prodClient.Tracker().Update(pa.GetResource(), u, pa.GetNamespace())
-		if apierrors.IsNotFound(err) {
-			err = prodClient.Tracker().Create(pa.GetResource(), u, pa.GetNamespace())
-		}
-		return true, u, err
-	})
+	drClient, prodClient := fakeCluster(t, dr...), fakeCluster(t, prod...)
 	plan := contract.ReplicationPlan{
-		Replication: contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"},
+		Replication: shopRef,
 		Source:      contract.ClusterRef{Namespace: "dr-syncer-system", Name: "dr"}, SourceNamespace: "shop-dr",
 		Destination: contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"}, DestinationNamespace: "shop",
 		Direction: contract.DirectionReverse, AcceptChanges: "failback:fb-1",
 		Spec: contract.ReplicationSettings{ScaleToZero: true, PVCConfig: contract.PVCSettings{SyncData: syncData},
 			ImmutableResourceConfig: contract.ImmutableSettings{DefaultHandling: string(drv1.ImmutableRecreate)}},
 	}
-	a := &ResourceActivities{Clusters: noClusters{}}
+	a := &ResourceActivities{Clusters: noClusters{}, Control: shopControl(t, func(r *drv1.Replication) {
+		r.Spec.PVCConfig = &drv1.PVCConfig{SyncData: syncData}
+		failingBack(r)
+	})}
 	a.dynamicClients.Store(clientKey{cluster: plan.Source}, drClient)
 	a.dynamicClients.Store(clientKey{cluster: plan.Destination}, prodClient)
 	var ts testsuite.WorkflowTestSuite

@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
@@ -31,6 +32,12 @@ const (
 // ResourceActivities replicate a source namespace's objects into DR.
 type ResourceActivities struct {
 	Clusters activities.ClusterResolver
+	// Control reads the Replication each step's plan names, to check the
+	// plan against it (authorize.go).
+	Control client.Reader
+	// SystemNamespace is the namespace besides a Replication's own whose
+	// mappings its references may name.
+	SystemNamespace string
 
 	// dynamicClients caches a dynamic client per cluster config, so the many short
 	// activities of a run reuse connections instead of each paying for new
@@ -83,15 +90,6 @@ func mappings(ms []contract.Mapping) map[string]string {
 func handling(plan contract.ReplicationPlan, k resources.Kind) drv1.ImmutableHandling {
 	irc := plan.Spec.ImmutableResourceConfig
 	return resources.HandlingFor(k, irc.DefaultHandling, irc.ResourceOverrides)
-}
-
-func (a *ResourceActivities) clients(ctx context.Context, plan contract.ReplicationPlan) (src, dst dynamic.Interface, err error) {
-	src, err = a.dynamicClient(ctx, plan.Source)
-	if err != nil {
-		return nil, nil, err
-	}
-	dst, err = a.dynamicClient(ctx, plan.Destination)
-	return src, dst, err
 }
 
 func (a *ResourceActivities) dynamicClient(ctx context.Context, ref contract.ClusterRef) (dynamic.Interface, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
 
 // What no change in the source may do to the DR copy, through the real
@@ -29,7 +30,7 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 			manifests = append(manifests, fmt.Sprintf(`{apiVersion: v1, kind: ConfigMap, metadata: {name: cm-%02d}, data: {n: "%d"}}`, i, i))
 		}
 		resCreate(t, s.env.Source, src, manifests...)
-		plan := s.plan(src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
+		plan := s.plan(t, src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
 		s.mustSync(t, plan)
 		for i := 0; i < 24; i++ {
 			resRemove(t, s.env.Source, "v1", "ConfigMap", src, fmt.Sprintf("cm-%02d", i))
@@ -43,7 +44,10 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 			assert.False(t, resGone(t, s.env.DR, "v1", "ConfigMap", dst, fmt.Sprintf("cm-%02d", i)), "nothing is deleted")
 		}
 
-		plan.AcceptChanges = "2026-12-04"
+		// A person accepts it on the Replication; the next run takes it.
+		plan = testenv.ReplicationPlan(t, s.env.DR.Client, dst, replicationSpec(src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} }),
+			map[string]string{drv1.AnnotationAcceptChanges: "2026-12-04"})
+		require.Equal(t, "2026-12-04", plan.AcceptChanges)
 		res, err = s.sync(t, plan)
 		require.NoError(t, err)
 		assert.Empty(t, res.DeletionGuard.Held)
@@ -57,7 +61,7 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 		src, dst := "leaving", "leaving-dr"
 		resCreate(t, s.env.Source, src, `{apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {a: b}}`,
 			`{apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {a: b}}`)
-		plan := s.plan(src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
+		plan := s.plan(t, src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
 		s.mustSync(t, plan)
 		resRemove(t, s.env.Source, "v1", "ConfigMap", src, "a")
 		var ns corev1.Namespace
@@ -74,7 +78,7 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 		src, dst := "vol", "vol-dr"
 		resCreate(t, s.env.Source, src,
 			`{apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}`)
-		plan := s.plan(src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"persistentvolumeclaims"} })
+		plan := s.plan(t, src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"persistentvolumeclaims"} })
 		s.mustSync(t, plan)
 		removeClaim(t, s.env.Source.Client, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "data"}})
 		res, err := s.sync(t, plan)
@@ -104,7 +108,7 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 	t.Run("the ignore label releases a copy: kept, no longer updated, taken back when the label goes", func(t *testing.T) {
 		src, dst := "release", "release-dr"
 		resCreate(t, s.env.Source, src, `{apiVersion: v1, kind: ConfigMap, metadata: {name: cfg}, data: {v: "1"}}`)
-		plan := s.plan(src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
+		plan := s.plan(t, src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
 		s.mustSync(t, plan)
 		cfg := resGet(t, s.env.Source, "v1", "ConfigMap", src, "cfg")
 		cfg.SetLabels(map[string]string{drv1.LabelIgnore: "true"})
@@ -135,7 +139,7 @@ func TestResourceReplicationKeepsTheDRCopy(t *testing.T) {
 			`{apiVersion: apps/v1, kind: Deployment, metadata: {name: web, `+helm+`}, spec: {replicas: 1, selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: nginx}]}}}}`,
 			`{apiVersion: v1, kind: Service, metadata: {name: web, `+helm+`}, spec: {selector: {app: web}, ports: [{port: 80}]}}`,
 			`{apiVersion: v1, kind: ConfigMap, metadata: {name: old, `+helm+`}, data: {a: b}}`)
-		plan := s.plan(src, dst, func(spec *drv1.ReplicationSpec) {
+		plan := s.plan(t, src, dst, func(spec *drv1.ReplicationSpec) {
 			spec.ResourceTypes = []string{"deployments", "services", "configmaps"}
 		})
 		// A copy as earlier versions wrote it: managed-by overwritten.

@@ -18,7 +18,6 @@ import (
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
-	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
@@ -36,24 +35,22 @@ func newResourceSuite(t *testing.T) *resourceSuite {
 	return &resourceSuite{env: env}
 }
 
-// plan builds the plan of a Replication "<dst>" in the control namespace
-// from source namespace src to dst, with every default applied.
-func (s *resourceSuite) plan(src, dst string, edit func(*drv1.ReplicationSpec)) contract.ReplicationPlan {
-	spec := drv1.ReplicationSpec{SourceCluster: "source", DestinationCluster: "dr",
+// plan creates (or updates) a Replication "<dst>" in the control namespace
+// from source namespace src to dst, and returns its resolved plan.
+func (s *resourceSuite) plan(t *testing.T, src, dst string, edit func(*drv1.ReplicationSpec)) contract.ReplicationPlan {
+	return testenv.ReplicationPlan(t, s.env.DR.Client, dst, replicationSpec(src, dst, edit), nil)
+}
+
+// replicationSpec is the spec of a Replication from source namespace src
+// to dst, edited by edit when not nil.
+func replicationSpec(src, dst string, edit func(*drv1.ReplicationSpec)) drv1.ReplicationSpec {
+	spec := drv1.ReplicationSpec{SourceCluster: "source", DestinationCluster: "dr", ReplicationMode: drv1.ModeManual,
 		SourceNamespace: src, DestinationNamespace: dst, ResourceTypes: []string{"*"},
 		RetryConfig: &drv1.RetryConfig{InitialBackoff: "1s", MaxBackoff: "2s"}}
 	if edit != nil {
 		edit(&spec)
 	}
-	drv1.SetReplicationDefaults(&spec)
-	return contract.ReplicationPlan{
-		Replication:          contract.ObjectRef{Namespace: testenv.ControlNamespace, Name: dst},
-		Source:               contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
-		Destination:          contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
-		SourceNamespace:      src,
-		DestinationNamespace: spec.DestinationNamespace,
-		Spec:                 resolve.Settings(spec),
-	}
+	return spec
 }
 
 // sync runs one ReplicateResources workflow to its end.

@@ -127,7 +127,7 @@ func TestResourceReplication(t *testing.T) {
 		for _, k := range everyKind {
 			resCreate(t, s.env.Source, src, k.manifest)
 		}
-		plan := s.plan(src, "every-kind-dr", nil)
+		plan := s.plan(t, src, "every-kind-dr", nil)
 		res := s.mustSync(t, plan)
 		for _, k := range everyKind {
 			resAssertReplica(t, plan, resGet(t, s.env.Source, k.apiVersion, k.kind, src, k.name),
@@ -150,7 +150,7 @@ func TestResourceReplication(t *testing.T) {
 	t.Run("resourceTypes pick kinds case-insensitively; unknown ones are reported", func(t *testing.T) {
 		src := "picked"
 		resCreate(t, s.env.Source, src, everyKind[3].manifest, everyKind[4].manifest, everyKind[7].manifest, everyKind[8].manifest)
-		plan := s.plan(src, "picked-dr", func(spec *drv1.ReplicationSpec) {
+		plan := s.plan(t, src, "picked-dr", func(spec *drv1.ReplicationSpec) {
 			spec.ResourceTypes = []string{"CONFIGMAPS", "secret", "svc", "widgets"}
 		})
 		res, err := s.sync(t, plan)
@@ -178,7 +178,7 @@ func TestResourceReplication(t *testing.T) {
 			`{apiVersion: v1, kind: ConfigMap, metadata: {name: kube-root-ca.crt}, data: {ca.crt: x}}`,
 			`{apiVersion: v1, kind: ServiceAccount, metadata: {name: default}}`,
 			`{apiVersion: v1, kind: Secret, metadata: {name: tok, annotations: {kubernetes.io/service-account.name: default}}, type: kubernetes.io/service-account-token}`)
-		plan := s.plan(src, "ignored-dr", nil)
+		plan := s.plan(t, src, "ignored-dr", nil)
 		res := s.mustSync(t, plan)
 		assert.False(t, resGone(t, s.env.DR, "v1", "ConfigMap", "ignored-dr", "kept"))
 		for _, o := range []struct{ kind, name string }{{"ConfigMap", "private"}, {"ConfigMap", "kube-root-ca.crt"}, {"ServiceAccount", "default"}, {"Secret", "tok"}} {
@@ -204,7 +204,7 @@ apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
 spec: {replicas: 2, serviceName: db, selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c, image: i}]}}}`)
-		plan := s.plan(src, "scaling-dr", nil)
+		plan := s.plan(t, src, "scaling-dr", nil)
 		res := s.mustSync(t, plan)
 
 		web := resGet(t, s.env.DR, "apps/v1", "Deployment", "scaling-dr", "web")
@@ -223,7 +223,7 @@ spec: {replicas: 2, serviceName: db, selector: {matchLabels: {app: db}}, templat
 			{Kind: "StatefulSet", Name: "db", OriginalReplicas: 2, DRReplicas: 0},
 		}, res.Scales, "deploymentScales lists what was scaled, not the override")
 
-		off := s.plan(src, "scaling-off-dr", func(spec *drv1.ReplicationSpec) { spec.ScaleToZero = new(bool) })
+		off := s.plan(t, src, "scaling-off-dr", func(spec *drv1.ReplicationSpec) { spec.ScaleToZero = new(bool) })
 		res = s.mustSync(t, off)
 		resAssertReplica(t, off, resGet(t, s.env.Source, "apps/v1", "Deployment", src, "web"),
 			resGet(t, s.env.DR, "apps/v1", "Deployment", "scaling-off-dr", "web"))
@@ -238,7 +238,7 @@ spec: {replicas: 2, serviceName: db, selector: {matchLabels: {app: db}}, templat
 			`{apiVersion: v1, kind: Service, metadata: {name: lb}, spec: {type: LoadBalancer, externalTrafficPolicy: Local, selector: {app: a}, ports: [{port: 443}]}}`,
 			`{apiVersion: v1, kind: Service, metadata: {name: external}, spec: {type: ExternalName, externalName: db.example.com}}`,
 			`{apiVersion: v1, kind: Service, metadata: {name: headless}, spec: {clusterIP: None, selector: {app: db}, ports: [{port: 5432}]}}`)
-		plan := s.plan(src, "services-dr", func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"services"} })
+		plan := s.plan(t, src, "services-dr", func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"services"} })
 		s.mustSync(t, plan)
 		allocated := []resPath{{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "ports"}, {"spec", "healthCheckNodePort"}}
 		for _, name := range []string{"cluster-ip", "node-port", "lb", "external", "headless"} {
@@ -268,14 +268,14 @@ apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: default-backend}
 spec: {defaultBackend: {service: {name: api, port: {number: 80}}}, rules: [{host: api.example.com}]}`)
-		kept := s.plan(src, "ingress-kept-dr", func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"ingress"} })
+		kept := s.plan(t, src, "ingress-kept-dr", func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"ingress"} })
 		s.mustSync(t, kept)
 		for _, name := range []string{"web", "default-backend"} {
 			resAssertReplica(t, kept, resGet(t, s.env.Source, "networking.k8s.io/v1", "Ingress", src, name),
 				resGet(t, s.env.DR, "networking.k8s.io/v1", "Ingress", "ingress-kept-dr", name))
 		}
 
-		stripped := s.plan(src, "ingress-stripped-dr", func(spec *drv1.ReplicationSpec) {
+		stripped := s.plan(t, src, "ingress-stripped-dr", func(spec *drv1.ReplicationSpec) {
 			spec.ResourceTypes = []string{"ingress"}
 			f := false
 			spec.IngressConfig = &drv1.IngressConfig{PreserveAnnotations: &f, PreserveTLS: &f, PreserveBackends: &f}
@@ -313,7 +313,7 @@ spec: {defaultBackend: {service: {name: api, port: {number: 80}}}, rules: [{host
 				for _, m := range objects {
 					resCreate(t, s.env.Source, tc.src, strings.ReplaceAll(m, "NS", tc.src))
 				}
-				plan := s.plan(tc.src, tc.dst, nil)
+				plan := s.plan(t, tc.src, tc.dst, nil)
 				res := s.mustSync(t, plan)
 				assert.True(t, res.Namespace.Created)
 
@@ -352,7 +352,7 @@ apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data, annotations: {volume.kubernetes.io/selected-node: node-7, backup: daily}}
 spec: {storageClassName: fast-ssd, accessModes: [ReadWriteOnce], volumeMode: Block, resources: {requests: {storage: 3Gi}}}`)
-		plan := s.plan(src, "pvc-map-dr", func(spec *drv1.ReplicationSpec) {
+		plan := s.plan(t, src, "pvc-map-dr", func(spec *drv1.ReplicationSpec) {
 			spec.ResourceTypes = []string{"pvc"}
 			spec.PVCConfig = &drv1.PVCConfig{
 				StorageClassMappings: []drv1.Mapping{{From: "fast-ssd", To: "dr-ssd"}},
@@ -372,7 +372,7 @@ spec: {storageClassName: fast-ssd, accessModes: [ReadWriteOnce], volumeMode: Blo
 		assert.Equal(t, "Block", mode, "the volume mode is always copied: a Filesystem copy of a Block volume is no copy")
 		assert.NotContains(t, dr.GetAnnotations(), "volume.kubernetes.io/selected-node", "a source node means nothing in DR")
 
-		preserved := s.plan(src, "pvc-preserve-dr", func(spec *drv1.ReplicationSpec) {
+		preserved := s.plan(t, src, "pvc-preserve-dr", func(spec *drv1.ReplicationSpec) {
 			spec.ResourceTypes = []string{"pvc"}
 			spec.PVCConfig = &drv1.PVCConfig{PreserveVolumeAttributes: true}
 		})
@@ -400,14 +400,14 @@ kind: PersistentVolumeClaim
 metadata: {name: shared}
 spec: {storageClassName: nfs, accessModes: [ReadWriteMany], volumeName: pv-sync-nfs, resources: {requests: {storage: 2Gi}}}`)
 
-		without := s.plan(src, "pv-sync-off-dr", func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"pvc"} })
+		without := s.plan(t, src, "pv-sync-off-dr", func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"pvc"} })
 		s.mustSync(t, without)
 		off := resGet(t, s.env.DR, "v1", "PersistentVolumeClaim", "pv-sync-off-dr", "shared")
 		_, hasVolume, _ := unstructured.NestedString(off.Object, "spec", "volumeName")
 		assert.False(t, hasVolume, "without syncPersistentVolumes DR provisions its own volume")
 		assert.True(t, resGone(t, s.env.DR, "v1", "PersistentVolume", "", "pv-sync-nfs"))
 
-		with := s.plan(src, "pv-sync-dr", func(spec *drv1.ReplicationSpec) {
+		with := s.plan(t, src, "pv-sync-dr", func(spec *drv1.ReplicationSpec) {
 			spec.ResourceTypes = []string{"pvc"}
 			spec.PVCConfig = &drv1.PVCConfig{SyncPersistentVolumes: true}
 		})
@@ -435,7 +435,7 @@ spec: {storageClassName: nfs, accessModes: [ReadWriteMany], volumeName: pv-sync-
 			`{apiVersion: v1, kind: ConfigMap, metadata: {name: foreign}, data: {made: by-hand}}`,
 			`{apiVersion: v1, kind: ConfigMap, metadata: {name: taken}, data: {made: by-hand}}`,
 			`{apiVersion: v1, kind: ConfigMap, metadata: {name: other-replication, labels: {app.kubernetes.io/managed-by: dr-syncer}, annotations: {dr-syncer.io/replication: elsewhere/other, dr-syncer.io/source: source/x/other-replication}}}`)
-		plan := s.plan(src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
+		plan := s.plan(t, src, dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
 		res, err := s.sync(t, plan)
 		require.NoError(t, err)
 		taken := resStatus(t, res, "ConfigMap", "taken")
@@ -454,8 +454,8 @@ spec: {storageClassName: nfs, accessModes: [ReadWriteMany], volumeName: pv-sync-
 		}
 		assert.NotContains(t, resGet(t, s.env.DR, "v1", "ConfigMap", dst, "foreign").GetLabels(), resources.LabelManagedBy, "foreign objects are never touched")
 
-		missing := s.plan("prune-no-such-namespace", dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
-		missing.Replication = plan.Replication
+		// The Replication now names a source namespace that does not exist.
+		missing := s.plan(t, "prune-no-such-namespace", dst, func(spec *drv1.ReplicationSpec) { spec.ResourceTypes = []string{"configmaps"} })
 		res, err = s.sync(t, missing)
 		require.NoError(t, err, "validationFailure RetryAndWait: reported, the next sync tries again")
 		ns := resStatus(t, res, "Namespace", "")
@@ -471,7 +471,7 @@ spec: {storageClassName: nfs, accessModes: [ReadWriteMany], volumeName: pv-sync-
 		for _, k := range everyKind {
 			resCreate(t, s.env.Source, src, k.manifest)
 		}
-		plan := s.plan(src, "steady-dr", nil)
+		plan := s.plan(t, src, "steady-dr", nil)
 		first := s.mustSync(t, plan)
 		require.True(t, first.Changed)
 		before := versions(t, s, plan, everyKind)
@@ -508,7 +508,7 @@ spec: {replicas: 2, selector: {matchLabels: {app: %s}}, template: {metadata: {la
 	// selector, which a Deployment cannot change in place.
 	setup := func(t *testing.T, src string, edit func(*drv1.ReplicationSpec)) (contract.ReplicationPlan, *unstructured.Unstructured) {
 		resCreate(t, s.env.Source, src, deployment("web", "web:1"))
-		plan := s.plan(src, src+"-dr", func(spec *drv1.ReplicationSpec) {
+		plan := s.plan(t, src, src+"-dr", func(spec *drv1.ReplicationSpec) {
 			spec.ResourceTypes = []string{"deployments"}
 			spec.ScaleToZero = new(bool)
 			edit(spec)

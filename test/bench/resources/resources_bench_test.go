@@ -36,7 +36,6 @@ import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
-	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 	"github.com/dr-syncer/dr-syncer/worker"
 )
@@ -56,7 +55,7 @@ func BenchmarkResources(b *testing.B) {
 	seed(b, env.Source.Config, src)
 
 	for i := 0; i < b.N; i++ {
-		plan := benchPlan(src, fmt.Sprintf("bench-dr-%d", i))
+		plan := benchPlan(b, env, src, fmt.Sprintf("bench-dr-%d", i))
 
 		counter.reset()
 		first, firstRes := timedSync(b, env, plan, "first")
@@ -111,18 +110,11 @@ func steps(b *testing.B, env *testenv.Env, workflowID string) {
 	}
 }
 
-func benchPlan(src, dst string) contract.ReplicationPlan {
-	spec := drv1.ReplicationSpec{SourceCluster: "source", DestinationCluster: "dr",
-		SourceNamespace: src, DestinationNamespace: dst, ResourceTypes: []string{"*"}}
-	drv1.SetReplicationDefaults(&spec)
-	return contract.ReplicationPlan{
-		Replication:          contract.ObjectRef{Namespace: testenv.ControlNamespace, Name: dst},
-		Source:               contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "source"},
-		Destination:          contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"},
-		SourceNamespace:      src,
-		DestinationNamespace: dst,
-		Spec:                 resolve.Settings(spec),
-	}
+// benchPlan is the plan of a Replication of namespace src into dst, made
+// in the control cluster: the object steps check their plan against it.
+func benchPlan(b *testing.B, env *testenv.Env, src, dst string) contract.ReplicationPlan {
+	return testenv.ReplicationPlan(b, env.DR.Client, dst, drv1.ReplicationSpec{SourceCluster: "source", DestinationCluster: "dr",
+		ReplicationMode: drv1.ModeManual, SourceNamespace: src, DestinationNamespace: dst, ResourceTypes: []string{"*"}}, nil)
 }
 
 func timedSync(b *testing.B, env *testenv.Env, plan contract.ReplicationPlan, name string) (time.Duration, contract.ResourcesResult) {
