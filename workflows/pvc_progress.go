@@ -22,12 +22,14 @@ type syncState struct {
 	parent *workflow.Execution
 }
 
-// reportToParent turns reporting on when the sync has a parent run. The
-// version marker is only recorded then, so a sync started on its own keeps
-// the history it always had.
-func (s *syncState) reportToParent(ctx workflow.Context) {
+// reportToParent turns reporting on when the sync has a parent run that
+// takes reports (in.ReportProgress). The version marker is only recorded
+// then, so a sync started on its own or by a drill keeps the history it
+// always had.
+func (s *syncState) reportToParent(ctx workflow.Context, in contract.PVCSyncInput) {
 	parent := workflow.GetInfo(ctx).ParentWorkflowExecution
-	if parent == nil || workflow.GetVersion(ctx, changeReportProgress, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if parent == nil || !in.ReportProgress ||
+		workflow.GetVersion(ctx, changeReportProgress, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
 	s.parent = parent

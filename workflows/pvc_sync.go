@@ -29,7 +29,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	); err != nil {
 		return contract.PVCSyncResult{}, err
 	}
-	state.reportToParent(ctx)
+	state.reportToParent(ctx, in)
 	info := workflow.GetInfo(ctx)
 	op := contract.Operation{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
 	cleanupIn := contract.CleanupInput{

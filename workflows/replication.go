@@ -176,6 +176,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	running, next := 0, 0
 	start := func(i int) {
 		in := pvcSyncInput(plan, names[i])
+		in.ReportProgress = true
 		id := contract.PVCSyncWorkflowID(plan.Source.Name, plan.SourceNamespace, names[i])
 		outcomes[i] = contract.PVCOutcome{PVC: names[i], WorkflowID: id}
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
