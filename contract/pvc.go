@@ -201,6 +201,10 @@ type TransferInput struct {
 	// and refuses an input that does not match (see ErrTypeInputMismatch).
 	// Steps scheduled before it existed carry none.
 	Authority *PlanRequest `json:"authority,omitempty"`
+	// Progress is the Replication run the transfer reports its bytes to
+	// (SignalPVCProgress); nil for a sync without a parent run, and in
+	// syncs started before runs aggregated their children's progress.
+	Progress *ProgressTarget `json:"progress,omitempty"`
 }
 
 // TransferProgress is the heartbeat of Transfer: what the Web UI shows on

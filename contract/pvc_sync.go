@@ -37,6 +37,9 @@ type PVCSyncInput struct {
 	// Source is the DR copy and the target the claim it was made from,
 	// which the sync writes into without marking it a copy.
 	Direction Direction `json:"direction,omitempty"`
+	// ReportProgress: the parent run takes SignalPVCProgress reports (a
+	// Replication does; a drill, which starts syncs itself, does not).
+	ReportProgress bool `json:"reportProgress,omitempty"`
 }
 
 // PointInTime is a PVC sync's copy source and restore point settings.

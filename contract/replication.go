@@ -1,6 +1,8 @@
 package contract
 
 import (
+	"time"
+
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
@@ -86,6 +88,18 @@ type ReplicationProgress struct {
 	Running    []string `json:"running,omitempty"`
 	// Percent is the share of PVCs finished, 0-100.
 	Percent int `json:"percent"`
+
+	// RunID and Start identify the run that answered, so a reader needs
+	// no describe call while the run is open. Empty from workers that
+	// predate them.
+	RunID string    `json:"runID,omitempty"`
+	Start time.Time `json:"start,omitzero"`
+	// PVCs are the running PVC syncs, as they last reported (see
+	// SignalPVCProgress), in the order they started.
+	PVCs []PVCRunProgress `json:"pvcs,omitempty"`
+	// BytesDone and BytesTotal add up the running transfers' figures.
+	BytesDone  int64 `json:"bytesDone,omitempty"`
+	BytesTotal int64 `json:"bytesTotal,omitempty"`
 }
 
 // Replication run phases.

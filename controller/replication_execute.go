@@ -50,6 +50,9 @@ func (r *ReplicationReconciler) executeSyncs(ctx context.Context, repl *drv1.Rep
 			return err
 		}
 	}
+	if plan.DeleteSchedule || plan.EnsureSchedule != nil {
+		r.schedules.forget(ref)
+	}
 	switch {
 	case plan.DeleteSchedule:
 		if err := r.Temporal.DeleteSchedule(ctx, ref); err != nil {
@@ -106,6 +109,7 @@ func (r *ReplicationReconciler) finalize(ctx context.Context, repl *drv1.Replica
 	if r.Watches != nil {
 		r.Watches.Stop(ref)
 	}
+	r.schedules.forget(ref)
 	sched, err := r.Temporal.DescribeSchedule(ctx, ref)
 	if err != nil {
 		return err

@@ -25,8 +25,7 @@ func (r *ReplicationReconciler) observe(ctx context.Context, repl *drv1.Replicat
 		obs.DefaultSchedule = res.Source.Spec.DefaultSchedule
 		obs.SourceCluster, obs.DestinationCluster = res.Source.Name, res.Destination.Name
 	}
-	ref := refOf(repl)
-	if obs.Schedule, err = r.Temporal.DescribeSchedule(ctx, ref); err != nil {
+	if obs.Schedule, err = r.observeSchedule(ctx, repl); err != nil {
 		return obs, err
 	}
 	tracked := repl.Status.CurrentRun

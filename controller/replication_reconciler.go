@@ -66,6 +66,8 @@ type ReplicationReconciler struct {
 	// references may point into (drv1.ForeignReferenceProblem); empty
 	// allows only its own.
 	SystemNamespace string
+
+	schedules scheduleCache
 }
 
 // SetupWithManager registers the reconciler. Status writes change neither the

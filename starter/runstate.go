@@ -6,6 +6,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/dr-syncer/dr-syncer/contract"
 )
@@ -30,7 +31,7 @@ type RunState struct {
 	// Progress is the run's answer to the progress query, while it runs;
 	// nil when it did not answer (no worker picked it up yet).
 	Progress *contract.ReplicationProgress
-	// PVCs are the data syncs running now, with bytes from their heartbeats.
+	// PVCs are the data syncs running now, as they last reported to the run.
 	PVCs []PVCProgress
 
 	// Result is what a closed run reported, also for a failed run when the
@@ -50,20 +51,32 @@ func (r RunState) Running() bool {
 type PVCProgress struct {
 	PVC        string
 	WorkflowID string
-	// Phase is the PVC sync's step, from its progress query.
+	// Phase is the PVC sync's step.
 	Phase string
-	// Transfer is the last heartbeat of the running transfer, if one runs.
+	// Transfer is the transfer's newest progress, if it started.
 	Transfer *contract.TransferProgress
-	// Attempt and LastFailure show a step that is retrying.
+	// Attempt and LastFailure show a transfer that is retrying.
 	Attempt     int32
 	LastFailure string
+	// UpdatedAt is when the run heard from the sync last (workflow time).
+	UpdatedAt time.Time
 }
 
 // RunState describes the Replication run workflowID/runID (the latest run of
 // the ID when runID is empty): progress while running, outcome once closed.
+//
+// While the run is open this is one Temporal call: the run's progress query,
+// which the run answers for all its PVC syncs (they report to it). The
+// query is rejected, not replayed on a worker, once the run has closed;
+// only then, or when no worker answered, is the run described and its
+// outcome read.
 func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunState, error) {
+	p, answered := s.queryRunProgress(ctx, workflowID, runID)
+	if answered && p.RunID != "" {
+		return runningState(workflowID, p), nil
+	}
 	var result contract.ReplicationResult
-	ws, resp, err := s.observe(ctx, workflowID, runID, &result)
+	ws, err := s.WorkflowState(ctx, workflowID, runID, &result)
 	if err != nil {
 		return RunState{}, err
 	}
@@ -75,58 +88,39 @@ func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunSt
 		}
 		return st, nil
 	}
-	st.Progress = s.queryProgress(ctx, workflowID, st.RunID)
-	for _, child := range resp.GetPendingChildren() {
-		if child.GetWorkflowTypeName() != contract.PVCSyncName {
-			continue
-		}
-		st.PVCs = append(st.PVCs, s.pvcProgress(ctx, child.GetWorkflowId(), child.GetRunId()))
+	if answered {
+		// A worker from before runs said their run ID answered: its
+		// counts, without the PVC syncs' figures.
+		st.Progress = p
 	}
 	return st, nil
 }
 
-func (s *Starter) queryProgress(ctx context.Context, workflowID, runID string) *contract.ReplicationProgress {
+// queryRunProgress asks the run for its progress, unless it has closed;
+// false when it did not answer (closed, unknown, or no worker took the query).
+func (s *Starter) queryRunProgress(ctx context.Context, workflowID, runID string) (*contract.ReplicationProgress, bool) {
 	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	v, err := s.Client.QueryWorkflow(qctx, workflowID, runID, contract.ProgressQuery)
-	if err != nil {
-		return nil
+	resp, err := s.Client.QueryWorkflowWithOptions(qctx, &client.QueryWorkflowWithOptionsRequest{
+		WorkflowID: workflowID, RunID: runID, QueryType: contract.ProgressQuery,
+		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN,
+	})
+	if err != nil || resp.QueryRejected != nil || resp.QueryResult == nil {
+		return nil, false
 	}
 	var p contract.ReplicationProgress
-	if err := v.Get(&p); err != nil {
-		return nil
+	if err := resp.QueryResult.Get(&p); err != nil {
+		return nil, false
 	}
-	return &p
+	return &p, true
 }
 
-// pvcProgress reads one PVC sync: its step from the progress query, bytes and
-// percent from the Transfer activity's last heartbeat. What it cannot read
-// stays empty: progress is best effort, never a reason to fail.
-func (s *Starter) pvcProgress(ctx context.Context, workflowID, runID string) PVCProgress {
-	p := PVCProgress{WorkflowID: workflowID, PVC: lastSegment(workflowID)}
-	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
-	defer cancel()
-	if v, err := s.Client.QueryWorkflow(qctx, workflowID, runID, contract.ProgressQuery); err == nil {
-		var sp contract.PVCSyncProgress
-		if v.Get(&sp) == nil {
-			p.Phase = sp.Phase
-		}
+// runningState is RunState from the run's own answer.
+func runningState(workflowID string, p *contract.ReplicationProgress) RunState {
+	st := RunState{WorkflowID: workflowID, RunID: p.RunID, Status: StatusRunning, Start: p.Start, Progress: p}
+	for _, pvc := range p.PVCs {
+		st.PVCs = append(st.PVCs, PVCProgress{PVC: pvc.PVC, WorkflowID: pvc.WorkflowID, Phase: pvc.Phase,
+			Transfer: pvc.Transfer, Attempt: pvc.Attempt, LastFailure: pvc.LastFailure, UpdatedAt: pvc.UpdatedAt})
 	}
-	ws, resp, err := s.observe(ctx, workflowID, runID, nil)
-	if err != nil {
-		return p
-	}
-	transferring := false
-	for _, pa := range resp.GetPendingActivities() {
-		p.Attempt = pa.GetAttempt()
-		if f := pa.GetLastFailure(); f != nil {
-			p.LastFailure = f.GetMessage()
-		}
-		transferring = transferring || pa.GetActivityType().GetName() == contract.ActivityTransfer
-	}
-	var tp contract.TransferProgress
-	if transferring && ws.Heartbeat(&tp) {
-		p.Transfer = &tp
-	}
-	return p
+	return st
 }

@@ -41,11 +41,21 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	workflows.RegisterAll(r)
 	r.RegisterActivity(&pvcdata.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control, SystemNamespace: deps.SystemNamespace})
-	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control, Pods: deps.Pods, SystemNamespace: deps.SystemNamespace})
+	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control, Pods: deps.Pods, SystemNamespace: deps.SystemNamespace,
+		Temporal: signaler(deps.Temporal)})
 	r.RegisterActivity(&pointintime.SnapshotActivities{Clusters: deps.Clusters})
 	r.RegisterActivity(&recovery.RecoveryActivities{Control: deps.Control, Clusters: deps.Clusters, Temporal: deps.Temporal, SystemNamespace: deps.SystemNamespace})
 	registerResources(r, deps)
 	registerAgent(r, deps)
+}
+
+// signaler is c, or nil when there is no client: a nil client in a
+// non-nil interface would be called, and panic.
+func signaler(c temporalclient.Client) pvcdata.Signaler {
+	if c == nil {
+		return nil
+	}
+	return c
 }
 
 // Options configure Run.

@@ -27,14 +27,14 @@ const snapshotStepTimeout = 30 * time.Minute
 // runs once freeze ran, whatever happens after. Every object it makes
 // carries the operation's label, so the sync's cleanup removes it.
 func prepareCopySource(ctx workflow.Context, in contract.PVCSyncInput, op contract.Operation,
-	retry *temporal.RetryPolicy, state *contract.PVCSyncProgress) (contract.PVCRef, time.Time, error) {
+	retry *temporal.RetryPolicy, state *syncState) (contract.PVCRef, time.Time, error) {
 	var a *pointintime.SnapshotActivities
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry})
 	long := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: snapshotStepTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	})
 	pit := in.PointInTime
-	state.Phase = contract.PhasePlanCopySource
+	state.enter(ctx, contract.PhasePlanCopySource)
 	source := &state.Result.CopySource
 	if err := workflow.ExecuteActivity(short, a.PlanCopySource, contract.CopySourceInput{
 		PVC: in.Source, Method: pit.CopyMethod, VolumeSnapshotClassName: pit.VolumeSnapshotClassName, HooksSet: pit.Hooks != nil,
@@ -47,7 +47,7 @@ func prepareCopySource(ctx workflow.Context, in contract.PVCSyncInput, op contra
 	case contract.CopyDirect:
 		return in.Source, time.Time{}, nil
 	case contract.CopyClone:
-		state.Phase = contract.PhaseTemporaryPVC
+		state.enter(ctx, contract.PhaseTemporaryPVC)
 		var claim contract.PVCRef
 		err := workflow.ExecuteActivity(long, a.CreateTemporaryPVC, temporary).Get(ctx, &claim)
 		return claim, workflow.Now(ctx), err
@@ -55,18 +55,18 @@ func prepareCopySource(ctx workflow.Context, in contract.PVCSyncInput, op contra
 	snapshotIn := contract.SourceSnapshotInput{Op: op, PVC: in.Source, SnapshotClass: source.SnapshotClass}
 	var snapshot contract.Snapshot
 	if err := withFreeze(ctx, in, state, func() error {
-		state.Phase = contract.PhaseSnapshotSource
+		state.enter(ctx, contract.PhaseSnapshotSource)
 		return workflow.ExecuteActivity(long, a.SnapshotSource, snapshotIn).Get(ctx, &snapshot)
 	}); err != nil {
 		return contract.PVCRef{}, time.Time{}, err
 	}
 	copiedAt = snapshot.TakenAt
 	state.Result.SourceSnapshot = &snapshot
-	state.Phase = contract.PhaseWaitSnapshotReady
+	state.enter(ctx, contract.PhaseWaitSnapshotReady)
 	if err := workflow.ExecuteActivity(long, a.WaitSnapshotReady, snapshotIn).Get(ctx, &snapshot); err != nil {
 		return contract.PVCRef{}, time.Time{}, err
 	}
-	state.Phase = contract.PhaseTemporaryPVC
+	state.enter(ctx, contract.PhaseTemporaryPVC)
 	temporary.FromSnapshot = snapshot.Name
 	var claim contract.PVCRef
 	err := workflow.ExecuteActivity(long, a.CreateTemporaryPVC, temporary).Get(ctx, &claim)
@@ -77,7 +77,7 @@ func prepareCopySource(ctx workflow.Context, in contract.PVCSyncInput, op contra
 // once freeze started, on failure and cancellation too (on a disconnected
 // context); a thaw failure fails the sync, since the application may still
 // be frozen.
-func withFreeze(ctx workflow.Context, in contract.PVCSyncInput, state *contract.PVCSyncProgress, take func() error) (err error) {
+func withFreeze(ctx workflow.Context, in contract.PVCSyncInput, state *syncState, take func() error) (err error) {
 	hooks := in.PointInTime.Hooks
 	if hooks == nil {
 		return take()
@@ -97,13 +97,13 @@ func withFreeze(ctx workflow.Context, in contract.PVCSyncInput, state *contract.
 			Source: in.Source, Hook: name, Selector: hooks.Selector, Container: hooks.Container, Command: *cmd,
 		}).Get(ctx, nil)
 	}
-	state.Phase = contract.PhaseFreeze
+	state.enter(ctx, contract.PhaseFreeze)
 	defer func() {
-		state.Phase = contract.PhaseThaw
 		thawCtx := ctx
 		if ctx.Err() != nil {
 			thawCtx, _ = workflow.NewDisconnectedContext(ctx)
 		}
+		state.enter(thawCtx, contract.PhaseThaw)
 		// Freeze runs at most once; a thaw is retried, an application must not stay frozen.
 		if thawErr := run(thawCtx, "thaw", hooks.Thaw, 5); thawErr != nil && err == nil {
 			err = thawErr
@@ -118,20 +118,20 @@ func withFreeze(ctx workflow.Context, in contract.PVCSyncInput, state *contract.
 // keepRestorePoint snapshots the DR PVC after a good sync and prunes its
 // restore points to the newest Keep.
 func keepRestorePoint(ctx workflow.Context, in contract.PVCSyncInput, op contract.Operation, copiedAt time.Time,
-	retry *temporal.RetryPolicy, state *contract.PVCSyncProgress) error {
+	retry *temporal.RetryPolicy, state *syncState) error {
 	var a *pointintime.SnapshotActivities
 	long := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: snapshotStepTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	})
 	drPVC := contract.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name}
-	state.Phase = contract.PhaseRestorePoint
+	state.enter(ctx, contract.PhaseRestorePoint)
 	if err := workflow.ExecuteActivity(long, a.TakeRestorePoint, contract.RestorePointInput{
 		Op: op, PVC: drPVC, Replication: in.Replication.String(),
 		CopiedAt: copiedAt, RestorePoints: in.PointInTime.RestorePoints,
 	}).Get(ctx, nil); err != nil {
 		return err
 	}
-	state.Phase = contract.PhasePruneRestorePoints
+	state.enter(ctx, contract.PhasePruneRestorePoints)
 	return workflow.ExecuteActivity(long, a.PruneRestorePoints, contract.PruneRestorePointsInput{
 		PVC: drPVC, Replication: in.Replication.String(), Keep: in.PointInTime.RestorePoints.Keep,
 	}).Get(ctx, &state.Result.RestorePoints)

@@ -17,8 +17,8 @@ import (
 // clone of it) → nodes → credentials → mount pod → transfer → mark synced →
 // restore point, and cleans up on success, failure and cancellation.
 func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PVCSyncResult, err error) {
-	state := contract.PVCSyncProgress{Phase: contract.PhaseDiscover}
-	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.PVCSyncProgress, error) { return state, nil }); err != nil {
+	state := &syncState{PVCSyncProgress: contract.PVCSyncProgress{Phase: contract.PhaseDiscover}, pvc: in.Source.Name}
+	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.PVCSyncProgress, error) { return state.PVCSyncProgress, nil }); err != nil {
 		return contract.PVCSyncResult{}, err
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
@@ -29,6 +29,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	); err != nil {
 		return contract.PVCSyncResult{}, err
 	}
+	state.reportToParent(ctx, in)
 	info := workflow.GetInfo(ctx)
 	op := contract.Operation{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
 	cleanupIn := contract.CleanupInput{
@@ -49,8 +50,8 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	defer func() {
 		// Runs on success, failure and cancellation alike; a cancelled
 		// workflow's context is done, so cleanup gets a disconnected one.
-		state.Phase = contract.PhaseCleanup
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		state.enter(dctx, contract.PhaseCleanup)
 		var cleaned contract.CleanupResult
 		if err := workflow.ExecuteActivity(withCleanupOptions(dctx), a.Cleanup, cleanupIn).Get(dctx, &cleaned); err != nil {
 			workflow.GetLogger(ctx).Error("cleanup failed; objects labelled with the operation remain", "error", err)
@@ -67,7 +68,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		return state.Result, err
 	}
 
-	state.Phase = contract.PhaseTargetPVC
+	state.enter(ctx, contract.PhaseTargetPVC)
 	if err := workflow.ExecuteActivity(short, a.EnsureTargetPVC, contract.TargetPVCInput{
 		Source: in.Source, Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 		CreateNamespace: in.CreateNamespace, StorageClassMappings: in.StorageClassMappings,
@@ -82,19 +83,19 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	pointInTime := workflow.GetVersion(ctx, changePointInTime, workflow.DefaultVersion, 1) == 1
 	if pointInTime {
 		var err error
-		if readFrom, copiedAt, err = prepareCopySource(ctx, in, op, retry, &state); err != nil {
+		if readFrom, copiedAt, err = prepareCopySource(ctx, in, op, retry, state); err != nil {
 			return state.Result, err
 		}
 	}
 
-	state.Phase = contract.PhaseChooseNodes
+	state.enter(ctx, contract.PhaseChooseNodes)
 	if err := workflow.ExecuteActivity(short, a.ChooseNodes, contract.ChooseNodesInput{
 		Source: readFrom, Destination: in.Destination,
 	}).Get(ctx, &state.Result.Nodes); err != nil {
 		return state.Result, err
 	}
 
-	state.Phase = contract.PhaseCredentials
+	state.enter(ctx, contract.PhaseCredentials)
 	var creds contract.Credentials
 	if err := workflow.ExecuteActivity(short, a.EnsureCredentials, contract.CredentialsInput{
 		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
@@ -106,7 +107,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 
 	// Syncs started before the cluster-wide bound existed replay without it.
 	if workflow.GetVersion(ctx, changeGlobalConcurrency, workflow.DefaultVersion, 1) == 1 && in.GlobalConcurrencyLimit > 0 {
-		state.Phase = contract.PhaseWaitPermit
+		state.enter(ctx, contract.PhaseWaitPermit)
 		if err := acquirePermit(ctx, in); err != nil {
 			return state.Result, err
 		}
@@ -116,7 +117,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		}
 	}
 
-	state.Phase = contract.PhaseMountPod
+	state.enter(ctx, contract.PhaseMountPod)
 	podOptions := workflow.ActivityOptions{
 		StartToCloseTimeout: pvcdata.MountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	}
@@ -147,6 +148,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		ClusterKey:   &in.ClusterKey,
 		AgentHostKey: &in.AgentHostKey,
 		Authority:    authority(in),
+		Progress:     state.progressTarget(),
 	}
 	// Syncs started before the pods started together replay one after the other.
 	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {
@@ -157,7 +159,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		// can never create a pod after the cleanup.
 		transferIn.Mount = &mountIn
 		podOptions.WaitForCancellation, transferOptions.WaitForCancellation = true, true
-		if err := mountAndTransfer(ctx, podOptions, mountIn, transferOptions, transferIn, &state); err != nil {
+		if err := mountAndTransfer(ctx, podOptions, mountIn, transferOptions, transferIn, state); err != nil {
 			return state.Result, err
 		}
 	} else {
@@ -165,14 +167,14 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, podOptions), a.EnsureMountPod, mountIn).Get(ctx, &mount); err != nil {
 			return state.Result, err
 		}
-		state.Phase = contract.PhaseTransfer
+		state.enter(ctx, contract.PhaseTransfer)
 		transferIn.Target = mount.Target
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, transferOptions), a.Transfer, transferIn).Get(ctx, &state.Result.Transfer); err != nil {
 			return state.Result, err
 		}
 	}
 
-	state.Phase = contract.PhaseMarkSynced
+	state.enter(ctx, contract.PhaseMarkSynced)
 	marked := contract.MarkSyncedInput{
 		Destination: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name, At: workflow.Now(ctx),
 	}
@@ -185,11 +187,11 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		return state.Result, err
 	}
 	if pointInTime && in.PointInTime.RestorePoints.Keep > 0 {
-		if err := keepRestorePoint(ctx, in, op, copiedAt, retry, &state); err != nil {
+		if err := keepRestorePoint(ctx, in, op, copiedAt, retry, state); err != nil {
 			return state.Result, err
 		}
 	}
-	state.Phase = contract.PhaseDone
+	state.Phase = contract.PhaseDone // the run sees the end as the child completing; no report
 	return state.Result, nil
 }
 
@@ -237,7 +239,7 @@ const changeConcurrentPods = "2026-11-22-concurrent-pods"
 // cancelled and waited for (both options wait for cancellation), so the
 // cleanup that follows never races a pod it is creating.
 func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOptions, mountIn contract.MountPodInput,
-	transferOptions workflow.ActivityOptions, transferIn contract.TransferInput, state *contract.PVCSyncProgress) error {
+	transferOptions workflow.ActivityOptions, transferIn contract.TransferInput, state *syncState) error {
 	var a *pvcdata.PVCActivities
 	mountCtx, cancelMount := workflow.WithCancel(workflow.WithActivityOptions(ctx, mountOptions))
 	transferCtx, cancelTransfer := workflow.WithCancel(workflow.WithActivityOptions(ctx, transferOptions))
@@ -249,7 +251,7 @@ func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOption
 	selector.AddFuture(mount, func(f workflow.Future) {
 		mountDone = true
 		if err = f.Get(ctx, nil); err == nil {
-			state.Phase = contract.PhaseTransfer
+			state.enter(ctx, contract.PhaseTransfer)
 		}
 	})
 	selector.AddFuture(transfer, func(f workflow.Future) {

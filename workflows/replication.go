@@ -18,7 +18,9 @@ import (
 // Replication is one sync run: resolve the Replication, then fan out one
 // PVCSync child per PVC, at most concurrentSyncs at a time.
 func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.ReplicationResult, error) {
-	progress := contract.ReplicationProgress{Phase: contract.PhaseResolve}
+	info := workflow.GetInfo(ctx)
+	progress := contract.ReplicationProgress{Phase: contract.PhaseResolve,
+		RunID: info.WorkflowExecution.RunID, Start: info.WorkflowStartTime}
 	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.ReplicationProgress, error) { return progress, nil }); err != nil {
 		return contract.ReplicationResult{}, err
 	}
@@ -163,9 +165,18 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	outcomes := make([]contract.PVCOutcome, len(names))
 	progress.PVCsTotal = len(names)
 	selector := workflow.NewSelector(ctx)
+	// The children's progress reports arrive as signals; receiving them
+	// adds no command, so runs recorded before them replay unchanged.
+	reports := workflow.GetSignalChannel(ctx, contract.SignalPVCProgress)
+	selector.AddReceive(reports, func(c workflow.ReceiveChannel, _ bool) {
+		var u contract.PVCProgressUpdate
+		c.Receive(ctx, &u)
+		progress.Report(u, workflow.Now(ctx))
+	})
 	running, next := 0, 0
 	start := func(i int) {
 		in := pvcSyncInput(plan, names[i])
+		in.ReportProgress = true
 		id := contract.PVCSyncWorkflowID(plan.Source.Name, plan.SourceNamespace, names[i])
 		outcomes[i] = contract.PVCOutcome{PVC: names[i], WorkflowID: id}
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -180,9 +191,12 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		})
 		running++
 		progress.Running = append(progress.Running, names[i])
+		progress.PVCs = append(progress.PVCs, contract.PVCRunProgress{PVC: names[i], WorkflowID: id,
+			Phase: contract.PhaseDiscover, UpdatedAt: workflow.Now(ctx)})
 		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, contract.PVCSyncName, in), func(f workflow.Future) {
 			running--
 			progress.Running = remove(progress.Running, names[i])
+			progress.Finished(names[i])
 			var r contract.PVCSyncResult
 			if err := f.Get(ctx, &r); err != nil {
 				outcomes[i].Error, outcomes[i].ErrorType = childError(err, id)
@@ -200,6 +214,11 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			next++
 		}
 		selector.Select(ctx)
+	}
+	// Reports of finished syncs may still be queued: take them, so the run
+	// completes with no signal left unhandled; they change nothing.
+	var late contract.PVCProgressUpdate
+	for reports.ReceiveAsync(&late) {
 	}
 	return outcomes
 }

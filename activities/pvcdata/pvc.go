@@ -31,6 +31,9 @@ type PVCActivities struct {
 	// SystemNamespace is the namespace besides a Replication's own whose
 	// Secrets and mappings its references may name.
 	SystemNamespace string
+	// Temporal sends Transfer's progress to the Replication run that
+	// started the sync; nil sends none.
+	Temporal Signaler
 }
 
 // Discover reads a source PVC, its volume and the pods that mount it.

@@ -27,10 +27,18 @@ import (
 const heartbeatEvery = 2 * time.Second
 
 // Transfer runs the mover in a sync pod in DR and follows it to the end,
-// heartbeating its progress. The pod outlives the worker: a retry after a
+// heartbeating its progress, and reporting it to the Replication run that
+// started the sync (in.Progress). The pod outlives the worker: a retry after a
 // worker crash re-attaches to the running pod, and a pod that failed is
 // replaced by one whose rsync resumes (--partial, --inplace).
 func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+	report := a.reporter(ctx, in)
+	result, err := a.transfer(ctx, in, report)
+	report.failed(ctx, err)
+	return result, err
+}
+
+func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput, report *parentReporter) (contract.TransferResult, error) {
 	if err := a.checkTransfer(ctx, in); err != nil {
 		return contract.TransferResult{}, err
 	}
@@ -72,14 +80,18 @@ func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput)
 	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
 		return contract.TransferResult{}, err
 	}
+	var latest contract.TransferProgress
 	heartbeat := func(p contract.TransferProgress) {
 		p.ResumedFromBytes = resumed
 		activity.RecordHeartbeat(ctx, p)
+		report.progress(ctx, p, false)
+		latest = p
 	}
-	heartbeat(contract.TransferProgress{Phase: "starting", Snapshot: last.Snapshot})
+	heartbeat(contract.TransferProgress{Phase: "starting", Snapshot: last.Snapshot}) // also this attempt's first report
 	if err := followMover(ctx, cs, pod.Namespace, pod.Name, heartbeat); err != nil {
 		return contract.TransferResult{}, err
 	}
+	report.progress(ctx, latest, true) // the mover's last figures, not one interval old
 	summary, err := moverSummary(ctx, cs, pod.Namespace, pod.Name, heartbeat)
 	if err != nil {
 		return contract.TransferResult{}, err

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
 
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/payloadcodec"
@@ -41,6 +42,9 @@ type Options struct {
 	// CodecKeyFile turns on the AES-256-GCM payload codec with the keys in
 	// this file (payloadcodec.KeyFileFormat).
 	CodecKeyFile string
+	// DialOptions are added to the gRPC connection (starter.Connect counts
+	// the calls with one); code sets them, never a flag.
+	DialOptions []grpc.DialOption
 }
 
 // RegisterFlags adds the connection flags to fs, defaulting each from its
@@ -88,6 +92,7 @@ func (o Options) Connect(logger log.Logger, metrics client.MetricsHandler) (clie
 		DataConverter:  dc,
 	}
 	opts.ConnectionOptions.TLS = tlsConfig
+	opts.ConnectionOptions.DialOptions = o.DialOptions
 	c, err := client.Dial(opts)
 	if err != nil {
 		return nil, nil, o.dialError(err)

@@ -95,6 +95,50 @@ func TestTransfer(t *testing.T) {
 		assert.Equal(t, pod.UID, after.UID, "the transfer was not started again")
 	})
 
+	t.Run("the transfer reports its figures, and why an attempt failed, to the Replication run", func(t *testing.T) {
+		signals := &recordingSignaler{}
+		reporting := *acts
+		reporting.Temporal = signals
+		target := &contract.ProgressTarget{WorkflowID: "replication/app/app-src/1", RunID: "run-parent", PVC: "data"}
+		runReporting := func(in contract.TransferInput, heartbeat contract.TransferProgress) error {
+			var ts testsuite.WorkflowTestSuite
+			aenv := ts.NewTestActivityEnvironment()
+			aenv.RegisterActivity(&reporting)
+			aenv.SetHeartbeatDetails(heartbeat)
+			_, err := aenv.ExecuteActivity(reporting.Transfer, in)
+			return err
+		}
+		resumedAt := contract.TransferProgress{Phase: "transferring", Snapshot: progress.Snapshot{BytesDone: 2048, BytesTotal: 4096}}
+
+		in := input("pvc-sync/prod/app/reported")
+		in.Progress = target
+		finishedPod(t, in, &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess}, Streams: 1}, 0)
+		require.NoError(t, runReporting(in, resumedAt))
+		require.NotEmpty(t, signals.sent)
+		for _, s := range signals.sent {
+			assert.Equal(t, [3]string{target.WorkflowID, target.RunID, contract.SignalPVCProgress}, [3]string{s.workflowID, s.runID, s.name})
+			assert.Equal(t, "data", s.update.PVC)
+		}
+		last := signals.sent[len(signals.sent)-1].update
+		require.NotNil(t, last.Transfer)
+		assert.EqualValues(t, 2048, last.Transfer.BytesDone, "the figures the attempt resumed from")
+		assert.Empty(t, last.LastFailure)
+
+		signals.sent = nil
+		failing := input("pvc-sync/prod/app/reported-fail")
+		failing.Progress = target
+		finishedPod(t, failing, &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassRetryable, ExitCode: 12, Reason: "protocol data stream"}, Error: "connection reset"}, 12)
+		require.Error(t, runReporting(failing, resumedAt))
+		require.NotEmpty(t, signals.sent)
+		assert.Contains(t, signals.sent[len(signals.sent)-1].update.LastFailure, "rsync exit 12", "the run learns why the attempt failed")
+
+		signals.sent = nil
+		standalone := input("pvc-sync/prod/app/unreported")
+		finishedPod(t, standalone, &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess}, Streams: 1}, 0)
+		require.NoError(t, runReporting(standalone, resumedAt))
+		assert.Empty(t, signals.sent, "a sync without a parent run reports nothing")
+	})
+
 	t.Run("rsync's permanent failures are non-retryable, interruptions are retried", func(t *testing.T) {
 		for _, tc := range []struct {
 			id        string
@@ -236,4 +280,20 @@ func TestTransfer(t *testing.T) {
 			assert.Equal(t, int32(0o400), *v.Secret.DefaultMode, "key material is readable by the mover only")
 		}
 	})
+}
+
+// recordingSignaler stands in for the worker's Temporal client and records
+// the progress reports Transfer sends.
+type recordingSignaler struct {
+	sent []recordedReport
+}
+
+type recordedReport struct {
+	workflowID, runID, name string
+	update                  contract.PVCProgressUpdate
+}
+
+func (r *recordingSignaler) SignalWorkflow(_ context.Context, workflowID, runID, name string, arg any) error {
+	r.sent = append(r.sent, recordedReport{workflowID, runID, name, arg.(contract.PVCProgressUpdate)})
+	return nil
 }

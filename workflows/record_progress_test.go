@@ -1,0 +1,62 @@
+//go:build record
+
+package workflows_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+
+	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+)
+
+// TestRecordHistoriesProgressReport records runs since
+// 2026-12-05-report-progress-to-parent: PVC syncs that report their phases
+// to the Replication run, and a transfer that reports its bytes there; once
+// completing, once cancelled mid-transfer (the cleanup's report goes on a
+// disconnected context).
+// `-run 'TestRecordHistoriesProgressReport$'` records them alone.
+func TestRecordHistoriesProgressReport(t *testing.T) {
+	var signaler atomic.Pointer[client.Client]
+	var block atomic.Bool
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		require.NotNil(t, in.Progress, "the workflow names the run to report to")
+		p := contract.TransferProgress{Phase: "transferring", Snapshot: progress.Snapshot{BytesDone: 512, BytesTotal: 1024, Percent: 50}}
+		activity.RecordHeartbeat(ctx, p)
+		_ = (*signaler.Load()).SignalWorkflow(ctx, in.Progress.WorkflowID, in.Progress.RunID, contract.SignalPVCProgress,
+			contract.PVCProgressUpdate{PVC: in.Progress.PVC, Transfer: &p, Attempt: 1})
+		for block.Load() && ctx.Err() == nil {
+			activity.RecordHeartbeat(ctx, p)
+			time.Sleep(200 * time.Millisecond)
+		}
+		return contract.TransferResult{Streams: 1}, ctx.Err()
+	})
+	signaler.Store(&tp.Client)
+	ctx := context.Background()
+	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
+	start := func(trigger string) client.WorkflowRun {
+		run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.ReplicationWorkflowID(ref.Namespace, ref.Name, trigger), TaskQueue: tp.TaskQueue},
+			contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: trigger})
+		require.NoError(t, err)
+		return run
+	}
+
+	done := start("progress")
+	require.NoError(t, done.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-progress-report", done.GetID(), done.GetRunID())
+	saveHistory(t, tp.Client, "pvc-sync-progress-report", contract.PVCSyncWorkflowID("prod", "shop", "logs"), "")
+
+	block.Store(true)
+	cancelled := start("progress-cancel")
+	time.Sleep(3 * time.Second)
+	require.NoError(t, tp.Client.CancelWorkflow(ctx, cancelled.GetID(), cancelled.GetRunID()))
+	require.Error(t, cancelled.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-progress-report-cancel", cancelled.GetID(), cancelled.GetRunID())
+	saveHistory(t, tp.Client, "pvc-sync-progress-report-cancel", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
+}
