@@ -6,10 +6,12 @@ import (
 	"reflect"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
@@ -110,4 +112,32 @@ func (c *InputCheck) Err() error {
 		"%s refused: its input does not match %s %s: %s. A workflow was started with forged input, or the "+
 			"%s or its RemoteClusters changed during the run; the next run uses the current settings",
 		c.step, c.kind, c.ref, strings.Join(c.mismatches, "; "), c.kind)
+}
+
+// DrillTarget refuses a drill whose scratch namespace carries no drill
+// label; labelsOf reads the namespace's labels from the DR cluster with
+// the caller's client. The Replication cannot say which namespace a drill
+// uses (the drill's input does), but recovery.CreateScratchNamespace
+// labels only a namespace it creates, never one that existed: so a forged
+// drill cannot pour the DR copy, Secrets included, into a tenant's
+// namespace of the DR cluster. Any other direction passes.
+func DrillTarget(ctx context.Context, step string, plan contract.ReplicationPlan,
+	labelsOf func(ctx context.Context, namespace string) (map[string]string, error)) error {
+	if plan.Direction != contract.DirectionDrill {
+		return nil
+	}
+	labels, err := labelsOf(ctx, plan.DestinationNamespace)
+	switch {
+	case apierrors.IsNotFound(err):
+		return NonRetryable(contract.ErrTypeInputMismatch,
+			"%s refused: drill namespace %s of Replication %s does not exist in cluster %s; a drill creates its scratch namespace before copying into it",
+			step, plan.DestinationNamespace, plan.Replication, plan.Destination.Name)
+	case err != nil:
+		return fmt.Errorf("%s: get drill namespace %s to check the input: %w", step, plan.DestinationNamespace, err)
+	case labels[kube.LabelDrill] == "":
+		return NonRetryable(contract.ErrTypeInputMismatch,
+			"%s refused: namespace %s in cluster %s is not a drill's scratch namespace (it has no %s label), so Replication %s's drill does not copy into it; "+
+				"run the drill with a new namespace name", step, plan.DestinationNamespace, plan.Destination.Name, kube.LabelDrill, plan.Replication)
+	}
+	return nil
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
-	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/internal/resources"
 )
 
@@ -69,7 +67,7 @@ func (a *ResourceActivities) check(ctx context.Context, step string, plan contra
 }
 
 // authorized is check, then the clients of plan's clusters. A drill's
-// scratch namespace must be one a drill made (drillTarget).
+// scratch namespace must be one a drill made (activities.DrillTarget).
 func (a *ResourceActivities) authorized(ctx context.Context, step string, plan contract.ReplicationPlan,
 	more func(c *activities.InputCheck, want contract.ReplicationPlan)) (src, dst dynamic.Interface, err error) {
 	if err := a.check(ctx, step, plan, more); err != nil {
@@ -81,33 +79,13 @@ func (a *ResourceActivities) authorized(ctx context.Context, step string, plan c
 	if dst, err = a.dynamicClient(ctx, plan.Destination); err != nil {
 		return nil, nil, err
 	}
-	return src, dst, drillTarget(ctx, step, dst, plan)
-}
-
-// drillTarget refuses a drill whose scratch namespace carries no drill
-// label. The Replication cannot say which namespace a drill uses (the
-// drill's input does), but recovery.CreateScratchNamespace labels only a
-// namespace it creates, never one that existed: so a forged drill cannot
-// pour the DR copy, Secrets included, into a tenant's namespace of the DR
-// cluster.
-func drillTarget(ctx context.Context, step string, dst dynamic.Interface, plan contract.ReplicationPlan) error {
-	if plan.Direction != contract.DirectionDrill {
-		return nil
-	}
-	ns, err := dst.Resource(namespacesResource).Get(ctx, plan.DestinationNamespace, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return activities.NonRetryable(contract.ErrTypeInputMismatch,
-			"%s refused: drill namespace %s of Replication %s does not exist in cluster %s; a drill creates its scratch namespace before copying into it",
-			step, plan.DestinationNamespace, plan.Replication, plan.Destination.Name)
-	case err != nil:
-		return fmt.Errorf("%s: get drill namespace %s to check the input: %w", step, plan.DestinationNamespace, err)
-	case ns.GetLabels()[kube.LabelDrill] == "":
-		return activities.NonRetryable(contract.ErrTypeInputMismatch,
-			"%s refused: namespace %s in cluster %s is not a drill's scratch namespace (it has no %s label), so Replication %s's drill does not copy into it; "+
-				"run the drill with a new namespace name", step, plan.DestinationNamespace, plan.Destination.Name, kube.LabelDrill, plan.Replication)
-	}
-	return nil
+	return src, dst, activities.DrillTarget(ctx, step, plan, func(ctx context.Context, namespace string) (map[string]string, error) {
+		ns, err := dst.Resource(namespacesResource).Get(ctx, namespace, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return ns.GetLabels(), nil
+	})
 }
 
 // selectedKind records a mismatch unless the Replication's plan want

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // The checks of the PVC steps that create pods or copy Secrets: each input
@@ -26,7 +27,10 @@ func (a *PVCActivities) checkCredentials(ctx context.Context, in contract.Creden
 	c.Equal("destination namespace", in.DestinationNamespace, plan.DestinationNamespace)
 	c.Equal("cluster key Secret", in.ClusterKey, plan.DataPlane.ClusterKey)
 	c.Equal("agent host key Secret", in.AgentHostKey, plan.DataPlane.AgentHostKey)
-	return c.Err()
+	if err := c.Err(); err != nil {
+		return err
+	}
+	return a.drillTarget(ctx, step, plan)
 }
 
 // checkMountPod: the mount pod runs the Replication's image in its source
@@ -60,5 +64,24 @@ func (a *PVCActivities) checkTransfer(ctx context.Context, in contract.TransferI
 	c.Equal("namespace", in.PVC.Namespace, plan.DestinationNamespace)
 	c.Require(!in.Acknowledged || plan.AcceptChanges != "",
 		"the input accepts the source's change (lifting the DR-copy guard), the Replication has no pending accept-changes")
-	return c.Err()
+	if err := c.Err(); err != nil {
+		return err
+	}
+	return a.drillTarget(ctx, step, plan)
+}
+
+// drillTarget: a drill's Secrets and sync pod go only into a scratch
+// namespace a drill made (activities.DrillTarget).
+func (a *PVCActivities) drillTarget(ctx context.Context, step string, plan contract.ReplicationPlan) error {
+	return activities.DrillTarget(ctx, step, plan, func(ctx context.Context, namespace string) (map[string]string, error) {
+		cs, err := a.Clusters.Clientset(ctx, plan.Destination.Namespace, plan.Destination.Name)
+		if err != nil {
+			return nil, activities.Classify(err)
+		}
+		ns, err := cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return ns.GetLabels(), nil
+	})
 }

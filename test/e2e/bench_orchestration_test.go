@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ import (
 
 // Run with:
 //
-//	go test -tags 'e2e bench' -run '^$' -bench Orchestration -benchtime 1x -timeout 30m ./test/e2e/
+//	go test -tags 'e2e bench' -run '^$' -bench Orchestration -benchtime 1x -timeout 75m ./test/e2e/
 //
 // BenchmarkOrchestration measures the orchestration in the lab, with the
 // same real setup as TestPVCSync (setupPVCSync): overhead of one small PVC,
@@ -75,14 +76,14 @@ type benchMetric struct {
 type reportFunc func(name string, v float64, unit, what string)
 
 func runOrchestrationBench(t *testing.T, report reportFunc) {
-	// DRS_BENCH_ONLY=overhead,kill,scale,copy,recovery runs some parts only (default all).
+	// DRS_BENCH_ONLY=overhead,kill,scale,scale200,copy,recovery runs some parts only (default all).
 	only := os.Getenv("DRS_BENCH_ONLY")
-	part := func(name string) bool { return only == "" || strings.Contains(only, name) }
+	part := func(name string) bool { return only == "" || slices.Contains(strings.Split(only, ","), name) }
 	if part("recovery") {
 		// First: it deploys dr-syncer into dr and removes it, CRDs included.
 		t.Run("Recovery", func(t *testing.T) { benchRecovery(t, report) })
 	}
-	if !part("overhead") && !part("kill") && !part("scale") && !part("copy") {
+	if !part("overhead") && !part("kill") && !part("scale") && !part("scale200") && !part("copy") {
 		return
 	}
 	e := setupPVCSync(t)
@@ -94,7 +95,10 @@ func runOrchestrationBench(t *testing.T, report reportFunc) {
 		t.Run("KillCost", func(t *testing.T) { benchKillCost(t, e, bin, report) })
 	}
 	if part("scale") {
-		t.Run("Scale", func(t *testing.T) { benchScale(t, e, bin, report) })
+		t.Run("Scale", func(t *testing.T) { benchFanOut(t, e, bin, report, "scale50", 50, 10, 5) })
+	}
+	if part("scale200") {
+		t.Run("Scale200", func(t *testing.T) { benchFanOut(t, e, bin, report, "scale200", 200, 1, 20) })
 	}
 	if part("copy") {
 		t.Run("CopyMethods", func(t *testing.T) { benchCopyMethods(t, e, report) })
@@ -212,44 +216,6 @@ func benchKillCost(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc) {
 	// Free the 2 GiB now rather than at the end.
 	kubectl(t, e.dr, "", "-n", e.dstNS, "delete", "pvc", name, "--wait=false")
 	kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "pvc", name, "--wait=false")
-}
-
-// benchScale: 50 PVCs × 10 MiB in a namespace of their own, replicated by
-// one real Replication run (resourceTypes [persistentvolumeclaims],
-// syncData, concurrentSyncs 5) on an out-of-process worker.
-func benchScale(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc) {
-	const n, mib = 50, 10
-	f := newFanOut(t, e, n, mib, 5)
-	queue := fmt.Sprintf("drs-bench-scale-%06x", rand.IntN(1<<24))
-	w := f.startWorker(t, bin, queue)
-	res, elapsed, runErr, runID := f.run(t, queue, 15*time.Minute)
-	hwm, rss := procStatusKiB(w.Process.Pid, "VmHWM"), procStatusKiB(w.Process.Pid, "VmRSS")
-	ok := f.checkResult(t, res, runErr)
-
-	var counts []int
-	sum := 0
-	steps := stepTimes{}
-	for _, id := range f.childIDs() {
-		events := readHistory(t, e, id, "")
-		pvcSyncBreakdown(events, steps)
-		counts = append(counts, len(events))
-		sum += len(events)
-	}
-	sort.Ints(counts)
-	parent := readHistory(t, e, f.workflowID(), runID)
-	replicationBreakdown(parent, steps)
-	parentEvents := len(parent)
-	logBreakdown(fmt.Sprintf("scale: where the time of %d PVCs at concurrentSyncs 5 goes (per PVC)", n), steps)
-	mean := float64(sum) / float64(len(counts))
-	t.Logf("scale: %d/%d PVCs synced in %.1fs; worker VmHWM %d KiB (VmRSS at end %d KiB); history events per PVCSync min %d / mean %.1f / max %d; Replication workflow %d events",
-		ok, n, elapsed.Seconds(), hwm, rss, counts[0], mean, counts[len(counts)-1], parentEvents)
-	report("scale_total_time", elapsed.Seconds(), "s-50pvc-total", "Replication run start → completed, 50 × 10 MiB, concurrentSyncs 5")
-	report("scale_worker_peak_rss", float64(hwm)/1024, "MiB-worker-VmHWM", "out-of-process worker /proc/<pid>/status VmHWM after the run")
-	report("scale_history_events_mean", mean, "events/pvc-mean", "GetWorkflowHistory length per PVCSync child (target ≤ 200)")
-	report("scale_history_events_max", float64(counts[len(counts)-1]), "events/pvc-max", "max over the 50 PVCSync children")
-	report("scale_replication_events", float64(parentEvents), "events-parent", "history length of the Replication workflow itself")
-	f.checkSample(t)
-	f.assertNothingLeft(t)
 }
 
 // historyTimes reads a workflow's history: its start, its Transfer

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
@@ -90,6 +91,26 @@ func TestForgedPVCSyncStepsAreRefused(t *testing.T) {
 		var secrets corev1.SecretList
 		require.NoError(t, env.DR.Client.List(ctx, &secrets, client.InNamespace("shop-dr")))
 		assert.Empty(t, secrets.Items, "nothing was copied")
+	})
+
+	t.Run("a drill's sync pod in a namespace no drill made", func(t *testing.T) {
+		testenv.EnsureNamespace(t, env.DR.Client, "tenant-c") // a tenant's, without the drill label
+		// A drill copies DR's data through DR's agent.
+		var rc drv1.RemoteCluster
+		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: dr.Namespace, Name: dr.Name}, &rc))
+		before := rc.Spec.PVCSync
+		rc.Spec.PVCSync = &drv1.PVCSyncSpec{Enabled: true}
+		require.NoError(t, env.DR.Client.Update(ctx, &rc))
+		t.Cleanup(func() {
+			require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: dr.Namespace, Name: dr.Name}, &rc))
+			rc.Spec.PVCSync = before
+			require.NoError(t, env.DR.Client.Update(ctx, &rc))
+		})
+		drill := &contract.PlanRequest{Replication: steps.authority.Replication, Direction: contract.DirectionDrill, DrillNamespace: "tenant-c"}
+		err := run(acts.Transfer, contract.TransferInput{Op: op, PVC: contract.PVCRef{Cluster: dr, Namespace: "tenant-c", Name: "data"},
+			Node: "dr-1", Image: planImage, Credentials: "drs-creds-x", Authority: drill})
+		refused(t, err, "Transfer refused", "namespace tenant-c", "is not a drill's scratch namespace")
+		noPods(t, env.DR.Client, "tenant-c")
 	})
 
 	t.Run("a step that names no Replication, or one that does not exist", func(t *testing.T) {
