@@ -18,7 +18,7 @@ deps: ## install the Debian packages tests and the lab need (rsync, openssh, con
 	hack/deps.sh
 
 .PHONY: tools
-tools: ## build controller-gen, the temporal CLI, the Kubernetes binaries and the CSI snapshot parts into $(DRSYNCER_BIN)
+tools: ## build controller-gen, the temporal CLI, the Kubernetes binaries, the CSI snapshot parts and helm into $(DRSYNCER_BIN)
 	hack/tools.sh >/dev/null
 
 .PHONY: generate manifests

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates everything controller-gen owns: deepcopy code, CRDs and RBAC.
+# Regenerates everything controller-gen owns: deepcopy code, CRDs and RBAC,
+# and the Helm chart's copies of the CRDs and RBAC (deploy/helm/dr-syncer).
 # With an output folder argument it writes there instead, for the staleness test.
 #
 #   hack/generate.sh [OUT]
@@ -12,11 +13,18 @@ gen="$bin/controller-gen"
 
 out=${1:-}
 object_out=() crd_out=deploy/crd controller_rbac=deploy/rbac/controller worker_rbac=deploy/rbac/worker
+chart=deploy/helm/dr-syncer
 if [ -n "$out" ]; then
 	object_out=("output:object:dir=$out/api/v1alpha1")
 	crd_out="$out/deploy/crd" controller_rbac="$out/deploy/rbac/controller" worker_rbac="$out/deploy/rbac/worker"
+	chart="$out/deploy/helm/dr-syncer"
 fi
 "$gen" object paths=./api/... "${object_out[@]}"
 "$gen" crd paths=./api/... output:crd:dir="$crd_out"
 "$gen" rbac:roleName=dr-syncer-controller paths=./controller/... output:rbac:dir="$controller_rbac"
 "$gen" rbac:roleName=dr-syncer-worker paths=./worker/... output:rbac:dir="$worker_rbac"
+# The chart ships the same files: Helm reads only what is inside the chart.
+rm -rf "$chart/crds" && mkdir -p "$chart/crds" "$chart/files/rbac"
+cp "$crd_out"/*.yaml "$chart/crds/"
+cp "$controller_rbac/role.yaml" "$chart/files/rbac/controller-role.yaml"
+cp "$worker_rbac/role.yaml" "$chart/files/rbac/worker-role.yaml"

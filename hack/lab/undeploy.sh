@@ -2,8 +2,9 @@
 # Removes what demo.sh (or the e2e test TestLabDeployedSyncNow) put into the lab, and
 # nothing else of the lab: the Replications, ClusterMappings and RemoteClusters (their
 # finalizers cancel runs and remove the agent from the source cluster), the app
-# namespaces in both clusters, and dr-syncer itself (kubectl delete -k, the inverse of
-# deploy.sh). The Temporal dev server keeps running; make lab-down stops it.
+# namespaces in both clusters, and dr-syncer itself (kubectl delete -k, or helm
+# uninstall after DEPLOY_WITH=helm: the inverse of deploy.sh). The Temporal dev
+# server keeps running; make lab-down stops it.
 #
 #   hack/lab/undeploy.sh [CONTROLLER-CLUSTER [APP-NAMESPACE...]]   (default: dr shop)
 set -euo pipefail
@@ -44,7 +45,13 @@ for c in $(cat "$LAB/clusters"); do
 		k "$c" delete namespace "$ns" "$ns-dr" --ignore-not-found --wait=false >/dev/null
 	done
 done
-if [ -f "$LAB/demo/kustomization.yaml" ]; then
+if [ -f "$LAB/demo/helm-release" ]; then
+	# The chart's CRDs stay (helm never deletes them); the namespace keeps the
+	# kubeconfig Secrets deploy.sh made, which a later deploy.sh overwrites.
+	"$BIN/helm" --kubeconfig "$LAB/$CTL/kubeconfig" uninstall dr-syncer --namespace "$SYS" --cascade foreground \
+		--ignore-not-found --wait --timeout 120s >/dev/null
+	rm -f "$LAB/demo/helm-release"
+elif [ -f "$LAB/demo/kustomization.yaml" ]; then
 	k "$CTL" delete -k "$LAB/demo" --ignore-not-found --wait=true --timeout=120s >/dev/null
 fi
 log "dr-syncer, its resources, the agent and namespaces ${APPS[*]} removed (the lab and Temporal keep running)"
