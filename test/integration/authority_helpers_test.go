@@ -2,9 +2,12 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,4 +52,17 @@ func createAgent(t *testing.T, c client.Client, node, ip string) {
 	require.NoError(t, c.Create(ctx, pod))
 	pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
 	require.NoError(t, c.Status().Update(ctx, pod))
+}
+
+// assertRefused asserts that err is the non-retryable InputMismatch a step
+// gives a forged input, and that its message says each of says.
+func assertRefused(t *testing.T, err error, says ...string) {
+	t.Helper()
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "got %v", err)
+	assert.Equal(t, contract.ErrTypeInputMismatch, appErr.Type())
+	assert.True(t, appErr.NonRetryable(), "a forged input never gets better by retrying")
+	for _, s := range says {
+		assert.Contains(t, appErr.Error(), s)
+	}
 }

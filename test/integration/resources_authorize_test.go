@@ -30,16 +30,6 @@ func TestForgedResourceStepsAreRefused(t *testing.T) {
 	env, ctx := s.env, context.Background()
 	acts := &objects.ResourceActivities{Clusters: kube.NewClusters(env.DR.Client, kube.KubeconfigPolicy{}), Control: env.DR.Client}
 	run := func(fn, in any) error { return runActivity(t, acts, fn, in, nil) }
-	refused := func(t *testing.T, err error, says ...string) {
-		t.Helper()
-		var appErr *temporal.ApplicationError
-		require.True(t, errors.As(err, &appErr), "got %v", err)
-		assert.Equal(t, contract.ErrTypeInputMismatch, appErr.Type())
-		assert.True(t, appErr.NonRetryable(), "a forged input never gets better by retrying")
-		for _, s := range says {
-			assert.Contains(t, appErr.Error(), s)
-		}
-	}
 	noSecret := func(t *testing.T, namespace string) {
 		t.Helper()
 		var secrets corev1.SecretList
@@ -59,7 +49,7 @@ func TestForgedResourceStepsAreRefused(t *testing.T) {
 	t.Run("another namespace's Secrets copied into the DR namespace", func(t *testing.T) {
 		forged := plan
 		forged.SourceNamespace = "payments"
-		refused(t, run(acts.ReplicateKind, contract.ReplicateKindInput{Plan: forged, Kind: secretKind}),
+		assertRefused(t, run(acts.ReplicateKind, contract.ReplicateKindInput{Plan: forged, Kind: secretKind}),
 			"ReplicateKind refused", "Replication "+plan.Replication.String(), "source namespace is payments, the Replication's is shop")
 		noSecret(t, "shop-dr")
 	})
@@ -68,7 +58,7 @@ func TestForgedResourceStepsAreRefused(t *testing.T) {
 		testenv.EnsureNamespace(t, env.DR.Client, "payments-dr")
 		forged := plan
 		forged.DestinationNamespace = "payments-dr"
-		refused(t, run(acts.ReplicateKind, contract.ReplicateKindInput{Plan: forged, Kind: secretKind}),
+		assertRefused(t, run(acts.ReplicateKind, contract.ReplicateKindInput{Plan: forged, Kind: secretKind}),
 			"destination namespace is payments-dr, the Replication's is shop-dr")
 		noSecret(t, "payments-dr")
 	})
@@ -80,7 +70,7 @@ func TestForgedResourceStepsAreRefused(t *testing.T) {
   labels: {dr-syncer.io/managed-by: dr-syncer}, annotations: {dr-syncer.io/replication: `+plan.Replication.String()+`}}, data: {a: b}}`)
 		forged := plan
 		forged.DestinationNamespace = "shop-dr-old"
-		refused(t, run(acts.PruneObjects, contract.PruneInput{Plan: forged, Kind: cmKind, Names: []string{"settings"}}),
+		assertRefused(t, run(acts.PruneObjects, contract.PruneInput{Plan: forged, Kind: cmKind, Names: []string{"settings"}}),
 			"PruneObjects refused", "destination namespace is shop-dr-old, the Replication's is shop-dr")
 		assert.False(t, resGone(t, env.DR, "v1", "ConfigMap", "shop-dr-old", "settings"), "nothing was deleted")
 	})
