@@ -42,12 +42,15 @@ func TestLabDeployedSyncNow(t *testing.T) {
 		t.Errorf("kubectl get repl %s: want PHASE Completed, MODE Manual and a LAST SYNC age; got %q", app, lines[1])
 	}
 
-	// The agent, rolled out into prod by the system.
-	ds := kubectl(t, prod, "", "-n", "dr-syncer", "get", "daemonset", "dr-syncer-agent", "-o",
-		"jsonpath={.status.desiredNumberScheduled} {.status.numberReady} {.status.updatedNumberScheduled} {.spec.template.spec.containers[0].image}")
-	if f := strings.Fields(ds); len(f) != 4 || f[0] == "0" || f[0] != f[1] || f[0] != f[2] || f[3] != "dr-syncer/dataplane:dev" {
-		t.Errorf("agent DaemonSet dr-syncer/dr-syncer-agent in prod: desired ready updated image = %q, want all nodes ready with dr-syncer/dataplane:dev", ds)
-	}
+	// The agent, rolled out into prod by the system. The sync needs only its SSH
+	// port, so it can finish before the readiness probe (every 10 s) has passed:
+	// wait for Ready as `kubectl rollout status` would, within two probe periods.
+	pollUntil(t, 30*time.Second, "agent DaemonSet dr-syncer/dr-syncer-agent in prod: all nodes ready with dr-syncer/dataplane:dev", func() (bool, string) {
+		ds := kubectl(t, prod, "", "-n", "dr-syncer", "get", "daemonset", "dr-syncer-agent", "-o",
+			"jsonpath={.status.desiredNumberScheduled} {.status.numberReady} {.status.updatedNumberScheduled} {.spec.template.spec.containers[0].image}")
+		f := strings.Fields(ds)
+		return len(f) == 4 && f[0] != "0" && f[0] == f[1] && f[0] == f[2] && f[3] == "dr-syncer/dataplane:dev", "desired ready updated image = " + ds
+	})
 
 	// The objects in dr: the Deployment scaled to zero with its original replicas
 	// recorded, the ConfigMap, the PVC in the mapped class.
