@@ -38,9 +38,10 @@ const (
 const (
 	// ErrTypeInvalidSpec: the CRs ask for something impossible; a user must fix them.
 	ErrTypeInvalidSpec = "InvalidSpec"
-	// ErrTypeInputMismatch: a step that creates pods or copies Secrets was
-	// given an input that its Replication does not resolve to (another
-	// image, namespace, cluster or key Secret), or names no Replication: a
+	// ErrTypeInputMismatch: a step that creates pods, copies Secrets or
+	// deletes DR objects was given an input that its Replication does not
+	// resolve to (another image, namespace, cluster or key Secret, more
+	// deletions than its deletion guard allows), or names no Replication: a
 	// workflow started outside dr-syncer, or a Replication changed mid-run.
 	ErrTypeInputMismatch = "InputMismatch"
 )

@@ -6,6 +6,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -18,7 +19,9 @@ import (
 // replication's, is left alone, and volumes are never deleted here.
 // Idempotent: an object already gone counts as pruned. A plan its
 // Replication does not name, or one that talked the guard round, is
-// refused before anything is read (authorize.go).
+// refused before anything is read (authorize.go); names more than the
+// deletion guard allows, counted afresh, are refused before anything is
+// deleted (prune_guard.go).
 func (a *ResourceActivities) PruneObjects(ctx context.Context, in contract.PruneInput) (contract.KindResult, error) {
 	result := contract.KindResult{Kind: in.Kind.String()}
 	if resources.IsVolume(in.Kind) {
@@ -29,31 +32,41 @@ func (a *ResourceActivities) PruneObjects(ctx context.Context, in contract.Prune
 		return result, err
 	}
 	r := &kindRun{plan: in.Plan, kind: in.Kind, cluster: dst, dst: dst.Resource(in.Kind.GVR()).Namespace(in.Plan.DestinationNamespace), opts: planOptions(in.Plan)}
-	for _, name := range in.Names {
+	result.Objects = make([]contract.ObjectStatus, len(in.Names))
+	doomed := map[int]*unstructured.Unstructured{} // by index in in.Names
+	for i, name := range in.Names {
 		status := contract.ObjectStatus{Kind: in.Kind.String(), Name: name, Action: "Prune", State: contract.StateSynced}
-		if _, err := src.Resource(in.Kind.GVR()).Namespace(in.Plan.SourceNamespace).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			if err != nil {
-				return result, fmt.Errorf("get source %s %s: %w", in.Kind, name, err)
-			}
-			status.Action, status.Detail = "None", "its source is back; kept"
-			result.Objects = append(result.Objects, status)
-			continue
-		}
-		obj, err := r.dst.Get(ctx, name, metav1.GetOptions{})
+		_, err := src.Resource(in.Kind.GVR()).Namespace(in.Plan.SourceNamespace).Get(ctx, name, metav1.GetOptions{})
 		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return result, fmt.Errorf("get DR %s %s: %w", in.Kind, name, err)
-		case !resources.Owned(obj, r.opts.Replication):
-			status.Action, status.Detail = "None", "no longer this Replication's; kept"
+		case err == nil:
+			status.Action, status.Detail = "None", "its source is back; kept"
+		case !apierrors.IsNotFound(err):
+			return result, fmt.Errorf("get source %s %s: %w", in.Kind, name, err)
 		default:
-			if err := r.delete(ctx, obj, nil); err != nil && !apierrors.IsNotFound(err) {
-				status = failedStatus(status, fmt.Errorf("prune %s %s: %w", in.Kind, name, err))
-			} else {
-				result.Writes++
+			obj, err := r.dst.Get(ctx, name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err): // pruned already
+			case err != nil:
+				return result, fmt.Errorf("get DR %s %s: %w", in.Kind, name, err)
+			case !resources.Owned(obj, r.opts.Replication):
+				status.Action, status.Detail = "None", "no longer this Replication's; kept"
+			default:
+				doomed[i] = obj
 			}
 		}
-		result.Objects = append(result.Objects, status)
+		result.Objects[i] = status
+	}
+	if len(doomed) > 0 {
+		if err := a.recheckDeletionGuard(ctx, in.Plan, src, dst, len(doomed)); err != nil {
+			return contract.KindResult{Kind: in.Kind.String()}, err
+		}
+	}
+	for i, obj := range doomed {
+		if err := r.delete(ctx, obj, nil); err != nil && !apierrors.IsNotFound(err) {
+			result.Objects[i] = failedStatus(result.Objects[i], fmt.Errorf("prune %s %s: %w", in.Kind, in.Names[i], err))
+		} else {
+			result.Writes++
+		}
 	}
 	return result, transientFailures(result)
 }

@@ -2,6 +2,8 @@ package objects
 
 import (
 	"context"
+	"fmt"
+	"time"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,7 +36,7 @@ func TestPruneDeletesOnlyWhatTheReplicationLetsIt(t *testing.T) {
 	}
 
 	t.Run("an honest plan prunes", func(t *testing.T) {
-		s := newObjectSteps(t, shopControl(t, nil), nil, dr())
+		s := newObjectSteps(t, shopControl(t, nil), []runtime.Object{sourceNamespace(t, false)}, dr())
 		res, err := s.run(s.a.PruneObjects, contract.PruneInput{Plan: s.plan(contract.PlanRequest{}), Kind: cm, Names: []string{"gone"}})
 		require.NoError(t, err)
 		assert.Equal(t, 1, res.Writes)
@@ -90,4 +92,64 @@ func TestPruneTakesTheReplicationsPendingAcceptance(t *testing.T) {
 	res, err := s.run(s.a.PruneObjects, contract.PruneInput{Plan: plan, Kind: kindOf(t, "configmap"), Names: []string{"gone"}})
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Writes, "deleted")
+}
+
+// sourceNamespace is the source namespace shop, being deleted when going.
+func sourceNamespace(t *testing.T, going bool) runtime.Object {
+	ns := object(t, `{apiVersion: v1, kind: Namespace, metadata: {name: shop}}`)
+	if going {
+		ns.SetDeletionTimestamp(&metav1.Time{Time: time.Now()})
+		ns.SetFinalizers([]string{"kubernetes"})
+	}
+	return ns
+}
+
+// A worker running other workflow code can call PruneObjects without the
+// workflow's deletion guard. The activity counts again, in both clusters,
+// and refuses a call that deletes more than the guard allows, or deletes
+// anything while the source namespace goes, before deleting anything.
+func TestPruneRecountsTheDeletionGuard(t *testing.T) {
+	cm := kindOf(t, "configmap")
+	// 30 owned copies whose sources are gone: the default guard (50 %, at
+	// least 10) lets one run delete 15 of them.
+	var copies []runtime.Object
+	var names []string
+	for i := range 30 {
+		name := fmt.Sprintf("cm-%02d", i)
+		copies, names = append(copies, ownedCopy(t, "shop-dr", name)), append(names, name)
+	}
+	remaining := func(s *objectSteps) int {
+		l, err := s.dr.Resource(configMaps).Namespace("shop-dr").List(context.Background(), metav1.ListOptions{})
+		require.NoError(t, err)
+		return len(l.Items)
+	}
+	t.Run("within the limit", func(t *testing.T) {
+		s := newObjectSteps(t, shopControl(t, nil), []runtime.Object{sourceNamespace(t, false)}, copies)
+		res, err := s.run(s.a.PruneObjects, contract.PruneInput{Plan: s.plan(contract.PlanRequest{}), Kind: cm, Names: names[:15]})
+		require.NoError(t, err)
+		assert.Equal(t, 15, res.Writes)
+		assert.Equal(t, 15, remaining(s))
+	})
+	t.Run("refused: every owned name at once", func(t *testing.T) {
+		s := newObjectSteps(t, shopControl(t, nil), []runtime.Object{sourceNamespace(t, false)}, copies)
+		_, err := s.run(s.a.PruneObjects, contract.PruneInput{Plan: s.plan(contract.PlanRequest{}), Kind: cm, Names: names})
+		refused(t, err, "PruneObjects refused", "delete 30 of the 30 objects this Replication owns in DR, more than its limit of 15",
+			"dr-syncer.io/accept-changes")
+		assert.Equal(t, 30, remaining(s), "nothing is deleted")
+	})
+	t.Run("refused: the source namespace is being deleted", func(t *testing.T) {
+		s := newObjectSteps(t, shopControl(t, nil), []runtime.Object{sourceNamespace(t, true)}, copies)
+		_, err := s.run(s.a.PruneObjects, contract.PruneInput{Plan: s.plan(contract.PlanRequest{}), Kind: cm, Names: names[:1]})
+		refused(t, err, "PruneObjects refused", "source namespace shop is being deleted")
+		assert.Equal(t, 30, remaining(s), "nothing is deleted")
+	})
+	t.Run("a person's acceptance lets them all go", func(t *testing.T) {
+		s := newObjectSteps(t, shopControl(t, func(r *drv1.Replication) {
+			r.Annotations = map[string]string{drv1.AnnotationAcceptChanges: "2026-12-05"}
+		}), []runtime.Object{sourceNamespace(t, false)}, copies)
+		res, err := s.run(s.a.PruneObjects, contract.PruneInput{Plan: s.plan(contract.PlanRequest{}), Kind: cm, Names: names})
+		require.NoError(t, err)
+		assert.Equal(t, 30, res.Writes)
+		assert.Zero(t, remaining(s))
+	})
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -73,6 +74,23 @@ func TestForgedResourceStepsAreRefused(t *testing.T) {
 		assertRefused(t, run(acts.PruneObjects, contract.PruneInput{Plan: forged, Kind: cmKind, Names: []string{"settings"}}),
 			"PruneObjects refused", "destination namespace is shop-dr-old, the Replication's is shop-dr")
 		assert.False(t, resGone(t, env.DR, "v1", "ConfigMap", "shop-dr-old", "settings"), "nothing was deleted")
+	})
+
+	t.Run("a prune of every owned copy, without the workflow's deletion guard", func(t *testing.T) {
+		// 12 copies whose sources are gone: the default guard (50 %, at
+		// least 10) lets one call delete 10 of them, counted afresh.
+		var names []string
+		for i := range 12 {
+			name := fmt.Sprintf("cm-%02d", i)
+			resCreate(t, env.DR, "shop-dr", `{apiVersion: v1, kind: ConfigMap, metadata: {name: `+name+`,
+  labels: {dr-syncer.io/managed-by: dr-syncer}, annotations: {dr-syncer.io/replication: `+plan.Replication.String()+`}}, data: {a: b}}`)
+			names = append(names, name)
+		}
+		assertRefused(t, run(acts.PruneObjects, contract.PruneInput{Plan: plan, Kind: cmKind, Names: names}),
+			"PruneObjects refused", "delete 12 of the 12 objects this Replication owns in DR, more than its limit of 10")
+		for _, name := range names {
+			assert.False(t, resGone(t, env.DR, "v1", "ConfigMap", "shop-dr", name), "%s was deleted", name)
+		}
 	})
 
 	t.Run("a forged start of the whole workflow", func(t *testing.T) {
