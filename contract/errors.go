@@ -44,6 +44,9 @@ const (
 	// deletions than its deletion guard allows), or names no Replication: a
 	// workflow started outside dr-syncer, or a Replication changed mid-run.
 	ErrTypeInputMismatch = "InputMismatch"
+	// ErrTypeForbidden: a cluster's API server refused the RemoteCluster's
+	// identity a permission dr-syncer needs; retrying cannot grant it.
+	ErrTypeForbidden = "Forbidden"
 )
 
 // Error types of PVC sync failures that retrying cannot fix.

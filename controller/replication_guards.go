@@ -33,6 +33,7 @@ var guardReasons = map[string]bool{
 var fixReasons = map[string]bool{
 	contract.ErrTypeNoSnapshotClass: true,
 	contract.ErrTypeHookFailed:      true,
+	contract.ErrTypeForbidden:       true,
 }
 
 // failedReason is the Synced reason of a failed run.

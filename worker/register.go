@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/interceptor"
+
 	temporalclient "go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,6 +78,7 @@ func Run(ctx context.Context, c temporalclient.Client, deps Dependencies, opts O
 		// unless told otherwise; transfer progress should be seconds old.
 		MaxHeartbeatThrottleInterval:     2 * time.Second,
 		DefaultHeartbeatThrottleInterval: 2 * time.Second,
+		Interceptors:                     []interceptor.WorkerInterceptor{&forbiddenIsFinal{}},
 	})
 	Register(w, deps)
 	if err := w.Start(); err != nil {

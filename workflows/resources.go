@@ -158,7 +158,7 @@ func (r *resourcesRun) record(o contract.ObjectStatus) {
 func (r *resourcesRun) stepFailed(step string, err error) {
 	category := contract.CategoryNetwork
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeInvalidSpec {
+	if errors.As(err, &appErr) && (appErr.Type() == contract.ErrTypeInvalidSpec || appErr.Type() == contract.ErrTypeForbidden) {
 		category = contract.CategoryValidation
 	}
 	r.record(contract.ObjectStatus{Kind: step, State: contract.StateFailed, Category: category, Error: rootMessage(err)})

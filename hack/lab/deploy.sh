@@ -88,10 +88,31 @@ for d in dr-syncer-controller dr-syncer-worker; do
 		die "$d is not available (its logs are above)"
 	fi
 done
-# The kubeconfig of every lab cluster, for RemoteCluster.spec.kubeconfigSecretRef. The
-# lab's admin kubeconfigs address API servers by node IP, which pods reach.
+# The kubeconfig of every lab cluster, for RemoteCluster.spec.kubeconfigSecretRef: the
+# least-privilege identity of deploy/rbac/remotecluster, as docs/hardening-tenancy.md
+# tells users to set it up (REMOTE_IDENTITY=admin uses the lab's admin kubeconfig
+# instead). Its token comes from the TokenRequest API: the lab runs no token
+# controller to fill the long-lived token Secret. Servers are node IPs, which pods reach.
+REMOTE_IDENTITY=${REMOTE_IDENTITY:-restricted}
 for c in $(cat "$LAB/clusters"); do
-	ctl -n dr-syncer-system create secret generic "$c-kubeconfig" --from-file=kubeconfig="$LAB/$c/kubeconfig" \
+	kubeconfig="$LAB/$c/kubeconfig"
+	if [ "$REMOTE_IDENTITY" = restricted ]; then
+		k() { kubectl --kubeconfig "$LAB/$c/kubeconfig" "$@"; }
+		# A previous undeploy.sh may still be deleting the agent namespace the identity lives in.
+		if [ -n "$(k get namespace dr-syncer -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)" ]; then
+			k wait --for=delete namespace/dr-syncer --timeout=120s >/dev/null
+		fi
+		k apply --server-side -k "$ROOT/deploy/rbac/remotecluster" >/dev/null
+		kubeconfig="$LAB/$c/remote-kubeconfig"
+		# The admin kubeconfig's cluster and context, with the identity's token as the only user.
+		k config view --minify --raw >"$kubeconfig.tmp"
+		kr() { kubectl --kubeconfig "$kubeconfig.tmp" "$@"; }
+		kr config unset "users.$(kr config view -o jsonpath='{.users[0].name}')" >/dev/null
+		kr config set-credentials dr-syncer-remote --token="$(k -n dr-syncer create token dr-syncer-remote --duration 24h)" >/dev/null
+		kr config set-context --current --user=dr-syncer-remote >/dev/null
+		mv "$kubeconfig.tmp" "$kubeconfig"
+	fi
+	ctl -n dr-syncer-system create secret generic "$c-kubeconfig" --from-file=kubeconfig="$kubeconfig" \
 		--dry-run=client -o yaml | ctl apply -f - >/dev/null
 done
 log "dr-syncer deployed in $CTL/dr-syncer-system (controller and worker ready, Temporal $TEMPORAL_ADDR)"

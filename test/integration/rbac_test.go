@@ -14,6 +14,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dr-syncer/dr-syncer/internal/resources"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
 
@@ -104,8 +105,9 @@ func access(t *testing.T, c client.Client, account string, attrs authorizationv1
 
 // deploy/rbac/remotecluster is what a RemoteCluster's kubeconfig identity
 // needs in each cluster: it applies, and grants the agent's namespace, the
-// replicated kinds (through the aggregated ClusterRole) and the data plane's
-// pods and PVCs, but nothing in other namespaces' agent objects.
+// replicated kinds in any namespace (the source and DR namespaces are
+// whatever the Replications name) and the data plane's pods and PVCs, but
+// no RBAC escalation and nothing on nodes.
 func TestRemoteClusterRBACApplies(t *testing.T) {
 	kubectl := testenv.Binary(t, "kubectl")
 	cluster := testenv.StartCluster(t, "remote-rbac")
@@ -134,12 +136,23 @@ func TestRemoteClusterRBACApplies(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: "deployments", Namespace: "shop-dr"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "configmaps", Namespace: "shop-dr"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, true},
-		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: "daemonsets", Namespace: "kube-system"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "escalate", Group: "rbac.authorization.k8s.io", Resource: "roles", Namespace: "kube-system"}, false},
 		{authorizationv1.ResourceAttributes{Verb: "deletecollection", Resource: "configmaps", Namespace: "kube-system"}, false},
 		{authorizationv1.ResourceAttributes{Verb: "delete", Resource: "nodes"}, false},
 		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: "kube-system"}, false},
 	} {
 		allowed, reason := remote(tc.attrs)
 		assert.Equal(t, tc.allowed, allowed, "%s %s/%s in %q: %s", tc.attrs.Verb, tc.attrs.Resource, tc.attrs.Subresource, tc.attrs.Namespace, reason)
+	}
+	// Every kind "*" selects (the default) is read in any source namespace
+	// and written in any DR namespace: a kind the manifest forgot stalls
+	// every default Replication.
+	for _, k := range resources.Supported() {
+		for _, verb := range []string{"list", "get", "create", "patch", "update", "delete"} {
+			attrs := authorizationv1.ResourceAttributes{Verb: verb, Group: k.Group, Resource: k.Resource, Namespace: "any-namespace"}
+			allowed, reason := remote(attrs)
+			assert.True(t, allowed, "%s %s (selected by default) is not granted by deploy/rbac/remotecluster: %s", verb, k.GVR().GroupResource(), reason)
+		}
 	}
 }
