@@ -141,6 +141,8 @@ func TestChartMonitoringIsOptIn(t *testing.T) {
 		assert.NotContains(t, []string{"ServiceMonitor", "PrometheusRule"}, o["kind"], "%s rendered with default values", key(o))
 	}
 	rule := find(t, mustTemplate(t, "testdata/prometheusrule-on.yaml"), "PrometheusRule "+namespace+"/dr-syncer")
+	labelled := find(t, mustTemplate(t, "testdata/all-on.yaml"), "PrometheusRule "+namespace+"/dr-syncer")
+	assert.Equal(t, "prometheus", get(labelled, "metadata", "labels", "release"), "the label Prometheus selects rules by")
 
 	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "deploy", "prometheus", "rules.yaml"))
 	require.NoError(t, err)
