@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates everything controller-gen owns: deepcopy code, CRDs and RBAC,
-# and the Helm chart's copies of the CRDs and RBAC (deploy/helm/dr-syncer).
+# and the Helm chart's copies of the CRDs and RBAC (deploy/helm/dr-syncer),
+# and of the alert rules (deploy/prometheus/rules.yaml).
 # With an output folder argument it writes there instead, for the staleness test.
 #
 #   hack/generate.sh [OUT]
@@ -24,7 +25,8 @@ fi
 "$gen" rbac:roleName=dr-syncer-controller paths=./controller/... output:rbac:dir="$controller_rbac"
 "$gen" rbac:roleName=dr-syncer-worker paths=./worker/... output:rbac:dir="$worker_rbac"
 # The chart ships the same files: Helm reads only what is inside the chart.
-rm -rf "$chart/crds" && mkdir -p "$chart/crds" "$chart/files/rbac"
+rm -rf "$chart/crds" && mkdir -p "$chart/crds" "$chart/files/rbac" "$chart/files/prometheus"
 cp "$crd_out"/*.yaml "$chart/crds/"
 cp "$controller_rbac/role.yaml" "$chart/files/rbac/controller-role.yaml"
 cp "$worker_rbac/role.yaml" "$chart/files/rbac/worker-role.yaml"
+cp deploy/prometheus/rules.yaml "$chart/files/prometheus/rules.yaml"

@@ -177,12 +177,14 @@ func TestHelmIsThePinnedRelease(t *testing.T) {
 }
 
 // CRDs and RBAC come from controller-gen: the chart's copies are the files
-// `make generate` writes into deploy/, byte for byte.
+// `make generate` writes into deploy/, byte for byte; so is its copy of the
+// alert rules.
 func TestChartCopiesAreControllerGenOutput(t *testing.T) {
 	root := testenv.RepoRoot()
 	copies := map[string]string{
 		"deploy/helm/dr-syncer/files/rbac/controller-role.yaml": "deploy/rbac/controller/role.yaml",
 		"deploy/helm/dr-syncer/files/rbac/worker-role.yaml":     "deploy/rbac/worker/role.yaml",
+		"deploy/helm/dr-syncer/files/prometheus/rules.yaml":     "deploy/prometheus/rules.yaml",
 	}
 	crds, err := filepath.Glob(filepath.Join(root, "deploy", "crd", "*.yaml"))
 	require.NoError(t, err)
@@ -203,6 +205,6 @@ func TestChartCopiesAreControllerGenOutput(t *testing.T) {
 		if !assert.NoError(t, err, "%s: the chart's copy of %s is missing: run `make generate`", chartFile, generated) {
 			continue
 		}
-		assert.Equal(t, string(want), string(got), "%s differs from %s: run `make generate` (it copies controller-gen's output into the chart) and commit", chartFile, generated)
+		assert.Equal(t, string(want), string(got), "%s differs from %s: run `make generate` (it copies controller-gen's output and the alert rules into the chart) and commit", chartFile, generated)
 	}
 }

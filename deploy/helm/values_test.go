@@ -1,13 +1,16 @@
 package helm
 
 import (
+	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
 
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
@@ -130,15 +133,36 @@ func TestChartServiceMonitorScrapesBothComponents(t *testing.T) {
 }
 
 // Monitoring objects need the Prometheus Operator's CRDs: off by default.
-// The PrometheusRule has no rules yet, and says so instead of rendering an
-// empty rule set.
+// Enabled, the PrometheusRule carries every alert of
+// deploy/prometheus/rules.yaml with its expression and annotations as
+// Prometheus must see them: Helm must not render their {{ $labels }}.
 func TestChartMonitoringIsOptIn(t *testing.T) {
 	for _, o := range mustTemplate(t) {
 		assert.NotContains(t, []string{"ServiceMonitor", "PrometheusRule"}, o["kind"], "%s rendered with default values", key(o))
 	}
-	_, err := helmTemplate(t, "testdata/prometheusrule-on.yaml")
-	require.Error(t, err, "a PrometheusRule with no rules must not render")
-	assert.Contains(t, err.Error(), "monitoring.prometheusRule.enabled")
+	rule := find(t, mustTemplate(t, "testdata/prometheusrule-on.yaml"), "PrometheusRule "+namespace+"/dr-syncer")
+	labelled := find(t, mustTemplate(t, "testdata/all-on.yaml"), "PrometheusRule "+namespace+"/dr-syncer")
+	assert.Equal(t, "prometheus", get(labelled, "metadata", "labels", "release"), "the label Prometheus selects rules by")
+
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "deploy", "prometheus", "rules.yaml"))
+	require.NoError(t, err)
+	var want map[string]any
+	require.NoError(t, yaml.Unmarshal(data, &want))
+	assert.Equal(t, want["groups"], get(rule, "spec", "groups"), "the PrometheusRule's groups are deploy/prometheus/rules.yaml's: run `make generate`")
+
+	alerts := map[string]any{}
+	for _, g := range get(rule, "spec", "groups").([]any) {
+		for _, r := range get(g, "rules").([]any) {
+			alerts[get(r, "alert").(string)] = r
+		}
+	}
+	for _, name := range []string{
+		"DRSyncerRPOAboveTwiceInterval", "DRSyncerRPOAboveThriceInterval", "DRSyncerSyncFailing",
+		"DRSyncerPVCSyncStalled", "DRSyncerAgentNotReady", "DRSyncerWorkerNotPolling",
+	} {
+		require.Contains(t, alerts, name, "the PrometheusRule lacks alert %s", name)
+		assert.Regexp(t, `\{\{[^}]*\$labels\.`, get(alerts[name], "annotations", "description"), "%s: Prometheus, not Helm, fills in the labels", name)
+	}
 }
 
 // envOf returns a container's plain env values by name.
