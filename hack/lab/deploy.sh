@@ -6,7 +6,8 @@
 #      worker), patched only for the lab's Temporal address and one replica each;
 #      with DEPLOY_WITH=helm the chart deploy/helm/dr-syncer instead (helm upgrade
 #      --install, the same two settings as values);
-#   3. a kubeconfig Secret per lab cluster in dr-syncer-system, for the RemoteClusters.
+#   3. a kubeconfig Secret per lab cluster in dr-syncer-system, for the RemoteClusters;
+#   4. Prometheus on 127.0.0.1:9091 scraping the controller and worker (hack/lab/prometheus.sh).
 # Idempotent; used by demo.sh and by the e2e tests TestLabDeployedSyncNow and
 # TestLabHelmInstallSyncsAndUninstallsClean (DEPLOY_WITH=helm).
 # Undo with hack/lab/undeploy.sh.
@@ -42,6 +43,7 @@ fi
 wait_for "Temporal frontend $TEMPORAL_ADDR" "$LAB/temporal/temporal.log" 60 \
 	"$BIN/temporal" operator cluster health --address "$TEMPORAL_ADDR"
 log "Temporal dev server up: UI http://127.0.0.1:8233, frontend $TEMPORAL_ADDR"
+"$HERE/prometheus.sh" "$CTL"
 
 mkdir -p "$LAB/demo"
 case ${DEPLOY_WITH:-kustomize} in
