@@ -204,7 +204,8 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 		return nil
 	}
 	// The PVC syncs' own Events come first, and only those the polls did not report.
-	decisions := append(closedRunPVCEvents(reported, run), recordDecisions(st, run)...)
+	events := closedRunPVCEvents(reported, run)
+	decisions := recordDecisions(st, run)
 	st.LastRun = runRef(run)
 	st.LastRun.CloseTime = timeOf(run.Close)
 	st.LastRun.Result = run.Status
@@ -224,7 +225,8 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 		st.SyncStats.SuccessfulSyncs++
 		st.LastSyncTime = timeOf(run.Close)
 		st.LastError = nil
-		return append([]replicationEvent{{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)}}, decisions...)
+		events = append(events, replicationEvent{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)})
+		return append(events, decisions...)
 	}
 	st.SyncStats.FailedSyncs++
 	message := run.Error
@@ -236,7 +238,8 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	if run.Status == starter.StatusCanceled {
 		reason = EventSyncCanceled
 	}
-	return append([]replicationEvent{{corev1.EventTypeWarning, reason, fmt.Sprintf("run %s %s: %s", run.WorkflowID, strings.ToLower(run.Status), message)}}, decisions...)
+	events = append(events, replicationEvent{corev1.EventTypeWarning, reason, fmt.Sprintf("run %s %s: %s", run.WorkflowID, strings.ToLower(run.Status), message)})
+	return append(events, decisions...)
 }
 
 // errorCategory maps a run's error type onto the status's categories.
