@@ -104,8 +104,8 @@ type PVCEnded struct {
 	PVC string `json:"pvc"`
 	// WorkflowID is the PVC sync's own workflow, whose history has the details.
 	WorkflowID string `json:"workflowID,omitempty"`
-	Error     string `json:"error,omitempty"`
-	ErrorType string `json:"errorType,omitempty"`
+	Error      string `json:"error,omitempty"`
+	ErrorType  string `json:"errorType,omitempty"`
 	// BytesTransferred and BytesTotal are the transfer's file bytes sent and
 	// the volume's file bytes in all.
 	BytesTransferred int64   `json:"bytesTransferred,omitempty"`
