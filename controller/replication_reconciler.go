@@ -76,9 +76,14 @@ type ReplicationReconciler struct {
 // SetupWithManager registers the reconciler. Status writes change neither the
 // generation nor the annotations, so they do not trigger a reconcile, except
 // a change of status.failover's state: the failover workflows write it, and
-// syncs must pause or resume at once.
+// syncs must pause or resume at once. With Watches, a signalled source
+// change reconciles its Replication shortly after (changeSource).
 func (r *ReplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Watches != nil {
+		b = b.WatchesRawSource(r.changeSource())
+	}
+	return b.
 		Named("replication").
 		For(&drv1.Replication{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted(), failoverStateChanged()))).
