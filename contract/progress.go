@@ -95,3 +95,31 @@ func (r *ReplicationProgress) sumBytes() {
 		}
 	}
 }
+
+// PVCEnded is how one PVC sync of a run ended, kept in the run's progress
+// so a reader that polls learns of a sync that started and ended between
+// two of its polls. It is small on purpose: the query answer grows by one
+// per PVC, and the full outcome comes with the run's result.
+type PVCEnded struct {
+	PVC string `json:"pvc"`
+	// WorkflowID is the PVC sync's own workflow, whose history has the details.
+	WorkflowID string `json:"workflowID,omitempty"`
+	Error      string `json:"error,omitempty"`
+	ErrorType  string `json:"errorType,omitempty"`
+	// BytesTransferred and BytesTotal are the transfer's file bytes sent and
+	// the volume's file bytes in all.
+	BytesTransferred int64   `json:"bytesTransferred,omitempty"`
+	BytesTotal       int64   `json:"bytesTotal,omitempty"`
+	DurationSeconds  float64 `json:"durationSeconds,omitempty"`
+}
+
+// EndOf is the summary of a PVC sync's outcome.
+func EndOf(o PVCOutcome) PVCEnded {
+	e := PVCEnded{PVC: o.PVC, WorkflowID: o.WorkflowID, Error: o.Error, ErrorType: o.ErrorType}
+	if r := o.Result; r != nil {
+		e.BytesTransferred = r.Transfer.Stats.TotalTransferredFileSize
+		e.BytesTotal = r.Transfer.Stats.TotalFileSize
+		e.DurationSeconds = r.Transfer.DurationSeconds
+	}
+	return e
+}

@@ -100,6 +100,10 @@ type ReplicationProgress struct {
 	// BytesDone and BytesTotal add up the running transfers' figures.
 	BytesDone  int64 `json:"bytesDone,omitempty"`
 	BytesTotal int64 `json:"bytesTotal,omitempty"`
+	// Ended are the PVC syncs of this run that ended, in the order they
+	// ended. Empty from workers that predate it; the run's result then
+	// tells the controller at the end.
+	Ended []PVCEnded `json:"ended,omitempty"`
 }
 
 // Replication run phases.

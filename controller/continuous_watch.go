@@ -41,7 +41,11 @@ const signalEvery = time.Second
 type SourceWatches struct {
 	// Signal tells a continuous replication what changed.
 	Signal func(ctx context.Context, ref contract.ObjectRef, what string) error
-	Log    logr.Logger
+	// Changed, if set, hears of each change after it was signalled, so the
+	// controller looks for the sync it starts rather than waiting for the
+	// background interval's; set before the first Ensure.
+	Changed func(ref contract.ObjectRef)
+	Log     logr.Logger
 
 	mu     sync.Mutex
 	active map[types.NamespacedName]*sourceWatch
@@ -143,6 +147,8 @@ func (w *SourceWatches) run(ctx context.Context, ref contract.ObjectRef, client 
 			}
 			if err := w.Signal(ctx, ref, what); err != nil {
 				w.Log.Error(err, "signal a source change", "replication", ref.String(), "change", what)
+			} else if w.Changed != nil {
+				w.Changed(ref)
 			}
 		}
 	}

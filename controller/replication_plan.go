@@ -73,6 +73,8 @@ type replicationPlan struct {
 	mode       drv1.ReplicationMode
 	// failedOver is the Synced condition while failed over, else nil.
 	failedOver *metav1.Condition
+	// watching says a Continuous Replication watches its source.
+	watching bool
 }
 
 type replicationEvent struct {
@@ -101,15 +103,21 @@ func planReplication(obs replicationObservation, now time.Time, poll time.Durati
 	// workflows' to write, never the controller's.
 	p := replicationPlan{Status: *r.Status.DeepCopy(), generation: r.Generation, mode: spec.ReplicationMode}
 	st := &p.Status
-	p.failedOver = failedOverCondition(r.Status.Failover, whereOf(r, spec, obs))
+	sides := whereOf(r, spec, obs)
+	p.failedOver = failedOverCondition(r.Status.Failover, sides)
 	st.ObservedGeneration = r.Generation
+	st.Route = sides.source + " → " + sides.dr
 
 	if obs.RunLost {
 		st.CurrentRun, st.SyncProgress = nil, nil
 	}
 	if run := obs.Run; run != nil && run.Running() {
+		reported := reportedPVCs(r.Status, run)
 		st.CurrentRun = runRef(run)
 		st.SyncProgress = progressOf(run)
+		var news []replicationEvent
+		st.SyncProgress.PVCs, news = runPVCNews(reported, run)
+		p.Events = append(p.Events, news...)
 	} else if run != nil {
 		p.Events = append(p.Events, recordFinished(st, run)...)
 	}
@@ -125,6 +133,9 @@ func planReplication(obs replicationObservation, now time.Time, poll time.Durati
 		paused.Paused = true
 		desired = &paused
 	}
+	// A Continuous Replication whose workflow is meant to run unpaused is
+	// watching its source: Running, whatever its last sync's result.
+	p.watching = spec.ReplicationMode == drv1.ModeContinuous && desired != nil && !desired.Paused
 	switch {
 	case desired == nil && obs.Schedule != nil:
 		p.DeleteSchedule = true
@@ -187,10 +198,13 @@ func scheduledRunTimeout(spec *drv1.ReplicationSpec) time.Duration {
 // recordFinished folds a closed run into the status, once: a run already
 // recorded as lastRun is not counted again.
 func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replicationEvent {
+	reported := reportedPVCs(*st, run)
 	st.CurrentRun, st.SyncProgress = nil, nil
 	if last := st.LastRun; last != nil && last.WorkflowID == run.WorkflowID && last.RunID == run.RunID {
 		return nil
 	}
+	// The PVC syncs' own Events come first, and only those the polls did not report.
+	events := closedRunPVCEvents(reported, run)
 	decisions := recordDecisions(st, run)
 	st.LastRun = runRef(run)
 	st.LastRun.CloseTime = timeOf(run.Close)
@@ -211,7 +225,8 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 		st.SyncStats.SuccessfulSyncs++
 		st.LastSyncTime = timeOf(run.Close)
 		st.LastError = nil
-		return append([]replicationEvent{{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)}}, decisions...)
+		events = append(events, replicationEvent{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)})
+		return append(events, decisions...)
 	}
 	st.SyncStats.FailedSyncs++
 	message := run.Error
@@ -223,7 +238,8 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	if run.Status == starter.StatusCanceled {
 		reason = EventSyncCanceled
 	}
-	return append([]replicationEvent{{corev1.EventTypeWarning, reason, fmt.Sprintf("run %s %s: %s", run.WorkflowID, strings.ToLower(run.Status), message)}}, decisions...)
+	events = append(events, replicationEvent{corev1.EventTypeWarning, reason, fmt.Sprintf("run %s %s: %s", run.WorkflowID, strings.ToLower(run.Status), message)})
+	return append(events, decisions...)
 }
 
 // errorCategory maps a run's error type onto the status's categories.
@@ -249,7 +265,7 @@ func (p *replicationPlan) recordStarted(run starter.StartedRun, now time.Time) {
 		return
 	}
 	st.CurrentRun = &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID, StartTime: timeOf(now)}
-	st.SyncProgress = &drv1.SyncProgress{CurrentOperation: "Starting"}
+	st.SyncProgress = &drv1.SyncProgress{CurrentOperation: "Starting", Summary: "Starting"}
 	if run.Started {
 		p.Events = append(p.Events, replicationEvent{corev1.EventTypeNormal, EventSyncStarted,
 			fmt.Sprintf("started run %s for %s=%s", run.WorkflowID, drv1.AnnotationSyncNow, p.SyncNowValue)})
@@ -290,7 +306,7 @@ func (p *replicationPlan) summarize(now time.Time) {
 	switch {
 	case p.failedOver != nil && p.failedOver.Reason == ReasonFailedOver:
 		st.Phase = drv1.PhaseFailedOver
-	case st.CurrentRun != nil:
+	case st.CurrentRun != nil || p.watching:
 		st.Phase = drv1.PhaseRunning
 	case p.problem != nil && p.problem.Reason == ReasonInvalidReference:
 		st.Phase = drv1.PhaseFailed
@@ -343,43 +359,4 @@ func timeOf(t time.Time) *metav1.Time {
 	}
 	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
 	return &mt
-}
-
-// progressOf turns the run's progress query answer and its PVC syncs'
-// heartbeats into the status's progress.
-func progressOf(run *starter.RunState) *drv1.SyncProgress {
-	sp := &drv1.SyncProgress{CurrentOperation: "Starting"}
-	if pr := run.Progress; pr != nil {
-		sp.PercentComplete = int32(pr.Percent)
-		sp.PVCsDone, sp.PVCsTotal = int32(pr.PVCsDone), int32(pr.PVCsTotal)
-		sp.CurrentOperation = pr.Phase
-	}
-	var pvcs []string
-	for _, pvc := range run.PVCs {
-		desc := pvc.PVC
-		if pvc.Phase != "" {
-			desc += " " + pvc.Phase
-		}
-		if tr := pvc.Transfer; tr != nil {
-			sp.BytesTransferred += tr.BytesDone
-			sp.BytesTotal += tr.BytesTotal
-			desc += fmt.Sprintf(" %.0f%%", tr.Percent)
-		}
-		pvcs = append(pvcs, desc)
-	}
-	if len(pvcs) > 0 {
-		sp.CurrentOperation += ": " + strings.Join(pvcs, ", ")
-	}
-	// Finished PVCs count whole, running transfers by their own percent, so a
-	// run with one large PVC does not sit at 0% until it is done.
-	if sp.PVCsTotal > 0 {
-		done := float64(sp.PVCsDone)
-		for _, pvc := range run.PVCs {
-			if tr := pvc.Transfer; tr != nil {
-				done += tr.Percent / 100
-			}
-		}
-		sp.PercentComplete = int32(min(100, 100*done/float64(sp.PVCsTotal)))
-	}
-	return sp
 }

@@ -123,7 +123,7 @@ func TestPlanFollowsRun(t *testing.T) {
 		running.Progress = &contract.ReplicationProgress{Phase: contract.PhaseSyncPVCs, PVCsTotal: 4, PVCsDone: 1, Percent: 25}
 		p := planReplication(replicationObservation{Replication: replication(drv1.ModeManual, current), Run: &running}, now, poll)
 		assert.Equal(t, drv1.PhaseRunning, p.Status.Phase)
-		assert.Equal(t, &drv1.SyncProgress{PercentComplete: 25, CurrentOperation: "SyncPVCs", PVCsDone: 1, PVCsTotal: 4}, p.Status.SyncProgress)
+		assert.Equal(t, &drv1.SyncProgress{PercentComplete: 25, CurrentOperation: "SyncPVCs", PVCsDone: 1, PVCsTotal: 4, Summary: "1/4 PVCs, 25%"}, p.Status.SyncProgress)
 		assert.Equal(t, ReasonRunning, synced(t, p.Status).Reason)
 		assert.Equal(t, poll, p.RequeueAfter)
 		assert.Empty(t, p.Events)

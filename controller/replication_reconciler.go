@@ -66,6 +66,9 @@ type ReplicationReconciler struct {
 	// references may point into (drv1.ForeignReferenceProblem); empty
 	// allows only its own.
 	SystemNamespace string
+	// RunLink links a run in the Temporal Web UI (starter.WebUILink), for
+	// status.currentRun.webUI and status.lastRun.webUI; nil links nothing.
+	RunLink func(workflowID, runID string) string
 
 	schedules scheduleCache
 }
@@ -73,9 +76,14 @@ type ReplicationReconciler struct {
 // SetupWithManager registers the reconciler. Status writes change neither the
 // generation nor the annotations, so they do not trigger a reconcile, except
 // a change of status.failover's state: the failover workflows write it, and
-// syncs must pause or resume at once.
+// syncs must pause or resume at once. With Watches, a signalled source
+// change reconciles its Replication shortly after (changeSource).
 func (r *ReplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Watches != nil {
+		b = b.WatchesRawSource(r.changeSource())
+	}
+	return b.
 		Named("replication").
 		For(&drv1.Replication{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted(), failoverStateChanged()))).
@@ -108,6 +116,7 @@ func (r *ReplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	plan := planReplication(obs, time.Now(), r.pollInterval())
 	execErr := r.execute(ctx, &repl, &plan)
+	r.linkRuns(&plan.Status)
 	// The status records what did happen even when a step failed, and a
 	// failed status write never hides the step's error.
 	if err := writeStatus(ctx, r.Client, &repl, &repl.Status, plan.Status); err != nil {
@@ -147,6 +156,18 @@ func (r *ReplicationReconciler) updateSourceWatch(ctx context.Context, repl *drv
 		return fmt.Errorf("watch the source of Replication %s: %w", ref, err)
 	}
 	return r.Watches.Ensure(ref, config, spec.SourceNamespace, obs.SourceCluster+"/"+spec.SourceNamespace)
+}
+
+// linkRuns adds the Web UI links to the runs the status names.
+func (r *ReplicationReconciler) linkRuns(st *drv1.ReplicationStatus) {
+	if r.RunLink == nil {
+		return
+	}
+	for _, run := range []*drv1.WorkflowRef{st.CurrentRun, st.LastRun} {
+		if run != nil {
+			run.WebUI = r.RunLink(run.WorkflowID, run.RunID)
+		}
+	}
 }
 
 func (r *ReplicationReconciler) pollInterval() time.Duration {

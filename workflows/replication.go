@@ -205,6 +205,8 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 				outcomes[i].Result = &r
 			}
 			progress.PVCsDone++
+			// Only the query's answer changes: no command, so recorded runs replay.
+			progress.Ended = append(progress.Ended, contract.EndOf(outcomes[i]))
 			progress.Percent = 100 * progress.PVCsDone / len(names)
 		})
 	}

@@ -146,7 +146,18 @@ func TestReplicationReportsFailedPVCsAndSyncsTheRest(t *testing.T) {
 	require.NoError(t, v.Get(&p))
 	assert.NotEmpty(t, p.RunID, "the answer names its run")
 	assert.False(t, p.Start.IsZero())
-	p.RunID, p.Start = "", time.Time{}
+	// Each ended PVC sync stays in the answer, so a poller learns of one
+	// that started and ended between two of its queries.
+	require.Len(t, p.Ended, 3)
+	ended := map[string]contract.PVCEnded{}
+	for _, e := range p.Ended {
+		ended[e.PVC] = e
+	}
+	assert.Equal(t, contract.EndOf(result.PVCs[1]), ended["b"])
+	assert.Contains(t, ended["b"].Error, "storage class fast missing")
+	assert.Equal(t, contract.EndOf(result.PVCs[0]), ended["a"])
+	assert.Empty(t, ended["c"].Error)
+	p.RunID, p.Start, p.Ended = "", time.Time{}, nil
 	assert.Equal(t, contract.ReplicationProgress{Phase: contract.PhaseDone, PVCsTotal: 3, PVCsDone: 3, PVCsFailed: 1, Percent: 100}, p)
 }
 

@@ -102,4 +102,8 @@ type WorkflowRef struct {
 	// Result is how the run ended: Completed, Failed, Canceled, Terminated or TimedOut.
 	// +optional
 	Result string `json:"result,omitempty"`
+	// WebUI links the run in the Temporal Web UI (the controller's
+	// --temporal-ui base URL).
+	// +optional
+	WebUI string `json:"webUI,omitempty"`
 }

@@ -16,9 +16,17 @@ const (
 
 // ReplicationStatus mirrors the replication's runs.
 type ReplicationStatus struct {
-	// Phase is Pending, Running, Completed, Failed, or FailedOver while DR runs the workloads.
+	// Phase is Pending, Running, Completed, Failed, or FailedOver while DR
+	// runs the workloads. A Continuous Replication is Running for as long
+	// as it watches its source; each sync's result is in lastRun,
+	// lastSyncTime and the Synced condition.
 	// +optional
 	Phase ReplicationPhase `json:"phase,omitempty"`
+
+	// Route is where the Replication copies, "SOURCE-CLUSTER/NAMESPACE →
+	// DR-CLUSTER/NAMESPACE", for `kubectl get`.
+	// +optional
+	Route string `json:"route,omitempty"`
 
 	// Conditions of the replication; Synced says whether the last sync succeeded and why not.
 	// +listType=map
@@ -130,7 +138,31 @@ type SyncProgress struct {
 	// PVCsTotal is the number of PVCs whose data this run syncs.
 	// +optional
 	PVCsTotal int32 `json:"pvcsTotal,omitempty"`
+	// Summary is the progress in a few words ("3/10 PVCs, 45%"), for `kubectl get`.
+	// +optional
+	Summary string `json:"summary,omitempty"`
+	// PVCs are this run's PVC syncs the controller has seen start, and how
+	// each ended; each change is recorded once as an Event.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	PVCs []PVCSyncState `json:"pvcs,omitempty"`
 }
+
+// PVCSyncState is where one PVC's data sync of the running run stands.
+type PVCSyncState struct {
+	// Name of the source PVC.
+	Name string `json:"name"`
+	// State is Running, Completed or Failed.
+	State string `json:"state"`
+}
+
+// States of a PVC sync in PVCSyncState.
+const (
+	PVCSyncRunning   = "Running"
+	PVCSyncCompleted = "Completed"
+	PVCSyncFailed    = "Failed"
+)
 
 // ResourceStatus reports one replicated object.
 type ResourceStatus struct {

@@ -355,12 +355,14 @@ type FailureHandling struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=repl,categories=dr-syncer
-// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
-// +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.failover.activeSide`,description="Which side runs the workloads: Source, or Destination after a failover; empty when never failed over"
+// +kubebuilder:printcolumn:name="Source → Destination",type=string,JSONPath=`.status.route`,description="Source cluster/namespace → DR cluster/namespace"
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.replicationMode`
-// +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`
-// +kubebuilder:printcolumn:name="Next Sync",type=date,JSONPath=`.status.nextSyncTime`
-// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.syncProgress.percentComplete`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`,description="Pending, Running (a sync runs, or a Continuous Replication watches), Completed, Failed or FailedOver"
+// +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`,description="When the last successful sync finished; its age is the RPO as kubectl shows it (the DR copy is at least this old)"
+// +kubebuilder:printcolumn:name="Next Sync",type=string,JSONPath=`.status.nextSyncTime`,description="When the next scheduled sync starts (a string column: a date column prints a future time as <invalid>)"
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.syncProgress.summary`,description="The running sync: PVCs done of all, and percent"
+// +kubebuilder:printcolumn:name="Active",type=string,priority=1,JSONPath=`.status.failover.activeSide`,description="Which side runs the workloads: Source, or Destination after a failover; empty when never failed over"
+// +kubebuilder:printcolumn:name="Workflow",type=string,priority=1,JSONPath=`.status.currentRun.workflowID`,description="The running sync's Temporal workflow ID"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Replication struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -37,6 +37,8 @@ func run(args []string, stderr io.Writer) error {
 	watchNamespaces := fs.String("watch-namespaces", cliutil.Env("DRSYNCER_WATCH_NAMESPACES", ""),
 		"comma-separated namespaces whose Replications, ClusterMappings and RemoteClusters are reconciled, besides the system namespace; "+
 			"empty watches every namespace. Set it when the RBAC grants Secret access only in these namespaces (env DRSYNCER_WATCH_NAMESPACES)")
+	webUI := fs.String("temporal-ui", cliutil.Env("DRSYNCER_TEMPORAL_UI", starter.DefaultWebUI),
+		"base URL of the Temporal Web UI, for the run links in each Replication's status (env DRSYNCER_TEMPORAL_UI)")
 	cliutil.Usage(fs, "controller: reconciles RemoteCluster, ClusterMapping and Replication resources into Temporal workflows and Schedules.\n\n"+
 		"Usage: controller [flags]")
 	if done, err := cmdutil.Parse(fs, args); done {
@@ -74,7 +76,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := setupReconcilers(mgr, s, common.Kubeconfigs, common.SystemNamespace()); err != nil {
+	if err := setupReconcilers(mgr, s, common.Kubeconfigs, common.SystemNamespace(), *webUI); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -88,7 +90,7 @@ func run(args []string, stderr io.Writer) error {
 }
 
 // setupReconcilers registers the reconcilers with the manager.
-func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.KubeconfigPolicy, system string) error {
+func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.KubeconfigPolicy, system, webUI string) error {
 	replications := &controller.ReplicationReconciler{
 		Client:          mgr.GetClient(),
 		APIReader:       mgr.GetAPIReader(),
@@ -97,6 +99,9 @@ func setupReconcilers(mgr ctrl.Manager, s *starter.Starter, kubeconfigs kube.Kub
 		Temporal:        s,
 		Recorder:        mgr.GetEventRecorder("dr-syncer-controller"),
 		Watches:         &controller.SourceWatches{Signal: s.SignalChange, Log: mgr.GetLogger().WithName("source-watch")},
+		RunLink: func(workflowID, runID string) string {
+			return starter.WebUILink(webUI, s.Namespace, workflowID, runID)
+		},
 	}
 	if err := replications.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Replication reconciler: %w", err)

@@ -12,7 +12,7 @@ func TestHelp(t *testing.T) {
 	var help bytes.Buffer
 	require.NoError(t, run([]string{"--help"}, &help))
 	for _, want := range []string{"Usage: controller", "-temporal-address", "-temporal-namespace", "-task-queue",
-		"-kubeconfig", "-health-probe-addr", "-leader-elect", "-metrics-addr", "-log-level"} {
+		"-kubeconfig", "-health-probe-addr", "-leader-elect", "-metrics-addr", "-log-level", "-temporal-ui"} {
 		assert.Contains(t, help.String(), want)
 	}
 }

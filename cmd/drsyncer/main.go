@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.SetOutput(errOut)
 	var temporal temporalconn.Options
 	temporal.RegisterFlags(fs)
-	ui := fs.String("temporal-ui", cliutil.Env("DRSYNCER_TEMPORAL_UI", "http://localhost:8233"), "Temporal Web UI address, for links to runs (env DRSYNCER_TEMPORAL_UI)")
+	ui := fs.String("temporal-ui", cliutil.Env("DRSYNCER_TEMPORAL_UI", starter.DefaultWebUI), "Temporal Web UI address, for links to runs (env DRSYNCER_TEMPORAL_UI)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()

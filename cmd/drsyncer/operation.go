@@ -81,7 +81,7 @@ func followOperation(ctx context.Context, out io.Writer, s *starter.Starter, run
 	if !run.Started {
 		verb = "already started (this ID was used before), attaching to"
 	}
-	link := webUI(ui, s.Namespace, run.WorkflowID, run.RunID)
+	link := starter.WebUILink(ui, s.Namespace, run.WorkflowID, run.RunID)
 	fmt.Fprintf(out, "%s %s (run %s)\n", verb, run.WorkflowID, run.RunID)
 	fmt.Fprintf(out, "watch it: drsyncer describe %s, or %s\ncancel it (it stops at a safe point): temporal workflow cancel -w %q\n",
 		run.WorkflowID, link, run.WorkflowID)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,12 +40,6 @@ func connectFor(command string, args []string, connect connectFunc) (*starter.St
 	return s, ref, closeFn, nil
 }
 
-// webUI links a run in the Temporal Web UI.
-func webUI(base, namespace, workflowID, runID string) string {
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", strings.TrimRight(base, "/"),
-		url.PathEscape(namespace), url.PathEscape(workflowID), url.PathEscape(runID))
-}
-
 // startRun starts a manual run. Its trigger is the start time, so each
 // invocation is one run; the controller's sync-now annotation does the same
 // from kubectl.
@@ -71,7 +64,7 @@ func printStarted(out io.Writer, s *starter.Starter, run starter.StartedRun, ui 
 	}
 	fmt.Fprintf(out, "%s %s (run %s)\n", verb, run.WorkflowID, run.RunID)
 	fmt.Fprintf(out, "watch it: drsyncer status %s, temporal workflow describe -w %q, or %s\n",
-		strings.Join(strings.Split(run.WorkflowID, "/")[1:3], "/"), run.WorkflowID, webUI(ui, s.Namespace, run.WorkflowID, run.RunID))
+		strings.Join(strings.Split(run.WorkflowID, "/")[1:3], "/"), run.WorkflowID, starter.WebUILink(ui, s.Namespace, run.WorkflowID, run.RunID))
 }
 
 func status(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {

@@ -100,7 +100,7 @@ func restore(ctx context.Context, args []string, out, errOut io.Writer, connect 
 		return err
 	}
 	fmt.Fprintf(out, "started %s (run %s)\nwaiting for it; Ctrl-C stops waiting, not the restore (%s)\n",
-		run.WorkflowID, run.RunID, webUI(ui, s.Namespace, run.WorkflowID, run.RunID))
+		run.WorkflowID, run.RunID, starter.WebUILink(ui, s.Namespace, run.WorkflowID, run.RunID))
 	var res contract.RestoreResult
 	if err := s.WaitRun(ctx, run, &res); err != nil {
 		var runErr *starter.RunError

@@ -25,6 +25,7 @@ func TestChartTLSAndCodecFilesAreMounted(t *testing.T) {
 	assert.Equal(t, "dr-syncer-prod", cm["DRSYNCER_TASK_QUEUE"])
 	assert.Equal(t, "true", cm["DRSYNCER_TEMPORAL_TLS"])
 	assert.Equal(t, "temporal.example.net", cm["DRSYNCER_TEMPORAL_TLS_SERVER_NAME"])
+	assert.Equal(t, "https://temporal-ui.example.net", cm["DRSYNCER_TEMPORAL_UI"], "the controller links runs to the Web UI the values name")
 
 	files := map[string]string{ // variable → the Secret its file must come from
 		"DRSYNCER_TEMPORAL_TLS_CA":        "temporal-mtls",

@@ -29,12 +29,21 @@ func TestControllerContinuousReactsToSourceChanges(t *testing.T) {
 	got := ctlGet(t, c.env, c.repl)
 	assert.Contains(t, got.Status.LastRun.WorkflowID, "replication/dr-syncer-system/live/continuous-")
 	require.NotNil(t, got.Status.NextSyncTime, "the background interval's next sync")
+	// Watching is Running, between syncs too; the sync's result is in Synced.
+	assert.Equal(t, drv1.PhaseRunning, got.Status.Phase)
+	assert.Equal(t, metav1.ConditionTrue, ctlSynced(got).Status)
+	first := got.Status.LastRun.WorkflowID
 
 	// One hour until the next background sync: only the watch can bring this.
 	changedAt := time.Now()
 	create(t, c.env.Source.Client, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "live", Name: "second"}, Data: map[string]string{"v": "2"}})
 	require.Eventually(t, c.inDR("second", "2"), 30*time.Second, 200*time.Millisecond, "a source change must reach DR within seconds")
 	t.Logf("source change reached DR in %s", time.Since(changedAt).Round(100*time.Millisecond))
+	got = ctlWaitStatus(t, c.env, c.repl, "the change's sync recorded", func(r *drv1.Replication) bool {
+		return r.Status.LastRun != nil && r.Status.LastRun.WorkflowID != first && r.Status.CurrentRun == nil
+	})
+	assert.Equal(t, drv1.PhaseRunning, got.Status.Phase, "a Continuous Replication stays Running after each sync")
+	assert.Equal(t, "Completed", got.Status.LastRun.Result)
 
 	id := contract.ContinuousReplicationWorkflowID(c.repl.Namespace, c.repl.Name)
 	d, err := c.env.Temporal.Client.DescribeWorkflowExecution(ctx, id, "")

@@ -206,6 +206,20 @@ func ctlEventReasons(t *testing.T, env *testenv.Env, r *drv1.Replication) map[st
 	return reasons
 }
 
+// ctlEvents lists the Events with reason recorded on the Replication.
+func ctlEvents(t *testing.T, env *testenv.Env, r *drv1.Replication, reason string) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	require.NoError(t, env.DR.Client.List(context.Background(), &list, client.InNamespace(r.Namespace)))
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == r.Name && e.Regarding.Kind == "Replication" && e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // ctlWaitEvents waits for events with each of want on r: the recorder
 // writes them in the background, after the status that reports the same.
 func ctlWaitEvents(t *testing.T, env *testenv.Env, r *drv1.Replication, want ...string) {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,7 +174,19 @@ func TestControllerReplication(t *testing.T) {
 		assert.Equal(t, "Failed", st.LastRun.Result)
 		assert.NotEmpty(t, st.LastRun.RunID)
 		assert.Nil(t, st.CurrentRun)
-		ctlWaitEvents(t, env, repl, controller.EventSyncFailed)
+		ctlWaitEvents(t, env, repl, controller.EventSyncFailed, controller.EventPVCSyncStarted, controller.EventPVCSyncFailed)
+		// One event per PVC sync step, recorded once (a repeat would count
+		// in the Event's series); the failure says why and what to do.
+		for _, reason := range []string{controller.EventPVCSyncStarted, controller.EventPVCSyncFailed} {
+			events := ctlEvents(t, env, repl, reason)
+			require.Len(t, events, 1, reason)
+			assert.Nil(t, events[0].Series, "%s recorded more than once", reason)
+			assert.True(t, strings.HasPrefix(events[0].Note, "PVC data: "), events[0].Note)
+		}
+		failed := ctlEvents(t, env, repl, controller.EventPVCSyncFailed)[0]
+		assert.Equal(t, "Warning", failed.Type)
+		assert.Contains(t, failed.Note, `storage class "missing-class"`)
+		assert.Contains(t, failed.Note, "spec.pvcConfig.storageClassMappings", "says what to do")
 	})
 
 	t.Run("Scheduled mode keeps a Schedule in step with the spec", func(t *testing.T) {
