@@ -209,11 +209,14 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	}
 	if run.Status == starter.StatusCompleted {
 		st.SyncStats.SuccessfulSyncs++
+		st.SyncStats.ConsecutiveFailures = 0
 		st.LastSyncTime = timeOf(run.Close)
+		st.LastSyncStartTime = timeOf(run.Start)
 		st.LastError = nil
 		return append([]replicationEvent{{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)}}, decisions...)
 	}
 	st.SyncStats.FailedSyncs++
+	st.SyncStats.ConsecutiveFailures++
 	message := run.Error
 	if message == "" {
 		message = "the run ended " + run.Status
