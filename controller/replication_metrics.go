@@ -35,12 +35,24 @@ func phaseOneHot(phase drv1.ReplicationPhase) map[drv1.ReplicationPhase]float64 
 }
 
 // goodCopyTime is the instant of the source the DR copy is known to hold:
-// the oldest of the PVCs' newest restore points (a point-in-time copy
-// records its source snapshot's time), else the start of the last
-// successful sync. ok is false when no sync ever succeeded.
+// the start of the last successful sync, or later where point-in-time
+// copies say so: each PVC's newest restore point records its source
+// snapshot's time, and the Replication holds the oldest of those. A PVC
+// whose newest point is older than that sync was not in it (removed from
+// the Replication, or no longer snapshotted) and does not count. ok is
+// false when no sync ever succeeded.
 func goodCopyTime(st *drv1.ReplicationStatus) (t time.Time, ok bool) {
 	if st.LastSyncTime == nil {
 		return time.Time{}, false
+	}
+	var start time.Time
+	switch {
+	case st.LastSyncStartTime != nil:
+		start = st.LastSyncStartTime.Time
+	case st.LastRun != nil && st.LastRun.Result == starter.StatusCompleted && st.LastRun.StartTime != nil:
+		// A status written before lastSyncStartTime existed: the last run
+		// is the successful one.
+		start = st.LastRun.StartTime.Time
 	}
 	var oldest time.Time
 	for _, pvc := range st.RestorePoints {
@@ -50,19 +62,15 @@ func goodCopyTime(st *drv1.ReplicationStatus) (t time.Time, ok bool) {
 				newest = p.CopiedAt.Time
 			}
 		}
-		if !newest.IsZero() && (oldest.IsZero() || newest.Before(oldest)) {
+		if !newest.IsZero() && !newest.Before(start) && (oldest.IsZero() || newest.Before(oldest)) {
 			oldest = newest
 		}
 	}
 	switch {
 	case !oldest.IsZero():
 		return oldest, true
-	case st.LastSyncStartTime != nil:
-		return st.LastSyncStartTime.Time, true
-	case st.LastRun != nil && st.LastRun.Result == starter.StatusCompleted && st.LastRun.StartTime != nil:
-		// A status written before lastSyncStartTime existed: the last run
-		// is the successful one.
-		return st.LastRun.StartTime.Time, true
+	case !start.IsZero():
+		return start, true
 	}
 	// Only the end is known: the RPO reads at most one sync's length short.
 	return st.LastSyncTime.Time, true

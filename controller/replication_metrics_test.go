@@ -33,6 +33,16 @@ func TestRPOCountsFromTheSourceTimeOfTheLastGoodCopy(t *testing.T) {
 				{PVC: "logs", Points: []drv1.RestorePointStatus{{CopiedAt: metav1.NewTime(now.Add(-65 * time.Minute))}}},
 				{PVC: "empty"},
 			}}, 65 * time.Minute},
+		{"a PVC no longer synced: its old points do not count", drv1.ReplicationStatus{
+			LastSyncTime: at(now.Add(-50 * time.Minute)), LastSyncStartTime: at(now.Add(-70 * time.Minute)),
+			RestorePoints: []drv1.PVCRestorePoints{
+				{PVC: "removed", Points: []drv1.RestorePointStatus{{CopiedAt: metav1.NewTime(now.Add(-30 * 24 * time.Hour))}}},
+				{PVC: "data", Points: []drv1.RestorePointStatus{{CopiedAt: metav1.NewTime(now.Add(-60 * time.Minute))}}},
+			}}, 60 * time.Minute},
+		{"only stale points: the sync's start", drv1.ReplicationStatus{
+			LastSyncTime: at(now.Add(-50 * time.Minute)), LastSyncStartTime: at(now.Add(-70 * time.Minute)),
+			RestorePoints: []drv1.PVCRestorePoints{{PVC: "removed", Points: []drv1.RestorePointStatus{{CopiedAt: metav1.NewTime(now.Add(-72 * time.Hour))}}}}},
+			70 * time.Minute},
 		{"a status from before lastSyncStartTime: the successful last run's start",
 			drv1.ReplicationStatus{LastSyncTime: at(now.Add(-50 * time.Minute)), LastRun: &drv1.WorkflowRef{StartTime: at(now.Add(-55 * time.Minute)), Result: "Completed"}},
 			55 * time.Minute},
