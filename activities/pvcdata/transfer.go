@@ -34,8 +34,8 @@ const heartbeatEvery = 2 * time.Second
 func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 	report := a.reporter(ctx, in)
 	gauges := startTransferGauges(a.Metrics, in, time.Now)
+	defer gauges.end() // also when the attempt panics: the SDK recovers it, the worker lives on
 	result, err := a.transfer(ctx, in, report, gauges)
-	gauges.end()
 	report.failed(ctx, err)
 	return result, err
 }
