@@ -223,12 +223,15 @@ func recordFinished(st *drv1.ReplicationStatus, run *starter.RunState) []replica
 	}
 	if run.Status == starter.StatusCompleted {
 		st.SyncStats.SuccessfulSyncs++
+		st.SyncStats.ConsecutiveFailures = 0
 		st.LastSyncTime = timeOf(run.Close)
+		st.LastSyncStartTime = timeOf(run.Start)
 		st.LastError = nil
 		events = append(events, replicationEvent{corev1.EventTypeNormal, EventSyncSucceeded, fmt.Sprintf("run %s completed in %s", run.WorkflowID, st.SyncStats.LastSyncDuration)})
 		return append(events, decisions...)
 	}
 	st.SyncStats.FailedSyncs++
+	st.SyncStats.ConsecutiveFailures++
 	message := run.Error
 	if message == "" {
 		message = "the run ended " + run.Status

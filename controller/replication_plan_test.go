@@ -112,7 +112,7 @@ func TestPlanRecordsStartedRun(t *testing.T) {
 func TestPlanFollowsRun(t *testing.T) {
 	current := func(r *drv1.Replication) {
 		r.Status.CurrentRun = &drv1.WorkflowRef{WorkflowID: "replication/ops/shop/1", RunID: "r1"}
-		r.Status.SyncStats = &drv1.SyncStats{SuccessfulSyncs: 2, FailedSyncs: 1}
+		r.Status.SyncStats = &drv1.SyncStats{SuccessfulSyncs: 2, FailedSyncs: 1, ConsecutiveFailures: 1}
 		r.Status.LastError = &drv1.SyncError{Message: "old"}
 	}
 	run := starter.RunState{WorkflowID: "replication/ops/shop/1", RunID: "r1", Start: now.Add(-90 * time.Second)}
@@ -139,7 +139,8 @@ func TestPlanFollowsRun(t *testing.T) {
 		assert.Nil(t, st.SyncProgress)
 		assert.Nil(t, st.LastError, "a success clears the last error")
 		assert.Equal(t, timeOf(now), st.LastSyncTime)
-		assert.Equal(t, &drv1.SyncStats{SuccessfulSyncs: 3, FailedSyncs: 1, LastSyncDuration: "1m30s"}, st.SyncStats)
+		assert.Equal(t, timeOf(done.Start), st.LastSyncStartTime, "the RPO counts from the sync's start")
+		assert.Equal(t, &drv1.SyncStats{SuccessfulSyncs: 3, FailedSyncs: 1, LastSyncDuration: "1m30s"}, st.SyncStats, "a success ends the failure streak")
 		assert.Equal(t, &drv1.WorkflowRef{WorkflowID: done.WorkflowID, RunID: "r1", StartTime: timeOf(done.Start), CloseTime: timeOf(now), Result: "Completed"}, st.LastRun)
 		c := synced(t, st)
 		assert.Equal(t, metav1.ConditionTrue, c.Status)
@@ -164,6 +165,8 @@ func TestPlanFollowsRun(t *testing.T) {
 		assert.Equal(t, drv1.PhaseFailed, st.Phase)
 		assert.Nil(t, st.LastSyncTime)
 		assert.Equal(t, int32(2), st.SyncStats.FailedSyncs)
+		assert.Equal(t, int32(2), st.SyncStats.ConsecutiveFailures)
+		assert.Nil(t, st.LastSyncStartTime)
 		assert.Equal(t, &drv1.SyncError{Message: failed.Error, Category: "DataSync", Time: *timeOf(now)}, st.LastError)
 		c := synced(t, st)
 		assert.Equal(t, metav1.ConditionFalse, c.Status)

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/interceptor"
-
+	"github.com/uber-go/tally/v4"
 	temporalclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,6 +35,9 @@ type Dependencies struct {
 	TaskQueue string
 	// Pods are the settings of the mount and sync pods the PVC steps create.
 	Pods pvcdata.PodSettings
+	// Metrics is the worker's own scope (drsyncer_worker); nil serves none
+	// of the activities' metrics.
+	Metrics tally.Scope
 }
 
 // Register adds every workflow under its stable type name, and every
@@ -44,7 +47,7 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterActivity(&pvcdata.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
 	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control, SystemNamespace: deps.SystemNamespace})
 	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control, Pods: deps.Pods, SystemNamespace: deps.SystemNamespace,
-		Temporal: signaler(deps.Temporal)})
+		Temporal: signaler(deps.Temporal), Metrics: deps.Metrics})
 	r.RegisterActivity(&pointintime.SnapshotActivities{Clusters: deps.Clusters})
 	r.RegisterActivity(&recovery.RecoveryActivities{Control: deps.Control, Clusters: deps.Clusters, Temporal: deps.Temporal, SystemNamespace: deps.SystemNamespace})
 	registerResources(r, deps)

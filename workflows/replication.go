@@ -174,7 +174,9 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		progress.Report(u, workflow.Now(ctx))
 	})
 	running, next := 0, 0
+	slots := newSlotMetrics(ctx, plan.Replication)
 	start := func(i int) {
+		slots.started()
 		in := pvcSyncInput(plan, names[i])
 		in.ReportProgress = true
 		id := contract.PVCSyncWorkflowID(plan.Source.Name, plan.SourceNamespace, names[i])
@@ -215,8 +217,10 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			start(next)
 			next++
 		}
+		slots.waiting(len(names) - next)
 		selector.Select(ctx)
 	}
+	slots.waiting(0)
 	// Reports of finished syncs may still be queued: take them, so the run
 	// completes with no signal left unhandled; they change nothing.
 	var late contract.PVCProgressUpdate

@@ -62,7 +62,11 @@ type replicationSuite struct {
 }
 
 func newReplicationSuite(t *testing.T, plan contract.ReplicationPlan, pvcs []string, failing string) *replicationSuite {
-	var ts testsuite.WorkflowTestSuite
+	return newReplicationSuiteIn(t, &testsuite.WorkflowTestSuite{}, plan, pvcs, failing)
+}
+
+// newReplicationSuiteIn is newReplicationSuite in ts, which may carry a metrics handler.
+func newReplicationSuiteIn(t *testing.T, ts *testsuite.WorkflowTestSuite, plan contract.ReplicationPlan, pvcs []string, failing string) *replicationSuite {
 	s := &replicationSuite{env: ts.NewTestWorkflowEnvironment(), resources: contract.ResourcesResult{Total: 4, Synced: 4, Changed: true}}
 	s.env.RegisterWorkflowWithOptions(Replication, workflow.RegisterOptions{Name: contract.ReplicationName})
 	s.env.RegisterWorkflowWithOptions(PVCSync, workflow.RegisterOptions{Name: contract.PVCSyncName})

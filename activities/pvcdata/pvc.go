@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/uber-go/tally/v4"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,6 +35,9 @@ type PVCActivities struct {
 	// Temporal sends Transfer's progress to the Replication run that
 	// started the sync; nil sends none.
 	Temporal Signaler
+	// Metrics is the worker's scope, where Transfer shows its progress
+	// (metrics.go); nil shows none.
+	Metrics tally.Scope
 }
 
 // Discover reads a source PVC, its volume and the pods that mount it.

@@ -33,12 +33,14 @@ const heartbeatEvery = 2 * time.Second
 // replaced by one whose rsync resumes (--partial, --inplace).
 func (a *PVCActivities) Transfer(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 	report := a.reporter(ctx, in)
-	result, err := a.transfer(ctx, in, report)
+	gauges := startTransferGauges(a.Metrics, in, time.Now)
+	defer gauges.end() // also when the attempt panics: the SDK recovers it, the worker lives on
+	result, err := a.transfer(ctx, in, report, gauges)
 	report.failed(ctx, err)
 	return result, err
 }
 
-func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput, report *parentReporter) (contract.TransferResult, error) {
+func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput, report *parentReporter, gauges *transferGauges) (contract.TransferResult, error) {
 	if err := a.checkTransfer(ctx, in); err != nil {
 		return contract.TransferResult{}, err
 	}
@@ -85,6 +87,7 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 		p.ResumedFromBytes = resumed
 		activity.RecordHeartbeat(ctx, p)
 		report.progress(ctx, p, false)
+		gauges.observe(p.Snapshot)
 		latest = p
 	}
 	heartbeat(contract.TransferProgress{Phase: "starting", Snapshot: last.Snapshot}) // also this attempt's first report

@@ -38,6 +38,11 @@ type ReplicationStatus struct {
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 
+	// LastSyncStartTime is when the last successful sync started: what the
+	// source held before it is in DR, so the RPO counts from it.
+	// +optional
+	LastSyncStartTime *metav1.Time `json:"lastSyncStartTime,omitempty"`
+
 	// NextSyncTime is when the next scheduled sync starts.
 	// +optional
 	NextSyncTime *metav1.Time `json:"nextSyncTime,omitempty"`
@@ -114,6 +119,10 @@ type SyncStats struct {
 	SuccessfulSyncs int32 `json:"successfulSyncs"`
 	// FailedSyncs counts failed runs.
 	FailedSyncs int32 `json:"failedSyncs"`
+	// ConsecutiveFailures counts the runs that failed since the last
+	// successful one; a success resets it to 0.
+	// +optional
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
 	// LastSyncDuration is how long the last run took.
 	// +optional
 	LastSyncDuration string `json:"lastSyncDuration,omitempty"`

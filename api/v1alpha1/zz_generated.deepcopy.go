@@ -938,6 +938,10 @@ func (in *ReplicationStatus) DeepCopyInto(out *ReplicationStatus) {
 		in, out := &in.LastSyncTime, &out.LastSyncTime
 		*out = (*in).DeepCopy()
 	}
+	if in.LastSyncStartTime != nil {
+		in, out := &in.LastSyncStartTime, &out.LastSyncStartTime
+		*out = (*in).DeepCopy()
+	}
 	if in.NextSyncTime != nil {
 		in, out := &in.NextSyncTime, &out.NextSyncTime
 		*out = (*in).DeepCopy()

@@ -52,6 +52,8 @@ func run(args []string) error {
 		"maximum concurrent connections still in their SSH handshake from one source IP")
 	maxChannels := fs.Int("max-channels", agent.DefaultMaxChannels,
 		"maximum channels open at once on one connection (a sync opens one per rsync stream, at most 16, plus a few short ones)")
+	metricsAddr := fs.String("metrics-addr", cliutil.Env("DRSYNCER_AGENT_METRICS_ADDR", ""),
+		"address to serve Prometheus /metrics on, such as :9464; on the host network this is a port of the node; empty disables (env DRSYNCER_AGENT_METRICS_ADDR)")
 	grace := fs.Duration("shutdown-grace", agent.DefaultShutdownGrace, "on SIGTERM, how long in-flight transfers may continue")
 	var runtimeFlags cliutil.RuntimeFlags
 	runtimeFlags.Register(fs)
@@ -132,6 +134,13 @@ Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 		ShutdownGrace:   *grace,
 	})
 	if err != nil {
+		return err
+	}
+	metrics, err := agentMetrics(srv.Stats)
+	if err != nil {
+		return err
+	}
+	if err := serveMetrics(ctx, *metricsAddr, metrics, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *listen)

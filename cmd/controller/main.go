@@ -79,6 +79,10 @@ func run(args []string, stderr io.Writer) error {
 	if err := setupReconcilers(mgr, s, common.Kubeconfigs, common.SystemNamespace(), *webUI); err != nil {
 		return err
 	}
+	// Served with controller-runtime's own metrics, on the manager's metrics address.
+	if err := ctrlmetrics.Registry.Register(&controller.MetricsCollector{Reader: mgr.GetClient(), Log: mgr.GetLogger().WithName("metrics")}); err != nil {
+		return fmt.Errorf("register the Replication and RemoteCluster metrics: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}

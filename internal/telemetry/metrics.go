@@ -47,10 +47,20 @@ func NewMetricsIn(prefix string, registry Registry) *Metrics {
 		Prefix:          prefix,
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,
-		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+		SanitizeOptions: &sanitizeOptions,
 	}, time.Second)
 	return &Metrics{Scope: sdktally.NewPrometheusNamingScope(scope), registry: registry, closer: closer}
 }
+
+// sanitizeOptions are the SDK's Prometheus rules, except that label values
+// keep '-' and '.': they carry Kubernetes names (replication="shop-db"),
+// which must read the same here as in the controller's series and in
+// kubectl, or no query could join them.
+var sanitizeOptions = func() tally.SanitizeOptions {
+	o := sdktally.PrometheusSanitizeOptions
+	o.ValueCharacters = tally.ValidCharacters{Ranges: tally.AlphanumericRange, Characters: []rune{'_', '-', '.'}}
+	return o
+}()
 
 // Registry is where Prometheus metrics are registered and gathered from.
 type Registry interface {

@@ -37,12 +37,15 @@ func TestMetricsServesProjectAndTemporalMetrics(t *testing.T) {
 	require.NoError(t, err)
 	m.Scope.Counter("bytes_synced").Inc(42)
 	m.TemporalHandler().WithTags(map[string]string{"task_queue": "dr-syncer"}).Counter("temporal_workflow_completed").Inc(1)
+	m.Scope.Tagged(map[string]string{"replication": "shop-db.v2", "bad-key": "a b"}).Gauge("pvc_sync_running").Update(1)
 	require.NoError(t, m.Close()) // flushes the reporter
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	assert.Contains(t, string(body), "drsyncer_test_bytes_synced_total 42")
-	assert.Contains(t, string(body), `drsyncer_test_temporal_workflow_completed_total{task_queue="dr_syncer"} 1`)
+	assert.Contains(t, string(body), `drsyncer_test_temporal_workflow_completed_total{task_queue="dr-syncer"} 1`)
+	// Kubernetes names stay as kubectl shows them; anything else is still replaced.
+	assert.Contains(t, string(body), `drsyncer_test_pvc_sync_running{bad_key="a_b",replication="shop-db.v2"} 1`)
 	assert.Contains(t, string(body), "go_goroutines")
 }

@@ -93,6 +93,7 @@ type Server struct {
 	preAuth *preAuthLimiter
 	// authenticated counts connections past their handshake.
 	authenticated atomic.Int64
+	counters      counters
 }
 
 // New validates opts and builds a Server.
@@ -181,6 +182,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			// Debug, not Warn: a flood would otherwise flood the log too.
 			s.log.Debug("refused connection: "+why, zap.String("remote", conn.RemoteAddr().String()),
 				zap.Int("max_pre_auth", s.opts.MaxPreAuth), zap.Int("max_pre_auth_per_ip", s.opts.MaxPreAuthPerIP))
+			s.counters.refused.Add(1)
 			_ = conn.Close()
 			continue
 		}
@@ -238,6 +240,7 @@ func (s *Server) handleConn(raw net.Conn, releasePreAuth func()) {
 			log.Debug("connection closed before the SSH handshake", zap.Error(err))
 		} else {
 			log.Warn("ssh handshake failed", zap.Error(err))
+			s.counters.refused.Add(1)
 		}
 		_ = raw.Close()
 		return
@@ -248,10 +251,12 @@ func (s *Server) handleConn(raw net.Conn, releasePreAuth func()) {
 	if s.authenticated.Add(1) > int64(s.opts.MaxConnections) {
 		s.authenticated.Add(-1)
 		log.Warn("refused connection: too many connections", zap.Int("max_connections", s.opts.MaxConnections))
+		s.counters.refused.Add(1)
 		_ = sconn.Close()
 		return
 	}
 	defer s.authenticated.Add(-1)
+	s.counters.accepted.Add(1)
 	bound := sconn.Permissions.CriticalOptions[keys.TargetOption]
 	log = log.With(zap.String("key_fingerprint", sconn.Permissions.Extensions[extFingerprint]),
 		zap.String("ca_fingerprint", sconn.Permissions.Extensions[extCAFingerprint]),
@@ -289,6 +294,8 @@ func (s *Server) handleConn(raw net.Conn, releasePreAuth func()) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-open }()
+			s.counters.channels.Add(1)
+			defer s.counters.channels.Add(-1)
 			up, down, ok := s.forward(log, nc, bound, act)
 			if ok {
 				channels.Add(1)

@@ -61,6 +61,7 @@ type harness struct {
 	logs     *observer.ObservedLogs
 	cancel   context.CancelFunc
 	served   chan error
+	srv      *Server
 }
 
 type harnessOptions struct {
@@ -92,6 +93,7 @@ func startAgent(t *testing.T, ho harnessOptions) *harness {
 	}
 	srv, err := New(opts)
 	require.NoError(t, err)
+	h.srv = srv
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	h.addr = ln.Addr().String()

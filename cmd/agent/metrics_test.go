@@ -1,0 +1,44 @@
+package main
+
+import (
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
+	"github.com/dr-syncer/dr-syncer/internal/telemetry/metricstest"
+)
+
+// The agent's /metrics carries the contract's names, types and labels,
+// read from the server's figures at scrape time.
+func TestAgentMetricsServeTheContract(t *testing.T) {
+	stats := agent.Stats{Accepted: 7, Refused: 2, ActiveConnections: 3, ActiveChannels: 12}
+	h, err := agentMetrics(func() agent.Stats { return stats })
+	require.NoError(t, err)
+	families := metricstest.Scrape(t, h)
+
+	conns := families["drsyncer_agent_connections_total"]
+	require.NotNil(t, conns)
+	assert.Equal(t, dto.MetricType_COUNTER, conns.GetType())
+	assert.Equal(t, []string{"result"}, metricstest.LabelNames(conns))
+	for result, want := range map[string]float64{"accepted": 7, "refused": 2} {
+		v, ok := metricstest.Value(conns, map[string]string{"result": result})
+		require.True(t, ok, result)
+		assert.Equal(t, want, v, result)
+	}
+	for name, want := range map[string]float64{"drsyncer_agent_connections_active": 3, "drsyncer_agent_channels_active": 12} {
+		f := families[name]
+		require.NotNil(t, f, name)
+		assert.Equal(t, dto.MetricType_GAUGE, f.GetType(), name)
+		assert.Empty(t, metricstest.LabelNames(f), name)
+		v, _ := metricstest.Value(f, nil)
+		assert.Equal(t, want, v, name)
+	}
+
+	stats.Accepted++ // read at scrape time
+	v, _ := metricstest.Value(metricstest.Scrape(t, h)["drsyncer_agent_connections_total"], map[string]string{"result": "accepted"})
+	assert.Equal(t, 8.0, v)
+	assert.Contains(t, families, "go_goroutines")
+}
