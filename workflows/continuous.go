@@ -156,7 +156,7 @@ func waitForNextSync(ctx workflow.Context, state *contract.ContinuousState, chan
 				wait = changeQuiet
 			}
 			state.NextRun = workflow.Now(ctx).Add(wait).UTC()
-			timer = workflow.NewTimer(timerCtx, wait)
+			timer = newTimer(timerCtx, wait, "wait for the next sync of "+state.Replication.String())
 		}
 		fired := false
 		sel := workflow.NewSelector(ctx)
@@ -231,7 +231,7 @@ func (w *continuousWait) untilDue(ctx workflow.Context) (bool, error) {
 			if !due.IsZero() {
 				var timerCtx workflow.Context
 				timerCtx, cancel = workflow.WithCancel(ctx)
-				timer, timerAt = workflow.NewTimer(timerCtx, due.Sub(now)), due
+				timer, timerAt = newTimer(timerCtx, due.Sub(now), "wait for the next sync"), due
 			}
 		}
 		// Wait for a signal (take receives it), the timer, or cancellation:
