@@ -15,7 +15,9 @@ func TestRouteNamesClustersAndNamespaces(t *testing.T) {
 	keep := func(*drv1.Replication, *drv1.ClusterMapping, *drv1.RemoteCluster, *drv1.RemoteCluster) {}
 	assert.Equal(t, "prod/shop → dr/shop-dr", Route(context.Background(), tenantA(keep), system, ref))
 
-	defaulted := tenantA(func(r *drv1.Replication, _ *drv1.ClusterMapping, _, _ *drv1.RemoteCluster) { r.Spec.DestinationNamespace = "" })
+	defaulted := tenantA(func(r *drv1.Replication, _ *drv1.ClusterMapping, _, _ *drv1.RemoteCluster) {
+		r.Spec.DestinationNamespace = ""
+	})
 	assert.Equal(t, "prod/shop → dr/shop", Route(context.Background(), defaulted, system, ref), "the destination namespace defaults as runs default it")
 
 	assert.Empty(t, Route(context.Background(), tenantA(keep), system, contract.ObjectRef{Namespace: "team-a", Name: "gone"}),
