@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -41,4 +42,23 @@ func planRoute(plan contract.ReplicationPlan) string {
 // showRunProgress keeps a Replication run's current details at its progress.
 func showRunProgress(ctx workflow.Context, header string, p *contract.ReplicationProgress) {
 	workflow.SetCurrentDetails(ctx, header+p.Markdown())
+}
+
+// showSteps keeps a failover's, failback's or drill's current details at
+// its steps: one line each, marked as the CLI marks them.
+func showSteps(ctx workflow.Context, steps []contract.Step) {
+	var b strings.Builder
+	for _, s := range steps {
+		mark := map[contract.StepState]string{contract.StepRunning: "→", contract.StepDone: "✓",
+			contract.StepFailed: "✗", contract.StepSkipped: "–"}[s.State]
+		line := fmt.Sprintf("- %s **%s**", mark, s.Name)
+		if !s.Ended.IsZero() && s.State != contract.StepSkipped {
+			line += " " + s.Ended.Sub(s.Started).Round(100*time.Millisecond).String()
+		}
+		if s.Detail != "" {
+			line += ": " + s.Detail
+		}
+		b.WriteString(line + "\n")
+	}
+	workflow.SetCurrentDetails(ctx, strings.TrimSuffix(b.String(), "\n"))
 }
