@@ -173,8 +173,10 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 	}
 	meta := s.replicationMeta(ctx, "Sync", ref, contract.TriggerScheduled)
 	// A Schedule made before runs had a summary, or whose route changed,
-	// is updated like one whose timing changed.
-	if current.Matches(spec) && current.Summary == meta.Summary {
+	// is updated like one whose timing changed; a route that is unknown
+	// for a moment (the controller's cache) does not take one away.
+	summaryStale := current != nil && current.Summary != meta.Summary && (current.Summary == "" || meta.Route != "")
+	if current.Matches(spec) && !summaryStale {
 		return nil
 	}
 	// Temporal appends the scheduled time to the workflow ID, so each run

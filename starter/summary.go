@@ -19,6 +19,8 @@ type RouteFunc func(ctx context.Context, ref contract.ObjectRef) string
 type runMeta struct {
 	Summary string
 	Details string
+	// Route is the source → destination the summary names; "" when unknown.
+	Route string
 }
 
 // Trigger kinds, as the Web UI names what started a run.
@@ -70,7 +72,7 @@ func (s *Starter) replicationMeta(ctx context.Context, what string, ref contract
 		fmt.Fprintf(&details, "**Trigger:** %s\n\n", strings.ToLower(what))
 	}
 	details.WriteString("Live progress: the run's current details, and `drsyncer status --watch " + ref.String() + "`.")
-	return runMeta{Summary: summary, Details: details.String()}
+	return runMeta{Summary: summary, Details: details.String(), Route: route}
 }
 
 // workflowMeta is the metadata of a run not about one Replication (an agent

@@ -54,6 +54,12 @@ func TestStartsCarryWebUISummaries(t *testing.T) {
 		action := d.Schedule.Action.(*client.ScheduleWorkflowAction)
 		assert.Contains(t, action.StaticDetails, "**Trigger:** schedule (scheduled)")
 		assert.Contains(t, action.StaticDetails, "**Source → destination:** prod/nightly → dr/nightly")
+
+		// A route unknown for a moment leaves the Schedule as it is.
+		require.NoError(t, bare.EnsureSchedule(ctx, ref, spec))
+		st, err = s.DescribeSchedule(ctx, ref)
+		require.NoError(t, err)
+		assert.Equal(t, "Sync ops/nightly: prod/nightly → dr/nightly (schedule)", st.Summary)
 	})
 
 	t.Run("continuous", func(t *testing.T) {
