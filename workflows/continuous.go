@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -124,6 +125,8 @@ func syncOnce(ctx workflow.Context, state *contract.ContinuousState, trigger str
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation:   true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(contract.AttrReplication.ValueSet(state.Replication.String())),
+		StaticSummary:         "Sync " + state.Replication.String() + " (continuous)",
+		StaticDetails:         fmt.Sprintf("**Replication:** %s\n\n**Trigger:** continuous (%s)", state.Replication, workflow.GetInfo(ctx).WorkflowExecution.ID),
 	})
 	future := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicationName, contract.ReplicationInput{Replication: state.Replication, Trigger: contract.TriggerContinuous})
 	var started workflow.Execution

@@ -140,6 +140,8 @@ func syncRun(ctx workflow.Context, in contract.ReplicationInput) (string, contra
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation:   true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(contract.AttrReplication.ValueSet(in.Replication.String())),
+		StaticSummary:         "Sync " + in.Replication.String() + " (" + workflow.GetInfo(ctx).WorkflowType.Name + ")",
+		StaticDetails:         fmt.Sprintf("**Replication:** %s\n\n**Trigger:** %s (%s)", in.Replication, workflow.GetInfo(ctx).WorkflowType.Name, in.Trigger),
 	})
 	var res contract.ReplicationResult
 	err := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicationName, in).Get(ctx, &res)
