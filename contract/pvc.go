@@ -214,6 +214,10 @@ type TransferProgress struct {
 	progress.Snapshot
 	// ResumedFromBytes is how far an earlier attempt got.
 	ResumedFromBytes int64 `json:"resumedFromBytes,omitempty"`
+	// ETASeconds and ETA are the time left at the current rate (see
+	// Readable); absent while the size or the rate is unknown.
+	ETASeconds int64  `json:"etaSeconds,omitempty"`
+	ETA        string `json:"eta,omitempty"`
 }
 
 // TransferResult is the mover's summary.

@@ -26,14 +26,14 @@ type AgentRolloutState struct {
 // again, which is how a fixed problem gets retried). A refusal is success,
 // returning the run that holds the ID.
 func (s *Starter) StartWorkflowOnce(ctx context.Context, id, name string, input any, attrs temporal.SearchAttributes) (StartedRun, error) {
-	return s.startUnlessOpen(ctx, id, name, input, attrs, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY)
+	return s.startUnlessOpen(ctx, id, name, input, attrs, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, workflowMeta(name, id))
 }
 
 // startUnlessOpen starts name under id unless a run of id is open (the
 // conflict policy refuses a second one, so two starts never run two
 // rollouts at once); reuse says which closed runs id may follow. A refusal
 // is success, returning the run that holds the ID.
-func (s *Starter) startUnlessOpen(ctx context.Context, id, name string, input any, attrs temporal.SearchAttributes, reuse enumspb.WorkflowIdReusePolicy) (StartedRun, error) {
+func (s *Starter) startUnlessOpen(ctx context.Context, id, name string, input any, attrs temporal.SearchAttributes, reuse enumspb.WorkflowIdReusePolicy, meta runMeta) (StartedRun, error) {
 	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                s.TaskQueue,
@@ -41,6 +41,8 @@ func (s *Starter) startUnlessOpen(ctx context.Context, id, name string, input an
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    attrs,
+		StaticSummary:                            meta.Summary,
+		StaticDetails:                            meta.Details,
 	}, name, input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
@@ -61,7 +63,9 @@ func (s *Starter) StartAgentRollout(ctx context.Context, in contract.AgentRollou
 	id := contract.AgentRolloutWorkflowID(in.Cluster.Namespace, in.Cluster.Name, in.Version)
 	return s.startUnlessOpen(ctx, id, contract.AgentRolloutName, in,
 		temporal.NewSearchAttributes(contract.AttrSourceCluster.ValueSet(in.Cluster.Name)),
-		enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
+		enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		runMeta{Summary: fmt.Sprintf("Agent rollout to %s/%s (version %s)", in.Cluster.Namespace, in.Cluster.Name, in.Version),
+			Details: fmt.Sprintf("**RemoteCluster:** %s/%s\n\n**Version:** %s\n\n**Trigger:** agent spec or keys changed", in.Cluster.Namespace, in.Cluster.Name, in.Version)})
 }
 
 // AgentRolloutState reads a rollout: nodes ready while it waits, the

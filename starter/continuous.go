@@ -71,12 +71,15 @@ func (s *Starter) ensureContinuous(ctx context.Context, ref contract.ObjectRef, 
 		}
 		return nil
 	}
+	meta := s.replicationMeta(ctx, "Continuous sync", ref, contract.TriggerContinuous)
 	_, err = s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    replicationAttributes(ref),
+		StaticSummary:            meta.Summary,
+		StaticDetails:            meta.Details,
 	}, contract.ContinuousReplicationName, contract.ContinuousState{Replication: ref, Settings: settings})
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)

@@ -67,9 +67,12 @@ func (s *Starter) startOperation(ctx context.Context, ref contract.ObjectRef, wi
 			return StartedRun{}, err
 		}
 	}
+	meta := s.replicationMeta(ctx, name, ref, "")
 	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        wid,
-		TaskQueue: s.TaskQueue,
+		ID:            wid,
+		StaticSummary: meta.Summary,
+		StaticDetails: meta.Details,
+		TaskQueue:     s.TaskQueue,
 		// As StartRun: one request is one operation, ever. Re-running a
 		// failed failover under the same ID after a lost status write would
 		// fail over a second time nobody asked for; a new request is a new ID.

@@ -33,6 +33,7 @@ type StartedRun struct {
 // reconciles, even when the status write that recorded it was lost.
 func (s *Starter) StartRun(ctx context.Context, ref contract.ObjectRef, trigger string) (StartedRun, error) {
 	id := contract.ReplicationWorkflowID(ref.Namespace, ref.Name, trigger)
+	meta := s.replicationMeta(ctx, "Sync", ref, trigger)
 	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.TaskQueue,
@@ -44,6 +45,8 @@ func (s *Starter) StartRun(ctx context.Context, ref contract.ObjectRef, trigger 
 		// Set at start, not only by the workflow, so visibility finds a run
 		// even before a worker picked it up.
 		TypedSearchAttributes: replicationAttributes(ref),
+		StaticSummary:         meta.Summary,
+		StaticDetails:         meta.Details,
 	}, contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: trigger})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

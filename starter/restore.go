@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -22,8 +23,11 @@ const listingTimeout = 2 * time.Minute
 // first.
 func (s *Starter) RestorePoints(ctx context.Context, in contract.RestorePointsInput) (contract.RestorePointsResult, error) {
 	id := contract.RestorePointsWorkflowID(in.Replication.Namespace, in.Replication.Name, uniqueNow())
+	meta := s.replicationMeta(ctx, "Restore-point listing", in.Replication, "")
 	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
+		StaticSummary:            meta.Summary,
+		StaticDetails:            meta.Details,
 		TaskQueue:                s.TaskQueue,
 		WorkflowExecutionTimeout: listingTimeout,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(contract.RestoreAttributes(in.Replication, in.PVC)...),
@@ -41,7 +45,9 @@ func (s *Starter) RestorePoints(ctx context.Context, in contract.RestorePointsIn
 // are marked with the run's ID.
 func (s *Starter) StartRestore(ctx context.Context, in contract.RestoreInput) (StartedRun, error) {
 	id := contract.RestoreWorkflowID(in.Replication.Namespace, in.Replication.Name, in.PVC, uniqueNow())
-	return s.StartWorkflowOnce(ctx, id, contract.RestoreName, in, temporal.NewSearchAttributes(contract.RestoreAttributes(in.Replication, in.PVC)...))
+	meta := s.replicationMeta(ctx, "Restore of PVC "+in.PVC+" for", in.Replication, "")
+	return s.startUnlessOpen(ctx, id, contract.RestoreName, in, temporal.NewSearchAttributes(contract.RestoreAttributes(in.Replication, in.PVC)...),
+		enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, meta)
 }
 
 // WaitRun waits until run closes and decodes its result into result. A

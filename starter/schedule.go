@@ -75,6 +75,9 @@ type ScheduleState struct {
 	// RunTimeout is the started runs' execution timeout; zero for none
 	// (Schedules made before runs had one) and for a continuous workflow.
 	RunTimeout time.Duration
+	// Summary is the StaticSummary the Schedule gives its runs (the Web
+	// UI's one line); "" for a continuous workflow and older Schedules.
+	Summary string
 }
 
 // ScheduledRun is one run a Schedule started.
@@ -116,6 +119,7 @@ func (s *Starter) DescribeSchedule(ctx context.Context, ref contract.ObjectRef) 
 	}
 	if action, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok {
 		st.RunTimeout = action.WorkflowExecutionTimeout
+		st.Summary = action.StaticSummary
 	}
 	for _, a := range d.Info.RecentActions {
 		if a.StartWorkflowResult == nil {
@@ -167,7 +171,12 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 	if err != nil {
 		return err
 	}
-	if current.Matches(spec) {
+	meta := s.replicationMeta(ctx, "Sync", ref, contract.TriggerScheduled)
+	// A Schedule made before runs had a summary, or whose route changed,
+	// is updated like one whose timing changed; a route that is unknown
+	// for a moment (the controller's cache) does not take one away.
+	summaryStale := current != nil && current.Summary != meta.Summary && (current.Summary == "" || meta.Route != "")
+	if current.Matches(spec) && !summaryStale {
 		return nil
 	}
 	// Temporal appends the scheduled time to the workflow ID, so each run
@@ -180,6 +189,8 @@ func (s *Starter) EnsureSchedule(ctx context.Context, ref contract.ObjectRef, sp
 		TypedSearchAttributes: replicationAttributes(ref),
 		// A stuck run ends (timed out) in time for later runs to start.
 		WorkflowExecutionTimeout: spec.runTimeout(),
+		StaticSummary:            meta.Summary,
+		StaticDetails:            meta.Details,
 	}
 	id := ScheduleID(ref)
 	if current == nil {

@@ -22,6 +22,9 @@ type Starter struct {
 	// SDK's default. Heartbeats read from a describe call are decoded with
 	// it, so with the payload codec on it must be set: Connect does that.
 	DataConverter converter.DataConverter
+	// Routes names a Replication's source → destination in the summary
+	// every run and Schedule shows in the Web UI; nil leaves it out.
+	Routes RouteFunc
 }
 
 // Run is one workflow run as a user sees it in a list.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -124,6 +125,8 @@ func syncOnce(ctx workflow.Context, state *contract.ContinuousState, trigger str
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation:   true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(contract.AttrReplication.ValueSet(state.Replication.String())),
+		StaticSummary:         "Sync " + state.Replication.String() + " (continuous)",
+		StaticDetails:         fmt.Sprintf("**Replication:** %s\n\n**Trigger:** continuous (%s)", state.Replication, workflow.GetInfo(ctx).WorkflowExecution.ID),
 	})
 	future := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicationName, contract.ReplicationInput{Replication: state.Replication, Trigger: contract.TriggerContinuous})
 	var started workflow.Execution
@@ -156,7 +159,7 @@ func waitForNextSync(ctx workflow.Context, state *contract.ContinuousState, chan
 				wait = changeQuiet
 			}
 			state.NextRun = workflow.Now(ctx).Add(wait).UTC()
-			timer = workflow.NewTimer(timerCtx, wait)
+			timer = newTimer(timerCtx, wait, "wait for the next sync of "+state.Replication.String())
 		}
 		fired := false
 		sel := workflow.NewSelector(ctx)
@@ -231,7 +234,7 @@ func (w *continuousWait) untilDue(ctx workflow.Context) (bool, error) {
 			if !due.IsZero() {
 				var timerCtx workflow.Context
 				timerCtx, cancel = workflow.WithCancel(ctx)
-				timer, timerAt = workflow.NewTimer(timerCtx, due.Sub(now)), due
+				timer, timerAt = newTimer(timerCtx, due.Sub(now), "wait for the next sync"), due
 			}
 		}
 		// Wait for a signal (take receives it), the timer, or cancellation:

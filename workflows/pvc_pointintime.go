@@ -36,7 +36,7 @@ func prepareCopySource(ctx workflow.Context, in contract.PVCSyncInput, op contra
 	pit := in.PointInTime
 	state.enter(ctx, contract.PhasePlanCopySource)
 	source := &state.Result.CopySource
-	if err := workflow.ExecuteActivity(short, a.PlanCopySource, contract.CopySourceInput{
+	if err := workflow.ExecuteActivity(step(short, "choose how to copy "+in.Source.String()), a.PlanCopySource, contract.CopySourceInput{
 		PVC: in.Source, Method: pit.CopyMethod, VolumeSnapshotClassName: pit.VolumeSnapshotClassName, HooksSet: pit.Hooks != nil,
 	}).Get(ctx, source); err != nil {
 		return contract.PVCRef{}, time.Time{}, err
@@ -49,27 +49,27 @@ func prepareCopySource(ctx workflow.Context, in contract.PVCSyncInput, op contra
 	case contract.CopyClone:
 		state.enter(ctx, contract.PhaseTemporaryPVC)
 		var claim contract.PVCRef
-		err := workflow.ExecuteActivity(long, a.CreateTemporaryPVC, temporary).Get(ctx, &claim)
+		err := workflow.ExecuteActivity(step(long, "clone "+in.Source.String()), a.CreateTemporaryPVC, temporary).Get(ctx, &claim)
 		return claim, workflow.Now(ctx), err
 	}
 	snapshotIn := contract.SourceSnapshotInput{Op: op, PVC: in.Source, SnapshotClass: source.SnapshotClass}
 	var snapshot contract.Snapshot
 	if err := withFreeze(ctx, in, state, func() error {
 		state.enter(ctx, contract.PhaseSnapshotSource)
-		return workflow.ExecuteActivity(long, a.SnapshotSource, snapshotIn).Get(ctx, &snapshot)
+		return workflow.ExecuteActivity(step(long, "snapshot "+in.Source.String()), a.SnapshotSource, snapshotIn).Get(ctx, &snapshot)
 	}); err != nil {
 		return contract.PVCRef{}, time.Time{}, err
 	}
 	copiedAt = snapshot.TakenAt
 	state.Result.SourceSnapshot = &snapshot
 	state.enter(ctx, contract.PhaseWaitSnapshotReady)
-	if err := workflow.ExecuteActivity(long, a.WaitSnapshotReady, snapshotIn).Get(ctx, &snapshot); err != nil {
+	if err := workflow.ExecuteActivity(step(long, "wait for the snapshot of "+in.Source.String()), a.WaitSnapshotReady, snapshotIn).Get(ctx, &snapshot); err != nil {
 		return contract.PVCRef{}, time.Time{}, err
 	}
 	state.enter(ctx, contract.PhaseTemporaryPVC)
 	temporary.FromSnapshot = snapshot.Name
 	var claim contract.PVCRef
-	err := workflow.ExecuteActivity(long, a.CreateTemporaryPVC, temporary).Get(ctx, &claim)
+	err := workflow.ExecuteActivity(step(long, "PVC from the snapshot of "+in.Source.String()), a.CreateTemporaryPVC, temporary).Get(ctx, &claim)
 	return claim, copiedAt, err
 }
 
@@ -125,14 +125,14 @@ func keepRestorePoint(ctx workflow.Context, in contract.PVCSyncInput, op contrac
 	})
 	drPVC := contract.PVCRef{Cluster: in.Destination, Namespace: in.DestinationNamespace, Name: state.Result.Target.Name}
 	state.enter(ctx, contract.PhaseRestorePoint)
-	if err := workflow.ExecuteActivity(long, a.TakeRestorePoint, contract.RestorePointInput{
+	if err := workflow.ExecuteActivity(step(long, "restore point of "+drPVC.String()), a.TakeRestorePoint, contract.RestorePointInput{
 		Op: op, PVC: drPVC, Replication: in.Replication.String(),
 		CopiedAt: copiedAt, RestorePoints: in.PointInTime.RestorePoints,
 	}).Get(ctx, nil); err != nil {
 		return err
 	}
 	state.enter(ctx, contract.PhasePruneRestorePoints)
-	return workflow.ExecuteActivity(long, a.PruneRestorePoints, contract.PruneRestorePointsInput{
+	return workflow.ExecuteActivity(step(long, "prune restore points of "+drPVC.String()), a.PruneRestorePoints, contract.PruneRestorePointsInput{
 		PVC: drPVC, Replication: in.Replication.String(), Keep: in.PointInTime.RestorePoints.Keep,
 	}).Get(ctx, &state.Result.RestorePoints)
 }

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -17,6 +19,8 @@ const changeReportProgress = "2026-12-05-report-progress-to-parent"
 type syncState struct {
 	contract.PVCSyncProgress
 	pvc string
+	// route is "source → destination", for the Web UI's current details.
+	route string
 	// parent is the run reports go to; nil for a sync without one, and in
 	// syncs started before they reported.
 	parent *workflow.Execution
@@ -44,6 +48,7 @@ func (s *syncState) enter(ctx workflow.Context, phase string) {
 		return
 	}
 	s.Phase = phase
+	s.show(ctx)
 	if s.parent == nil {
 		return
 	}
@@ -58,4 +63,9 @@ func (s *syncState) progressTarget() *contract.ProgressTarget {
 		return nil
 	}
 	return &contract.ProgressTarget{WorkflowID: s.parent.ID, RunID: s.parent.RunID, PVC: s.pvc}
+}
+
+// show keeps the sync's current details in the Web UI at its step.
+func (s *syncState) show(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**PVC:** %s\n\n**Step:** %s", s.route, s.Phase))
 }

@@ -17,7 +17,7 @@ import (
 // clone of it) → nodes → credentials → mount pod → transfer → mark synced →
 // restore point, and cleans up on success, failure and cancellation.
 func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PVCSyncResult, err error) {
-	state := &syncState{PVCSyncProgress: contract.PVCSyncProgress{Phase: contract.PhaseDiscover}, pvc: in.Source.Name}
+	state := &syncState{PVCSyncProgress: contract.PVCSyncProgress{Phase: contract.PhaseDiscover}, pvc: in.Source.Name, route: pvcRoute(in)}
 	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.PVCSyncProgress, error) { return state.PVCSyncProgress, nil }); err != nil {
 		return contract.PVCSyncResult{}, err
 	}
@@ -41,7 +41,9 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry})
 
 	// Whatever a crashed earlier run of this sync left behind goes first.
-	if err := workflow.ExecuteActivity(withCleanupOptions(ctx), a.Cleanup, cleanupIn).Get(ctx, nil); err != nil {
+	state.show(ctx)
+	cleanupStep := "clean up what earlier syncs of " + in.Source.String() + " left"
+	if err := workflow.ExecuteActivity(step(withCleanupOptions(ctx), cleanupStep), a.Cleanup, cleanupIn).Get(ctx, nil); err != nil {
 		return contract.PVCSyncResult{}, err
 	}
 	started := workflow.Now(ctx)
@@ -53,7 +55,8 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		state.enter(dctx, contract.PhaseCleanup)
 		var cleaned contract.CleanupResult
-		if err := workflow.ExecuteActivity(withCleanupOptions(dctx), a.Cleanup, cleanupIn).Get(dctx, &cleaned); err != nil {
+		cleanupStep := "delete this sync's pods and Secrets for " + in.Source.String()
+		if err := workflow.ExecuteActivity(step(withCleanupOptions(dctx), cleanupStep), a.Cleanup, cleanupIn).Get(dctx, &cleaned); err != nil {
 			workflow.GetLogger(ctx).Error("cleanup failed; objects labelled with the operation remain", "error", err)
 		}
 		state.Result.Cleanup = cleaned
@@ -64,12 +67,12 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		}
 	}()
 
-	if err := workflow.ExecuteActivity(short, a.Discover, in.Source).Get(ctx, &state.Result.Source); err != nil {
+	if err := workflow.ExecuteActivity(step(short, "read source PVC "+in.Source.String()), a.Discover, in.Source).Get(ctx, &state.Result.Source); err != nil {
 		return state.Result, err
 	}
 
 	state.enter(ctx, contract.PhaseTargetPVC)
-	if err := workflow.ExecuteActivity(short, a.EnsureTargetPVC, contract.TargetPVCInput{
+	if err := workflow.ExecuteActivity(step(short, "DR PVC in "+in.Destination.Name+"/"+in.DestinationNamespace+" for "+in.Source.Name), a.EnsureTargetPVC, contract.TargetPVCInput{
 		Source: in.Source, Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 		CreateNamespace: in.CreateNamespace, StorageClassMappings: in.StorageClassMappings,
 		AccessModeMappings: in.AccessModeMappings, PreserveVolumeAttributes: in.PreserveVolumeAttrs,
@@ -89,7 +92,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	}
 
 	state.enter(ctx, contract.PhaseChooseNodes)
-	if err := workflow.ExecuteActivity(short, a.ChooseNodes, contract.ChooseNodesInput{
+	if err := workflow.ExecuteActivity(step(short, "choose nodes for "+readFrom.String()), a.ChooseNodes, contract.ChooseNodesInput{
 		Source: readFrom, Destination: in.Destination,
 	}).Get(ctx, &state.Result.Nodes); err != nil {
 		return state.Result, err
@@ -97,7 +100,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 
 	state.enter(ctx, contract.PhaseCredentials)
 	var creds contract.Credentials
-	if err := workflow.ExecuteActivity(short, a.EnsureCredentials, contract.CredentialsInput{
+	if err := workflow.ExecuteActivity(step(short, "SSH credentials for "+in.Source.String()), a.EnsureCredentials, contract.CredentialsInput{
 		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
 		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey, Authority: authority(in),
@@ -120,6 +123,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	state.enter(ctx, contract.PhaseMountPod)
 	podOptions := workflow.ActivityOptions{
 		StartToCloseTimeout: pvcdata.MountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
+		Summary: fmt.Sprintf("mount pod on %s for %s", state.Result.Nodes.Source.Node, readFrom),
 	}
 	mountIn := contract.MountPodInput{
 		Op: op, PVC: readFrom, Node: state.Result.Nodes.Source.Node, Image: in.Image, Credentials: creds.Secret,
@@ -132,6 +136,8 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		StartToCloseTimeout: time.Duration(in.DataSync.Timeout), // the resolver defaults it
 		HeartbeatTimeout:    transferHeartbeatTimeout,
 		RetryPolicy:         retry,
+		Summary: fmt.Sprintf("rsync %s → %s/%s/%s on %s", in.Source, in.Destination.Name, in.DestinationNamespace,
+			state.Result.Target.Name, state.Result.Nodes.Target.Node),
 	}
 	transferIn := contract.TransferInput{
 		Op:           op,
@@ -182,7 +188,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		// copy to tell, and leaves an original unmarked.
 		marked.Direction, marked.Source = in.Direction, &in.Source
 	}
-	if err := workflow.ExecuteActivity(short, a.MarkSynced, marked).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(step(short, "mark DR PVC "+marked.Namespace+"/"+marked.Name+" synced"), a.MarkSynced, marked).Get(ctx, nil); err != nil {
 		return state.Result, err
 	}
 	if pointInTime && in.PointInTime.RestorePoints.Keep > 0 {
@@ -306,7 +312,7 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 	})
 	var permits *pvcdata.PermitActivities
 	request := func() error {
-		return workflow.ExecuteActivity(permitCtx, permits.RequestPermit, contract.AcquireInput{
+		return workflow.ExecuteActivity(step(permitCtx, "ask for a sync slot of cluster "+in.Source.Cluster.Name), permits.RequestPermit, contract.AcquireInput{
 			SemaphoreID:   contract.ClusterSemaphoreID(in.Source.Cluster),
 			Limit:         int(in.GlobalConcurrencyLimit),
 			Request:       contract.PermitRequest{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID},
@@ -330,7 +336,7 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 			c.Receive(ctx, nil)
 			granted = true
 		})
-		sel.AddFuture(workflow.NewTimer(timerCtx, permitRerequestAfter), func(workflow.Future) {})
+		sel.AddFuture(newTimer(timerCtx, permitRerequestAfter, "ask for the sync slot again if none came"), func(workflow.Future) {})
 		sel.Select(ctx)
 		cancelTimer()
 		if granted || ctx.Err() != nil {

@@ -46,12 +46,14 @@ func newRecoveryRun(ctx workflow.Context, ref contract.ObjectRef) (*recoveryRun,
 func (r *recoveryRun) step(ctx workflow.Context, name string, fn func() (string, error)) error {
 	i := len(r.progress.Steps)
 	r.progress.Steps = append(r.progress.Steps, contract.Step{Name: name, State: contract.StepRunning, Started: workflow.Now(ctx)})
+	showSteps(ctx, r.progress.Steps)
 	detail, err := fn()
 	s := &r.progress.Steps[i]
 	s.Ended, s.Detail, s.State = workflow.Now(ctx), detail, contract.StepDone
 	if err != nil {
 		s.State, s.Detail = contract.StepFailed, errorMessage(err)
 	}
+	showSteps(ctx, r.progress.Steps)
 	return err
 }
 
@@ -59,6 +61,7 @@ func (r *recoveryRun) step(ctx workflow.Context, name string, fn func() (string,
 func (r *recoveryRun) skip(ctx workflow.Context, name, why string) {
 	now := workflow.Now(ctx)
 	r.progress.Steps = append(r.progress.Steps, contract.Step{Name: name, State: contract.StepSkipped, Detail: why, Started: now, Ended: now})
+	showSteps(ctx, r.progress.Steps)
 }
 
 // steps is a copy of the steps so far, for a result.
@@ -137,6 +140,8 @@ func syncRun(ctx workflow.Context, in contract.ReplicationInput) (string, contra
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation:   true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(contract.AttrReplication.ValueSet(in.Replication.String())),
+		StaticSummary:         "Sync " + in.Replication.String() + " (" + workflow.GetInfo(ctx).WorkflowType.Name + ")",
+		StaticDetails:         fmt.Sprintf("**Replication:** %s\n\n**Trigger:** %s (%s)", in.Replication, workflow.GetInfo(ctx).WorkflowType.Name, in.Trigger),
 	})
 	var res contract.ReplicationResult
 	err := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicationName, in).Get(ctx, &res)

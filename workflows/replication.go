@@ -27,6 +27,9 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.AttrReplication.ValueSet(in.Replication.String())); err != nil {
 		return contract.ReplicationResult{}, err
 	}
+	header := fmt.Sprintf("**Replication:** %s (trigger %s)\n\n", in.Replication, in.Trigger)
+	show := func() { showRunProgress(ctx, header, &progress) }
+	show()
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
@@ -34,9 +37,10 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 	var plans *activities.PlanActivities
 	var plan contract.ReplicationPlan
 	req := contract.PlanRequest{Replication: in.Replication, Direction: in.Direction, DrillNamespace: in.DrillNamespace, Trigger: in.Trigger}
-	if err := workflow.ExecuteActivity(short, plans.ResolveReplication, req).Get(ctx, &plan); err != nil {
+	if err := workflow.ExecuteActivity(step(short, "resolve Replication "+in.Replication.String()), plans.ResolveReplication, req).Get(ctx, &plan); err != nil {
 		return contract.ReplicationResult{}, err
 	}
+	header = fmt.Sprintf("**Replication:** %s: %s (trigger %s)\n\n", in.Replication, planRoute(plan), in.Trigger)
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		contract.AttrSourceCluster.ValueSet(plan.Source.Name), contract.AttrNamespace.ValueSet(plan.SourceNamespace)); err != nil {
 		return contract.ReplicationResult{}, err
@@ -51,6 +55,7 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 	// Runs started before resource replication joined the run replay without it.
 	if workflow.GetVersion(ctx, changeReplicateResources, workflow.DefaultVersion, 1) == 1 {
 		progress.Phase = contract.PhaseResources
+		show()
 		resources, err := replicateResources(ctx, plan)
 		result.Resources = resources
 		if err != nil {
@@ -59,9 +64,10 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 	}
 	if plan.Spec.PVCConfig.SyncData {
 		progress.Phase = contract.PhaseListPVCs
+		show()
 		var pvcs *pvcdata.PVCActivities
 		var list contract.PVCList
-		if err := workflow.ExecuteActivity(short, pvcs.ListPVCs, contract.ListPVCsInput{
+		if err := workflow.ExecuteActivity(step(short, "list PVCs of "+plan.Source.Name+"/"+plan.SourceNamespace), pvcs.ListPVCs, contract.ListPVCsInput{
 			Cluster: plan.Source, Namespace: plan.SourceNamespace,
 			Destination: plan.Destination, DestinationNamespace: plan.DestinationNamespace,
 		}).Get(ctx, &list); err != nil {
@@ -69,9 +75,10 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 		}
 		result.SkippedPVCs = list.Skipped
 		progress.Phase = contract.PhaseSyncPVCs
-		result.PVCs = syncPVCs(ctx, plan, list.Names, &progress)
+		result.PVCs = syncPVCs(ctx, plan, list.Names, &progress, show)
 	}
 	progress.Phase = contract.PhaseDone
+	show()
 	if err := ctx.Err(); err != nil {
 		// Cancelled (the Replication was deleted, or a user cancelled the run):
 		// the run ends Canceled, not Failed, once its PVC syncs have cleaned up.
@@ -97,6 +104,7 @@ func replicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (*c
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			contract.AttrReplication.ValueSet(plan.Replication.String()), contract.AttrSourceCluster.ValueSet(plan.Source.Name),
 			contract.AttrNamespace.ValueSet(plan.SourceNamespace)),
+		StaticSummary: "Kubernetes objects " + planRoute(plan),
 	})
 	var res contract.ResourcesResult
 	err := workflow.ExecuteChildWorkflow(childCtx, contract.ReplicateResourcesName, plan).Get(ctx, &res)
@@ -157,7 +165,8 @@ func firstFailure(r *contract.ResourcesResult) string {
 
 // syncPVCs runs one PVCSync child per PVC, keeping at most concurrentSyncs
 // running, and records every outcome; one PVC's failure does not stop the rest.
-func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []string, progress *contract.ReplicationProgress) []contract.PVCOutcome {
+// show is called after every change of progress, for the Web UI.
+func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []string, progress *contract.ReplicationProgress, show func()) []contract.PVCOutcome {
 	limit := int(plan.Spec.PVCConfig.DataSyncConfig.ConcurrentSyncs)
 	if limit < 1 {
 		limit = 1
@@ -172,6 +181,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		var u contract.PVCProgressUpdate
 		c.Receive(ctx, &u)
 		progress.Report(u, workflow.Now(ctx))
+		show()
 	})
 	running, next := 0, 0
 	slots := newSlotMetrics(ctx, plan.Replication)
@@ -190,11 +200,15 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				contract.AttrReplication.ValueSet(plan.Replication.String()), contract.AttrSourceCluster.ValueSet(plan.Source.Name),
 				contract.AttrNamespace.ValueSet(plan.SourceNamespace), contract.AttrPVC.ValueSet(names[i])),
+			StaticSummary: fmt.Sprintf("PVC sync %s", pvcRoute(in)),
+			StaticDetails: fmt.Sprintf("**PVC:** %s\n\n**Replication:** %s\n\n**Run:** %s",
+				pvcRoute(in), plan.Replication, workflow.GetInfo(ctx).WorkflowExecution.ID),
 		})
 		running++
 		progress.Running = append(progress.Running, names[i])
 		progress.PVCs = append(progress.PVCs, contract.PVCRunProgress{PVC: names[i], WorkflowID: id,
 			Phase: contract.PhaseDiscover, UpdatedAt: workflow.Now(ctx)})
+		show()
 		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, contract.PVCSyncName, in), func(f workflow.Future) {
 			running--
 			progress.Running = remove(progress.Running, names[i])
@@ -210,6 +224,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			// Only the query's answer changes: no command, so recorded runs replay.
 			progress.Ended = append(progress.Ended, contract.EndOf(outcomes[i]))
 			progress.Percent = 100 * progress.PVCsDone / len(names)
+			show()
 		})
 	}
 	for next < len(names) || running > 0 {

@@ -85,6 +85,7 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 	var latest contract.TransferProgress
 	heartbeat := func(p contract.TransferProgress) {
 		p.ResumedFromBytes = resumed
+		p = p.Readable() // what the Web UI and the run show: rounded, with an ETA
 		activity.RecordHeartbeat(ctx, p)
 		report.progress(ctx, p, false)
 		gauges.observe(p.Snapshot)

@@ -23,8 +23,12 @@ const usage = `drsyncer: run and inspect dr-syncer's sync, restore and recovery 
 
 Usage:
   drsyncer [flags] start NS/REPLICATION          start a sync run now (manual run)
-  drsyncer [flags] status NS/REPLICATION         phase, percent and current operation of the
-                                                 newest run, with bytes and percent per PVC
+  drsyncer [flags] status NS/REPLICATION [--watch [--interval D]]
+                                                 phase, percent and current operation of the
+                                                 newest run, with bytes, rate and ETA per PVC;
+                                                 --watch follows it to its end with a progress
+                                                 bar per PVC, prints the result and exits 1
+                                                 unless the run completed
   drsyncer [flags] cancel NS/REPLICATION         cancel the running runs; PVC syncs clean up
   drsyncer [flags] retry NS/REPLICATION          re-run after a failed last run (a new run
                                                  that reads the current spec)
@@ -114,7 +118,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	case "start":
 		return startRun(ctx, rest, out, connect, *ui)
 	case "status":
-		return status(ctx, rest, out, connect)
+		return status(ctx, rest, out, errOut, connect)
 	case "cancel":
 		return cancelRuns(ctx, rest, out, connect)
 	case "retry":

@@ -67,12 +67,33 @@ func printStarted(out io.Writer, s *starter.Starter, run starter.StartedRun, ui 
 		strings.Join(strings.Split(run.WorkflowID, "/")[1:3], "/"), run.WorkflowID, starter.WebUILink(ui, s.Namespace, run.WorkflowID, run.RunID))
 }
 
-func status(ctx context.Context, args []string, out io.Writer, connect connectFunc) error {
-	s, ref, closeFn, err := connectFor("status", args, connect)
+const statusUsage = `usage: drsyncer status NS/REPLICATION [--watch [--interval D]]
+
+Shows the newest run of the Replication: phase, PVCs done, and per running
+PVC sync its step, bytes, percent and rate. With --watch it follows a running
+run until it ends, printing a progress bar per PVC (bytes, rate, ETA) each
+time the progress changed, then the run's result; the exit status is 0 only
+when the run completed. Ctrl-C stops watching, never the run.`
+
+func status(ctx context.Context, args []string, out, errOut io.Writer, connect connectFunc) error {
+	fs := subcommandFlags("status", statusUsage, errOut)
+	watch := fs.Bool("watch", false, "follow the run until it ends, then print its result; exit 1 unless it completed")
+	every := fs.Duration("interval", starter.DefaultWatchInterval, "with --watch, how often to ask the run for its progress")
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if *every <= 0 {
+		return fmt.Errorf("status: --interval %s: give a positive duration such as 2s", *every)
+	}
+	s, ref, closeFn, err := connectFor("status", positional, connect)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	if *watch {
+		return watchStatus(ctx, s, ref, out, *every)
+	}
 	st, err := s.Status(ctx, ref)
 	if err != nil {
 		return err
@@ -91,7 +112,11 @@ func status(ctx context.Context, args []string, out io.Writer, connect connectFu
 	for _, pvc := range st.PVCs {
 		line := pvc.Phase
 		if tr := pvc.Transfer; tr != nil {
-			line += fmt.Sprintf(", %d of %d bytes (%.1f%%), %.0f B/s", tr.BytesDone, tr.BytesTotal, tr.Percent, tr.RateBytesPerSec)
+			r := tr.Readable()
+			line += fmt.Sprintf(", %d of %d bytes (%.1f%%), %s", r.BytesDone, r.BytesTotal, r.Percent, contract.Rate(r.RateBytesPerSec))
+			if r.ETA != "" {
+				line += ", ETA " + r.ETA
+			}
 		}
 		if pvc.LastFailure != "" {
 			line += fmt.Sprintf(", attempt %d, last failure: %s", pvc.Attempt, pvc.LastFailure)

@@ -1,5 +1,7 @@
 package progress
 
+import "strings"
+
 // Snapshot is the live state of one or more rsync streams.
 type Snapshot struct {
 	BytesDone int64 `json:"bytesDone"`
@@ -21,6 +23,10 @@ type Snapshot struct {
 type Tracker struct {
 	snap  Snapshot
 	stats Stats
+	// xfr is the files progress2 last said were done (xfr#); named counts
+	// the files rsync named since (its --out-format line comes as a file
+	// starts).
+	xfr, named int
 }
 
 // Feed consumes one output line and reports whether the snapshot changed.
@@ -31,6 +37,10 @@ func (t *Tracker) Feed(line string) bool {
 	}
 	if name, ok := ParseFileLine(line); ok {
 		t.snap.CurrentFile = name
+		if !strings.HasSuffix(name, "/") { // directories are no files to count
+			t.named++
+			t.countFiles()
+		}
 		return true
 	}
 	ParseStatsLine(line, &t.stats)
@@ -49,11 +59,21 @@ func (t *Tracker) apply(l Line) {
 		t.snap.BytesTotal = l.Bytes
 	}
 	if l.HasXfr {
-		t.snap.FilesTransferred = l.FilesTransferred
+		t.xfr, t.named = l.FilesTransferred, 0
 		t.snap.FilesTotal = l.Total
 		t.snap.FilesDone = l.Total - l.ToCheck
 		t.snap.ScanComplete = l.ScanComplete
+		t.countFiles()
 	}
+}
+
+// countFiles sets FilesTransferred as soon as rsync names files, not only
+// when progress2 closes one (xfr#): in a copy of a few large files those
+// lines are minutes apart, and the count stayed 0 until then. A file named
+// after another means that one is done, so all but the newest count; the
+// next xfr# line makes the count exact again.
+func (t *Tracker) countFiles() {
+	t.snap.FilesTransferred = t.xfr + max(t.named-1, 0)
 }
 
 // Snapshot returns the current state.
