@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,10 +18,12 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/controller"
 	"github.com/dr-syncer/dr-syncer/internal/cliutil"
 	"github.com/dr-syncer/dr-syncer/internal/cmdutil"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
@@ -75,6 +78,10 @@ func run(args []string, stderr io.Writer) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+	// Runs and Schedules name their source → destination in the Web UI.
+	s.Routes = func(ctx context.Context, ref contract.ObjectRef) string {
+		return resolve.Route(ctx, mgr.GetClient(), common.SystemNamespace(), ref)
 	}
 	if err := setupReconcilers(mgr, s, common.Kubeconfigs, common.SystemNamespace(), *webUI); err != nil {
 		return err
