@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +29,8 @@ import (
 //     the transfer's bytes-done and progress series rise;
 //   - afterwards the RPO drops, the last-success timestamp advances and the
 //     transfer is no longer shown running;
+//   - `drsyncer status --watch` follows that run with progress bars to its
+//     result;
 //   - every series deploy/prometheus/metrics.txt lists (what the rules and the
 //     dashboard may name) exists in the live scrape;
 //   - with the worker stopped, DRSyncerWorkerNotPolling's expression, taken
@@ -54,9 +58,21 @@ func TestLabMetricsInPrometheus(t *testing.T) {
 	}
 	before := time.Now()
 
-	// During the sync: bytes done rise while the transfer runs.
+	// During the sync: bytes done rise while the transfer runs, and
+	// `drsyncer status --watch` follows the run to its result.
+	cli := buildCommand(t, "drsyncer")
 	value := fmt.Sprint(time.Now().UnixNano())
 	kubectl(t, dr, "", "-n", sys, "annotate", "replication", app, "dr-syncer.io/sync-now="+value, "--overwrite")
+	pollUntil(t, 60*time.Second, "the sync-now run open", func() (bool, string) {
+		st := kubectl(t, dr, "", "-n", sys, "get", "replication", app, "-o", `jsonpath={.status.syncNowHandled}|{.status.currentRun.workflowID}`)
+		return strings.HasPrefix(st, value+"|") && !strings.HasSuffix(st, "|"), st
+	})
+	var watchOut strings.Builder
+	watch := exec.Command(cli, "--temporal-address", temporalAddress(t, dr), "status", sys+"/"+app, "--watch", "--interval", "1s")
+	watch.Stdout, watch.Stderr = &watchOut, &watchOut
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
 	var done []float64
 	var size float64
 	pollUntil(t, 150*time.Second, "Replication "+app+" Completed", func() (bool, string) {
@@ -74,6 +90,17 @@ func TestLabMetricsInPrometheus(t *testing.T) {
 		return st == value+"|Completed", st
 	})
 	t.Logf("bytes done as Prometheus saw them during the transfer: %v (of %.0f)", done, size)
+	watchErr := waitTimeout(watch, 60*time.Second)
+	t.Logf("drsyncer status --watch:\n%s", watchOut.String())
+	if watchErr != nil {
+		t.Errorf("drsyncer status --watch of a completed run: %v", watchErr)
+	}
+	if bars := progressBar.FindAllString(watchOut.String(), -1); len(bars) < 2 {
+		t.Errorf("drsyncer status --watch printed %d progress bars, want at least two updates", len(bars))
+	}
+	if !strings.Contains(watchOut.String(), "✓ ") || !strings.Contains(watchOut.String(), " completed in ") {
+		t.Errorf("drsyncer status --watch did not end with the run's result")
+	}
 	rising := 0
 	for i := 1; i < len(done); i++ {
 		if done[i] > done[i-1] && done[i-1] > 0 {
@@ -139,6 +166,22 @@ func TestLabMetricsInPrometheus(t *testing.T) {
 		return ok && v > 0, fmt.Sprint(v, ok)
 	})
 	t.Logf("worker stopped: DRSyncerWorkerNotPolling's expression true after %.1fs", time.Since(stopped).Seconds())
+}
+
+// progressBar is one PVC's bar in `drsyncer status --watch`.
+var progressBar = regexp.MustCompile(`\[[#-]+\] +[0-9.]+%`)
+
+// waitTimeout waits for cmd to exit, killing it after timeout.
+func waitTimeout(cmd *exec.Cmd, timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("still running after %s: %w", timeout, <-done)
+	}
 }
 
 // prometheusURL is the lab's Prometheus (hack/lab/prometheus.sh).

@@ -3,6 +3,8 @@ package mover
 import (
 	"testing"
 
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
+
 	"github.com/stretchr/testify/assert"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
@@ -106,5 +108,22 @@ func TestLimitStreams(t *testing.T) {
 			}
 			assert.Equal(t, []int64{noLimit, noLimit, noLimit}, limits(plans), "input plans unchanged")
 		})
+	}
+}
+
+// bandwidthLimit is per transfer: parallel streams share it, as rsync's
+// --bwlimit holds per process. Before, four streams moved 4× the limit.
+func TestParallelStreamsShareTheBandwidthLimit(t *testing.T) {
+	cfg := rsyncargs.Config{BandwidthLimitKiB: 32768}
+	for n, want := range map[int]int64{1: 32768, 4: 8192, 3: 10922} {
+		if got := streamConfig(cfg, n).BandwidthLimitKiB; got != want {
+			t.Errorf("%d streams: each --bwlimit=%d, want %d", n, got, want)
+		}
+	}
+	if got := streamConfig(rsyncargs.Config{BandwidthLimitKiB: 2}, 4).BandwidthLimitKiB; got != 1 {
+		t.Errorf("a tiny limit over 4 streams: %d, want 1 (0 would mean unlimited)", got)
+	}
+	if got := streamConfig(rsyncargs.Config{}, 4).BandwidthLimitKiB; got != 0 {
+		t.Errorf("no limit stays none: %d", got)
 	}
 }

@@ -253,6 +253,7 @@ func (r *run) runStreams(ctx context.Context, plans []StreamPlan, url, dest stri
 		tail string
 	}
 	results := make([]result, len(plans))
+	cfg := streamConfig(r.opts.Config, len(plans))
 	var wg sync.WaitGroup
 	for i, plan := range plans {
 		t := rsyncargs.Transfer{Dest: dest, MaxDelete: plan.MaxDelete}
@@ -266,7 +267,7 @@ func (r *run) runStreams(ctx context.Context, plans []StreamPlan, url, dest stri
 				t.Sources = append(t.Sources, url+d)
 			}
 		}
-		args, err := rsyncargs.Build(r.opts.Config, t)
+		args, err := rsyncargs.Build(cfg, t)
 		if err != nil {
 			results[i] = result{notRun(rsyncargs.ClassPermanent, "build rsync arguments"), err.Error()}
 			continue
@@ -346,4 +347,14 @@ func (r *run) fixRootAttrs(ctx context.Context, url, dest string) (rsyncargs.Out
 		return notRun(rsyncargs.ClassPermanent, "run root attribute pass"), err.Error()
 	}
 	return rsyncargs.ClassifyExit(res.Code), res.StderrTail
+}
+
+// streamConfig is each of n parallel streams' config: bandwidthLimit is per
+// transfer (the API says so), and rsync's --bwlimit is per process, so the
+// streams share it.
+func streamConfig(cfg rsyncargs.Config, n int) rsyncargs.Config {
+	if cfg.BandwidthLimitKiB > 0 && n > 1 {
+		cfg.BandwidthLimitKiB = max(1, cfg.BandwidthLimitKiB/int64(n))
+	}
+	return cfg
 }
