@@ -43,7 +43,7 @@ func TestLabMetricsInPrometheus(t *testing.T) {
 	kubectl(t, prod, "", "-n", app, "exec", srcPod, "--", "bash", "-c", "head -c 536870912 /dev/urandom > /data/big.bin")
 	applyDemoReplication(t, dr, root, app, appDR)
 	// 32 MiB/s: about 16 s of transfer, several scrapes (every 2 s) of it.
-	kubectl(t, dr, "", "-n", sys, "patch", "replication", app, "--type=merge", "-p", `{"spec":{"dataSyncConfig":{"bandwidthLimit":32768}}}`)
+	kubectl(t, dr, "", "-n", sys, "patch", "replication", app, "--type=merge", "-p", `{"spec":{"pvcConfig":{"dataSyncConfig":{"bandwidthLimit":32768}}}}`)
 	repl := fmt.Sprintf(`replication_namespace=%q,replication=%q`, sys, app)
 
 	// Before any sync: the RPO counts from the Replication's creation.
