@@ -3,12 +3,14 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -95,6 +97,15 @@ func (r *RemoteClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Client.Get(ctx, req.NamespacedName, &rc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if !rc.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, &rc)
+	}
+	if !controllerutil.ContainsFinalizer(&rc, Finalizer) {
+		controllerutil.AddFinalizer(&rc, Finalizer)
+		if err := r.Client.Update(ctx, &rc); err != nil {
+			return ctrl.Result{}, fmt.Errorf("add finalizer to RemoteCluster %s: %w", req.NamespacedName, err)
+		}
+	}
 	now := time.Now()
 	obs, err := r.observe(ctx, &rc, now)
 	if err != nil {
@@ -117,4 +128,25 @@ func (r *RemoteClusterReconciler) pollInterval() time.Duration {
 
 func (r *RemoteClusterReconciler) healthInterval() time.Duration {
 	return orDefault(r.HealthInterval, DefaultHealthInterval)
+}
+
+// finalize cancels the RemoteCluster's open agent rollout, then lets it go.
+// Left open, a rollout started just before the deletion (a ClusterMapping
+// deleted with it changes the agent's keys) waits for any worker, and a
+// later one would apply the gone cluster's stale settings to an agent that
+// a RemoteCluster of the same name owns by then.
+func (r *RemoteClusterReconciler) finalize(ctx context.Context, rc *drv1.RemoteCluster) error {
+	if !controllerutil.ContainsFinalizer(rc, Finalizer) {
+		return nil
+	}
+	if a := rc.Status.Agent; a != nil && a.Rollout != nil && a.Rollout.Result == "" {
+		if err := r.Temporal.CancelRun(ctx, a.Rollout.WorkflowID, a.Rollout.RunID); err != nil {
+			return err
+		}
+	}
+	controllerutil.RemoveFinalizer(rc, Finalizer)
+	if err := r.Client.Update(ctx, rc); err != nil {
+		return fmt.Errorf("remove finalizer from RemoteCluster %s/%s: %w", rc.Namespace, rc.Name, err)
+	}
+	return nil
 }

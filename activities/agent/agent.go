@@ -97,6 +97,14 @@ func roundTrip(in, out any) error {
 // RBAC, host-key and authorized-keys Secrets, and the DaemonSet. It is
 // idempotent: objects are server-side applied under one field manager.
 func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRolloutInput) (contract.AgentApplied, error) {
+	// A rollout outlives nothing it was started for: one of a RemoteCluster
+	// since deleted or turned off must not write the cluster's agent.
+	if want, err := a.wantsAgent(ctx, in.Cluster); err != nil {
+		return contract.AgentApplied{}, err
+	} else if !want {
+		return contract.AgentApplied{}, activities.NonRetryable(contract.ErrTypeInputMismatch,
+			"ApplyAgent refused: RemoteCluster %s is gone, being deleted or has pvcSync disabled; its agent is not applied", in.Cluster.Key())
+	}
 	cfg, err := a.Clusters.Config(ctx, in.Cluster.Namespace, in.Cluster.Name)
 	if err != nil {
 		return contract.AgentApplied{}, activities.Classify(err)

@@ -45,9 +45,7 @@ func agentReadyIs(reason string) func(*drv1.RemoteCluster) bool {
 
 func agentSetPort(t *testing.T, env *testenv.Env, name string, port int32) {
 	t.Helper()
-	rc := agentGetRC(t, env, name)
-	rc.Spec.PVCSync.SSH.Port = port
-	require.NoError(t, env.DR.Client.Update(context.Background(), rc))
+	agentEditRC(t, env, name, func(rc *drv1.RemoteCluster) { rc.Spec.PVCSync.SSH.Port = port })
 }
 
 // agentRolledOut waits for the DaemonSet on port, plays the DaemonSet
@@ -76,12 +74,12 @@ func TestControllerAgentHealth(t *testing.T) {
 	agentStartWorker(t, env)
 	agentRunController(t, env)
 	agentWaitRC(t, env, "source", "Healthy", func(rc *drv1.RemoteCluster) bool { return rc.Status.Health == controller.HealthHealthy })
-	rc := agentGetRC(t, env, "source")
-	rc.Spec.PVCSync = &drv1.PVCSyncSpec{
-		Enabled: true, SSH: &drv1.SSHSpec{Port: 2345},
-		Image: &drv1.ImageSpec{Repository: "registry.example/dr-syncer/dataplane", Tag: "v9"},
-	}
-	require.NoError(t, env.DR.Client.Update(ctx, rc))
+	agentEditRC(t, env, "source", func(rc *drv1.RemoteCluster) {
+		rc.Spec.PVCSync = &drv1.PVCSyncSpec{
+			Enabled: true, SSH: &drv1.SSHSpec{Port: 2345},
+			Image: &drv1.ImageSpec{Repository: "registry.example/dr-syncer/dataplane", Tag: "v9"},
+		}
+	})
 	ds := agentRolledOut(t, env, "source", "2345")
 	assert.Equal(t, "dr-syncer-system/source", ds.Annotations[contract.AnnotationAgentOwner], "the DaemonSet names its owner")
 	assert.NotEmpty(t, ds.Annotations[contract.AnnotationAgentVersion])

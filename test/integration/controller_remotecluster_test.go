@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/util/retry"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -67,6 +69,17 @@ func agentGetRC(t *testing.T, env *testenv.Env, name string) *drv1.RemoteCluster
 	var rc drv1.RemoteCluster
 	require.NoError(t, env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.ControlNamespace, Name: name}, &rc))
 	return &rc
+}
+
+// agentEditRC edits a RemoteCluster of the control cluster, retrying on
+// conflicts: the controller writes it too (its finalizer, its status).
+func agentEditRC(t *testing.T, env *testenv.Env, name string, edit func(*drv1.RemoteCluster)) {
+	t.Helper()
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		rc := agentGetRC(t, env, name)
+		edit(rc)
+		return env.DR.Client.Update(context.Background(), rc)
+	}))
 }
 
 // agentWaitRC waits until check accepts the RemoteCluster and returns it.
@@ -162,18 +175,18 @@ current-context: c
 	})
 
 	t.Run("pvcSync rolls the agent out with the spec's settings, reports 0/N, then N/N", func(t *testing.T) {
-		rc := agentGetRC(t, env, "source")
-		rc.Spec.PVCSync = &drv1.PVCSyncSpec{
-			Enabled: true,
-			Image:   &drv1.ImageSpec{Repository: "registry.example/dr-syncer/dataplane", Tag: "v9", PullPolicy: corev1.PullAlways},
-			SSH:     &drv1.SSHSpec{Port: 2345},
-			Deployment: &drv1.AgentDeploymentSpec{
-				HostNetwork:  ptrTo(true),
-				NodeSelector: map[string]string{"dr-syncer.io/agent": "yes"},
-				Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "storage", Effect: corev1.TaintEffectNoSchedule}},
-			},
-		}
-		require.NoError(t, env.DR.Client.Update(ctx, rc))
+		agentEditRC(t, env, "source", func(rc *drv1.RemoteCluster) {
+			rc.Spec.PVCSync = &drv1.PVCSyncSpec{
+				Enabled: true,
+				Image:   &drv1.ImageSpec{Repository: "registry.example/dr-syncer/dataplane", Tag: "v9", PullPolicy: corev1.PullAlways},
+				SSH:     &drv1.SSHSpec{Port: 2345},
+				Deployment: &drv1.AgentDeploymentSpec{
+					HostNetwork:  ptrTo(true),
+					NodeSelector: map[string]string{"dr-syncer.io/agent": "yes"},
+					Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "storage", Effect: corev1.TaintEffectNoSchedule}},
+				},
+			}
+		})
 
 		// The host key is generated into the control cluster.
 		var hostKey corev1.Secret
@@ -264,9 +277,7 @@ current-context: c
 	t.Run("disabling pvcSync removes what the rollout installed, and nothing else", func(t *testing.T) {
 		keep := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: contract.AgentNamespace, Name: "not-ours"}}
 		require.NoError(t, env.Source.Client.Create(ctx, keep))
-		rc := agentGetRC(t, env, "source")
-		rc.Spec.PVCSync.Enabled = false
-		require.NoError(t, env.DR.Client.Update(ctx, rc))
+		agentEditRC(t, env, "source", func(rc *drv1.RemoteCluster) { rc.Spec.PVCSync.Enabled = false })
 		got := agentWaitRC(t, env, "source", "agent removed", func(rc *drv1.RemoteCluster) bool {
 			return rc.Status.Agent == nil && rc.Status.ObservedGeneration == rc.Generation
 		})
