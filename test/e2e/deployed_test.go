@@ -34,12 +34,13 @@ func TestLabDeployedSyncNow(t *testing.T) {
 	got := kubectl(t, dr, "", "-n", sys, "get", "repl", app)
 	t.Logf("kubectl get repl:\n%s", got)
 	lines := strings.Split(strings.TrimSpace(got), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], "LAST SYNC") {
+	if len(lines) != 2 || !strings.Contains(lines[0], "SOURCE → DESTINATION") || !strings.Contains(lines[0], "LAST SYNC") {
 		t.Fatalf("kubectl get repl %s: unexpected output\n%s", app, got)
 	}
+	// NAME, the route (three words), MODE, PHASE, the LAST SYNC age, AGE.
 	cols := strings.Fields(lines[1])
-	if len(cols) < 4 || cols[1] != "Completed" || cols[2] != "Manual" {
-		t.Errorf("kubectl get repl %s: want PHASE Completed, MODE Manual and a LAST SYNC age; got %q", app, lines[1])
+	if len(cols) < 8 || strings.Join(cols[1:4], " ") != "prod/"+app+" → dr/"+appDR || cols[4] != "Manual" || cols[5] != "Completed" {
+		t.Errorf("kubectl get repl %s: want prod/%s → dr/%s, MODE Manual, PHASE Completed and a LAST SYNC age; got %q", app, app, appDR, lines[1])
 	}
 
 	// The agent, rolled out into prod by the system. The sync needs only its SSH

@@ -130,6 +130,7 @@ func TestRemoteClusterRBACApplies(t *testing.T) {
 	}{
 		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Namespace: "shop-dr"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: "shop"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods", Subresource: "exec", Namespace: "shop"}, true}, // WebSocket exec (hooks, drill checks)
 		{authorizationv1.ResourceAttributes{Verb: "update", Resource: "persistentvolumeclaims", Namespace: "shop-dr"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "create", Group: "snapshot.storage.k8s.io", Resource: "volumesnapshots", Namespace: "shop"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: "daemonsets", Namespace: "dr-syncer"}, true},
