@@ -141,9 +141,9 @@ func reportedPVCs(st drv1.ReplicationStatus, run *starter.RunState) []drv1.PVCSy
 }
 
 func completedMessage(e contract.PVCEnded) string {
-	msg := fmt.Sprintf("PVC %s: data synced, %s transferred", e.PVC, formatBytes(e.BytesTransferred))
+	msg := fmt.Sprintf("PVC %s: data synced, %s transferred", e.PVC, contract.HumanBytes(e.BytesTransferred))
 	if e.BytesTotal > 0 {
-		msg += " of " + formatBytes(e.BytesTotal)
+		msg += " of " + contract.HumanBytes(e.BytesTotal)
 	}
 	if e.DurationSeconds > 0 {
 		msg += " in " + (time.Duration(e.DurationSeconds * float64(time.Second))).Round(100*time.Millisecond).String()
@@ -177,18 +177,4 @@ func whatToDo(e contract.PVCEnded) string {
 		return "the next sync tries again; workflow " + e.WorkflowID + " in the Temporal Web UI has the details"
 	}
 	return "the next sync tries again"
-}
-
-// formatBytes prints n in binary units with one decimal, as df -h does.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

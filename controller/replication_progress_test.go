@@ -140,12 +140,6 @@ func TestPVCSyncEventMessages(t *testing.T) {
 	assert.Contains(t, events[5].Message, drv1.AnnotationAcceptChanges, "a held sync says how to let it through")
 }
 
-func TestFormatBytes(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB", 1 << 50: "1.0 PiB"} {
-		assert.Equal(t, want, formatBytes(n), n)
-	}
-}
-
 // The progress column reads "PVCs done/all, percent" while PVCs sync, and
 // the run's step before.
 func TestProgressSummary(t *testing.T) {
