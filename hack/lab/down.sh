@@ -56,8 +56,7 @@ netns_pids() { # every process in the node's network namespace
 shim_pids() { # containerd shims of this node: the parents of its containers' init processes
 	local f pid ppid
 	for f in "$C_DIR"/containerd/state/io.containerd.runtime.v2.task/*/*/init.pid; do
-		[ -f "$f" ] || continue
-		pid=$(cat "$f")
+		pid=$(cat "$f" 2>/dev/null) || continue # the task ended meanwhile
 		ppid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
 		[ -n "$ppid" ] || continue
 		# only a shim that carries this node's containerd address
@@ -87,8 +86,12 @@ stop_node() {
 	log "$C_NAME: stopping"
 	local f
 	SHIM_SOCKETS=() SANDBOXES=()
+	local sock
 	for f in "$C_DIR"/containerd/state/io.containerd.runtime.v2.task/*/*/address; do
-		[ -f "$f" ] && SHIM_SOCKETS+=("$(sed 's|^unix://||' "$f")")
+		# A task can end while this runs, and its files go with it.
+		if sock=$(sed 's|^unix://||' "$f" 2>/dev/null) && [ -n "$sock" ]; then
+			SHIM_SOCKETS+=("$sock")
+		fi
 	done
 	for f in "$C_DIR"/containerd/root/io.containerd.grpc.v1.cri/sandboxes/*/; do
 		[ -d "$f" ] && SANDBOXES+=("$(basename "$f")")
