@@ -11,12 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // progressPVCs are the run's PVCs, each with the figures its transfer reports.
@@ -54,23 +52,8 @@ func TestReplicationProgressQueryAggregatesChildren(t *testing.T) {
 		return contract.TransferResult{Streams: 1}, nil
 	}
 	script := scriptedActivities(transfer)
-	resolvePlan := script["ResolveReplication"].(func(context.Context, contract.PlanRequest) (contract.ReplicationPlan, error))
-	script["ResolveReplication"] = func(ctx context.Context, req contract.PlanRequest) (contract.ReplicationPlan, error) {
-		plan, err := resolvePlan(ctx, req)
-		plan.Spec.PVCConfig.DataSyncConfig.ConcurrentSyncs = int32(len(progressPVCs)) // all at once
-		plan.DataPlane.GlobalConcurrencyLimit = 0
-		return plan, err
-	}
-	script["ListPVCs"] = func(ctx context.Context, in contract.ListPVCsInput) (contract.PVCList, error) {
-		return contract.PVCList{Names: []string{"data", "db", "logs"}}, nil
-	}
-	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
-	workflows.RegisterAll(w)
-	for name, fn := range script {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	syncAtOnce(script, int32(len(progressPVCs)), "data", "db", "logs") // all at once
+	startScriptedWorker(t, tp, script)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -23,7 +23,6 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -31,7 +30,6 @@ import (
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 func TestRecordHistories(t *testing.T) {
@@ -254,20 +252,13 @@ func TestRecordHistoriesPermits(t *testing.T) {
 func startRecorder(t *testing.T, transfer func(context.Context, contract.TransferInput) (contract.TransferResult, error)) *testenv.Temporal {
 	tp := testenv.StartTemporal(t)
 	script := scriptedActivities(transfer)
-	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
-	workflows.RegisterAll(w)
-	w.RegisterActivity(&pvcdata.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
 	for name, fn := range clusterScript() {
 		script[name] = fn
 	}
 	for name, fn := range recoveryScript() {
 		script[name] = fn
 	}
-	for name, fn := range script {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	startScriptedWorker(t, tp, script, &pvcdata.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
 	return tp
 }
 

@@ -14,13 +14,11 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/starter"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
-	"github.com/dr-syncer/dr-syncer/workflows"
 )
 
 // What the Web UI shows of a running sync, read back through the same API
@@ -44,22 +42,8 @@ func TestWebUIShowsARunningSyncReadably(t *testing.T) {
 		<-release
 		return contract.TransferResult{Streams: 1}, nil
 	})
-	resolvePlan := script["ResolveReplication"].(func(context.Context, contract.PlanRequest) (contract.ReplicationPlan, error))
-	script["ResolveReplication"] = func(ctx context.Context, req contract.PlanRequest) (contract.ReplicationPlan, error) {
-		plan, err := resolvePlan(ctx, req)
-		plan.DataPlane.GlobalConcurrencyLimit = 0
-		return plan, err
-	}
-	script["ListPVCs"] = func(ctx context.Context, in contract.ListPVCsInput) (contract.PVCList, error) {
-		return contract.PVCList{Names: []string{"data"}}, nil
-	}
-	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
-	workflows.RegisterAll(w)
-	for name, fn := range script {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	syncAtOnce(script, 1, "data")
+	startScriptedWorker(t, tp, script)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
