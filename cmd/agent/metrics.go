@@ -17,7 +17,7 @@ import (
 )
 
 // agentMetrics serves the agent's figures (agent.Stats), read at scrape
-// time, with Go's and the process's; docs/metrics.md lists them.
+// time, with Go's and the process's; docs/agent-metrics.md lists them.
 func agentMetrics(stats func() agent.Stats) (http.Handler, error) {
 	registry := prometheus.NewRegistry()
 	connections := func(result string, value func(agent.Stats) uint64) prometheus.Collector {
@@ -47,7 +47,8 @@ func agentMetrics(stats func() agent.Stats) (http.Handler, error) {
 
 // serveMetrics serves h at /metrics on addr until ctx is done; an empty
 // addr serves nothing. The agent runs on the host network, so the port is
-// the node's: it is off unless asked for.
+// the node's: it is off unless asked for. The rollout asks, at the
+// RemoteCluster's spec.pvcSync.metrics.port (internal/agentdeploy).
 func serveMetrics(ctx context.Context, addr string, h http.Handler, log *zap.Logger) error {
 	if addr == "" {
 		return nil
