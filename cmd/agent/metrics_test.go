@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
 	"github.com/dr-syncer/dr-syncer/internal/telemetry/metricstest"
@@ -75,4 +79,21 @@ func TestAgentMetricsExistBeforeAnyConnection(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 3, n, "metrics.txt lists the agent's three series")
+}
+
+// A metrics port taken on the node must not take the agent down with it:
+// serveMetrics logs what to change and returns, and the SSH service starts.
+func TestServeMetricsOnATakenPortIsNotFatal(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	core, logs := observer.New(zap.ErrorLevel)
+	h, err := agentMetrics(func() agent.Stats { return agent.Stats{} })
+	require.NoError(t, err)
+
+	serveMetrics(context.Background(), taken.Addr().String(), h, zap.New(core))
+	require.Equal(t, 1, logs.Len())
+	entry := logs.All()[0]
+	assert.Contains(t, entry.Message, "spec.pvcSync.metrics.port")
+	assert.Equal(t, taken.Addr().String(), entry.ContextMap()["metrics_addr"])
 }
