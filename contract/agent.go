@@ -23,7 +23,11 @@ type AgentConfig struct {
 	Image      string            `json:"image"`
 	PullPolicy corev1.PullPolicy `json:"pullPolicy"`
 	Port       int32             `json:"port"`
-	Deployment *AgentDeployment  `json:"deployment,omitempty"`
+	// MetricsPort serves the agent's /metrics; 0 serves none. Rollouts
+	// started before it existed carry none, so they render (and checksum)
+	// as before: omitempty keeps their AgentChecksum.
+	MetricsPort int32            `json:"metricsPort,omitempty"`
+	Deployment  *AgentDeployment `json:"deployment,omitempty"`
 }
 
 // AgentRolloutInput says which cluster gets which agent. Key material is

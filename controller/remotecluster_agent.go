@@ -54,7 +54,7 @@ func judgeAgent(obs remoteClusterObservation) (d deployedAgent, ok bool) {
 	switch {
 	case owner != "" && owner != me.Key() && obs.OwnerLive && checksum != obs.Checksum:
 		d.Conflict = fmt.Sprintf("the %s belongs to RemoteCluster %s, whose agent settings differ from this one's (checksum %s, this one asks for %s); nothing is applied. "+
-			"Give both RemoteClusters the same spec.pvcSync (image, ssh port and key Secret, deployment), or disable spec.pvcSync on one of them; "+
+			"Give both RemoteClusters the same spec.pvcSync (image, ssh port and key Secret, metrics, deployment), or disable spec.pvcSync on one of them; "+
 			"if %s is deleted or disables pvcSync, this one takes the agent over", where, owner, checksum, obs.Checksum, owner)
 		return d, true
 	case owner != "" && owner != me.Key() && obs.OwnerLive:

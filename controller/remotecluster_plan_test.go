@@ -9,6 +9,7 @@ import (
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
 func TestPlanRemoteCluster(t *testing.T) {
@@ -67,4 +68,23 @@ func TestPlanRemoteCluster(t *testing.T) {
 			assert.Equal(t, tc.agentIsNil, p.Status.Agent == nil)
 		})
 	}
+}
+
+// The rollout version names the workflow that installs an agent: the same
+// spec must give the same version on every reconcile (or each would start
+// a rollout), and a new metrics port a new one (or it would never roll out).
+func TestRolloutVersionIsDeterministicAndFollowsTheMetricsPort(t *testing.T) {
+	spec := func(metrics *drv1.AgentMetricsSpec) contract.AgentConfig {
+		return resolve.AgentConfig(&drv1.RemoteCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "src"},
+			Spec: drv1.RemoteClusterSpec{PVCSync: &drv1.PVCSyncSpec{Enabled: true, Metrics: metrics,
+				Deployment: &drv1.AgentDeploymentSpec{Labels: map[string]string{"a": "1", "b": "2", "c": "3"},
+					Annotations: map[string]string{"x": "1", "y": "2", "z": "3"}}}}})
+	}
+	first := rolloutVersion(spec(nil), "fp", []string{"k1", "k2"})
+	for range 20 {
+		assert.Equal(t, first, rolloutVersion(spec(nil), "fp", []string{"k1", "k2"}))
+	}
+	assert.Equal(t, first, rolloutVersion(spec(&drv1.AgentMetricsSpec{Port: 2223}), "fp", []string{"k1", "k2"}),
+		"the default written out is the same rollout")
+	assert.NotEqual(t, first, rolloutVersion(spec(&drv1.AgentMetricsSpec{Port: 9464}), "fp", []string{"k1", "k2"}))
 }

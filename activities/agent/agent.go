@@ -53,6 +53,7 @@ func AgentValues(c contract.AgentConfig, hostKeyFingerprint string) (agentdeploy
 		Image:               c.Image,
 		PullPolicy:          string(c.PullPolicy),
 		Port:                int(c.Port),
+		MetricsPort:         int(c.MetricsPort),
 		KubernetesAllowList: true,
 	}
 	annotations := map[string]string{}

@@ -78,7 +78,7 @@ func (a *AgentActivities) wantsAgent(ctx context.Context, ref contract.ClusterRe
 func conflict(me contract.ClusterRef, c agentClaim) error {
 	return activities.NonRetryable(contract.ErrTypeAgentConflict,
 		"RemoteCluster %s: the agent DaemonSet %s/%s in this cluster belongs to RemoteCluster %s and runs other settings (checksum %s); nothing was applied. "+
-			"Give both the same spec.pvcSync (image, ssh port and key Secret, deployment), or disable spec.pvcSync on one of them",
+			"Give both the same spec.pvcSync (image, ssh port and key Secret, metrics, deployment), or disable spec.pvcSync on one of them",
 		me.Key(), contract.AgentNamespace, contract.AgentDaemonSetName, c.owner, c.checksum)
 }
 

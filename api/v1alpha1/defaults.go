@@ -128,6 +128,9 @@ const (
 	DefaultConnectivityTimeoutSeconds = int32(60)
 	// DefaultKubeconfigKey is the Secret key of a RemoteCluster's kubeconfig.
 	DefaultKubeconfigKey = "kubeconfig"
+	// DefaultAgentMetricsPort serves the agent's /metrics; the schema's
+	// default of pvcSync.metrics.port and its SSH-port rule say the same.
+	DefaultAgentMetricsPort = int32(2223)
 )
 
 // ConnectivityTimeout is the mapping's check timeout, defaulted.

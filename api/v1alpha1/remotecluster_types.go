@@ -25,6 +25,10 @@ type RemoteClusterSpec struct {
 }
 
 // PVCSyncSpec configures PVC data sync for a RemoteCluster.
+//
+// The agent listens on two ports of every node (hostNetwork): SSH and
+// metrics. They must differ, whether written or defaulted (2222 and 2223).
+// +kubebuilder:validation:XValidation:rule="(has(self.metrics) && has(self.metrics.enabled) && !self.metrics.enabled) || (has(self.metrics) && has(self.metrics.port) ? self.metrics.port : 2223) != (has(self.ssh) && has(self.ssh.port) ? self.ssh.port : 2222)",message="metrics.port (default 2223) must differ from ssh.port (default 2222): the agent listens on both on every node; change one, or set metrics.enabled to false",fieldPath=".metrics.port"
 type PVCSyncSpec struct {
 	// Enabled rolls the agent out into the cluster.
 	// +kubebuilder:default=false
@@ -37,6 +41,11 @@ type PVCSyncSpec struct {
 	// SSH configures the agent's SSH bastion.
 	// +optional
 	SSH *SSHSpec `json:"ssh,omitempty"`
+
+	// Metrics configures the agent's Prometheus endpoint. Absent, it is on,
+	// at port 2223.
+	// +optional
+	Metrics *AgentMetricsSpec `json:"metrics,omitempty"`
 
 	// GlobalConcurrencyLimit bounds the PVC syncs against this cluster across all replications.
 	// +kubebuilder:validation:Minimum=1
@@ -84,6 +93,27 @@ type SSHSpec struct {
 	// The system creates it when it does not exist.
 	// +optional
 	KeySecretRef *SecretRef `json:"keySecretRef,omitempty"`
+}
+
+// AgentMetricsSpec configures the agent's Prometheus endpoint: GET
+// /metrics over plain HTTP on every node that runs the agent
+// (docs/agent-metrics.md lists the series).
+type AgentMetricsSpec struct {
+	// Enabled serves the agent's metrics. Set false where nothing scrapes
+	// the source cluster's nodes, or the port cannot be opened.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// Port serves the metrics, default 2223 (next to the SSH port 2222).
+	// With hostNetwork (the default) it is a port of every node that runs
+	// the agent: pick one that is free there. The agent runs unprivileged,
+	// so ports below 1024 are refused.
+	// +kubebuilder:validation:Minimum=1024
+	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:default=2223
+	// +optional
+	Port int32 `json:"port,omitempty"`
 }
 
 // PVCRetryConfig is the retry policy of PVC sync steps.

@@ -140,9 +140,7 @@ Only AES-GCM ciphers are offered. Needs no root: bind a port >= 1024.`)
 	if err != nil {
 		return err
 	}
-	if err := serveMetrics(ctx, *metricsAddr, metrics, log); err != nil {
-		return err
-	}
+	serveMetrics(ctx, *metricsAddr, metrics, log)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)

@@ -17,7 +17,7 @@ import (
 )
 
 // agentMetrics serves the agent's figures (agent.Stats), read at scrape
-// time, with Go's and the process's; docs/metrics.md lists them.
+// time, with Go's and the process's; docs/agent-metrics.md lists them.
 func agentMetrics(stats func() agent.Stats) (http.Handler, error) {
 	registry := prometheus.NewRegistry()
 	connections := func(result string, value func(agent.Stats) uint64) prometheus.Collector {
@@ -47,14 +47,22 @@ func agentMetrics(stats func() agent.Stats) (http.Handler, error) {
 
 // serveMetrics serves h at /metrics on addr until ctx is done; an empty
 // addr serves nothing. The agent runs on the host network, so the port is
-// the node's: it is off unless asked for.
-func serveMetrics(ctx context.Context, addr string, h http.Handler, log *zap.Logger) error {
+// the node's: it is off unless asked for. The rollout asks, at the
+// RemoteCluster's spec.pvcSync.metrics.port (internal/agentdeploy).
+//
+// A port already taken on the node is logged, not fatal: the SSH service
+// matters more than its metrics, and an agent that exits would stop every
+// PVC sync from this node over a monitoring setting. The scrape then shows
+// the target down, and the log says what to change.
+func serveMetrics(ctx context.Context, addr string, h http.Handler, log *zap.Logger) {
 	if addr == "" {
-		return nil
+		return
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen for metrics on %s: %w", addr, err)
+		log.Error("cannot serve metrics; the agent serves SSH without them: choose a port free on every node in the RemoteCluster's spec.pvcSync.metrics.port, or set spec.pvcSync.metrics.enabled to false",
+			zap.String("metrics_addr", addr), zap.Error(err))
+		return
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", h)
@@ -71,5 +79,4 @@ func serveMetrics(ctx context.Context, addr string, h http.Handler, log *zap.Log
 			log.Error("metrics server stopped", zap.Error(err))
 		}
 	}()
-	return nil
 }

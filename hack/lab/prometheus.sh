@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the lab's Prometheus (Debian's prometheus, from hack/deps.sh) on the host's
 # loopback, scraping the metrics ports of dr-syncer's controller and worker pods in
-# CLUSTER's dr-syncer-system every 2 s (Debian builds Prometheus without Kubernetes
+# CLUSTER's dr-syncer-system, and of the agent pods in every lab cluster, every 2 s
+# (Debian builds Prometheus without Kubernetes
 # discovery, so a small loop writes the pods' addresses into a file_sd file and
 # restarted pods are followed within seconds), with the project's alert rules (deploy/prometheus/rules.yaml)
 # loaded. The host routes to the lab's pod networks. Idempotent; deploy.sh runs it,
@@ -12,13 +13,36 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-# --targets-loop: every 2 s, every Running pod's port named metrics, with its
-# container and pod as labels, into the file_sd file.
+# --targets-loop: every 2 s, into the file_sd file, every port named metrics of
+# a Running pod, labelled container, pod and cluster:
+#   - in CTL's dr-syncer-system: the controller and the worker;
+#   - in every lab cluster's agent namespace (contract.AgentNamespace): the
+#     agents (spec.pvcSync.metrics.port). They run on the host network, so their
+#     pod IP is their node's IP (the host routes to it) and the port is the node's.
+# A cluster whose API server does not answer keeps its last targets (Prometheus
+# then sees them down) rather than dropping them, and the loop goes on.
 if [ "${1:-}" = --targets-loop ]; then
 	CTL=$2
+	AGENT_NAMESPACE=dr-syncer # contract.AgentNamespace
+	AGENT_SELECTOR=app.kubernetes.io/part-of=dr-syncer,app.kubernetes.io/component=agent # contract.AgentSelector
+	PORTS='{{range .items}}{{$p := .}}{{range .spec.containers}}{{$c := .name}}{{range .ports}}{{if eq .name "metrics"}}{{$p.status.podIP}} {{.containerPort}} {{$c}} {{$p.metadata.name}}{{"\n"}}{{end}}{{end}}{{end}}{{end}}'
+	# targets FILE CLUSTER NAMESPACE [SELECTOR]: "IP PORT CONTAINER POD CLUSTER" lines into
+	# FILE, replaced only when kubectl answered.
+	targets() {
+		local out
+		out=$(kubectl --kubeconfig "$LAB/$2/kubeconfig" -n "$3" get pods ${4:+-l "$4"} \
+			--field-selector=status.phase=Running -o go-template="$PORTS" 2>/dev/null) || return 0
+		printf '%s\n' "$out" | awk -v cluster="$2" 'NF == 4 { print $0, cluster }' >"$1.tmp" && mv "$1.tmp" "$1"
+	}
+	rm -f "$LAB"/prometheus/targets-*.txt # a previous lab's, perhaps of other clusters
 	while :; do
-		kubectl --kubeconfig "$LAB/$CTL/kubeconfig" -n dr-syncer-system get pods --field-selector=status.phase=Running -o go-template='{{range .items}}{{$p := .}}{{range .spec.containers}}{{$c := .name}}{{range .ports}}{{if eq .name "metrics"}}{{$p.status.podIP}} {{.containerPort}} {{$c}} {{$p.metadata.name}}{{"\n"}}{{end}}{{end}}{{end}}{{end}}' 2>/dev/null |
-			awk 'BEGIN { printf "[" } { printf "%s{\"targets\":[\"%s:%s\"],\"labels\":{\"container\":\"%s\",\"pod\":\"%s\"}}", (NR > 1 ? "," : ""), $1, $2, $3, $4 } END { print "]" }' \
+		targets "$LAB/prometheus/targets-system.txt" "$CTL" dr-syncer-system
+		for c in $LAB_CLUSTERS; do
+			[ -f "$LAB/$c/kubeconfig" ] || continue
+			targets "$LAB/prometheus/targets-agent-$c.txt" "$c" "$AGENT_NAMESPACE" "$AGENT_SELECTOR"
+		done
+		{ cat "$LAB/prometheus/targets-system.txt" "$LAB"/prometheus/targets-agent-*.txt 2>/dev/null || true; } |
+			awk 'BEGIN { printf "[" } NF == 5 { printf "%s{\"targets\":[\"%s:%s\"],\"labels\":{\"container\":\"%s\",\"pod\":\"%s\",\"cluster\":\"%s\"}}", (n++ ? "," : ""), $1, $2, $3, $4, $5 } END { print "]" }' \
 				>"$LAB/prometheus/targets.json.tmp" && mv "$LAB/prometheus/targets.json.tmp" "$LAB/prometheus/targets.json"
 		sleep 2
 	done
@@ -50,4 +74,4 @@ else
 	echo "$! $(proc_start $!)" >"$LAB/pids/prometheus.pid"
 	wait_for "Prometheus on 127.0.0.1:$PORT" "$DIR/prometheus.log" 60 curl -fsS "http://127.0.0.1:$PORT/-/ready"
 fi
-log "Prometheus up: http://127.0.0.1:$PORT (scrapes $CTL/dr-syncer-system, rules deploy/prometheus/rules.yaml)"
+log "Prometheus up: http://127.0.0.1:$PORT (scrapes $CTL/dr-syncer-system and the agents of $LAB_CLUSTERS, rules deploy/prometheus/rules.yaml)"

@@ -43,6 +43,11 @@ type Values struct {
 	PullPolicy string
 	// Port is the agent's SSH port (RemoteCluster pvcSync.ssh.port).
 	Port int
+	// MetricsPort serves the agent's Prometheus /metrics (pvcSync.metrics).
+	// Unlike the other fields, zero is not defaulted: it serves none, so
+	// rollouts recorded before the field existed render as they did. With
+	// hostNetwork it is a port of every node, like Port.
+	MetricsPort int
 	// HostNetwork runs the agent on the node's network (default true), so
 	// DR movers reach it at the node IP without a Service.
 	HostNetwork *bool
@@ -137,10 +142,28 @@ func (v Values) withDefaults() (Values, error) {
 	if v.Port < 1024 || v.Port > 65535 {
 		return v, fmt.Errorf("agent manifests: port %d must be 1024-65535 (the agent runs without privileges)", v.Port)
 	}
+	if err := v.validateMetricsPort(); err != nil {
+		return v, err
+	}
 	if err := validateCIDRs(v.AllowedSourceCIDRs); err != nil {
 		return v, err
 	}
 	return v, nil
+}
+
+// validateMetricsPort refuses a metrics port the agent could not bind:
+// privileged, or the SSH port (both listen on the same network).
+func (v Values) validateMetricsPort() error {
+	switch {
+	case v.MetricsPort == 0:
+		return nil
+	case v.MetricsPort < 1024 || v.MetricsPort > 65535:
+		return fmt.Errorf("agent manifests: spec.pvcSync.metrics.port %d must be 1024-65535 (the agent runs without privileges)", v.MetricsPort)
+	case v.MetricsPort == v.Port:
+		return fmt.Errorf("agent manifests: spec.pvcSync.metrics.port %d is also the agent's SSH port (spec.pvcSync.ssh.port): "+
+			"set one of them to another port, or set spec.pvcSync.metrics.enabled to false", v.MetricsPort)
+	}
+	return nil
 }
 
 // UseHostNetwork is HostNetwork with its default applied.

@@ -55,8 +55,10 @@ func DataPlane(source *drv1.RemoteCluster, clusterKey contract.SecretRef, replic
 // AgentConfig is what an agent rollout installs on a RemoteCluster.
 func AgentConfig(rc *drv1.RemoteCluster) contract.AgentConfig {
 	d := DataPlane(rc, contract.SecretRef{}, contract.RetrySettings{})
-	c := contract.AgentConfig{Image: d.Image.Reference, PullPolicy: d.Image.PullPolicy, Port: d.AgentPort}
+	c := contract.AgentConfig{Image: d.Image.Reference, PullPolicy: d.Image.PullPolicy, Port: d.AgentPort,
+		MetricsPort: drv1.DefaultAgentMetricsPort}
 	if p := rc.Spec.PVCSync; p != nil {
+		c.MetricsPort = agentMetricsPort(p.Metrics)
 		c.Deployment = agentDeployment(p.Deployment)
 	}
 	return c

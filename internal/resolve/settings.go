@@ -91,3 +91,17 @@ func agentDeployment(d *drv1.AgentDeploymentSpec) *contract.AgentDeployment {
 		Resources: d.Resources, PriorityClassName: d.PriorityClassName, Labels: d.Labels, Annotations: d.Annotations,
 		AllowedSourceCIDRs: d.AllowedSourceCIDRs}
 }
+
+// agentMetricsPort is the port of the agent's /metrics: on unless turned
+// off, at the default port unless one is written. 0 serves none.
+func agentMetricsPort(m *drv1.AgentMetricsSpec) int32 {
+	switch {
+	case m == nil:
+		return drv1.DefaultAgentMetricsPort
+	case m.Enabled != nil && !*m.Enabled:
+		return 0
+	case m.Port == 0:
+		return drv1.DefaultAgentMetricsPort
+	}
+	return m.Port
+}

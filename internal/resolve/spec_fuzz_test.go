@@ -22,9 +22,10 @@ import (
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 )
 
-// crdValidator is the Replication CRD's schema as the API server applies it
-// on create: defaults, OpenAPI validation, then its CEL rules.
+// crdValidator is a CRD's schema as the API server applies it on create:
+// defaults, OpenAPI validation, then its CEL rules.
 type crdValidator struct {
+	kind       string
 	structural *schema.Structural
 	openAPI    apivalidation.SchemaValidator
 	cel        *cel.Validator
@@ -32,7 +33,13 @@ type crdValidator struct {
 
 func loadReplicationCRD(t testing.TB) *crdValidator {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "crd", "dr-syncer.io_replications.yaml"))
+	return loadCRD(t, "dr-syncer.io_replications.yaml")
+}
+
+// loadCRD reads deploy/crd/FILE.
+func loadCRD(t testing.TB, file string) *crdValidator {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "crd", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,21 +59,33 @@ func loadReplicationCRD(t testing.TB) *crdValidator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &crdValidator{structural: structural, openAPI: openAPI, cel: cel.NewValidator(structural, true, celconfig.PerCallLimit)}
+	return &crdValidator{kind: crd.Spec.Names.Kind, structural: structural, openAPI: openAPI,
+		cel: cel.NewValidator(structural, true, celconfig.PerCallLimit)}
 }
 
-// admit says whether the API server would store a Replication with this
-// spec, and returns the spec as stored (defaults applied).
+// admit says whether the API server would store an object of the CRD's
+// kind with this spec, and returns the spec as stored (defaults applied).
 func (v *crdValidator) admit(spec map[string]any) (map[string]any, bool) {
-	obj := map[string]any{"apiVersion": "dr-syncer.io/v1alpha1", "kind": "Replication",
+	stored, errs := v.validate(spec)
+	return stored, len(errs) == 0
+}
+
+// validate returns the spec as stored and what the API server would say
+// against it: schema errors, else the CEL rules' errors.
+func (v *crdValidator) validate(spec map[string]any) (map[string]any, []string) {
+	obj := map[string]any{"apiVersion": "dr-syncer.io/v1alpha1", "kind": v.kind,
 		"metadata": map[string]any{"name": "fuzz", "namespace": "team-a"}, "spec": spec}
 	defaulting.Default(obj, v.structural)
-	if errs := apivalidation.ValidateCustomResource(nil, obj, v.openAPI); len(errs) > 0 {
-		return nil, false
+	errs := apivalidation.ValidateCustomResource(nil, obj, v.openAPI)
+	if len(errs) == 0 {
+		errs, _ = v.cel.Validate(context.Background(), nil, v.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	}
-	errs, _ := v.cel.Validate(context.Background(), nil, v.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	stored, _ := obj["spec"].(map[string]any)
-	return stored, len(errs) == 0
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return stored, out
 }
 
 // FuzzReplicationSpec runs Replication specs through the CRD's validation

@@ -23,12 +23,14 @@ import (
 
 // TestLabMetricsInPrometheus reads dr-syncer's metrics back from the lab's real
 // Prometheus (hack/lab/prometheus.sh: it scrapes the deployed controller and
-// worker every 2 s, with deploy/prometheus/rules.yaml loaded), as an operator's
+// worker, and every lab cluster's agents, every 2 s, with
+// deploy/prometheus/rules.yaml loaded), as an operator's
 // dashboards and alerts would:
 //   - during a sync of 512 MiB in a 1 GiB PVC (bandwidth-limited, so it lasts),
 //     the transfer's bytes-done and progress series rise;
-//   - afterwards the RPO drops, the last-success timestamp advances and the
-//     transfer is no longer shown running;
+//   - afterwards the RPO drops, the last-success timestamp advances, the
+//     transfer is no longer shown running, and prod's agent (scraped on its
+//     node) has counted an accepted connection;
 //   - `drsyncer status --watch` follows that run with progress bars to its
 //     result;
 //   - every series deploy/prometheus/metrics.txt lists (what the rules and the
@@ -125,6 +127,12 @@ func TestLabMetricsInPrometheus(t *testing.T) {
 	pollUntil(t, 30*time.Second, "the transfer shown as ended", func() (bool, string) {
 		v, ok := promValue(t, "max(drsyncer_worker_pvc_sync_running{"+repl+`,pvc="data"})`)
 		return ok && v == 0, fmt.Sprint(v, ok)
+	})
+	// The sync went through prod's agent, which the lab's Prometheus scrapes
+	// on its node (hack/lab/prometheus.sh labels it cluster="prod").
+	pollUntil(t, 30*time.Second, "prod's agent counting the sync's connection", func() (bool, string) {
+		v, ok := promValue(t, `sum(drsyncer_agent_connections_total{cluster="prod",container="agent",result="accepted"})`)
+		return ok && v > 0, fmt.Sprint(v, ok)
 	})
 
 	// Every series the rules and the dashboard may name is in the live scrape.

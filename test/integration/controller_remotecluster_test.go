@@ -210,6 +210,9 @@ current-context: c
 		assert.Equal(t, corev1.PullAlways, pod.Containers[0].ImagePullPolicy)
 		assert.Contains(t, pod.Containers[0].Args, "--listen=:2345")
 		assert.Equal(t, int32(2345), pod.Containers[0].Ports[0].HostPort)
+		// Metrics on by default, at a named port of the node, as the API server stored it.
+		assert.Contains(t, pod.Containers[0].Args, "--metrics-addr=:2223")
+		assert.Contains(t, pod.Containers[0].Ports, corev1.ContainerPort{Name: "metrics", ContainerPort: 2223, HostPort: 2223, Protocol: corev1.ProtocolTCP})
 		assert.True(t, pod.HostNetwork)
 		assert.Equal(t, map[string]string{"dr-syncer.io/agent": "yes"}, pod.NodeSelector)
 		require.Len(t, pod.Tolerations, 1)

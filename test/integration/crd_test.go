@@ -148,6 +148,37 @@ spec:
 		assert.Contains(t, err.Error(), "spec.kubeconfigSecretRef")
 		assert.Contains(t, err.Error(), "spec.pvcSync.ssh.port")
 	})
+
+	t.Run("rejects an agent metrics port on its SSH port, and defaults it apart", func(t *testing.T) {
+		err := cluster.Client.Create(ctx, parse(t, `
+apiVersion: dr-syncer.io/v1alpha1
+kind: RemoteCluster
+metadata: {name: clash, namespace: default}
+spec:
+  kubeconfigSecretRef: {name: k}
+  pvcSync: {enabled: true, ssh: {port: 2300}, metrics: {port: 2300}}
+`))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "spec.pvcSync.metrics.port")
+		assert.Contains(t, err.Error(), "must differ from ssh.port")
+
+		obj := parse(t, `
+apiVersion: dr-syncer.io/v1alpha1
+kind: RemoteCluster
+metadata: {name: metrics-default, namespace: default}
+spec:
+  kubeconfigSecretRef: {name: k}
+  pvcSync: {enabled: true, ssh: {}, metrics: {}}
+`)
+		require.NoError(t, cluster.Client.Create(ctx, obj))
+		var got drv1.RemoteCluster
+		require.NoError(t, cluster.Client.Get(ctx, client.ObjectKeyFromObject(obj), &got))
+		require.NotNil(t, got.Spec.PVCSync.Metrics)
+		assert.Equal(t, drv1.DefaultAgentMetricsPort, got.Spec.PVCSync.Metrics.Port)
+		assert.Equal(t, drv1.DefaultAgentPort, got.Spec.PVCSync.SSH.Port)
+		require.NotNil(t, got.Spec.PVCSync.Metrics.Enabled)
+		assert.True(t, *got.Spec.PVCSync.Metrics.Enabled)
+	})
 }
 
 func dataSync(spec map[string]any) map[string]any {
