@@ -116,7 +116,7 @@ func TestDashboardQueriesParse(t *testing.T) {
 
 // The dashboard reads only series dr-syncer exports (metrics.txt), and
 // shows what operators watch: RPO, throughput, PVC progress, failures,
-// and the slot queue's depth and wait time.
+// the slot queue's depth and wait time, and the cluster permit's.
 func TestDashboardReadsExportedSeries(t *testing.T) {
 	exported := exportedSeries(t)
 	used := map[string]bool{}
@@ -133,6 +133,9 @@ func TestDashboardReadsExportedSeries(t *testing.T) {
 		"drsyncer_controller_replication_consecutive_failures",
 		"drsyncer_worker_sync_slot_waiting",
 		"drsyncer_worker_sync_slot_wait_seconds_bucket",
+		"drsyncer_worker_cluster_permit_queue",
+		"drsyncer_worker_cluster_permit_updated_timestamp_seconds",
+		"drsyncer_worker_cluster_permit_wait_seconds_bucket",
 	} {
 		assert.True(t, used[name], "no panel of the dashboard shows %s", name)
 	}
