@@ -2,6 +2,7 @@ package contract
 
 import (
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -139,5 +140,24 @@ const ClusterSemaphoreName = "ClusterSemaphore"
 // ClusterSemaphoreID is the one semaphore of a RemoteCluster: every PVC sync
 // against the cluster, from any Replication, takes a permit from it.
 func ClusterSemaphoreID(cluster ClusterRef) string {
-	return fmt.Sprintf("semaphore/%s/%s", cluster.Namespace, cluster.Name)
+	return fmt.Sprintf("%s%s/%s", clusterSemaphorePrefix, cluster.Namespace, cluster.Name)
+}
+
+const clusterSemaphorePrefix = "semaphore/"
+
+// ClusterOfSemaphore is the RemoteCluster whose semaphore has this workflow
+// ID, so the semaphore can label its metrics without carrying the cluster
+// in its state (which would change the continue-as-new input of running
+// semaphores). Kubernetes names hold no '/', so the split is unambiguous;
+// ok is false for an ID ClusterSemaphoreID did not make.
+func ClusterOfSemaphore(workflowID string) (cluster ClusterRef, ok bool) {
+	rest, found := strings.CutPrefix(workflowID, clusterSemaphorePrefix)
+	if !found {
+		return ClusterRef{}, false
+	}
+	namespace, name, found := strings.Cut(rest, "/")
+	if !found || namespace == "" || name == "" || strings.Contains(name, "/") {
+		return ClusterRef{}, false
+	}
+	return ClusterRef{Namespace: namespace, Name: name}, true
 }

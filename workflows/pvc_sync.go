@@ -303,9 +303,11 @@ const changePermitRerequest = "2026-12-05-permit-rerequest"
 
 // acquirePermit queues at the source cluster's semaphore and waits for the
 // permit, asking again every permitRerequestAfter; cancellation while
-// waiting ends the wait.
+// waiting ends the wait. A granted wait is recorded (recordPermitWait); a
+// cancelled one is not, as it ended without a permit.
 func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 	info := workflow.GetInfo(ctx)
+	asked := workflow.Now(ctx)
 	permitCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
@@ -326,6 +328,9 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 	permit := workflow.GetSignalChannel(ctx, contract.SignalPermit)
 	if workflow.GetVersion(ctx, changePermitRerequest, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		permit.Receive(ctx, nil)
+		if ctx.Err() == nil {
+			recordPermitWait(ctx, in, asked)
+		}
 		return ctx.Err()
 	}
 	for {
@@ -339,6 +344,9 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 		sel.AddFuture(newTimer(timerCtx, permitRerequestAfter, "ask for the sync slot again if none came"), func(workflow.Future) {})
 		sel.Select(ctx)
 		cancelTimer()
+		if granted && ctx.Err() == nil {
+			recordPermitWait(ctx, in, asked)
+		}
 		if granted || ctx.Err() != nil {
 			return ctx.Err()
 		}

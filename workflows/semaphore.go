@@ -56,9 +56,12 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 	var permits *pvcdata.PermitActivities
+	gauges := newPermitGauges(ctx)
 	signals := 0
 	for signals < semaphoreSignalsPerRun {
 		grant()
+		// Every change comes back here; a busy semaphore at least every audit.
+		gauges.show(ctx, state)
 		idle := len(state.Holders) == 0 && len(state.Waiting) == 0
 		wait := semaphoreAudit
 		if idle {
@@ -104,6 +107,9 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 	if drain {
 		drainSignals(ctx, acquire, release, onAcquire, onRelease)
 	}
+	// The last signals changed the state; the next run shows it again once
+	// it has granted.
+	gauges.show(ctx, state)
 	return workflow.NewContinueAsNewError(ctx, contract.ClusterSemaphoreName, state)
 }
 

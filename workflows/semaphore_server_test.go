@@ -39,7 +39,7 @@ func TestGlobalConcurrencyLimitAcrossReplications(t *testing.T) {
 		mu.Unlock()
 		return contract.TransferResult{Streams: 1}, nil
 	}
-	defer startPermitWorker(t, tp, transfer).Stop()
+	defer startPermitWorker(t, tp, tp.Client, transfer).Stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -97,7 +97,7 @@ func TestHundredSyncsShareALimitOfThreeAcrossContinueAsNew(t *testing.T) {
 		mu.Unlock()
 		return contract.TransferResult{Streams: 1}, nil
 	}
-	defer startPermitWorker(t, tp, transfer).Stop()
+	defer startPermitWorker(t, tp, tp.Client, transfer).Stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -160,17 +160,17 @@ func TestHundredSyncsShareALimitOfThreeAcrossContinueAsNew(t *testing.T) {
 }
 
 // startPermitWorker runs PVCSync and the cluster semaphore on the dev
-// server, with the real permit activities and scripted steps whose Transfer
-// is transfer.
-func startPermitWorker(t *testing.T, tp *testenv.Temporal, transfer func(context.Context, contract.TransferInput) (contract.TransferResult, error)) worker.Worker {
+// server through c (tp.Client, or one with a metrics handler), with the
+// real permit activities and scripted steps whose Transfer is transfer.
+func startPermitWorker(t *testing.T, tp *testenv.Temporal, c client.Client, transfer func(context.Context, contract.TransferInput) (contract.TransferResult, error)) worker.Worker {
 	t.Helper()
-	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
+	w := worker.New(c, tp.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.PVCSync, workflow.RegisterOptions{Name: contract.PVCSyncName})
 	w.RegisterWorkflowWithOptions(workflows.ClusterSemaphore, workflow.RegisterOptions{Name: contract.ClusterSemaphoreName})
 	for name, fn := range scriptedActivities(transfer) {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
-	w.RegisterActivity(&pvcdata.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
+	w.RegisterActivity(&pvcdata.PermitActivities{Temporal: c, TaskQueue: tp.TaskQueue})
 	require.NoError(t, w.Start())
 	return w
 }

@@ -116,7 +116,8 @@ func TestDashboardQueriesParse(t *testing.T) {
 
 // The dashboard reads only series dr-syncer exports (metrics.txt), and
 // shows what operators watch: RPO, throughput, PVC progress, failures,
-// the slot queue's depth and wait time, and the agents' connections.
+// the slot queue's and the cluster permit's depth and wait time, and the
+// agents' connections.
 func TestDashboardReadsExportedSeries(t *testing.T) {
 	exported := exportedSeries(t)
 	used := map[string]bool{}
@@ -133,6 +134,9 @@ func TestDashboardReadsExportedSeries(t *testing.T) {
 		"drsyncer_controller_replication_consecutive_failures",
 		"drsyncer_worker_sync_slot_waiting",
 		"drsyncer_worker_sync_slot_wait_seconds_bucket",
+		"drsyncer_worker_cluster_permit_queue",
+		"drsyncer_worker_cluster_permit_updated_timestamp_seconds",
+		"drsyncer_worker_cluster_permit_wait_seconds_bucket",
 		"drsyncer_agent_connections_total",
 		"drsyncer_agent_connections_active",
 		"drsyncer_agent_channels_active",
