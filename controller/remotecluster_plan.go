@@ -175,10 +175,10 @@ func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Tim
 		wait := fmt.Sprintf("waiting up to %s for the cluster-pair key of ClusterMapping %s, which its reconciler is creating, so the agent rolls out with it",
 			unkeyedMappingWait, strings.Join(names, ", "))
 		switch {
-		case found.Drift != "":
-			return &condition{ReasonAgentDrifted, found.Drift + "; " + wait}
 		case tracked == nil:
 			return &condition{ReasonAgentPending, wait}
+		case found.Drift != "":
+			return &condition{ReasonAgentDrifted, found.Drift + "; " + wait}
 		}
 	}
 	if start {

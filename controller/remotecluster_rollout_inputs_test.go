@@ -43,6 +43,12 @@ func TestPlanRemoteClusterAwaitsANewMappingsKey(t *testing.T) {
 	}{
 		{name: "first rollout waits for the key of a mapping not reconciled yet",
 			obs: obs(nil, "vA", fresh), reason: ReasonAgentPending, message: "cluster-pair key of ClusterMapping ns/src-to-dr"},
+		{name: "first rollout into a cluster without an agent DaemonSet waits too, and says so",
+			obs: func() remoteClusterObservation {
+				o := obs(nil, "vA", fresh)
+				o.Deployed = &kube.DaemonSetState{}
+				return o
+			}(), reason: ReasonAgentPending, message: "cluster-pair key of ClusterMapping ns/src-to-dr"},
 		{name: "first rollout starts once the key exists", obs: obs(nil, "vA"), start: true, reason: ReasonAgentRollingOut},
 		{name: "a mapping whose reconciler ran without making a key is not waited for",
 			obs:   obs(nil, "vA", resolve.UnkeyedMapping{Mapping: mapping, Created: now.Add(-2 * time.Second), Reconciled: true}),
