@@ -153,8 +153,9 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 
 // trackedInputs are the inputs of the rollout status.agent names, for the
 // log line of its supersession: as this controller planned them, else as
-// its completed outcome recorded them (keys without settings); nil when
-// unknown or when it is a removal.
+// its completed outcome recorded them (keys without settings; for a shared
+// agent, every user's keys, so the diff may name other mappings' keys);
+// nil when unknown or when it is a removal.
 func (r *RemoteClusterReconciler) trackedInputs(rc *drv1.RemoteCluster, tracked *starter.AgentRolloutState) *rolloutInputs {
 	a := rc.Status.Agent
 	if a == nil || a.Rollout == nil || isRemoval(a.Rollout.WorkflowID) {
