@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -32,8 +33,17 @@ func (r *RemoteClusterReconciler) execute(ctx context.Context, rc *drv1.RemoteCl
 			return err
 		}
 		plan.recordRolloutStarted(run, time.Now())
-		if plan.Drift != "" && r.Recorder != nil {
-			r.Recorder.Eventf(rc, nil, "Warning", ReasonAgentDrifted, "Rollout", "%s (workflow %s)", plan.Drift, run.WorkflowID)
+		// One line per replaced version says which input moved, so a
+		// rollout that flips between versions explains itself in the log.
+		logger := log.FromContext(ctx).WithValues("remoteCluster", rc.Namespace+"/"+rc.Name, "workflowID", run.WorkflowID, "runID", run.RunID)
+		if plan.StartNote != "" {
+			logger.Info(plan.StartNote, "started", run.Started)
+		}
+		if plan.Drift != "" {
+			logger.Info("agent re-applied at version "+in.Version+": "+plan.Drift, "started", run.Started)
+			if r.Recorder != nil {
+				r.Recorder.Eventf(rc, nil, "Warning", ReasonAgentDrifted, "Rollout", "%s (workflow %s)", plan.Drift, run.WorkflowID)
+			}
 		}
 	}
 	return nil

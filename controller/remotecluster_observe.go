@@ -2,9 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -43,6 +40,13 @@ type remoteClusterObservation struct {
 	HostKeyGeneratedAt time.Time
 	// Rollout is the rollout the spec and keys ask for (Version set).
 	Rollout contract.AgentRolloutInput
+	// Inputs are what Rollout.Version hashes; TrackedInputs those of the
+	// tracked rollout, nil when unknown (see trackedInputs).
+	Inputs        rolloutInputs
+	TrackedInputs *rolloutInputs
+	// Unkeyed are the mappings naming this cluster whose key Secret does
+	// not exist yet (see awaitedKeys).
+	Unkeyed []resolve.UnkeyedMapping
 	// Tracked is the state of status.agent.rollout; TrackedLost when
 	// Temporal no longer knows it.
 	Tracked     *starter.AgentRolloutState
@@ -96,6 +100,7 @@ func (r *RemoteClusterReconciler) observe(ctx context.Context, rc *drv1.RemoteCl
 		if obs.Tracked, obs.TrackedLost, err = trackedRun(r.Temporal.AgentRolloutState(ctx, ref.WorkflowID, ref.RunID)); err != nil {
 			return obs, err
 		}
+		obs.TrackedInputs = r.trackedInputs(rc, obs.Tracked)
 	}
 	return obs, nil
 }
@@ -126,32 +131,43 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 		return nil
 	}
 	obs.HostKeyGeneratedAt = resolve.KeyGeneratedAt(&s)
-	_, fps, err := resolve.AuthorizedKeysFor(ctx, r.APIReader, r.SystemNamespace, rc.Namespace, rc.Name)
+	keys, err := resolve.ClusterKeysFor(ctx, r.APIReader, r.SystemNamespace, rc.Namespace, rc.Name)
 	if err != nil {
 		return err
 	}
+	obs.Unkeyed = keys.Unkeyed
 	cfg := resolve.AgentConfig(rc)
 	if obs.Checksum, err = contract.AgentChecksum(cfg, hostFP); err != nil {
 		return err
 	}
+	obs.Inputs = inputsOf(cfg, hostFP, keys)
 	obs.Rollout = contract.AgentRolloutInput{
 		Cluster: contract.ClusterRef{Namespace: rc.Namespace, Name: rc.Name},
-		Version: rolloutVersion(cfg, hostFP, fps),
+		Version: obs.Inputs.version(),
 		Config:  cfg,
 		HostKey: obs.HostKey,
 	}
+	r.rollouts.remember(rc.Namespace+"/"+rc.Name, obs.Inputs)
 	return nil
 }
 
-// rolloutVersion hashes what the agent runs with; fingerprints only.
-func rolloutVersion(cfg contract.AgentConfig, hostFP string, authorized []string) string {
-	b, _ := json.Marshal(struct {
-		Config     contract.AgentConfig
-		HostKey    string
-		Authorized []string
-	}{cfg, hostFP, authorized})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])[:12]
+// trackedInputs are the inputs of the rollout status.agent names, for the
+// log line of its supersession: as this controller planned them, else as
+// its completed outcome recorded them (keys without settings; for a shared
+// agent, every user's keys, so the diff may name other mappings' keys);
+// nil when unknown or when it is a removal.
+func (r *RemoteClusterReconciler) trackedInputs(rc *drv1.RemoteCluster, tracked *starter.AgentRolloutState) *rolloutInputs {
+	a := rc.Status.Agent
+	if a == nil || a.Rollout == nil || isRemoval(a.Rollout.WorkflowID) {
+		return nil
+	}
+	if in, ok := r.rollouts.lookup(rc.Namespace+"/"+rc.Name, versionOf(a.Rollout.WorkflowID)); ok {
+		return &in
+	}
+	if tracked != nil && tracked.Outcome != nil && !tracked.Outcome.Removed {
+		return &rolloutInputs{HostKey: tracked.Outcome.HostKeyFingerprint, Authorized: tracked.Outcome.AuthorizedFingerprints, ConfigUnknown: true}
+	}
+	return nil
 }
 
 // observeDeployed reads the cluster's agent DaemonSet and, when another

@@ -53,7 +53,13 @@ type remoteClusterPlan struct {
 	StartRollout *contract.AgentRolloutInput
 	// Drift says why StartRollout re-applies an agent the cluster lost or
 	// changed; execute records it as an event too.
-	Drift        string
+	Drift string
+	// StartNote is the log line of StartRollout: a first rollout's inputs,
+	// or, when it replaces the tracked rollout with another version, both
+	// versions and which inputs changed; execute logs it.
+	StartNote string
+	// awaitingKeys holds the rollout back for a new mapping's key.
+	awaitingKeys bool
 	RequeueAfter time.Duration
 	// conflict is the AgentConflict message ("" for none) once the agent
 	// was judged; nil leaves the condition as it is.
@@ -98,7 +104,7 @@ func planRemoteCluster(obs remoteClusterObservation, now time.Time, poll, health
 	if st.Agent != nil && st.Agent.Rollout != nil && st.Agent.Rollout.Result == "" {
 		p.RequeueAfter = min(p.RequeueAfter, poll)
 	}
-	if p.StartRollout != nil || p.GenerateHostKey != nil {
+	if p.StartRollout != nil || p.GenerateHostKey != nil || p.awaitingKeys {
 		p.RequeueAfter = min(p.RequeueAfter, poll)
 	}
 	status := metav1.ConditionFalse
@@ -162,8 +168,22 @@ func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Tim
 		return &condition{ReasonAgentConflict, found.Conflict}
 	}
 	drifted := found.Drift != "" && tracked != nil && tracked.Result == resultCompleted
-	if healthy && (tracked == nil || tracked.WorkflowID != id || retryDue(tracked, now) || drifted) {
+	start := healthy && (tracked == nil || tracked.WorkflowID != id || retryDue(tracked, now) || drifted)
+	if names := awaitedKeys(obs.Unkeyed, now); start && len(names) > 0 {
+		// Held back, briefly: the agent as it runs (if any) keeps serving.
+		start, p.awaitingKeys = false, true
+		wait := fmt.Sprintf("waiting up to %s for the cluster-pair key of ClusterMapping %s, which its reconciler is creating, so the agent rolls out with it",
+			unkeyedMappingWait, strings.Join(names, ", "))
+		switch {
+		case tracked == nil:
+			return &condition{ReasonAgentPending, wait}
+		case found.Drift != "":
+			return &condition{ReasonAgentDrifted, found.Drift + "; " + wait}
+		}
+	}
+	if start {
 		p.supersede(tracked)
+		p.StartNote = startNote(tracked, obs)
 		in := obs.Rollout
 		p.StartRollout = &in
 		if found.Drift != "" {
@@ -233,6 +253,44 @@ func (p *remoteClusterPlan) supersede(tracked *drv1.WorkflowRef) {
 		ref := *tracked
 		p.CancelRollout = &ref
 	}
+}
+
+// startNote is the log line of starting obs.Rollout: with nothing tracked,
+// its inputs; replacing the tracked rollout with another version, both
+// versions, how the old one stands, and which inputs changed; "" for a
+// re-run of the tracked version (a retry or drift, logged as such).
+func startNote(tracked *drv1.WorkflowRef, obs remoteClusterObservation) string {
+	if tracked == nil {
+		return fmt.Sprintf("agent rollout version %s: %s", obs.Rollout.Version, describeInputs(obs.Inputs))
+	}
+	if tracked.WorkflowID == contract.AgentRolloutWorkflowID(obs.Cluster.Namespace, obs.Cluster.Name, obs.Rollout.Version) {
+		return ""
+	}
+	state := tracked.Result
+	if state == "" {
+		state = "running, cancelled now"
+	}
+	line := fmt.Sprintf("agent rollout version %s (%s) superseded by %s: ", versionOf(tracked.WorkflowID), state, obs.Rollout.Version)
+	switch {
+	case isRemoval(tracked.WorkflowID):
+		return line + "the agent was being removed and is wanted again"
+	case obs.TrackedInputs == nil:
+		return line + "the old version's inputs are unknown (planned before this controller started); now " + describeInputs(obs.Inputs)
+	}
+	return line + rolloutChange(*obs.TrackedInputs, obs.Inputs)
+}
+
+// describeInputs summarizes inputs whose predecessor is unknown.
+func describeInputs(in rolloutInputs) string {
+	keys := make([]string, 0, len(in.Authorized))
+	for _, fp := range in.Authorized {
+		keys = append(keys, fp+whose(in.Whose[fp]))
+	}
+	line := fmt.Sprintf("host key %s, authorized keys [%s]", orNone(in.HostKey), strings.Join(keys, " "))
+	if in.ConfigUnknown {
+		return line
+	}
+	return fmt.Sprintf("image %s, port %d, %s", in.Config.Image, in.Config.Port, line)
 }
 
 // recordRolloutStarted points status.agent at the rollout just started.

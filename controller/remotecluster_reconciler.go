@@ -61,6 +61,10 @@ type RemoteClusterReconciler struct {
 	// references may point into (drv1.ForeignReferenceProblem); empty
 	// allows only its own.
 	SystemNamespace string
+
+	// rollouts remembers the inputs of planned versions, so a superseded
+	// rollout's log line can say what changed.
+	rollouts rolloutMemory
 }
 
 // SetupWithManager registers the reconciler. Its own status writes change
@@ -148,5 +152,6 @@ func (r *RemoteClusterReconciler) finalize(ctx context.Context, rc *drv1.RemoteC
 	if err := r.Client.Update(ctx, rc); err != nil {
 		return fmt.Errorf("remove finalizer from RemoteCluster %s/%s: %w", rc.Namespace, rc.Name, err)
 	}
+	r.rollouts.forget(rc.Namespace + "/" + rc.Name)
 	return nil
 }

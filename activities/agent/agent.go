@@ -156,6 +156,9 @@ func (a *AgentActivities) ApplyAgent(ctx context.Context, in contract.AgentRollo
 	if err != nil {
 		return contract.AgentApplied{}, fmt.Errorf("render agent Secrets: %w", err)
 	}
+	if err := notSuperseded(ctx, in); err != nil {
+		return contract.AgentApplied{}, err
+	}
 	if err := ensureAgentNamespace(ctx, cs, values); err != nil {
 		return contract.AgentApplied{}, err
 	}

@@ -3,6 +3,7 @@ package resolve
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,4 +60,48 @@ func TestAuthorizedKeysForBothClustersOfAMapping(t *testing.T) {
 			assert.Equal(t, len(tc.want), set.Len())
 		})
 	}
+}
+
+// A mapping whose key Secret does not exist yet adds no key and is listed,
+// with what the RemoteCluster reconciler needs to decide whether its key is
+// about to come: its age and whether its own reconciler has run.
+func TestClusterKeysForListsMappingsWithoutKey(t *testing.T) {
+	const ns = "dr-syncer-system"
+	created := metav1.NewTime(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	keyed := &drv1.ClusterMapping{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-to-dr"},
+		Spec: drv1.ClusterMappingSpec{SourceCluster: "prod", TargetCluster: "dr"}}
+	fresh := &drv1.ClusterMapping{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-to-stage", CreationTimestamp: created},
+		Spec: drv1.ClusterMappingSpec{SourceCluster: "prod", TargetCluster: "stage"}}
+	reconciled := &drv1.ClusterMapping{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "stage-to-prod", CreationTimestamp: created},
+		Spec:   drv1.ClusterMappingSpec{SourceCluster: "stage", TargetCluster: "prod"},
+		Status: drv1.ClusterMappingStatus{ObservedGeneration: 1}}
+	other := &drv1.ClusterMapping{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "stage-to-dr"},
+		Spec: drv1.ClusterMappingSpec{SourceCluster: "stage", TargetCluster: "dr"}}
+	k, err := keys.GenerateClusterPairKey("dr-syncer prod-to-dr")
+	require.NoError(t, err)
+	ref := ClusterKeySecret(keyed)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name},
+		Data: map[string][]byte{contract.SecretKeyClusterPublic: k.AuthorizedKey}}
+	r := fake.NewClientBuilder().WithScheme(kube.NewScheme()).WithObjects(keyed, fresh, reconciled, other, secret).
+		WithStatusSubresource(&drv1.ClusterMapping{}).Build()
+
+	got, err := ClusterKeysFor(context.Background(), r, ns, ns, "prod")
+	require.NoError(t, err)
+	assert.Equal(t, []string{k.Fingerprint}, got.Fingerprints)
+	assert.Equal(t, "dr-syncer "+ns+"/prod-to-dr", got.Comment(k.Fingerprint))
+	assert.ElementsMatch(t, []UnkeyedMapping{
+		{Mapping: contract.ObjectRef{Namespace: ns, Name: "prod-to-stage"}, Created: created.Time},
+		{Mapping: contract.ObjectRef{Namespace: ns, Name: "stage-to-prod"}, Created: created.Time, Reconciled: true},
+	}, normalized(got.Unkeyed), "stage-to-dr does not name prod")
+}
+
+// normalized drops the monotonic clock and location a round trip through
+// the fake client may change.
+func normalized(in []UnkeyedMapping) []UnkeyedMapping {
+	out := make([]UnkeyedMapping, len(in))
+	for i, u := range in {
+		u.Created = u.Created.UTC()
+		out[i] = u
+	}
+	return out
 }
