@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -15,63 +13,17 @@ import (
 	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
-// execute carries out the key action on the control-cluster Secret. Key
-// material goes from the generator straight into the Secret: it is never
-// logged, put in status or passed to Temporal. Updates carry the
-// resourceVersion observed, so a concurrent writer makes this one retry
-// rather than lose a key.
+// execute starts the planned connectivity check, or carries out the key
+// action on the control-cluster Secret (writeKeySecret).
 func (r *ClusterMappingReconciler) execute(ctx context.Context, m *drv1.ClusterMapping, obs clusterMappingObservation, plan *clusterMappingPlan, now time.Time) error {
 	if plan.StartCheck != "" {
 		return r.startCheck(ctx, m, obs, plan)
 	}
-	if plan.Keys == keyKeep {
-		return nil
-	}
-	ref := resolve.ClusterKeySecret(m)
-	s := obs.KeySecret
-	create := s == nil
-	if create {
-		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name}, Type: corev1.SecretTypeOpaque}
-	} else {
-		s = s.DeepCopy()
-	}
-	if s.Labels == nil {
-		s.Labels = map[string]string{}
-	}
-	if s.Annotations == nil {
-		s.Annotations = map[string]string{}
-	}
-	if s.Data == nil {
-		s.Data = map[string][]byte{}
-	}
-	s.Labels[contract.LabelKeyKind] = contract.KeyKindClusterPair
-	switch plan.Keys {
-	case keyGenerate, keyRotate:
-		k, err := keys.GenerateClusterPairKey(fmt.Sprintf("dr-syncer %s->%s %s", m.Spec.SourceCluster, m.Spec.TargetCluster, now.UTC().Format("2006-01-02")))
-		if err != nil {
-			return err
-		}
-		delete(s.Data, contract.SecretKeyClusterPreviousPublic)
-		if plan.Keys == keyRotate {
-			s.Data[contract.SecretKeyClusterPreviousPublic] = s.Data[contract.SecretKeyClusterPublic]
-		}
-		s.Data[contract.SecretKeyClusterPrivate] = k.PrivateKey.Reveal()
-		s.Data[contract.SecretKeyClusterPublic] = k.AuthorizedKey
-		s.Annotations[contract.AnnotationKeyGeneratedAt] = now.UTC().Format(time.RFC3339)
-		s.Annotations[contract.AnnotationRotateKeysHandled] = plan.RotateValue
-	case keyDropPrevious:
-		delete(s.Data, contract.SecretKeyClusterPreviousPublic)
-	}
-	var err error
-	if create {
-		err = r.Client.Create(ctx, s)
-	} else {
-		err = r.Client.Update(ctx, s)
-	}
-	if err != nil {
-		return fmt.Errorf("write cluster-pair key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	return nil
+	return writeKeySecret(ctx, r.Client, resolve.ClusterKeySecret(m), obs.KeySecret, clusterKeyLayout, plan.Keys, plan.RotateValue, now,
+		func() (keys.Secret, []byte, error) {
+			k, err := keys.GenerateClusterPairKey(fmt.Sprintf("dr-syncer %s->%s %s", m.Spec.SourceCluster, m.Spec.TargetCluster, now.UTC().Format("2006-01-02")))
+			return k.PrivateKey, k.AuthorizedKey, err
+		})
 }
 
 // startCheck starts the connectivity workflow the plan names, at most once

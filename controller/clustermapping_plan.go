@@ -10,9 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
-	"github.com/dr-syncer/dr-syncer/contract"
-	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
-	"github.com/dr-syncer/dr-syncer/internal/resolve"
 )
 
 // Reasons of a ClusterMapping's Ready condition.
@@ -24,24 +21,6 @@ const (
 	ReasonKeysReady               = "KeysReady"
 	ReasonNotVerified             = "ConnectivityNotVerified"
 )
-
-// keyAction is what happens to the cluster-pair key Secret.
-type keyAction int
-
-const (
-	keyKeep keyAction = iota
-	// keyGenerate writes a fresh key (no Secret, or an unusable one).
-	keyGenerate
-	// keyRotate writes a fresh key and keeps the old public half as
-	// previous, authorized until the agent has the new one.
-	keyRotate
-	// keyDropPrevious ends the overlap: the agent authorizes the new key.
-	keyDropPrevious
-)
-
-// maxRotationWait bounds the wait for a timed rotation, so a clock or
-// status drift is corrected in time.
-const maxRotationWait = time.Hour
 
 type clusterMappingPlan struct {
 	Status drv1.ClusterMappingStatus
@@ -57,27 +36,12 @@ type clusterMappingPlan struct {
 type clusterKey struct {
 	Valid       bool
 	Fingerprint string
-	Overlap     bool
-	GeneratedAt time.Time
-	Handled     string
+	rotatingKey
 }
 
 func readClusterKey(s *corev1.Secret) clusterKey {
-	if s == nil {
-		return clusterKey{}
-	}
-	k := clusterKey{
-		Fingerprint: resolve.PublicKeyFingerprint(s.Data[contract.SecretKeyClusterPublic]),
-		Overlap:     len(s.Data[contract.SecretKeyClusterPreviousPublic]) > 0,
-		GeneratedAt: resolve.KeyGeneratedAt(s),
-		Handled:     s.Annotations[contract.AnnotationRotateKeysHandled],
-	}
-	if k.Fingerprint != "" {
-		if signer, err := keys.ParsePrivateKey(s.Data[contract.SecretKeyClusterPrivate]); err == nil {
-			k.Valid = keys.Fingerprint(signer.PublicKey()) == k.Fingerprint
-		}
-	}
-	return k
+	fp, k := clusterKeyLayout.read(s)
+	return clusterKey{Valid: fp != "", Fingerprint: fp, rotatingKey: k}
 }
 
 // planClusterMapping decides the key action and the status. Pure.
@@ -97,23 +61,14 @@ func planClusterMapping(obs clusterMappingObservation, now time.Time, poll time.
 		return p
 	}
 	key := readClusterKey(obs.KeySecret)
-	requested := m.Annotations[drv1.AnnotationRotateKeys]
-	interval := durationOr(m.Spec.KeyRotationInterval)
-	switch {
-	case !key.Valid:
+	req := rotationRequest{Value: m.Annotations[drv1.AnnotationRotateKeys], Interval: durationOr(m.Spec.KeyRotationInterval)}
+	if !key.Valid {
 		// The first key also settles a rotate-keys value already present.
-		p.Keys, p.RotateValue = keyGenerate, requested
-		key.GeneratedAt, key.Handled, key.Overlap = now, requested, false
-	case key.Overlap && slices.Contains(obs.AgentKeys, key.Fingerprint):
-		p.Keys, key.Overlap = keyDropPrevious, false
-	}
-	wantsRotation := (requested != "" && requested != key.Handled) ||
-		(interval > 0 && !key.GeneratedAt.IsZero() && now.Sub(key.GeneratedAt) >= interval)
-	if p.Keys == keyKeep && wantsRotation && !key.Overlap {
-		// A rotation during an overlap waits for it to end: the key the
-		// agent does not have yet must not be dropped before it has it.
-		p.Keys, p.RotateValue = keyRotate, requested
-		key.GeneratedAt, key.Handled, key.Overlap = now, requested, true
+		p.Keys, p.RotateValue = keyGenerate, req.Value
+		key.GeneratedAt, key.Handled, key.Overlap = now, req.Value, false
+	} else {
+		p.Keys = planRotation(&key.rotatingKey, req, slices.Contains(obs.AgentKeys, key.Fingerprint), now)
+		p.RotateValue = key.Handled
 	}
 	st.KeyGeneratedAt = timeOf(key.GeneratedAt)
 	st.RotateKeysHandled = key.Handled
@@ -126,12 +81,7 @@ func planClusterMapping(obs clusterMappingObservation, now time.Time, poll time.
 		ready.Message += "; key rotation in progress: the previous key stays authorized until the source agent has the new one"
 		p.RequeueAfter = poll
 	}
-	if interval > 0 {
-		rotateIn := min(max(key.GeneratedAt.Add(interval).Sub(now), time.Second), maxRotationWait)
-		if p.RequeueAfter == 0 || rotateIn < p.RequeueAfter {
-			p.RequeueAfter = rotateIn
-		}
-	}
+	p.RequeueAfter = req.requeue(key.rotatingKey, now, p.RequeueAfter)
 	st.Phase = phase
 	status := metav1.ConditionFalse
 	if connectivityReady(ready.Reason) {

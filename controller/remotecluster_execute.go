@@ -5,22 +5,17 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
-	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 )
 
 // execute carries out the plan: the host key, then the rollout.
-func (r *RemoteClusterReconciler) execute(ctx context.Context, rc *drv1.RemoteCluster, plan *remoteClusterPlan) error {
-	if ref := plan.GenerateHostKey; ref != nil {
-		if err := r.createHostKey(ctx, rc, *ref); err != nil {
-			return err
-		}
+func (r *RemoteClusterReconciler) execute(ctx context.Context, rc *drv1.RemoteCluster, obs remoteClusterObservation, plan *remoteClusterPlan, now time.Time) error {
+	if err := r.writeHostKey(ctx, rc, obs, plan, now); err != nil {
+		return err
 	}
 	if ref := plan.CancelRollout; ref != nil {
 		if err := r.Temporal.CancelRun(ctx, ref.WorkflowID, ref.RunID); err != nil {
@@ -49,28 +44,30 @@ func (r *RemoteClusterReconciler) execute(ctx context.Context, rc *drv1.RemoteCl
 	return nil
 }
 
-// createHostKey generates the agent host key into a new Secret. It never
-// overwrites one: an existing Secret, even one created concurrently, wins.
-func (r *RemoteClusterReconciler) createHostKey(ctx context.Context, rc *drv1.RemoteCluster, ref contract.SecretRef) error {
-	private, public, err := keys.GenerateHostKey(fmt.Sprintf("dr-syncer-agent %s/%s", rc.Namespace, rc.Name))
+// writeHostKey generates, rotates or ends the rotation of the agent host
+// key (writeKeySecret). A first key never overwrites a Secret: one created
+// concurrently wins.
+func (r *RemoteClusterReconciler) writeHostKey(ctx context.Context, rc *drv1.RemoteCluster, obs remoteClusterObservation, plan *remoteClusterPlan, now time.Time) error {
+	action, existing := plan.HostKeyAction, obs.HostKeySecret
+	if plan.GenerateHostKey != nil {
+		action, existing = keyGenerate, nil
+	}
+	err := writeKeySecret(ctx, r.Client, obs.HostKey, existing, hostKeyLayout, action, plan.RotateHostKeyValue, now,
+		func() (keys.Secret, []byte, error) {
+			return keys.GenerateHostKey(fmt.Sprintf("dr-syncer-agent %s/%s", rc.Namespace, rc.Name))
+		})
+	if plan.GenerateHostKey != nil && apierrors.IsAlreadyExists(err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:   ref.Namespace,
-			Name:        ref.Name,
-			Labels:      map[string]string{contract.LabelKeyKind: contract.KeyKindAgentHost},
-			Annotations: map[string]string{contract.AnnotationKeyGeneratedAt: time.Now().UTC().Format(time.RFC3339)},
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{
-			contract.SecretKeyHostPrivate: private.Reveal(),
-			contract.SecretKeyHostPublic:  public,
-		},
-	}
-	if err := r.Client.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create agent host key Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	if plan.HostKeyEvent != "" && r.Recorder != nil {
+		reason := EventHostKeyRotated
+		if action == keyDropPrevious {
+			reason = EventHostKeyRotationComplete
+		}
+		r.Recorder.Eventf(rc, nil, "Normal", reason, "RotateHostKey", "%s", plan.HostKeyEvent)
 	}
 	return nil
 }

@@ -35,9 +35,13 @@ type remoteClusterObservation struct {
 	HostKey contract.SecretRef
 	// HostKeyMissing asks for a new host key; HostKeyProblem reports a
 	// Secret that exists but cannot be used.
-	HostKeyMissing     bool
-	HostKeyProblem     string
-	HostKeyGeneratedAt time.Time
+	HostKeyMissing bool
+	HostKeyProblem string
+	// HostKeySecret is the host key Secret as read, valid; HostKeyFP its
+	// public key's fingerprint and HostKeyState its rotation.
+	HostKeySecret *corev1.Secret
+	HostKeyFP     string
+	HostKeyState  rotatingKey
 	// Rollout is the rollout the spec and keys ask for (Version set).
 	Rollout contract.AgentRolloutInput
 	// Inputs are what Rollout.Version hashes; TrackedInputs those of the
@@ -124,13 +128,16 @@ func (r *RemoteClusterReconciler) observeKeys(ctx context.Context, rc *drv1.Remo
 	case err != nil:
 		return fmt.Errorf("get agent host key Secret %s/%s: %w", obs.HostKey.Namespace, obs.HostKey.Name, err)
 	}
-	hostFP := resolve.PublicKeyFingerprint(s.Data[contract.SecretKeyHostPublic])
-	if hostFP == "" || len(s.Data[contract.SecretKeyHostPrivate]) == 0 {
-		obs.HostKeyProblem = fmt.Sprintf("agent host key Secret %s/%s lacks a valid %s and %s: delete it to have one generated, or fix spec.pvcSync.ssh.keySecretRef",
-			obs.HostKey.Namespace, obs.HostKey.Name, contract.SecretKeyHostPrivate, contract.SecretKeyHostPublic)
+	hostFP, state := hostKeyLayout.read(&s)
+	prev := s.Data[contract.SecretKeyHostPreviousPublic]
+	if hostFP == "" || (state.Overlap && resolve.PublicKeyFingerprint(prev) == "") {
+		// Never regenerated over: a sync may pin what is there, and the
+		// operator may want to restore the key rather than replace it.
+		obs.HostKeyProblem = fmt.Sprintf("agent host key Secret %s/%s lacks a valid %s with its matching %s (or has an unparsable %s): delete it to have one generated, or fix spec.pvcSync.ssh.keySecretRef",
+			obs.HostKey.Namespace, obs.HostKey.Name, contract.SecretKeyHostPrivate, contract.SecretKeyHostPublic, contract.SecretKeyHostPreviousPublic)
 		return nil
 	}
-	obs.HostKeyGeneratedAt = resolve.KeyGeneratedAt(&s)
+	obs.HostKeySecret, obs.HostKeyFP, obs.HostKeyState = &s, hostFP, state
 	keys, err := resolve.ClusterKeysFor(ctx, r.APIReader, r.SystemNamespace, rc.Namespace, rc.Name)
 	if err != nil {
 		return err

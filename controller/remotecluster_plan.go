@@ -47,6 +47,13 @@ type remoteClusterPlan struct {
 	Status drv1.RemoteClusterStatus
 	// GenerateHostKey creates the agent host key Secret.
 	GenerateHostKey *contract.SecretRef
+	// HostKeyAction rotates the existing host key or ends a rotation's
+	// overlap (planHostKey); RotateHostKeyValue is the rotate-host-key
+	// annotation value a new key answers, HostKeyEvent the Event that
+	// reports the action.
+	HostKeyAction      keyAction
+	RotateHostKeyValue string
+	HostKeyEvent       string
 	// CancelRollout cancels a rollout the spec or keys superseded.
 	CancelRollout *drv1.WorkflowRef
 	// StartRollout starts this rollout (or removal).
@@ -64,6 +71,8 @@ type remoteClusterPlan struct {
 	// conflict is the AgentConflict message ("" for none) once the agent
 	// was judged; nil leaves the condition as it is.
 	conflict *string
+	// hostKeyOverlap: the previous host key is still pinned.
+	hostKeyOverlap bool
 }
 
 // planRemoteCluster decides, from what observe saw, the health, whether to
@@ -100,11 +109,14 @@ func planRemoteCluster(obs remoteClusterObservation, now time.Time, poll, health
 	}
 	if agent := p.planAgent(obs, now, healthy); agent != nil && healthy {
 		ready = *agent
+		if p.hostKeyOverlap && p.HostKeyAction != keyRotate {
+			ready.Message += "; host key rotation in progress: the previous key stays pinned until every agent runs the new one"
+		}
 	}
 	if st.Agent != nil && st.Agent.Rollout != nil && st.Agent.Rollout.Result == "" {
 		p.RequeueAfter = min(p.RequeueAfter, poll)
 	}
-	if p.StartRollout != nil || p.GenerateHostKey != nil || p.awaitingKeys {
+	if p.StartRollout != nil || p.GenerateHostKey != nil || p.awaitingKeys || p.hostKeyOverlap {
 		p.RequeueAfter = min(p.RequeueAfter, poll)
 	}
 	status := metav1.ConditionFalse
@@ -142,14 +154,13 @@ func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Tim
 		st.Agent = &drv1.AgentStatus{}
 	}
 	st.Agent.KeyGeneratedAt = nil
-	if !obs.HostKeyGeneratedAt.IsZero() {
-		st.Agent.KeyGeneratedAt = timeOf(obs.HostKeyGeneratedAt)
-	}
 	switch {
 	case obs.HostKeyProblem != "":
+		// Never regenerated or rotated over: see observeKeys.
 		return &condition{ReasonHostKeyInvalid, obs.HostKeyProblem}
 	case obs.HostKeyMissing:
-		p.GenerateHostKey = &obs.HostKey
+		// The first key also settles a rotate-host-key value already present.
+		p.GenerateHostKey, p.RotateHostKeyValue = &obs.HostKey, rc.Annotations[drv1.AnnotationRotateHostKey]
 		return &condition{ReasonAgentPending, "generating the agent host key"}
 	}
 	id := contract.AgentRolloutWorkflowID(rc.Namespace, rc.Name, obs.Rollout.Version)
@@ -161,6 +172,9 @@ func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Tim
 	if read {
 		countsFrom(st.Agent, obs.Deployed)
 		p.conflict = &found.Conflict
+	}
+	if c := p.planHostKey(obs, now, id, found, read); c != nil {
+		return c
 	}
 	if found.Conflict != "" {
 		// Another RemoteCluster's agent runs here with other settings:

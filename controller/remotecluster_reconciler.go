@@ -116,7 +116,7 @@ func (r *RemoteClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, err
 	}
 	plan := planRemoteCluster(obs, now, r.pollInterval(), r.healthInterval())
-	execErr := r.execute(ctx, &rc, &plan)
+	execErr := r.execute(ctx, &rc, obs, &plan, now)
 	if err := writeStatus(ctx, r.Client, &rc, &rc.Status, plan.Status); err != nil {
 		return ctrl.Result{}, errors.Join(execErr, err)
 	}

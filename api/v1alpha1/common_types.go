@@ -16,6 +16,9 @@ const (
 	AnnotationDeleteCopy = "dr-syncer.io/delete-copy"
 	// AnnotationRotateKeys on a ClusterMapping rotates its keys for each new value.
 	AnnotationRotateKeys = "dr-syncer.io/rotate-keys"
+	// AnnotationRotateHostKey on a RemoteCluster rotates its agent's SSH
+	// host key for each new value (drsyncer rotate-host-key sets it).
+	AnnotationRotateHostKey = "dr-syncer.io/rotate-host-key"
 	// LabelIgnore set to "true" on a source object keeps it out of every replication.
 	LabelIgnore = "dr-syncer.io/ignore"
 	// AnnotationOriginalReplicas records the source replica count of a workload scaled down in DR.
@@ -34,6 +37,11 @@ const (
 	// differ from those of the RemoteCluster that owns the cluster's one
 	// agent DaemonSet; its message names the owner and what to do.
 	ConditionAgentConflict = "AgentConflict"
+	// ConditionHostKeyRotating is True on a RemoteCluster while its agent
+	// host key rotates (the previous key stays pinned by syncs), and False
+	// once every agent presents the new key and the previous one was
+	// dropped. A RemoteCluster whose host key never rotated has none.
+	ConditionHostKeyRotating = "HostKeyRotating"
 )
 
 // SecretKeyRef names one key of a Secret.

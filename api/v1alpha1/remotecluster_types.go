@@ -93,6 +93,12 @@ type SSHSpec struct {
 	// The system creates it when it does not exist.
 	// +optional
 	KeySecretRef *SecretRef `json:"keySecretRef,omitempty"`
+
+	// HostKeyRotationInterval rotates the agent's host key this often; empty
+	// never rotates on a timer (the dr-syncer.io/rotate-host-key annotation
+	// still does). Syncs pin the previous key until every agent runs the new one.
+	// +optional
+	HostKeyRotationInterval Duration `json:"hostKeyRotationInterval,omitempty"`
 }
 
 // AgentMetricsSpec configures the agent's Prometheus endpoint: GET
@@ -211,6 +217,10 @@ type AgentStatus struct {
 	// KeyGeneratedAt is when the agent's current keys were generated.
 	// +optional
 	KeyGeneratedAt *metav1.Time `json:"keyGeneratedAt,omitempty"`
+	// RotateHostKeyHandled is the last value of the rotate-host-key
+	// annotation acted on.
+	// +optional
+	RotateHostKeyHandled string `json:"rotateHostKeyHandled,omitempty"`
 	// Rollout is the workflow that last rolled the agent out.
 	// +optional
 	Rollout *WorkflowRef `json:"rollout,omitempty"`
