@@ -19,7 +19,8 @@ import (
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
-const usage = `drsyncer: run and inspect dr-syncer's sync, restore and recovery workflows on Temporal.
+const usage = `drsyncer: run and inspect dr-syncer's sync, restore and recovery workflows on Temporal,
+and rotate an agent's SSH host key.
 
 Usage:
   drsyncer [flags] start NS/REPLICATION          start a sync run now (manual run)
@@ -62,6 +63,11 @@ Usage:
   drsyncer [flags] describe WORKFLOW-ID [RUN-ID]  show one run and its progress
   drsyncer [flags] setup                          register dr-syncer's search attributes
                                                   in the Temporal namespace (once per namespace)
+  drsyncer rotate-host-key NS/REMOTECLUSTER [--kubeconfig PATH] [--context NAME]
+                                                  rotate the SSH host key of the cluster's agent;
+                                                  syncs keep working (talks to the Kubernetes API
+                                                  of the control cluster, not to Temporal; see
+                                                  drsyncer rotate-host-key --help)
 
 A run's workflow ID is replication/NS/REPLICATION/TRIGGER, a restore's
 restore/NS/REPLICATION/PVC/TIME, a failover's failover/NS/REPLICATION/ID
@@ -135,13 +141,15 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return failback(ctx, rest, out, errOut, connect, *ui)
 	case "drill":
 		return drill(ctx, rest, out, errOut, connect, *ui)
+	case "rotate-host-key":
+		return rotateHostKey(ctx, rest, out, errOut, time.Now())
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q: want %s", command, commands)
 	}
 }
 
-const commands = "start, status, cancel, retry, history, restore-points, restore, failover, failback, drill, list, describe or setup"
+const commands = "start, status, cancel, retry, history, restore-points, restore, failover, failback, drill, rotate-host-key, list, describe or setup"
 
 type connectFunc func() (*starter.Starter, func(), error)
 

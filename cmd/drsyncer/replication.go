@@ -16,12 +16,18 @@ import (
 // parseReplication reads the "<namespace>/<name>" argument of the
 // replication commands.
 func parseReplication(command string, args []string) (contract.ObjectRef, error) {
+	return parseObjectRef(command, "REPLICATION", args)
+}
+
+// parseObjectRef reads a command's one NAMESPACE/NAME argument; kind is
+// what the usage calls NAME.
+func parseObjectRef(command, kind string, args []string) (contract.ObjectRef, error) {
 	if len(args) != 1 {
-		return contract.ObjectRef{}, fmt.Errorf("usage: drsyncer %s NAMESPACE/REPLICATION", command)
+		return contract.ObjectRef{}, fmt.Errorf("usage: drsyncer %s NAMESPACE/%s", command, kind)
 	}
 	ns, name, ok := strings.Cut(args[0], "/")
 	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return contract.ObjectRef{}, fmt.Errorf("drsyncer %s: want NAMESPACE/REPLICATION, got %q", command, args[0])
+		return contract.ObjectRef{}, fmt.Errorf("drsyncer %s: want NAMESPACE/%s, got %q", command, kind, args[0])
 	}
 	return contract.ObjectRef{Namespace: ns, Name: name}, nil
 }

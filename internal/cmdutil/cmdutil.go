@@ -74,12 +74,17 @@ func (c *Common) Logger() (*zap.Logger, error) { return c.Log.Logger() }
 
 // RESTConfig loads the kubeconfig the flags name, falling back to the usual
 // places and then to the in-cluster service account.
-func (c *Common) RESTConfig() (*rest.Config, error) {
+func (c *Common) RESTConfig() (*rest.Config, error) { return LoadRESTConfig(c.Kubeconfig, "") }
+
+// LoadRESTConfig loads the kubeconfig at path (empty: $KUBECONFIG, then
+// ~/.kube/config, then the in-cluster service account), with context
+// kubeContext (empty: its current context).
+func LoadRESTConfig(path, kubeContext string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if c.Kubeconfig != "" {
-		rules.ExplicitPath = c.Kubeconfig
+	if path != "" {
+		rules.ExplicitPath = path
 	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig (set --kubeconfig or KUBECONFIG): %w", err)
 	}
