@@ -114,6 +114,15 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 		return result, fmt.Errorf("transfer of %s interrupted (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	default:
+		outdated, err := a.pinsOutdated(ctx, cs, in, summary)
+		switch {
+		case err != nil:
+			return result, fmt.Errorf("transfer of %s: %s; whether the sync pod's pinned host keys predate a host-key rotation could not be checked: %w",
+				in.PVC, summary.Error, err)
+		case outdated:
+			return result, fmt.Errorf("transfer of %s: the sync pod pinned the agent host keys of before a host-key rotation (%s); retrying with the current ones",
+				in.PVC, summary.Error)
+		}
 		return result, activities.NonRetryable(contract.ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	}

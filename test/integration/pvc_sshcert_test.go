@@ -43,6 +43,47 @@ func controlKeySecrets(t *testing.T, c client.Client, pairName, hostName string)
 	return pair, hostPub
 }
 
+// credentialedTransfer is a Transfer whose operation got its credentials
+// from EnsureCredentials, on a fresh API server that is both clusters.
+type credentialedTransfer struct {
+	cluster          *testenv.Cluster
+	acts             *pvcdata.PVCActivities
+	pair             keys.ClusterPairKey
+	hostPub          []byte
+	pairRef, hostRef contract.SecretRef
+	in               contract.TransferInput
+}
+
+// newCredentialedTransfer sets one up for the Replication name.
+func newCredentialedTransfer(t *testing.T, name string) credentialedTransfer {
+	t.Helper()
+	cluster := testenv.StartCluster(t, "dr")
+	cluster.RegisterRemoteCluster(t, testenv.ControlNamespace, cluster)
+	ct := credentialedTransfer{cluster: cluster, acts: &pvcdata.PVCActivities{Clusters: kube.NewClusters(cluster.Client, kube.KubeconfigPolicy{}), Control: cluster.Client}}
+	dr := contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
+	testenv.EnsureNamespace(t, cluster.Client, "app")
+	testenv.EnsureNamespace(t, cluster.Client, "app-src")
+	// The keys under the names the Replication's plan finds them by: each
+	// step checks its input against the Replication it names.
+	ct.pairRef = contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.ClusterKeySecretName("dr", "dr")}
+	ct.hostRef = contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.AgentHostKeySecretName("dr")}
+	ct.pair, ct.hostPub = controlKeySecrets(t, cluster.Client, ct.pairRef.Name, ct.hostRef.Name)
+	authority := createAuthority(t, cluster.Client, name, "dr", "app-src", "dr", "app")
+	op := contract.Operation{WorkflowID: "pvc-sync/prod/app/" + name, RunID: "run-1"}
+	var creds contract.Credentials
+	require.NoError(t, runActivity(t, ct.acts, ct.acts.EnsureCredentials, contract.CredentialsInput{
+		Op: op, Source: dr, SourceNamespace: "app-src", Destination: dr, DestinationNamespace: "app",
+		ClusterKey: ct.pairRef, AgentHostKey: ct.hostRef, Authority: authority,
+	}, &creds))
+	ct.in = contract.TransferInput{
+		Op: op, PVC: contract.PVCRef{Cluster: dr, Namespace: "app", Name: "data"}, Node: "dr-1",
+		Image:     planImage,
+		AgentAddr: "10.255.0.11:2222", Target: kube.MountTarget("app-src", op.Name("mount")), Credentials: creds.Secret,
+		Config: rsyncargs.Config{}, ClusterKey: &ct.pairRef, AgentHostKey: &ct.hostRef, Authority: authority,
+	}
+	return ct
+}
+
 // assertNoClusterPairKey fails if a DR Secret holds the cluster-pair
 // private key: under its control-cluster name, or as any value that parses
 // as a private key whose public half is the pair's.
@@ -60,32 +101,10 @@ func assertNoClusterPairKey(t *testing.T, data map[string][]byte, pair keys.Clus
 // pod: bound to the transfer's target, from the cluster-pair key current at
 // that moment. The DR Secret never holds the cluster-pair key.
 func TestTransferIssuesOperationCertificates(t *testing.T) {
-	cluster := testenv.StartCluster(t, "dr")
-	cluster.RegisterRemoteCluster(t, testenv.ControlNamespace, cluster)
-	acts := &pvcdata.PVCActivities{Clusters: kube.NewClusters(cluster.Client, kube.KubeconfigPolicy{}), Control: cluster.Client}
-	dr := contract.ClusterRef{Namespace: testenv.ControlNamespace, Name: "dr"}
-	testenv.EnsureNamespace(t, cluster.Client, "app")
-	testenv.EnsureNamespace(t, cluster.Client, "app-src")
+	ct := newCredentialedTransfer(t, "certs")
+	cluster, acts, pair, pairRef, op, in := ct.cluster, ct.acts, ct.pair, ct.pairRef, ct.in.Op, ct.in
+	creds := contract.Credentials{Secret: in.Credentials}
 	ctx := context.Background()
-	// The keys under the names the Replication's plan finds them by: each
-	// step checks its input against the Replication it names.
-	pairRef := contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.ClusterKeySecretName("dr", "dr")}
-	hostRef := contract.SecretRef{Namespace: testenv.ControlNamespace, Name: contract.AgentHostKeySecretName("dr")}
-	pair, _ := controlKeySecrets(t, cluster.Client, pairRef.Name, hostRef.Name)
-	authority := createAuthority(t, cluster.Client, "certs", "dr", "app-src", "dr", "app")
-	op := contract.Operation{WorkflowID: "pvc-sync/prod/app/certs", RunID: "run-1"}
-
-	var creds contract.Credentials
-	require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
-		Op: op, Source: dr, SourceNamespace: "app-src", Destination: dr, DestinationNamespace: "app",
-		ClusterKey: pairRef, AgentHostKey: hostRef, Authority: authority,
-	}, &creds))
-	in := contract.TransferInput{
-		Op: op, PVC: contract.PVCRef{Cluster: dr, Namespace: "app", Name: "data"}, Node: "dr-1",
-		Image:     planImage,
-		AgentAddr: "10.255.0.11:2222", Target: kube.MountTarget("app-src", op.Name("mount")), Credentials: creds.Secret,
-		Config: rsyncargs.Config{}, ClusterKey: &pairRef, AgentHostKey: &hostRef, Authority: authority,
-	}
 	drSecret := func() map[string][]byte {
 		var s corev1.Secret
 		require.NoError(t, cluster.Client.Get(ctx, client.ObjectKey{Namespace: "app", Name: creds.Secret}, &s))
