@@ -30,6 +30,12 @@ func (p *remoteClusterPlan) planHostKey(obs remoteClusterObservation, now time.T
 	rc, st := obs.Cluster, &p.Status
 	k := obs.HostKeyState
 	req := rotationRequest{Value: rc.Annotations[drv1.AnnotationRotateHostKey], Interval: hostKeyRotationInterval(rc)}
+	if req.Value != "" && req.Value == st.Agent.RotateHostKeyHandled {
+		// RemoteClusters that share an agent share its host key Secret,
+		// whose record names the last one's request only: a value this
+		// one handled stays handled, or two would rotate in turns forever.
+		k.Handled = req.Value
+	}
 	why := "spec.pvcSync.ssh.hostKeyRotationInterval elapsed"
 	if req.Value != "" && req.Value != k.Handled {
 		why = fmt.Sprintf("requested by %s=%q", drv1.AnnotationRotateHostKey, req.Value)
@@ -37,7 +43,9 @@ func (p *remoteClusterPlan) planHostKey(obs remoteClusterObservation, now time.T
 	p.HostKeyAction = planRotation(&k, req, hostKeyRolledOut(obs, id, found, read), now)
 	p.RotateHostKeyValue = k.Handled
 	st.Agent.KeyGeneratedAt = timeOf(k.GeneratedAt)
-	st.Agent.RotateHostKeyHandled = k.Handled
+	if req.Value != "" && k.Handled == req.Value {
+		st.Agent.RotateHostKeyHandled = req.Value
+	}
 	p.RequeueAfter = req.requeue(k, now, p.RequeueAfter)
 	p.hostKeyOverlap = k.Overlap
 

@@ -17,14 +17,14 @@ import (
 
 // hostKeyCase is a RemoteCluster whose agent completed (or runs) the
 // rollout of version v with the host key hostFP on 3 nodes, as the live
-// DaemonSet shows it.
+// DaemonSet shows it; its status recorded the request the key answers.
 func hostKeyCase(annotation string, state rotatingKey, rolledOutFP string, running bool) remoteClusterObservation {
 	const version, hostFP, checksum = "v2", "SHA256:new", "sum"
 	id := contract.AgentRolloutWorkflowID("ns", "src", version)
 	rc := &drv1.RemoteCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "src", Generation: 1},
 		Spec:       drv1.RemoteClusterSpec{PVCSync: &drv1.PVCSyncSpec{Enabled: true}},
-		Status: drv1.RemoteClusterStatus{Health: HealthHealthy, Agent: &drv1.AgentStatus{
+		Status: drv1.RemoteClusterStatus{Health: HealthHealthy, Agent: &drv1.AgentStatus{RotateHostKeyHandled: state.Handled,
 			ReadyNodes: 3, TotalNodes: 3, Rollout: &drv1.WorkflowRef{WorkflowID: id, Result: resultCompleted}}},
 	}
 	if annotation != "" {
@@ -81,6 +81,12 @@ func TestPlanHostKeyRotation(t *testing.T) {
 		{name: "a second request during the overlap waits for it to end",
 			obs: hostKeyCase("r2", overlap, "SHA256:old", true), want: keyKeep, handled: "r1", rotating: metav1.ConditionTrue,
 			messageHas: "the next rotation asked for waits until this one ends"},
+		{name: "a value this RemoteCluster handled stays handled after a sharer of its Secret rotated it",
+			obs: func() remoteClusterObservation {
+				o := hostKeyCase("mine", rotatingKey{GeneratedAt: now.Add(-time.Hour), Handled: "theirs"}, "SHA256:new", false)
+				o.Cluster.Status.Agent.RotateHostKeyHandled = "mine"
+				return o
+			}(), want: keyKeep, handled: "mine", ready: ReasonAgentReady},
 		{name: "the interval rotates an old key",
 			obs: func() remoteClusterObservation {
 				o := hostKeyCase("", rotatingKey{GeneratedAt: now.Add(-48 * time.Hour)}, "SHA256:new", false)
