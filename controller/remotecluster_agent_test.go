@@ -52,6 +52,9 @@ func TestPlanRemoteClusterDeployedAgent(t *testing.T) {
 		{name: "DaemonSet deleted by hand after a completed rollout: not ready, re-applied under the same version",
 			obs: obs(completed(idA), &kube.DaemonSetState{}), start: true, reason: ReasonAgentDrifted,
 			message: "agent DaemonSet dr-syncer/dr-syncer-agent missing in cluster src; re-applying", conflict: "False", nodes: [2]int32{3, 3}},
+		{name: "a first rollout into a cluster without an agent rolls out, with no drift warning",
+			obs: obs(nil, &kube.DaemonSetState{}), start: true, reason: ReasonAgentRollingOut,
+			message: "rolling the agent out", conflict: "False"},
 		{name: "A → B → A: status tracks B, the cluster runs B, A is started again",
 			obs: obs(completed(idB), ds("ns/src", "vB", "sumB", 3, 3, "")), start: true, reason: ReasonAgentDrifted,
 			message: "runs settings sumB, the spec asks for sumA", conflict: "False"},
@@ -116,6 +119,7 @@ func TestPlanRemoteClusterDeployedAgent(t *testing.T) {
 			assert.Equal(t, tc.reason, ready.Reason)
 			assert.Contains(t, ready.Message, tc.message)
 			assert.Equal(t, tc.reason == ReasonAgentReady, ready.Status == metav1.ConditionTrue)
+			assert.Equal(t, tc.reason == ReasonAgentDrifted, p.Drift != "", "a Drift warning Event goes with the AgentDrifted reason only")
 			if tc.start {
 				require.NotNil(t, p.StartRollout)
 				assert.Equal(t, "vA", p.StartRollout.Version)

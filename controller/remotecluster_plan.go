@@ -200,7 +200,10 @@ func (p *remoteClusterPlan) planAgent(obs remoteClusterObservation, now time.Tim
 		p.StartNote = startNote(tracked, obs)
 		in := obs.Rollout
 		p.StartRollout = &in
-		if found.Drift != "" {
+		// A first rollout into a cluster that has no agent yet finds it
+		// missing, as it should: that is no drift to warn about.
+		firstRollout := tracked == nil && obs.Deployed != nil && !obs.Deployed.Found
+		if found.Drift != "" && !firstRollout {
 			p.Drift = found.Drift
 			return &condition{ReasonAgentDrifted, fmt.Sprintf("%s (workflow %s)", found.Drift, id)}
 		}
