@@ -47,6 +47,7 @@ func TestLabHostKeyRotatedMidTransfer(t *testing.T) {
 	})
 	before := hostPub()
 	cli := buildCommand(t, "drsyncer")
+	asked := time.Now().Add(-time.Second) // creation times are whole seconds
 	out, err := exec.Command(cli, "rotate-host-key", sys+"/prod", "--kubeconfig", dr.Kubeconfig).CombinedOutput()
 	if err != nil {
 		t.Fatalf("drsyncer rotate-host-key %s/prod: %v\n%s", sys, err, out)
@@ -62,6 +63,20 @@ func TestLabHostKeyRotatedMidTransfer(t *testing.T) {
 		}
 		return st == value+"|Completed", st
 	})
+	completed := time.Now()
+	// The agent restarted with the new key while the transfer ran: that is
+	// what this test is about.
+	agents := strings.Fields(kubectl(t, prod, "", "-n", "dr-syncer", "get", "pods", "-l", "app.kubernetes.io/name=dr-syncer-agent",
+		"-o", `jsonpath={range .items[*]}{.metadata.creationTimestamp}{" "}{end}`))
+	if len(agents) == 0 {
+		t.Errorf("no agent pod in prod's dr-syncer namespace")
+	}
+	for _, created := range agents {
+		at, err := time.Parse(time.RFC3339, created)
+		if err != nil || at.Before(asked) || at.After(completed) {
+			t.Errorf("agent pod in prod created at %s, want between the rotation (%s) and the sync's end (%s)", created, asked.Format(time.RFC3339), completed.Format(time.RFC3339))
+		}
+	}
 	// The rotation ends once every node runs the new key, and the previous
 	// key is no longer pinned.
 	pollUntil(t, 180*time.Second, "RemoteCluster prod's host key rotation complete", func() (bool, string) {
