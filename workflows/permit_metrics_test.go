@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
@@ -100,12 +101,7 @@ func TestClusterSemaphoreShowsHeldAndQueuedPermits(t *testing.T) {
 		{"both released", 6 * time.Second, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := telemetry.NewMetrics("drsyncer_worker")
-			require.NoError(t, err)
-			env := metricsSuite(m).NewTestWorkflowEnvironment()
-			env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: contract.ClusterSemaphoreName})
-			env.RegisterActivity(&pvcdata.PermitActivities{})
-			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: contract.ClusterSemaphoreID(srcCluster)})
+			m, env := semaphoreWithMetrics(t)
 			var granted []string
 			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, contract.SignalPermit, mock.Anything).Return(
 				func(_, workflowID, _, _ string, _ any) error {
@@ -174,12 +170,7 @@ func firstFilledBucket(h *dto.Histogram) float64 {
 // the signal that used up the run's budget queued a sync, and the loop
 // that would have shown it has ended.
 func TestClusterSemaphoreShowsItsStateAtContinueAsNew(t *testing.T) {
-	m, err := telemetry.NewMetrics("drsyncer_worker")
-	require.NoError(t, err)
-	env := metricsSuite(m).NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: contract.ClusterSemaphoreName})
-	env.RegisterActivity(&pvcdata.PermitActivities{})
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: contract.ClusterSemaphoreID(srcCluster)})
+	m, env := semaphoreWithMetrics(t)
 	env.RegisterDelayedCallback(func() {
 		for i := range semaphoreSignalsPerRun - 1 {
 			env.SignalWorkflow(contract.SignalRelease, fmt.Sprintf("gone-%d", i))
@@ -199,4 +190,16 @@ func TestClusterSemaphoreShowsItsStateAtContinueAsNew(t *testing.T) {
 	queued, ok := metricstest.Value(families["drsyncer_worker_cluster_permit_queue"], cluster)
 	require.True(t, ok)
 	assert.Equal(t, 1.0, queued, "x waits, in the state carried over")
+}
+
+// semaphoreWithMetrics is srcCluster's semaphore in a test environment
+// whose metrics m records.
+func semaphoreWithMetrics(t *testing.T) (*telemetry.Metrics, *testsuite.TestWorkflowEnvironment) {
+	m, err := telemetry.NewMetrics("drsyncer_worker")
+	require.NoError(t, err)
+	env := metricsSuite(m).NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(ClusterSemaphore, workflow.RegisterOptions{Name: contract.ClusterSemaphoreName})
+	env.RegisterActivity(&pvcdata.PermitActivities{})
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: contract.ClusterSemaphoreID(srcCluster)})
+	return m, env
 }
