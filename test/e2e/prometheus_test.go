@@ -26,7 +26,7 @@ import (
 // worker, and every lab cluster's agents, every 2 s, with
 // deploy/prometheus/rules.yaml loaded), as an operator's
 // dashboards and alerts would:
-//   - during a sync of 512 MiB in a 1 GiB PVC (bandwidth-limited, so it lasts),
+//   - during the sync of a 1 GiB PVC filled to 1004 MiB (bandwidth-limited, so it lasts),
 //     the transfer's bytes-done and progress series rise;
 //   - afterwards the RPO drops, the last-success timestamp advances, the
 //     transfer is no longer shown running, and prod's agent (scraped on its
@@ -42,10 +42,10 @@ func TestLabMetricsInPrometheus(t *testing.T) {
 	appDR := app + "-dr"
 	prod, dr, root := deployedLab(t, app)
 	srcPod := deployDemoApp(t, prod, app)
-	kubectl(t, prod, "", "-n", app, "exec", srcPod, "--", "bash", "-c", "head -c 536870912 /dev/urandom > /data/big.bin")
+	kubectl(t, prod, "", "-n", app, "exec", srcPod, "--", "bash", "-c", "head -c 1048576000 /dev/urandom > /data/big.bin")
 	applyDemoReplication(t, dr, root, app, appDR)
-	// 32 MiB/s: about 16 s of transfer, several scrapes (every 2 s) of it.
-	kubectl(t, dr, "", "-n", sys, "patch", "replication", app, "--type=merge", "-p", `{"spec":{"pvcConfig":{"dataSyncConfig":{"bandwidthLimit":32768}}}}`)
+	// 64 MiB/s: about 16 s of transfer, several scrapes (every 2 s) of it.
+	kubectl(t, dr, "", "-n", sys, "patch", "replication", app, "--type=merge", "-p", `{"spec":{"pvcConfig":{"dataSyncConfig":{"bandwidthLimit":65536}}}}`)
 	repl := fmt.Sprintf(`replication_namespace=%q,replication=%q`, sys, app)
 
 	// Before any sync: the RPO counts from the Replication's creation.
@@ -112,8 +112,8 @@ func TestLabMetricsInPrometheus(t *testing.T) {
 	if rising < 1 {
 		t.Errorf("drsyncer_worker_pvc_sync_done_bytes did not rise during the transfer: %v", done)
 	}
-	if size < 512<<20 {
-		t.Errorf("drsyncer_worker_pvc_sync_size_bytes peaked at %.0f, want the 512 MiB the volume holds at least", size)
+	if size < 1000<<20 {
+		t.Errorf("drsyncer_worker_pvc_sync_size_bytes peaked at %.0f, want the 1000 MiB written into the 1 GiB volume at least", size)
 	}
 
 	// After: the RPO dropped, the last success advanced, nothing shown running.
