@@ -163,8 +163,9 @@ func firstFailure(r *contract.ResourcesResult) string {
 	return ""
 }
 
-// syncPVCs runs one PVCSync child per PVC, keeping at most concurrentSyncs
-// running, and records every outcome; one PVC's failure does not stop the rest.
+// syncPVCs runs one PVCSync child per PVC, at most concurrentSyncs of them
+// short of their final cleanup, and records every outcome; one PVC's
+// failure does not stop the rest.
 // show is called after every change of progress, for the Web UI.
 func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []string, progress *contract.ReplicationProgress, show func()) []contract.PVCOutcome {
 	limit := int(plan.Spec.PVCConfig.DataSyncConfig.ConcurrentSyncs)
@@ -177,13 +178,29 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	// The children's progress reports arrive as signals; receiving them
 	// adds no command, so runs recorded before them replay unchanged.
 	reports := workflow.GetSignalChannel(ctx, contract.SignalPVCProgress)
+	// busy counts the syncs that hold one of the run's concurrentSyncs
+	// slots, open those not yet closed. A sync's slot frees once it reports
+	// its final cleanup: the next PVC's pods start while its pods go, and
+	// the cluster-wide permit, released only after the cleanup, still bounds
+	// the pods at once. Runs started before this free it at the close.
+	busy, open, next := 0, 0, 0
+	freeAtCleanup := workflow.GetVersion(ctx, changeSlotFreeAtCleanup, workflow.DefaultVersion, 1) == 1
+	freed := map[string]bool{}
+	free := func(pvc string) {
+		if !freed[pvc] {
+			freed[pvc] = true
+			busy--
+		}
+	}
 	selector.AddReceive(reports, func(c workflow.ReceiveChannel, _ bool) {
 		var u contract.PVCProgressUpdate
 		c.Receive(ctx, &u)
 		progress.Report(u, workflow.Now(ctx))
+		if _, started := freed[u.PVC]; started && freeAtCleanup && u.Phase == contract.PhaseCleanup {
+			free(u.PVC)
+		}
 		show()
 	})
-	running, next := 0, 0
 	slots := newSlotMetrics(ctx, plan.Replication)
 	start := func(i int) {
 		slots.started()
@@ -204,13 +221,16 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			StaticDetails: fmt.Sprintf("**PVC:** %s\n\n**Replication:** %s\n\n**Run:** %s",
 				pvcRoute(in), plan.Replication, workflow.GetInfo(ctx).WorkflowExecution.ID),
 		})
-		running++
+		busy++
+		open++
+		freed[names[i]] = false
 		progress.Running = append(progress.Running, names[i])
 		progress.PVCs = append(progress.PVCs, contract.PVCRunProgress{PVC: names[i], WorkflowID: id,
 			Phase: contract.PhaseDiscover, UpdatedAt: workflow.Now(ctx)})
 		show()
 		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, contract.PVCSyncName, in), func(f workflow.Future) {
-			running--
+			open--
+			free(names[i])
 			progress.Running = remove(progress.Running, names[i])
 			progress.Finished(names[i])
 			var r contract.PVCSyncResult
@@ -227,8 +247,8 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			show()
 		})
 	}
-	for next < len(names) || running > 0 {
-		for running < limit && next < len(names) {
+	for next < len(names) || open > 0 {
+		for busy < limit && next < len(names) {
 			start(next)
 			next++
 		}
@@ -243,6 +263,11 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	}
 	return outcomes
 }
+
+// changeSlotFreeAtCleanup is the GetVersion change ID of freeing a PVC
+// sync's concurrentSyncs slot when it reports its final cleanup rather
+// than when it closes.
+const changeSlotFreeAtCleanup = "2026-12-05-slot-free-at-cleanup"
 
 // pvcSyncInput derives one PVC's sync from the replication plan.
 func pvcSyncInput(plan contract.ReplicationPlan, pvc string) contract.PVCSyncInput {

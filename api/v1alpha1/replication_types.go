@@ -242,7 +242,9 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.verificationMode) || self.verificationMode != 'sample' || has(self.samplePercent)",message="samplePercent is required when verificationMode is sample"
 // +kubebuilder:validation:XValidation:rule="!has(self.hooks) || !has(self.copyMethod) || self.copyMethod == 'Snapshot'",message="hooks need copyMethod Snapshot: they freeze the application while its snapshot is taken"
 type DataSyncConfig struct {
-	// ConcurrentSyncs bounds the PVCs this replication syncs at once.
+	// ConcurrentSyncs bounds the PVCs this replication syncs at once. A
+	// sync's slot frees when its final cleanup begins: the next PVC's pods
+	// start while the last one's are deleted.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	// +kubebuilder:default=2

@@ -203,30 +203,59 @@ func (f *fanOut) assertNothingLeft(t *testing.T) {
 
 // checkSample checks that the first and the last PVC's DR copies hold
 // their blob byte-identical (by sha256).
-func (f *fanOut) checkSample(t *testing.T) {
+func (f *fanOut) checkSample(t *testing.T) { f.checkCopies(t, f.pvc(0), f.pvc(f.n-1)) }
+
+// checkAll checks every PVC's DR copy.
+func (f *fanOut) checkAll(t *testing.T) {
+	var all []string
+	for i := range f.n {
+		all = append(all, f.pvc(i))
+	}
+	f.checkCopies(t, all...)
+}
+
+// checkCopies checks that the DR copies of pvcs hold their blob
+// byte-identical (by sha256), reading up to 25 claims per check pod.
+func (f *fanOut) checkCopies(t *testing.T, pvcs ...string) {
+	const perPod = 25
 	e := f.e
-	for _, pvc := range []string{f.pvc(0), f.pvc(f.n - 1)} {
+	for p := 0; p*perPod < len(pvcs); p++ {
+		batch := pvcs[p*perPod : min((p+1)*perPod, len(pvcs))]
+		var mounts, vols strings.Builder
+		for _, pvc := range batch {
+			fmt.Fprintf(&mounts, "    - {name: %[1]s, mountPath: /d/%[1]s, readOnly: true}\n", pvc)
+			fmt.Fprintf(&vols, "  - {name: %[1]s, persistentVolumeClaim: {claimName: %[1]s, readOnly: true}}\n", pvc)
+		}
+		pod := fmt.Sprintf("check-%d", p)
 		kubectl(t, e.dr, fmt.Sprintf(`
 apiVersion: v1
 kind: Pod
-metadata: {name: check-%[1]s}
+metadata: {name: %s}
 spec:
   terminationGracePeriodSeconds: 1
   restartPolicy: Never
   containers:
   - name: main
-    image: %[2]s
+    image: %s
     imagePullPolicy: Never
     command: [bash, -c, 'sleep infinity']
-    volumeMounts: [{name: data, mountPath: /data, readOnly: true}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: %[1]s, readOnly: true}}]
-`, pvc, lab.ImageBase), "-n", f.dstNS, "apply", "-f", "-")
-		waitReady(t, e.dr, f.dstNS, "check-"+pvc)
-		sum := strings.Fields(e.exec(t, e.dr, f.dstNS, "check-"+pvc, `sha256sum < /data/blob`) + " -")[0]
-		if want := f.sums[pvc]; sum != want || want == "" {
-			t.Errorf("%s: DR blob sha256 %s, source's %q", pvc, sum, want)
+    volumeMounts:
+%s  volumes:
+%s`, pod, lab.ImageBase, mounts.String(), vols.String()), "-n", f.dstNS, "apply", "-f", "-")
+		waitReady(t, e.dr, f.dstNS, pod)
+		out := e.exec(t, e.dr, f.dstNS, pod, `for d in /d/*; do echo "$(basename $d) $(sha256sum < $d/blob)"; done`)
+		got := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if fields := strings.Fields(line); len(fields) >= 2 {
+				got[fields[0]] = fields[1]
+			}
 		}
-		kubectl(t, e.dr, "", "-n", f.dstNS, "delete", "pod", "check-"+pvc, "--wait=false")
+		for _, pvc := range batch {
+			if want := f.sums[pvc]; got[pvc] != want || want == "" {
+				t.Errorf("%s: DR blob sha256 %q, source's %q", pvc, got[pvc], want)
+			}
+		}
+		kubectl(t, e.dr, "", "-n", f.dstNS, "delete", "pod", pod, "--wait=false")
 	}
 }
 
