@@ -47,11 +47,14 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = logger.Sync() }()
-	metrics, err := telemetry.NewMetrics("drsyncer_worker")
+	metrics, err := telemetry.NewMetrics(metricsPrefix)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = metrics.Close() }()
+	if err := registerKubeRequests(metrics); err != nil {
+		return err
+	}
 
 	restConfig, err := common.RESTConfig()
 	if err != nil {

@@ -15,8 +15,11 @@ const (
 )
 
 // WithClientLimits sets cfg's rate limits to ClientQPS and ClientBurst
-// unless the kubeconfig's loader already chose some, and returns cfg.
+// unless the kubeconfig's loader already chose some, makes its clients count
+// their requests (Requests), and returns cfg. Calling it again on cfg, or
+// on a copy, changes nothing.
 func WithClientLimits(cfg *rest.Config) *rest.Config {
+	countRequests(cfg)
 	if cfg.QPS == 0 {
 		cfg.QPS = ClientQPS
 	}

@@ -79,6 +79,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
+// Register adds a collector to the metrics Handler serves: for figures
+// read at scrape time, which tally cannot report.
+func (m *Metrics) Register(c prom.Collector) error { return m.registry.Register(c) }
+
 // Close flushes and stops the reporter.
 func (m *Metrics) Close() error { return m.closer.Close() }
 

@@ -4,9 +4,13 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +18,7 @@ import (
 	"github.com/uber-go/tally/v4"
 	sdktally "go.temporal.io/sdk/contrib/tally"
 
+	"github.com/dr-syncer/dr-syncer/internal/telemetry/metricstest"
 	"github.com/dr-syncer/dr-syncer/starter"
 )
 
@@ -25,14 +30,27 @@ import (
 func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, name string, n, mib int, concurrentSyncs int32) {
 	f := newFanOut(t, e, n, mib, concurrentSyncs)
 	queue := fmt.Sprintf("drs-bench-%s-%06x", name, rand.IntN(1<<24))
-	w := f.startWorker(t, bin, queue)
+	metricsAddr := freeLocalAddr(t)
+	w := f.startWorkerWith(t, bin, queue, workerProcess{MetricsAddr: metricsAddr})
 	what := fmt.Sprintf("%d × %d MiB, concurrentSyncs %d", n, mib, concurrentSyncs)
+	// The worker's own count of its Kubernetes API requests, read before and
+	// after each run: an idle worker sends none (it watches nothing), so
+	// each difference is the run's.
+	var reqsStart map[string]float64
+	pollUntil(t, 60*time.Second, "the worker's /metrics on "+metricsAddr, func() (bool, string) {
+		var err error
+		reqsStart, err = workerKubeRequests(metricsAddr)
+		return err == nil, fmt.Sprint(err)
+	})
 
 	stopPolls := pollLikeController(t, e, f.workflowID())
 	res, elapsed, runErr, runID := f.run(t, queue, 30*time.Minute)
 	polls := stopPolls()
+	reqsFirst := mustKubeRequests(t, metricsAddr)
 	ok := f.checkResult(t, res, runErr)
 	report(name+"_first_sync", elapsed.Seconds(), "s-"+name+"-first", "first sync, Replication run start → completed, "+what)
+	report(name+"_kube_requests_per_pvc", kubeRequestsPerPVC(t, name+" first sync", reqsStart, reqsFirst, n), "req/pvc-"+name,
+		"worker's Kubernetes API requests (all clusters, all methods) in the first sync, per PVC")
 	report(name+"_controller_calls_per_poll", polls.perPoll(), "calls/poll-"+name,
 		fmt.Sprintf("Temporal calls per RunState poll of the running run (%d polls; target ≤ 1)", polls.polls))
 	report(name+"_progress_age_max", polls.maxAge.Seconds(), "s-progress-age-"+name, "oldest transfer progress a poll saw (target ≤ 5)")
@@ -59,8 +77,11 @@ func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, nam
 	f.assertNothingLeft(t)
 
 	res, elapsed, runErr, _ = f.run(t, queue, 30*time.Minute)
+	reqsResync := mustKubeRequests(t, metricsAddr)
 	f.checkResult(t, res, runErr)
 	report(name+"_resync", elapsed.Seconds(), "s-"+name+"-resync", "no-change resync, "+what)
+	report(name+"_kube_requests_per_pvc_resync", kubeRequestsPerPVC(t, name+" resync", reqsFirst, reqsResync, n), "req/pvc-resync-"+name,
+		"worker's Kubernetes API requests (all clusters, all methods) in the no-change resync, per PVC")
 	hwm := procStatusKiB(w.Process.Pid, "VmHWM")
 	report(name+"_worker_peak_rss", float64(hwm)/1024, "MiB-worker-"+name, "out-of-process worker VmHWM after both runs")
 	f.checkSample(t)
@@ -136,4 +157,67 @@ func pollLikeController(t *testing.T, e *pvcSyncEnv, workflowID string) (stop fu
 		}
 		return stats
 	}
+}
+
+// freeLocalAddr is a local address nothing listens on now, for a process
+// to serve on.
+func freeLocalAddr(t *testing.T) string {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+// workerKubeRequests reads drsyncer_worker_kube_requests_total from the
+// worker's /metrics at addr, by method.
+func workerKubeRequests(addr string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	families, err := metricstest.Parse(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse /metrics: %w", err)
+	}
+	byMethod := map[string]float64{}
+	for _, m := range families["drsyncer_worker_kube_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "method" {
+				byMethod[l.GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if len(byMethod) == 0 {
+		return nil, errors.New("no drsyncer_worker_kube_requests_total series")
+	}
+	return byMethod, nil
+}
+
+func mustKubeRequests(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	byMethod, err := workerKubeRequests(addr)
+	if err != nil {
+		t.Fatalf("the worker's Kubernetes API requests: %v", err)
+	}
+	return byMethod
+}
+
+// kubeRequestsPerPVC is the requests sent from before to after over n
+// PVCs; it logs them by method.
+func kubeRequestsPerPVC(t *testing.T, what string, before, after map[string]float64, n int) float64 {
+	var sum float64
+	var methods []string
+	for method, v := range after {
+		sum += v - before[method]
+		methods = append(methods, fmt.Sprintf("%s %.0f", method, v-before[method]))
+	}
+	sort.Strings(methods)
+	t.Logf("%s: the worker sent %.0f Kubernetes API requests (%s) for %d PVCs", what, sum, strings.Join(methods, ", "), n)
+	return sum / float64(n)
 }

@@ -145,9 +145,14 @@ func (f *fanOut) childIDs() []string {
 // startWorker starts an out-of-process worker on queue whose control
 // cluster is prod, where the Replication is.
 func (f *fanOut) startWorker(t *testing.T, bin, queue string) *exec.Cmd {
+	return f.startWorkerWith(t, bin, queue, workerProcess{})
+}
+
+// startWorkerWith is startWorker with opts.
+func (f *fanOut) startWorkerWith(t *testing.T, bin, queue string, opts workerProcess) *exec.Cmd {
 	ctlEnv := *f.e
 	ctlEnv.controlKubecfg = f.e.prod.Kubeconfig
-	return ctlEnv.startWorkerProcess(t, bin, queue)
+	return ctlEnv.startWorkerProcessWith(t, bin, queue, opts)
 }
 
 // run starts the Replication run on queue and waits for it: its result

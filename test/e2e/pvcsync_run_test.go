@@ -278,8 +278,21 @@ func buildCommand(t *testing.T, name string) string {
 }
 
 // startWorkerProcess runs the worker binary against the control cluster and
-// the test's Temporal; the test's end kills it if it still runs.
+// the test's Temporal, serving no metrics; the test's end kills it if it
+// still runs.
 func (e *pvcSyncEnv) startWorkerProcess(t *testing.T, bin, queue string) *exec.Cmd {
+	t.Helper()
+	return e.startWorkerProcessWith(t, bin, queue, workerProcess{})
+}
+
+// workerProcess is what an out-of-process worker does beyond the defaults.
+type workerProcess struct {
+	// MetricsAddr is where it serves /metrics; empty serves none.
+	MetricsAddr string
+}
+
+// startWorkerProcessWith is startWorkerProcess with opts.
+func (e *pvcSyncEnv) startWorkerProcessWith(t *testing.T, bin, queue string, opts workerProcess) *exec.Cmd {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "worker.log")
 	logFile, err := os.Create(logPath)
@@ -287,7 +300,7 @@ func (e *pvcSyncEnv) startWorkerProcess(t *testing.T, bin, queue string) *exec.C
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address, "--mount-pod-any-client",
-		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", "", "--log-format", "console")
+		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", opts.MetricsAddr, "--log-format", "console")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -3,6 +3,7 @@
 package metricstest
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -25,12 +26,18 @@ func Scrape(t testing.TB, h http.Handler) map[string]*dto.MetricFamily {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Body)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	families, err := Parse(strings.NewReader(rec.Body.String()))
 	if err != nil {
 		t.Fatalf("parse /metrics: %v\n%s", err, rec.Body)
 	}
 	return families
+}
+
+// Parse reads a scrape in the text format into its metric families, by
+// name: for a live /metrics, as the lab tests read the worker's.
+func Parse(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(r)
 }
 
 // LabelNames are the sorted label names of a family's first series.
