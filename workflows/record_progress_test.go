@@ -60,3 +60,20 @@ func TestRecordHistoriesProgressReport(t *testing.T) {
 	saveHistory(t, tp.Client, "replication-progress-report-cancel", cancelled.GetID(), cancelled.GetRunID())
 	saveHistory(t, tp.Client, "pvc-sync-progress-report-cancel", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
 }
+
+// TestRecordHistoriesSlotFreeAtCleanup records a run since
+// 2026-12-05-slot-free-at-cleanup: two PVCs at concurrentSyncs 1, the
+// second started when the first reports its final cleanup.
+// `-run 'TestRecordHistoriesSlotFreeAtCleanup$'` records it alone.
+func TestRecordHistoriesSlotFreeAtCleanup(t *testing.T) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
+	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.ReplicationWorkflowID(ref.Namespace, ref.Name, "slot"), TaskQueue: tp.TaskQueue},
+		contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: "slot"})
+	require.NoError(t, err)
+	require.NoError(t, run.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-slot-free-at-cleanup", run.GetID(), run.GetRunID())
+}
