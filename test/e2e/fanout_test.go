@@ -287,11 +287,24 @@ func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
 	t.Cleanup(func() {
 		for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
 			if !crds[name] { // only what this test created
-				_, _ = tryKubectl(e.prod, "", "delete", "crd", name+".dr-syncer.io", "--ignore-not-found", "--wait=false")
+				// Waited for: the next test's apply must not meet a CRD still being deleted.
+				_, _ = tryKubectl(e.prod, "", "delete", "crd", name+".dr-syncer.io", "--ignore-not-found", "--wait=true", "--timeout=60s")
 			}
 		}
 	})
-	kubectl(t, e.prod, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/remoteclusters.dr-syncer.io", "crd/replications.dr-syncer.io")
+	// A CRD created a moment ago may have no conditions yet, which kubectl
+	// wait reports as an error rather than waiting.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := tryKubectl(e.prod, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/remoteclusters.dr-syncer.io", "crd/replications.dr-syncer.io")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dr-syncer CRDs in prod are not Established: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
 	ns := testNamespace(t, "drs-bench-ctl", e.prod)
 	from, err := ctrlclient.New(e.dr.Config, ctrlclient.Options{Scheme: kube.NewScheme()})
 	if err != nil {
