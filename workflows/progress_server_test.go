@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
 
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
@@ -57,10 +56,7 @@ func TestReplicationProgressQueryAggregatesChildren(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
-	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.ReplicationWorkflowID(ref.Namespace, ref.Name, "progress"), TaskQueue: tp.TaskQueue},
-		contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: "progress"})
-	require.NoError(t, err)
+	run := startRun(ctx, t, tp, "progress")
 	query := func() contract.ReplicationProgress {
 		v, err := tp.Client.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), contract.ProgressQuery)
 		require.NoError(t, err)

@@ -39,13 +39,7 @@ func TestRecordHistoriesProgressReport(t *testing.T) {
 	})
 	signaler.Store(&tp.Client)
 	ctx := context.Background()
-	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
-	start := func(trigger string) client.WorkflowRun {
-		run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.ReplicationWorkflowID(ref.Namespace, ref.Name, trigger), TaskQueue: tp.TaskQueue},
-			contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: trigger})
-		require.NoError(t, err)
-		return run
-	}
+	start := func(trigger string) client.WorkflowRun { return startRun(ctx, t, tp, trigger) }
 
 	done := start("progress")
 	require.NoError(t, done.Get(ctx, nil))
@@ -70,10 +64,7 @@ func TestRecordHistoriesSlotFreeAtCleanup(t *testing.T) {
 		return contract.TransferResult{Streams: 1}, nil
 	})
 	ctx := context.Background()
-	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
-	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.ReplicationWorkflowID(ref.Namespace, ref.Name, "slot"), TaskQueue: tp.TaskQueue},
-		contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: "slot"})
-	require.NoError(t, err)
+	run := startRun(ctx, t, tp, "slot")
 	require.NoError(t, run.Get(ctx, nil))
 	saveHistory(t, tp.Client, "replication-slot-free-at-cleanup", run.GetID(), run.GetRunID())
 }

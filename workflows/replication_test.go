@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"sort"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/resolve"
+	"github.com/dr-syncer/dr-syncer/test/timeline"
 )
 
 var replRef = contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
@@ -191,26 +191,11 @@ func TestReplicationInvalidSpecFailsWithoutSyncing(t *testing.T) {
 
 // maxOverlap is the most intervals [start, start+d) open at one time.
 func maxOverlap(starts []time.Time, d time.Duration) int {
-	type edge struct {
-		at    time.Time
-		delta int
-	}
-	var edges []edge
+	var intervals []timeline.Interval
 	for _, s := range starts {
-		edges = append(edges, edge{s, 1}, edge{s.Add(d), -1})
+		intervals = append(intervals, timeline.Interval{Start: s, End: s.Add(d)})
 	}
-	sort.Slice(edges, func(i, j int) bool {
-		if edges[i].at.Equal(edges[j].at) {
-			return edges[i].delta < edges[j].delta
-		}
-		return edges[i].at.Before(edges[j].at)
-	})
-	open, most := 0, 0
-	for _, e := range edges {
-		open += e.delta
-		most = max(most, open)
-	}
-	return most
+	return timeline.MostAtOnce(intervals)
 }
 
 // resolvedRunEnv is a test environment with every workflow registered and

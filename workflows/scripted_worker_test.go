@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -43,4 +44,15 @@ func syncAtOnce(script map[string]any, concurrent int32, pvcs ...string) {
 	script["ListPVCs"] = func(context.Context, contract.ListPVCsInput) (contract.PVCList, error) {
 		return contract.PVCList{Names: pvcs}, nil
 	}
+}
+
+// startRun starts a Replication run of dr-syncer-system/shop, by trigger,
+// on the dev server.
+func startRun(ctx context.Context, t *testing.T, tp *testenv.Temporal, trigger string) client.WorkflowRun {
+	t.Helper()
+	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
+	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.ReplicationWorkflowID(ref.Namespace, ref.Name, trigger), TaskQueue: tp.TaskQueue},
+		contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: trigger})
+	require.NoError(t, err)
+	return run
 }

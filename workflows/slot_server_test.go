@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
@@ -57,10 +56,7 @@ func TestReplicationFreesTheSlotAtTheFinalCleanup(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ref := contract.ObjectRef{Namespace: "dr-syncer-system", Name: "shop"}
-	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.ReplicationWorkflowID(ref.Namespace, ref.Name, "slot"), TaskQueue: tp.TaskQueue},
-		contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: "slot"})
-	require.NoError(t, err)
+	run := startRun(ctx, t, tp, "slot")
 	var res contract.ReplicationResult
 	require.NoError(t, run.Get(ctx, &res))
 	require.Len(t, res.PVCs, 2)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/test/lab"
+	"github.com/dr-syncer/dr-syncer/test/timeline"
 )
 
 // TestLabHundredSyncsTwoWorkersLimitOfThree: one Replication of 100 real
@@ -159,11 +160,7 @@ func carriedSemaphoreStates(t *testing.T, e *pvcSyncEnv, id string) []contract.S
 // mostTransfersAtOnce is the largest number of the run's Transfer
 // activities running at one moment, from their children's histories.
 func mostTransfersAtOnce(t *testing.T, f *fanOut) int {
-	type edge struct {
-		at    time.Time
-		delta int
-	}
-	var edges []edge
+	var ran []timeline.Interval
 	for _, id := range f.childIDs() {
 		started := map[int64]time.Time{}
 		for _, ev := range readHistory(t, f.e, id, "") {
@@ -178,25 +175,13 @@ func mostTransfersAtOnce(t *testing.T, f *fanOut) int {
 					started[scheduled] = ev.GetEventTime().AsTime()
 				}
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED, enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
-				scheduled := activityScheduledID(ev)
-				if at, ok := started[scheduled]; ok && !at.IsZero() {
-					edges = append(edges, edge{at, 1}, edge{ev.GetEventTime().AsTime(), -1})
+				if at, ok := started[activityScheduledID(ev)]; ok && !at.IsZero() {
+					ran = append(ran, timeline.Interval{Start: at, End: ev.GetEventTime().AsTime()})
 				}
 			}
 		}
 	}
-	sort.Slice(edges, func(i, j int) bool {
-		if edges[i].at.Equal(edges[j].at) {
-			return edges[i].delta < edges[j].delta // an end before a start at the same instant
-		}
-		return edges[i].at.Before(edges[j].at)
-	})
-	running, most := 0, 0
-	for _, edge := range edges {
-		running += edge.delta
-		most = max(most, running)
-	}
-	return most
+	return timeline.MostAtOnce(ran)
 }
 
 // assertWorkersShared fails t unless every one of workers (by "pid@"
