@@ -25,7 +25,7 @@ type Cluster struct {
 	Kubeconfig []byte
 }
 
-// startAttempts bounds the starts of one API server. envtest takes free
+// startAttempts bounds the starts of one API server or Temporal server. envtest takes free
 // ports by binding and releasing them; another process can take one before
 // etcd or kube-apiserver binds it, and envtest's own retries reuse the taken
 // port. A fresh environment draws fresh ports.

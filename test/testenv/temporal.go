@@ -2,12 +2,15 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -41,40 +44,45 @@ func (tp *Temporal) Conn() temporalconn.Options { return tp.conn }
 // when the test ends.
 func StartTemporal(t testing.TB) *Temporal {
 	t.Helper()
-	port := freePort(t)
 	dir := t.TempDir()
-	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue}
-	tp.conn = temporalconn.Options{Address: tp.Address, Namespace: tp.Namespace, TaskQueue: tp.TaskQueue}
-	startServer(t, tp, Binary(t, "temporal"), dir, "server", "start-dev",
-		"--ip", "127.0.0.1", "--port", strconv.Itoa(port), "--headless",
-		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "error")
+	tp := &Temporal{Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue}
+	tp.conn = temporalconn.Options{Namespace: tp.Namespace, TaskQueue: tp.TaskQueue}
+	startServer(t, tp, Binary(t, "temporal"), dir, func(port int) []string {
+		return []string{"server", "start-dev",
+			"--ip", "127.0.0.1", "--port", strconv.Itoa(port), "--headless",
+			"--db-filename", filepath.Join(dir, fmt.Sprintf("temporal-%d.db", port)), "--log-level", "error"}
+	})
 	return tp
 }
 
-// startServer runs a Temporal server binary, waits until tp.conn reaches
-// it, registers dr-syncer's search attributes and stops the server when
-// the test ends.
-func startServer(t testing.TB, tp *Temporal, bin, dir string, args ...string) {
+// startServer runs a Temporal server binary with args(port) on a free port,
+// waits until tp.conn reaches it, registers dr-syncer's search attributes
+// and stops the server when the test ends. A server that exits while
+// starting is retried on a new port, up to startAttempts times: as with
+// envtest, a port freePort found free can be taken before the server binds
+// it, and the dev server takes more free ports for its inner services.
+func startServer(t testing.TB, tp *Temporal, bin, dir string, args func(port int) []string) {
 	t.Helper()
-	tp.server = &devServer{bin: bin, args: args, logPath: filepath.Join(dir, "temporal.log")}
-	tp.server.start(t)
-	t.Cleanup(tp.server.stop)
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		tp.server.failIfExited(t)
-		c, err := tp.conn.Dial(quietLogger{}, nil)
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		tp.Address = fmt.Sprintf("127.0.0.1:%d", port)
+		tp.conn.Address = tp.Address
+		tp.server = &devServer{bin: bin, args: args(port), logPath: filepath.Join(dir, fmt.Sprintf("temporal-%d.log", port))}
+		tp.server.start(t)
+		c, err := tp.server.dial(tp.conn, 60*time.Second)
 		if err == nil {
 			tp.Client = c
-			t.Cleanup(c.Close)
 			break
 		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(tp.server.logPath)
-			t.Fatalf("temporal server not reachable at %s after 60s: %v\n%s", tp.Address, err, out)
+		tp.server.stop()
+		out, _ := os.ReadFile(tp.server.logPath)
+		if !errors.Is(err, errServerExited) || attempt == startAttempts {
+			t.Fatalf("temporal server %s at %s: %v\n%s", bin, tp.Address, err, out)
 		}
-		time.Sleep(100 * time.Millisecond)
+		t.Logf("temporal server %s at %s (attempt %d of %d): %v; trying another port\n%s", bin, tp.Address, attempt, startAttempts, err, out)
 	}
+	t.Cleanup(tp.server.stop)
+	t.Cleanup(tp.Client.Close)
 	// Registered the way users do it (`drsyncer setup`), not by server flags,
 	// so every integration test exercises that path.
 	s := &starter.Starter{Client: tp.Client, Namespace: tp.Namespace, TaskQueue: tp.TaskQueue}
@@ -113,8 +121,13 @@ type devServer struct {
 	args         []string
 	cmd          *exec.Cmd
 	logFile      *os.File
-	exited       chan error
+	// exited is closed when the process ends; exitErr is then its status.
+	// A closed channel, not a sent value, so every reader sees the exit.
+	exited  chan struct{}
+	exitErr error
 }
+
+var errServerExited = errors.New("exited while starting")
 
 func (d *devServer) start(t testing.TB) {
 	t.Helper()
@@ -129,8 +142,30 @@ func (d *devServer) start(t testing.TB) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", d.bin, err)
 	}
-	d.cmd, d.logFile, d.exited = cmd, logFile, make(chan error, 1)
-	go func() { d.exited <- cmd.Wait() }()
+	d.cmd, d.logFile, d.exited = cmd, logFile, make(chan struct{})
+	go func() {
+		d.exitErr = cmd.Wait()
+		close(d.exited)
+	}()
+}
+
+// dial connects to the server once it answers, or fails when it exits or
+// does not answer within timeout.
+func (d *devServer) dial(conn temporalconn.Options, timeout time.Duration) (client.Client, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if d.hasExited() {
+			return nil, fmt.Errorf("%w (%v)", errServerExited, d.exitErr)
+		}
+		c, err := conn.Dial(quietLogger{}, nil)
+		if err == nil {
+			return c, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("not reachable after %s: %w", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // stop ends the server; it is a no-op once stopped.
@@ -149,13 +184,20 @@ func (d *devServer) stop() {
 	d.cmd = nil
 }
 
+func (d *devServer) hasExited() bool {
+	select {
+	case <-d.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 func (d *devServer) failIfExited(t testing.TB) {
 	t.Helper()
-	select {
-	case err := <-d.exited:
+	if d.hasExited() {
 		out, _ := os.ReadFile(d.logPath)
-		t.Fatalf("temporal server %s exited early (%v):\n%s", d.bin, err, out)
-	default:
+		t.Fatalf("temporal server %s exited early (%v):\n%s", d.bin, d.exitErr, out)
 	}
 }
 
@@ -191,14 +233,30 @@ func waitForSearchAttributes(t testing.TB, tp *Temporal) {
 	}
 }
 
+// freePort returns a port nothing on 127.0.0.1 listens on, drawn from below
+// the kernel's ephemeral range: a port from that range (what binding :0
+// gives) can be handed to some client's outgoing connection before the
+// server binds it, as hack/run-smoke.sh found too.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				low = n
+			}
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for range 100 {
+		port := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			_ = l.Close()
+			return port
+		}
+	}
+	t.Fatalf("no free port on 127.0.0.1 between 10000 and %d after 100 tries", low)
+	return 0
 }
 
 // quietLogger drops the SDK's connection chatter from test output.

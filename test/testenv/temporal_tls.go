@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"fmt"
 	"strconv"
 	"testing"
 
@@ -28,16 +27,17 @@ func StartTLSTemporal(t testing.TB, mtls bool) *TLSTemporal {
 	ca := testpki.NewCA(t, "temporal")
 	server := ca.Server(t, "frontend")
 	tp := &TLSTemporal{CA: ca, ClientCert: ca.Client(t, "dr-syncer")}
-	port := freePort(t)
-	tp.Temporal = &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue}
-	tp.conn = temporalconn.Options{Address: tp.Address, Namespace: tp.Namespace, TaskQueue: tp.TaskQueue,
+	tp.Temporal = &Temporal{Namespace: "default", TaskQueue: temporalconn.DefaultTaskQueue}
+	tp.conn = temporalconn.Options{Namespace: tp.Namespace, TaskQueue: tp.TaskQueue,
 		CAFile: ca.CertFile, CertFile: tp.ClientCert.CertFile, KeyFile: tp.ClientCert.KeyFile}
-	args := []string{"--port", strconv.Itoa(port), "--cert", server.CertFile, "--key", server.KeyFile,
-		"--server-ca", ca.CertFile, "--server-name", "localhost"}
-	if mtls {
-		// The server's own system worker dials its frontend as a client too.
-		args = append(args, "--client-ca", ca.CertFile, "--worker-cert", server.CertFile, "--worker-key", server.KeyFile)
-	}
-	startServer(t, tp.Temporal, Binary(t, "tlsdevserver"), t.TempDir(), args...)
+	startServer(t, tp.Temporal, Binary(t, "tlsdevserver"), t.TempDir(), func(port int) []string {
+		args := []string{"--port", strconv.Itoa(port), "--cert", server.CertFile, "--key", server.KeyFile,
+			"--server-ca", ca.CertFile, "--server-name", "localhost"}
+		if mtls {
+			// The server's own system worker dials its frontend as a client too.
+			args = append(args, "--client-ca", ca.CertFile, "--worker-cert", server.CertFile, "--worker-key", server.KeyFile)
+		}
+		return args
+	})
 	return tp
 }
