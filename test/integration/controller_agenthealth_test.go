@@ -151,12 +151,12 @@ func TestControllerAgentHealth(t *testing.T) {
 
 	t.Run("the same settings share the agent: both Ready, nothing re-rolled", func(t *testing.T) {
 		before, _ := agentDS(t, env)
-		got := agentGetRC(t, env, "twin")
-		got.Spec.PVCSync.SSH.Port = 2345
-		// The same host key: it is part of what the agent runs with.
-		got.Spec.PVCSync.SSH.KeySecretRef = &drv1.SecretRef{Name: contract.AgentHostKeySecretName("source")}
-		require.NoError(t, env.DR.Client.Update(ctx, got))
-		got = agentWaitRC(t, env, "twin", "AgentReady", agentReadyIs(controller.ReasonAgentReady))
+		agentEditRC(t, env, "twin", func(rc *drv1.RemoteCluster) {
+			rc.Spec.PVCSync.SSH.Port = 2345
+			// The same host key: it is part of what the agent runs with.
+			rc.Spec.PVCSync.SSH.KeySecretRef = &drv1.SecretRef{Name: contract.AgentHostKeySecretName("source")}
+		})
+		got := agentWaitRC(t, env, "twin", "AgentReady", agentReadyIs(controller.ReasonAgentReady))
 		assert.Contains(t, agentReady(got).Message, "shared: RemoteCluster dr-syncer-system/source owns")
 		assert.False(t, meta.IsStatusConditionTrue(got.Status.Conditions, drv1.ConditionAgentConflict))
 		after, _ := agentDS(t, env)

@@ -63,9 +63,7 @@ func TestControllerClusterMapping(t *testing.T) {
 	agentStartWorker(t, env)
 	agentRunController(t, env)
 
-	src := agentGetRC(t, env, "source")
-	src.Spec.PVCSync = &drv1.PVCSyncSpec{Enabled: true}
-	require.NoError(t, env.DR.Client.Update(ctx, src))
+	agentEditRC(t, env, "source", func(rc *drv1.RemoteCluster) { rc.Spec.PVCSync = &drv1.PVCSyncSpec{Enabled: true} })
 	m := &drv1.ClusterMapping{
 		ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "source-to-dr"},
 		// Keys only; TestConnectivity covers the check.
@@ -109,9 +107,9 @@ func TestControllerClusterMapping(t *testing.T) {
 	})
 
 	t.Run("rotate-keys rotates with an overlap, then drops the previous key once the agent has the new one", func(t *testing.T) {
-		got := getM()
-		got.Annotations = map[string]string{drv1.AnnotationRotateKeys: "r1"}
-		require.NoError(t, env.DR.Client.Update(ctx, got))
+		testenv.Edit(t, env.DR.Client, getM(), func(m *drv1.ClusterMapping) {
+			m.Annotations = map[string]string{drv1.AnnotationRotateKeys: "r1"}
+		})
 
 		var s *corev1.Secret
 		agentEventually(t, "rotated key", func() bool {

@@ -88,9 +88,9 @@ func TestConnectivity(t *testing.T) {
 	node(t, env.Source.Client, "node-a", "10.0.0.1", "zone-a", true, false)
 	node(t, env.Source.Client, "node-b", "10.0.0.2", "zone-a", true, false)
 
-	src := agentGetRC(t, env, "source")
-	src.Spec.PVCSync = &drv1.PVCSyncSpec{Enabled: true, SSH: &drv1.SSHSpec{Port: 2022}}
-	require.NoError(t, env.DR.Client.Update(ctx, src))
+	agentEditRC(t, env, "source", func(rc *drv1.RemoteCluster) {
+		rc.Spec.PVCSync = &drv1.PVCSyncSpec{Enabled: true, SSH: &drv1.SSHSpec{Port: 2022}}
+	})
 	m := &drv1.ClusterMapping{
 		ObjectMeta: metav1.ObjectMeta{Namespace: testenv.ControlNamespace, Name: "source-to-dr"},
 		Spec:       drv1.ClusterMappingSpec{SourceCluster: "source", TargetCluster: "dr"},
@@ -167,8 +167,7 @@ func TestConnectivity(t *testing.T) {
 		require.NotNil(t, first, "the first check ran")
 		got := getM()
 		before := got.Status.ConnectivityCheck.WorkflowID
-		got.Spec.ConnectivityTimeoutSeconds = 120
-		require.NoError(t, env.DR.Client.Update(ctx, got))
+		testenv.Edit(t, env.DR.Client, got, func(m *drv1.ClusterMapping) { m.Spec.ConnectivityTimeoutSeconds = 120 })
 		pod := connCheckPod(t, env, string(first.UID))
 		assert.NotEqual(t, first.Labels[kube.LabelOperation], pod.Labels[kube.LabelOperation])
 		connPlayKubelet(t, env, pod, []sshcheck.Result{{Addr: agents[0], OK: true}, {Addr: agents[1], OK: true}})

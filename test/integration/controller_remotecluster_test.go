@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/util/retry"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -75,11 +73,7 @@ func agentGetRC(t *testing.T, env *testenv.Env, name string) *drv1.RemoteCluster
 // conflicts: the controller writes it too (its finalizer, its status).
 func agentEditRC(t *testing.T, env *testenv.Env, name string, edit func(*drv1.RemoteCluster)) {
 	t.Helper()
-	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		rc := agentGetRC(t, env, name)
-		edit(rc)
-		return env.DR.Client.Update(context.Background(), rc)
-	}))
+	testenv.Edit(t, env.DR.Client, agentGetRC(t, env, name), edit)
 }
 
 // agentWaitRC waits until check accepts the RemoteCluster and returns it.
@@ -259,8 +253,7 @@ current-context: c
 		assert.Equal(t, firstRollout, got.Status.Agent.Rollout.WorkflowID, "one rollout per version, however often reconciled")
 
 		// A spec change rolls out under a new ID and updates the DaemonSet.
-		got.Spec.PVCSync.SSH.Port = 2400
-		require.NoError(t, env.DR.Client.Update(ctx, got))
+		testenv.Edit(t, env.DR.Client, got, func(rc *drv1.RemoteCluster) { rc.Spec.PVCSync.SSH.Port = 2400 })
 		agentEventually(t, "DaemonSet on the new port", func() bool {
 			var ds appsv1.DaemonSet
 			return env.Source.Client.Get(ctx, client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent"}, &ds) == nil &&

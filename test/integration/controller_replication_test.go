@@ -207,8 +207,7 @@ func TestControllerReplication(t *testing.T) {
 		assert.Equal(t, next, sched.NextRuns[0].UTC().Truncate(time.Second))
 		assert.Equal(t, controller.ReasonPending, ctlSynced(got).Reason)
 
-		got.Spec.Schedule = "45 */2 * * *"
-		require.NoError(t, env.DR.Client.Update(ctx, got))
+		testenv.Edit(t, env.DR.Client, got, func(r *drv1.Replication) { r.Spec.Schedule = "45 */2 * * *" })
 		got = ctlWaitStatus(t, env, repl, "the new cron", func(r *drv1.Replication) bool {
 			return r.Status.NextSyncTime != nil && r.Status.NextSyncTime.Minute() == 45
 		})
@@ -217,8 +216,7 @@ func TestControllerReplication(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 45, next45.Minute())
 
-		got.Spec.Paused = true
-		require.NoError(t, env.DR.Client.Update(ctx, got))
+		testenv.Edit(t, env.DR.Client, got, func(r *drv1.Replication) { r.Spec.Paused = true })
 		ctlWaitStatus(t, env, repl, "paused", func(r *drv1.Replication) bool {
 			return r.Status.ObservedGeneration == r.Generation && r.Status.NextSyncTime == nil
 		})
