@@ -36,7 +36,7 @@ func TestLabChaos(t *testing.T) {
 			kubectl(t, e.dr, "", "-n", e.dstNS, "delete", "pod", "-l", kube.LabelRole+"=sync", "--wait=false")
 		}},
 		{"AgentRestarted", func(t *testing.T) {
-			kubectl(t, e.prod, "", "-n", agentNamespace, "delete", "pod", "--all", "--wait=false")
+			kubectl(t, e.prod, "", "-n", e.agent.namespace, "delete", "pod", "--all", "--wait=false")
 		}},
 		{"MountPodDeleted", func(t *testing.T) {
 			kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "pod", "-l", kube.LabelRole+"=mount", "--wait=false")
@@ -53,7 +53,7 @@ func TestLabChaos(t *testing.T) {
 		// The kubelet brings the Secret's new version into the agent's
 		// volume within its sync period; the agent reads it on the next login.
 		pollUntil(t, 3*time.Minute, "the new key in the agent's volume", func() (bool, string) {
-			have, _ := tryKubectl(e.prod, "", "-n", agentNamespace, "exec", "daemonset/"+agentName, "--",
+			have, _ := tryKubectl(e.prod, "", "-n", e.agent.namespace, "exec", "daemonset/"+e.agent.name, "--",
 				"cat", "/etc/dr-syncer/authorized-keys/authorized_keys")
 			return strings.Contains(have, strings.TrimSpace(authorized)), have
 		})
@@ -80,7 +80,7 @@ func (e *pvcSyncEnv) rotateClusterKey(t *testing.T) string {
 		return string(b)
 	}
 	kubectl(t, e.dr, secret(e.controlNS, e.clusterKey.Name, kube.SecretKeyClusterKey, pair.PrivateKey.Reveal()), "apply", "-f", "-")
-	kubectl(t, e.prod, secret(agentNamespace, agentdeploy.Defaults().AuthorizedKeysSecret, "authorized_keys", pair.AuthorizedKey), "apply", "-f", "-")
+	kubectl(t, e.prod, secret(e.agent.namespace, agentdeploy.Defaults().AuthorizedKeysSecret, "authorized_keys", pair.AuthorizedKey), "apply", "-f", "-")
 	t.Logf("cluster-pair key rotated to %s mid-transfer", pair.Fingerprint)
 	return string(pair.AuthorizedKey)
 }

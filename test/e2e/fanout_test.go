@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -273,17 +272,12 @@ spec:
 func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
 	t.Helper()
 	ctx := context.Background()
-	root, err := lab.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	crds := map[string]bool{}
 	for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
 		if _, err := tryKubectl(e.prod, "", "get", "crd", name+".dr-syncer.io"); err == nil {
 			crds[name] = true
 		}
 	}
-	kubectl(t, e.prod, "", "apply", "-f", filepath.Join(root, "deploy", "crd"))
 	t.Cleanup(func() {
 		for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
 			if !crds[name] { // only what this test created
@@ -292,19 +286,7 @@ func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
 			}
 		}
 	})
-	// A CRD created a moment ago may have no conditions yet, which kubectl
-	// wait reports as an error rather than waiting.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		_, err := tryKubectl(e.prod, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/remoteclusters.dr-syncer.io", "crd/replications.dr-syncer.io")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the dr-syncer CRDs in prod are not Established: %v", err)
-		}
-		time.Sleep(time.Second)
-	}
+	applyCRDs(t, e.prod)
 	ns := testNamespace(t, "drs-bench-ctl", e.prod)
 	from, err := ctrlclient.New(e.dr.Config, ctrlclient.Options{Scheme: kube.NewScheme()})
 	if err != nil {
@@ -328,8 +310,7 @@ func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
 		mustCreate(t, control, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: to, Namespace: ns}, Data: sec.Data})
 	}
 	for _, c := range []*lab.Cluster{e.prod, e.dr} {
-		mustCreate(t, control, &drv1.RemoteCluster{ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: ns},
-			Spec: drv1.RemoteClusterSpec{KubeconfigSecretRef: drv1.SecretKeyRef{Name: c.Name + "-kubeconfig", Key: "kubeconfig"}}})
+		mustCreate(t, control, e.remoteCluster(c.Name, ns))
 	}
 	return control, ns
 }

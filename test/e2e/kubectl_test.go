@@ -7,7 +7,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,4 +67,38 @@ func waitReady(t *testing.T, c *lab.Cluster, ns, pod string) time.Duration {
 		t.Fatalf("%s: pod %s/%s not Ready: %v\n%s\n(node logs: %s)", c.Name, ns, pod, err, desc, c.LogDir())
 	}
 	return time.Since(start)
+}
+
+// crdApplies makes the tests running side by side apply the CRDs one at a
+// time: two client-side applies that both find a CRD missing both create
+// it, and one fails with AlreadyExists.
+var crdApplies sync.Mutex
+
+// applyCRDs applies dr-syncer's CRDs (deploy/crd) to c and waits until they
+// are Established.
+func applyCRDs(t *testing.T, c *lab.Cluster) {
+	t.Helper()
+	root, err := lab.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		crdApplies.Lock()
+		defer crdApplies.Unlock() // kubectl's Fatal ends the goroutine
+		kubectl(t, c, "", "apply", "-f", filepath.Join(root, "deploy", "crd"))
+	}()
+	// A CRD created a moment ago may have no conditions yet, which kubectl
+	// wait reports as an error rather than waiting.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := tryKubectl(c, "", "wait", "--for=condition=Established", "--timeout=60s",
+			"crd/remoteclusters.dr-syncer.io", "crd/replications.dr-syncer.io", "crd/clustermappings.dr-syncer.io")
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the dr-syncer CRDs are not Established: %v", c.Name, err)
+		}
+		time.Sleep(time.Second)
+	}
 }

@@ -60,6 +60,7 @@ var (
 // the snapshot, a failing freeze, DR restore points kept and pruned, a
 // cancelled sync that leaves the restore points and nothing else.
 func TestPVCSyncPointInTime(t *testing.T) {
+	t.Parallel() // beside the other PVC sync tests: see agentSlot
 	e := setupPVCSync(t)
 	pit := func(name string, p contract.PointInTime, data rsyncargs.Config) contract.PVCSyncInput {
 		in := e.input(name, data)

@@ -12,14 +12,46 @@ import (
 	"github.com/dr-syncer/dr-syncer/test/lab"
 )
 
+// agentSlot is one of the standalone agents the PVC sync tests deploy into
+// prod. The agent binds a port of prod's node (hostNetwork), so the tests
+// that run side by side each take a slot of their own: its own namespace,
+// name (and so ClusterRole) and port. A slot's namespace is fixed so that
+// what a crashed run left in it is removed first.
+type agentSlot struct {
+	namespace, name string
+	port            int32
+}
+
+// agentSlots holds the free slots, as many as go test's -parallel lets PVC
+// sync tests run at once (hack/lab/lab.mk); a test waits for one. The
+// ports are neither the deployed agent's (2222, metrics 2223) nor those the
+// deployed tests set.
+var agentSlots = func() chan agentSlot {
+	slots := []agentSlot{{"drs-e2e-agent-1", "drs-e2e-agent-1", 2231}, {"drs-e2e-agent-2", "drs-e2e-agent-2", 2232}}
+	c := make(chan agentSlot, len(slots))
+	for _, s := range slots {
+		c <- s
+	}
+	return c
+}()
+
+// takeAgentSlot takes a free agent slot and gives it back when the test
+// ends, after the test's own cleanups (which remove its agent).
+func takeAgentSlot(t *testing.T) agentSlot {
+	t.Helper()
+	s := <-agentSlots
+	t.Cleanup(func() { agentSlots <- s })
+	return s
+}
+
 // deployAgent renders the agent manifests (internal/agentdeploy) with the
 // API-backed allow-list and waits for its pod on prod's node.
 func (e *pvcSyncEnv) deployAgent(t *testing.T, hostKey keys.Secret, hostPub, authorized []byte) {
 	t.Helper()
 	removeAgent := func() {
 		for _, args := range [][]string{
-			{"delete", "namespace", agentNamespace, "--ignore-not-found", "--timeout=60s"},
-			{"delete", "clusterrole,clusterrolebinding", agentName, "--ignore-not-found"},
+			{"delete", "namespace", e.agent.namespace, "--ignore-not-found", "--timeout=60s"},
+			{"delete", "clusterrole,clusterrolebinding", e.agent.name, "--ignore-not-found"},
 		} {
 			if _, err := tryKubectl(e.prod, "", args...); err != nil {
 				t.Logf("prod: remove agent: %v", err)
@@ -30,8 +62,8 @@ func (e *pvcSyncEnv) deployAgent(t *testing.T, hostKey keys.Secret, hostPub, aut
 	t.Cleanup(removeAgent)
 
 	v := agentdeploy.Values{
-		Name: agentName, Namespace: agentNamespace, Image: dataplaneImage, PullPolicy: "Never",
-		Port: agentPort, KubernetesAllowList: true, ShutdownGrace: 2 * time.Second,
+		Name: e.agent.name, Namespace: e.agent.namespace, Image: dataplaneImage, PullPolicy: "Never",
+		Port: int(e.agent.port), KubernetesAllowList: true, ShutdownGrace: 2 * time.Second,
 		Resources: map[string]any{"requests": map[string]string{"cpu": "10m", "memory": "16Mi"}},
 	}
 	manifests, err := agentdeploy.Render(v)
@@ -42,17 +74,17 @@ func (e *pvcSyncEnv) deployAgent(t *testing.T, hostKey keys.Secret, hostPub, aut
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubectl(t, e.prod, "", "create", "namespace", agentNamespace)
+	kubectl(t, e.prod, "", "create", "namespace", e.agent.namespace)
 	kubectl(t, e.prod, string(secrets.Reveal()), "apply", "-f", "-")
 	kubectl(t, e.prod, string(manifests), "apply", "-f", "-")
-	if _, err := tryKubectl(e.prod, "", "-n", agentNamespace, "rollout", "status", "daemonset/"+agentName, "--timeout=120s"); err != nil {
-		desc, _ := tryKubectl(e.prod, "", "-n", agentNamespace, "describe", "pods")
-		logs, _ := tryKubectl(e.prod, "", "-n", agentNamespace, "logs", "daemonset/"+agentName)
+	if _, err := tryKubectl(e.prod, "", "-n", e.agent.namespace, "rollout", "status", "daemonset/"+e.agent.name, "--timeout=120s"); err != nil {
+		desc, _ := tryKubectl(e.prod, "", "-n", e.agent.namespace, "describe", "pods")
+		logs, _ := tryKubectl(e.prod, "", "-n", e.agent.namespace, "logs", "daemonset/"+e.agent.name)
 		t.Fatalf("agent not ready: %v\n%s\n%s", err, desc, logs)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			logs, _ := tryKubectl(e.prod, "", "-n", agentNamespace, "logs", "daemonset/"+agentName, "--tail=60")
+			logs, _ := tryKubectl(e.prod, "", "-n", e.agent.namespace, "logs", "daemonset/"+e.agent.name, "--tail=60")
 			t.Logf("agent logs:\n%s", logs)
 		}
 	})

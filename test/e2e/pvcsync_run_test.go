@@ -45,7 +45,7 @@ func (e *pvcSyncEnv) input(name string, data rsyncargs.Config) contract.PVCSyncI
 		StorageClassMappings: map[string]string{"standard": "fast"},
 		DataSync:             data,
 		Image:                contract.Image{Reference: drv1.DefaultDataPlaneImage, PullPolicy: drv1.DefaultPullPolicy}, // the plan's
-		AgentPort:            agentPort,
+		AgentPort:            e.agent.port,
 		ClusterKey:           e.clusterKey,
 		AgentHostKey:         e.agentHostKey,
 		Retry:                contract.RetrySettings{MaxRetries: maxRetries, InitialBackoff: "1s", MaxBackoff: "5s", BackoffMultiplier: 200},

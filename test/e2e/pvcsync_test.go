@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -34,11 +33,6 @@ import (
 // The data-plane image as deploy/ names it; the lab imports it into every node.
 const (
 	dataplaneImage = "dr-syncer/dataplane:dev"
-	agentPort      = 2222
-	// The agent binds the node's port 2222, so one agent runs at a time;
-	// its namespace is fixed so a crashed run's agent is removed first.
-	agentNamespace = "drs-e2e-agent"
-	agentName      = "drs-e2e-agent"
 )
 
 // TestPVCSync runs the real PVCSync workflow in the lab: a real Temporal dev
@@ -48,6 +42,7 @@ const (
 // resync that moves only the changes, a cancel that leaves nothing behind,
 // and a worker killed mid-transfer.
 func TestPVCSync(t *testing.T) {
+	t.Parallel() // beside the other PVC sync tests: see agentSlot
 	e := setupPVCSync(t)
 
 	var first = map[string]contract.TransferResult{}
@@ -185,12 +180,13 @@ type pvcSyncEnv struct {
 	clusterKey     contract.SecretRef
 	agentHostKey   contract.SecretRef
 	controlKubecfg string
+	agent          agentSlot
 }
 
 func setupPVCSync(t *testing.T) *pvcSyncEnv {
 	t.Helper()
 	l := lab.Attach(t)
-	e := &pvcSyncEnv{prod: l.MustCluster(t, lab.Prod), dr: l.MustCluster(t, lab.DR)}
+	e := &pvcSyncEnv{prod: l.MustCluster(t, lab.Prod), dr: l.MustCluster(t, lab.DR), agent: takeAgentSlot(t)}
 	var err error
 	if e.prodCS, err = e.prod.Clientset(); err != nil {
 		t.Fatal(err)
@@ -201,12 +197,7 @@ func setupPVCSync(t *testing.T) *pvcSyncEnv {
 	e.controlKubecfg = e.dr.Kubeconfig
 
 	// dr is also the control cluster: it holds the RemoteClusters and keys.
-	root, err := lab.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubectl(t, e.dr, "", "apply", "-f", filepath.Join(root, "deploy", "crd"))
-	kubectl(t, e.dr, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/remoteclusters.dr-syncer.io")
+	applyCRDs(t, e.dr)
 	e.controlNS = testNamespace(t, "drs-e2e", e.dr)
 	e.srcNS = testNamespace(t, "drs-e2e-src", e.prod)
 	e.dstNS = fmt.Sprintf("drs-e2e-dst-%06x", rand.IntN(1<<24)) // made by the workflow
@@ -244,8 +235,7 @@ func setupPVCSync(t *testing.T) *pvcSyncEnv {
 		}
 		mustCreate(t, control, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: c.Name + "-kubeconfig", Namespace: e.controlNS},
 			Data: map[string][]byte{"kubeconfig": kubeconfig}})
-		mustCreate(t, control, &drv1.RemoteCluster{ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: e.controlNS},
-			Spec: drv1.RemoteClusterSpec{KubeconfigSecretRef: drv1.SecretKeyRef{Name: c.Name + "-kubeconfig", Key: "kubeconfig"}}})
+		mustCreate(t, control, e.remoteCluster(c.Name, e.controlNS))
 	}
 
 	e.deployAgent(t, hostKey, hostPub, pair.AuthorizedKey)
@@ -271,6 +261,15 @@ func setupPVCSync(t *testing.T) *pvcSyncEnv {
 		}
 	})
 	return e
+}
+
+// remoteCluster is the RemoteCluster name in namespace ns, its kubeconfig
+// in the Secret <name>-kubeconfig. pvcSync stays disabled (no controller
+// rolls out an agent here); its port is where the test's agent listens.
+func (e *pvcSyncEnv) remoteCluster(name, ns string) *drv1.RemoteCluster {
+	return &drv1.RemoteCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: drv1.RemoteClusterSpec{KubeconfigSecretRef: drv1.SecretKeyRef{Name: name + "-kubeconfig", Key: "kubeconfig"},
+			PVCSync: &drv1.PVCSyncSpec{SSH: &drv1.SSHSpec{Port: e.agent.port}}}}
 }
 
 func mustCreate(t *testing.T, c ctrlclient.Client, obj ctrlclient.Object) {

@@ -28,6 +28,7 @@ import (
 // prod cluster has, and checks by checksum that the DR copy survives each,
 // unless the test's own acceptance let the change through.
 func TestLabDRCopySafety(t *testing.T) {
+	t.Parallel() // beside the other PVC sync tests: see agentSlot
 	e := setupPVCSync(t)
 	s := newSafetyEnv(t, e)
 	want := map[string]string{"rwo": e.sourceChecksums(t, "app", "/data")}

@@ -32,6 +32,7 @@ import (
 // workers must have run some of the run's activities (Temporal hands each
 // activity to whichever worker polls first: that is how a user scales out).
 func TestLabHundredSyncsTwoWorkersLimitOfThree(t *testing.T) {
+	t.Parallel() // beside the other PVC sync tests: see agentSlot
 	e := setupPVCSync(t)
 	bin := buildWorker(t)
 	const n, limit = 100, 3
