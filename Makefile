@@ -36,10 +36,15 @@ lint: ## gofmt and go vet
 
 .PHONY: test
 test: deps tools lint ## run every test: unit, integration (real Temporal + API servers), end to end in the lab
+	@echo "test: go test ./... from $$(date -u +%T)"
 	go test $(GO_TEST_FLAGS) ./...
+	@echo "test: fuzz from $$(date -u +%T)"
 	hack/fuzz.sh
+	@echo "test: run smoke from $$(date -u +%T)"
 	hack/run-smoke.sh
+	@echo "test: lab end to end from $$(date -u +%T)"
 	hack/test-e2e.sh
+	@echo "test: done at $$(date -u +%T)"
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target briefly (FUZZTIME each, default 10s); make test does this too

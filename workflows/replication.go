@@ -179,11 +179,12 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	// adds no command, so runs recorded before them replay unchanged.
 	reports := workflow.GetSignalChannel(ctx, contract.SignalPVCProgress)
 	// busy counts the syncs that hold one of the run's concurrentSyncs
-	// slots, open those not yet closed. A sync's slot frees once it reports
-	// its final cleanup: the next PVC's pods start while its pods go, and
-	// the cluster-wide permit, released only after the cleanup, still bounds
-	// the pods at once. Runs started before this free it at the close.
-	busy, open, next := 0, 0, 0
+	// slots; progress.Running names those not yet closed. A sync's slot
+	// frees once it reports its final cleanup: the next PVC's pods start
+	// while its pods go, and the cluster-wide permit, released only after
+	// the cleanup, still bounds the pods at once. Runs started before this
+	// free it at the close.
+	busy, next := 0, 0
 	freeAtCleanup := workflow.GetVersion(ctx, changeSlotFreeAtCleanup, workflow.DefaultVersion, 1) == 1
 	freed := map[string]bool{}
 	free := func(pvc string) {
@@ -222,14 +223,12 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 				pvcRoute(in), plan.Replication, workflow.GetInfo(ctx).WorkflowExecution.ID),
 		})
 		busy++
-		open++
 		freed[names[i]] = false
 		progress.Running = append(progress.Running, names[i])
 		progress.PVCs = append(progress.PVCs, contract.PVCRunProgress{PVC: names[i], WorkflowID: id,
 			Phase: contract.PhaseDiscover, UpdatedAt: workflow.Now(ctx)})
 		show()
 		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, contract.PVCSyncName, in), func(f workflow.Future) {
-			open--
 			free(names[i])
 			progress.Running = remove(progress.Running, names[i])
 			progress.Finished(names[i])
@@ -247,7 +246,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			show()
 		})
 	}
-	for next < len(names) || open > 0 {
+	for next < len(names) || len(progress.Running) > 0 {
 		for busy < limit && next < len(names) {
 			start(next)
 			next++

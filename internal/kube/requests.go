@@ -24,16 +24,10 @@ var requests [len(RequestMethods)]atomic.Uint64
 // Requests is how many Kubernetes API requests this process has sent with
 // method, one of RequestMethods, since it started: HTTP requests, so a
 // client-go retry counts again and a request the rate limiter still holds
-// does not count yet.
-func Requests(method string) uint64 {
-	for i, m := range RequestMethods {
-		if m == method {
-			return requests[i].Load()
-		}
-	}
-	return 0
-}
+// does not count yet. A method not in RequestMethods reads "other".
+func Requests(method string) uint64 { return requests[methodIndex(method)].Load() }
 
+// methodIndex is method's index in RequestMethods; "other" for the rest.
 func methodIndex(method string) int {
 	for i, m := range RequestMethods[:len(RequestMethods)-1] {
 		if m == method {
