@@ -89,16 +89,9 @@ func applyCRDs(t *testing.T, c *lab.Cluster) {
 	}()
 	// A CRD created a moment ago may have no conditions yet, which kubectl
 	// wait reports as an error rather than waiting.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		_, err := tryKubectl(c, "", "wait", "--for=condition=Established", "--timeout=60s",
+	pollUntil(t, 60*time.Second, c.Name+": the dr-syncer CRDs Established", func() (bool, string) {
+		out, err := tryKubectl(c, "", "wait", "--for=condition=Established", "--timeout=60s",
 			"crd/remoteclusters.dr-syncer.io", "crd/replications.dr-syncer.io", "crd/clustermappings.dr-syncer.io")
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the dr-syncer CRDs are not Established: %v", c.Name, err)
-		}
-		time.Sleep(time.Second)
-	}
+		return err == nil, fmt.Sprint(out, err)
+	})
 }
