@@ -207,6 +207,14 @@ type TransferInput struct {
 	Progress *ProgressTarget `json:"progress,omitempty"`
 }
 
+// Transfer phases (TransferProgress.Phase): the sync pod is starting, its
+// mover is moving bytes, or the mover is done and its summary is read.
+const (
+	TransferStarting     = "starting"
+	TransferTransferring = "transferring"
+	TransferFinishing    = "finishing"
+)
+
 // TransferProgress is the heartbeat of Transfer: what the Web UI shows on
 // the pending activity, and where a retry picks up.
 type TransferProgress struct {

@@ -91,7 +91,7 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 		gauges.observe(p.Snapshot)
 		latest = p
 	}
-	heartbeat(contract.TransferProgress{Phase: "starting", Snapshot: last.Snapshot}) // also this attempt's first report
+	heartbeat(contract.TransferProgress{Phase: contract.TransferStarting, Snapshot: last.Snapshot}) // also this attempt's first report
 	if err := followMover(ctx, cs, pod.Namespace, pod.Name, heartbeat); err != nil {
 		return contract.TransferResult{}, err
 	}
@@ -194,7 +194,7 @@ func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name s
 		}
 		done <- scanner.Err()
 	}()
-	current := contract.TransferProgress{Phase: "transferring"}
+	current := contract.TransferProgress{Phase: contract.TransferTransferring}
 	ticker := time.NewTicker(heartbeatEvery)
 	defer ticker.Stop()
 	for {
@@ -266,7 +266,7 @@ func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name 
 			}
 			return s, nil
 		}
-		heartbeat(contract.TransferProgress{Phase: "finishing"})
+		heartbeat(contract.TransferProgress{Phase: contract.TransferFinishing})
 		select {
 		case <-ctx.Done():
 			return progress.Summary{}, ctx.Err()
