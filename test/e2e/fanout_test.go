@@ -89,6 +89,12 @@ spec:
 
 	var control ctrlclient.Client
 	control, f.ctlNS = scaleControl(t, e)
+	if concurrentSyncs > drv1.DefaultGlobalConcurrencyLimit {
+		// concurrentSyncs, not the source cluster's default bound, is what
+		// a run of this many syncs at once measures.
+		kubectl(t, e.prod, "", "-n", f.ctlNS, "patch", "remotecluster", lab.Prod, "--type=merge",
+			"-p", fmt.Sprintf(`{"spec":{"pvcSync":{"globalConcurrencyLimit":%d}}}`, concurrentSyncs))
+	}
 	yes := true
 	maxRetries := int32(3)
 	f.rep = &drv1.Replication{
