@@ -42,14 +42,18 @@ func run(args []string) error {
 	hostsAllow := fs.String("hosts-allow", cliutil.Env("DRSYNCER_HOSTS_ALLOW", ""), "comma-separated client IPs/CIDRs allowed (the agent's node IP); empty allows any (env DRSYNCER_HOSTS_ALLOW)")
 	maxConns := fs.Int("max-connections", mountserver.DefaultMaxConnections, "maximum concurrent rsync clients (parallel streams)")
 	timeout := fs.Int("timeout-seconds", mountserver.DefaultTimeoutSeconds, "drop clients idle this long")
-	cliutil.Usage(fs, `mountserver: serves a source volume to the dr-syncer mover with rsync.
+	var served servedModules
+	fs.Var(&served, "serve", "NAME=PATH: serve the absolute directory PATH as module NAME; repeat it for each volume of a batch; replaces --path and --module")
+	cliutil.Usage(fs, `mountserver: serves source volumes to the dr-syncer mover with rsync.
 
-Usage: mountserver --address=$POD_IP [flags]
+Usage: mountserver --address=$POD_IP [--path=DIR | --serve=NAME=PATH ...] [flags]
 
 Runs "rsync --daemon --no-detach" with a generated, read-only module for
---path. Symlinks are sent as symlinks and never followed out of the volume
-(chroot when running as root). Clients must present the per-operation
-credentials from --rsync-user-file/--rsync-password-file. Stops on SIGTERM.`)
+--path (named --module), or one module per --serve. Symlinks are sent as
+symlinks and never followed out of a volume (chroot when running as root).
+Clients must present the per-operation credentials from
+--rsync-user-file/--rsync-password-file, the same for every module. Stops on
+SIGTERM.`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -58,6 +62,9 @@ credentials from --rsync-user-file/--rsync-password-file. Stops on SIGTERM.`)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := served.check(fs); err != nil {
+		return err
 	}
 	if *address == "" {
 		return errors.New("--address (or POD_IP) is required")
@@ -79,9 +86,8 @@ credentials from --rsync-user-file/--rsync-password-file. Stops on SIGTERM.`)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return mountserver.Run(ctx, mountserver.Options{
-		ModulePath:     *path,
-		Module:         *module,
+	opts := mountserver.Options{
+		Modules:        served,
 		Address:        *address,
 		Port:           *port,
 		Credentials:    creds,
@@ -90,5 +96,56 @@ credentials from --rsync-user-file/--rsync-password-file. Stops on SIGTERM.`)
 		TimeoutSeconds: *timeout,
 		HostsAllow:     allow,
 		Logger:         log,
+	}
+	if len(served) == 0 {
+		opts.ModulePath, opts.Module = *path, *module
+	}
+	return mountserver.Run(ctx, opts)
+}
+
+// servedModules collects --serve NAME=PATH, each checked as it is given.
+type servedModules []mountserver.Module
+
+func (s *servedModules) String() string {
+	if s == nil {
+		return ""
+	}
+	flags := make([]string, 0, len(*s))
+	for _, m := range *s {
+		flags = append(flags, m.Name+"="+m.Path)
+	}
+	return strings.Join(flags, " ")
+}
+
+// Set appends one module.
+func (s *servedModules) Set(v string) error {
+	m, err := mountserver.ParseModule(v)
+	if err != nil {
+		return err
+	}
+	*s = append(*s, m)
+	return nil
+}
+
+// check refuses --serve next to an explicit --path or --module, which it
+// replaces, and modules that clash; before anything is loaded, so a wrong
+// pod spec fails with its own message. DRSYNCER_MOUNT_PATH, only a default
+// of --path, is ignored next to --serve.
+func (s servedModules) check(fs *flag.FlagSet) error {
+	if len(s) == 0 {
+		return nil
+	}
+	var replaced []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "path" || f.Name == "module" {
+			replaced = append(replaced, "--"+f.Name)
+		}
 	})
+	if len(replaced) > 0 {
+		return fmt.Errorf("--serve replaces %s: give one or the other", strings.Join(replaced, " and "))
+	}
+	if err := mountserver.ValidateModules(s); err != nil {
+		return fmt.Errorf("--serve: %w", err)
+	}
+	return nil
 }

@@ -9,28 +9,27 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"text/template"
 )
 
-// DefaultModule is the rsync module name the mover asks for.
+// DefaultModule is the module a single-volume mount pod serves and the one
+// the mover asks for unless told another.
 const DefaultModule = "data"
 
 // ConfigParams are the inputs of the rendered rsyncd.conf.
 type ConfigParams struct {
-	// ModulePath is the served directory (the PVC mount), absolute.
-	ModulePath string
-	// Module is the module name.
-	Module string
+	// Modules are the served directories (the PVC mounts), at least one;
+	// every other setting applies to each of them alike.
+	Modules []Module
 	// User is the only user allowed (per-operation credential).
 	User string
 	// SecretsFile, PIDFile and LockFile live in the server's private work dir.
 	SecretsFile string
 	PIDFile     string
 	LockFile    string
-	// Chroot confines the daemon to ModulePath with chroot(2); needs root
+	// Chroot confines the daemon to the module's path with chroot(2); needs root
 	// (CAP_SYS_CHROOT), which the mount pod has because reading every file
 	// of an arbitrary volume needs it anyway.
 	Chroot bool
@@ -56,43 +55,42 @@ var refusedOptions = []string{
 	"copy-devices", "write-devices", "remove-source-files", "insecure-links",
 }
 
-var (
-	moduleNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	hostRe       = regexp.MustCompile(`^[0-9A-Fa-f.:/]+$`)
-)
+var hostRe = regexp.MustCompile(`^[0-9A-Fa-f.:/]+$`)
 
 // ErrInvalidParams marks parameters that cannot be rendered safely.
 var ErrInvalidParams = errors.New("invalid mount server parameters")
 
-func (p ConfigParams) validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidParams}, a...)...)
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidParams}, a...)...)
+}
+
+// plainValue refuses a value that rsyncd.conf cannot hold as it is: the
+// format has no quoting, so a newline or a leading/trailing space would
+// inject or corrupt parameters.
+func plainValue(what, v string) error {
+	if v == "" || strings.ContainsAny(v, "\r\n\x00") || strings.TrimSpace(v) != v {
+		return invalid("%s %q is empty or has control characters or edge spaces", what, v)
 	}
-	// rsyncd.conf has no quoting: a newline or a leading/trailing space in a
-	// value would inject or corrupt parameters.
-	for name, v := range map[string]string{
-		"module path": p.ModulePath, "secrets file": p.SecretsFile,
-		"pid file": p.PIDFile, "lock file": p.LockFile, "user": p.User,
+	return nil
+}
+
+func (p ConfigParams) validate() error {
+	if err := ValidateModules(p.Modules); err != nil {
+		return err
+	}
+	for what, v := range map[string]string{
+		"secrets file": p.SecretsFile, "pid file": p.PIDFile, "lock file": p.LockFile, "user": p.User,
 	} {
-		if v == "" || strings.ContainsAny(v, "\r\n\x00") || strings.TrimSpace(v) != v {
-			return bad("%s %q is empty or has control characters or edge spaces", name, v)
+		if err := plainValue(what, v); err != nil {
+			return err
 		}
 	}
-	if !filepath.IsAbs(p.ModulePath) || filepath.Clean(p.ModulePath) != p.ModulePath {
-		return bad("module path %q must be absolute and clean", p.ModulePath)
-	}
-	if strings.Contains(p.ModulePath, "/./") || strings.ContainsAny(p.ModulePath, "%") {
-		return bad("module path %q must not contain a chroot divider or %%-escapes", p.ModulePath)
-	}
-	if !moduleNameRe.MatchString(p.Module) {
-		return bad("module name %q", p.Module)
-	}
 	if strings.ContainsAny(p.User, ":@/, \t#") {
-		return bad("user %q", p.User)
+		return invalid("user %q", p.User)
 	}
 	for _, h := range p.HostsAllow {
 		if !hostRe.MatchString(h) {
-			return bad("hosts allow entry %q must be an address or CIDR", h)
+			return invalid("hosts allow entry %q must be an address or CIDR", h)
 		}
 	}
 	return nil
@@ -104,38 +102,38 @@ lock file = {{.LockFile}}
 reverse lookup = no
 forward lookup = no
 max verbosity = 1
-
-[{{.Module}}]
-path = {{.ModulePath}}
+{{range .Modules}}
+[{{.Name}}]
+path = {{.Path}}
 comment = dr-syncer source volume (read-only)
 read only = yes
 write only = no
 list = no
-use chroot = {{if .Chroot}}yes{{else}}no{{end}}
+use chroot = {{if $.Chroot}}yes{{else}}no{{end}}
 munge symlinks = yes
 numeric ids = yes
-{{- if .RunAsRoot}}
+{{- if $.RunAsRoot}}
 uid = 0
 gid = 0
 {{- end}}
 fake super = no
 open noatime = yes
-auth users = {{.User}}:ro
-secrets file = {{.SecretsFile}}
+auth users = {{$.User}}:ro
+secrets file = {{$.SecretsFile}}
 strict modes = yes
-refuse options = {{.Refused}}
-max connections = {{.MaxConnections}}
-timeout = {{.TimeoutSeconds}}
+refuse options = {{$.Refused}}
+max connections = {{$.MaxConnections}}
+timeout = {{$.TimeoutSeconds}}
 transfer logging = no
-{{- if .HostsAllow}}
-hosts allow = {{.HostsAllowList}}
+{{- if $.HostsAllow}}
+hosts allow = {{$.HostsAllowList}}
 hosts deny = *
 {{- end}}
-`))
+{{end}}`))
 
 // RenderConfig renders rsyncd.conf for p.
 //
-// Nothing outside ModulePath is reachable: the module is read-only; with
+// Nothing outside a module's path is reachable: the module is read-only; with
 // Chroot the kernel confines the daemon; without it (a non-root test run)
 // rsync 3.5 resolves every module path with a walk that refuses symlinks it
 // did not create and "munge symlinks" keeps symlink values inert. Either way

@@ -28,10 +28,13 @@ const (
 
 // Options configures the mount server.
 type Options struct {
-	// ModulePath is the mounted source PVC. Required.
+	// ModulePath is the mounted source PVC. Required unless Modules is set.
 	ModulePath string
 	// Module is the rsync module name; default DefaultModule.
 	Module string
+	// Modules, when set, are served instead of ModulePath and Module (which
+	// must then be empty): one module per source PVC of a batch.
+	Modules []Module
 	// Address is the IP to bind (the pod IP). Required; never a wildcard in
 	// a pod, so the daemon is not reachable on other interfaces.
 	Address string
@@ -71,14 +74,11 @@ var ErrRsyncNotFound = errors.New("rsync not found: install Debian's rsync (make
 // Start writes the daemon's private config and starts rsync --daemon, and
 // returns once the daemon accepts connections. Cancelling ctx stops it.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	if opts.ModulePath == "" || opts.Address == "" || opts.Logger == nil {
-		return nil, fmt.Errorf("%w: module path, address and logger are required", ErrInvalidParams)
+	if opts.Address == "" || opts.Logger == nil {
+		return nil, invalid("address and logger are required")
 	}
 	if err := opts.Credentials.Validate(); err != nil {
 		return nil, fmt.Errorf("mount server: %w", err)
-	}
-	if opts.Module == "" {
-		opts.Module = DefaultModule
 	}
 	if opts.MaxConnections <= 0 {
 		opts.MaxConnections = DefaultMaxConnections
@@ -97,19 +97,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRsyncNotFound, err)
 	}
-	modulePath, err := filepath.Abs(opts.ModulePath)
+	modules, err := opts.servedModules()
 	if err != nil {
-		return nil, fmt.Errorf("mount server: module path: %w", err)
-	}
-	if fi, err := os.Stat(modulePath); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%w: module path %s is not a directory (%v)", ErrInvalidParams, modulePath, err)
+		return nil, err
 	}
 
 	// Three tries only matter with Port 0, where another process can take
 	// the free port between our probe and rsync's bind.
 	var lastErr error
 	for range 3 {
-		s, err := start(ctx, opts, rsync, modulePath)
+		s, err := start(ctx, opts, rsync, modules)
 		if err == nil {
 			return s, nil
 		}
@@ -121,7 +118,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	return nil, lastErr
 }
 
-func start(ctx context.Context, opts Options, rsync, modulePath string) (*Server, error) {
+func start(ctx context.Context, opts Options, rsync string, modules []Module) (*Server, error) {
 	port := opts.Port
 	if port == 0 {
 		p, err := freePort(opts.Address)
@@ -136,8 +133,7 @@ func start(ctx context.Context, opts Options, rsync, modulePath string) (*Server
 	}
 	root := os.Geteuid() == 0
 	params := ConfigParams{
-		ModulePath:     modulePath,
-		Module:         opts.Module,
+		Modules:        modules,
 		User:           opts.Credentials.User,
 		SecretsFile:    filepath.Join(dir, "rsyncd.secrets"),
 		PIDFile:        filepath.Join(dir, "rsyncd.pid"),
@@ -199,9 +195,11 @@ func start(ctx context.Context, opts Options, rsync, modulePath string) (*Server
 		<-s.done
 		return nil, err
 	}
-	opts.Logger.Info("rsync daemon serving",
-		zap.String("addr", s.Addr), zap.String("module", opts.Module),
-		zap.String("path", modulePath), zap.Bool("chroot", root), zap.String("rsync_user", opts.Credentials.User))
+	for _, m := range modules {
+		opts.Logger.Info("rsync daemon serving",
+			zap.String("addr", s.Addr), zap.String("module", m.Name),
+			zap.String("path", m.Path), zap.Bool("chroot", root), zap.String("rsync_user", opts.Credentials.User))
+	}
 	return s, nil
 }
 

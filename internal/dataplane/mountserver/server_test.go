@@ -19,7 +19,7 @@ import (
 
 func TestRenderConfig(t *testing.T) {
 	p := ConfigParams{
-		ModulePath: "/data", Module: "data", User: "op-1",
+		Modules: []Module{{Name: "data", Path: "/data"}}, User: "op-1",
 		SecretsFile: "/w/s", PIDFile: "/w/p", LockFile: "/w/l",
 		Chroot: true, RunAsRoot: true, MaxConnections: 4, TimeoutSeconds: 60,
 		HostsAllow: []string{"10.0.0.7"},
@@ -46,11 +46,15 @@ func TestRenderConfig(t *testing.T) {
 	assert.NotContains(t, string(conf), "hosts allow")
 
 	for _, bad := range []func(*ConfigParams){
-		func(p *ConfigParams) { p.ModulePath = "relative" },
-		func(p *ConfigParams) { p.ModulePath = "/data\n[evil]" },
-		func(p *ConfigParams) { p.ModulePath = "/data/./inner" },
-		func(p *ConfigParams) { p.ModulePath = "/data/../etc" },
-		func(p *ConfigParams) { p.Module = "da ta" },
+		func(p *ConfigParams) { p.Modules = nil },
+		func(p *ConfigParams) { p.Modules = []Module{{Name: "data", Path: "relative"}} },
+		func(p *ConfigParams) { p.Modules = []Module{{Name: "data", Path: "/data\n[evil]"}} },
+		func(p *ConfigParams) { p.Modules = []Module{{Name: "data", Path: "/data/./inner"}} },
+		func(p *ConfigParams) { p.Modules = []Module{{Name: "data", Path: "/data/../etc"}} },
+		func(p *ConfigParams) { p.Modules = []Module{{Name: "da ta", Path: "/data"}} },
+		func(p *ConfigParams) {
+			p.Modules = []Module{{Name: "data", Path: "/data"}, {Name: "data", Path: "/other"}}
+		},
 		func(p *ConfigParams) { p.User = "a:b" },
 		func(p *ConfigParams) { p.User = "a\npre-xfer exec = /bin/sh" },
 		func(p *ConfigParams) { p.HostsAllow = []string{"* "} },
