@@ -56,7 +56,8 @@ func run(args []string, stderr io.Writer) int {
 	target := fs.String("target", cliutil.Env("DRSYNCER_TARGET", ""),
 		"mount pod rsync daemon as seen from the agent: ip:port, or NAMESPACE/POD:port, which the agent's API allow-list resolves (env DRSYNCER_TARGET); required")
 	targetWait := fs.Duration("target-wait", mover.DefaultTargetWait, "how long to wait for the mount pod to become reachable through the agent")
-	module := fs.String("module", "data", "rsync module name")
+	module := fs.String("module", cliutil.Env("DRSYNCER_RSYNC_MODULE", "data"),
+		"rsync module to ask the mount pod for; a batch's mount pod serves one per volume (env DRSYNCER_RSYNC_MODULE)")
 	credDir := cliutil.Env("DRSYNCER_RSYNC_CREDENTIALS_DIR", "/etc/dr-syncer/rsync")
 	userFile := fs.String("rsync-user-file", filepath.Join(credDir, keys.RsyncUserFile), "file holding the per-operation rsync user (mounted Secret)")
 	passwordFile := fs.String("rsync-password-file", filepath.Join(credDir, keys.RsyncPasswordFile), "file holding the per-operation rsync password (mounted Secret)")

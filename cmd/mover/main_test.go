@@ -11,7 +11,7 @@ func TestHelp(t *testing.T) {
 	var help bytes.Buffer
 	assert.Equal(t, exitSuccess, run([]string{"--help"}, &help))
 	for _, want := range []string{"Usage: mover", "-agent-addr", "-target", "-dest", "-config-json",
-		"Data guard", "SourceShrank", "-accept-source-change", "DRSYNCER_ACCEPT_SOURCE_CHANGE=true"} {
+		"Data guard", "SourceShrank", "-accept-source-change", "DRSYNCER_ACCEPT_SOURCE_CHANGE=true", "-module", "DRSYNCER_RSYNC_MODULE"} {
 		assert.Contains(t, help.String(), want)
 	}
 }
