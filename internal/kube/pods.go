@@ -3,6 +3,7 @@ package kube
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,12 +72,33 @@ type MountPodOptions struct {
 // MountPod mounts the source PVC read-only on the chosen node and serves it
 // with an rsync daemon bound to the pod IP.
 func MountPod(o MountPodOptions) *corev1.Pod {
+	return mountPod(o, []string{"--path", DataPath}, claimMount{volume: "data", claim: o.Claim, path: DataPath})
+}
+
+// claimMount is a PVC as a data pod's container sees it.
+type claimMount struct {
+	volume, claim, path string
+}
+
+// mountPod mounts claims read-only and runs mountserver with serveArgs,
+// which tell it where the claims are and which module serves each.
+func mountPod(o MountPodOptions, serveArgs []string, claims ...claimMount) *corev1.Pod {
 	env := []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
 		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
 	}}}
 	if len(o.HostsAllow) > 0 {
 		env = append(env, corev1.EnvVar{Name: "DRSYNCER_HOSTS_ALLOW", Value: strings.Join(o.HostsAllow, ",")})
 	}
+	command := append([]string{"/usr/local/bin/mountserver"}, serveArgs...)
+	command = append(command, "--port", fmt.Sprint(MountServerPort))
+	mounts := make([]corev1.VolumeMount, 0, len(claims)+1)
+	volumes := make([]corev1.Volume, 0, len(claims)+1)
+	for _, c := range claims {
+		mounts = append(mounts, corev1.VolumeMount{Name: c.volume, MountPath: c.path, ReadOnly: true})
+		volumes = append(volumes, claimVolume(c.volume, c.claim, true))
+	}
+	mounts = append(mounts, corev1.VolumeMount{Name: "rsync-credentials", MountPath: RsyncCredentialsDir, ReadOnly: true})
+	volumes = append(volumes, secretVolume("rsync-credentials", o.CredentialsSecret, SecretKeyRsyncUser, SecretKeyRsyncPassword))
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
 		Spec: withWorkingPodDefaults(5, corev1.PodSpec{
@@ -85,7 +107,7 @@ func MountPod(o MountPodOptions) *corev1.Pod {
 				Name:            "mountserver",
 				Image:           o.Image,
 				ImagePullPolicy: o.PullPolicy,
-				Command:         []string{"/usr/local/bin/mountserver", "--path", DataPath, "--port", fmt.Sprint(MountServerPort)},
+				Command:         command,
 				Env:             env,
 				SecurityContext: containerSecurity(mountServerCapabilities),
 				Resources:       orDefaultResources(o.Resources),
@@ -94,17 +116,9 @@ func MountPod(o MountPodOptions) *corev1.Pod {
 					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(MountServerPort)}},
 					PeriodSeconds: 1,
 				},
-				VolumeMounts: []corev1.VolumeMount{
-					{Name: "data", MountPath: DataPath, ReadOnly: true},
-					{Name: "rsync-credentials", MountPath: RsyncCredentialsDir, ReadOnly: true},
-				},
+				VolumeMounts: mounts,
 			}},
-			Volumes: []corev1.Volume{
-				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
-					ClaimName: o.Claim, ReadOnly: true,
-				}}},
-				secretVolume("rsync-credentials", o.CredentialsSecret, SecretKeyRsyncUser, SecretKeyRsyncPassword),
-			},
+			Volumes: volumes,
 		}),
 	}
 }
@@ -141,6 +155,33 @@ type SyncPodOptions struct {
 // SyncPod mounts the target PVC read-write and runs the mover, which reports
 // progress as JSON lines on stdout and its result as the termination message.
 func SyncPod(o SyncPodOptions) *corev1.Pod {
+	return syncPod(o, []corev1.Container{moverContainer(o, "mover", "data")}, claimVolume("data", o.Claim, false))
+}
+
+// syncPod runs movers, each filling the claim volume it mounts; they share
+// the per-operation credentials and keys.
+func syncPod(o SyncPodOptions, movers []corev1.Container, claims ...corev1.Volume) *corev1.Pod {
+	volumes := slices.Concat(claims, []corev1.Volume{
+		secretVolume("rsync-credentials", o.CredentialsSecret, SecretKeyRsyncUser, SecretKeyRsyncPassword),
+		secretVolume("op-key", o.SSHSecret, SecretKeyOpKey, SecretKeyOpCert),
+		secretVolume("agent-host-key", o.SSHSecret, SecretKeyAgentHostKey),
+	})
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
+		Spec: withWorkingPodDefaults(10, corev1.PodSpec{
+			// Placed by the scheduler, pinned by affinity rather than
+			// spec.nodeName: a new target PVC of a WaitForFirstConsumer
+			// class is only provisioned once the scheduler picks the node.
+			Affinity:   nodeAffinity(o.Node),
+			Containers: movers,
+			Volumes:    volumes,
+		}),
+	}
+}
+
+// moverContainer is a mover named name that fills the claim volume at
+// DataPath; extraEnv follows the settings every mover gets.
+func moverContainer(o SyncPodOptions, name, volume string, extraEnv ...corev1.EnvVar) corev1.Container {
 	env := []corev1.EnvVar{
 		{Name: "DRSYNCER_AGENT_ADDR", Value: o.AgentAddr},
 		{Name: "DRSYNCER_TARGET", Value: o.Target},
@@ -153,37 +194,30 @@ func SyncPod(o SyncPodOptions) *corev1.Pod {
 	if o.AcceptSourceChange {
 		env = append(env, corev1.EnvVar{Name: "DRSYNCER_ACCEPT_SOURCE_CHANGE", Value: "true"})
 	}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: o.Labels},
-		Spec: withWorkingPodDefaults(10, corev1.PodSpec{
-			// Placed by the scheduler, pinned by affinity rather than
-			// spec.nodeName: a new target PVC of a WaitForFirstConsumer
-			// class is only provisioned once the scheduler picks the node.
-			Affinity: nodeAffinity(o.Node),
-			Containers: []corev1.Container{{
-				Name:                     "mover",
-				Image:                    o.Image,
-				ImagePullPolicy:          o.PullPolicy,
-				Command:                  []string{"/usr/local/bin/mover", "--dest", DataPath},
-				Env:                      env,
-				SecurityContext:          containerSecurity(moverCapabilities),
-				Resources:                orDefaultResources(o.Resources),
-				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-				VolumeMounts: []corev1.VolumeMount{
-					{Name: "data", MountPath: DataPath},
-					{Name: "rsync-credentials", MountPath: RsyncCredentialsDir, ReadOnly: true},
-					{Name: "op-key", MountPath: OpKeyDir, ReadOnly: true},
-					{Name: "agent-host-key", MountPath: AgentHostKeyDir, ReadOnly: true},
-				},
-			}},
-			Volumes: []corev1.Volume{
-				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: o.Claim}}},
-				secretVolume("rsync-credentials", o.CredentialsSecret, SecretKeyRsyncUser, SecretKeyRsyncPassword),
-				secretVolume("op-key", o.SSHSecret, SecretKeyOpKey, SecretKeyOpCert),
-				secretVolume("agent-host-key", o.SSHSecret, SecretKeyAgentHostKey),
-			},
-		}),
+	return corev1.Container{
+		Name:                     name,
+		Image:                    o.Image,
+		ImagePullPolicy:          o.PullPolicy,
+		Command:                  []string{"/usr/local/bin/mover", "--dest", DataPath},
+		Env:                      append(env, extraEnv...),
+		SecurityContext:          containerSecurity(moverCapabilities),
+		Resources:                orDefaultResources(o.Resources),
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volume, MountPath: DataPath},
+			{Name: "rsync-credentials", MountPath: RsyncCredentialsDir, ReadOnly: true},
+			{Name: "op-key", MountPath: OpKeyDir, ReadOnly: true},
+			{Name: "agent-host-key", MountPath: AgentHostKeyDir, ReadOnly: true},
+		},
 	}
+}
+
+// claimVolume is the pod volume name for claim; a source claim is mounted
+// read-only, a DR claim read-write.
+func claimVolume(name, claim string, readOnly bool) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+		ClaimName: claim, ReadOnly: readOnly,
+	}}}
 }
 
 // withWorkingPodDefaults sets what every dr-syncer working pod shares: it

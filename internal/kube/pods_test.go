@@ -13,11 +13,7 @@ import (
 func moverEnv(t *testing.T, pod *corev1.Pod) map[string]string {
 	t.Helper()
 	require.Len(t, pod.Spec.Containers, 1)
-	env := map[string]string{}
-	for _, e := range pod.Spec.Containers[0].Env {
-		env[e.Name] = e.Value
-	}
-	return env
+	return envOf(pod.Spec.Containers[0])
 }
 
 // The data guard's acknowledgement reaches the mover only as
