@@ -67,32 +67,43 @@ func WaitPodReady(ctx context.Context, cs kubernetes.Interface, namespace, name 
 // heartbeating what it waits for, and fails with the pod's problem when
 // waiting cannot help.
 func waitPod(ctx context.Context, cs kubernetes.Interface, namespace, name string, done func(*corev1.Pod) bool) (*corev1.Pod, error) {
-	for {
-		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
-		}
-		if done(pod) {
-			return pod, nil
-		}
-		problem, permanent := PodProblem(ctx, cs, pod)
-		if permanent {
-			return nil, NonRetryable(contract.ErrTypePodFailed, "%s", problem)
-		}
+	return WaitPodWith(ctx, cs, namespace, name, done, func(pod *corev1.Pod, problem string) {
 		status := problem
 		if status == "" {
 			status = fmt.Sprintf("waiting for pod %s/%s (%s)", namespace, name, pod.Status.Phase)
 		}
 		activity.RecordHeartbeat(ctx, status)
-		select {
-		case <-ctx.Done():
-			if problem != "" {
-				return nil, fmt.Errorf("%s: %w", problem, ctx.Err())
+	})
+}
+
+// WaitPodWith waits until done says the pod is where the caller wants it,
+// telling heartbeat what it waits for (problem is empty while nothing is
+// wrong), and fails with the pod's problem when waiting cannot help. A pod
+// that is gone, or was never there, fails the wait.
+func WaitPodWith(ctx context.Context, cs kubernetes.Interface, namespace, name string, done func(*corev1.Pod) bool,
+	heartbeat func(pod *corev1.Pod, problem string)) (*corev1.Pod, error) {
+	var problem string
+	pod, err := watchPod(ctx, cs, namespace, name, podWait{
+		done: func(p *corev1.Pod) bool { return p == nil || done(p) },
+		tick: func(p *corev1.Pod) error {
+			var permanent bool
+			problem, permanent = PodProblem(ctx, cs, p)
+			if permanent {
+				return NonRetryable(contract.ErrTypePodFailed, "%s", problem)
 			}
-			return nil, ctx.Err()
-		case <-time.After(PollInterval):
-		}
+			heartbeat(p, problem)
+			return nil
+		},
+	})
+	switch {
+	case err != nil && problem != "" && ctx.Err() != nil:
+		return nil, fmt.Errorf("%s: %w", problem, err)
+	case err != nil:
+		return nil, err
+	case pod == nil:
+		return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, apierrors.NewNotFound(corev1.Resource("pods"), name))
 	}
+	return pod, nil
 }
 
 // WaitPodTerminated waits until the pod's container has terminated,
@@ -100,6 +111,17 @@ func waitPod(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 // waiting cannot help.
 func WaitPodTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.ContainerStateTerminated, error) {
 	pod, err := waitPod(ctx, cs, namespace, name, func(p *corev1.Pod) bool { return terminatedContainer(p) != nil })
+	if err != nil {
+		return nil, err
+	}
+	return terminatedContainer(pod), nil
+}
+
+// WaitPodTerminatedWith is WaitPodTerminated with the caller's heartbeat
+// (see WaitPodWith).
+func WaitPodTerminatedWith(ctx context.Context, cs kubernetes.Interface, namespace, name string,
+	heartbeat func(pod *corev1.Pod, problem string)) (*corev1.ContainerStateTerminated, error) {
+	pod, err := WaitPodWith(ctx, cs, namespace, name, func(p *corev1.Pod) bool { return terminatedContainer(p) != nil }, heartbeat)
 	if err != nil {
 		return nil, err
 	}
@@ -150,19 +172,9 @@ func DeletePod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) er
 
 // WaitPodGone waits until pod is gone (or replaced by another of its name).
 func WaitPodGone(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) error {
-	pods := cs.CoreV1().Pods(pod.Namespace)
-	for {
-		current, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) || (err == nil && current.UID != pod.UID) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("get pod %s/%s: %w", pod.Namespace, pod.Name, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(PollInterval):
-		}
-	}
+	_, err := watchPod(ctx, cs, pod.Namespace, pod.Name, podWait{
+		done: func(current *corev1.Pod) bool { return current == nil || current.UID != pod.UID },
+		tick: func(*corev1.Pod) error { return nil },
+	})
+	return err
 }

@@ -218,61 +218,39 @@ func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name s
 // waitContainerStarted waits until the mover runs (or already ran), failing
 // early on problems such as an image that cannot be pulled.
 func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) error {
-	for {
-		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("get sync pod %s/%s: %w", namespace, name, err)
-		}
+	_, err := activities.WaitPodWith(ctx, cs, namespace, name, func(pod *corev1.Pod) bool {
 		for _, c := range pod.Status.ContainerStatuses {
 			if c.State.Running != nil || c.State.Terminated != nil {
-				return nil
+				return true
 			}
 		}
-		problem, permanent := activities.PodProblem(ctx, cs, pod)
-		if permanent {
-			return activities.NonRetryable(contract.ErrTypePodFailed, "%s", problem)
-		}
-		phase := "starting"
+		return false
+	}, func(_ *corev1.Pod, problem string) {
+		phase := contract.TransferStarting
 		if problem != "" {
-			phase = "starting: " + problem
+			phase += ": " + problem
 		}
 		heartbeat(contract.TransferProgress{Phase: phase})
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(activities.PollInterval):
-		}
-	}
+	})
+	return err
 }
 
 // moverSummary waits for the mover to terminate and reads its summary from
 // the termination message.
 func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) (progress.Summary, error) {
-	for {
-		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return progress.Summary{}, fmt.Errorf("get sync pod %s/%s: %w", namespace, name, err)
-		}
-		for _, c := range pod.Status.ContainerStatuses {
-			t := c.State.Terminated
-			if t == nil {
-				continue
-			}
-			var s progress.Summary
-			if err := json.Unmarshal([]byte(strings.TrimSpace(t.Message)), &s); err != nil || s.Outcome.Class == "" {
-				// Killed before it could write a summary (OOM, eviction, node loss).
-				return progress.Summary{}, fmt.Errorf("sync pod %s/%s ended (%s, exit %d) without a summary: %s",
-					namespace, name, t.Reason, t.ExitCode, t.Message)
-			}
-			return s, nil
-		}
+	t, err := activities.WaitPodTerminatedWith(ctx, cs, namespace, name, func(*corev1.Pod, string) {
 		heartbeat(contract.TransferProgress{Phase: contract.TransferFinishing})
-		select {
-		case <-ctx.Done():
-			return progress.Summary{}, ctx.Err()
-		case <-time.After(activities.PollInterval):
-		}
+	})
+	if err != nil {
+		return progress.Summary{}, err
 	}
+	var s progress.Summary
+	if err := json.Unmarshal([]byte(strings.TrimSpace(t.Message)), &s); err != nil || s.Outcome.Class == "" {
+		// Killed before it could write a summary (OOM, eviction, node loss).
+		return progress.Summary{}, fmt.Errorf("sync pod %s/%s ended (%s, exit %d) without a summary: %s",
+			namespace, name, t.Reason, t.ExitCode, t.Message)
+	}
+	return s, nil
 }
 
 func moverTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (bool, error) {
