@@ -67,13 +67,18 @@ func WaitPodReady(ctx context.Context, cs kubernetes.Interface, namespace, name 
 // heartbeating what it waits for, and fails with the pod's problem when
 // waiting cannot help.
 func waitPod(ctx context.Context, cs kubernetes.Interface, namespace, name string, done func(*corev1.Pod) bool) (*corev1.Pod, error) {
-	return WaitPodWith(ctx, cs, namespace, name, done, func(pod *corev1.Pod, problem string) {
+	return WaitPodWith(ctx, cs, namespace, name, done, statusHeartbeat(ctx, namespace, name))
+}
+
+// statusHeartbeat heartbeats a pod wait's problem, or what it waits for.
+func statusHeartbeat(ctx context.Context, namespace, name string) func(*corev1.Pod, string) {
+	return func(pod *corev1.Pod, problem string) {
 		status := problem
 		if status == "" {
 			status = fmt.Sprintf("waiting for pod %s/%s (%s)", namespace, name, pod.Status.Phase)
 		}
 		activity.RecordHeartbeat(ctx, status)
-	})
+	}
 }
 
 // WaitPodWith waits until done says the pod is where the caller wants it,
@@ -110,11 +115,7 @@ func WaitPodWith(ctx context.Context, cs kubernetes.Interface, namespace, name s
 // heartbeating what it waits for, and fails with the pod's problem when
 // waiting cannot help.
 func WaitPodTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.ContainerStateTerminated, error) {
-	pod, err := waitPod(ctx, cs, namespace, name, func(p *corev1.Pod) bool { return terminatedContainer(p) != nil })
-	if err != nil {
-		return nil, err
-	}
-	return terminatedContainer(pod), nil
+	return WaitPodTerminatedWith(ctx, cs, namespace, name, statusHeartbeat(ctx, namespace, name))
 }
 
 // WaitPodTerminatedWith is WaitPodTerminated with the caller's heartbeat
