@@ -111,7 +111,10 @@ func planReplication(obs replicationObservation, now time.Time, poll time.Durati
 	if obs.RunLost {
 		st.CurrentRun, st.SyncProgress = nil, nil
 	}
-	if run := obs.Run; run != nil && run.Running() {
+	if run := obs.Run; run != nil && run.Unanswered && tracksRun(r.Status, run) {
+		// No worker answered in time (all busy): what the status says of
+		// this run stands until one does, rather than falling back to zero.
+	} else if run != nil && run.Running() {
 		reported := reportedPVCs(r.Status, run)
 		st.CurrentRun = runRef(run)
 		st.SyncProgress = progressOf(run)

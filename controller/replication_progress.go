@@ -132,12 +132,17 @@ func closedRunPVCEvents(prev []drv1.PVCSyncState, run *starter.RunState) []repli
 // reportedPVCs are the PVC states the status holds for run, or nil when the
 // status follows another run (or none).
 func reportedPVCs(st drv1.ReplicationStatus, run *starter.RunState) []drv1.PVCSyncState {
-	cur := st.CurrentRun
-	if cur == nil || st.SyncProgress == nil || cur.WorkflowID != run.WorkflowID ||
-		(cur.RunID != "" && run.RunID != "" && cur.RunID != run.RunID) {
+	if !tracksRun(st, run) {
 		return nil
 	}
 	return st.SyncProgress.PVCs
+}
+
+// tracksRun says the status already follows run and holds its progress.
+func tracksRun(st drv1.ReplicationStatus, run *starter.RunState) bool {
+	cur := st.CurrentRun
+	return cur != nil && st.SyncProgress != nil && cur.WorkflowID == run.WorkflowID &&
+		(cur.RunID == "" || run.RunID == "" || cur.RunID == run.RunID)
 }
 
 func completedMessage(e contract.PVCEnded) string {

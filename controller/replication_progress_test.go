@@ -89,6 +89,14 @@ func TestPVCSyncEventsAcrossPolls(t *testing.T) {
 		p.Status.SyncProgress.PVCs, "the status keeps what was reported")
 	step(third) // the same answer again, or after a controller restart: nothing new
 
+	// The query timed out (every worker busy): the run is open, and the
+	// status keeps its run, start, counts and PVC states as they were.
+	before := st.DeepCopy()
+	busy := starter.RunState{WorkflowID: runID, RunID: "r1", Status: starter.StatusRunning, Unanswered: true}
+	step(busy)
+	assert.Equal(t, before.CurrentRun, st.CurrentRun, "the start time is not forgotten")
+	assert.Equal(t, before.SyncProgress, st.SyncProgress, "the progress does not fall back to Starting, 0%")
+
 	// No answer from a worker: nothing is news, and nothing reported is forgotten.
 	silent := third
 	silent.Progress, silent.PVCs = nil, nil

@@ -73,7 +73,7 @@ func (s *Starter) finishFollow(ctx context.Context, printer *stepPrinter, ws Wor
 
 // querySteps asks a run for its steps; false when it did not answer.
 func (s *Starter) querySteps(ctx context.Context, workflowID, runID string) ([]contract.Step, bool) {
-	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	qctx, cancel := context.WithTimeout(ctx, QueryTimeout)
 	defer cancel()
 	v, err := s.Client.QueryWorkflow(qctx, workflowID, runID, contract.StepsQuery)
 	if err != nil {

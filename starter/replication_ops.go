@@ -111,5 +111,9 @@ func (s *Starter) Status(ctx context.Context, ref contract.ObjectRef) (RunState,
 	if len(runs) == 0 {
 		return RunState{}, fmt.Errorf("replication %s: %w (no runs yet)", ref, ErrRunNotFound)
 	}
-	return s.RunState(ctx, runs[0].WorkflowID, runs[0].RunID)
+	st, err := s.RunState(ctx, runs[0].WorkflowID, runs[0].RunID)
+	if st.Unanswered {
+		st.Start = runs[0].Start // the listing has it; the run did not say
+	}
+	return st, err
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -14,9 +15,9 @@ import (
 // ErrRunNotFound is returned for a run Temporal does not know (any more).
 var ErrRunNotFound = errors.New("workflow run not found")
 
-// queryTimeout bounds a progress query: a run whose worker is busy or gone
+// QueryTimeout bounds a progress query: a run whose worker is busy or gone
 // must not stall a reconcile or the CLI; its progress is then just unknown.
-const queryTimeout = 3 * time.Second
+const QueryTimeout = 3 * time.Second
 
 // RunState is one Replication run: how it stands, how far it got while
 // running, and how it ended once closed.
@@ -31,6 +32,10 @@ type RunState struct {
 	// Progress is the run's answer to the progress query, while it runs;
 	// nil when it did not answer (no worker picked it up yet).
 	Progress *contract.ReplicationProgress
+	// Unanswered says the run is open but no worker answered its progress
+	// query in time (all busy, or none running): only the IDs and Status
+	// are known, and a caller keeps what it last heard of the run.
+	Unanswered bool
 	// PVCs are the data syncs running now, as they last reported to the run.
 	PVCs []PVCProgress
 
@@ -68,13 +73,20 @@ type PVCProgress struct {
 // While the run is open this is one Temporal call: the run's progress query,
 // which the run answers for all its PVC syncs (they report to it). The
 // query is rejected, not replayed on a worker, once the run has closed;
-// only then, or when no worker answered, is the run described and its
-// outcome read.
+// only then is the run described and its outcome read. A query that no
+// worker took in time is still one call: the server rejects the query of a
+// closed run at once, so a run that lets it time out is open (Unanswered).
+// Describing it then would double the calls exactly when the workers are
+// busiest.
 func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunState, error) {
-	p, answered := s.queryRunProgress(ctx, workflowID, runID)
-	if answered && p.RunID != "" {
+	p, answer := s.queryRunProgress(ctx, workflowID, runID)
+	switch {
+	case answer == queryAnswered && p.RunID != "":
 		return runningState(workflowID, p), nil
+	case answer == queryTimedOut:
+		return RunState{WorkflowID: workflowID, RunID: runID, Status: StatusRunning, Unanswered: true}, nil
 	}
+	answered := answer == queryAnswered
 	var result contract.ReplicationResult
 	ws, err := s.WorkflowState(ctx, workflowID, runID, &result)
 	if err != nil {
@@ -96,23 +108,36 @@ func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunSt
 	return st, nil
 }
 
-// queryRunProgress asks the run for its progress, unless it has closed;
-// false when it did not answer (closed, unknown, or no worker took the query).
-func (s *Starter) queryRunProgress(ctx context.Context, workflowID, runID string) (*contract.ReplicationProgress, bool) {
-	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+// queryAnswer is how a progress query went.
+type queryAnswer int
+
+const (
+	queryFailed   queryAnswer = iota // rejected (closed), unknown run, or an error
+	queryAnswered                    // the run answered
+	queryTimedOut                    // the run is open but no worker answered in time
+)
+
+// queryRunProgress asks the run for its progress, unless it has closed.
+func (s *Starter) queryRunProgress(ctx context.Context, workflowID, runID string) (*contract.ReplicationProgress, queryAnswer) {
+	qctx, cancel := context.WithTimeout(ctx, QueryTimeout)
 	defer cancel()
 	resp, err := s.Client.QueryWorkflowWithOptions(qctx, &client.QueryWorkflowWithOptionsRequest{
 		WorkflowID: workflowID, RunID: runID, QueryType: contract.ProgressQuery,
 		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN,
 	})
+	// The server may answer DeadlineExceeded just before qctx expires.
+	var deadline *serviceerror.DeadlineExceeded
+	if err != nil && ctx.Err() == nil && (errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)) {
+		return nil, queryTimedOut
+	}
 	if err != nil || resp.QueryRejected != nil || resp.QueryResult == nil {
-		return nil, false
+		return nil, queryFailed
 	}
 	var p contract.ReplicationProgress
 	if err := resp.QueryResult.Get(&p); err != nil {
-		return nil, false
+		return nil, queryFailed
 	}
-	return &p, true
+	return &p, queryAnswered
 }
 
 // runningState is RunState from the run's own answer.

@@ -51,15 +51,7 @@ func TestRunStateIsOneCallPerPollWhileRunning(t *testing.T) {
 	s, err := starter.Connect(tp.Conn(), nil, sdktally.NewMetricsHandler(scope))
 	require.NoError(t, err)
 	t.Cleanup(s.Client.Close)
-	calls := func() map[string]int64 {
-		out := map[string]int64{}
-		for _, c := range scope.Snapshot().Counters() {
-			if c.Name() == starter.MetricTemporalCalls {
-				out[c.Tags()["method"]] = c.Value()
-			}
-		}
-		return out
-	}
+	calls := func() map[string]int64 { return temporalCalls(scope) }
 	callsSince := func(before map[string]int64) map[string]int64 {
 		out := map[string]int64{}
 		for m, n := range calls() {
@@ -115,4 +107,63 @@ func TestRunStateIsOneCallPerPollWhileRunning(t *testing.T) {
 	assert.Nil(t, st.Progress)
 	assert.Equal(t, map[string]int64{"QueryWorkflow": 1, "DescribeWorkflowExecution": 1, "GetWorkflowExecutionHistory": 1}, callsSince(before),
 		"a closed run rejects the query without a worker; its outcome takes a describe and the result")
+}
+
+// slowReplication is a run whose worker is too busy to answer the progress
+// query in time.
+func slowReplication(ctx workflow.Context, in contract.ReplicationInput) (contract.ReplicationResult, error) {
+	if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.ReplicationProgress, error) {
+		time.Sleep(starter.QueryTimeout + 2*time.Second)
+		return contract.ReplicationProgress{}, nil
+	}); err != nil {
+		return contract.ReplicationResult{}, err
+	}
+	workflow.GetSignalChannel(ctx, "finish").Receive(ctx, nil)
+	return contract.ReplicationResult{}, nil
+}
+
+// A run whose workers are all busy costs one call per poll too: the query
+// that times out says the run is open (a closed run rejects it at once),
+// so nothing more is asked, exactly when the workers are busiest.
+func TestRunStateOfABusyRunIsOneCall(t *testing.T) {
+	tp := testenv.StartTemporal(t)
+	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(slowReplication, workflow.RegisterOptions{Name: contract.ReplicationName})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	scope := tally.NewTestScope("", nil)
+	s, err := starter.Connect(tp.Conn(), nil, sdktally.NewMetricsHandler(scope))
+	require.NoError(t, err)
+	t.Cleanup(s.Client.Close)
+
+	calls := func() map[string]int64 { return temporalCalls(scope) }
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id := contract.ReplicationWorkflowID("ops", "shop", "busy")
+	run, err := tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tp.TaskQueue},
+		contract.ReplicationName, contract.ReplicationInput{Replication: contract.ObjectRef{Namespace: "ops", Name: "shop"}})
+	require.NoError(t, err)
+	before := calls()
+	st, err := s.RunState(ctx, id, run.GetRunID())
+	require.NoError(t, err)
+	assert.True(t, st.Running())
+	assert.True(t, st.Unanswered)
+	assert.Nil(t, st.Progress)
+	assert.Equal(t, run.GetRunID(), st.RunID)
+	after := calls()
+	assert.Equal(t, before["QueryWorkflow"]+1, after["QueryWorkflow"])
+	assert.Equal(t, before["DescribeWorkflowExecution"], after["DescribeWorkflowExecution"], "no describe after the timeout")
+	require.NoError(t, tp.Client.SignalWorkflow(ctx, id, run.GetRunID(), "finish", nil))
+}
+
+// temporalCalls are the Temporal calls the starter made, by method.
+func temporalCalls(scope tally.TestScope) map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range scope.Snapshot().Counters() {
+		if c.Name() == starter.MetricTemporalCalls {
+			out[c.Tags()["method"]] = c.Value()
+		}
+	}
+	return out
 }

@@ -111,6 +111,9 @@ func status(ctx context.Context, args []string, out, errOut io.Writer, connect c
 	if !st.Close.IsZero() {
 		fmt.Fprintf(tw, "Duration:\t%s\n", st.Close.Sub(st.Start).Round(time.Millisecond))
 	}
+	if st.Unanswered {
+		fmt.Fprintf(tw, "Progress:\tunknown: no worker answered within %s (all busy, or none running)\n", starter.QueryTimeout)
+	}
 	if p := st.Progress; p != nil {
 		fmt.Fprintf(tw, "Phase:\t%s\n", p.Phase)
 		fmt.Fprintf(tw, "Progress:\t%d%% (%d of %d PVCs done, %d failed)\n", p.Percent, p.PVCsDone, p.PVCsTotal, p.PVCsFailed)
