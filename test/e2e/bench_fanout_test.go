@@ -33,6 +33,7 @@ func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, nam
 	queue := fmt.Sprintf("drs-bench-%s-%06x", name, rand.IntN(1<<24))
 	metricsAddr := freeLocalAddr(t)
 	w := f.startWorkerWith(t, bin, queue, workerProcess{MetricsAddr: metricsAddr})
+	ctl, recorded := f.followWithController(t, buildCommand(t, "controller"))
 	what := fmt.Sprintf("%d × %d MiB, concurrentSyncs %d", n, mib, concurrentSyncs)
 	// The worker's own count of its Kubernetes API requests, read before and
 	// after each run: an idle worker sends none (it watches nothing), so
@@ -49,6 +50,7 @@ func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, nam
 	polls := stopPolls()
 	reqsFirst := mustKubeRequests(t, metricsAddr)
 	ok := f.checkResult(t, res, runErr)
+	recorded(runID)
 	report(name+"_first_sync", elapsed.Seconds(), "s-"+name+"-first", "first sync, Replication run start → completed, "+what)
 	report(name+"_kube_requests_per_pvc", kubeRequestsPerPVC(t, name+" first sync", reqsStart, reqsFirst, n), "req/pvc-"+name,
 		"worker's Kubernetes API requests (all clusters, all methods) in the first sync, per PVC")
@@ -80,14 +82,17 @@ func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, nam
 	f.checkSample(t)
 	f.assertNothingLeft(t)
 
-	res, elapsed, runErr, _ = f.run(t, queue, 30*time.Minute)
+	res, elapsed, runErr, runID = f.run(t, queue, 30*time.Minute)
 	reqsResync := mustKubeRequests(t, metricsAddr)
 	f.checkResult(t, res, runErr)
+	recorded(runID)
 	report(name+"_resync", elapsed.Seconds(), "s-"+name+"-resync", "no-change resync, "+what)
 	report(name+"_kube_requests_per_pvc_resync", kubeRequestsPerPVC(t, name+" resync", reqsFirst, reqsResync, n), "req/pvc-resync-"+name,
 		"worker's Kubernetes API requests (all clusters, all methods) in the no-change resync, per PVC")
 	hwm := procStatusKiB(w.Process.Pid, "VmHWM")
 	report(name+"_worker_peak_rss", float64(hwm)/1024, "MiB-worker-"+name, "out-of-process worker VmHWM after both runs")
+	report(name+"_controller_peak_rss", float64(procStatusKiB(ctl.Process.Pid, "VmHWM"))/1024, "MiB-controller-"+name,
+		"out-of-process controller VmHWM after following both runs")
 	f.checkSample(t)
 	f.assertNothingLeft(t)
 }
@@ -114,8 +119,10 @@ func (p pollStats) perPoll() float64 {
 
 // pollLikeController reads workflowID's latest run with starter.RunState,
 // as the controller's reconcile does, until the returned stop is called;
-// stop returns the polls, the Temporal calls they made (counted by the
-// starter's own interceptor) and the oldest transfer progress one saw.
+// stop returns the polls that found the run open, the Temporal calls they
+// made (counted by the starter's own interceptor; the one poll that finds
+// the run closed reads its outcome too, and is not one of them) and the
+// oldest transfer progress one saw.
 func pollLikeController(t *testing.T, e *pvcSyncEnv, workflowID string) (stop func() pollStats) {
 	scope := tally.NewTestScope("", nil)
 	s, err := starter.Connect(e.tp.Conn(), nil, sdktally.NewMetricsHandler(scope))
@@ -138,12 +145,14 @@ func pollLikeController(t *testing.T, e *pvcSyncEnv, workflowID string) (stop fu
 				return
 			case <-tick.C:
 			}
+			before := temporalCalls(scope)
 			st, err := s.RunState(ctx, workflowID, "")
 			if err != nil || !st.Running() {
 				continue // not started yet, or over: the controller's last read
 			}
 			mu.Lock()
 			stats.polls++
+			stats.calls += temporalCalls(scope) - before
 			for _, p := range st.PVCs {
 				if p.Transfer != nil && p.Transfer.Phase == contract.TransferTransferring && !p.UpdatedAt.IsZero() {
 					stats.moving++
@@ -159,13 +168,19 @@ func pollLikeController(t *testing.T, e *pvcSyncEnv, workflowID string) (stop fu
 		s.Client.Close()
 		mu.Lock()
 		defer mu.Unlock()
-		for _, c := range scope.Snapshot().Counters() {
-			if c.Name() == starter.MetricTemporalCalls {
-				stats.calls += c.Value()
-			}
-		}
 		return stats
 	}
+}
+
+// temporalCalls is how many Temporal calls the starter on scope made.
+func temporalCalls(scope tally.TestScope) int64 {
+	var n int64
+	for _, c := range scope.Snapshot().Counters() {
+		if c.Name() == starter.MetricTemporalCalls {
+			n += c.Value()
+		}
+	}
+	return n
 }
 
 // freeLocalAddr is a local address nothing listens on now, for a process

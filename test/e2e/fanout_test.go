@@ -38,6 +38,8 @@ type fanOut struct {
 	rep          *drv1.Replication
 	// sums are the sha256 of each PVC's blob, by PVC name.
 	sums map[string]string
+	// started, when set, hears of each run right after it starts.
+	started func(runID string)
 }
 
 // newFanOut fills the PVCs (ten per filler pod, which then goes) and
@@ -173,6 +175,9 @@ func (f *fanOut) run(t *testing.T, queue string, timeout time.Duration) (contrac
 	}, contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: "fan-out"})
 	if err != nil {
 		t.Fatalf("start Replication: %v", err)
+	}
+	if f.started != nil {
+		f.started(run.GetRunID())
 	}
 	var res contract.ReplicationResult
 	runErr := run.Get(ctx, &res)

@@ -294,17 +294,25 @@ type workerProcess struct {
 // startWorkerProcessWith is startWorkerProcess with opts.
 func (e *pvcSyncEnv) startWorkerProcessWith(t *testing.T, bin, queue string, opts workerProcess) *exec.Cmd {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "worker.log")
+	return startProcess(t, "worker", bin, "--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address, "--mount-pod-any-client",
+		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", opts.MetricsAddr, "--log-format", "console")
+}
+
+// startProcess runs bin with args, its output in a log that a failed test
+// shows the end of; the test's end stops it (SIGTERM, then SIGKILL after
+// 10 s) if it still runs.
+func startProcess(t *testing.T, name, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address, "--mount-pod-any-client",
-		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", opts.MetricsAddr, "--log-format", "console")
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start worker: %v", err)
+		t.Fatalf("start %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -321,7 +329,7 @@ func (e *pvcSyncEnv) startWorkerProcessWith(t *testing.T, bin, queue string, opt
 		_ = logFile.Close()
 		if t.Failed() {
 			out, _ := os.ReadFile(logPath)
-			t.Logf("worker log:\n%s", tail(string(out), 40))
+			t.Logf("%s log:\n%s", name, tail(string(out), 40))
 		}
 	})
 	return cmd
