@@ -1,0 +1,60 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestFormBatches(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	ab, cd := nodePair{"a", "b"}, nodePair{"c", "d"}
+	join := func(pvc string, pair nodePair, after time.Duration) batchJoin {
+		return batchJoin{PVC: pvc, Pair: pair, At: t0.Add(after)}
+	}
+	rules := batchRules{MaxSize: 3, Wait: time.Second}
+	names := func(batches [][]batchJoin) [][]string {
+		var out [][]string
+		for _, b := range batches {
+			var n []string
+			for _, j := range b {
+				n = append(n, j.PVC)
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+
+	t.Run("a full batch forms at once, the rest waits for more", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("p2", ab, 100*time.Millisecond), join("p3", ab, 200*time.Millisecond), join("p4", ab, 300*time.Millisecond)}
+		batches, kept, recheck := formBatches(waiting, 2, t0.Add(400*time.Millisecond), rules)
+		assert.Equal(t, [][]string{{"p1", "p2", "p3"}}, names(batches))
+		assert.Equal(t, []batchJoin{waiting[3]}, kept)
+		assert.Equal(t, 900*time.Millisecond, recheck, "p4 waits until a second after its own join")
+	})
+	t.Run("nobody else can join: every partial batch forms", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("q1", cd, 0), join("p2", ab, 0)}
+		batches, kept, recheck := formBatches(waiting, 0, t0, rules)
+		assert.Equal(t, [][]string{{"p1", "p2"}, {"q1"}}, names(batches), "pairs never mix; a lone sync goes solo")
+		assert.Empty(t, kept)
+		assert.Zero(t, recheck)
+	})
+	t.Run("the wait bounds how long others are waited for", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("q1", cd, 600*time.Millisecond)}
+		batches, kept, recheck := formBatches(waiting, 5, t0.Add(time.Second), rules)
+		assert.Equal(t, [][]string{{"p1"}}, names(batches))
+		assert.Equal(t, []batchJoin{waiting[1]}, kept)
+		assert.Equal(t, 600*time.Millisecond, recheck)
+	})
+	t.Run("a size below one is one", func(t *testing.T) {
+		batches, _, _ := formBatches([]batchJoin{join("p1", ab, 0), join("p2", ab, 0)}, 3, t0, batchRules{Wait: time.Second})
+		assert.Equal(t, [][]string{{"p1"}, {"p2"}}, names(batches))
+	})
+	t.Run("nothing waiting, nothing to do", func(t *testing.T) {
+		batches, kept, recheck := formBatches(nil, 3, t0, rules)
+		assert.Empty(t, batches)
+		assert.Empty(t, kept)
+		assert.Zero(t, recheck)
+	})
+}
