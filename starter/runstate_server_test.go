@@ -41,17 +41,7 @@ func fakeReplication(ctx workflow.Context, in contract.ReplicationInput) (contra
 // run's progress query, whose answer carries every PVC sync's figures. The
 // poll that finds the run closed adds the describe and the result read.
 func TestRunStateIsOneCallPerPollWhileRunning(t *testing.T) {
-	tp := testenv.StartTemporal(t)
-	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(fakeReplication, workflow.RegisterOptions{Name: contract.ReplicationName})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-
-	scope := tally.NewTestScope("", nil)
-	s, err := starter.Connect(tp.Conn(), nil, sdktally.NewMetricsHandler(scope))
-	require.NoError(t, err)
-	t.Cleanup(s.Client.Close)
-	calls := func() map[string]int64 { return temporalCalls(scope) }
+	tp, s, calls := startReplicationWorker(t, fakeReplication)
 	callsSince := func(before map[string]int64) map[string]int64 {
 		out := map[string]int64{}
 		for m, n := range calls() {
@@ -126,17 +116,7 @@ func slowReplication(ctx workflow.Context, in contract.ReplicationInput) (contra
 // that times out says the run is open (a closed run rejects it at once),
 // so nothing more is asked, exactly when the workers are busiest.
 func TestRunStateOfABusyRunIsOneCall(t *testing.T) {
-	tp := testenv.StartTemporal(t)
-	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(slowReplication, workflow.RegisterOptions{Name: contract.ReplicationName})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-	scope := tally.NewTestScope("", nil)
-	s, err := starter.Connect(tp.Conn(), nil, sdktally.NewMetricsHandler(scope))
-	require.NoError(t, err)
-	t.Cleanup(s.Client.Close)
-
-	calls := func() map[string]int64 { return temporalCalls(scope) }
+	tp, s, calls := startReplicationWorker(t, slowReplication)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -166,4 +146,20 @@ func temporalCalls(scope tally.TestScope) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// startReplicationWorker runs a worker with replication as the Replication
+// workflow on a fresh Temporal, and a starter whose Temporal calls, by
+// method, calls reads.
+func startReplicationWorker(t *testing.T, replication any) (*testenv.Temporal, *starter.Starter, func() map[string]int64) {
+	tp := testenv.StartTemporal(t)
+	w := worker.New(tp.Client, tp.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(replication, workflow.RegisterOptions{Name: contract.ReplicationName})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	scope := tally.NewTestScope("", nil)
+	s, err := starter.Connect(tp.Conn(), nil, sdktally.NewMetricsHandler(scope))
+	require.NoError(t, err)
+	t.Cleanup(s.Client.Close)
+	return tp, s, func() map[string]int64 { return temporalCalls(scope) }
 }
