@@ -114,7 +114,7 @@ type queryAnswer int
 const (
 	queryFailed   queryAnswer = iota // rejected (closed), unknown run, or an error
 	queryAnswered                    // the run answered
-	queryTimedOut                    // the run is open but no worker answered in time
+	queryTimedOut                    // the run is open but busy: no worker answered in time
 )
 
 // queryRunProgress asks the run for its progress, unless it has closed.
@@ -125,9 +125,7 @@ func (s *Starter) queryRunProgress(ctx context.Context, workflowID, runID string
 		WorkflowID: workflowID, RunID: runID, QueryType: contract.ProgressQuery,
 		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN,
 	})
-	// The server may answer DeadlineExceeded just before qctx expires.
-	var deadline *serviceerror.DeadlineExceeded
-	if err != nil && ctx.Err() == nil && (errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)) {
+	if err != nil && ctx.Err() == nil && runBusy(err) {
 		return nil, queryTimedOut
 	}
 	if err != nil || resp.QueryRejected != nil || resp.QueryResult == nil {
@@ -138,6 +136,22 @@ func (s *Starter) queryRunProgress(ctx context.Context, workflowID, runID string
 		return nil, queryFailed
 	}
 	return &p, queryAnswered
+}
+
+// runBusy says a query failed because its open run could not answer in
+// time: the server gave up waiting for a worker (it does so at about half
+// the caller's deadline), the run's workflow task is failing or timing out
+// on overloaded workers (WorkflowNotReady), or too many queries already wait
+// on it (ResourceExhausted). A closed run never gets here: the server
+// rejects its query at once.
+func runBusy(err error) bool {
+	var (
+		deadline  *serviceerror.DeadlineExceeded
+		notReady  *serviceerror.WorkflowNotReady
+		exhausted *serviceerror.ResourceExhausted
+	)
+	return errors.As(err, &deadline) || errors.As(err, &notReady) || errors.As(err, &exhausted) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // runningState is RunState from the run's own answer.

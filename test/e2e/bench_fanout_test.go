@@ -54,6 +54,9 @@ func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, nam
 	report(name+"_first_sync", elapsed.Seconds(), "s-"+name+"-first", "first sync, Replication run start → completed, "+what)
 	report(name+"_kube_requests_per_pvc", kubeRequestsPerPVC(t, name+" first sync", reqsStart, reqsFirst, n), "req/pvc-"+name,
 		"worker's Kubernetes API requests (all clusters, all methods) in the first sync, per PVC")
+	if len(polls.multi) > 0 {
+		t.Logf("%s: polls of the open run that made more than one Temporal call: %v", name, polls.multi)
+	}
 	report(name+"_controller_calls_per_poll", polls.perPoll(), "calls/poll-"+name,
 		fmt.Sprintf("Temporal calls per RunState poll of the running run (%d polls; target ≤ 1)", polls.polls))
 	// The status the controller writes from a poll stands until the next
@@ -108,6 +111,8 @@ type pollStats struct {
 	// finished reports nothing new, and that silence is not lag.
 	maxAge time.Duration
 	moving int
+	// multi counts the polls that made more than one call, by their calls.
+	multi map[string]int
 }
 
 func (p pollStats) perPoll() float64 {
@@ -132,7 +137,7 @@ func pollLikeController(t *testing.T, e *pvcSyncEnv, workflowID string) (stop fu
 	ctx, cancel := context.WithCancel(context.Background())
 	var (
 		mu    sync.Mutex
-		stats pollStats
+		stats = pollStats{multi: map[string]int{}}
 		done  = make(chan struct{})
 	)
 	go func() {
@@ -152,7 +157,11 @@ func pollLikeController(t *testing.T, e *pvcSyncEnv, workflowID string) (stop fu
 			}
 			mu.Lock()
 			stats.polls++
-			stats.calls += temporalCalls(scope) - before
+			made := callsSince(scope, before)
+			if n := sumCalls(made); n > 1 {
+				stats.multi[fmt.Sprint(made)]++
+			}
+			stats.calls += sumCalls(made)
 			for _, p := range st.PVCs {
 				if p.Transfer != nil && p.Transfer.Phase == contract.TransferTransferring && !p.UpdatedAt.IsZero() {
 					stats.moving++
@@ -172,13 +181,32 @@ func pollLikeController(t *testing.T, e *pvcSyncEnv, workflowID string) (stop fu
 	}
 }
 
-// temporalCalls is how many Temporal calls the starter on scope made.
-func temporalCalls(scope tally.TestScope) int64 {
-	var n int64
+// temporalCalls are the Temporal calls the starter on scope made, by method.
+func temporalCalls(scope tally.TestScope) map[string]int64 {
+	out := map[string]int64{}
 	for _, c := range scope.Snapshot().Counters() {
 		if c.Name() == starter.MetricTemporalCalls {
-			n += c.Value()
+			out[c.Tags()["method"]] += c.Value()
 		}
+	}
+	return out
+}
+
+// callsSince are the calls made after before, by method.
+func callsSince(scope tally.TestScope, before map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for m, n := range temporalCalls(scope) {
+		if d := n - before[m]; d > 0 {
+			out[m] = d
+		}
+	}
+	return out
+}
+
+func sumCalls(byMethod map[string]int64) int64 {
+	var n int64
+	for _, v := range byMethod {
+		n += v
 	}
 	return n
 }
