@@ -115,28 +115,20 @@ func WaitPodWith(ctx context.Context, cs kubernetes.Interface, namespace, name s
 // heartbeating what it waits for, and fails with the pod's problem when
 // waiting cannot help.
 func WaitPodTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (*corev1.ContainerStateTerminated, error) {
-	return WaitPodTerminatedWith(ctx, cs, namespace, name, statusHeartbeat(ctx, namespace, name))
+	return WaitPodTerminatedWith(ctx, cs, namespace, name, "", statusHeartbeat(ctx, namespace, name))
 }
 
-// WaitPodTerminatedWith is WaitPodTerminated with the caller's heartbeat
-// (see WaitPodWith).
-func WaitPodTerminatedWith(ctx context.Context, cs kubernetes.Interface, namespace, name string,
+// WaitPodTerminatedWith is WaitPodTerminated for the pod's container named
+// container ("" for whichever ends first, as in a pod of one container),
+// with the caller's heartbeat (see WaitPodWith). Another container of the
+// pod ending does not end the wait.
+func WaitPodTerminatedWith(ctx context.Context, cs kubernetes.Interface, namespace, name, container string,
 	heartbeat func(pod *corev1.Pod, problem string)) (*corev1.ContainerStateTerminated, error) {
-	pod, err := WaitPodWith(ctx, cs, namespace, name, func(p *corev1.Pod) bool { return terminatedContainer(p) != nil }, heartbeat)
+	pod, err := WaitPodWith(ctx, cs, namespace, name, func(p *corev1.Pod) bool { return kube.ContainerTerminated(p, container) != nil }, heartbeat)
 	if err != nil {
 		return nil, err
 	}
-	return terminatedContainer(pod), nil
-}
-
-// terminatedContainer is the state of the pod's first container that ended, or nil.
-func terminatedContainer(pod *corev1.Pod) *corev1.ContainerStateTerminated {
-	for _, c := range pod.Status.ContainerStatuses {
-		if c.State.Terminated != nil {
-			return c.State.Terminated
-		}
-	}
-	return nil
+	return kube.ContainerTerminated(pod, container), nil
 }
 
 // PodProblem is what keeps the pod from running, read from its status and

@@ -238,7 +238,7 @@ func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespac
 // moverSummary waits for the mover to terminate and reads its summary from
 // the termination message.
 func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) (progress.Summary, error) {
-	t, err := activities.WaitPodTerminatedWith(ctx, cs, namespace, name, func(*corev1.Pod, string) {
+	t, err := activities.WaitPodTerminatedWith(ctx, cs, namespace, name, kube.MoverContainer, func(*corev1.Pod, string) {
 		heartbeat(contract.TransferProgress{Phase: contract.TransferFinishing})
 	})
 	if err != nil {

@@ -152,10 +152,14 @@ type SyncPodOptions struct {
 	Resources corev1.ResourceRequirements
 }
 
+// MoverContainer is SyncPod's one container: the mover whose log and
+// termination message Transfer reads.
+const MoverContainer = "mover"
+
 // SyncPod mounts the target PVC read-write and runs the mover, which reports
 // progress as JSON lines on stdout and its result as the termination message.
 func SyncPod(o SyncPodOptions) *corev1.Pod {
-	return syncPod(o, []corev1.Container{moverContainer(o, "mover", "data")}, claimVolume("data", o.Claim, false))
+	return syncPod(o, []corev1.Container{moverContainer(o, MoverContainer, "data")}, claimVolume("data", o.Claim, false))
 }
 
 // syncPod runs movers, each filling the claim volume it mounts; they share
