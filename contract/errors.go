@@ -63,6 +63,11 @@ const (
 	ErrTypePodFailed = "PodFailed"
 	// ErrTypeTransferFailed: rsync failed permanently (usage, protocol, I/O on the target).
 	ErrTypeTransferFailed = "TransferFailed"
+	// ErrTypeFollowedMoverLost: the batch sync pod a Transfer follows
+	// (TransferInput.Follow) is gone, or has no such container. Only the
+	// run that made the pod could make it again, so retrying cannot help:
+	// the sync takes its own pods instead.
+	ErrTypeFollowedMoverLost = "FollowedMoverLost"
 	// ErrTypeNoSnapshotClass: a snapshot is asked for and the cluster has
 	// no VolumeSnapshotClass for the volume's CSI driver; the message names
 	// what to create.

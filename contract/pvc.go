@@ -205,6 +205,23 @@ type TransferInput struct {
 	// (SignalPVCProgress); nil for a sync without a parent run, and in
 	// syncs started before runs aggregated their children's progress.
 	Progress *ProgressTarget `json:"progress,omitempty"`
+	// Follow names a mover container of a sync pod that the Replication
+	// run created for a batch of PVCs (docs/design-batched-pvc-sync.md).
+	// When set, Transfer creates nothing (no certificate, no pod) and keeps
+	// no mount pod (Mount is not used): it follows that container as it
+	// follows its own sync pod's mover otherwise. Nil in solo syncs and in
+	// every sync started before batches; omitted from JSON then, so their
+	// inputs in recorded histories are unchanged.
+	Follow *FollowedMover `json:"follow,omitempty"`
+}
+
+// FollowedMover is a mover container of a batch sync pod, in the cluster
+// and namespace of TransferInput.PVC.
+type FollowedMover struct {
+	Pod string `json:"pod"`
+	// Container is the pod's container that fills TransferInput.PVC
+	// (kube.BatchMoverContainer of the claim's index).
+	Container string `json:"container"`
 }
 
 // Transfer phases (TransferProgress.Phase): the sync pod is starting, its

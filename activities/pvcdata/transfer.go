@@ -1,17 +1,12 @@
 package pvcdata
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/dr-syncer/dr-syncer/activities"
@@ -49,39 +44,15 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 		_ = activity.GetHeartbeatDetails(ctx, &last)
 	}
 	resumed := max(last.ResumedFromBytes, last.BytesDone)
-	// The config was validated when the run was planned; the mover decodes
-	// this JSON straight into the same rsyncargs.Config.
-	configJSON, err := json.Marshal(in.Config)
-	if err != nil {
-		return contract.TransferResult{}, fmt.Errorf("encode data sync config: %w", err)
-	}
 	cs, err := a.Clusters.Clientset(ctx, in.PVC.Cluster.Namespace, in.PVC.Cluster.Name)
 	if err != nil {
 		return contract.TransferResult{}, activities.Classify(err)
 	}
-	pod := kube.SyncPod(kube.SyncPodOptions{
-		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
-		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels("sync"),
-		AgentAddr: in.AgentAddr, Target: in.Target,
-		SSHSecret: in.Credentials, CredentialsSecret: in.Credentials,
-		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
-		Resources: a.Pods.Resources,
-	})
-	if in.Mount != nil {
-		stop, err := a.keepMountPod(ctx, *in.Mount)
-		if err != nil {
-			return contract.TransferResult{}, err
-		}
-		defer stop()
-	}
-	if err := a.syncIdentity(ctx, cs, in, pod); err != nil {
+	m, stop, err := a.startMover(ctx, cs, in)
+	if err != nil {
 		return contract.TransferResult{}, err
 	}
-	// A sync pod whose mover failed (its mount pod was lost, say) is
-	// replaced; a running one is re-attached to.
-	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
-		return contract.TransferResult{}, err
-	}
+	defer stop()
 	var latest contract.TransferProgress
 	heartbeat := func(p contract.TransferProgress) {
 		p.ResumedFromBytes = resumed
@@ -92,14 +63,62 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 		latest = p
 	}
 	heartbeat(contract.TransferProgress{Phase: contract.TransferStarting, Snapshot: last.Snapshot}) // also this attempt's first report
-	if err := followMover(ctx, cs, pod.Namespace, pod.Name, heartbeat); err != nil {
+	if err := followMover(ctx, cs, m, heartbeat); err != nil {
 		return contract.TransferResult{}, err
 	}
 	report.progress(ctx, latest, true) // the mover's last figures, not one interval old
-	summary, err := moverSummary(ctx, cs, pod.Namespace, pod.Name, heartbeat)
+	summary, err := moverSummary(ctx, cs, m, heartbeat)
 	if err != nil {
 		return contract.TransferResult{}, err
 	}
+	return a.transferOutcome(ctx, cs, in, summary, resumed)
+}
+
+// startMover names the mover container the transfer follows. A followed
+// batch container (in.Follow) is the run's: nothing is created or kept.
+// Otherwise it is the mover of the transfer's own sync pod, created here
+// (a sync pod whose mover failed, say its mount pod was lost, is replaced;
+// a running one is re-attached to), with its mount pod kept (in.Mount)
+// until stop.
+func (a *PVCActivities) startMover(ctx context.Context, cs kubernetes.Interface, in contract.TransferInput) (m moverRef, stop func(), err error) {
+	if f := in.Follow; f != nil {
+		return moverRef{namespace: in.PVC.Namespace, pod: f.Pod, container: f.Container, followed: true}, func() {}, nil
+	}
+	// The config was validated when the run was planned; the mover decodes
+	// this JSON straight into the same rsyncargs.Config.
+	configJSON, err := json.Marshal(in.Config)
+	if err != nil {
+		return moverRef{}, nil, fmt.Errorf("encode data sync config: %w", err)
+	}
+	pod := kube.SyncPod(kube.SyncPodOptions{
+		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
+		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels("sync"),
+		AgentAddr: in.AgentAddr, Target: in.Target,
+		SSHSecret: in.Credentials, CredentialsSecret: in.Credentials,
+		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
+		Resources: a.Pods.Resources,
+	})
+	stop = func() {}
+	if in.Mount != nil {
+		if stop, err = a.keepMountPod(ctx, *in.Mount); err != nil {
+			return moverRef{}, nil, err
+		}
+	}
+	if err := a.syncIdentity(ctx, cs, in, pod); err != nil {
+		stop()
+		return moverRef{}, nil, err
+	}
+	if _, err := activities.CreateOrGetPod(ctx, cs, pod); err != nil {
+		stop()
+		return moverRef{}, nil, err
+	}
+	return moverRef{namespace: pod.Namespace, pod: pod.Name, container: kube.MoverContainer}, stop, nil
+}
+
+// transferOutcome maps the mover's summary to the activity's result and
+// error: the same for a followed batch container as for an own sync pod.
+func (a *PVCActivities) transferOutcome(ctx context.Context, cs kubernetes.Interface, in contract.TransferInput,
+	summary progress.Summary, resumed int64) (contract.TransferResult, error) {
 	result := contract.TransferResult{Stats: summary.Stats, Streams: summary.Streams, DurationSeconds: summary.DurationSeconds,
 		Verification: summary.Verification, ResumedFromBytes: resumed, Guard: summary.Guard}
 	if g := summary.Guard; g != nil && g.Reason == progress.GuardSourceShrank {
@@ -159,109 +178,4 @@ func sourceShrank(pvc contract.PVCRef, g progress.GuardVerdict) error {
 		"PVC %s: the source holds %d files, the DR copy %d (under %d%%); DR copy kept, nothing copied or deleted. "+
 			"If the source is right, annotate the Replication with %s=<any new value> to let the next sync apply it",
 		pvc, g.SourceFiles, g.DRFiles, mover.GuardMinPercent, drv1.AnnotationAcceptChanges)
-}
-
-// followMover streams the mover's JSON progress lines until its container
-// exits, heartbeating at most every heartbeatEvery and at least that often.
-func followMover(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) error {
-	if err := waitContainerStarted(ctx, cs, namespace, name, heartbeat); err != nil {
-		return err
-	}
-	stream, err := cs.CoreV1().Pods(namespace).GetLogs(name, &corev1.PodLogOptions{Container: "mover", Follow: true}).Stream(ctx)
-	if err != nil {
-		// A finished mover's logs may be gone with its node; its summary is
-		// in the pod status, which is all the result needs.
-		if terminated, getErr := moverTerminated(ctx, cs, namespace, name); getErr == nil && terminated {
-			return nil
-		}
-		return fmt.Errorf("follow logs of sync pod %s/%s: %w", namespace, name, err)
-	}
-	defer stream.Close()
-	lines := make(chan progress.Snapshot)
-	done := make(chan error, 1)
-	go func() {
-		scanner := bufio.NewScanner(stream)
-		scanner.Buffer(make([]byte, 64*1024), 1024*1024)
-		for scanner.Scan() {
-			var e progress.Event
-			if json.Unmarshal(scanner.Bytes(), &e) == nil && e.Type == progress.TypeProgress && e.Progress != nil {
-				select {
-				case lines <- *e.Progress:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-		done <- scanner.Err()
-	}()
-	current := contract.TransferProgress{Phase: contract.TransferTransferring}
-	ticker := time.NewTicker(heartbeatEvery)
-	defer ticker.Stop()
-	for {
-		select {
-		case snap := <-lines:
-			current.Snapshot = snap
-		case <-ticker.C:
-			heartbeat(current)
-		case err := <-done:
-			heartbeat(current)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return fmt.Errorf("read logs of sync pod %s/%s: %w", namespace, name, err)
-			}
-			return ctx.Err()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// waitContainerStarted waits until the mover runs (or already ran), failing
-// early on problems such as an image that cannot be pulled.
-func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) error {
-	_, err := activities.WaitPodWith(ctx, cs, namespace, name, func(pod *corev1.Pod) bool {
-		for _, c := range pod.Status.ContainerStatuses {
-			if c.State.Running != nil || c.State.Terminated != nil {
-				return true
-			}
-		}
-		return false
-	}, func(_ *corev1.Pod, problem string) {
-		phase := contract.TransferStarting
-		if problem != "" {
-			phase += ": " + problem
-		}
-		heartbeat(contract.TransferProgress{Phase: phase})
-	})
-	return err
-}
-
-// moverSummary waits for the mover to terminate and reads its summary from
-// the termination message.
-func moverSummary(ctx context.Context, cs kubernetes.Interface, namespace, name string, heartbeat func(contract.TransferProgress)) (progress.Summary, error) {
-	t, err := activities.WaitPodTerminatedWith(ctx, cs, namespace, name, kube.MoverContainer, func(*corev1.Pod, string) {
-		heartbeat(contract.TransferProgress{Phase: contract.TransferFinishing})
-	})
-	if err != nil {
-		return progress.Summary{}, err
-	}
-	var s progress.Summary
-	if err := json.Unmarshal([]byte(strings.TrimSpace(t.Message)), &s); err != nil || s.Outcome.Class == "" {
-		// Killed before it could write a summary (OOM, eviction, node loss).
-		return progress.Summary{}, fmt.Errorf("sync pod %s/%s ended (%s, exit %d) without a summary: %s",
-			namespace, name, t.Reason, t.ExitCode, t.Message)
-	}
-	return s, nil
-}
-
-func moverTerminated(ctx context.Context, cs kubernetes.Interface, namespace, name string) (bool, error) {
-	pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return false, err
-	}
-	for _, c := range pod.Status.ContainerStatuses {
-		if c.State.Terminated != nil {
-			return true, nil
-		}
-	}
-	return false, nil
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -220,6 +221,54 @@ func TestTransfer(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("the transfer did not finish")
 		}
+	})
+
+	// A batch sync pod the run made (docs/design-batched-pvc-sync.md): the
+	// input carries no cluster key, so a Transfer that made a pod of its
+	// own would fail; following one makes nothing.
+	t.Run("a followed batch container: nothing is created, and its own summary and exit decide", func(t *testing.T) {
+		batch := kube.BatchSyncPod(kube.BatchSyncPodOptions{
+			SyncPodOptions: kube.SyncPodOptions{Name: "batch-sync", Namespace: "app", Node: "dr-1", Image: planImage.Reference,
+				CredentialsSecret: "c", SSHSecret: "c"},
+			Claims: []kube.SyncPodClaim{{Claim: "other"}, {Claim: "data"}},
+		})
+		create(t, cluster.Client, batch)
+		ended := func(s progress.Summary, exitCode int32) corev1.ContainerState {
+			data, err := json.Marshal(s)
+			require.NoError(t, err)
+			return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: string(data), Reason: "Completed"}}
+		}
+		// Its batch-mate failed, so the pod did too; its own mover succeeded.
+		batch.Status.Phase = corev1.PodFailed
+		batch.Status.ContainerStatuses = []corev1.ContainerStatus{
+			{Name: kube.BatchMoverContainer(0), State: ended(progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassPermanent,
+				ExitCode: 23, Reason: "partial transfer"}, Error: "read error"}, 1)},
+			{Name: kube.BatchMoverContainer(1), State: ended(progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess},
+				Streams: 1, Stats: progress.Stats{TotalTransferredFileSize: 777, NumFiles: 7}}, 0)},
+		}
+		require.NoError(t, cluster.Client.Status().Update(ctx, batch))
+
+		in := input("pvc-sync/prod/app/batched")
+		in.Follow = &contract.FollowedMover{Pod: batch.Name, Container: kube.BatchMoverContainer(1)}
+		result, err := run(in, nil)
+		require.NoError(t, err)
+		assert.Equal(t, int64(777), result.Stats.TotalTransferredFileSize, "its own container's summary")
+		err = cluster.Client.Get(ctx, client.ObjectKey{Namespace: "app", Name: in.Op.Name("sync")}, &corev1.Pod{})
+		assert.True(t, apierrors.IsNotFound(err), "no sync pod of its own: %v", err)
+
+		in.Follow.Container = kube.BatchMoverContainer(0)
+		_, err = run(in, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, contract.ErrTypeTransferFailed, appErr.Type(), "as for a sync pod of its own")
+		assert.True(t, appErr.NonRetryable())
+		assert.Contains(t, appErr.Error(), "rsync exit 23")
+
+		in.Follow.Pod = "batch-sync-lost"
+		_, err = run(in, nil)
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, contract.ErrTypeFollowedMoverLost, appErr.Type())
+		assert.True(t, appErr.NonRetryable())
 	})
 
 	t.Run("a mover killed before its summary is retried", func(t *testing.T) {

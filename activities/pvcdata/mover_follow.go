@@ -1,0 +1,197 @@
+package pvcdata
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// summaryTailLines bounds the log read for a summary. The summary is the
+// mover's last stdout line; after it come only its closing log lines on
+// stderr (a line or two), which share the container's log.
+const summaryTailLines = 20
+
+// moverRef is the mover container a Transfer follows: its own sync pod's,
+// or a batch sync pod's (TransferInput.Follow).
+type moverRef struct {
+	namespace, pod, container string
+	// followed: the Replication run made the pod, and only it could make
+	// it again.
+	followed bool
+}
+
+// String names the container in errors; an own sync pod is named as it
+// always was.
+func (m moverRef) String() string {
+	if m.followed {
+		return fmt.Sprintf("container %s of sync pod %s/%s", m.container, m.namespace, m.pod)
+	}
+	return fmt.Sprintf("sync pod %s/%s", m.namespace, m.pod)
+}
+
+// lost says that a followed pod is gone (err is NotFound) as a
+// FollowedMoverLost error; any other error is returned as it is. An own
+// sync pod that is gone stays retryable: the retry creates it again.
+func (m moverRef) lost(err error) error {
+	if m.isLost(err) {
+		return activities.NonRetryable(contract.ErrTypeFollowedMoverLost, "%s is gone: %v", m, err)
+	}
+	return err
+}
+
+func (m moverRef) isLost(err error) bool { return m.followed && apierrors.IsNotFound(err) }
+
+// followMover streams the mover's JSON progress lines until its container
+// exits, heartbeating at most every heartbeatEvery and at least that often.
+func followMover(ctx context.Context, cs kubernetes.Interface, m moverRef, heartbeat func(contract.TransferProgress)) error {
+	if err := waitContainerStarted(ctx, cs, m, heartbeat); err != nil {
+		return err
+	}
+	stream, err := cs.CoreV1().Pods(m.namespace).GetLogs(m.pod, &corev1.PodLogOptions{Container: m.container, Follow: true}).Stream(ctx)
+	if err != nil {
+		// A finished mover's logs may be gone with its node; its summary is
+		// in the pod status, which is all the result needs.
+		terminated, getErr := moverTerminated(ctx, cs, m)
+		switch {
+		case getErr == nil && terminated:
+			return nil
+		case m.isLost(getErr):
+			return m.lost(getErr)
+		}
+		return fmt.Errorf("follow logs of %s: %w", m, err)
+	}
+	defer stream.Close()
+	lines := make(chan progress.Snapshot)
+	done := make(chan error, 1)
+	go func() {
+		scanner := bufio.NewScanner(stream)
+		scanner.Buffer(make([]byte, 64*1024), 1024*1024)
+		for scanner.Scan() {
+			var e progress.Event
+			if json.Unmarshal(scanner.Bytes(), &e) == nil && e.Type == progress.TypeProgress && e.Progress != nil {
+				select {
+				case lines <- *e.Progress:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		done <- scanner.Err()
+	}()
+	current := contract.TransferProgress{Phase: contract.TransferTransferring}
+	ticker := time.NewTicker(heartbeatEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case snap := <-lines:
+			current.Snapshot = snap
+		case <-ticker.C:
+			heartbeat(current)
+		case err := <-done:
+			heartbeat(current)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("read logs of %s: %w", m, err)
+			}
+			return ctx.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// waitContainerStarted waits until the mover runs (or already ran), failing
+// early on problems such as an image that cannot be pulled. A followed pod
+// without the container ends the wait too: it will never start.
+func waitContainerStarted(ctx context.Context, cs kubernetes.Interface, m moverRef, heartbeat func(contract.TransferProgress)) error {
+	pod, err := activities.WaitPodWith(ctx, cs, m.namespace, m.pod, func(pod *corev1.Pod) bool {
+		return kube.ContainerStarted(pod, m.container) || (m.followed && !kube.HasContainer(pod, m.container))
+	}, func(_ *corev1.Pod, problem string) {
+		phase := contract.TransferStarting
+		if problem != "" {
+			phase += ": " + problem
+		}
+		heartbeat(contract.TransferProgress{Phase: phase})
+	})
+	switch {
+	case err != nil:
+		return m.lost(err)
+	case m.followed && !kube.HasContainer(pod, m.container):
+		return activities.NonRetryable(contract.ErrTypeFollowedMoverLost, "sync pod %s/%s has no container %s", m.namespace, m.pod, m.container)
+	}
+	return nil
+}
+
+// moverSummary waits for the mover to terminate and reads its summary from
+// the termination message or, when that does not parse, from the last
+// lines of its log. The kubelet shares 12 KiB of termination message among
+// all the containers of a pod, so a batch sync pod's summaries may be cut;
+// the mover prints the same summary as its last stdout line.
+func moverSummary(ctx context.Context, cs kubernetes.Interface, m moverRef, heartbeat func(contract.TransferProgress)) (progress.Summary, error) {
+	t, err := activities.WaitPodTerminatedWith(ctx, cs, m.namespace, m.pod, m.container, func(*corev1.Pod, string) {
+		heartbeat(contract.TransferProgress{Phase: contract.TransferFinishing})
+	})
+	if err != nil {
+		return progress.Summary{}, m.lost(err)
+	}
+	if s, ok := parseSummary([]byte(strings.TrimSpace(t.Message))); ok {
+		return s, nil
+	}
+	if s, ok := summaryFromLog(ctx, cs, m); ok {
+		return s, nil
+	}
+	// Killed before it could write a summary (OOM, eviction, node loss).
+	return progress.Summary{}, fmt.Errorf("%s ended (%s, exit %d) without a summary: %s",
+		m, t.Reason, t.ExitCode, t.Message)
+}
+
+// summaryFromLog is the last summary line among the mover's last log lines;
+// ok is false when there is none or the log cannot be read (its node is
+// gone, say).
+func summaryFromLog(ctx context.Context, cs kubernetes.Interface, m moverRef) (s progress.Summary, ok bool) {
+	tail := int64(summaryTailLines)
+	raw, err := cs.CoreV1().Pods(m.namespace).GetLogs(m.pod, &corev1.PodLogOptions{Container: m.container, TailLines: &tail}).DoRaw(ctx)
+	if err != nil {
+		return progress.Summary{}, false
+	}
+	lines := bytes.Split(raw, []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		e, err := progress.DecodeEvent(bytes.TrimSpace(lines[i]))
+		if err == nil && e.Type == progress.TypeSummary && e.Summary.Outcome.Class != "" {
+			return *e.Summary, true
+		}
+	}
+	return progress.Summary{}, false
+}
+
+// parseSummary decodes a termination message; one cut short, or written
+// by no mover, is not a summary.
+func parseSummary(message []byte) (progress.Summary, bool) {
+	var s progress.Summary
+	if err := json.Unmarshal(message, &s); err != nil || s.Outcome.Class == "" {
+		return progress.Summary{}, false
+	}
+	return s, true
+}
+
+func moverTerminated(ctx context.Context, cs kubernetes.Interface, m moverRef) (bool, error) {
+	pod, err := cs.CoreV1().Pods(m.namespace).Get(ctx, m.pod, metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	return kube.ContainerTerminated(pod, m.container) != nil, nil
+}
