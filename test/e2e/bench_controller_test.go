@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,20 @@ import (
 // run; the process goes when t ends.
 func (f *fanOut) followWithController(t *testing.T, bin string) (ctl *exec.Cmd, recorded func(runID string)) {
 	t.Helper()
+	// Registered before the process starts, so it runs after the process
+	// is stopped: the controller's finalizers on the RemoteClusters and the
+	// Replication would hold the namespace and the CRDs the test deletes.
+	t.Cleanup(func() {
+		for _, kind := range []string{"replications", "remoteclusters"} {
+			out, err := tryKubectl(f.e.prod, "", "-n", f.ctlNS, "get", kind, "-o", "name")
+			if err != nil {
+				continue
+			}
+			for _, obj := range strings.Fields(out) {
+				_, _ = tryKubectl(f.e.prod, "", "-n", f.ctlNS, "patch", obj, "--type=merge", "-p", `{"metadata":{"finalizers":null}}`)
+			}
+		}
+	})
 	ctl = startProcess(t, "controller", bin, "--kubeconfig", f.e.prod.Kubeconfig, "--temporal-address", f.e.tp.Address,
 		"--temporal-namespace", f.e.tp.Namespace, "--metrics-addr", freeLocalAddr(t), "--health-probe-addr", freeLocalAddr(t),
 		"--watch-namespaces", f.ctlNS, "--system-namespace", f.ctlNS, "--log-format", "console")
