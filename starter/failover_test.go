@@ -106,7 +106,7 @@ func TestRecoveryOperationsAgainstDevServer(t *testing.T) {
 		startWorker()
 		require.NoError(t, <-done)
 		assert.Regexp(t, `^→ PauseSyncs
-✓ PauseSyncs 1\.\ds  Schedule paused
+✓ PauseSyncs \d+\.\ds  Schedule paused
 – FinalSync skipped: the source is unreachable
 (→ ScaleUpDR
 )?✓ ScaleUpDR \S+  Deployment/web 0 → 1

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	querypb "go.temporal.io/api/query/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -118,24 +121,38 @@ const (
 )
 
 // queryRunProgress asks the run for its progress, unless it has closed.
+// It is one gRPC call: the workflow service directly, not the SDK's
+// QueryWorkflow, which retries a busy run's ResourceExhausted (too many
+// queries already wait on it) within the same poll, and gives the call only
+// half of QueryTimeout.
 func (s *Starter) queryRunProgress(ctx context.Context, workflowID, runID string) (*contract.ReplicationProgress, queryAnswer) {
 	qctx, cancel := context.WithTimeout(ctx, QueryTimeout)
 	defer cancel()
-	resp, err := s.Client.QueryWorkflowWithOptions(qctx, &client.QueryWorkflowWithOptionsRequest{
-		WorkflowID: workflowID, RunID: runID, QueryType: contract.ProgressQuery,
+	resp, err := s.Client.WorkflowService().QueryWorkflow(qctx, &workflowservice.QueryWorkflowRequest{
+		Namespace:            s.namespace(),
+		Execution:            &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID},
+		Query:                &querypb.WorkflowQuery{QueryType: contract.ProgressQuery},
 		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN,
 	})
 	if err != nil && ctx.Err() == nil && runBusy(err) {
 		return nil, queryTimedOut
 	}
-	if err != nil || resp.QueryRejected != nil || resp.QueryResult == nil {
+	if err != nil || resp.GetQueryRejected() != nil || resp.GetQueryResult() == nil {
 		return nil, queryFailed
 	}
 	var p contract.ReplicationProgress
-	if err := resp.QueryResult.Get(&p); err != nil {
+	if err := s.dataConverter().FromPayloads(resp.GetQueryResult(), &p); err != nil {
 		return nil, queryFailed
 	}
 	return &p, queryAnswered
+}
+
+// namespace is the Temporal namespace the starter's client uses.
+func (s *Starter) namespace() string {
+	if s.Namespace == "" {
+		return client.DefaultNamespace
+	}
+	return s.Namespace
 }
 
 // runBusy says a query failed because its open run could not answer in
