@@ -45,4 +45,7 @@ type DataPlane struct {
 	Retry RetrySettings `json:"retry"`
 	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster.
 	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit"`
+	// BatchPods lets the run's PVC syncs share pod pairs
+	// (docs/design-batched-pvc-sync.md): the worker's --batch-pods.
+	BatchPods bool `json:"batchPods,omitempty"`
 }

@@ -25,6 +25,9 @@ type PVCProgressUpdate struct {
 	Transfer    *TransferProgress `json:"transfer,omitempty"`
 	Attempt     int32             `json:"attempt,omitempty"`
 	LastFailure string            `json:"lastFailure,omitempty"`
+	// Join comes with PhaseWaitBatch: the sync asks the run for a place in
+	// a batch's pods.
+	Join *BatchJoin `json:"join,omitempty"`
 }
 
 // PVCRunProgress is what a Replication run knows of one running PVC sync.
