@@ -15,6 +15,9 @@ type PlanActivities struct {
 	// SystemNamespace is the namespace besides a Replication's own that its
 	// references may point into; see drv1.ForeignReferenceProblem.
 	SystemNamespace string
+	// BatchPods is written into every plan's DataPlane: the worker decides
+	// whether its runs' PVC syncs share pod pairs.
+	BatchPods bool
 }
 
 // ResolveReplication reads a Replication and what it refers to and returns
@@ -36,6 +39,7 @@ func (a *PlanActivities) ResolveReplication(ctx context.Context, req contract.Pl
 	var plan contract.ReplicationPlan
 	if err == nil {
 		plan, err = res.PlanFor(req)
+		plan.DataPlane.BatchPods = a.BatchPods
 	}
 	if p, ok := resolve.IsProblem(err); ok {
 		return contract.ReplicationPlan{}, InvalidSpec("Replication %s: %s", ref, p.Message)

@@ -40,6 +40,10 @@ type PVCSyncInput struct {
 	// ReportProgress: the parent run takes SignalPVCProgress reports (a
 	// Replication does; a drill, which starts syncs itself, does not).
 	ReportProgress bool `json:"reportProgress,omitempty"`
+	// Batch: the sync joins a batch of its run (PhaseWaitBatch) before its
+	// transfer, and follows the container the run assigns it; false in
+	// syncs started before batches, whose histories replay unchanged.
+	Batch bool `json:"batch,omitempty"`
 }
 
 // PointInTime is a PVC sync's copy source and restore point settings.

@@ -38,6 +38,9 @@ type Dependencies struct {
 	// Metrics is the worker's own scope (drsyncer_worker); nil serves none
 	// of the activities' metrics.
 	Metrics tally.Scope
+	// BatchPods lets the PVC syncs of runs planned here share pod pairs
+	// (contract.DataPlane.BatchPods).
+	BatchPods bool
 }
 
 // Register adds every workflow under its stable type name, and every
@@ -45,7 +48,7 @@ type Dependencies struct {
 func Register(r sdkworker.Registry, deps Dependencies) {
 	workflows.RegisterAll(r)
 	r.RegisterActivity(&pvcdata.PermitActivities{Temporal: deps.Temporal, TaskQueue: deps.TaskQueue})
-	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control, SystemNamespace: deps.SystemNamespace})
+	r.RegisterActivity(&activities.PlanActivities{Control: deps.Control, SystemNamespace: deps.SystemNamespace, BatchPods: deps.BatchPods})
 	r.RegisterActivity(&pvcdata.PVCActivities{Clusters: deps.Clusters, Control: deps.Control, Pods: deps.Pods, SystemNamespace: deps.SystemNamespace,
 		Temporal: signaler(deps.Temporal), Metrics: deps.Metrics})
 	r.RegisterActivity(&pointintime.SnapshotActivities{Clusters: deps.Clusters})

@@ -4,8 +4,8 @@ import "time"
 
 // This is step 3's core of docs/design-batched-pvc-sync.md: which PVC syncs
 // of a run share a pod pair, and when. It is pure, so the Replication
-// workflow can call it on every change and stay deterministic. Nothing
-// calls it yet: the run's join and batch activities come next.
+// workflow calls it on every change (batcher.form) and stays
+// deterministic.
 
 // nodePair is where a sync's mount pod and sync pod run; only syncs with the
 // same pair can share pods.

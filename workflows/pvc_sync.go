@@ -120,7 +120,9 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		}
 	}
 
-	state.enter(ctx, contract.PhaseMountPod)
+	if !in.Batch { // a batched sync enters it only if it takes its own pods
+		state.enter(ctx, contract.PhaseMountPod)
+	}
 	podOptions := workflow.ActivityOptions{
 		StartToCloseTimeout: pvcdata.MountPodTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 		Summary: fmt.Sprintf("mount pod on %s for %s", state.Result.Nodes.Source.Node, readFrom),
@@ -164,8 +166,17 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		// can never create a pod after the cleanup.
 		transferIn.Mount = &mountIn
 		podOptions.WaitForCancellation, transferOptions.WaitForCancellation = true, true
-		if err := mountAndTransfer(ctx, podOptions, mountIn, transferOptions, transferIn, state); err != nil {
+		join := contract.BatchJoin{SourceNode: state.Result.Nodes.Source.Node, TargetNode: state.Result.Nodes.Target.Node,
+			AgentAddr: transferIn.AgentAddr, ReadFrom: readFrom, Target: state.Result.Target.Name, Acknowledged: in.AcceptChanges}
+		batched, err := transferInBatch(ctx, in, transferOptions, transferIn, join, state)
+		if err != nil {
 			return state.Result, err
+		}
+		if !batched {
+			state.enter(ctx, contract.PhaseMountPod)
+			if err := mountAndTransfer(ctx, podOptions, mountIn, transferOptions, transferIn, state); err != nil {
+				return state.Result, err
+			}
 		}
 	} else {
 		var mount contract.MountPod

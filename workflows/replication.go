@@ -193,10 +193,19 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			busy--
 		}
 	}
+	// Runs planned without batched pods, and those started before them,
+	// start no batcher and replay unchanged.
+	var batches *batcher
+	if plan.DataPlane.BatchPods && workflow.GetVersion(ctx, changeBatchedPods, workflow.DefaultVersion, 1) == 1 {
+		batches = newBatcher(plan, limit, selector)
+	}
 	selector.AddReceive(reports, func(c workflow.ReceiveChannel, _ bool) {
 		var u contract.PVCProgressUpdate
 		c.Receive(ctx, &u)
 		progress.Report(u, workflow.Now(ctx))
+		if batches != nil {
+			batches.report(ctx, u)
+		}
 		if _, started := freed[u.PVC]; started && freeAtCleanup && u.Phase == contract.PhaseCleanup {
 			free(u.PVC)
 		}
@@ -207,6 +216,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		slots.started()
 		in := pvcSyncInput(plan, names[i])
 		in.ReportProgress = true
+		in.Batch = batches != nil
 		id := contract.PVCSyncWorkflowID(plan.Source.Name, plan.SourceNamespace, names[i])
 		outcomes[i] = contract.PVCOutcome{PVC: names[i], WorkflowID: id}
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -224,12 +234,18 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		})
 		busy++
 		freed[names[i]] = false
+		if batches != nil {
+			batches.started(names[i], id)
+		}
 		progress.Running = append(progress.Running, names[i])
 		progress.PVCs = append(progress.PVCs, contract.PVCRunProgress{PVC: names[i], WorkflowID: id,
 			Phase: contract.PhaseDiscover, UpdatedAt: workflow.Now(ctx)})
 		show()
 		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, contract.PVCSyncName, in), func(f workflow.Future) {
 			free(names[i])
+			if batches != nil {
+				batches.leave(names[i])
+			}
 			progress.Running = remove(progress.Running, names[i])
 			progress.Finished(names[i])
 			var r contract.PVCSyncResult
@@ -253,8 +269,17 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		}
 		slots.waiting(len(names) - next)
 		selector.Select(ctx)
+		if batches != nil {
+			batches.form(ctx)
+		}
 	}
 	slots.waiting(0)
+	if batches != nil {
+		// Every sync has ended, so every batch is deleting its pods; also
+		// in a cancelled run, the run ends only after that.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.Await(dctx, func() bool { return batches.open == 0 })
+	}
 	// Reports of finished syncs may still be queued: take them, so the run
 	// completes with no signal left unhandled; they change nothing.
 	var late contract.PVCProgressUpdate
@@ -267,6 +292,10 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 // sync's concurrentSyncs slot when it reports its final cleanup rather
 // than when it closes.
 const changeSlotFreeAtCleanup = "2026-12-05-slot-free-at-cleanup"
+
+// changeBatchedPods is the GetVersion change ID of a run whose PVC syncs
+// join batches (contract.DataPlane.BatchPods).
+const changeBatchedPods = "2026-12-06-batched-pods"
 
 // pvcSyncInput derives one PVC's sync from the replication plan.
 func pvcSyncInput(plan contract.ReplicationPlan, pvc string) contract.PVCSyncInput {

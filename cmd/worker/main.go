@@ -28,6 +28,8 @@ func main() {
 func run(args []string, stderr io.Writer) error {
 	fs, common := cmdutil.NewFlags("worker", stderr, ":9090")
 	maxActivities := fs.Int("max-concurrent-activities", 0, "activities this worker runs at once; 0 is the SDK default")
+	batchPods := fs.Bool("batch-pods", cliutil.Env("DRSYNCER_BATCH_PODS", "") == "true",
+		"let the PVC syncs of a run that share a node pair share one mount pod and one sync pod (experimental; env DRSYNCER_BATCH_PODS)")
 	var codecEndpoint payloadcodec.Endpoint
 	codecEndpoint.RegisterFlags(fs)
 	pods := registerPodFlags(fs)
@@ -86,7 +88,7 @@ func run(args []string, stderr io.Writer) error {
 	g.Go(func() error { return codecEndpoint.Serve(ctx, codec) })
 	g.Go(func() error {
 		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader, common.Kubeconfigs), Control: reader, Pods: podSettings, SystemNamespace: common.SystemNamespace(),
-			Metrics: metrics.Scope},
+			Metrics: metrics.Scope, BatchPods: *batchPods},
 			worker.Options{TaskQueue: common.Temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})
 	})
 	return g.Wait()

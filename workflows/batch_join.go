@@ -1,0 +1,69 @@
+package workflows
+
+import (
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
+	"github.com/dr-syncer/dr-syncer/contract"
+)
+
+// The PVC sync's side of batched pods (docs/design-batched-pvc-sync.md):
+// once it holds its permit and knows its nodes, a sync offered a batch
+// (PVCSyncInput.Batch) joins one, and follows the mover container its run
+// assigns it. Anything else takes the solo path: a batch of one, pods the
+// run could not make, and a followed container that was lost or ended in a
+// way only a new pod can retry.
+
+// joinBatch reports the sync ready to its run and waits for the answer.
+// There is no time bound: the run answers every join (formBatches forms a
+// batch at most batchWait after it), and a sync that gave up waiting could
+// find the run's mover writing its DR claim beside its own. A cancelled
+// sync stops waiting.
+func joinBatch(ctx workflow.Context, state *syncState, join contract.BatchJoin) (contract.BatchAssignment, error) {
+	state.joinBatch(ctx, join)
+	var answer contract.BatchAssignment
+	workflow.GetSignalChannel(ctx, contract.SignalBatchAssigned).Receive(ctx, &answer)
+	return answer, ctx.Err()
+}
+
+// transferInBatch runs the sync's transfer in its run's batch, when it is
+// offered one. batched is false when the sync must take its own pods: it
+// was not offered a batch, its batch is of one, or its followed container
+// cannot finish the transfer.
+func transferInBatch(ctx workflow.Context, in contract.PVCSyncInput, transferOptions workflow.ActivityOptions,
+	transferIn contract.TransferInput, join contract.BatchJoin, state *syncState) (batched bool, err error) {
+	if !in.Batch || state.parent == nil {
+		return false, nil
+	}
+	answer, err := joinBatch(ctx, state, join)
+	if err != nil {
+		return false, err
+	}
+	if answer.Follow == nil {
+		workflow.GetLogger(ctx).Info("taking this sync's own pods", "why", answer.Solo)
+		return false, nil
+	}
+	state.enter(ctx, contract.PhaseTransfer)
+	transferIn.Follow, transferIn.Target, transferIn.Credentials, transferIn.Mount = answer.Follow, answer.Target, answer.Credentials, nil
+	var a *pvcdata.PVCActivities
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, transferOptions), a.Transfer, transferIn).Get(ctx, &state.Result.Transfer)
+	var appErr *temporal.ApplicationError
+	if err != nil && ctx.Err() == nil && errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeFollowedMoverLost {
+		workflow.GetLogger(ctx).Warn("the batch's mover cannot finish this transfer; taking this sync's own pods", "error", err)
+		state.Result.Transfer = contract.TransferResult{}
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// joinBatch moves the sync to PhaseWaitBatch and sends its run the join,
+// on the progress channel the run already reads.
+func (s *syncState) joinBatch(ctx workflow.Context, join contract.BatchJoin) {
+	s.Phase = contract.PhaseWaitBatch
+	s.show(ctx)
+	workflow.SignalExternalWorkflow(ctx, s.parent.ID, s.parent.RunID, contract.SignalPVCProgress,
+		contract.PVCProgressUpdate{PVC: s.pvc, Phase: contract.PhaseWaitBatch, Join: &join})
+}

@@ -1,0 +1,210 @@
+package workflows
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
+	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// The run's side of batched pods (docs/design-batched-pvc-sync.md): it
+// places the syncs that join in batches per node pair (formBatches), makes
+// each batch's pods as the batch's own operation, tells every member the
+// container to follow, and deletes the batch's pods and Secrets once every
+// member has left it.
+
+// batchWait is how long a join waits for batch-mates while other syncs of
+// the run may still join.
+const batchWait = time.Second
+
+// batchStage is where a started sync stands with respect to batches.
+type batchStage int
+
+const (
+	stageBeforeJoin batchStage = iota // may still join
+	stageWaiting                      // joined, not yet placed
+	stageInBatch                      // follows a batch's container
+	stageLeft                         // done with batches, or never joined
+)
+
+// beforeJoin are the phases a sync passes before it joins.
+var beforeJoin = map[string]bool{
+	contract.PhaseDiscover: true, contract.PhaseTargetPVC: true, contract.PhaseChooseNodes: true, contract.PhaseCredentials: true,
+	contract.PhasePlanCopySource: true, contract.PhaseFreeze: true, contract.PhaseSnapshotSource: true, contract.PhaseThaw: true,
+	contract.PhaseWaitSnapshotReady: true, contract.PhaseTemporaryPVC: true, contract.PhaseWaitPermit: true,
+}
+
+type batcher struct {
+	plan     contract.ReplicationPlan
+	rules    batchRules
+	selector workflow.Selector
+	stage    map[string]batchStage
+	ids      map[string]string // PVC → its sync's workflow ID
+	joins    map[string]contract.BatchJoin
+	waiting  []batchJoin
+	formed   int  // batches formed so far: the next one's index
+	open     int  // batches whose pods are not yet deleted
+	timerSet bool // a recheck timer is pending
+}
+
+func newBatcher(plan contract.ReplicationPlan, maxSize int, selector workflow.Selector) *batcher {
+	return &batcher{plan: plan, rules: batchRules{MaxSize: maxSize, Wait: batchWait}, selector: selector,
+		stage: map[string]batchStage{}, ids: map[string]string{}, joins: map[string]contract.BatchJoin{}}
+}
+
+func (b *batcher) started(pvc, workflowID string) {
+	b.stage[pvc], b.ids[pvc] = stageBeforeJoin, workflowID
+}
+
+// report follows a sync's phase reports: its join, and when it passes or
+// leaves a batch. A transfer's byte reports carry no phase.
+func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
+	stage, started := b.stage[u.PVC]
+	switch {
+	case !started || u.Phase == "":
+	case u.Join != nil && stage == stageBeforeJoin:
+		b.stage[u.PVC], b.joins[u.PVC] = stageWaiting, *u.Join
+		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx)})
+	case stage == stageInBatch && u.Phase != contract.PhaseTransfer,
+		stage == stageBeforeJoin && !beforeJoin[u.Phase],
+		stage == stageWaiting && u.Phase != contract.PhaseWaitBatch:
+		b.leave(u.PVC)
+	}
+}
+
+// leave marks pvc done with batches: its sync ended, or went on without one.
+func (b *batcher) leave(pvc string) {
+	b.stage[pvc] = stageLeft
+	for i, j := range b.waiting {
+		if j.PVC == pvc {
+			b.waiting = append(b.waiting[:i:i], b.waiting[i+1:]...)
+			break
+		}
+	}
+}
+
+// form places the joins that formBatches says are due, and sets a timer
+// for the first partial batch still waiting.
+func (b *batcher) form(ctx workflow.Context) {
+	mayJoin := 0
+	for _, s := range b.stage {
+		if s == stageBeforeJoin {
+			mayJoin++
+		}
+	}
+	batches, kept, recheck := formBatches(b.waiting, mayJoin, workflow.Now(ctx), b.rules)
+	b.waiting = kept
+	for _, batch := range batches {
+		if len(batch) == 1 {
+			b.stage[batch[0].PVC] = stageLeft
+			b.tell(ctx, batch, []contract.BatchAssignment{{Solo: "no other sync of this run was ready on the same nodes"}})
+			continue
+		}
+		for _, m := range batch {
+			b.stage[m.PVC] = stageInBatch
+		}
+		index := b.formed
+		b.formed++
+		b.open++
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer func() { b.open-- }()
+			b.run(gctx, index, batch)
+		})
+	}
+	if recheck > 0 && !b.timerSet {
+		b.timerSet = true
+		b.selector.AddFuture(newTimer(ctx, recheck, "wait for more syncs to join a batch"), func(workflow.Future) { b.timerSet = false })
+	}
+}
+
+// run makes one batch's pods, answers its members, and deletes the pods
+// and Secrets once every member has left. Pods that could not all be made
+// are deleted before the members hear they are on their own, so no batch
+// mover ever writes a claim beside the member's own.
+func (b *batcher) run(ctx workflow.Context, index int, members []batchJoin) {
+	info := workflow.GetInfo(ctx)
+	op := contract.Operation{WorkflowID: info.WorkflowExecution.ID + "/batch-" + strconv.Itoa(index), RunID: info.WorkflowExecution.RunID}
+	answers, err := b.makePods(ctx, op, members)
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if err == nil {
+		b.tell(ctx, members, answers)
+		err = workflow.Await(ctx, func() bool { return b.allLeft(members) })
+	}
+	var a *pvcdata.PVCActivities
+	cleanup := contract.CleanupInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace,
+		Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace}
+	if cerr := workflow.ExecuteActivity(step(withCleanupOptions(dctx), "delete the pods and Secrets of batch "+strconv.Itoa(index)), a.Cleanup, cleanup).Get(dctx, nil); cerr != nil {
+		workflow.GetLogger(ctx).Error("batch cleanup failed; objects labelled with its operation remain", "batch", op.WorkflowID, "error", cerr)
+	}
+	if answers == nil && ctx.Err() == nil {
+		solo := contract.BatchAssignment{Solo: fmt.Sprintf("the batch's pods could not be made: %v", err)}
+		for range members {
+			answers = append(answers, solo)
+		}
+		b.tell(dctx, members, answers)
+	}
+}
+
+// makePods creates the batch's credentials and pod pair, and returns each
+// member's answer; nil answers when they could not be made.
+func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members []batchJoin) ([]contract.BatchAssignment, error) {
+	var a *pvcdata.PVCActivities
+	auth := authority(pvcSyncInput(b.plan, members[0].PVC))
+	opts := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		// Every member can sync on its own pods, so a batch does not retry long.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+	})
+	dp := b.plan.DataPlane
+	var creds contract.Credentials
+	if err := workflow.ExecuteActivity(step(opts, "SSH credentials for "+op.WorkflowID), a.EnsureCredentials, contract.CredentialsInput{
+		Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace,
+		Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace,
+		ClusterKey: dp.ClusterKey, AgentHostKey: dp.AgentHostKey, Authority: auth,
+	}).Get(ctx, &creds); err != nil {
+		return nil, err
+	}
+	first := b.joins[members[0].PVC]
+	in := contract.BatchPodsInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace, SourceNode: first.SourceNode,
+		Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace, DestinationNode: first.TargetNode,
+		Image: dp.Image, AgentAddr: first.AgentAddr, Credentials: creds.Secret, ClusterKey: dp.ClusterKey, AgentHostKey: dp.AgentHostKey,
+		Config: b.plan.DataSync, Authority: auth}
+	for _, m := range members {
+		j := b.joins[m.PVC]
+		in.Claims = append(in.Claims, contract.BatchClaim{Source: j.ReadFrom.Name, Target: j.Target, Acknowledged: j.Acknowledged})
+	}
+	var pods contract.BatchPods
+	summary := fmt.Sprintf("pods of batch %s: %d PVCs on %s → %s", op.WorkflowID, len(members), in.SourceNode, in.DestinationNode)
+	if err := workflow.ExecuteActivity(step(opts, summary), a.EnsureBatchPods, in).Get(ctx, &pods); err != nil {
+		return nil, err
+	}
+	answers := make([]contract.BatchAssignment, len(members))
+	for i := range members {
+		answers[i] = contract.BatchAssignment{Follow: &contract.FollowedMover{Pod: pods.SyncPod, Container: kube.BatchMoverContainer(i)},
+			Target: pods.Target, Credentials: creds.Secret}
+	}
+	return answers, nil
+}
+
+// tell signals each member its answer, without waiting for the signals to
+// be delivered: a member that is gone cannot be told, and needs no answer.
+func (b *batcher) tell(ctx workflow.Context, members []batchJoin, answers []contract.BatchAssignment) {
+	for i, m := range members {
+		workflow.SignalExternalWorkflow(ctx, b.ids[m.PVC], "", contract.SignalBatchAssigned, answers[i])
+	}
+}
+
+func (b *batcher) allLeft(members []batchJoin) bool {
+	for _, m := range members {
+		if b.stage[m.PVC] != stageLeft {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,209 @@
+package workflows
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/dr-syncer/dr-syncer/activities"
+	"github.com/dr-syncer/dr-syncer/activities/pointintime"
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
+	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+)
+
+// batchSuite runs a Replication whose plan batches pods, with real PVCSync
+// children and every activity mocked and recorded.
+type batchSuite struct {
+	env *testsuite.TestWorkflowEnvironment
+	a   *pvcdata.PVCActivities
+
+	mu        sync.Mutex
+	at        func() time.Time
+	transfers map[string]contract.TransferInput // by DR claim
+	ended     map[string]time.Time              // transfer ends, by DR claim
+	mounts    []string                          // claims that got their own mount pod
+	batches   []contract.BatchPodsInput
+	cleanups  map[string]time.Time // by operation's workflow ID: the last cleanup's start
+
+	events   []string // "cleanup <op>" and "mount <pvc>", in call order
+	podsFail error    // EnsureBatchPods's error, when set
+	lose     string   // the PVC whose followed mover is lost
+}
+
+// pairs: PVCs named "y…" sit on the second node pair, all others on the first.
+func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
+	var ts testsuite.WorkflowTestSuite
+	s := &batchSuite{env: ts.NewTestWorkflowEnvironment(), transfers: map[string]contract.TransferInput{},
+		ended: map[string]time.Time{}, cleanups: map[string]time.Time{}}
+	s.at = s.env.Now
+	env := s.env
+	env.RegisterWorkflowWithOptions(Replication, workflowOptions(contract.ReplicationName))
+	env.RegisterWorkflowWithOptions(PVCSync, workflowOptions(contract.PVCSyncName))
+	env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(contract.ReplicateResourcesName))
+	var plans *activities.PlanActivities
+	var pit *pointintime.SnapshotActivities
+	env.RegisterActivity(plans)
+	env.RegisterActivity(s.a)
+	env.RegisterActivity(pit)
+	plan := testPlan(concurrent)
+	plan.Spec.PVCConfig.SyncData = true
+	plan.DataPlane.BatchPods = true
+	env.OnActivity(plans.ResolveReplication, mock.Anything, forwardRun()).Return(plan, nil)
+	env.OnWorkflow(contract.ReplicateResourcesName, mock.Anything, mock.Anything).Return(contract.ResourcesResult{}, nil).Maybe()
+	env.OnActivity(s.a.ListPVCs, mock.Anything, mock.Anything).Return(contract.PVCList{Names: pvcs}, nil)
+	env.OnActivity(s.a.Cleanup, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.cleanups[in.Op.WorkflowID] = s.at()
+		s.events = append(s.events, "cleanup "+in.Op.WorkflowID)
+		return contract.CleanupResult{}, nil
+	})
+	env.OnActivity(s.a.Discover, mock.Anything, mock.Anything).Return(contract.PVCInfo{StorageClass: "standard", Size: "1Gi"}, nil)
+	env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.TargetPVCInput) (contract.TargetPVC, error) {
+		return contract.TargetPVC{Name: in.Source.Name, Namespace: in.DestinationNamespace}, nil
+	})
+	env.OnActivity(pit.PlanCopySource, mock.Anything, mock.Anything).Return(contract.CopySource{Method: contract.CopyDirect}, nil)
+	env.OnActivity(s.a.ChooseNodes, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.ChooseNodesInput) (contract.NodePlan, error) {
+		if strings.HasPrefix(in.Source.Name, "y") {
+			return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-2"}, SourceAddress: "10.0.0.2", Target: kube.NodeChoice{Node: "dr-2"}}, nil
+		}
+		return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.0.0.1", Target: kube.NodeChoice{Node: "dr-1"}}, nil
+	})
+	env.OnActivity(s.a.EnsureCredentials, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
+		return contract.Credentials{Secret: in.Op.Name("creds")}, nil
+	})
+	env.OnActivity(s.a.EnsureMountPod, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.MountPodInput) (contract.MountPod, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.mounts = append(s.mounts, in.PVC.Name)
+		s.events = append(s.events, "mount "+in.PVC.Name)
+		return contract.MountPod{Name: in.PodName(), Target: in.Target()}, nil
+	})
+	env.OnActivity(s.a.EnsureBatchPods, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.BatchPodsInput) (contract.BatchPods, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.batches = append(s.batches, in)
+		if s.podsFail != nil {
+			return contract.BatchPods{}, s.podsFail
+		}
+		return contract.BatchPods{MountPod: in.Op.Name("mount"), SyncPod: in.Op.Name("sync"), Target: kube.MountTarget(in.SourceNamespace, in.Op.Name("mount"))}, nil
+	}).Maybe()
+	env.OnActivity(s.a.Transfer, mock.Anything, mock.Anything).After(time.Second).Return(func(_ context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if in.Follow != nil && in.PVC.Name == s.lose {
+			return contract.TransferResult{}, temporal.NewNonRetryableApplicationError("pod gone", contract.ErrTypeFollowedMoverLost, nil)
+		}
+		s.transfers[in.PVC.Name], s.ended[in.PVC.Name] = in, s.at()
+		return contract.TransferResult{Stats: statsWithBytes(1 << 20)}, nil
+	})
+	env.OnActivity(s.a.MarkSynced, mock.Anything, mock.Anything).Return(nil)
+	return s
+}
+
+func (s *batchSuite) run(t *testing.T) contract.ReplicationResult {
+	s.env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual"})
+	require.True(t, s.env.IsWorkflowCompleted())
+	require.NoError(t, s.env.GetWorkflowError())
+	var result contract.ReplicationResult
+	require.NoError(t, s.env.GetWorkflowResult(&result))
+	return result
+}
+
+const batchOp0 = "default-test-workflow-id/batch-0"
+
+func TestBatchedRunSharesPodsPerNodePair(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b", "y"}, 3)
+	result := s.run(t)
+	require.Len(t, result.PVCs, 3)
+	for _, p := range result.PVCs {
+		assert.Empty(t, p.Error, p.PVC)
+	}
+
+	require.Len(t, s.batches, 1, "a and b share the first pair's pods; y is alone on the second")
+	b := s.batches[0]
+	assert.Equal(t, batchOp0, b.Op.WorkflowID)
+	require.ElementsMatch(t, []contract.BatchClaim{{Source: "a", Target: "a"}, {Source: "b", Target: "b"}}, b.Claims)
+	assert.Equal(t, "prod-1", b.SourceNode)
+	assert.Equal(t, "dr-1", b.DestinationNode)
+	assert.Equal(t, "10.0.0.1:2222", b.AgentAddr)
+	assert.Equal(t, b.Op.Name("creds"), b.Credentials, "the batch's own credentials, not a member's")
+	require.NotNil(t, b.Authority)
+	assert.Equal(t, replRef, b.Authority.Replication)
+
+	for i, c := range b.Claims {
+		in, pvc := s.transfers[c.Target], c.Target
+		require.NotNil(t, in.Follow, pvc)
+		assert.Equal(t, contract.FollowedMover{Pod: b.Op.Name("sync"), Container: kube.BatchMoverContainer(i)}, *in.Follow)
+		assert.Equal(t, kube.MountTarget("shop", b.Op.Name("mount")), in.Target)
+		assert.Equal(t, b.Credentials, in.Credentials)
+		assert.Nil(t, in.Mount, "a followed transfer keeps no mount pod of its own")
+	}
+	assert.Nil(t, s.transfers["y"].Follow, "a batch of one takes the solo path")
+	assert.NotNil(t, s.transfers["y"].Mount)
+	assert.Equal(t, []string{"y"}, s.mounts, "only the lone sync made its own mount pod")
+
+	cleaned, ok := s.cleanups[batchOp0]
+	require.True(t, ok, "the batch's pods and Secrets are deleted")
+	assert.False(t, cleaned.Before(s.ended["a"]), "not before a's transfer ended")
+	assert.False(t, cleaned.Before(s.ended["b"]), "not before b's transfer ended")
+}
+
+func TestBatchedRunFormsOneBatchPerRoundOfSlots(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b", "c", "d"}, 2)
+	s.run(t)
+	require.Len(t, s.batches, 2)
+	// Within a round, claims keep join order, which the children's timing sets.
+	assert.ElementsMatch(t, []contract.BatchClaim{{Source: "a", Target: "a"}, {Source: "b", Target: "b"}}, s.batches[0].Claims)
+	assert.ElementsMatch(t, []contract.BatchClaim{{Source: "c", Target: "c"}, {Source: "d", Target: "d"}}, s.batches[1].Claims)
+	assert.Empty(t, s.mounts)
+	assert.Contains(t, s.cleanups, "default-test-workflow-id/batch-1")
+}
+
+func TestBatchedRunWhosePodsFailSyncsEachOnItsOwnAfterDeletingThem(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b"}, 2)
+	s.podsFail = temporal.NewNonRetryableApplicationError("node dr-1 is gone", contract.ErrTypePodFailed, nil)
+	s.run(t)
+	assert.ElementsMatch(t, []string{"a", "b"}, s.mounts)
+	for _, pvc := range []string{"a", "b"} {
+		assert.Nil(t, s.transfers[pvc].Follow, pvc)
+	}
+	cleaned := slices.Index(s.events, "cleanup "+batchOp0)
+	require.GreaterOrEqual(t, cleaned, 0, "whatever the batch made is deleted")
+	assert.Less(t, cleaned, slices.Index(s.events, "mount a"), "before a takes its own pods")
+	assert.Less(t, cleaned, slices.Index(s.events, "mount b"), "before b takes its own pods")
+}
+
+func TestBatchedSyncWhoseMoverIsLostTakesItsOwnPods(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b"}, 2)
+	s.lose = "a"
+	result := s.run(t)
+	for _, p := range result.PVCs {
+		assert.Empty(t, p.Error, p.PVC)
+	}
+	assert.Nil(t, s.transfers["a"].Follow, "a finished on its own pods")
+	assert.NotNil(t, s.transfers["b"].Follow, "b stayed in the batch")
+	assert.Equal(t, []string{"a"}, s.mounts)
+}
+
+func TestCancelledBatchedRunDeletesTheBatchsPods(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b"}, 2)
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 500*time.Millisecond) // mid-transfer
+	s.env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual"})
+	require.True(t, s.env.IsWorkflowCompleted())
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, s.env.GetWorkflowError(), &canceled)
+	require.Len(t, s.batches, 1, "the batch was made before the cancel")
+	assert.Contains(t, s.cleanups, batchOp0, "and its pods and Secrets are deleted")
+	assert.Empty(t, s.ended, "no transfer finished")
+}
