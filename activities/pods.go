@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -84,20 +85,34 @@ func statusHeartbeat(ctx context.Context, namespace, name string) func(*corev1.P
 // WaitPodWith waits until done says the pod is where the caller wants it,
 // telling heartbeat what it waits for (problem is empty while nothing is
 // wrong), and fails with the pod's problem when waiting cannot help. A pod
-// that is gone, or was never there, fails the wait.
+// that is gone, or was never there, fails the wait. heartbeat is called
+// from a goroutine of its own (so a slow List does not hold it up), one
+// call at a time, and not after WaitPodWith returns.
 func WaitPodWith(ctx context.Context, cs kubernetes.Interface, namespace, name string, done func(*corev1.Pod) bool,
 	heartbeat func(pod *corev1.Pod, problem string)) (*corev1.Pod, error) {
-	var problem string
+	var (
+		mu      sync.Mutex // problem is written by tick, read by beat
+		problem string
+	)
 	pod, err := watchPod(ctx, cs, namespace, name, podWait{
 		done: func(p *corev1.Pod) bool { return p == nil || done(p) },
 		tick: func(p *corev1.Pod) error {
-			var permanent bool
-			problem, permanent = PodProblem(ctx, cs, p)
+			found, permanent := PodProblem(ctx, cs, p)
 			if permanent {
-				return NonRetryable(contract.ErrTypePodFailed, "%s", problem)
+				return NonRetryable(contract.ErrTypePodFailed, "%s", found)
 			}
-			heartbeat(p, problem)
+			mu.Lock()
+			defer mu.Unlock()
+			problem = found
 			return nil
+		},
+		// The heartbeat tells the problem the last check found ("" until
+		// one ran), with the pod as last seen.
+		beat: func(p *corev1.Pod) {
+			mu.Lock()
+			current := problem
+			mu.Unlock()
+			heartbeat(p, current)
 		},
 	})
 	switch {

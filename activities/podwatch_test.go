@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,8 +13,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func pendingPod(name string) *corev1.Pod {
@@ -76,14 +79,20 @@ func TestWaitPodWithFailsOnAPermanentProblemAndOnAGonePod(t *testing.T) {
 	bad.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "mountserver", Image: "nope",
 		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "InvalidImageName"}}}}
 	cs := fake.NewClientset(bad)
-	var heartbeats int
+	var problems []string
 	_, err := WaitPodWith(context.Background(), cs, "app", "mount", func(*corev1.Pod) bool { return false },
-		func(*corev1.Pod, string) { heartbeats++ })
+		func(_ *corev1.Pod, problem string) {
+			if problem != "" {
+				problems = append(problems, problem)
+			}
+		})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
 	assert.True(t, appErr.NonRetryable())
 	assert.Contains(t, err.Error(), "InvalidImageName")
-	assert.Zero(t, heartbeats, "a permanent problem ends the wait instead of being heartbeated")
+	// The heartbeat runs on its own, so it may beat once ("waiting for
+	// pod") as the first check finds the problem, but never with it.
+	assert.Empty(t, problems, "a permanent problem ends the wait instead of being heartbeated")
 
 	cs = fake.NewClientset(pendingPod("mount"))
 	done := make(chan error, 1)
@@ -98,6 +107,69 @@ func TestWaitPodWithFailsOnAPermanentProblemAndOnAGonePod(t *testing.T) {
 		assert.True(t, apierrors.IsNotFound(err), "%v", err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("the wait went on after the pod was deleted")
+	}
+}
+
+// A List the API server is slow to answer (here the problem check's events
+// List, blocked) does not hold up the heartbeats: they go on every tick,
+// with the pod as last seen, and the wait ends as usual once the List does.
+func TestWaitPodWithHeartbeatsWhileAListIsSlow(t *testing.T) {
+	podTickEvery = 20 * time.Millisecond
+	t.Cleanup(func() { podTickEvery = ProblemCheckEvery })
+	cs := fake.NewClientset(pendingPod("mount"))
+	listing, release := make(chan struct{}), make(chan struct{})
+	var once, released sync.Once
+	unblock := func() { released.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	cs.PrependReactor("list", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
+		once.Do(func() { close(listing) })
+		<-release
+		return false, nil, nil
+	})
+	type beat struct {
+		pod     string
+		phase   corev1.PodPhase
+		problem string
+	}
+	beats := make(chan beat, 1000)
+	done := make(chan error, 1)
+	go func() {
+		_, err := WaitPodWith(context.Background(), cs, "app", "mount", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning },
+			func(p *corev1.Pod, problem string) {
+				select {
+				case beats <- beat{p.Name, p.Status.Phase, problem}:
+				default:
+				}
+			})
+		done <- err
+	}()
+	select {
+	case <-listing:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the wait did not check the pod's events")
+	}
+	for len(beats) > 0 { // before the List: not what is tested
+		<-beats
+	}
+	for i := 0; i < 3; i++ {
+		select {
+		case b := <-beats:
+			assert.Equal(t, beat{"mount", corev1.PodPending, ""}, b)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%d heartbeats while the List was blocked, want 3", i)
+		}
+	}
+
+	unblock()
+	running := pendingPod("mount")
+	running.Status.Phase = corev1.PodRunning
+	_, err := cs.CoreV1().Pods("app").UpdateStatus(context.Background(), running, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("the wait went on after the pod ran")
 	}
 }
 

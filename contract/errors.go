@@ -63,10 +63,12 @@ const (
 	ErrTypePodFailed = "PodFailed"
 	// ErrTypeTransferFailed: rsync failed permanently (usage, protocol, I/O on the target).
 	ErrTypeTransferFailed = "TransferFailed"
-	// ErrTypeFollowedMoverLost: the batch sync pod a Transfer follows
-	// (TransferInput.Follow) is gone, or has no such container. Only the
-	// run that made the pod could make it again, so retrying cannot help:
-	// the sync takes its own pods instead.
+	// ErrTypeFollowedMoverLost: the batch mover container a Transfer
+	// follows (TransferInput.Follow) is gone, the pod has no such
+	// container, or the container ended in a way only a new pod can retry
+	// (an interrupted rsync, host keys pinned before a rotation). Only the
+	// run that made the pod could make it again, so retrying the same
+	// container cannot help: the sync takes its own pods instead.
 	ErrTypeFollowedMoverLost = "FollowedMoverLost"
 	// ErrTypeNoSnapshotClass: a snapshot is asked for and the cluster has
 	// no VolumeSnapshotClass for the volume's CSI driver; the message names

@@ -117,6 +117,9 @@ func planReplication(obs replicationObservation, now time.Time, poll time.Durati
 	} else if run != nil && run.Running() {
 		reported := reportedPVCs(r.Status, run)
 		st.CurrentRun = runRef(run)
+		if run.Unanswered {
+			st.CurrentRun.StartTime = scheduledStart(obs.Schedule, run)
+		}
 		st.SyncProgress = progressOf(run)
 		var news []replicationEvent
 		st.SyncProgress.PVCs, news = runPVCNews(reported, run)
@@ -357,6 +360,29 @@ func requeueAfter(p *replicationPlan, now time.Time, poll time.Duration) time.Du
 // API server stores them, so an unchanged run compares equal.
 func runRef(run *starter.RunState) *drv1.WorkflowRef {
 	return &drv1.WorkflowRef{WorkflowID: run.WorkflowID, RunID: run.RunID, StartTime: timeOf(run.Start)}
+}
+
+// scheduledStart is when the Schedule started run, from its recent
+// actions, or nil. A run the status does not follow yet whose query went
+// unanswered (the run is busy) has no start of its own: RunState's busy
+// path only has the IDs. The status follows every run the controller
+// starts itself from the start (recordStarted gives it the start time), so
+// such a run is one the Schedule started, found in the same recent actions
+// observe picked it from: its start is already in hand, and no Temporal
+// call is added to the poll (RunState is the one call per running
+// Replication). The run's own answer later replaces it with the workflow's
+// start time, which is the same moment give or take the time the Schedule
+// (or the continuous workflow) took to start the run.
+func scheduledStart(sched *starter.ScheduleState, run *starter.RunState) *metav1.Time {
+	if sched == nil {
+		return nil
+	}
+	for _, s := range sched.Recent {
+		if s.WorkflowID == run.WorkflowID && (run.RunID == "" || s.RunID == run.RunID) {
+			return timeOf(s.Started)
+		}
+	}
+	return nil
 }
 
 func timeOf(t time.Time) *metav1.Time {

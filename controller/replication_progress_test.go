@@ -112,6 +112,42 @@ func TestPVCSyncEventsAcrossPolls(t *testing.T) {
 	step(closed) // recorded once
 }
 
+// A scheduled run the controller first sees while it is busy (its query
+// unanswered) still gets its start time, from the Schedule's recent actions
+// observe found it in, and keeps it while it stays busy; its own answer
+// then gives the workflow's start. RunState stays the poll's one call.
+func TestUnansweredScheduledRunGetsItsStart(t *testing.T) {
+	const id = "replication/ops/shop/scheduled-b"
+	started := now.Add(-90 * time.Second)
+	sched := &starter.ScheduleState{Note: `dr-syncer: cron "0 * * * *"`, RunTimeout: day, Recent: []starter.ScheduledRun{
+		{WorkflowID: "replication/ops/shop/scheduled-a", RunID: "ra", Started: now.Add(-time.Hour)},
+		{WorkflowID: id, RunID: "rb", Started: started},
+	}}
+	r := replication(drv1.ModeScheduled, func(r *drv1.Replication) { r.Spec.Schedule = "0 * * * *" })
+	busy := starter.RunState{WorkflowID: id, RunID: "rb", Status: starter.StatusRunning, Unanswered: true}
+	want := &drv1.WorkflowRef{WorkflowID: id, RunID: "rb", StartTime: timeOf(started)}
+
+	p := planReplication(replicationObservation{Replication: r, Schedule: sched, Run: &busy}, now, poll)
+	assert.Equal(t, want, p.Status.CurrentRun, "first seen busy: the start from the Schedule")
+	assert.Equal(t, "Starting", p.Status.SyncProgress.CurrentOperation)
+
+	r.Status = p.Status
+	p = planReplication(replicationObservation{Replication: r, Schedule: sched, Run: &busy}, now.Add(poll), poll)
+	assert.Equal(t, want, p.Status.CurrentRun, "still busy: kept")
+
+	answered := starter.RunState{WorkflowID: id, RunID: "rb", Status: starter.StatusRunning, Start: started.Add(200 * time.Millisecond),
+		Progress: &contract.ReplicationProgress{Phase: contract.PhaseSyncPVCs, PVCsTotal: 2}}
+	r.Status = p.Status
+	p = planReplication(replicationObservation{Replication: r, Schedule: sched, Run: &answered}, now.Add(2*poll), poll)
+	assert.Equal(t, timeOf(answered.Start), p.Status.CurrentRun.StartTime, "the run's own start once it answers")
+
+	// A busy run the Schedule does not list (an unknown start) gets none
+	// rather than a guess.
+	other := starter.RunState{WorkflowID: "replication/ops/shop/scheduled-c", RunID: "rc", Status: starter.StatusRunning, Unanswered: true}
+	p = planReplication(replicationObservation{Replication: replication(drv1.ModeScheduled), Schedule: sched, Run: &other}, now, poll)
+	assert.Nil(t, p.Status.CurrentRun.StartTime)
+}
+
 // A run the controller never saw open (a scheduled run that started and
 // ended between two reconciles) still reports each PVC sync from its result.
 func TestPVCSyncEventsOfARunSeenOnlyClosed(t *testing.T) {

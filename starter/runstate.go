@@ -76,17 +76,17 @@ type PVCProgress struct {
 // While the run is open this is one Temporal call: the run's progress query,
 // which the run answers for all its PVC syncs (they report to it). The
 // query is rejected, not replayed on a worker, once the run has closed;
-// only then is the run described and its outcome read. A query that no
-// worker took in time is still one call: the server rejects the query of a
-// closed run at once, so a run that lets it time out is open (Unanswered).
-// Describing it then would double the calls exactly when the workers are
-// busiest.
+// only then is the run described and its outcome read. A query the run
+// was too busy to answer (timed out, not ready, or too many queries
+// waiting) is still one call: the server rejects the query of a closed run
+// at once, so a run that is busy is open (Unanswered). Describing it then
+// would double the calls exactly when the workers are busiest.
 func (s *Starter) RunState(ctx context.Context, workflowID, runID string) (RunState, error) {
 	p, answer := s.queryRunProgress(ctx, workflowID, runID)
 	switch {
 	case answer == queryAnswered && p.RunID != "":
 		return runningState(workflowID, p), nil
-	case answer == queryTimedOut:
+	case answer == queryBusy:
 		return RunState{WorkflowID: workflowID, RunID: runID, Status: StatusRunning, Unanswered: true}, nil
 	}
 	answered := answer == queryAnswered
@@ -117,7 +117,10 @@ type queryAnswer int
 const (
 	queryFailed   queryAnswer = iota // rejected (closed), unknown run, or an error
 	queryAnswered                    // the run answered
-	queryTimedOut                    // the run is open but busy: no worker answered in time
+	// queryBusy: the run is open but could not answer now (see runBusy):
+	// the query timed out waiting for a worker, the run's workflow task is
+	// not ready, or too many queries already wait on it.
+	queryBusy
 )
 
 // queryRunProgress asks the run for its progress, unless it has closed.
@@ -135,7 +138,7 @@ func (s *Starter) queryRunProgress(ctx context.Context, workflowID, runID string
 		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN,
 	})
 	if err != nil && ctx.Err() == nil && runBusy(err) {
-		return nil, queryTimedOut
+		return nil, queryBusy
 	}
 	if err != nil || resp.GetQueryRejected() != nil || resp.GetQueryResult() == nil {
 		return nil, queryFailed

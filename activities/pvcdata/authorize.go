@@ -2,6 +2,7 @@ package pvcdata
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -42,6 +43,12 @@ func (a *PVCActivities) checkMountPod(ctx context.Context, in contract.MountPodI
 	if err != nil {
 		return err
 	}
+	return mountPodMatches(step, plan, in)
+}
+
+// mountPodMatches is checkMountPod's comparison of in with the resolved
+// plan, which a batch's mount pod makes once per claim.
+func mountPodMatches(step string, plan contract.ReplicationPlan, in contract.MountPodInput) error {
 	c := activities.NewInputCheck(step, "Replication", plan.Replication)
 	c.Equal("image", in.Image, plan.DataPlane.Image)
 	c.Equal("cluster", in.PVC.Cluster, plan.Source)
@@ -58,14 +65,52 @@ func (a *PVCActivities) checkTransfer(ctx context.Context, in contract.TransferI
 	if err != nil {
 		return err
 	}
+	if err := transferMatches(step, plan, in); err != nil {
+		return err
+	}
+	return a.drillTarget(ctx, step, plan)
+}
+
+// transferMatches is checkTransfer's comparison of in with the resolved
+// plan, which a batch's sync pod makes once per claim.
+func transferMatches(step string, plan contract.ReplicationPlan, in contract.TransferInput) error {
 	c := activities.NewInputCheck(step, "Replication", plan.Replication)
 	c.Equal("image", in.Image, plan.DataPlane.Image)
 	c.Equal("cluster", in.PVC.Cluster, plan.Destination)
 	c.Equal("namespace", in.PVC.Namespace, plan.DestinationNamespace)
 	c.Require(!in.Acknowledged || plan.AcceptChanges != "",
 		"the input accepts the source's change (lifting the DR-copy guard), the Replication has no pending accept-changes")
+	return c.Err()
+}
+
+// checkBatchPods: a batch's pods stand in for the mount pod and the sync
+// pod of each of its claims, so every claim passes the comparisons of
+// checkMountPod and checkTransfer, against the plan resolved once; the
+// refusal names the first claim that does not. The sync pod's certificate
+// is issued from the key Secrets the input names, which must be the
+// Replication's, as checkCredentials requires of the same operation.
+func (a *PVCActivities) checkBatchPods(ctx context.Context, in contract.BatchPodsInput) error {
+	const step = "EnsureBatchPods"
+	plan, err := activities.AuthorizedPlan(ctx, a.Control, a.SystemNamespace, step, in.Authority)
+	if err != nil {
+		return err
+	}
+	c := activities.NewInputCheck(step, "Replication", plan.Replication)
+	c.Require(len(in.Claims) > 0, "the batch has no claims")
+	c.Equal("cluster key Secret", in.ClusterKey, plan.DataPlane.ClusterKey)
+	c.Equal("agent host key Secret", in.AgentHostKey, plan.DataPlane.AgentHostKey)
 	if err := c.Err(); err != nil {
 		return err
+	}
+	target := batchTarget(in)
+	for i, claim := range in.Claims {
+		claimStep := fmt.Sprintf("%s (claim %d: %s → %s)", step, i, claim.Source, claim.Target)
+		if err := mountPodMatches(claimStep, plan, batchMountInput(in, i)); err != nil {
+			return err
+		}
+		if err := transferMatches(claimStep, plan, batchTransferInput(in, i, target)); err != nil {
+			return err
+		}
 	}
 	return a.drillTarget(ctx, step, plan)
 }

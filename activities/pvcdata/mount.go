@@ -45,14 +45,24 @@ func (a *PVCActivities) EnsureMountPod(ctx context.Context, in contract.MountPod
 
 // mountPod is the mount pod of in, admitting only the agent's addresses.
 func (a *PVCActivities) mountPod(ctx context.Context, cs kubernetes.Interface, in contract.MountPodInput) (*corev1.Pod, error) {
-	allow, err := a.mountClients(ctx, cs, in)
+	opts, err := a.mountPodOptions(ctx, cs, in)
 	if err != nil {
 		return nil, err
 	}
-	return kube.MountPod(kube.MountPodOptions{
+	return kube.MountPod(opts), nil
+}
+
+// mountPodOptions are the mount pod of in: the solo sync's, and a batch's
+// but for its claims.
+func (a *PVCActivities) mountPodOptions(ctx context.Context, cs kubernetes.Interface, in contract.MountPodInput) (kube.MountPodOptions, error) {
+	allow, err := a.mountClients(ctx, cs, in)
+	if err != nil {
+		return kube.MountPodOptions{}, err
+	}
+	return kube.MountPodOptions{
 		Name: in.PodName(), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
 		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy,
 		Labels: in.Op.Labels("mount"), CredentialsSecret: in.Credentials,
 		Resources: a.Pods.Resources, HostsAllow: allow,
-	}), nil
+	}, nil
 }

@@ -260,21 +260,26 @@ func TestMoverSummaryOfAFollowedContainer(t *testing.T) {
 }
 
 // A followed container's outcome maps to the errors of an own sync pod's:
-// a permanent failure is TransferFailed, an interruption is retried.
+// a permanent failure is TransferFailed. An interruption, which an own sync
+// pod retries with a new pod, ends a followed container's transfer as
+// FollowedMoverLost: a retry would only read the same ended container.
 func TestFollowedContainerOutcome(t *testing.T) {
 	a := &PVCActivities{}
-	in := contract.TransferInput{PVC: contract.PVCRef{Cluster: contract.ClusterRef{Namespace: "dr-syncer", Name: "dr"}, Namespace: "app", Name: "data-b"},
-		Follow: &contract.FollowedMover{Pod: batchPod, Container: kube.BatchMoverContainer(1)}}
+	follow := &contract.FollowedMover{Pod: batchPod, Container: kube.BatchMoverContainer(1)}
 	for _, tc := range []struct {
 		class     rsyncargs.Class
 		exitCode  int32
+		follow    *contract.FollowedMover
 		errType   string
 		retryable bool
 	}{
-		{rsyncargs.ClassPermanent, 1, contract.ErrTypeTransferFailed, false},
-		{rsyncargs.ClassRetryable, 75, "", true},
-		{rsyncargs.ClassSuccess, 0, "", false},
+		{rsyncargs.ClassPermanent, 1, follow, contract.ErrTypeTransferFailed, false},
+		{rsyncargs.ClassRetryable, 75, follow, contract.ErrTypeFollowedMoverLost, false},
+		{rsyncargs.ClassRetryable, 75, nil, "", true},
+		{rsyncargs.ClassSuccess, 0, follow, "", false},
 	} {
+		in := contract.TransferInput{PVC: contract.PVCRef{Cluster: contract.ClusterRef{Namespace: "dr-syncer", Name: "dr"}, Namespace: "app", Name: "data-b"},
+			Follow: tc.follow}
 		b := newBatchCluster(t)
 		b.setState(t, kube.BatchMoverContainer(0), terminated(t, &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess}}, 0))
 		b.setState(t, kube.BatchMoverContainer(1), terminated(t, &progress.Summary{
@@ -291,12 +296,16 @@ func TestFollowedContainerOutcome(t *testing.T) {
 		assert.Contains(t, err.Error(), "rsync exit 12")
 		var appErr *temporal.ApplicationError
 		if tc.retryable {
-			assert.False(t, errors.As(err, &appErr), "an interruption is a plain, retryable error: %v", err)
+			assert.False(t, errors.As(err, &appErr), "an own sync pod's interruption is a plain, retryable error: %v", err)
 			continue
 		}
 		require.ErrorAs(t, err, &appErr)
 		assert.Equal(t, tc.errType, appErr.Type())
 		assert.True(t, appErr.NonRetryable())
+		if tc.errType == contract.ErrTypeFollowedMoverLost {
+			assert.Contains(t, err.Error(), "transfer of dr/app/data-b interrupted")
+			assert.Contains(t, err.Error(), "container mover-1 of batch sync pod app/op-sync has ended and does not run again, so the sync retries with its own pods")
+		}
 	}
 }
 

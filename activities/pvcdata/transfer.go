@@ -84,27 +84,18 @@ func (a *PVCActivities) startMover(ctx context.Context, cs kubernetes.Interface,
 	if f := in.Follow; f != nil {
 		return moverRef{namespace: in.PVC.Namespace, pod: f.Pod, container: f.Container, followed: true}, func() {}, nil
 	}
-	// The config was validated when the run was planned; the mover decodes
-	// this JSON straight into the same rsyncargs.Config.
-	configJSON, err := json.Marshal(in.Config)
+	opts, err := a.syncPodOptions(in)
 	if err != nil {
-		return moverRef{}, nil, fmt.Errorf("encode data sync config: %w", err)
+		return moverRef{}, nil, err
 	}
-	pod := kube.SyncPod(kube.SyncPodOptions{
-		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
-		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels("sync"),
-		AgentAddr: in.AgentAddr, Target: in.Target,
-		SSHSecret: in.Credentials, CredentialsSecret: in.Credentials,
-		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
-		Resources: a.Pods.Resources,
-	})
+	pod := kube.SyncPod(opts)
 	stop = func() {}
 	if in.Mount != nil {
 		if stop, err = a.keepMountPod(ctx, *in.Mount); err != nil {
 			return moverRef{}, nil, err
 		}
 	}
-	if err := a.syncIdentity(ctx, cs, in, pod); err != nil {
+	if err := a.syncIdentity(ctx, cs, transferIdentity(in), pod); err != nil {
 		stop()
 		return moverRef{}, nil, err
 	}
@@ -115,8 +106,28 @@ func (a *PVCActivities) startMover(ctx context.Context, cs kubernetes.Interface,
 	return moverRef{namespace: pod.Namespace, pod: pod.Name, container: kube.MoverContainer}, stop, nil
 }
 
+// syncPodOptions are the sync pod of in: the solo transfer's, and for a
+// batch each claim's mover but for its claim and accepted change.
+func (a *PVCActivities) syncPodOptions(in contract.TransferInput) (kube.SyncPodOptions, error) {
+	// The config was validated when the run was planned; the mover decodes
+	// this JSON straight into the same rsyncargs.Config.
+	configJSON, err := json.Marshal(in.Config)
+	if err != nil {
+		return kube.SyncPodOptions{}, fmt.Errorf("encode data sync config: %w", err)
+	}
+	return kube.SyncPodOptions{
+		Name: in.Op.Name("sync"), Namespace: in.PVC.Namespace, Node: in.Node, Claim: in.PVC.Name,
+		Image: in.Image.Reference, PullPolicy: in.Image.PullPolicy, Labels: in.Op.Labels("sync"),
+		AgentAddr: in.AgentAddr, Target: in.Target,
+		SSHSecret: in.Credentials, CredentialsSecret: in.Credentials,
+		SyncConfigJSON: string(configJSON), AcceptSourceChange: in.Acknowledged,
+		Resources: a.Pods.Resources,
+	}, nil
+}
+
 // transferOutcome maps the mover's summary to the activity's result and
-// error: the same for a followed batch container as for an own sync pod.
+// error: the same for a followed batch container as for an own sync pod,
+// but for an outcome a retry could fix (see onlyNewPodRetries).
 func (a *PVCActivities) transferOutcome(ctx context.Context, cs kubernetes.Interface, in contract.TransferInput,
 	summary progress.Summary, resumed int64) (contract.TransferResult, error) {
 	result := contract.TransferResult{Stats: summary.Stats, Streams: summary.Streams, DurationSeconds: summary.DurationSeconds,
@@ -130,8 +141,8 @@ func (a *PVCActivities) transferOutcome(ctx context.Context, cs kubernetes.Inter
 	case rsyncargs.ClassSuccess:
 		return result, nil
 	case rsyncargs.ClassRetryable:
-		return result, fmt.Errorf("transfer of %s interrupted (rsync exit %d: %s): %s",
-			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
+		return result, onlyNewPodRetries(in, fmt.Errorf("transfer of %s interrupted (rsync exit %d: %s): %s",
+			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error))
 	default:
 		outdated, err := a.pinsOutdated(ctx, cs, in, summary)
 		switch {
@@ -139,12 +150,28 @@ func (a *PVCActivities) transferOutcome(ctx context.Context, cs kubernetes.Inter
 			return result, fmt.Errorf("transfer of %s: %s; whether the sync pod's pinned host keys predate a host-key rotation could not be checked: %w",
 				in.PVC, summary.Error, err)
 		case outdated:
-			return result, fmt.Errorf("transfer of %s: the sync pod pinned the agent host keys of before a host-key rotation (%s); retrying with the current ones",
-				in.PVC, summary.Error)
+			return result, onlyNewPodRetries(in, fmt.Errorf("transfer of %s: the sync pod pinned the agent host keys of before a host-key rotation (%s); retrying with the current ones",
+				in.PVC, summary.Error))
 		}
 		return result, activities.NonRetryable(contract.ErrTypeTransferFailed, "transfer of %s failed (rsync exit %d: %s): %s",
 			in.PVC, summary.Outcome.ExitCode, summary.Outcome.Reason, summary.Error)
 	}
+}
+
+// onlyNewPodRetries takes retryable, the error of an outcome that a new
+// sync pod can retry, and returns it unchanged for an own sync pod: the
+// retry replaces the ended pod. A followed batch container has ended for
+// good: a retry would follow the same container and read the same
+// summary, and only the run could make the batch's pods again. So the
+// attempt ends as FollowedMoverLost, after which the sync takes its own
+// pods.
+func onlyNewPodRetries(in contract.TransferInput, retryable error) error {
+	if in.Follow == nil {
+		return retryable
+	}
+	return activities.NonRetryable(contract.ErrTypeFollowedMoverLost,
+		"%v; container %s of batch sync pod %s/%s has ended and does not run again, so the sync retries with its own pods",
+		retryable, in.Follow.Container, in.PVC.Namespace, in.Follow.Pod)
 }
 
 // keepMountPod keeps the mount pod in the source cluster for as long as this

@@ -1,0 +1,200 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
+	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
+)
+
+// EnsureBatchPods makes a batch's pod pair as the solo steps make theirs:
+// checked claim by claim against the run's plan, created by name (a retry
+// finds them), with the sync pod's certificate issued before it starts.
+func TestBatchPods(t *testing.T) {
+	steps := newPVCSteps(t)
+	env, acts, source, dr := steps.env, steps.acts, steps.source, steps.dr
+	ctx := context.Background()
+	testenv.EnsureNamespace(t, env.Source.Client, "shop")
+	testenv.EnsureNamespace(t, env.DR.Client, "shop-dr")
+	createAgent(t, env.Source.Client, "prod-1", "10.244.1.2")
+
+	// The batch is an operation of its own (the run's ID plus /batch-<k>),
+	// with its own credentials.
+	op := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-0", RunID: "run-1"}
+	var creds contract.Credentials
+	require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
+		Op: op, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr",
+		ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
+	}, &creds))
+	in := contract.BatchPodsInput{
+		Op: op, Source: source, SourceNamespace: "shop", SourceNode: "prod-1",
+		Destination: dr, DestinationNamespace: "shop-dr", DestinationNode: "dr-1",
+		Claims: []contract.BatchClaim{
+			{Source: "drs-pit-orders", Target: "orders"}, // a point-in-time copy is read in the source namespace
+			{Source: "users", Target: "users", Acknowledged: true},
+		},
+		Image: planImage, AgentAddr: "10.255.0.11:2222", Credentials: creds.Secret,
+		ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
+	}
+	opPods := func(c client.Client, namespace string) []corev1.Pod {
+		t.Helper()
+		var pods corev1.PodList
+		require.NoError(t, c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{kube.LabelOperation: kube.OperationID(op.WorkflowID)}))
+		return pods.Items
+	}
+	noPods := func(t *testing.T) {
+		t.Helper()
+		assert.Empty(t, opPods(env.Source.Client, "shop"), "a refused batch creates no mount pod")
+		assert.Empty(t, opPods(env.DR.Client, "shop-dr"), "a refused batch creates no sync pod")
+	}
+
+	t.Run("a claim that lifts the DR-copy guard nobody accepted refuses the batch", func(t *testing.T) {
+		err := runActivity(t, acts, acts.EnsureBatchPods, in, nil)
+		assertRefused(t, err, "EnsureBatchPods (claim 1: users → users) refused", "no pending accept-changes")
+		noPods(t)
+	})
+
+	t.Run("a batch outside the Replication's namespaces or keys is refused", func(t *testing.T) {
+		forged := in
+		forged.DestinationNamespace = "payments"
+		assertRefused(t, runActivity(t, acts, acts.EnsureBatchPods, forged, nil),
+			"EnsureBatchPods (claim 0: drs-pit-orders → orders) refused", "namespace is payments, the Replication's is shop-dr")
+		forged = in
+		forged.ClusterKey = contract.SecretRef{Namespace: "tenant-b", Name: "their-pair"}
+		assertRefused(t, runActivity(t, acts, acts.EnsureBatchPods, forged, nil), "cluster key Secret is {Namespace:tenant-b Name:their-pair}")
+		forged = in
+		forged.Authority = nil
+		assertRefused(t, runActivity(t, acts, acts.EnsureBatchPods, forged, nil), "names no Replication")
+		noPods(t)
+	})
+
+	// A person accepts the source's change: claim 1 may lift its guard.
+	var r drv1.Replication
+	require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: steps.authority.Replication.Namespace, Name: steps.authority.Replication.Name}, &r))
+	r.Annotations = map[string]string{drv1.AnnotationAcceptChanges: "2026-12-06"}
+	require.NoError(t, env.DR.Client.Update(ctx, &r))
+
+	var pods contract.BatchPods
+	require.NoError(t, runActivity(t, acts, acts.EnsureBatchPods, in, &pods))
+	target := kube.MountTarget("shop", op.Name("mount"))
+	assert.Equal(t, contract.BatchPods{MountPod: op.Name("mount"), SyncPod: op.Name("sync"), Target: target}, pods)
+
+	t.Run("the mount pod serves every source claim read-only on the source node", func(t *testing.T) {
+		mounts := opPods(env.Source.Client, "shop")
+		require.Len(t, mounts, 1)
+		mount := mounts[0]
+		assert.Equal(t, op.Name("mount"), mount.Name)
+		assert.Equal(t, op.Labels("mount"), mount.Labels)
+		assert.Equal(t, "prod-1", mount.Spec.NodeName)
+		c := mount.Spec.Containers[0]
+		assert.Equal(t, planImage.Reference, c.Image)
+		assert.Equal(t, planImage.PullPolicy, c.ImagePullPolicy)
+		assert.Contains(t, c.Env, corev1.EnvVar{Name: "DRSYNCER_HOSTS_ALLOW", Value: "10.244.1.2"}, "the rsync daemon admits only the agent on its node")
+		claims := map[string]bool{} // claim → read-only
+		for _, v := range mount.Spec.Volumes {
+			if pvc := v.PersistentVolumeClaim; pvc != nil {
+				claims[pvc.ClaimName] = pvc.ReadOnly
+			}
+			if s := v.Secret; s != nil {
+				assert.Equal(t, creds.Secret, s.SecretName)
+			}
+		}
+		assert.Equal(t, map[string]bool{"drs-pit-orders": true, "users": true}, claims)
+		for _, m := range c.VolumeMounts {
+			assert.True(t, m.ReadOnly, m.Name)
+		}
+		assert.Contains(t, c.Command, kube.BatchModule(1)+"="+kube.BatchDataPath(1))
+	})
+
+	t.Run("the sync pod fills every DR claim read-write on the DR node, one mover each", func(t *testing.T) {
+		syncs := opPods(env.DR.Client, "shop-dr")
+		require.Len(t, syncs, 1)
+		sync := syncs[0]
+		assert.Equal(t, op.Name("sync"), sync.Name)
+		assert.Equal(t, op.Labels("sync"), sync.Labels)
+		assert.Equal(t, []string{"dr-1"}, sync.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchFields[0].Values)
+		claims := map[string]bool{} // volume → claim read-only
+		volumeClaim := map[string]string{}
+		for _, v := range sync.Spec.Volumes {
+			if pvc := v.PersistentVolumeClaim; pvc != nil {
+				claims[pvc.ClaimName] = pvc.ReadOnly
+				volumeClaim[v.Name] = pvc.ClaimName
+			}
+		}
+		assert.Equal(t, map[string]bool{"orders": false, "users": false}, claims)
+		require.Len(t, sync.Spec.Containers, 2)
+		config, err := json.Marshal(in.Config)
+		require.NoError(t, err)
+		for i, want := range []struct {
+			claim  string
+			accept bool
+		}{{"orders", false}, {"users", true}} {
+			c := sync.Spec.Containers[i]
+			assert.Equal(t, kube.BatchMoverContainer(i), c.Name)
+			assert.Equal(t, planImage.Reference, c.Image)
+			assert.Equal(t, want.claim, volumeClaim[c.VolumeMounts[0].Name], "mover %d fills its own claim", i)
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			assert.Equal(t, target, env["DRSYNCER_TARGET"])
+			assert.Equal(t, in.AgentAddr, env["DRSYNCER_AGENT_ADDR"])
+			assert.Equal(t, kube.BatchModule(i), env["DRSYNCER_RSYNC_MODULE"])
+			assert.JSONEq(t, string(config), env["DRSYNCER_SYNC_CONFIG"])
+			if want.accept {
+				assert.Equal(t, "true", env["DRSYNCER_ACCEPT_SOURCE_CHANGE"], "claim %d's own accepted change", i)
+			} else {
+				assert.NotContains(t, env, "DRSYNCER_ACCEPT_SOURCE_CHANGE", "claim %d accepted nothing", i)
+			}
+		}
+		for _, v := range sync.Spec.Volumes {
+			if s := v.Secret; s != nil {
+				assert.Equal(t, creds.Secret, s.SecretName, v.Name)
+			}
+		}
+	})
+
+	drSecret := func() map[string][]byte {
+		t.Helper()
+		var s corev1.Secret
+		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: "shop-dr", Name: creds.Secret}, &s))
+		return s.Data
+	}
+	issued := drSecret()
+	t.Run("the sync pod's certificate is issued as for a solo sync pod, bound to the batch's mount pod", func(t *testing.T) {
+		cert, err := keys.ParseCert(issued[kube.SecretKeyOpCert])
+		require.NoError(t, err)
+		_, err = keys.CertSigner(issued[kube.SecretKeyOpKey], issued[kube.SecretKeyOpCert])
+		require.NoError(t, err, "the key and certificate belong together")
+		assert.Equal(t, steps.pair.Fingerprint, keys.Fingerprint(cert.SignatureKey), "signed by the cluster-pair key")
+		bound, err := keys.CertTarget(cert)
+		require.NoError(t, err)
+		assert.Equal(t, target, bound)
+		assert.Equal(t, "pvcsync shop-dr/orders,users "+op.WorkflowID, cert.KeyId)
+		assert.Equal(t, steps.hostPub, issued[kube.SecretKeyAgentHostKey])
+		assertNoClusterPairKey(t, issued, steps.pair)
+	})
+
+	t.Run("a retry finds both pods and keeps their identity", func(t *testing.T) {
+		mountUID, syncUID := opPods(env.Source.Client, "shop")[0].UID, opPods(env.DR.Client, "shop-dr")[0].UID
+		var again contract.BatchPods
+		require.NoError(t, runActivity(t, acts, acts.EnsureBatchPods, in, &again))
+		assert.Equal(t, pods, again)
+		mounts, syncs := opPods(env.Source.Client, "shop"), opPods(env.DR.Client, "shop-dr")
+		require.Len(t, mounts, 1)
+		require.Len(t, syncs, 1)
+		assert.Equal(t, mountUID, mounts[0].UID)
+		assert.Equal(t, syncUID, syncs[0].UID)
+		assert.Equal(t, issued[kube.SecretKeyOpCert], drSecret()[kube.SecretKeyOpCert], "the pod that was found keeps its certificate")
+	})
+}
