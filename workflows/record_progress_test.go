@@ -68,3 +68,19 @@ func TestRecordHistoriesSlotFreeAtCleanup(t *testing.T) {
 	require.NoError(t, run.Get(ctx, nil))
 	saveHistory(t, tp.Client, "replication-slot-free-at-cleanup", run.GetID(), run.GetRunID())
 }
+
+// TestRecordHistoriesBatchedPods records a run since
+// 2026-12-06-batched-pods: two PVCs at concurrentSyncs 2 share one batch's
+// pods, each following its own container.
+// `-run 'TestRecordHistoriesBatchedPods$'` records it alone.
+func TestRecordHistoriesBatchedPods(t *testing.T) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		require.NotNil(t, in.Follow, "each PVC follows its container of the batch's sync pod")
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	run := startRun(ctx, t, tp, "batch")
+	require.NoError(t, run.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-batched-pods", run.GetID(), run.GetRunID())
+	saveHistory(t, tp.Client, "pvc-sync-batched-pods", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
+}

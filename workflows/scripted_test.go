@@ -24,8 +24,14 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 		"Transfer": transfer,
 		"ResolveReplication": func(ctx context.Context, req contract.PlanRequest) (contract.ReplicationPlan, error) {
 			ref := req.Replication
+			// A run triggered "batch" syncs its two PVCs at once, in one batch.
+			batch := req.Trigger == "batch"
+			concurrent := int32(1)
+			if batch {
+				concurrent = 2
+			}
 			spec := drv1.ReplicationSpec{SourceNamespace: "shop", PVCConfig: &drv1.PVCConfig{SyncData: true,
-				DataSyncConfig: &drv1.DataSyncConfig{ConcurrentSyncs: 1}}}
+				DataSyncConfig: &drv1.DataSyncConfig{ConcurrentSyncs: concurrent}}}
 			drv1.SetReplicationDefaults(&spec)
 			settings := resolve.Settings(spec)
 			dataSync, err := resolve.DataSync(spec.PVCConfig.DataSyncConfig)
@@ -34,7 +40,7 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 				Destination:     contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"},
 				SourceNamespace: "shop", DestinationNamespace: cmp.Or(req.DrillNamespace, "shop"), Spec: settings, DataSync: dataSync,
 				DataPlane: contract.DataPlane{Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
-					GlobalConcurrencyLimit: 2, Retry: settings.RetryConfig}, Direction: req.Direction}, err
+					GlobalConcurrencyLimit: 2, Retry: settings.RetryConfig, BatchPods: batch}, Direction: req.Direction}, err
 		},
 		"LocateDRCopies": func(ctx context.Context, ref contract.ObjectRef) (contract.DRLocation, error) {
 			return contract.DRLocation{Destination: contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"}, Namespace: "shop"}, nil
@@ -61,6 +67,9 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 			return contract.MountPod{Name: in.Op.Name("mount"), Target: "10.244.1.5:8873"}, nil
 		},
 		"MarkSynced": func(ctx context.Context, in contract.MarkSyncedInput) error { return nil },
+		"EnsureBatchPods": func(ctx context.Context, in contract.BatchPodsInput) (contract.BatchPods, error) {
+			return contract.BatchPods{MountPod: in.Op.Name("mount"), SyncPod: in.Op.Name("sync"), Target: "shop/" + in.Op.Name("mount") + ":8873"}, nil
+		},
 		// Point in time: unset copyMethod reads the live volume, as a
 		// cluster without snapshots would have it.
 		"PlanCopySource": func(ctx context.Context, in contract.CopySourceInput) (contract.CopySource, error) {
