@@ -289,13 +289,19 @@ func (e *pvcSyncEnv) startWorkerProcess(t *testing.T, bin, queue string) *exec.C
 type workerProcess struct {
 	// MetricsAddr is where it serves /metrics; empty serves none.
 	MetricsAddr string
+	// BatchPods runs it with --batch-pods.
+	BatchPods bool
 }
 
 // startWorkerProcessWith is startWorkerProcess with opts.
 func (e *pvcSyncEnv) startWorkerProcessWith(t *testing.T, bin, queue string, opts workerProcess) *exec.Cmd {
 	t.Helper()
-	return startProcess(t, "worker", bin, "--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address, "--mount-pod-any-client",
-		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", opts.MetricsAddr, "--log-format", "console")
+	args := []string{"--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address, "--mount-pod-any-client",
+		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", opts.MetricsAddr, "--log-format", "console"}
+	if opts.BatchPods {
+		args = append(args, "--batch-pods")
+	}
+	return startProcess(t, "worker", bin, args...)
 }
 
 // startProcess runs bin with args, its output in a log that a failed test

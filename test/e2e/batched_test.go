@@ -1,0 +1,107 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// TestLabBatchedPods: two Replications of six real PVCs each
+// (concurrentSyncs 3) run at once on one worker with --batch-pods, so the
+// PVC syncs of each run share pod pairs. One run is cancelled once a batch
+// sync pod of it runs. It must leave no pod or Secret behind, and the other
+// run must sync every PVC byte-identical through batch containers and leave
+// nothing behind either.
+func TestLabBatchedPods(t *testing.T) {
+	t.Parallel() // beside the other PVC sync tests: see agentSlot
+	e := setupPVCSync(t)
+	bin := buildWorker(t)
+	kept, cancelled := newFanOut(t, e, 6, 1, 3), newFanOut(t, e, 6, 1, 3)
+	queue := fmt.Sprintf("drs-batched-%06x", rand.IntN(1<<24))
+	kept.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
+
+	cancelledErr := make(chan error, 1)
+	go func() {
+		_, _, err, _ := cancelled.run(t, queue, 15*time.Minute)
+		cancelledErr <- err
+	}()
+	keptDone := make(chan struct{})
+	go func() {
+		defer close(keptDone)
+		res, elapsed, err, _ := kept.run(t, queue, 15*time.Minute)
+		ok := kept.checkResult(t, res, err)
+		t.Logf("kept run: %d/%d PVCs synced in %.1fs", ok, kept.n, elapsed.Seconds())
+	}()
+
+	pod := waitBatchSyncPod(t, cancelled, 5*time.Minute)
+	t.Logf("cancelling %s while its batch sync pod %s runs", cancelled.workflowID(), pod)
+	if err := e.tp.Client.CancelWorkflow(context.Background(), cancelled.workflowID(), ""); err != nil {
+		t.Fatalf("cancel %s: %v", cancelled.workflowID(), err)
+	}
+	var canceled *temporal.CanceledError
+	if err := <-cancelledErr; !errors.As(err, &canceled) {
+		t.Errorf("the cancelled run ended with %v, want Canceled", err)
+	}
+	cancelled.assertNothingLeft(t)
+
+	<-keptDone
+	kept.checkAll(t)
+	if n := followedTransfers(t, kept); n < 2 {
+		t.Errorf("%d of the kept run's PVC syncs followed a batch container; want at least 2 (one shared pod pair)", n)
+	} else {
+		t.Logf("%d of %d PVC syncs of the kept run followed a batch container", n, kept.n)
+	}
+	kept.assertNothingLeft(t)
+}
+
+// waitBatchSyncPod waits for a running sync pod with more than one mover
+// container in f's DR namespace: a batch's.
+func waitBatchSyncPod(t *testing.T, f *fanOut, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		out, _ := tryKubectl(f.e.dr, "", "-n", f.dstNS, "get", "pods", "-o",
+			`jsonpath={range .items[?(@.status.phase=="Running")]}{.metadata.name}{" "}{.spec.containers[*].name}{"\n"}{end}`)
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "mover-1") {
+				return strings.Fields(line)[0]
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("no batch sync pod ran in %s within %s", f.dstNS, timeout)
+	return ""
+}
+
+// followedTransfers counts f's PVC syncs whose last Transfer followed a
+// container of a batch sync pod (TransferInput.Follow), from their
+// histories.
+func followedTransfers(t *testing.T, f *fanOut) int {
+	n := 0
+	for _, id := range f.childIDs() {
+		followed := false
+		for _, ev := range readHistory(t, f.e, id, "") {
+			a := ev.GetActivityTaskScheduledEventAttributes()
+			if ev.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED || a.GetActivityType().GetName() != "Transfer" {
+				continue
+			}
+			followed = false
+			for _, p := range a.GetInput().GetPayloads() {
+				followed = followed || strings.Contains(string(p.GetData()), `"follow":`)
+			}
+		}
+		if followed {
+			n++
+		}
+	}
+	return n
+}
