@@ -38,6 +38,11 @@ func TestPausedMappingStopsForwardRunsOnly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "dr", back.Source.Name)
 	assert.Equal(t, "failback:fb-1", back.AcceptChanges)
+	assert.False(t, back.DataPlane.BatchPods, "pods are shared only when the worker says so")
+	batched, err := (&PlanActivities{Control: control, BatchPods: true}).ResolveReplication(context.Background(),
+		contract.PlanRequest{Replication: ref, Direction: contract.DirectionReverse, Trigger: "fb-2"})
+	require.NoError(t, err)
+	assert.True(t, batched.DataPlane.BatchPods, "a --batch-pods worker's plans share pods")
 	drill, err := a.ResolveReplication(context.Background(), contract.PlanRequest{Replication: ref, Direction: contract.DirectionDrill, DrillNamespace: "shop-drill"})
 	require.NoError(t, err)
 	assert.Equal(t, "shop-drill", drill.DestinationNamespace)

@@ -14,7 +14,7 @@ func TestHelp(t *testing.T) {
 	for _, want := range []string{"Usage: worker", "-temporal-address", "DRSYNCER_TEMPORAL_ADDRESS", "-temporal-namespace",
 		"-task-queue", "-kubeconfig", "KUBECONFIG", "-metrics-addr", "-max-concurrent-activities", "-temporal-tls-cert",
 		"-temporal-tls", "-payload-codec-key-file", "DRSYNCER_PAYLOAD_CODEC_KEY_FILE", "-codec-server-addr", "DRSYNCER_CODEC_SERVER_ADDR",
-		"-codec-server-token-file", "-codec-server-cors-origin"} {
+		"-codec-server-token-file", "-codec-server-cors-origin", "-batch-pods", "DRSYNCER_BATCH_PODS"} {
 		assert.Contains(t, help.String(), want)
 	}
 }
