@@ -154,9 +154,14 @@ func moverSummary(ctx context.Context, cs kubernetes.Interface, m moverRef, hear
 	if s, ok := summaryFromLog(ctx, cs, m); ok {
 		return s, nil
 	}
-	// Killed before it could write a summary (OOM, eviction, node loss).
-	return progress.Summary{}, fmt.Errorf("%s ended (%s, exit %d) without a summary: %s",
-		m, t.Reason, t.ExitCode, t.Message)
+	// Killed before it could write a summary (OOM, eviction, node loss):
+	// a new sync pod retries it; a followed container would only be read
+	// again, so its sync takes its own pods.
+	err = fmt.Errorf("%s ended (%s, exit %d) without a summary: %s", m, t.Reason, t.ExitCode, t.Message)
+	if m.followed {
+		return progress.Summary{}, activities.NonRetryable(contract.ErrTypeFollowedMoverLost, "%v; it does not run again, so the sync retries with its own pods", err)
+	}
+	return progress.Summary{}, err
 }
 
 // summaryFromLog is the last summary line among the mover's last log lines;

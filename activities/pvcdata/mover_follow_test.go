@@ -215,7 +215,7 @@ func TestMoverSummaryOfAFollowedContainer(t *testing.T) {
 		})
 	}
 
-	t.Run("neither message nor log has one: retried, as a mover killed before its summary", func(t *testing.T) {
+	t.Run("neither message nor log has one: the sync takes its own pods, as a mover killed before its summary", func(t *testing.T) {
 		b := newBatchCluster(t)
 		b.logs[kube.BatchMoverContainer(1)] = moverLog(t, 8192, nil)
 		b.setState(t, kube.BatchMoverContainer(1), corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled", Message: "{garbled"}})
@@ -223,7 +223,8 @@ func TestMoverSummaryOfAFollowedContainer(t *testing.T) {
 		_, err := moverSummary(context.Background(), b.cs, followed(1), heartbeat)
 		require.Error(t, err)
 		var appErr *temporal.ApplicationError
-		assert.False(t, errors.As(err, &appErr) && appErr.NonRetryable(), "%v", err)
+		require.ErrorAs(t, err, &appErr)
+		assert.Equal(t, contract.ErrTypeFollowedMoverLost, appErr.Type(), "a retry would read the same ended container")
 		assert.Contains(t, err.Error(), "container mover-1 of sync pod app/op-sync ended (OOMKilled, exit 137) without a summary")
 	})
 
