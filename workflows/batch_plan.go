@@ -28,15 +28,44 @@ type batchRules struct {
 	Wait time.Duration
 }
 
-// formBatches decides which waiting joins form batches now. mayJoin is how
-// many running syncs have neither joined nor passed the join point: while
-// there are any, a pair's partial batch waits for them, up to rules.Wait
-// after its oldest join. A full batch forms at once. Batches keep join
-// order, pairs the order of their first join. A batch of one is returned
-// like any other: its sync takes the solo path. recheck is how long until
-// a kept join's wait ends (zero when none is kept).
-func formBatches(waiting []batchJoin, mayJoin int, now time.Time, rules batchRules) (batches [][]batchJoin, kept []batchJoin, recheck time.Duration) {
+// batchRoom is what, besides the joins, decides whether a batch forms now
+// or waits to grow.
+type batchRoom struct {
+	// MayJoin is how many running syncs have neither joined nor passed the
+	// join point: a partial batch may wait for them.
+	MayJoin int
+	// Free is how many more claims may move data now: concurrentSyncs less
+	// those moving.
+	Free int
+	// Freeing is how many claims are moving now; each frees one place when
+	// its transfer ends. FreedAt is when a place last freed.
+	Freeing int
+	FreedAt time.Time
+}
+
+// formBatches decides which waiting joins form batches now. Batches keep
+// join order, pairs the order of their first join; a batch holds at most
+// rules.MaxSize claims and at most room.Free in all. A full batch forms at
+// once. A smaller one waits to grow, up to rules.Wait: for batch-mates
+// after its oldest join, while others may still join; for places after the
+// last one freed, while claims are still moving (a batch's members end
+// their transfers nearly together, and one freed place must not start a
+// batch of one). With no room at all, joins wait for the next freed
+// place. A batch of one is returned like any other: its sync takes the
+// solo path. recheck is how long until a kept join's wait ends (zero when
+// only an event can change the answer).
+func formBatches(waiting []batchJoin, room batchRoom, now time.Time, rules batchRules) (batches [][]batchJoin, kept []batchJoin, recheck time.Duration) {
 	size := max(rules.MaxSize, 1)
+	free := room.Free
+	waitFor := func(left time.Duration) bool {
+		if left <= 0 {
+			return false
+		}
+		if recheck == 0 || left < recheck {
+			recheck = left
+		}
+		return true
+	}
 	var pairs []nodePair
 	byPair := map[nodePair][]batchJoin{}
 	for _, j := range waiting {
@@ -47,22 +76,25 @@ func formBatches(waiting []batchJoin, mayJoin int, now time.Time, rules batchRul
 	}
 	for _, p := range pairs {
 		group := byPair[p]
-		for len(group) >= size {
+		for len(group) >= size && free >= size {
 			batches = append(batches, group[:size])
+			free -= size
 			group = group[size:]
 		}
-		if len(group) == 0 {
+		n := min(len(group), free)
+		if n == 0 {
+			kept = append(kept, group...)
 			continue
 		}
-		waited := now.Sub(group[0].At)
-		if mayJoin == 0 || waited >= rules.Wait {
-			batches = append(batches, group)
+		short := n < len(group) // room, not joins, bounds this batch
+		if (!short && room.MayJoin > 0 && waitFor(rules.Wait-now.Sub(group[0].At))) ||
+			(short && room.Freeing > 0 && waitFor(rules.Wait-now.Sub(room.FreedAt))) {
+			kept = append(kept, group...)
 			continue
 		}
-		kept = append(kept, group...)
-		if left := rules.Wait - waited; recheck == 0 || left < recheck {
-			recheck = left
-		}
+		batches = append(batches, group[:n])
+		free -= n
+		kept = append(kept, group[n:]...)
 	}
 	return batches, kept, recheck
 }

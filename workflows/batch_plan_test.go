@@ -28,31 +28,63 @@ func TestFormBatches(t *testing.T) {
 
 	t.Run("a full batch forms at once, the rest waits for more", func(t *testing.T) {
 		waiting := []batchJoin{join("p1", ab, 0), join("p2", ab, 100*time.Millisecond), join("p3", ab, 200*time.Millisecond), join("p4", ab, 300*time.Millisecond)}
-		batches, kept, recheck := formBatches(waiting, 2, t0.Add(400*time.Millisecond), rules)
+		batches, kept, recheck := formBatches(waiting, batchRoom{MayJoin: 2, Free: 6}, t0.Add(400*time.Millisecond), rules)
 		assert.Equal(t, [][]string{{"p1", "p2", "p3"}}, names(batches))
 		assert.Equal(t, []batchJoin{waiting[3]}, kept)
 		assert.Equal(t, 900*time.Millisecond, recheck, "p4 waits until a second after its own join")
 	})
 	t.Run("nobody else can join: every partial batch forms", func(t *testing.T) {
 		waiting := []batchJoin{join("p1", ab, 0), join("q1", cd, 0), join("p2", ab, 0)}
-		batches, kept, recheck := formBatches(waiting, 0, t0, rules)
+		batches, kept, recheck := formBatches(waiting, batchRoom{Free: 3}, t0, rules)
 		assert.Equal(t, [][]string{{"p1", "p2"}, {"q1"}}, names(batches), "pairs never mix; a lone sync goes solo")
 		assert.Empty(t, kept)
 		assert.Zero(t, recheck)
 	})
 	t.Run("the wait bounds how long others are waited for", func(t *testing.T) {
 		waiting := []batchJoin{join("p1", ab, 0), join("q1", cd, 600*time.Millisecond)}
-		batches, kept, recheck := formBatches(waiting, 5, t0.Add(time.Second), rules)
+		batches, kept, recheck := formBatches(waiting, batchRoom{MayJoin: 5, Free: 3}, t0.Add(time.Second), rules)
 		assert.Equal(t, [][]string{{"p1"}}, names(batches))
 		assert.Equal(t, []batchJoin{waiting[1]}, kept)
 		assert.Equal(t, 600*time.Millisecond, recheck)
 	})
 	t.Run("a size below one is one", func(t *testing.T) {
-		batches, _, _ := formBatches([]batchJoin{join("p1", ab, 0), join("p2", ab, 0)}, 3, t0, batchRules{Wait: time.Second})
+		batches, _, _ := formBatches([]batchJoin{join("p1", ab, 0), join("p2", ab, 0)}, batchRoom{MayJoin: 3, Free: 3}, t0, batchRules{Wait: time.Second})
 		assert.Equal(t, [][]string{{"p1"}, {"p2"}}, names(batches))
 	})
+	t.Run("with no room, joins wait for the next freed place", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("p2", ab, 0), join("p3", ab, 0)}
+		batches, kept, recheck := formBatches(waiting, batchRoom{Free: 0, Freeing: 3, FreedAt: t0}, t0.Add(5*time.Second), rules)
+		assert.Empty(t, batches)
+		assert.Equal(t, waiting, kept)
+		assert.Zero(t, recheck, "only a freed place can change this")
+	})
+	t.Run("one freed place does not start a batch of one while others are about to free", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("p2", ab, 0), join("p3", ab, 0)}
+		freed := t0.Add(10 * time.Second)
+		batches, kept, recheck := formBatches(waiting, batchRoom{Free: 1, Freeing: 2, FreedAt: freed}, freed.Add(200*time.Millisecond), rules)
+		assert.Empty(t, batches)
+		assert.Equal(t, waiting, kept)
+		assert.Equal(t, 800*time.Millisecond, recheck, "a second after the place freed")
+
+		batches, kept, _ = formBatches(waiting, batchRoom{Free: 3, FreedAt: freed.Add(300 * time.Millisecond)}, freed.Add(300*time.Millisecond), rules)
+		assert.Equal(t, [][]string{{"p1", "p2", "p3"}}, names(batches), "all three freed: a full batch at once")
+		assert.Empty(t, kept)
+	})
+	t.Run("a place that stays alone is used after the wait", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("p2", ab, 0), join("p3", ab, 0)}
+		freed := t0.Add(10 * time.Second)
+		batches, kept, _ := formBatches(waiting, batchRoom{Free: 2, Freeing: 1, FreedAt: freed}, freed.Add(time.Second), rules)
+		assert.Equal(t, [][]string{{"p1", "p2"}}, names(batches), "a long transfer of the last batch does not hold the rest")
+		assert.Equal(t, []batchJoin{waiting[2]}, kept)
+	})
+	t.Run("room is shared across pairs, in the order of their first join", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("q1", cd, 0), join("p2", ab, 0), join("q2", cd, 0)}
+		batches, kept, _ := formBatches(waiting, batchRoom{Free: 3}, t0, rules)
+		assert.Equal(t, [][]string{{"p1", "p2"}, {"q1"}}, names(batches))
+		assert.Equal(t, []batchJoin{waiting[3]}, kept)
+	})
 	t.Run("nothing waiting, nothing to do", func(t *testing.T) {
-		batches, kept, recheck := formBatches(nil, 3, t0, rules)
+		batches, kept, recheck := formBatches(nil, batchRoom{MayJoin: 3, Free: 3}, t0, rules)
 		assert.Empty(t, batches)
 		assert.Empty(t, kept)
 		assert.Zero(t, recheck)

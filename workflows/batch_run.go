@@ -30,8 +30,12 @@ const (
 	stageBeforeJoin batchStage = iota // may still join
 	stageWaiting                      // joined, not yet placed
 	stageInBatch                      // follows a batch's container
-	stageLeft                         // done with batches, or never joined
+	stageSolo                         // moves its data on its own pods
+	stageLeft                         // done moving data
 )
+
+// moving says the stage holds one of the run's concurrentSyncs places.
+func (s batchStage) moving() bool { return s == stageInBatch || s == stageSolo }
 
 // beforeJoin are the phases a sync passes before it joins.
 var beforeJoin = map[string]bool{
@@ -43,6 +47,7 @@ var beforeJoin = map[string]bool{
 type batcher struct {
 	plan     contract.ReplicationPlan
 	rules    batchRules
+	freedAt  time.Time // when a moving sync last ended its transfer
 	selector workflow.Selector
 	stage    map[string]batchStage
 	ids      map[string]string // PVC → its sync's workflow ID
@@ -62,24 +67,33 @@ func (b *batcher) started(pvc, workflowID string) {
 	b.stage[pvc], b.ids[pvc] = stageBeforeJoin, workflowID
 }
 
-// report follows a sync's phase reports: its join, and when it passes or
-// leaves a batch. A transfer's byte reports carry no phase.
+// report follows a sync's phase reports: its join, when it passes or
+// leaves a batch, and when it ends moving data. A transfer's byte reports
+// carry no phase.
 func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
 	stage, started := b.stage[u.PVC]
+	ownPods := u.Phase == contract.PhaseMountPod || u.Phase == contract.PhaseTransfer
 	switch {
 	case !started || u.Phase == "":
 	case u.Join != nil && stage == stageBeforeJoin:
 		b.stage[u.PVC], b.joins[u.PVC] = stageWaiting, *u.Join
 		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx)})
+	case stage == stageInBatch && u.Phase == contract.PhaseMountPod, // its mover was lost
+		stage == stageBeforeJoin && ownPods:
+		b.stage[u.PVC] = stageSolo
 	case stage == stageInBatch && u.Phase != contract.PhaseTransfer,
+		stage == stageSolo && !ownPods,
 		stage == stageBeforeJoin && !beforeJoin[u.Phase],
 		stage == stageWaiting && u.Phase != contract.PhaseWaitBatch:
-		b.leave(u.PVC)
+		b.leave(ctx, u.PVC)
 	}
 }
 
-// leave marks pvc done with batches: its sync ended, or went on without one.
-func (b *batcher) leave(pvc string) {
+// leave marks pvc done moving data: its transfer ended, or its sync did.
+func (b *batcher) leave(ctx workflow.Context, pvc string) {
+	if b.stage[pvc].moving() {
+		b.freedAt = workflow.Now(ctx)
+	}
 	b.stage[pvc] = stageLeft
 	for i, j := range b.waiting {
 		if j.PVC == pvc {
@@ -89,20 +103,36 @@ func (b *batcher) leave(pvc string) {
 	}
 }
 
-// form places the joins that formBatches says are due, and sets a timer
-// for the first partial batch still waiting.
-func (b *batcher) form(ctx workflow.Context) {
-	mayJoin := 0
+// count is how many started syncs stand at one of stages.
+func (b *batcher) count(stages ...batchStage) int {
+	n := 0
 	for _, s := range b.stage {
-		if s == stageBeforeJoin {
-			mayJoin++
+		for _, want := range stages {
+			if s == want {
+				n++
+			}
 		}
 	}
-	batches, kept, recheck := formBatches(b.waiting, mayJoin, workflow.Now(ctx), b.rules)
+	return n
+}
+
+// preparing is how many syncs have not yet been placed: the run starts
+// new syncs while fewer than concurrentSyncs do, so the next batch's
+// syncs prepare (read the source, make their DR claim, choose nodes)
+// while the current batch moves data.
+func (b *batcher) preparing() int { return b.count(stageBeforeJoin, stageWaiting) }
+
+// form places the joins that formBatches says are due, within the run's
+// concurrentSyncs places for moving data, and sets a timer for the first
+// partial batch still waiting.
+func (b *batcher) form(ctx workflow.Context) {
+	moving := b.count(stageInBatch, stageSolo)
+	room := batchRoom{MayJoin: b.count(stageBeforeJoin), Free: b.rules.MaxSize - moving, Freeing: moving, FreedAt: b.freedAt}
+	batches, kept, recheck := formBatches(b.waiting, room, workflow.Now(ctx), b.rules)
 	b.waiting = kept
 	for _, batch := range batches {
 		if len(batch) == 1 {
-			b.stage[batch[0].PVC] = stageLeft
+			b.stage[batch[0].PVC] = stageSolo
 			b.tell(ctx, batch, []contract.BatchAssignment{{Solo: "no other sync of this run was ready on the same nodes"}})
 			continue
 		}
@@ -144,8 +174,11 @@ func (b *batcher) run(ctx workflow.Context, index int, members []batchJoin) {
 	}
 	if answers == nil && ctx.Err() == nil {
 		solo := contract.BatchAssignment{Solo: fmt.Sprintf("the batch's pods could not be made: %v", err)}
-		for range members {
+		for _, m := range members {
 			answers = append(answers, solo)
+			if b.stage[m.PVC] == stageInBatch {
+				b.stage[m.PVC] = stageSolo
+			}
 		}
 		b.tell(dctx, members, answers)
 	}
@@ -200,9 +233,10 @@ func (b *batcher) tell(ctx workflow.Context, members []batchJoin, answers []cont
 	}
 }
 
+// allLeft says no member follows the batch's containers any more.
 func (b *batcher) allLeft(members []batchJoin) bool {
 	for _, m := range members {
-		if b.stage[m.PVC] != stageLeft {
+		if b.stage[m.PVC] == stageInBatch {
 			return false
 		}
 	}

@@ -11,8 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/dr-syncer/dr-syncer/activities"
 	"github.com/dr-syncer/dr-syncer/activities/pointintime"
@@ -35,7 +37,7 @@ type batchSuite struct {
 	batches   []contract.BatchPodsInput
 	cleanups  map[string]time.Time // by operation's workflow ID: the last cleanup's start
 
-	events   []string // "cleanup <op>" and "mount <pvc>", in call order
+	events   []string // "cleanup <op>", "mount <pvc>", "start <pvc>" and "transfer <pvc>", in order
 	podsFail error    // EnsureBatchPods's error, when set
 	lose     string   // the PVC whose followed mover is lost
 }
@@ -101,6 +103,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 	env.OnActivity(s.a.Transfer, mock.Anything, mock.Anything).After(time.Second).Return(func(_ context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		s.events = append(s.events, "transfer "+in.PVC.Name)
 		if in.Follow != nil && in.PVC.Name == s.lose {
 			return contract.TransferResult{}, temporal.NewNonRetryableApplicationError("pod gone", contract.ErrTypeFollowedMoverLost, nil)
 		}
@@ -108,6 +111,14 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		return contract.TransferResult{Stats: statsWithBytes(1 << 20)}, nil
 	})
 	env.OnActivity(s.a.MarkSynced, mock.Anything, mock.Anything).Return(nil)
+	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, args converter.EncodedValues) {
+		var in contract.PVCSyncInput
+		if info.WorkflowType.Name == contract.PVCSyncName && args.Get(&in) == nil {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.events = append(s.events, "start "+in.Source.Name)
+		}
+	})
 	return s
 }
 
@@ -168,6 +179,11 @@ func TestBatchedRunFormsOneBatchPerRoundOfSlots(t *testing.T) {
 	assert.ElementsMatch(t, []contract.BatchClaim{{Source: "c", Target: "c"}, {Source: "d", Target: "d"}}, s.batches[1].Claims)
 	assert.Empty(t, s.mounts)
 	assert.Contains(t, s.cleanups, "default-test-workflow-id/batch-1")
+	// concurrentSyncs bounds the syncs moving data: the next round starts
+	// preparing as soon as the first batch is placed, not after it is done.
+	for _, next := range []string{"start c", "start d"} {
+		assert.Less(t, slices.Index(s.events, next), slices.Index(s.events, "transfer a"), "%s: %v", next, s.events)
+	}
 }
 
 func TestBatchedRunWhosePodsFailSyncsEachOnItsOwnAfterDeletingThem(t *testing.T) {

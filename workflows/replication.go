@@ -244,7 +244,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, contract.PVCSyncName, in), func(f workflow.Future) {
 			free(names[i])
 			if batches != nil {
-				batches.leave(names[i])
+				batches.leave(ctx, names[i])
 			}
 			progress.Running = remove(progress.Running, names[i])
 			progress.Finished(names[i])
@@ -262,8 +262,14 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 			show()
 		})
 	}
+	// With batched pods, concurrentSyncs bounds the syncs moving data (the
+	// batcher places joins within it), and as many more may prepare.
+	admit := func() bool { return busy < limit }
+	if batches != nil {
+		admit = func() bool { return batches.preparing() < limit }
+	}
 	for next < len(names) || len(progress.Running) > 0 {
-		for busy < limit && next < len(names) {
+		for admit() && next < len(names) {
 			start(next)
 			next++
 		}
