@@ -25,7 +25,11 @@ import (
 func joinBatch(ctx workflow.Context, state *syncState, join contract.BatchJoin) (contract.BatchAssignment, error) {
 	state.joinBatch(ctx, join)
 	var answer contract.BatchAssignment
-	workflow.GetSignalChannel(ctx, contract.SignalBatchAssigned).Receive(ctx, &answer)
+	// Receive alone would not end on cancellation.
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, contract.SignalBatchAssigned), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &answer) })
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
 	return answer, ctx.Err()
 }
 

@@ -40,6 +40,8 @@ type batchSuite struct {
 	events   []string // "cleanup <op>", "mount <pvc>", "start <pvc>" and "transfer <pvc>", in order
 	podsFail error    // EnsureBatchPods's error, when set
 	lose     string   // the PVC whose followed mover is lost
+	// slowBatch: a batch's credentials take until cancelled, so its members wait.
+	slowBatch bool
 }
 
 // pairs: PVCs named "y…" sit on the second node pair, all others on the first.
@@ -81,7 +83,11 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		}
 		return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.0.0.1", Target: kube.NodeChoice{Node: "dr-1"}}, nil
 	})
-	env.OnActivity(s.a.EnsureCredentials, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
+	env.OnActivity(s.a.EnsureCredentials, mock.Anything, mock.Anything).Return(func(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
+		if s.slowBatch && strings.Contains(in.Op.WorkflowID, "/batch-") {
+			<-ctx.Done()
+			return contract.Credentials{}, ctx.Err()
+		}
 		return contract.Credentials{Secret: in.Op.Name("creds")}, nil
 	})
 	env.OnActivity(s.a.EnsureMountPod, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.MountPodInput) (contract.MountPod, error) {
@@ -222,4 +228,18 @@ func TestCancelledBatchedRunDeletesTheBatchsPods(t *testing.T) {
 	require.Len(t, s.batches, 1, "the batch was made before the cancel")
 	assert.Contains(t, s.cleanups, batchOp0, "and its pods and Secrets are deleted")
 	assert.Empty(t, s.ended, "no transfer finished")
+}
+
+// A sync waiting for its batch when the run is cancelled stops waiting and
+// cleans up: the run ends, it does not wait for it forever.
+func TestCancelWhileSyncsWaitForTheirBatch(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b"}, 2)
+	s.slowBatch = true
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 500*time.Millisecond)
+	s.env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual"})
+	require.True(t, s.env.IsWorkflowCompleted())
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, s.env.GetWorkflowError(), &canceled)
+	assert.Empty(t, s.transfers)
+	assert.Contains(t, s.cleanups, batchOp0)
 }
