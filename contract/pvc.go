@@ -41,6 +41,11 @@ type CleanupInput struct {
 	SourceNamespace      string     `json:"sourceNamespace"`
 	Destination          ClusterRef `json:"destination"`
 	DestinationNamespace string     `json:"destinationNamespace"`
+	// Leftovers also deletes the pods and Secrets of other operations that
+	// serve Op (kube.MemberSelector): batches a run left when it ended
+	// without deleting them. Only a sync's pre-run cleanup sets it: at its
+	// end, its run's batch may still serve the other members.
+	Leftovers bool `json:"leftovers,omitempty"`
 }
 
 // CleanupResult lists what was deleted, as cluster/kind/namespace/name.

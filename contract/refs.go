@@ -38,6 +38,10 @@ func (r PVCRef) String() string {
 type Operation struct {
 	WorkflowID string `json:"workflowID"`
 	RunID      string `json:"runID"`
+	// Members are the PVC syncs (workflow IDs) whose claims a batch
+	// operation's pods mount; its objects carry kube.MemberLabel of each,
+	// so a member's next sync can delete what an ended run left.
+	Members []string `json:"members,omitempty"`
 }
 
 // Name is the deterministic name of the operation's object with role, so a
@@ -48,7 +52,7 @@ func (o Operation) Name(role string) string {
 
 // Labels are the labels of the operation's object with role.
 func (o Operation) Labels(role string) map[string]string {
-	return kube.OperationLabels(o.WorkflowID, o.RunID, role)
+	return kube.OperationLabels(o.WorkflowID, o.RunID, role, o.Members...)
 }
 
 // SecretRef names a Secret in the control cluster.

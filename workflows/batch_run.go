@@ -160,6 +160,9 @@ func (b *batcher) form(ctx workflow.Context) {
 func (b *batcher) run(ctx workflow.Context, index int, members []batchJoin) {
 	info := workflow.GetInfo(ctx)
 	op := contract.Operation{WorkflowID: info.WorkflowExecution.ID + "/batch-" + strconv.Itoa(index), RunID: info.WorkflowExecution.RunID}
+	for _, m := range members {
+		op.Members = append(op.Members, b.ids[m.PVC])
+	}
 	answers, err := b.makePods(ctx, op, members)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if err == nil {

@@ -157,6 +157,13 @@ func TestBatchedRunSharesPodsPerNodePair(t *testing.T) {
 	assert.Equal(t, b.Op.Name("creds"), b.Credentials, "the batch's own credentials, not a member's")
 	require.NotNil(t, b.Authority)
 	assert.Equal(t, replRef, b.Authority.Replication)
+	// The batch's pods and Secrets name their members, whose next syncs
+	// delete them if this run ended without.
+	var members []string
+	for _, c := range b.Claims {
+		members = append(members, contract.PVCSyncWorkflowID("prod", "shop", c.Source))
+	}
+	assert.Equal(t, members, b.Op.Members)
 
 	for i, c := range b.Claims {
 		in, pvc := s.transfers[c.Target], c.Target

@@ -84,7 +84,7 @@ func newPointInTimeSuite(t *testing.T, method contract.CopyMethod, own ...string
 	drPVC := contract.PVCRef{Cluster: dstCluster, Namespace: "shop-dr", Name: "data"}
 	point := contract.RestorePoint{Name: "data-rp-20261204-210000", PVC: "data", CopiedAt: snapshotTime, Size: "1Gi"}
 	env.OnActivity(pit.TakeRestorePoint, mock.Anything, mock.MatchedBy(func(in contract.RestorePointInput) bool {
-		return in.PVC == drPVC && in.Replication == "dr-syncer-system/shop" && in.Op == s.op && !in.CopiedAt.IsZero() && in.RestorePoints.Keep == 3
+		return in.PVC == drPVC && in.Replication == "dr-syncer-system/shop" && assert.ObjectsAreEqual(s.op, in.Op) && !in.CopiedAt.IsZero() && in.RestorePoints.Keep == 3
 	})).Return(func(_ context.Context, in contract.RestorePointInput) (contract.RestorePoint, error) {
 		step("TakeRestorePoint")
 		point.CopiedAt = in.CopiedAt

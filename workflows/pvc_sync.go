@@ -40,10 +40,13 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	retry := RetryPolicy(in.Retry, in.FailureMode)
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry})
 
-	// Whatever a crashed earlier run of this sync left behind goes first.
+	// Whatever a crashed earlier run of this sync left behind goes first,
+	// and so do the batches an ended run left holding this sync's claims.
 	state.show(ctx)
 	cleanupStep := "clean up what earlier syncs of " + in.Source.String() + " left"
-	if err := workflow.ExecuteActivity(step(withCleanupOptions(ctx), cleanupStep), a.Cleanup, cleanupIn).Get(ctx, nil); err != nil {
+	leftovers := cleanupIn
+	leftovers.Leftovers = true
+	if err := workflow.ExecuteActivity(step(withCleanupOptions(ctx), cleanupStep), a.Cleanup, leftovers).Get(ctx, nil); err != nil {
 		return contract.PVCSyncResult{}, err
 	}
 	started := workflow.Now(ctx)

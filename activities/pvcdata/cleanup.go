@@ -18,9 +18,14 @@ import (
 // operation, from this run or an earlier crashed one, in both clusters, and
 // waits until the pods and claims are gone so the volumes are free. It never
 // touches anything else: it selects by the operation label only (a restore
-// point loses that label once it is complete).
+// point loses that label once it is complete), and with in.Leftovers also
+// by the member label, which only batches' pods and Secrets carry.
 func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
 	selector := kube.OperationSelector(in.Op.WorkflowID)
+	selectors := []string{selector}
+	if in.Leftovers {
+		selectors = append(selectors, kube.MemberSelector(in.Op.WorkflowID))
+	}
 	var result contract.CleanupResult
 	type side struct {
 		cluster   contract.ClusterRef
@@ -43,15 +48,17 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 			return result, activities.Classify(err)
 		}
 		s.cs = cs
-		list, err := cs.CoreV1().Pods(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return result, fmt.Errorf("list pods of %s in %s/%s: %w", in.Op.WorkflowID, s.cluster.Name, s.namespace, err)
-		}
-		for _, pod := range list.Items {
-			if err := activities.DeletePod(ctx, cs, &pod); err != nil {
-				return result, err
+		for _, sel := range selectors {
+			list, err := cs.CoreV1().Pods(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+			if err != nil {
+				return result, fmt.Errorf("list pods of %s in %s/%s: %w", in.Op.WorkflowID, s.cluster.Name, s.namespace, err)
 			}
-			pods = append(pods, deleting{i, pod})
+			for _, pod := range list.Items {
+				if err := activities.DeletePod(ctx, cs, &pod); err != nil {
+					return result, err
+				}
+				pods = append(pods, deleting{i, pod})
+			}
 		}
 	}
 	for _, d := range pods {
@@ -63,15 +70,12 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 		result.Deleted = append(result.Deleted, fmt.Sprintf("%s/pod/%s/%s", s.cluster.Name, s.namespace, d.pod.Name))
 	}
 	for _, s := range sides {
-		secrets, err := s.cs.CoreV1().Secrets(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return result, fmt.Errorf("list Secrets of %s in %s/%s: %w", in.Op.WorkflowID, s.cluster.Name, s.namespace, err)
-		}
-		for _, sec := range secrets.Items {
-			if err := s.cs.CoreV1().Secrets(s.namespace).Delete(ctx, sec.Name, metav1.DeleteOptions{}); activities.IgnoreNotFound(err) != nil {
-				return result, fmt.Errorf("delete Secret %s/%s in %s: %w", s.namespace, sec.Name, s.cluster.Name, err)
+		for _, sel := range selectors {
+			deleted, err := deleteSecrets(ctx, s.cs, s.cluster, s.namespace, sel)
+			result.Deleted = append(result.Deleted, deleted...)
+			if err != nil {
+				return result, fmt.Errorf("secrets of %s: %w", in.Op.WorkflowID, err)
 			}
-			result.Deleted = append(result.Deleted, fmt.Sprintf("%s/secret/%s/%s", s.cluster.Name, s.namespace, sec.Name))
 		}
 		snaps, err := a.Clusters.Snapshots(ctx, s.cluster.Namespace, s.cluster.Name)
 		if err != nil {
@@ -84,4 +88,21 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 		}
 	}
 	return result, nil
+}
+
+// deleteSecrets deletes the Secrets selector selects in one namespace, and
+// lists them as cluster/secret/namespace/name.
+func deleteSecrets(ctx context.Context, cs kubernetes.Interface, cluster contract.ClusterRef, namespace, selector string) ([]string, error) {
+	secrets, err := cs.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, fmt.Errorf("list in %s/%s: %w", cluster.Name, namespace, err)
+	}
+	var deleted []string
+	for _, sec := range secrets.Items {
+		if err := cs.CoreV1().Secrets(namespace).Delete(ctx, sec.Name, metav1.DeleteOptions{}); activities.IgnoreNotFound(err) != nil {
+			return deleted, fmt.Errorf("delete %s/%s in %s: %w", namespace, sec.Name, cluster.Name, err)
+		}
+		deleted = append(deleted, fmt.Sprintf("%s/secret/%s/%s", cluster.Name, namespace, sec.Name))
+	}
+	return deleted, nil
 }

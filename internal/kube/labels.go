@@ -52,14 +52,34 @@ func OperationID(workflowID string) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-// OperationLabels are the labels of an object created by one run of one sync.
-func OperationLabels(workflowID, runID, role string) map[string]string {
-	return map[string]string{
+// OperationLabels are the labels of an object created by one run of one
+// sync, or of a batch that mounts the claims of the member syncs.
+func OperationLabels(workflowID, runID, role string, members ...string) map[string]string {
+	labels := map[string]string{
 		LabelManagedBy: ManagedBy,
 		LabelOperation: OperationID(workflowID),
 		LabelRun:       runID,
 		LabelRole:      role,
 	}
+	for _, m := range members {
+		labels[MemberLabel(m)] = ManagedBy
+	}
+	return labels
+}
+
+// MemberLabel is the label key that marks an object of another operation
+// (a batch's pods and Secrets) as serving the sync workflowID. A run that
+// ends without deleting its batches (terminated by hand) leaves pods that
+// hold its members' claims; the next sync of each member finds them by it.
+// One key per member: a batch has many, and label values hold only one.
+func MemberLabel(workflowID string) string {
+	return "member.dr-syncer.io/" + OperationID(workflowID)
+}
+
+// MemberSelector selects the working objects of other operations that
+// serve the sync workflowID: what its pre-run cleanup also deletes.
+func MemberSelector(workflowID string) string {
+	return labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy, MemberLabel(workflowID): ManagedBy}).String()
 }
 
 // OperationSelector selects every working object of one sync or restore

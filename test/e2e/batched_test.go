@@ -15,24 +15,32 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-// TestLabBatchedPods: two Replications of six real PVCs each
-// (concurrentSyncs 3) run at once on one worker with --batch-pods, so the
-// PVC syncs of each run share pod pairs. One run is cancelled once a batch
-// sync pod of it runs. It must leave no pod or Secret behind, and the other
-// run must sync every PVC byte-identical through batch containers and leave
-// nothing behind either.
+// TestLabBatchedPods: three Replications of real PVCs run at once on one
+// worker with --batch-pods, so the PVC syncs of each run share pod pairs.
+//   - One run is cancelled once a batch sync pod of it runs. It must leave
+//     no pod or Secret behind.
+//   - One run is terminated (by hand, as an operator might) once a batch
+//     sync pod of it runs, which leaves its batches behind, holding its
+//     claims. Its next run must delete them, sync every PVC byte-identical
+//     and leave nothing behind.
+//   - The other run must sync every PVC byte-identical through batch
+//     containers and leave nothing behind either.
 func TestLabBatchedPods(t *testing.T) {
 	t.Parallel() // beside the other PVC sync tests: see agentSlot
 	e := setupPVCSync(t)
 	bin := buildWorker(t)
-	kept, cancelled := newFanOut(t, e, 6, 1, 3), newFanOut(t, e, 6, 1, 3)
+	kept, cancelled, terminated := newFanOut(t, e, 6, 1, 3), newFanOut(t, e, 6, 1, 3), newFanOut(t, e, 4, 1, 4)
 	queue := fmt.Sprintf("drs-batched-%06x", rand.IntN(1<<24))
 	kept.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
 
-	cancelledErr := make(chan error, 1)
+	cancelledErr, terminatedErr := make(chan error, 1), make(chan error, 1)
 	go func() {
 		_, _, err, _ := cancelled.run(t, queue, 15*time.Minute)
 		cancelledErr <- err
+	}()
+	go func() {
+		_, _, err, _ := terminated.run(t, queue, 15*time.Minute)
+		terminatedErr <- err
 	}()
 	keptDone := make(chan struct{})
 	go func() {
@@ -52,6 +60,14 @@ func TestLabBatchedPods(t *testing.T) {
 		t.Errorf("the cancelled run ended with %v, want Canceled", err)
 	}
 	cancelled.assertNothingLeft(t)
+
+	leftBehindByTermination(t, terminated, terminatedErr)
+	terminated.trigger = "fan-out-again"
+	res, elapsed, err, _ := terminated.run(t, queue, 15*time.Minute)
+	ok := terminated.checkResult(t, res, err)
+	t.Logf("the terminated Replication's next run: %d/%d PVCs synced in %.1fs", ok, terminated.n, elapsed.Seconds())
+	terminated.checkAll(t)
+	terminated.assertNothingLeft(t)
 
 	<-keptDone
 	kept.checkAll(t)
@@ -104,4 +120,39 @@ func followedTransfers(t *testing.T, f *fanOut) int {
 		}
 	}
 	return n
+}
+
+// leftBehindByTermination terminates f's run once a batch sync pod of it
+// runs, waits until its PVC syncs have ended (the parent close policy
+// cancels them, and each deletes its own pods), and fails t unless the
+// batch's pods or Secrets are left: a terminated run deletes no batch.
+func leftBehindByTermination(t *testing.T, f *fanOut, runErr <-chan error) {
+	t.Helper()
+	pod := waitBatchSyncPod(t, f, 5*time.Minute)
+	t.Logf("terminating %s while its batch sync pod %s runs", f.workflowID(), pod)
+	if err := f.e.tp.Client.TerminateWorkflow(context.Background(), f.workflowID(), "", "test: an operator terminates the run"); err != nil {
+		t.Fatalf("terminate %s: %v", f.workflowID(), err)
+	}
+	var terminated *temporal.TerminatedError
+	if err := <-runErr; !errors.As(err, &terminated) {
+		t.Errorf("the terminated run ended with %v, want Terminated", err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for _, id := range f.childIDs() {
+		for {
+			desc, err := f.e.tp.Client.DescribeWorkflowExecution(context.Background(), id, "")
+			if err != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("PVC sync %s still runs 3 minutes after its run was terminated", id)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	left := f.leftovers(t)
+	if len(left) == 0 {
+		t.Fatal("terminating the run mid-batch left nothing behind: the next run has nothing to clean up, and this test proves nothing")
+	}
+	t.Logf("the terminated run left %v", left)
 }

@@ -40,6 +40,8 @@ type fanOut struct {
 	sums map[string]string
 	// started, when set, hears of each run right after it starts.
 	started func(runID string)
+	// trigger names the run (ReplicationWorkflowID); "fan-out" when empty.
+	trigger string
 }
 
 // newFanOut fills the PVCs (ten per filler pod, which then goes) and
@@ -137,7 +139,14 @@ spec:
 func (f *fanOut) pvc(i int) string { return fmt.Sprintf("data-%02d", i) }
 
 func (f *fanOut) workflowID() string {
-	return contract.ReplicationWorkflowID(f.ctlNS, f.rep.Name, "fan-out")
+	return contract.ReplicationWorkflowID(f.ctlNS, f.rep.Name, f.triggerName())
+}
+
+func (f *fanOut) triggerName() string {
+	if f.trigger == "" {
+		return "fan-out"
+	}
+	return f.trigger
 }
 
 // childIDs are the workflow IDs of the run's PVCSync children.
@@ -172,7 +181,7 @@ func (f *fanOut) run(t *testing.T, queue string, timeout time.Duration) (contrac
 	start := time.Now()
 	run, err := f.e.tp.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: f.workflowID(), TaskQueue: queue, WorkflowExecutionTimeout: timeout,
-	}, contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: "fan-out"})
+	}, contract.ReplicationName, contract.ReplicationInput{Replication: ref, Trigger: f.triggerName()})
 	if err != nil {
 		t.Fatalf("start Replication: %v", err)
 	}
@@ -214,6 +223,13 @@ func (f *fanOut) assertNothingLeft(t *testing.T) {
 	in := *f.e
 	in.srcNS, in.dstNS = f.srcNS, f.dstNS
 	in.assertNothingLeft(t)
+}
+
+// leftovers lists the pods and Secrets of syncs in the fan-out's namespaces.
+func (f *fanOut) leftovers(t *testing.T) []string {
+	in := *f.e
+	in.srcNS, in.dstNS = f.srcNS, f.dstNS
+	return in.leftovers(t)
 }
 
 // checkSample checks that the first and the last PVC's DR copies hold

@@ -230,6 +230,47 @@ func TestPVCActivities(t *testing.T) {
 			assert.NoError(t, c.cl.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: "users-app"}, &users), "a user's pod survives")
 		}
 	})
+
+	t.Run("a member's pre-run cleanup also deletes the batch an ended run left, its final cleanup does not", func(t *testing.T) {
+		member := contract.Operation{WorkflowID: "pvc-sync/source/shop/orders", RunID: "run-2"}
+		other := contract.Operation{WorkflowID: "pvc-sync/source/shop/carts", RunID: "run-2"}
+		batch := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-0", RunID: "run-1",
+			Members: []string{member.WorkflowID, "pvc-sync/source/shop/users"}}
+		sides := []struct {
+			cl client.Client
+			ns string
+		}{{env.Source.Client, "shop"}, {env.DR.Client, "shop-dr"}}
+		for _, c := range sides {
+			create(t, c.cl, unscheduledPod(c.ns, batch.Name("mount"), batch.Labels("mount")))
+			create(t, c.cl, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: batch.Name("creds"), Labels: batch.Labels("credentials")}})
+		}
+		batchObjects := func() (n int) {
+			t.Helper()
+			for _, c := range sides {
+				var pods corev1.PodList
+				var secrets corev1.SecretList
+				own := client.MatchingLabels{kube.LabelOperation: kube.OperationID(batch.WorkflowID)}
+				require.NoError(t, c.cl.List(ctx, &pods, client.InNamespace(c.ns), own))
+				require.NoError(t, c.cl.List(ctx, &secrets, client.InNamespace(c.ns), own))
+				n += len(pods.Items) + len(secrets.Items)
+			}
+			return n
+		}
+		cleanup := func(op contract.Operation, leftovers bool) contract.CleanupResult {
+			var result contract.CleanupResult
+			require.NoError(t, run(t, acts.Cleanup, contract.CleanupInput{Op: op, Source: source, SourceNamespace: "shop",
+				Destination: dr, DestinationNamespace: "shop-dr", Leftovers: leftovers}, &result))
+			return result
+		}
+		assert.Empty(t, cleanup(member, false).Deleted, "a sync's final cleanup leaves its batch to the other members")
+		assert.Empty(t, cleanup(other, true).Deleted, "a batch is no leftover of a sync it does not serve")
+		require.Equal(t, 4, batchObjects())
+		assert.ElementsMatch(t, []string{
+			"source/pod/shop/" + batch.Name("mount"), "dr/pod/shop-dr/" + batch.Name("mount"),
+			"source/secret/shop/" + batch.Name("creds"), "dr/secret/shop-dr/" + batch.Name("creds"),
+		}, cleanup(member, true).Deleted)
+		assert.Zero(t, batchObjects())
+	})
 }
 
 // pvcSteps are the PVC activities against real source and DR API servers,

@@ -30,7 +30,8 @@ func TestBatchPods(t *testing.T) {
 
 	// The batch is an operation of its own (the run's ID plus /batch-<k>),
 	// with its own credentials.
-	op := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-0", RunID: "run-1"}
+	op := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-0", RunID: "run-1",
+		Members: []string{"pvc-sync/source/shop/orders", "pvc-sync/source/shop/users"}}
 	var creds contract.Credentials
 	require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
 		Op: op, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr",
@@ -171,6 +172,21 @@ func TestBatchPods(t *testing.T) {
 		return s.Data
 	}
 	issued := drSecret()
+	t.Run("the pods and Secrets name the syncs they serve", func(t *testing.T) {
+		for _, member := range op.Members {
+			for _, pod := range append(opPods(env.Source.Client, "shop"), opPods(env.DR.Client, "shop-dr")...) {
+				assert.Equal(t, kube.ManagedBy, pod.Labels[kube.MemberLabel(member)], pod.Name)
+			}
+			for _, c := range []struct {
+				cl client.Client
+				ns string
+			}{{env.Source.Client, "shop"}, {env.DR.Client, "shop-dr"}} {
+				var s corev1.Secret
+				require.NoError(t, c.cl.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: creds.Secret}, &s))
+				assert.Equal(t, kube.ManagedBy, s.Labels[kube.MemberLabel(member)], c.ns)
+			}
+		}
+	})
 	t.Run("the sync pod's certificate is issued as for a solo sync pod, bound to the batch's mount pod", func(t *testing.T) {
 		cert, err := keys.ParseCert(issued[kube.SecretKeyOpCert])
 		require.NoError(t, err)
