@@ -71,3 +71,16 @@ func (s *syncState) joinBatch(ctx workflow.Context, join contract.BatchJoin) {
 	workflow.SignalExternalWorkflow(ctx, s.parent.ID, s.parent.RunID, contract.SignalPVCProgress,
 		contract.PVCProgressUpdate{PVC: s.pvc, Phase: contract.PhaseWaitBatch, Join: &join})
 }
+
+// ownCredentials makes the sync's own SSH credentials, for its own pods;
+// ctx carries the activity options.
+func ownCredentials(ctx workflow.Context, in contract.PVCSyncInput, op contract.Operation) (contract.Credentials, error) {
+	var a *pvcdata.PVCActivities
+	var creds contract.Credentials
+	err := workflow.ExecuteActivity(step(ctx, "SSH credentials for "+in.Source.String()), a.EnsureCredentials, contract.CredentialsInput{
+		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
+		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
+		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey, Authority: authority(in),
+	}).Get(ctx, &creds)
+	return creds, err
+}

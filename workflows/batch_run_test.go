@@ -34,7 +34,10 @@ type batchSuite struct {
 	transfers map[string]contract.TransferInput // by DR claim
 	ended     map[string]time.Time              // transfer ends, by DR claim
 	mounts    []string                          // claims that got their own mount pod
+	mountIns  map[string]contract.MountPodInput // by claim
+	creds     []string                          // EnsureCredentials's operations, in order
 	batches   []contract.BatchPodsInput
+	podsAt    map[string]time.Time // EnsureBatchPods's start, by batch operation
 	cleanups  map[string]time.Time // by operation's workflow ID: the last cleanup's start
 
 	events   []string // "cleanup <op>", "mount <pvc>", "start <pvc>" and "transfer <pvc>", in order
@@ -48,7 +51,8 @@ type batchSuite struct {
 func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 	var ts testsuite.WorkflowTestSuite
 	s := &batchSuite{env: ts.NewTestWorkflowEnvironment(), transfers: map[string]contract.TransferInput{},
-		ended: map[string]time.Time{}, cleanups: map[string]time.Time{}}
+		ended: map[string]time.Time{}, cleanups: map[string]time.Time{},
+		mountIns: map[string]contract.MountPodInput{}, podsAt: map[string]time.Time{}}
 	s.at = s.env.Now
 	env := s.env
 	env.RegisterWorkflowWithOptions(Replication, workflowOptions(contract.ReplicationName))
@@ -84,6 +88,9 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.0.0.1", Target: kube.NodeChoice{Node: "dr-1"}}, nil
 	})
 	env.OnActivity(s.a.EnsureCredentials, mock.Anything, mock.Anything).Return(func(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
+		s.mu.Lock()
+		s.creds = append(s.creds, in.Op.WorkflowID)
+		s.mu.Unlock()
 		if s.slowBatch && strings.Contains(in.Op.WorkflowID, "/batch-") {
 			<-ctx.Done()
 			return contract.Credentials{}, ctx.Err()
@@ -94,6 +101,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.mounts = append(s.mounts, in.PVC.Name)
+		s.mountIns[in.PVC.Name] = in
 		s.events = append(s.events, "mount "+in.PVC.Name)
 		return contract.MountPod{Name: in.PodName(), Target: in.Target()}, nil
 	})
@@ -101,6 +109,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.batches = append(s.batches, in)
+		s.podsAt[in.Op.WorkflowID] = s.at()
 		if s.podsFail != nil {
 			return contract.BatchPods{}, s.podsFail
 		}
@@ -199,6 +208,36 @@ func TestBatchedRunFormsOneBatchPerRoundOfSlots(t *testing.T) {
 	}
 }
 
+// syncOp is the operation of pvc's own sync in a batchSuite run.
+func syncOp(pvc string) contract.Operation {
+	return contract.Operation{WorkflowID: contract.PVCSyncWorkflowID(srcCluster.Name, "shop", pvc)}
+}
+
+// assertOwnCredentials checks that pvc's sync made its own credentials
+// and that its mount pod and transfer use them.
+func (s *batchSuite) assertOwnCredentials(t *testing.T, pvc string) {
+	t.Helper()
+	own := syncOp(pvc)
+	assert.Contains(t, s.creds, own.WorkflowID, "%s falls back to its own pods, so it makes its own credentials", pvc)
+	assert.Equal(t, own.Name("creds"), s.mountIns[pvc].Credentials, "%s's mount pod", pvc)
+	assert.Equal(t, own.Name("creds"), s.transfers[pvc].Credentials, "%s's transfer", pvc)
+	require.NotNil(t, s.transfers[pvc].Mount, pvc)
+	assert.Equal(t, own.Name("creds"), s.transfers[pvc].Mount.Credentials, "the mount pod %s's transfer keeps", pvc)
+}
+
+// A sync placed in a batch follows the batch's pods with the batch's
+// credentials: it makes none of its own (2026-12-06-batch-late-credentials).
+func TestBatchedSyncMakesNoCredentialsOfItsOwn(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b"}, 2)
+	s.run(t)
+	require.Len(t, s.batches, 1)
+	assert.Equal(t, []string{batchOp0}, s.creds, "only the batch makes credentials")
+	for _, pvc := range []string{"a", "b"} {
+		require.NotNil(t, s.transfers[pvc].Follow, pvc)
+		assert.Equal(t, s.batches[0].Credentials, s.transfers[pvc].Credentials, pvc)
+	}
+}
+
 func TestBatchedRunWhosePodsFailSyncsEachOnItsOwnAfterDeletingThem(t *testing.T) {
 	s := newBatchSuite(t, []string{"a", "b"}, 2)
 	s.podsFail = temporal.NewNonRetryableApplicationError("node dr-1 is gone", contract.ErrTypePodFailed, nil)
@@ -206,6 +245,7 @@ func TestBatchedRunWhosePodsFailSyncsEachOnItsOwnAfterDeletingThem(t *testing.T)
 	assert.ElementsMatch(t, []string{"a", "b"}, s.mounts)
 	for _, pvc := range []string{"a", "b"} {
 		assert.Nil(t, s.transfers[pvc].Follow, pvc)
+		s.assertOwnCredentials(t, pvc)
 	}
 	cleaned := slices.Index(s.events, "cleanup "+batchOp0)
 	require.GreaterOrEqual(t, cleaned, 0, "whatever the batch made is deleted")
@@ -223,6 +263,24 @@ func TestBatchedSyncWhoseMoverIsLostTakesItsOwnPods(t *testing.T) {
 	assert.Nil(t, s.transfers["a"].Follow, "a finished on its own pods")
 	assert.NotNil(t, s.transfers["b"].Follow, "b stayed in the batch")
 	assert.Equal(t, []string{"a"}, s.mounts)
+	s.assertOwnCredentials(t, "a")
+	assert.NotContains(t, s.creds, syncOp("b").WorkflowID, "b never needed its own")
+}
+
+// A sync falling back to its own pods makes its credentials while it holds
+// its place: the run frees the place only once its transfer ends, so the
+// next batch is placed after the fallbacks moved their data.
+func TestBatchedSyncFallingBackKeepsItsPlaceWhileMakingCredentials(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b", "c", "d"}, 2)
+	s.podsFail = temporal.NewNonRetryableApplicationError("node dr-1 is gone", contract.ErrTypePodFailed, nil)
+	s.run(t)
+	next, ok := s.podsAt["default-test-workflow-id/batch-1"]
+	require.True(t, ok, "c and d are placed in a second batch: %v", s.events)
+	for _, pvc := range []string{"a", "b"} {
+		s.assertOwnCredentials(t, pvc)
+		require.Contains(t, s.ended, pvc)
+		assert.False(t, next.Before(s.ended[pvc]), "batch-1 placed before %s's fallback transfer ended: %v", pvc, s.events)
+	}
 }
 
 func TestCancelledBatchedRunDeletesTheBatchsPods(t *testing.T) {

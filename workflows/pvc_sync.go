@@ -101,14 +101,18 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		return state.Result, err
 	}
 
-	state.enter(ctx, contract.PhaseCredentials)
+	// A batched sync makes its credentials only if it takes its own pods
+	// (below, after transferInBatch, which every batched sync reaches);
+	// the version is taken in batched syncs alone.
+	late := in.Batch && state.parent != nil &&
+		workflow.GetVersion(ctx, changeBatchLateCredentials, workflow.DefaultVersion, 1) == 1
 	var creds contract.Credentials
-	if err := workflow.ExecuteActivity(step(short, "SSH credentials for "+in.Source.String()), a.EnsureCredentials, contract.CredentialsInput{
-		Op: op, Source: in.Source.Cluster, SourceNamespace: in.Source.Namespace,
-		Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
-		ClusterKey: in.ClusterKey, AgentHostKey: in.AgentHostKey, Authority: authority(in),
-	}).Get(ctx, &creds); err != nil {
-		return state.Result, err
+	if !late {
+		state.enter(ctx, contract.PhaseCredentials)
+		var err error
+		if creds, err = ownCredentials(short, in, op); err != nil {
+			return state.Result, err
+		}
 	}
 
 	// Syncs started before the cluster-wide bound existed replay without it.
@@ -177,6 +181,12 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		}
 		if !batched {
 			state.enter(ctx, contract.PhaseMountPod)
+			if late { // under PhaseMountPod: the run keeps this sync's place
+				if creds, err = ownCredentials(short, in, op); err != nil {
+					return state.Result, err
+				}
+				mountIn.Credentials, transferIn.Credentials = creds.Secret, creds.Secret
+			}
 			if err := mountAndTransfer(ctx, podOptions, mountIn, transferOptions, transferIn, state); err != nil {
 				return state.Result, err
 			}
@@ -300,6 +310,12 @@ func mountAndTransfer(ctx workflow.Context, mountOptions workflow.ActivityOption
 	}
 	return err
 }
+
+// changeBatchLateCredentials is the GetVersion change ID of a batched sync
+// making its own SSH credentials only when it falls back to its own pods,
+// after the join, instead of before it: one activity and two Secrets fewer
+// per PVC that a batch carries.
+const changeBatchLateCredentials = "2026-12-06-batch-late-credentials"
 
 // changeGlobalConcurrency is the GetVersion change ID of taking a permit
 // from the source cluster's semaphore before creating pods.

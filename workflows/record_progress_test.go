@@ -4,6 +4,7 @@ package workflows_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,9 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/dr-syncer/dr-syncer/activities/pvcdata"
 	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
 
 // TestRecordHistoriesProgressReport records runs since
@@ -83,4 +87,44 @@ func TestRecordHistoriesBatchedPods(t *testing.T) {
 	require.NoError(t, run.Get(ctx, nil))
 	saveHistory(t, tp.Client, "replication-batched-pods", run.GetID(), run.GetRunID())
 	saveHistory(t, tp.Client, "pvc-sync-batched-pods", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
+}
+
+// TestRecordHistoriesBatchLateCredentials records runs since
+// 2026-12-06-batch-late-credentials: two PVCs at concurrentSyncs 2 share
+// one batch's pods and make no credentials of their own; then a run whose
+// batch pods cannot be made, so each sync makes its credentials under the
+// mount pod phase and takes its own pods.
+// `-run 'TestRecordHistoriesBatchLateCredentials$'` records them alone.
+func TestRecordHistoriesBatchLateCredentials(t *testing.T) {
+	var podsFail atomic.Bool
+	tp := testenv.StartTemporal(t)
+	script := scriptedActivities(func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		own := in.Op.Name("creds")
+		if podsFail.Load() != (in.Follow == nil) || podsFail.Load() != (in.Credentials == own) {
+			return contract.TransferResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("follow %v with credentials %q; own pods and credentials wanted: %v", in.Follow, in.Credentials, podsFail.Load()), "Unexpected", nil)
+		}
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	batchPods := script["EnsureBatchPods"].(func(context.Context, contract.BatchPodsInput) (contract.BatchPods, error))
+	script["EnsureBatchPods"] = func(ctx context.Context, in contract.BatchPodsInput) (contract.BatchPods, error) {
+		if podsFail.Load() {
+			return contract.BatchPods{}, temporal.NewNonRetryableApplicationError("node dr-1 is gone", contract.ErrTypePodFailed, nil)
+		}
+		return batchPods(ctx, in)
+	}
+	startScriptedWorker(t, tp, script, &pvcdata.PermitActivities{Temporal: tp.Client, TaskQueue: tp.TaskQueue})
+	ctx := context.Background()
+	data := contract.PVCSyncWorkflowID("prod", "shop", "data")
+
+	batched := startRun(ctx, t, tp, "batch")
+	require.NoError(t, batched.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-batch-late-credentials", batched.GetID(), batched.GetRunID())
+	saveHistory(t, tp.Client, "pvc-sync-batch-late-credentials", data, "")
+
+	podsFail.Store(true)
+	solo := startRun(ctx, t, tp, "batch")
+	require.NoError(t, solo.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-batch-late-credentials-solo", solo.GetID(), solo.GetRunID())
+	saveHistory(t, tp.Client, "pvc-sync-batch-late-credentials-solo", data, "")
 }
