@@ -33,14 +33,10 @@ func TestLabBatchedPods(t *testing.T) {
 	queue := fmt.Sprintf("drs-batched-%06x", rand.IntN(1<<24))
 	kept.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
 
-	cancelledErr, terminatedErr := make(chan error, 1), make(chan error, 1)
+	cancelledErr := make(chan error, 1)
 	go func() {
 		_, _, err, _ := cancelled.run(t, queue, 15*time.Minute)
 		cancelledErr <- err
-	}()
-	go func() {
-		_, _, err, _ := terminated.run(t, queue, 15*time.Minute)
-		terminatedErr <- err
 	}()
 	keptDone := make(chan struct{})
 	go func() {
@@ -61,6 +57,13 @@ func TestLabBatchedPods(t *testing.T) {
 	}
 	cancelled.assertNothingLeft(t)
 
+	// Started only now, so its batch sync pod is not done before the test
+	// looks for it.
+	terminatedErr := make(chan error, 1)
+	go func() {
+		_, _, err, _ := terminated.run(t, queue, 15*time.Minute)
+		terminatedErr <- err
+	}()
 	leftBehindByTermination(t, terminated, terminatedErr)
 	terminated.trigger = "fan-out-again"
 	res, elapsed, err, _ := terminated.run(t, queue, 15*time.Minute)
