@@ -75,6 +75,19 @@ type BatchPodsInput struct {
 	// Authority is the run the batch belongs to; every claim is checked
 	// against its plan.
 	Authority *PlanRequest `json:"authority"`
+	// Held stages the batch: its pods start, but the mount pod carries
+	// kube.RoleMountHeld, which no agent serves, so the movers wait for it
+	// (up to kube.StagedTargetWait) until ReleaseBatchPods relabels it.
+	// The run stages the next batch while the current one moves data.
+	Held bool `json:"held,omitempty"`
+}
+
+// ReleaseBatchInput names a staged batch's mount pod: the batch
+// operation's, in the source namespace.
+type ReleaseBatchInput struct {
+	Op              Operation  `json:"op"`
+	Source          ClusterRef `json:"source"`
+	SourceNamespace string     `json:"sourceNamespace"`
 }
 
 // BatchPods names a batch's pods once created (not yet running).
