@@ -70,6 +70,10 @@ const (
 	// run that made the pod could make it again, so retrying the same
 	// container cannot help: the sync takes its own pods instead.
 	ErrTypeFollowedMoverLost = "FollowedMoverLost"
+	// ErrTypeBatchPodsGone: a staged batch's mount pod is gone when the
+	// run releases it (ReleaseBatchPods); the batch cannot start, and its
+	// members take their own pods.
+	ErrTypeBatchPodsGone = "BatchPodsGone"
 	// ErrTypeNoSnapshotClass: a snapshot is asked for and the cluster has
 	// no VolumeSnapshotClass for the volume's CSI driver; the message names
 	// what to create.

@@ -25,6 +25,13 @@ import (
 // after issuing the sync pod's certificate. It does not wait for the pods
 // to run: each mover waits for its target, and each member's Transfer
 // follows its own container (TransferInput.Follow).
+//
+// A held batch (in.Held) is staged: its mount pod carries
+// kube.RoleMountHeld, which no agent serves, and its movers wait up to
+// kube.StagedTargetWait, until ReleaseBatchPods relabels the mount pod.
+// A pod is re-found by name and run alone (activities.PodReusable), so a
+// retry finds a held batch's pods, and a call after the release finds the
+// released mount pod and leaves its label as it is.
 func (a *PVCActivities) EnsureBatchPods(ctx context.Context, in contract.BatchPodsInput) (contract.BatchPods, error) {
 	if err := a.checkBatchPods(ctx, in); err != nil {
 		return contract.BatchPods{}, err
@@ -69,6 +76,9 @@ func (a *PVCActivities) batchMountPod(ctx context.Context, cs kubernetes.Interfa
 		return nil, err
 	}
 	opts.Claim = "" // BatchMountPodOptions.Claims has them all
+	if in.Held {
+		opts.Labels[kube.LabelRole] = kube.RoleMountHeld
+	}
 	claims := make([]string, len(in.Claims))
 	for i, c := range in.Claims {
 		claims[i] = c.Source
@@ -77,7 +87,8 @@ func (a *PVCActivities) batchMountPod(ctx context.Context, cs kubernetes.Interfa
 }
 
 // batchSyncPod is the sync pod of in: claim 0's solo sync pod, with one
-// mover per claim that carries the claim's own accepted change.
+// mover per claim that carries the claim's own accepted change; a held
+// batch's movers wait kube.StagedTargetWait for their mount pod.
 func (a *PVCActivities) batchSyncPod(in contract.BatchPodsInput, target string) (*corev1.Pod, error) {
 	opts, err := a.syncPodOptions(batchTransferInput(in, 0, target))
 	if err != nil {
@@ -89,7 +100,11 @@ func (a *PVCActivities) batchSyncPod(in contract.BatchPodsInput, target string) 
 	for i, c := range in.Claims {
 		claims[i] = kube.SyncPodClaim{Claim: c.Target, AcceptSourceChange: c.Acknowledged}
 	}
-	return kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: opts, Claims: claims}), nil
+	sync := kube.BatchSyncPodOptions{SyncPodOptions: opts, Claims: claims}
+	if in.Held {
+		sync.TargetWait = kube.StagedTargetWait
+	}
+	return kube.BatchSyncPod(sync), nil
 }
 
 // batchTarget is the batch mount pod's rsync daemon as the agent reaches

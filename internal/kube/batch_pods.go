@@ -3,6 +3,7 @@ package kube
 import (
 	"path"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -27,6 +28,21 @@ func BatchDataPath(index int) string { return path.Join(DataPath, strconv.Itoa(i
 // at index; its logs and termination message are that claim's progress
 // and summary.
 func BatchMoverContainer(index int) string { return "mover-" + strconv.Itoa(index) }
+
+// RoleMountHeld is the dr-syncer.io/role of a staged batch's mount pod
+// (contract.BatchPodsInput.Held): no agent serves it, so the batch's
+// movers wait until the run relabels it "mount" (ReleaseBatchPods).
+const RoleMountHeld = "mount-held"
+
+// StagedTargetWait is how long a staged batch's movers wait for their
+// mount pod (the mover's --target-wait). The run stages the next batch
+// while the current one moves data, for as long as that takes, so the
+// wait is not the pod start-up bound of mover.DefaultTargetWait. It only
+// has to outlast the run: the run releases the batch or deletes its pods,
+// and a run that ended without either leaves pods that its members' next
+// syncs delete (MemberSelector), so a mover left waiting is not
+// left for good.
+const StagedTargetWait = 24 * time.Hour
 
 // batchVolume is the pod volume of the claim at index.
 func batchVolume(index int) string { return "data-" + strconv.Itoa(index) }
@@ -73,6 +89,10 @@ type BatchSyncPodOptions struct {
 	// mount pod's: the claim at index i is filled from BatchModule(i) by
 	// container BatchMoverContainer(i).
 	Claims []SyncPodClaim
+	// TargetWait, when set, is every mover's --target-wait: StagedTargetWait
+	// for a staged batch, whose mount pod is held. Unset, the movers wait
+	// the mover's default.
+	TargetWait time.Duration
 }
 
 // BatchSyncPod is SyncPod for a batch: one mover container per claim, each
@@ -86,8 +106,12 @@ func BatchSyncPod(o BatchSyncPodOptions) *corev1.Pod {
 	for i, c := range o.Claims {
 		mover := o.SyncPodOptions
 		mover.AcceptSourceChange = c.AcceptSourceChange
-		movers = append(movers, moverContainer(mover, BatchMoverContainer(i), batchVolume(i),
-			corev1.EnvVar{Name: "DRSYNCER_RSYNC_MODULE", Value: BatchModule(i)}))
+		container := moverContainer(mover, BatchMoverContainer(i), batchVolume(i),
+			corev1.EnvVar{Name: "DRSYNCER_RSYNC_MODULE", Value: BatchModule(i)})
+		if o.TargetWait > 0 {
+			container.Command = append(container.Command, "--target-wait", o.TargetWait.String())
+		}
+		movers = append(movers, container)
 		volumes = append(volumes, claimVolume(batchVolume(i), c.Claim, false))
 	}
 	return syncPod(o.SyncPodOptions, movers, volumes...)

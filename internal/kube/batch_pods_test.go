@@ -3,6 +3,7 @@ package kube_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -115,6 +116,26 @@ func TestBatchSyncPod(t *testing.T) {
 	want := withoutClaims(single)
 	want.Spec.Containers = nil
 	assert.Equal(t, want, batch, "affinity, security, grace and the key volumes are the single pod's")
+}
+
+// A staged batch's movers wait StagedTargetWait for their held mount pod
+// (the mover's --target-wait, which parses the value back); otherwise each
+// is the mover of a batch that is not staged, which passes no such flag.
+func TestBatchSyncPodTargetWait(t *testing.T) {
+	claims := []kube.SyncPodClaim{{Claim: "db"}, {Claim: "logs"}}
+	plain := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims})
+	staged := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims, TargetWait: kube.StagedTargetWait})
+	require.Len(t, staged.Spec.Containers, len(claims))
+	for i, c := range staged.Spec.Containers {
+		p := plain.Spec.Containers[i]
+		assert.NotContains(t, p.Command, "--target-wait", p.Name)
+		require.Equal(t, append(slices.Clone(p.Command), "--target-wait", "24h0m0s"), c.Command, c.Name)
+		wait, err := time.ParseDuration(c.Command[len(c.Command)-1])
+		require.NoError(t, err)
+		assert.Equal(t, kube.StagedTargetWait, wait)
+		c.Command = p.Command
+		assert.Equal(t, p, c, "only the command differs")
+	}
 }
 
 // The names the mount pod, the sync pod and the result readers share.

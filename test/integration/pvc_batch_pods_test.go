@@ -3,10 +3,12 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -212,5 +214,106 @@ func TestBatchPods(t *testing.T) {
 		assert.Equal(t, mountUID, mounts[0].UID)
 		assert.Equal(t, syncUID, syncs[0].UID)
 		assert.Equal(t, issued[kube.SecretKeyOpCert], drSecret()[kube.SecretKeyOpCert], "the pod that was found keeps its certificate")
+	})
+
+	// The run stages the next batch while the current one moves data: its
+	// pods start, but no agent serves the held mount pod, so its movers wait
+	// (long) until ReleaseBatchPods relabels it. A batch of its own, so the
+	// subtests above are not disturbed.
+	held := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-7", RunID: "run-1",
+		Members: []string{"pvc-sync/source/shop/carts"}}
+	var heldCreds contract.Credentials
+	require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
+		Op: held, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr",
+		ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
+	}, &heldCreds))
+	heldIn := in
+	heldIn.Op, heldIn.Credentials, heldIn.Held = held, heldCreds.Secret, true
+	heldIn.Claims = []contract.BatchClaim{{Source: "carts", Target: "carts"}, {Source: "drs-pit-sessions", Target: "sessions"}}
+	release := contract.ReleaseBatchInput{Op: held, Source: source, SourceNamespace: "shop"}
+	getPod := func(c client.Client, namespace, name string) corev1.Pod {
+		t.Helper()
+		var pod corev1.Pod
+		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &pod))
+		return pod
+	}
+	var heldPods contract.BatchPods
+	require.NoError(t, runActivity(t, acts, acts.EnsureBatchPods, heldIn, &heldPods))
+	assert.Equal(t, contract.BatchPods{MountPod: held.Name("mount"), SyncPod: held.Name("sync"), Target: kube.MountTarget("shop", held.Name("mount"))}, heldPods)
+	heldMount, heldSync := getPod(env.Source.Client, "shop", held.Name("mount")), getPod(env.DR.Client, "shop-dr", held.Name("sync"))
+
+	t.Run("a held batch's mount pod carries the role no agent serves, and its movers wait a day", func(t *testing.T) {
+		want := held.Labels("mount")
+		want[kube.LabelRole] = kube.RoleMountHeld
+		assert.Equal(t, want, heldMount.Labels, "only the role differs from a batch that is not held")
+		assert.Equal(t, held.Labels("sync"), heldSync.Labels)
+		require.Len(t, heldSync.Spec.Containers, 2)
+		for _, c := range heldSync.Spec.Containers {
+			assert.Equal(t, []string{"/usr/local/bin/mover", "--dest", kube.DataPath, "--target-wait", "24h0m0s"}, c.Command, c.Name)
+		}
+		for _, c := range opPods(env.DR.Client, "shop-dr")[0].Spec.Containers {
+			assert.NotContains(t, c.Command, "--target-wait", "a batch that is not held waits the mover's default (%s)", c.Name)
+		}
+	})
+
+	t.Run("releasing a held batch relabels its mount pod, once", func(t *testing.T) {
+		require.NoError(t, runActivity(t, acts, acts.ReleaseBatchPods, release, nil))
+		released := getPod(env.Source.Client, "shop", held.Name("mount"))
+		assert.Equal(t, held.Labels("mount"), released.Labels, "role mount: the agent serves it")
+		assert.Equal(t, heldMount.UID, released.UID)
+
+		require.NoError(t, runActivity(t, acts, acts.ReleaseBatchPods, release, nil), "a second release is a no-op")
+		again := getPod(env.Source.Client, "shop", held.Name("mount"))
+		assert.Equal(t, released.ResourceVersion, again.ResourceVersion, "a released pod is not patched again")
+	})
+
+	t.Run("EnsureBatchPods after the release finds both pods and leaves the mount pod released", func(t *testing.T) {
+		var again contract.BatchPods
+		require.NoError(t, runActivity(t, acts, acts.EnsureBatchPods, heldIn, &again))
+		assert.Equal(t, heldPods, again)
+		mount, sync := getPod(env.Source.Client, "shop", held.Name("mount")), getPod(env.DR.Client, "shop-dr", held.Name("sync"))
+		assert.Equal(t, heldMount.UID, mount.UID)
+		assert.Equal(t, heldSync.UID, sync.UID)
+		assert.Equal(t, "mount", mount.Labels[kube.LabelRole], "not held again")
+	})
+
+	t.Run("releasing a batch whose mount pod is gone fails without retry, naming the pod", func(t *testing.T) {
+		gone := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-8", RunID: "run-1"}
+		err := runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: gone, Source: source, SourceNamespace: "shop"}, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, contract.ErrTypeBatchPodsGone, appErr.Type())
+		assert.True(t, appErr.NonRetryable())
+		assert.Contains(t, appErr.Error(), "shop/"+gone.Name("mount"))
+		assert.Contains(t, appErr.Error(), "is gone")
+	})
+
+	t.Run("releasing a batch whose mount pod has finished fails without retry and leaves it held", func(t *testing.T) {
+		failed := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-10", RunID: "run-1"}
+		pod := unscheduledPod("shop", failed.Name("mount"), failed.Labels(kube.RoleMountHeld))
+		create(t, env.Source.Client, pod)
+		pod.Status.Phase = corev1.PodFailed
+		require.NoError(t, env.Source.Client.Status().Update(ctx, pod))
+		err := runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: failed, Source: source, SourceNamespace: "shop"}, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, contract.ErrTypeBatchPodsGone, appErr.Type())
+		assert.True(t, appErr.NonRetryable())
+		assert.Contains(t, appErr.Error(), "shop/"+failed.Name("mount"))
+		assert.Contains(t, appErr.Error(), "phase Failed")
+		assert.Equal(t, kube.RoleMountHeld, getPod(env.Source.Client, "shop", failed.Name("mount")).Labels[kube.LabelRole])
+	})
+
+	t.Run("a pod of that name that is not the batch's is refused and left as it is", func(t *testing.T) {
+		other := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-9", RunID: "run-1"}
+		labels := contract.Operation{WorkflowID: "someone/else", RunID: "run-1"}.Labels(kube.RoleMountHeld)
+		create(t, env.Source.Client, unscheduledPod("shop", other.Name("mount"), labels))
+		err := runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: other, Source: source, SourceNamespace: "shop"}, nil)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "got %v", err)
+		assert.Equal(t, contract.ErrTypeConflict, appErr.Type())
+		assert.True(t, appErr.NonRetryable())
+		assert.Contains(t, appErr.Error(), "shop/"+other.Name("mount"))
+		assert.Equal(t, kube.RoleMountHeld, getPod(env.Source.Client, "shop", other.Name("mount")).Labels[kube.LabelRole])
 	})
 }

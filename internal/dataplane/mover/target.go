@@ -22,6 +22,12 @@ const DefaultTargetWait = 5 * time.Minute
 // and until its rsync daemon listens the dial fails; both are waited out. A
 // refusal is final: the target is no running mount pod on that node, or the
 // agent cannot resolve names at all.
+//
+// The retries back off from 50 ms to at most 250 ms: each is one channel
+// open on a connection already made, which the agent answers from its
+// watch, so polling that often costs little, and a staged batch's movers,
+// waiting for a mount pod the run has not released yet
+// (kube.RoleMountHeld), start at most a quarter second after the release.
 func waitForTarget(ctx context.Context, client *ssh.Client, target string, wait time.Duration, log *zap.Logger) error {
 	if wait <= 0 {
 		wait = DefaultTargetWait
@@ -66,6 +72,6 @@ func waitForTarget(ctx context.Context, client *ssh.Client, target string, wait 
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, time.Second)
+		delay = min(2*delay, 250*time.Millisecond)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
@@ -134,6 +135,56 @@ func TestLookupTargetResolvesMountPodsOnNodeByName(t *testing.T) {
 	})
 	if !l.Allowed("10.244.1.5", kube.MountServerPort) {
 		t.Error("a resolved name's address is not allowed")
+	}
+}
+
+// A staged batch's mount pod (kube.RoleMountHeld) is no target until the
+// run releases it (relabels it RoleMount): its movers are told "pending"
+// and wait. The API server applies the watch's label selector to lists and
+// watches alike, so a held pod is never in the store and looks absent. The
+// fake client applies it to the list only: a held pod that exists at the
+// first list is left out, as on a real server (checked: pending), while one
+// created later reaches the store through the unfiltered fake watch, where
+// serves still rejects it (checked: not resolved; a real server would not
+// deliver it, so its "pending" is not checked).
+func TestLookupTargetWaitsForAHeldMountPodUntilItIsReleased(t *testing.T) {
+	client := fake.NewClientset(pod("mount-held", "node-1", "10.244.1.5", kube.RoleMountHeld, corev1.PodRunning))
+	ctx := context.Background()
+	l := startList(t, client)
+
+	addr, ok, pending := l.LookupTarget("app/mount-held")
+	if ok || !pending {
+		t.Errorf("LookupTarget of a held mount pod = %s, %v, pending %v; want not found, pending", addr, ok, pending)
+	}
+	if l.Allowed("10.244.1.5", kube.MountServerPort) {
+		t.Error("a held mount pod's address is allowed")
+	}
+	pods := client.CoreV1().Pods("app")
+	if _, err := pods.Create(ctx, pod("mount-held-later", "node-1", "10.244.1.6", kube.RoleMountHeld, corev1.PodRunning), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Only the fake's unfiltered watch puts it in the store; give it the time.
+	time.Sleep(100 * time.Millisecond)
+	if addr, ok, _ := l.LookupTarget("app/mount-held-later"); ok {
+		t.Errorf("LookupTarget of a mount pod held when it was created = %s, resolved", addr)
+	}
+	if l.Allowed("10.244.1.6", kube.MountServerPort) {
+		t.Error("a held mount pod's address is allowed")
+	}
+
+	// The release: ReleaseBatchPods merge-patches the role.
+	for name, ip := range map[string]string{"mount-held": "10.244.1.5", "mount-held-later": "10.244.1.6"} {
+		patch := []byte(`{"metadata":{"labels":{"` + kube.LabelRole + `":"` + RoleMount + `"}}}`)
+		if _, err := pods.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, name+" resolves once released", func() bool {
+			addr, ok, _ := l.LookupTarget("app/" + name)
+			return ok && addr.String() == ip
+		})
+		if !l.Allowed(ip, kube.MountServerPort) {
+			t.Errorf("released %s's address is not allowed", name)
+		}
 	}
 }
 
