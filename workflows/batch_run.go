@@ -29,6 +29,7 @@ type batchStage int
 const (
 	stageBeforeJoin batchStage = iota // may still join
 	stageWaiting                      // joined, not yet placed
+	stageStaged                       // placed in a batch that does not move data yet
 	stageInBatch                      // follows a batch's container
 	stageSolo                         // moves its data on its own pods
 	stageLeft                         // done moving data
@@ -56,6 +57,16 @@ type batcher struct {
 	formed   int  // batches formed so far: the next one's index
 	open     int  // batches whose pods are not yet deleted
 	timerSet bool // a recheck timer is pending
+	// staging (changeStagedBatches): batches form ahead of the places
+	// for them, and their pods start held (stageBatches).
+	staging bool
+	staged  []*formedBatch // in the order they formed, not yet released
+}
+
+// formedBatch is a batch the run placed; released once it may move data.
+type formedBatch struct {
+	members  []batchJoin
+	released bool
 }
 
 func newBatcher(plan contract.ReplicationPlan, maxSize int, selector workflow.Selector) *batcher {
@@ -78,10 +89,11 @@ func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
 	case u.Join != nil && stage == stageBeforeJoin:
 		b.stage[u.PVC], b.joins[u.PVC] = stageWaiting, *u.Join
 		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx)})
-	case stage == stageInBatch && u.Phase == contract.PhaseMountPod, // its mover was lost
+	case (stage == stageInBatch || stage == stageStaged) && u.Phase == contract.PhaseMountPod, // its mover was lost
 		stage == stageBeforeJoin && ownPods:
 		b.stage[u.PVC] = stageSolo
 	case stage == stageInBatch && u.Phase != contract.PhaseTransfer,
+		stage == stageStaged && u.Phase != contract.PhaseTransfer && u.Phase != contract.PhaseWaitBatch,
 		stage == stageSolo && !ownPods,
 		stage == stageBeforeJoin && !beforeJoin[u.Phase],
 		stage == stageWaiting && u.Phase != contract.PhaseWaitBatch:
@@ -122,51 +134,142 @@ func (b *batcher) count(stages ...batchStage) int {
 // while the current batch moves data.
 func (b *batcher) preparing() int { return b.count(stageBeforeJoin, stageWaiting) }
 
-// form places the joins that formBatches says are due, within the run's
-// concurrentSyncs places for moving data, and sets a timer for the first
-// partial batch still waiting.
+// form places the joins that formBatches says are due, and sets a timer
+// for the first partial batch still waiting.
 func (b *batcher) form(ctx workflow.Context) {
+	if b.staging {
+		b.stageBatches(ctx)
+		return
+	}
+	// Runs before changeStagedBatches: batches form within the run's
+	// concurrentSyncs places for moving data.
 	moving := b.count(stageInBatch, stageSolo)
 	room := batchRoom{MayJoin: b.count(stageBeforeJoin), Free: b.rules.MaxSize - moving, Freeing: moving, FreedAt: b.freedAt}
 	batches, kept, recheck := formBatches(b.waiting, room, workflow.Now(ctx), b.rules)
 	b.waiting = kept
 	for _, batch := range batches {
-		if len(batch) == 1 {
-			b.stage[batch[0].PVC] = stageSolo
-			b.tell(ctx, batch, []contract.BatchAssignment{{Solo: "no other sync of this run was ready on the same nodes"}})
-			continue
-		}
-		for _, m := range batch {
-			b.stage[m.PVC] = stageInBatch
-		}
-		index := b.formed
-		b.formed++
-		b.open++
-		workflow.Go(ctx, func(gctx workflow.Context) {
-			defer func() { b.open-- }()
-			b.run(gctx, index, batch)
-		})
+		b.place(ctx, &formedBatch{members: batch, released: true})
 	}
+	b.recheckIn(ctx, recheck)
+}
+
+// stageBatches forms batches ahead of the places for them: up to
+// concurrentSyncs claims wait staged, their pods started but held
+// (BatchPodsInput.Held), while the claims before them move data. A staged batch is released, whole and
+// in order, once the places for all its claims are free (the members of a
+// batch end their transfers nearly together). So a batch's pods start
+// while the one before it transfers, and concurrentSyncs still bounds the
+// syncs that move data.
+func (b *batcher) stageBatches(ctx workflow.Context) {
+	// Batches stage only once the ones before are released: joins that
+	// arrive meanwhile wait, and then form whole batches, not small ones
+	// in what room is left.
+	room := batchRoom{MayJoin: b.count(stageBeforeJoin)}
+	if b.count(stageStaged) == 0 {
+		room.Free = b.rules.MaxSize
+	}
+	batches, kept, recheck := formBatches(b.waiting, room, workflow.Now(ctx), b.rules)
+	b.waiting = kept
+	for _, batch := range batches {
+		for _, m := range batch {
+			b.stage[m.PVC] = stageStaged
+		}
+		fb := &formedBatch{members: batch}
+		b.staged = append(b.staged, fb)
+		if len(batch) > 1 {
+			b.start(ctx, fb)
+		}
+	}
+	moving := b.count(stageInBatch, stageSolo)
+	for len(b.staged) > 0 {
+		fb := b.staged[0]
+		n := b.countOf(fb.members, stageStaged)
+		if moving+n > b.rules.MaxSize {
+			break
+		}
+		b.staged, moving = b.staged[1:], moving+n
+		fb.released = true
+		for _, m := range fb.members {
+			if b.stage[m.PVC] == stageStaged {
+				b.stage[m.PVC] = stageInBatch
+			}
+		}
+		if len(fb.members) == 1 && n == 1 {
+			b.place(ctx, fb)
+		}
+	}
+	b.recheckIn(ctx, recheck)
+}
+
+// place starts a released batch moving data: a batch of one on its own
+// pods, a larger one on the pods start makes.
+func (b *batcher) place(ctx workflow.Context, fb *formedBatch) {
+	if len(fb.members) == 1 {
+		b.stage[fb.members[0].PVC] = stageSolo
+		b.tell(ctx, fb.members, []contract.BatchAssignment{{Solo: "no other sync of this run was ready on the same nodes"}})
+		return
+	}
+	for _, m := range fb.members {
+		b.stage[m.PVC] = stageInBatch
+	}
+	b.start(ctx, fb)
+}
+
+// start runs a batch's pods in a goroutine of the run.
+func (b *batcher) start(ctx workflow.Context, fb *formedBatch) {
+	index := b.formed
+	b.formed++
+	b.open++
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		defer func() { b.open-- }()
+		b.run(gctx, index, fb)
+	})
+}
+
+// countOf is how many of members stand at stage.
+func (b *batcher) countOf(members []batchJoin, stage batchStage) int {
+	n := 0
+	for _, m := range members {
+		if b.stage[m.PVC] == stage {
+			n++
+		}
+	}
+	return n
+}
+
+// recheckIn sets a timer that wakes the run after recheck, unless one is
+// pending.
+func (b *batcher) recheckIn(ctx workflow.Context, recheck time.Duration) {
 	if recheck > 0 && !b.timerSet {
 		b.timerSet = true
 		b.selector.AddFuture(newTimer(ctx, recheck, "wait for more syncs to join a batch"), func(workflow.Future) { b.timerSet = false })
 	}
 }
 
-// run makes one batch's pods, answers its members, and deletes the pods
+// run makes one batch's pods (held while the batch is staged), answers
+// its members, releases the pods once the batch is, and deletes the pods
 // and Secrets once every member has left. Pods that could not all be made
 // are deleted before the members hear they are on their own, so no batch
-// mover ever writes a claim beside the member's own.
-func (b *batcher) run(ctx workflow.Context, index int, members []batchJoin) {
+// mover ever writes a claim beside the member's own; a staged batch's
+// members hear it only once released, so they do not move data before
+// their places are free.
+func (b *batcher) run(ctx workflow.Context, index int, fb *formedBatch) {
+	members := fb.members
 	info := workflow.GetInfo(ctx)
 	op := contract.Operation{WorkflowID: info.WorkflowExecution.ID + "/batch-" + strconv.Itoa(index), RunID: info.WorkflowExecution.RunID}
 	for _, m := range members {
 		op.Members = append(op.Members, b.ids[m.PVC])
 	}
-	answers, err := b.makePods(ctx, op, members)
+	held := !fb.released
+	answers, err := b.makePods(ctx, op, members, held)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if err == nil {
 		b.tell(ctx, members, answers)
+		if held {
+			err = b.release(ctx, op, fb)
+		}
+	}
+	if err == nil {
 		err = workflow.Await(ctx, func() bool { return b.allLeft(members) })
 	}
 	var a *pvcdata.PVCActivities
@@ -176,6 +279,9 @@ func (b *batcher) run(ctx workflow.Context, index int, members []batchJoin) {
 		workflow.GetLogger(ctx).Error("batch cleanup failed; objects labelled with its operation remain", "batch", op.WorkflowID, "error", cerr)
 	}
 	if answers == nil && ctx.Err() == nil {
+		if err := workflow.Await(ctx, func() bool { return fb.released || b.allLeft(members) }); err != nil {
+			return
+		}
 		solo := contract.BatchAssignment{Solo: fmt.Sprintf("the batch's pods could not be made: %v", err)}
 		for _, m := range members {
 			answers = append(answers, solo)
@@ -187,16 +293,33 @@ func (b *batcher) run(ctx workflow.Context, index int, members []batchJoin) {
 	}
 }
 
-// makePods creates the batch's credentials and pod pair, and returns each
-// member's answer; nil answers when they could not be made.
-func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members []batchJoin) ([]contract.BatchAssignment, error) {
+// release waits until the staged batch fb is released, and lets its
+// movers start: its mount pod becomes one the agent serves. A batch whose
+// members all left before has nothing to release.
+func (b *batcher) release(ctx workflow.Context, op contract.Operation, fb *formedBatch) error {
+	if err := workflow.Await(ctx, func() bool { return fb.released || b.allLeft(fb.members) }); err != nil || !fb.released {
+		return err
+	}
+	var a *pvcdata.PVCActivities
+	return workflow.ExecuteActivity(step(batchOptions(ctx), "let batch "+op.WorkflowID+" move data"), a.ReleaseBatchPods,
+		contract.ReleaseBatchInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace}).Get(ctx, nil)
+}
+
+// batchOptions are the options of a batch's own steps. Every member can
+// sync on its own pods, so a batch does not retry long.
+func batchOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+	})
+}
+
+// makePods creates the batch's credentials and pod pair, held or not, and
+// returns each member's answer; nil answers when they could not be made.
+func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members []batchJoin, held bool) ([]contract.BatchAssignment, error) {
 	var a *pvcdata.PVCActivities
 	auth := authority(pvcSyncInput(b.plan, members[0].PVC))
-	opts := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		// Every member can sync on its own pods, so a batch does not retry long.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
-	})
+	opts := batchOptions(ctx)
 	dp := b.plan.DataPlane
 	var creds contract.Credentials
 	if err := workflow.ExecuteActivity(step(opts, "SSH credentials for "+op.WorkflowID), a.EnsureCredentials, contract.CredentialsInput{
@@ -210,7 +333,7 @@ func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members 
 	in := contract.BatchPodsInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace, SourceNode: first.SourceNode,
 		Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace, DestinationNode: first.TargetNode,
 		Image: dp.Image, AgentAddr: first.AgentAddr, Credentials: creds.Secret, ClusterKey: dp.ClusterKey, AgentHostKey: dp.AgentHostKey,
-		Config: b.plan.DataSync, Authority: auth}
+		Config: b.plan.DataSync, Authority: auth, Held: held}
 	for _, m := range members {
 		j := b.joins[m.PVC]
 		in.Claims = append(in.Claims, contract.BatchClaim{Source: j.ReadFrom.Name, Target: j.Target, Acknowledged: j.Acknowledged})
@@ -236,12 +359,12 @@ func (b *batcher) tell(ctx workflow.Context, members []batchJoin, answers []cont
 	}
 }
 
-// allLeft says no member follows the batch's containers any more.
+// allLeft says no member follows, or waits to follow, the batch's
+// containers any more.
 func (b *batcher) allLeft(members []batchJoin) bool {
-	for _, m := range members {
-		if b.stage[m.PVC] == stageInBatch {
-			return false
-		}
-	}
-	return true
+	return b.countOf(members, stageInBatch)+b.countOf(members, stageStaged) == 0
 }
+
+// changeStagedBatches is the GetVersion change ID of a batched run that
+// starts a batch's pods while the batch before it moves data.
+const changeStagedBatches = "2026-12-06-staged-batches"

@@ -38,11 +38,15 @@ type batchSuite struct {
 	creds     []string                          // EnsureCredentials's operations, in order
 	batches   []contract.BatchPodsInput
 	podsAt    map[string]time.Time // EnsureBatchPods's start, by batch operation
+	mountAt   map[string]time.Time // EnsureMountPod's start, by claim
+	released  map[string]time.Time // ReleaseBatchPods's start, by batch operation
 	cleanups  map[string]time.Time // by operation's workflow ID: the last cleanup's start
 
 	events   []string // "cleanup <op>", "mount <pvc>", "start <pvc>" and "transfer <pvc>", in order
 	podsFail error    // EnsureBatchPods's error, when set
-	lose     string   // the PVC whose followed mover is lost
+	// podsFailFor limits podsFail to one batch operation, when set.
+	podsFailFor string
+	lose        string // the PVC whose followed mover is lost
 	// slowBatch: a batch's credentials take until cancelled, so its members wait.
 	slowBatch bool
 }
@@ -52,7 +56,8 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 	var ts testsuite.WorkflowTestSuite
 	s := &batchSuite{env: ts.NewTestWorkflowEnvironment(), transfers: map[string]contract.TransferInput{},
 		ended: map[string]time.Time{}, cleanups: map[string]time.Time{},
-		mountIns: map[string]contract.MountPodInput{}, podsAt: map[string]time.Time{}}
+		mountIns: map[string]contract.MountPodInput{}, podsAt: map[string]time.Time{},
+		mountAt: map[string]time.Time{}, released: map[string]time.Time{}}
 	s.at = s.env.Now
 	env := s.env
 	env.RegisterWorkflowWithOptions(Replication, workflowOptions(contract.ReplicationName))
@@ -102,6 +107,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		defer s.mu.Unlock()
 		s.mounts = append(s.mounts, in.PVC.Name)
 		s.mountIns[in.PVC.Name] = in
+		s.mountAt[in.PVC.Name] = s.at()
 		s.events = append(s.events, "mount "+in.PVC.Name)
 		return contract.MountPod{Name: in.PodName(), Target: in.Target()}, nil
 	})
@@ -110,10 +116,17 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		defer s.mu.Unlock()
 		s.batches = append(s.batches, in)
 		s.podsAt[in.Op.WorkflowID] = s.at()
-		if s.podsFail != nil {
+		if s.podsFail != nil && (s.podsFailFor == "" || s.podsFailFor == in.Op.WorkflowID) {
 			return contract.BatchPods{}, s.podsFail
 		}
 		return contract.BatchPods{MountPod: in.Op.Name("mount"), SyncPod: in.Op.Name("sync"), Target: kube.MountTarget(in.SourceNamespace, in.Op.Name("mount"))}, nil
+	}).Maybe()
+	env.OnActivity(s.a.ReleaseBatchPods, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.ReleaseBatchInput) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.released[in.Op.WorkflowID] = s.at()
+		s.events = append(s.events, "release "+in.Op.WorkflowID)
+		return nil
 	}).Maybe()
 	env.OnActivity(s.a.Transfer, mock.Anything, mock.Anything).After(time.Second).Return(func(_ context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 		s.mu.Lock()
@@ -269,17 +282,20 @@ func TestBatchedSyncWhoseMoverIsLostTakesItsOwnPods(t *testing.T) {
 
 // A sync falling back to its own pods makes its credentials while it holds
 // its place: the run frees the place only once its transfer ends, so the
-// next batch is placed after the fallbacks moved their data.
+// next batch's syncs move data only after the fallbacks moved theirs.
 func TestBatchedSyncFallingBackKeepsItsPlaceWhileMakingCredentials(t *testing.T) {
 	s := newBatchSuite(t, []string{"a", "b", "c", "d"}, 2)
 	s.podsFail = temporal.NewNonRetryableApplicationError("node dr-1 is gone", contract.ErrTypePodFailed, nil)
 	s.run(t)
-	next, ok := s.podsAt["default-test-workflow-id/batch-1"]
+	_, ok := s.podsAt["default-test-workflow-id/batch-1"]
 	require.True(t, ok, "c and d are placed in a second batch: %v", s.events)
 	for _, pvc := range []string{"a", "b"} {
 		s.assertOwnCredentials(t, pvc)
 		require.Contains(t, s.ended, pvc)
-		assert.False(t, next.Before(s.ended[pvc]), "batch-1 placed before %s's fallback transfer ended: %v", pvc, s.events)
+		for _, next := range []string{"c", "d"} { // their batch failed too: they take their own pods
+			require.Contains(t, s.mountAt, next)
+			assert.False(t, s.mountAt[next].Before(s.ended[pvc]), "%s moved data before %s's fallback transfer ended: %v", next, pvc, s.events)
+		}
 	}
 }
 

@@ -128,3 +128,20 @@ func TestRecordHistoriesBatchLateCredentials(t *testing.T) {
 	saveHistory(t, tp.Client, "replication-batch-late-credentials-solo", solo.GetID(), solo.GetRunID())
 	saveHistory(t, tp.Client, "pvc-sync-batch-late-credentials-solo", data, "")
 }
+
+// TestRecordHistoriesStagedBatches records a run since
+// 2026-12-06-staged-batches: four PVCs at concurrentSyncs 2, in two
+// batches; the second batch's pods start held while the first transfers,
+// and are released once it is done.
+// `-run 'TestRecordHistoriesStagedBatches$'` records it alone.
+func TestRecordHistoriesStagedBatches(t *testing.T) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		require.NotNil(t, in.Follow, "each PVC follows its container of a batch's sync pod")
+		time.Sleep(time.Second) // the first batch transfers while the second is staged
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	run := startRun(ctx, t, tp, "stage")
+	require.NoError(t, run.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-staged-batches", run.GetID(), run.GetRunID())
+}

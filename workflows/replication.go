@@ -198,6 +198,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	var batches *batcher
 	if plan.DataPlane.BatchPods && workflow.GetVersion(ctx, changeBatchedPods, workflow.DefaultVersion, 1) == 1 {
 		batches = newBatcher(plan, limit, selector)
+		batches.staging = workflow.GetVersion(ctx, changeStagedBatches, workflow.DefaultVersion, 1) == 1
 	}
 	selector.AddReceive(reports, func(c workflow.ReceiveChannel, _ bool) {
 		var u contract.PVCProgressUpdate

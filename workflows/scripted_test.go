@@ -24,13 +24,19 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 		"Transfer": transfer,
 		"ResolveReplication": func(ctx context.Context, req contract.PlanRequest) (contract.ReplicationPlan, error) {
 			ref := req.Replication
-			// A run triggered "batch" syncs its two PVCs at once, in one batch.
-			batch := req.Trigger == "batch"
+			// A run triggered "batch" syncs its two PVCs at once, in one
+			// batch; one triggered "stage" syncs the four PVCs of namespace
+			// "staged" two at a time, in two batches, the second staged.
+			batch := req.Trigger == "batch" || req.Trigger == "stage"
 			concurrent := int32(1)
 			if batch {
 				concurrent = 2
 			}
-			spec := drv1.ReplicationSpec{SourceNamespace: "shop", PVCConfig: &drv1.PVCConfig{SyncData: true,
+			source, permits := "shop", int32(2)
+			if req.Trigger == "stage" { // permits for a staged batch too
+				source, permits = "staged", 4
+			}
+			spec := drv1.ReplicationSpec{SourceNamespace: source, PVCConfig: &drv1.PVCConfig{SyncData: true,
 				DataSyncConfig: &drv1.DataSyncConfig{ConcurrentSyncs: concurrent}}}
 			drv1.SetReplicationDefaults(&spec)
 			settings := resolve.Settings(spec)
@@ -38,14 +44,17 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 			return contract.ReplicationPlan{Replication: ref, Generation: 1,
 				Source:          contract.ClusterRef{Namespace: ref.Namespace, Name: "prod"},
 				Destination:     contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"},
-				SourceNamespace: "shop", DestinationNamespace: cmp.Or(req.DrillNamespace, "shop"), Spec: settings, DataSync: dataSync,
+				SourceNamespace: source, DestinationNamespace: cmp.Or(req.DrillNamespace, "shop"), Spec: settings, DataSync: dataSync,
 				DataPlane: contract.DataPlane{Image: contract.Image{Reference: "dr-syncer/dataplane:dev"}, AgentPort: 2222,
-					GlobalConcurrencyLimit: 2, Retry: settings.RetryConfig, BatchPods: batch}, Direction: req.Direction}, err
+					GlobalConcurrencyLimit: permits, Retry: settings.RetryConfig, BatchPods: batch}, Direction: req.Direction}, err
 		},
 		"LocateDRCopies": func(ctx context.Context, ref contract.ObjectRef) (contract.DRLocation, error) {
 			return contract.DRLocation{Destination: contract.ClusterRef{Namespace: ref.Namespace, Name: "dr"}, Namespace: "shop"}, nil
 		},
 		"ListPVCs": func(ctx context.Context, in contract.ListPVCsInput) (contract.PVCList, error) {
+			if in.Namespace == "staged" {
+				return contract.PVCList{Names: []string{"data", "logs", "cache", "index"}}, nil
+			}
 			return contract.PVCList{Names: []string{"data", "logs"}}, nil
 		},
 		"Cleanup": func(ctx context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
@@ -66,7 +75,8 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 		"EnsureMountPod": func(ctx context.Context, in contract.MountPodInput) (contract.MountPod, error) {
 			return contract.MountPod{Name: in.Op.Name("mount"), Target: "10.244.1.5:8873"}, nil
 		},
-		"MarkSynced": func(ctx context.Context, in contract.MarkSyncedInput) error { return nil },
+		"MarkSynced":       func(ctx context.Context, in contract.MarkSyncedInput) error { return nil },
+		"ReleaseBatchPods": func(ctx context.Context, in contract.ReleaseBatchInput) error { return nil },
 		"EnsureBatchPods": func(ctx context.Context, in contract.BatchPodsInput) (contract.BatchPods, error) {
 			return contract.BatchPods{MountPod: in.Op.Name("mount"), SyncPod: in.Op.Name("sync"), Target: "shop/" + in.Op.Name("mount") + ":8873"}, nil
 		},

@@ -1,0 +1,64 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/dr-syncer/dr-syncer/contract"
+)
+
+const batchOp1 = "default-test-workflow-id/batch-1"
+
+// The next batch's pods start while the batch before it moves data, held;
+// the batch is released, and its movers start, only once the places for
+// all its claims are free (2026-12-06-staged-batches).
+func TestBatchedRunStagesTheNextBatchWhileOneMovesData(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b", "c", "d"}, 2)
+	s.run(t)
+	require.Len(t, s.batches, 2)
+	assert.False(t, s.batches[0].Held, "the first batch has its places at once")
+	assert.True(t, s.batches[1].Held, "the second is staged while the first moves data")
+	assert.NotContains(t, s.released, batchOp0, "nothing to release")
+	require.Contains(t, s.released, batchOp1)
+	for _, pvc := range []string{"a", "b"} {
+		assert.True(t, s.podsAt[batchOp1].Before(s.ended[pvc]), "batch-1's pods start before %s's transfer ends", pvc)
+		assert.False(t, s.released[batchOp1].Before(s.ended[pvc]), "batch-1 moves data only after %s's transfer ended", pvc)
+	}
+}
+
+// A run cancelled while a batch is staged deletes that batch's pods too,
+// and never lets its movers start.
+func TestCancelWhileABatchIsStaged(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b", "c", "d"}, 2)
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 500*time.Millisecond) // batch-0 transfers, batch-1 is staged
+	s.env.ExecuteWorkflow(contract.ReplicationName, contract.ReplicationInput{Replication: replRef, Trigger: "manual"})
+	require.True(t, s.env.IsWorkflowCompleted())
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, s.env.GetWorkflowError(), &canceled)
+	require.Len(t, s.batches, 2, "both batches' pods were made before the cancel")
+	assert.True(t, s.batches[1].Held)
+	assert.Empty(t, s.released, "a staged batch of a cancelled run is never released")
+	assert.Contains(t, s.cleanups, batchOp0)
+	assert.Contains(t, s.cleanups, batchOp1, "the staged batch's pods and Secrets are deleted too")
+}
+
+// A staged batch whose pods could not be made tells its members they are
+// on their own only once it is released, so they do not move data before
+// their places are free.
+func TestStagedBatchWhosePodsFailWaitsForItsPlaces(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b", "c", "d"}, 2)
+	s.podsFailFor = batchOp1
+	s.podsFail = temporal.NewNonRetryableApplicationError("node dr-1 is gone", contract.ErrTypePodFailed, nil)
+	s.run(t)
+	for _, pvc := range []string{"a", "b"} {
+		require.NotNil(t, s.transfers[pvc].Follow, "%s synced in batch-0", pvc)
+		for _, next := range []string{"c", "d"} {
+			require.Contains(t, s.mountAt, next, "%s took its own pods", next)
+			assert.False(t, s.mountAt[next].Before(s.ended[pvc]), "%s moved data before %s's transfer ended: %v", next, pvc, s.events)
+		}
+	}
+}
