@@ -79,6 +79,10 @@ func TestLabBatchedPods(t *testing.T) {
 	} else {
 		t.Logf("%d of %d PVC syncs of the kept run followed a batch container", n, kept.n)
 	}
+	// Whether a batch was staged depends on timing (its joins must arrive
+	// while the batch before moves data): workflows' tests assert the
+	// staging, and the benchmark stages most batches; here it is logged.
+	t.Logf("the kept run released %d staged batches", activitiesOf(t, kept.e, kept.workflowID(), "ReleaseBatchPods"))
 	kept.assertNothingLeft(t)
 }
 
@@ -158,4 +162,16 @@ func leftBehindByTermination(t *testing.T, f *fanOut, runErr <-chan error) {
 		t.Fatal("terminating the run mid-batch left nothing behind: the next run has nothing to clean up, and this test proves nothing")
 	}
 	t.Logf("the terminated run left %v", left)
+}
+
+// activitiesOf counts the activities of type name that workflow id's last
+// run scheduled.
+func activitiesOf(t *testing.T, e *pvcSyncEnv, id, name string) int {
+	n := 0
+	for _, ev := range readHistory(t, e, id, "") {
+		if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == name {
+			n++
+		}
+	}
+	return n
 }
