@@ -98,3 +98,31 @@ func formBatches(waiting []batchJoin, room batchRoom, now time.Time, rules batch
 	}
 	return batches, kept, recheck
 }
+
+// fullBatches takes, in join order, the batches of size joins on one node
+// pair, at most size claims in all: what a run stages ahead of its places
+// (batcher.stageBatches). kept are the other joins, in their order.
+func fullBatches(waiting []batchJoin, size int) (batches [][]batchJoin, kept []batchJoin) {
+	if size < 2 { // a batch of one is a sync on its own pods: nothing to stage
+		return nil, waiting
+	}
+	byPair := map[nodePair][]int{}
+	taken := map[int]bool{}
+	for i, j := range waiting {
+		byPair[j.Pair] = append(byPair[j.Pair], i)
+		if idx := byPair[j.Pair]; len(idx) == size && len(batches) == 0 {
+			batch := make([]batchJoin, 0, size)
+			for _, k := range idx {
+				batch = append(batch, waiting[k])
+				taken[k] = true
+			}
+			batches = append(batches, batch)
+		}
+	}
+	for i, j := range waiting {
+		if !taken[i] {
+			kept = append(kept, j)
+		}
+	}
+	return batches, kept
+}

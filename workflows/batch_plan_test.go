@@ -90,3 +90,21 @@ func TestFormBatches(t *testing.T) {
 		assert.Zero(t, recheck)
 	})
 }
+
+func TestFullBatches(t *testing.T) {
+	ab, cd := nodePair{"a", "b"}, nodePair{"c", "d"}
+	j := func(pvc string, pair nodePair) batchJoin { return batchJoin{PVC: pvc, Pair: pair} }
+	waiting := []batchJoin{j("p1", ab), j("q1", cd), j("p2", ab), j("q2", cd), j("p3", ab), j("q3", cd)}
+
+	batches, kept := fullBatches(waiting, 3)
+	assert.Equal(t, [][]batchJoin{{waiting[0], waiting[2], waiting[4]}}, batches, "the first pair to fill a batch stages it")
+	assert.Equal(t, []batchJoin{waiting[1], waiting[3], waiting[5]}, kept, "at most one batch's claims stage; the rest keep their order")
+
+	batches, kept = fullBatches(waiting[:4], 3)
+	assert.Empty(t, batches, "a partial batch does not stage")
+	assert.Equal(t, waiting[:4], kept)
+
+	batches, kept = fullBatches(waiting, 1)
+	assert.Empty(t, batches, "with one sync at a time there is nothing to share")
+	assert.Equal(t, waiting, kept)
+}

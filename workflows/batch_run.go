@@ -134,15 +134,19 @@ func (b *batcher) count(stages ...batchStage) int {
 // while the current batch moves data.
 func (b *batcher) preparing() int { return b.count(stageBeforeJoin, stageWaiting) }
 
-// form places the joins that formBatches says are due, and sets a timer
-// for the first partial batch still waiting.
+// form places the joins that are due, and sets a timer for the first
+// partial batch still waiting.
 func (b *batcher) form(ctx workflow.Context) {
 	if b.staging {
 		b.stageBatches(ctx)
 		return
 	}
-	// Runs before changeStagedBatches: batches form within the run's
-	// concurrentSyncs places for moving data.
+	b.formWithinRoom(ctx)
+}
+
+// formWithinRoom forms batches within the run's concurrentSyncs places
+// for moving data, and places them at once.
+func (b *batcher) formWithinRoom(ctx workflow.Context) {
 	moving := b.count(stageInBatch, stageSolo)
 	room := batchRoom{MayJoin: b.count(stageBeforeJoin), Free: b.rules.MaxSize - moving, Freeing: moving, FreedAt: b.freedAt}
 	batches, kept, recheck := formBatches(b.waiting, room, workflow.Now(ctx), b.rules)
@@ -153,30 +157,26 @@ func (b *batcher) form(ctx workflow.Context) {
 	b.recheckIn(ctx, recheck)
 }
 
-// stageBatches forms batches ahead of the places for them: up to
+// stageBatches forms full batches ahead of the places for them: up to
 // concurrentSyncs claims wait staged, their pods started but held
-// (BatchPodsInput.Held), while the claims before them move data. A staged batch is released, whole and
-// in order, once the places for all its claims are free (the members of a
-// batch end their transfers nearly together). So a batch's pods start
-// while the one before it transfers, and concurrentSyncs still bounds the
-// syncs that move data.
+// (BatchPodsInput.Held), while the claims before them move data. A staged
+// batch is released, whole and in order, once the places for all its
+// claims are free (the members of a batch end their transfers nearly
+// together). So a batch's pods start while the one before it transfers,
+// and concurrentSyncs still bounds the syncs that move data. Only full
+// batches stage: joins trickle in as permits free, and staging the first
+// few would split them into small batches. Whatever is not full forms as
+// without staging, within the free places, once nothing is staged.
 func (b *batcher) stageBatches(ctx workflow.Context) {
-	// Batches stage only once the ones before are released: joins that
-	// arrive meanwhile wait, and then form whole batches, not small ones
-	// in what room is left.
-	room := batchRoom{MayJoin: b.count(stageBeforeJoin)}
 	if b.count(stageStaged) == 0 {
-		room.Free = b.rules.MaxSize
-	}
-	batches, kept, recheck := formBatches(b.waiting, room, workflow.Now(ctx), b.rules)
-	b.waiting = kept
-	for _, batch := range batches {
-		for _, m := range batch {
-			b.stage[m.PVC] = stageStaged
-		}
-		fb := &formedBatch{members: batch}
-		b.staged = append(b.staged, fb)
-		if len(batch) > 1 {
+		var full [][]batchJoin
+		full, b.waiting = fullBatches(b.waiting, b.rules.MaxSize)
+		for _, batch := range full {
+			for _, m := range batch {
+				b.stage[m.PVC] = stageStaged
+			}
+			fb := &formedBatch{members: batch}
+			b.staged = append(b.staged, fb)
 			b.start(ctx, fb)
 		}
 	}
@@ -194,11 +194,10 @@ func (b *batcher) stageBatches(ctx workflow.Context) {
 				b.stage[m.PVC] = stageInBatch
 			}
 		}
-		if len(fb.members) == 1 && n == 1 {
-			b.place(ctx, fb)
-		}
 	}
-	b.recheckIn(ctx, recheck)
+	if len(b.staged) == 0 {
+		b.formWithinRoom(ctx)
+	}
 }
 
 // place starts a released batch moving data: a batch of one on its own
