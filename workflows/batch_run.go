@@ -296,7 +296,7 @@ func (b *batcher) run(ctx workflow.Context, index int, fb *formedBatch) {
 // movers start: its mount pod becomes one the agent serves. A batch whose
 // members all left before has nothing to release.
 func (b *batcher) release(ctx workflow.Context, op contract.Operation, fb *formedBatch) error {
-	if err := workflow.Await(ctx, func() bool { return fb.released || b.allLeft(fb.members) }); err != nil || !fb.released {
+	if err := workflow.Await(ctx, func() bool { return fb.released || b.allLeft(fb.members) }); err != nil || b.allLeft(fb.members) {
 		return err
 	}
 	var a *pvcdata.PVCActivities
