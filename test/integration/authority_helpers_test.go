@@ -58,10 +58,18 @@ func createAgent(t *testing.T, c client.Client, node, ip string) {
 // gives a forged input, and that its message says each of says.
 func assertRefused(t *testing.T, err error, says ...string) {
 	t.Helper()
+	assertNonRetryable(t, err, contract.ErrTypeInputMismatch, says...)
+}
+
+// assertNonRetryable fails t unless err is a non-retryable application
+// error of errType whose message says every one of says: a step that
+// never gets better by retrying.
+func assertNonRetryable(t *testing.T, err error, errType string, says ...string) {
+	t.Helper()
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "got %v", err)
-	assert.Equal(t, contract.ErrTypeInputMismatch, appErr.Type())
-	assert.True(t, appErr.NonRetryable(), "a forged input never gets better by retrying")
+	assert.Equal(t, errType, appErr.Type())
+	assert.True(t, appErr.NonRetryable(), "%s never gets better by retrying", errType)
 	for _, s := range says {
 		assert.Contains(t, appErr.Error(), s)
 	}

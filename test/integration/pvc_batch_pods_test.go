@@ -3,12 +3,10 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -280,12 +278,7 @@ func TestBatchPods(t *testing.T) {
 	t.Run("releasing a batch whose mount pod is gone fails without retry, naming the pod", func(t *testing.T) {
 		gone := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-8", RunID: "run-1"}
 		err := runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: gone, Source: source, SourceNamespace: "shop"}, nil)
-		var appErr *temporal.ApplicationError
-		require.True(t, errors.As(err, &appErr), "got %v", err)
-		assert.Equal(t, contract.ErrTypeBatchPodsGone, appErr.Type())
-		assert.True(t, appErr.NonRetryable())
-		assert.Contains(t, appErr.Error(), "shop/"+gone.Name("mount"))
-		assert.Contains(t, appErr.Error(), "is gone")
+		assertNonRetryable(t, err, contract.ErrTypeBatchPodsGone, "shop/"+gone.Name("mount"), "is gone")
 	})
 
 	t.Run("releasing a batch whose mount pod has finished fails without retry and leaves it held", func(t *testing.T) {
@@ -295,12 +288,7 @@ func TestBatchPods(t *testing.T) {
 		pod.Status.Phase = corev1.PodFailed
 		require.NoError(t, env.Source.Client.Status().Update(ctx, pod))
 		err := runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: failed, Source: source, SourceNamespace: "shop"}, nil)
-		var appErr *temporal.ApplicationError
-		require.True(t, errors.As(err, &appErr), "got %v", err)
-		assert.Equal(t, contract.ErrTypeBatchPodsGone, appErr.Type())
-		assert.True(t, appErr.NonRetryable())
-		assert.Contains(t, appErr.Error(), "shop/"+failed.Name("mount"))
-		assert.Contains(t, appErr.Error(), "phase Failed")
+		assertNonRetryable(t, err, contract.ErrTypeBatchPodsGone, "shop/"+failed.Name("mount"), "phase Failed")
 		assert.Equal(t, kube.RoleMountHeld, getPod(env.Source.Client, "shop", failed.Name("mount")).Labels[kube.LabelRole])
 	})
 
@@ -309,11 +297,7 @@ func TestBatchPods(t *testing.T) {
 		labels := contract.Operation{WorkflowID: "someone/else", RunID: "run-1"}.Labels(kube.RoleMountHeld)
 		create(t, env.Source.Client, unscheduledPod("shop", other.Name("mount"), labels))
 		err := runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: other, Source: source, SourceNamespace: "shop"}, nil)
-		var appErr *temporal.ApplicationError
-		require.True(t, errors.As(err, &appErr), "got %v", err)
-		assert.Equal(t, contract.ErrTypeConflict, appErr.Type())
-		assert.True(t, appErr.NonRetryable())
-		assert.Contains(t, appErr.Error(), "shop/"+other.Name("mount"))
+		assertNonRetryable(t, err, contract.ErrTypeConflict, "shop/"+other.Name("mount"))
 		assert.Equal(t, kube.RoleMountHeld, getPod(env.Source.Client, "shop", other.Name("mount")).Labels[kube.LabelRole])
 	})
 }
