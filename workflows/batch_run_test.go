@@ -36,11 +36,11 @@ type batchSuite struct {
 	mounts    []string                          // claims that got their own mount pod
 	mountIns  map[string]contract.MountPodInput // by claim
 	creds     []string                          // EnsureCredentials's operations, in order
-	batches   []contract.BatchPodsInput
-	podsAt    map[string]time.Time // EnsureBatchPods's start, by batch operation
-	mountAt   map[string]time.Time // EnsureMountPod's start, by claim
-	released  map[string]time.Time // ReleaseBatchPods's start, by batch operation
-	cleanups  map[string]time.Time // by operation's workflow ID: the last cleanup's start
+	batches   []contract.BatchPodsInput         // in the order the run formed them
+	podsAt    map[string]time.Time              // EnsureBatchPods's start, by batch operation
+	mountAt   map[string]time.Time              // EnsureMountPod's start, by claim
+	released  map[string]time.Time              // ReleaseBatchPods's start, by batch operation
+	cleanups  map[string]time.Time              // by operation's workflow ID: the last cleanup's start
 
 	events   []string // "cleanup <op>", "mount <pvc>", "start <pvc>" and "transfer <pvc>", in order
 	podsFail error    // EnsureBatchPods's error, when set
@@ -114,7 +114,10 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 	env.OnActivity(s.a.EnsureBatchPods, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.BatchPodsInput) (contract.BatchPods, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		// Activities run in goroutines: the order of their calls is not
+		// the order the run formed the batches in.
 		s.batches = append(s.batches, in)
+		slices.SortFunc(s.batches, func(x, y contract.BatchPodsInput) int { return strings.Compare(x.Op.WorkflowID, y.Op.WorkflowID) })
 		s.podsAt[in.Op.WorkflowID] = s.at()
 		if s.podsFail != nil && (s.podsFailFor == "" || s.podsFailFor == in.Op.WorkflowID) {
 			return contract.BatchPods{}, s.podsFail
@@ -128,7 +131,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		s.events = append(s.events, "release "+in.Op.WorkflowID)
 		return nil
 	}).Maybe()
-	env.OnActivity(s.a.Transfer, mock.Anything, mock.Anything).After(time.Second).Return(func(_ context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+	transfer := func(_ context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.events = append(s.events, "transfer "+in.PVC.Name)
@@ -137,7 +140,14 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		}
 		s.transfers[in.PVC.Name], s.ended[in.PVC.Name] = in, s.at()
 		return contract.TransferResult{Stats: statsWithBytes(1 << 20)}, nil
-	})
+	}
+	// A held batch's movers cannot connect before its release, which
+	// follows the batch before it: their transfers end a second after
+	// that batch's would. The test clock does not move while activities
+	// run, so without this a staged member's transfer could end with the
+	// first batch's, before any release, as no real one can.
+	env.OnActivity(s.a.Transfer, mock.Anything, mock.MatchedBy(s.followsHeldBatch)).After(2 * time.Second).Return(transfer).Maybe()
+	env.OnActivity(s.a.Transfer, mock.Anything, mock.Anything).After(time.Second).Return(transfer)
 	env.OnActivity(s.a.MarkSynced, mock.Anything, mock.Anything).Return(nil)
 	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, args converter.EncodedValues) {
 		var in contract.PVCSyncInput
@@ -148,6 +158,18 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		}
 	})
 	return s
+}
+
+// followsHeldBatch says in follows a mover of a batch whose pods were made held.
+func (s *batchSuite) followsHeldBatch(in contract.TransferInput) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.batches {
+		if in.Follow != nil && b.Held && in.Follow.Pod == b.Op.Name("sync") {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *batchSuite) run(t *testing.T) contract.ReplicationResult {
