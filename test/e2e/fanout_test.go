@@ -93,11 +93,13 @@ spec:
 
 	var control ctrlclient.Client
 	control, f.ctlNS = scaleControl(t, e)
-	if concurrentSyncs > drv1.DefaultGlobalConcurrencyLimit {
+	if limit := 2 * concurrentSyncs; limit > drv1.DefaultGlobalConcurrencyLimit {
 		// concurrentSyncs, not the source cluster's default bound, is what
-		// a run of this many syncs at once measures.
+		// a run of this many syncs at once measures. Twice it, as the
+		// README's Sizing advises: a staged batch's syncs hold their
+		// permits while the batch before them moves data.
 		kubectl(t, e.prod, "", "-n", f.ctlNS, "patch", "remotecluster", lab.Prod, "--type=merge",
-			"-p", fmt.Sprintf(`{"spec":{"pvcSync":{"globalConcurrencyLimit":%d}}}`, concurrentSyncs))
+			"-p", fmt.Sprintf(`{"spec":{"pvcSync":{"globalConcurrencyLimit":%d}}}`, limit))
 	}
 	yes := true
 	maxRetries := int32(3)
