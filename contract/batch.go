@@ -28,6 +28,9 @@ type BatchJoin struct {
 	Target string `json:"target"`
 	// Acknowledged is TransferInput.Acknowledged for this PVC.
 	Acknowledged bool `json:"acknowledged,omitempty"`
+	// AttachLimit is NodePlan.AttachLimit: no batch holding this claim
+	// grows past it.
+	AttachLimit int `json:"attachLimit,omitempty"`
 }
 
 // BatchAssignment is the run's answer to a join.
@@ -88,6 +91,11 @@ type ReleaseBatchInput struct {
 	Op              Operation  `json:"op"`
 	Source          ClusterRef `json:"source"`
 	SourceNamespace string     `json:"sourceNamespace"`
+	// Destination and DestinationNamespace hold the batch's sync pod,
+	// whose scheduling gate the release removes; unset (runs from before
+	// the gate), the sync pod was never gated.
+	Destination          ClusterRef `json:"destination,omitempty"`
+	DestinationNamespace string     `json:"destinationNamespace,omitempty"`
 }
 
 // BatchPods names a batch's pods once created (not yet running).

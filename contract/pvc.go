@@ -112,6 +112,9 @@ func (in MountPodInput) Target() string { return kube.MountTarget(in.PVC.Namespa
 type ChooseNodesInput struct {
 	Source      PVCRef     `json:"source"`
 	Destination ClusterRef `json:"destination"`
+	// TargetStorageClass is the DR claim's class: its provisioner is the
+	// CSI driver whose attach limit bounds the DR node.
+	TargetStorageClass string `json:"targetStorageClass,omitempty"`
 }
 
 // NodePlan is where the mount pod and the sync pod run, and why.
@@ -120,6 +123,11 @@ type NodePlan struct {
 	// SourceAddress is the source node's InternalIP, where its agent listens.
 	SourceAddress string          `json:"sourceAddress"`
 	Target        kube.NodeChoice `json:"target"`
+	// AttachLimit is the fewer of the volumes of the source claim's and
+	// the DR claim's CSI drivers that the two nodes may hold (CSINode
+	// allocatable count); 0 when neither node reports a limit. A batch's
+	// pods mount all their claims on these nodes at once.
+	AttachLimit int `json:"attachLimit,omitempty"`
 }
 
 // TargetPVCInput says which DR PVC to make for which source PVC.

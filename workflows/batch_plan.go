@@ -16,12 +16,15 @@ type batchJoin struct {
 	PVC  string
 	Pair nodePair
 	At   time.Time // when it joined, in workflow time
+	// Limit is the most claims its nodes may attach (BatchJoin.AttachLimit);
+	// 0 is no limit.
+	Limit int
 }
 
 // batchRules bound a batch.
 type batchRules struct {
 	// MaxSize is the most claims one pod pair mounts: the run's
-	// concurrentSyncs, and the DR node's CSI attach limit when lower.
+	// concurrentSyncs (sizeFor lowers it to the nodes' attach limit).
 	MaxSize int
 	// Wait is how long the oldest join waits for batch-mates while other
 	// syncs of the run may still join.
@@ -43,9 +46,22 @@ type batchRoom struct {
 	FreedAt time.Time
 }
 
+// sizeFor is the most claims one batch of a pair's joins may hold: most,
+// or the smallest attach limit its joins report when lower.
+func sizeFor(group []batchJoin, most int) int {
+	size := most
+	for _, j := range group {
+		if j.Limit > 0 && j.Limit < size {
+			size = j.Limit
+		}
+	}
+	return size
+}
+
 // formBatches decides which waiting joins form batches now. Batches keep
 // join order, pairs the order of their first join; a batch holds at most
-// rules.MaxSize claims and at most room.Free in all. A full batch forms at
+// rules.MaxSize claims (fewer when its nodes may attach fewer, sizeFor)
+// and at most room.Free in all. A full batch forms at
 // once. A smaller one waits to grow, up to rules.Wait: for batch-mates
 // after its oldest join, while others may still join; for places after the
 // last one freed, while claims are still moving (a batch's members end
@@ -55,7 +71,6 @@ type batchRoom struct {
 // solo path. recheck is how long until a kept join's wait ends (zero when
 // only an event can change the answer).
 func formBatches(waiting []batchJoin, room batchRoom, now time.Time, rules batchRules) (batches [][]batchJoin, kept []batchJoin, recheck time.Duration) {
-	size := max(rules.MaxSize, 1)
 	free := room.Free
 	waitFor := func(left time.Duration) bool {
 		if left <= 0 {
@@ -76,6 +91,7 @@ func formBatches(waiting []batchJoin, room batchRoom, now time.Time, rules batch
 	}
 	for _, p := range pairs {
 		group := byPair[p]
+		size := max(sizeFor(group, rules.MaxSize), 1)
 		for len(group) >= size && free >= size {
 			batches = append(batches, group[:size])
 			free -= size
@@ -99,20 +115,24 @@ func formBatches(waiting []batchJoin, room batchRoom, now time.Time, rules batch
 	return batches, kept, recheck
 }
 
-// fullBatches takes, in join order, the batches of size joins on one node
-// pair, at most size claims in all: what a run stages ahead of its places
-// (batcher.stageBatches). kept are the other joins, in their order.
-func fullBatches(waiting []batchJoin, size int) (batches [][]batchJoin, kept []batchJoin) {
-	if size < 2 { // a batch of one is a sync on its own pods: nothing to stage
-		return nil, waiting
-	}
+// fullBatches takes, in join order, the first full batch on one node
+// pair (maxSize joins, or as many as sizeFor allows them): what a run
+// stages ahead of its places (batcher.stageBatches). kept are the other
+// joins, in their order. A batch of one is a sync on its own pods:
+// nothing to stage.
+func fullBatches(waiting []batchJoin, maxSize int) (batches [][]batchJoin, kept []batchJoin) {
 	byPair := map[nodePair][]int{}
 	taken := map[int]bool{}
 	for i, j := range waiting {
 		byPair[j.Pair] = append(byPair[j.Pair], i)
-		if idx := byPair[j.Pair]; len(idx) == size && len(batches) == 0 {
+		idx := byPair[j.Pair]
+		group := make([]batchJoin, 0, len(idx))
+		for _, k := range idx {
+			group = append(group, waiting[k])
+		}
+		if size := sizeFor(group, maxSize); size >= 2 && len(idx) >= size && len(batches) == 0 {
 			batch := make([]batchJoin, 0, size)
-			for _, k := range idx {
+			for _, k := range idx[:size] {
 				batch = append(batch, waiting[k])
 				taken[k] = true
 			}

@@ -83,6 +83,13 @@ func TestFormBatches(t *testing.T) {
 		assert.Equal(t, [][]string{{"p1", "p2"}, {"q1"}}, names(batches))
 		assert.Equal(t, []batchJoin{waiting[3]}, kept)
 	})
+	t.Run("a batch holds no more claims than its nodes may attach", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("p2", ab, 0), join("p3", ab, 0), join("q1", cd, 0), join("q2", cd, 0), join("q3", cd, 0)}
+		waiting[1].Limit = 2 // the nodes a and b may attach two of p2's driver's volumes
+		batches, kept, _ := formBatches(waiting, batchRoom{Free: 6}, t0, rules)
+		assert.Equal(t, [][]string{{"p1", "p2"}, {"p3"}, {"q1", "q2", "q3"}}, names(batches), "only the limited pair's batches shrink")
+		assert.Empty(t, kept)
+	})
 	t.Run("nothing waiting, nothing to do", func(t *testing.T) {
 		batches, kept, recheck := formBatches(nil, batchRoom{MayJoin: 3, Free: 3}, t0, rules)
 		assert.Empty(t, batches)
@@ -107,4 +114,15 @@ func TestFullBatches(t *testing.T) {
 	batches, kept = fullBatches(waiting, 1)
 	assert.Empty(t, batches, "with one sync at a time there is nothing to share")
 	assert.Equal(t, waiting, kept)
+
+	limited := append([]batchJoin(nil), waiting...)
+	limited[3].Limit = 2 // q2's nodes may attach two
+	batches, kept = fullBatches(limited, 3)
+	assert.Equal(t, [][]batchJoin{{limited[1], limited[3]}}, batches, "a batch as large as its nodes may attach is full")
+	assert.Equal(t, []batchJoin{limited[0], limited[2], limited[4], limited[5]}, kept)
+
+	limited[3].Limit = 1
+	batches, kept = fullBatches(limited[:4], 3)
+	assert.Empty(t, batches, "nodes that attach one claim share nothing")
+	assert.Equal(t, limited[:4], kept)
 }

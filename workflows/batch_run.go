@@ -88,7 +88,7 @@ func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
 	case !started || u.Phase == "":
 	case u.Join != nil && stage == stageBeforeJoin:
 		b.stage[u.PVC], b.joins[u.PVC] = stageWaiting, *u.Join
-		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx)})
+		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx), Limit: u.Join.AttachLimit})
 	case (stage == stageInBatch || stage == stageStaged) && u.Phase == contract.PhaseMountPod, // its mover was lost
 		stage == stageBeforeJoin && ownPods:
 		b.stage[u.PVC] = stageSolo
@@ -301,7 +301,8 @@ func (b *batcher) release(ctx workflow.Context, op contract.Operation, fb *forme
 	}
 	var a *pvcdata.PVCActivities
 	return workflow.ExecuteActivity(step(batchOptions(ctx), "let batch "+op.WorkflowID+" move data"), a.ReleaseBatchPods,
-		contract.ReleaseBatchInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace}).Get(ctx, nil)
+		contract.ReleaseBatchInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace,
+			Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace}).Get(ctx, nil)
 }
 
 // batchOptions are the options of a batch's own steps. Every member can

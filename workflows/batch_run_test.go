@@ -49,6 +49,8 @@ type batchSuite struct {
 	lose        string // the PVC whose followed mover is lost
 	// slowBatch: a batch's credentials take until cancelled, so its members wait.
 	slowBatch bool
+	// attachLimit is what ChooseNodes reports its nodes may attach.
+	attachLimit int
 }
 
 // pairs: PVCs named "y…" sit on the second node pair, all others on the first.
@@ -90,7 +92,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		if strings.HasPrefix(in.Source.Name, "y") {
 			return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-2"}, SourceAddress: "10.0.0.2", Target: kube.NodeChoice{Node: "dr-2"}}, nil
 		}
-		return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.0.0.1", Target: kube.NodeChoice{Node: "dr-1"}}, nil
+		return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.0.0.1", Target: kube.NodeChoice{Node: "dr-1"}, AttachLimit: s.attachLimit}, nil
 	})
 	env.OnActivity(s.a.EnsureCredentials, mock.Anything, mock.Anything).Return(func(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
 		s.mu.Lock()

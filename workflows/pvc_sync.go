@@ -96,7 +96,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 
 	state.enter(ctx, contract.PhaseChooseNodes)
 	if err := workflow.ExecuteActivity(step(short, "choose nodes for "+readFrom.String()), a.ChooseNodes, contract.ChooseNodesInput{
-		Source: readFrom, Destination: in.Destination,
+		Source: readFrom, Destination: in.Destination, TargetStorageClass: state.Result.Target.StorageClass,
 	}).Get(ctx, &state.Result.Nodes); err != nil {
 		return state.Result, err
 	}
@@ -173,7 +173,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		// can never create a pod after the cleanup.
 		transferIn.Mount = &mountIn
 		podOptions.WaitForCancellation, transferOptions.WaitForCancellation = true, true
-		join := contract.BatchJoin{SourceNode: state.Result.Nodes.Source.Node, TargetNode: state.Result.Nodes.Target.Node,
+		join := contract.BatchJoin{SourceNode: state.Result.Nodes.Source.Node, TargetNode: state.Result.Nodes.Target.Node, AttachLimit: state.Result.Nodes.AttachLimit,
 			AgentAddr: transferIn.AgentAddr, ReadFrom: readFrom, Target: state.Result.Target.Name, Acknowledged: in.AcceptChanges}
 		batched, err := transferInBatch(ctx, in, transferOptions, transferIn, join, state)
 		if err != nil {

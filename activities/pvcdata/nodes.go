@@ -63,5 +63,9 @@ func (a *PVCActivities) ChooseNodes(ctx context.Context, in contract.ChooseNodes
 	if err != nil {
 		return contract.NodePlan{}, err
 	}
-	return contract.NodePlan{Source: source, SourceAddress: address, Target: target}, nil
+	limit, err := attachLimit(ctx, src, dst, source.Node, target.Node, pvc, pv, in.TargetStorageClass)
+	if err != nil {
+		return contract.NodePlan{}, err
+	}
+	return contract.NodePlan{Source: source, SourceAddress: address, Target: target, AttachLimit: limit}, nil
 }

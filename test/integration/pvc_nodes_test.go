@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,25 +38,37 @@ func TestChooseNodes(t *testing.T) {
 	runningPod(t, env.Source.Client, "app", "db", "prod-b", "rwo-mounted")
 	runningPod(t, env.Source.Client, "app", "cache", "prod-c", "far")
 	pinnedVolume(t, env.Source.Client, "app", "pinned", "prod-c")
+	// Attach limits: prod-a may attach one volume of the CSI driver behind
+	// both classes, dr-a two; prod-b names the driver without a limit; a
+	// local volume (pinned) has no CSI driver.
+	const driver = "hostpath.csi.k8s.io"
+	create(t, env.Source.Client, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard"}, Provisioner: driver})
+	create(t, env.DR.Client, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast"}, Provisioner: driver})
+	csiNode(t, env.Source.Client, "prod-a", driver, 1)
+	csiNode(t, env.Source.Client, "prod-b", driver, 0)
+	csiNode(t, env.Source.Client, "prod-c", driver, 1)
+	csiNode(t, env.DR.Client, "dr-a", driver, 2)
 
 	for _, tc := range []struct {
 		pvc                    string
+		targetClass            string
 		sourceNode, targetNode string
 		sourceReason           string
 		targetReason           string
+		attachLimit            int
 	}{
-		{"rwo-mounted", "prod-b", "dr-b", "mounted by running pod db", "topology.kubernetes.io/zone=zone-b"},
-		{"rwo-idle", "prod-a", "dr-a", "not mounted by a running pod", "topology.kubernetes.io/zone=zone-a"},
-		{"rwx", "prod-a", "dr-a", "shared", "zone-a"},
-		{"pinned", "prod-c", "dr-a", "not mounted", "no node matches"},
-		{"far", "prod-c", "dr-a", "mounted by running pod cache", "no node matches the source node's topology"},
+		{"rwo-mounted", "fast", "prod-b", "dr-b", "mounted by running pod db", "topology.kubernetes.io/zone=zone-b", 0},
+		{"rwo-idle", "fast", "prod-a", "dr-a", "not mounted by a running pod", "topology.kubernetes.io/zone=zone-a", 1},
+		{"rwx", "fast", "prod-a", "dr-a", "shared", "zone-a", 1},
+		{"pinned", "fast", "prod-c", "dr-a", "not mounted", "no node matches", 2},
+		{"far", "", "prod-c", "dr-a", "mounted by running pod cache", "no node matches the source node's topology", 1},
 	} {
 		t.Run(tc.pvc, func(t *testing.T) {
 			var ts testsuite.WorkflowTestSuite
 			aenv := ts.NewTestActivityEnvironment()
 			aenv.RegisterActivity(acts)
 			v, err := aenv.ExecuteActivity(acts.ChooseNodes, contract.ChooseNodesInput{
-				Source: contract.PVCRef{Cluster: source, Namespace: "app", Name: tc.pvc}, Destination: dr})
+				Source: contract.PVCRef{Cluster: source, Namespace: "app", Name: tc.pvc}, Destination: dr, TargetStorageClass: tc.targetClass})
 			require.NoError(t, err)
 			var plan contract.NodePlan
 			require.NoError(t, v.Get(&plan))
@@ -65,8 +78,19 @@ func TestChooseNodes(t *testing.T) {
 			assert.Contains(t, plan.Target.Reason, tc.targetReason)
 			assert.NotEqual(t, "dr-b-cordoned", plan.Target.Node)
 			assert.Equal(t, map[string]string{"prod-a": "10.0.0.1", "prod-b": "10.0.0.2", "prod-c": "10.0.0.3"}[tc.sourceNode], plan.SourceAddress)
+			assert.Equal(t, tc.attachLimit, plan.AttachLimit, "the fewer volumes the two nodes may attach; 0 is no limit")
 		})
 	}
+}
+
+// csiNode registers driver on node; a count above zero is its attach limit.
+func csiNode(t *testing.T, c client.Client, node, driver string, count int32) {
+	t.Helper()
+	d := storagev1.CSINodeDriver{Name: driver, NodeID: node}
+	if count > 0 {
+		d.Allocatable = &storagev1.VolumeNodeResources{Count: &count}
+	}
+	create(t, c, &storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: node}, Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{d}}})
 }
 
 func node(t *testing.T, c client.Client, name, ip, zone string, ready, cordoned bool) {
