@@ -27,8 +27,10 @@ import (
 // follows its own container (TransferInput.Follow).
 //
 // A held batch (in.Held) is staged: its mount pod carries
-// kube.RoleMountHeld, which no agent serves, and its movers wait up to
-// kube.StagedTargetWait, until ReleaseBatchPods relabels the mount pod.
+// kube.RoleMountHeld, which no agent serves, and its sync pod carries
+// kube.StagedGate, so it is not placed on the DR node, until
+// ReleaseBatchPods relabels the one and ungates the other. The mount pod
+// starts meanwhile; its movers then wait up to kube.StagedTargetWait.
 // A pod is re-found by name and run alone (activities.PodReusable), so a
 // retry finds a held batch's pods, and a call after the release finds the
 // released mount pod and leaves its label as it is.
@@ -88,7 +90,8 @@ func (a *PVCActivities) batchMountPod(ctx context.Context, cs kubernetes.Interfa
 
 // batchSyncPod is the sync pod of in: claim 0's solo sync pod, with one
 // mover per claim that carries the claim's own accepted change; a held
-// batch's movers wait kube.StagedTargetWait for their mount pod.
+// batch's pod is gated, and its movers wait kube.StagedTargetWait for
+// their mount pod.
 func (a *PVCActivities) batchSyncPod(in contract.BatchPodsInput, target string) (*corev1.Pod, error) {
 	opts, err := a.syncPodOptions(batchTransferInput(in, 0, target))
 	if err != nil {
@@ -102,7 +105,7 @@ func (a *PVCActivities) batchSyncPod(in contract.BatchPodsInput, target string) 
 	}
 	sync := kube.BatchSyncPodOptions{SyncPodOptions: opts, Claims: claims}
 	if in.Held {
-		sync.TargetWait = kube.StagedTargetWait
+		sync.TargetWait, sync.Gated = kube.StagedTargetWait, true
 	}
 	return kube.BatchSyncPod(sync), nil
 }

@@ -44,6 +44,15 @@ const RoleMountHeld = "mount-held"
 // left for good.
 const StagedTargetWait = 24 * time.Hour
 
+// StagedGate is the scheduling gate of a staged batch's sync pod: the
+// scheduler leaves the pod unplaced, so it holds none of the DR node's
+// CPU, memory or volume attachments, until ReleaseBatchPods removes the
+// gate. Placed at once, a staged batch's movers could take the room that
+// the pods of the syncs moving data still need, and then wait for those
+// syncs, which cannot start: 200 PVCs at 20 at once stalled ten minutes
+// on this, until the agent's idle timeout ended the staged movers.
+const StagedGate = "dr-syncer.io/staged"
+
 // batchVolume is the pod volume of the claim at index.
 func batchVolume(index int) string { return "data-" + strconv.Itoa(index) }
 
@@ -93,6 +102,9 @@ type BatchSyncPodOptions struct {
 	// for a staged batch, whose mount pod is held. Unset, the movers wait
 	// the mover's default.
 	TargetWait time.Duration
+	// Gated: the pod waits for StagedGate to be removed before the
+	// scheduler places it (a staged batch).
+	Gated bool
 }
 
 // BatchSyncPod is SyncPod for a batch: one mover container per claim, each
@@ -114,5 +126,9 @@ func BatchSyncPod(o BatchSyncPodOptions) *corev1.Pod {
 		movers = append(movers, container)
 		volumes = append(volumes, claimVolume(batchVolume(i), c.Claim, false))
 	}
-	return syncPod(o.SyncPodOptions, movers, volumes...)
+	pod := syncPod(o.SyncPodOptions, movers, volumes...)
+	if o.Gated {
+		pod.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: StagedGate}}
+	}
+	return pod
 }

@@ -215,9 +215,10 @@ func TestBatchPods(t *testing.T) {
 	})
 
 	// The run stages the next batch while the current one moves data: its
-	// pods start, but no agent serves the held mount pod, so its movers wait
-	// (long) until ReleaseBatchPods relabels it. A batch of its own, so the
-	// subtests above are not disturbed.
+	// mount pod starts, but no agent serves it while held, and its sync pod
+	// is not placed (a scheduling gate) until ReleaseBatchPods relabels the
+	// one and ungates the other. A batch of its own, so the subtests above
+	// are not disturbed.
 	held := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-7", RunID: "run-1",
 		Members: []string{"pvc-sync/source/shop/carts"}}
 	var heldCreds contract.Credentials
@@ -228,7 +229,7 @@ func TestBatchPods(t *testing.T) {
 	heldIn := in
 	heldIn.Op, heldIn.Credentials, heldIn.Held = held, heldCreds.Secret, true
 	heldIn.Claims = []contract.BatchClaim{{Source: "carts", Target: "carts"}, {Source: "drs-pit-sessions", Target: "sessions"}}
-	release := contract.ReleaseBatchInput{Op: held, Source: source, SourceNamespace: "shop"}
+	release := contract.ReleaseBatchInput{Op: held, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr"}
 	getPod := func(c client.Client, namespace, name string) corev1.Pod {
 		t.Helper()
 		var pod corev1.Pod
@@ -240,7 +241,10 @@ func TestBatchPods(t *testing.T) {
 	assert.Equal(t, contract.BatchPods{MountPod: held.Name("mount"), SyncPod: held.Name("sync"), Target: kube.MountTarget("shop", held.Name("mount"))}, heldPods)
 	heldMount, heldSync := getPod(env.Source.Client, "shop", held.Name("mount")), getPod(env.DR.Client, "shop-dr", held.Name("sync"))
 
-	t.Run("a held batch's mount pod carries the role no agent serves, and its movers wait a day", func(t *testing.T) {
+	t.Run("a held batch's mount pod carries the role no agent serves, its sync pod is gated, and its movers wait a day", func(t *testing.T) {
+		assert.Equal(t, []corev1.PodSchedulingGate{{Name: kube.StagedGate}}, heldSync.Spec.SchedulingGates, "it takes no room on the DR node while staged")
+		assert.Empty(t, heldMount.Spec.SchedulingGates, "the mount pod starts while staged")
+		assert.Empty(t, opPods(env.DR.Client, "shop-dr")[0].Spec.SchedulingGates, "a batch that is not held is placed at once")
 		want := held.Labels("mount")
 		want[kube.LabelRole] = kube.RoleMountHeld
 		assert.Equal(t, want, heldMount.Labels, "only the role differs from a batch that is not held")
@@ -254,15 +258,19 @@ func TestBatchPods(t *testing.T) {
 		}
 	})
 
-	t.Run("releasing a held batch relabels its mount pod, once", func(t *testing.T) {
+	t.Run("releasing a held batch relabels its mount pod and ungates its sync pod, once", func(t *testing.T) {
 		require.NoError(t, runActivity(t, acts, acts.ReleaseBatchPods, release, nil))
 		released := getPod(env.Source.Client, "shop", held.Name("mount"))
 		assert.Equal(t, held.Labels("mount"), released.Labels, "role mount: the agent serves it")
 		assert.Equal(t, heldMount.UID, released.UID)
+		ungated := getPod(env.DR.Client, "shop-dr", held.Name("sync"))
+		assert.Empty(t, ungated.Spec.SchedulingGates, "the scheduler may place it")
+		assert.Equal(t, heldSync.UID, ungated.UID)
 
 		require.NoError(t, runActivity(t, acts, acts.ReleaseBatchPods, release, nil), "a second release is a no-op")
 		again := getPod(env.Source.Client, "shop", held.Name("mount"))
 		assert.Equal(t, released.ResourceVersion, again.ResourceVersion, "a released pod is not patched again")
+		assert.Equal(t, ungated.ResourceVersion, getPod(env.DR.Client, "shop-dr", held.Name("sync")).ResourceVersion)
 	})
 
 	t.Run("EnsureBatchPods after the release finds both pods and leaves the mount pod released", func(t *testing.T) {
@@ -290,6 +298,14 @@ func TestBatchPods(t *testing.T) {
 		err := runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: failed, Source: source, SourceNamespace: "shop"}, nil)
 		assertNonRetryable(t, err, contract.ErrTypeBatchPodsGone, "shop/"+failed.Name("mount"), "phase Failed")
 		assert.Equal(t, kube.RoleMountHeld, getPod(env.Source.Client, "shop", failed.Name("mount")).Labels[kube.LabelRole])
+	})
+
+	t.Run("releasing a batch whose sync pod is gone fails without retry, naming the pod", func(t *testing.T) {
+		lost := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-11", RunID: "run-1"}
+		create(t, env.Source.Client, unscheduledPod("shop", lost.Name("mount"), lost.Labels(kube.RoleMountHeld)))
+		err := runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: lost, Source: source, SourceNamespace: "shop",
+			Destination: dr, DestinationNamespace: "shop-dr"}, nil)
+		assertNonRetryable(t, err, contract.ErrTypeBatchPodsGone, "batch sync pod shop-dr/"+lost.Name("sync"), "is gone")
 	})
 
 	t.Run("a pod of that name that is not the batch's is refused and left as it is", func(t *testing.T) {
