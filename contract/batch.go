@@ -78,10 +78,11 @@ type BatchPodsInput struct {
 	// Authority is the run the batch belongs to; every claim is checked
 	// against its plan.
 	Authority *PlanRequest `json:"authority"`
-	// Held stages the batch: its pods start, but the mount pod carries
-	// kube.RoleMountHeld, which no agent serves, so the movers wait for it
-	// (up to kube.StagedTargetWait) until ReleaseBatchPods relabels it.
-	// The run stages the next batch while the current one moves data.
+	// Held stages the batch: its mount pod starts, but carries
+	// kube.RoleMountHeld, which no agent serves, and its sync pod carries
+	// the scheduling gate kube.StagedGate, so it is not placed, until
+	// ReleaseBatchPods relabels the one and ungates the other. The run
+	// stages the next batch while the current one moves data.
 	Held bool `json:"held,omitempty"`
 }
 

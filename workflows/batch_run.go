@@ -158,12 +158,13 @@ func (b *batcher) formWithinRoom(ctx workflow.Context) {
 }
 
 // stageBatches forms full batches ahead of the places for them: up to
-// concurrentSyncs claims wait staged, their pods started but held
-// (BatchPodsInput.Held), while the claims before them move data. A staged
-// batch is released, whole and in order, once the places for all its
-// claims are free (the members of a batch end their transfers nearly
-// together). So a batch's pods start while the one before it transfers,
-// and concurrentSyncs still bounds the syncs that move data. Only full
+// concurrentSyncs claims wait staged, their pods made but held
+// (BatchPodsInput.Held: the mount pod starts, the sync pod is not placed),
+// while the claims before them move data. A staged batch is released,
+// whole and in order, once the places for all its claims are free (the
+// members of a batch end their transfers nearly together). So a batch's
+// mount pod starts while the one before it transfers, and concurrentSyncs
+// still bounds the syncs that move data. Only full
 // batches stage: joins trickle in as permits free, and staging the first
 // few would split them into small batches. Whatever is not full forms as
 // without staging, within the free places, once nothing is staged.

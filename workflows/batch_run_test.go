@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -119,7 +120,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		// Activities run in goroutines: the order of their calls is not
 		// the order the run formed the batches in.
 		s.batches = append(s.batches, in)
-		slices.SortFunc(s.batches, func(x, y contract.BatchPodsInput) int { return strings.Compare(x.Op.WorkflowID, y.Op.WorkflowID) })
+		slices.SortFunc(s.batches, func(x, y contract.BatchPodsInput) int { return batchIndex(x) - batchIndex(y) })
 		s.podsAt[in.Op.WorkflowID] = s.at()
 		if s.podsFail != nil && (s.podsFailFor == "" || s.podsFailFor == in.Op.WorkflowID) {
 			return contract.BatchPods{}, s.podsFail
@@ -160,6 +161,14 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		}
 	})
 	return s
+}
+
+// batchIndex is the index of in's batch in its run, from its operation's
+// workflow ID ("<run>/batch-<index>").
+func batchIndex(in contract.BatchPodsInput) int {
+	_, index, _ := strings.Cut(in.Op.WorkflowID, "/batch-")
+	n, _ := strconv.Atoi(index)
+	return n
 }
 
 // followsHeldBatch says in follows a mover of a batch whose pods were made held.

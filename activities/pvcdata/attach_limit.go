@@ -15,9 +15,10 @@ import (
 // claims' CSI drivers (0 when neither reports one): a batch's mount pod
 // and sync pod mount all their claims on those nodes at once, and a pod
 // asking for more than its node may attach would never be scheduled.
-// Volumes already attached there are not counted: the scheduler still
-// holds a pod that does not fit, and its batch's members then sync on
-// their own pods.
+// Volumes already attached there are not counted: a batch pod that
+// still does not fit stays pending, and its members wait for it (up to
+// their transfer timeout), as they wait for a pod short of CPU. Volumes
+// of in-tree plugins migrated to CSI are not counted either.
 func attachLimit(ctx context.Context, src, dst kubernetes.Interface, sourceNode, targetNode string,
 	sourceClaim *corev1.PersistentVolumeClaim, sourcePV *corev1.PersistentVolume, targetClass string) (int, error) {
 	sourceDriver, err := claimDriver(ctx, src, sourcePV, sourceClaim.Spec.StorageClassName)

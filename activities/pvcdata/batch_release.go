@@ -77,7 +77,7 @@ func releaseBatchPod(ctx context.Context, cs kubernetes.Interface, op contract.O
 	if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return gone(" (" + podEnd(pod) + ")") // it will never run again
 	}
-	if _, err := pods.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := pods.Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		if apierrors.IsNotFound(err) { // deleted since the GET
 			return gone("")
 		}
@@ -100,7 +100,8 @@ func podEnd(pod *corev1.Pod) string {
 // agents serve; it changes the role label and nothing else.
 var releasePatch = []byte(`{"metadata":{"labels":{"` + kube.LabelRole + `":"` + roleMount + `"}}}`)
 
-// ungatePatch removes a staged sync pod's scheduling gates, of which
-// kube.StagedGate is the only one it is made with; the API server allows
-// gates only to be removed.
-var ungatePatch = []byte(`{"spec":{"schedulingGates":null}}`)
+// ungatePatch removes kube.StagedGate from a staged sync pod, and no
+// other gate (an admission webhook, such as a queueing system's, may
+// have added its own): a strategic merge patch deletes by gate name. The
+// API server allows gates only to be removed.
+var ungatePatch = []byte(`{"spec":{"schedulingGates":[{"$patch":"delete","name":"` + kube.StagedGate + `"}]}}`)

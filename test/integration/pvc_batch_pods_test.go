@@ -308,6 +308,18 @@ func TestBatchPods(t *testing.T) {
 		assertNonRetryable(t, err, contract.ErrTypeBatchPodsGone, "batch sync pod shop-dr/"+lost.Name("sync"), "is gone")
 	})
 
+	t.Run("releasing removes the batch's own gate and no other", func(t *testing.T) {
+		queued := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-12", RunID: "run-1"}
+		create(t, env.Source.Client, unscheduledPod("shop", queued.Name("mount"), queued.Labels(kube.RoleMountHeld)))
+		sync := unscheduledPod("shop-dr", queued.Name("sync"), queued.Labels("sync"))
+		sync.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/queue"}, {Name: kube.StagedGate}}
+		create(t, env.DR.Client, sync)
+		require.NoError(t, runActivity(t, acts, acts.ReleaseBatchPods, contract.ReleaseBatchInput{Op: queued, Source: source, SourceNamespace: "shop",
+			Destination: dr, DestinationNamespace: "shop-dr"}, nil))
+		assert.Equal(t, []corev1.PodSchedulingGate{{Name: "example.com/queue"}}, getPod(env.DR.Client, "shop-dr", queued.Name("sync")).Spec.SchedulingGates,
+			"a gate an admission webhook added stays")
+	})
+
 	t.Run("a pod of that name that is not the batch's is refused and left as it is", func(t *testing.T) {
 		other := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-9", RunID: "run-1"}
 		labels := contract.Operation{WorkflowID: "someone/else", RunID: "run-1"}.Labels(kube.RoleMountHeld)

@@ -25,9 +25,9 @@ const DefaultTargetWait = 5 * time.Minute
 //
 // The retries back off from 50 ms to at most 250 ms: each is one channel
 // open on a connection already made, which the agent answers from its
-// watch, so polling that often costs little, and a staged batch's movers,
-// waiting for a mount pod the run has not released yet
-// (kube.RoleMountHeld), start at most a quarter second after the release.
+// watch, so polling that often costs little, and a mover whose mount pod
+// was released just before it started (kube.RoleMountHeld) still waits
+// at most a quarter second for the agent to serve it.
 func waitForTarget(ctx context.Context, client *ssh.Client, target string, wait time.Duration, log *zap.Logger) error {
 	if wait <= 0 {
 		wait = DefaultTargetWait
