@@ -50,6 +50,7 @@ func transferInBatch(ctx workflow.Context, in contract.PVCSyncInput, transferOpt
 		workflow.GetLogger(ctx).Info("taking this sync's own pods", "why", answer.Solo)
 		return false, nil
 	}
+	state.following = true
 	state.enter(ctx, contract.PhaseTransfer)
 	transferIn.Follow, transferIn.Target, transferIn.Credentials, transferIn.Mount = answer.Follow, answer.Target, answer.Credentials, nil
 	var a *pvcdata.PVCActivities
@@ -58,6 +59,7 @@ func transferInBatch(ctx workflow.Context, in contract.PVCSyncInput, transferOpt
 	if err != nil && ctx.Err() == nil && errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeFollowedMoverLost {
 		workflow.GetLogger(ctx).Warn("the batch's mover cannot finish this transfer; taking this sync's own pods", "error", err)
 		state.Result.Transfer = contract.TransferResult{}
+		state.following = false
 		return false, nil
 	}
 	return err == nil, err

@@ -61,6 +61,10 @@ type batcher struct {
 	// for them, and their pods start held (stageBatches).
 	staging bool
 	staged  []*formedBatch // in the order they formed, not yet released
+	// moving, when set, shows a member in PhaseTransfer in the run's
+	// progress once its batch may move data: a quiet sync
+	// (changeQuietPhases) does not report it.
+	moving func(pvc string)
 }
 
 // formedBatch is a batch the run placed; released once it may move data.
@@ -267,6 +271,13 @@ func (b *batcher) run(ctx workflow.Context, index int, fb *formedBatch) {
 		b.tell(ctx, members, answers)
 		if held {
 			err = b.release(ctx, op, fb)
+		}
+	}
+	if err == nil && b.moving != nil {
+		for _, m := range members {
+			if b.stage[m.PVC] == stageInBatch { // not one that left meanwhile
+				b.moving(m.PVC)
+			}
 		}
 	}
 	if err == nil {

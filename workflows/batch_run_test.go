@@ -66,8 +66,11 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 	env.RegisterWorkflowWithOptions(Replication, workflowOptions(contract.ReplicationName))
 	env.RegisterWorkflowWithOptions(PVCSync, workflowOptions(contract.PVCSyncName))
 	env.RegisterWorkflowWithOptions(ReplicateResources, workflowOptions(contract.ReplicateResourcesName))
+	env.RegisterWorkflowWithOptions(reportingParent, workflow.RegisterOptions{Name: reportingParentName})
 	var plans *activities.PlanActivities
 	var pit *pointintime.SnapshotActivities
+	var permits *pvcdata.PermitActivities
+	env.RegisterActivity(permits)
 	env.RegisterActivity(plans)
 	env.RegisterActivity(s.a)
 	env.RegisterActivity(pit)

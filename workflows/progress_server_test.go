@@ -28,6 +28,19 @@ var progressPVCs = map[string]progress.Snapshot{
 // transfers' bytes, as the Transfer activities reported them to the run,
 // with totals and counts that add up. Once the syncs end, the run drops them.
 func TestReplicationProgressQueryAggregatesChildren(t *testing.T) {
+	assertRunAggregatesChildren(t, "progress")
+}
+
+// A batched run shows its members in Transfer once their batch moves data:
+// they do not report it themselves (2026-12-06-quiet-phases).
+func TestBatchedRunProgressShowsItsMembersTransferring(t *testing.T) {
+	assertRunAggregatesChildren(t, "batch")
+}
+
+// assertRunAggregatesChildren runs the three progressPVCs at once, in a run
+// started by trigger, and checks its progress query while they transfer
+// and once they are done.
+func assertRunAggregatesChildren(t *testing.T, trigger string) {
 	tp := testenv.StartTemporal(t)
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -56,7 +69,7 @@ func TestReplicationProgressQueryAggregatesChildren(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run := startRun(ctx, t, tp, "progress")
+	run := startRun(ctx, t, tp, trigger)
 	query := func() contract.ReplicationProgress {
 		v, err := tp.Client.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), contract.ProgressQuery)
 		require.NoError(t, err)

@@ -24,7 +24,19 @@ type syncState struct {
 	// parent is the run reports go to; nil for a sync without one, and in
 	// syncs started before they reported.
 	parent *workflow.Execution
+	// quiet syncs report only the phases reportedPhase names
+	// (changeQuietPhases); batched is the sync's PVCSyncInput.Batch, and
+	// following is set once it follows a batch's mover.
+	quiet, batched, following bool
 }
+
+// changeQuietPhases is the GetVersion change ID of a PVC sync reporting to
+// its run only the phases the run acts on or that may last (2026-12-06).
+// Every report costs the sync two events and a workflow task of its own,
+// and the run an event and often a task: eight reports made about half of
+// a batched sync's history, and most of the load that paced a run of many
+// PVCs on the Temporal server.
+const changeQuietPhases = "2026-12-06-quiet-phases"
 
 // reportToParent turns reporting on when the sync has a parent run that
 // takes reports (in.ReportProgress). The version marker is only recorded
@@ -37,10 +49,33 @@ func (s *syncState) reportToParent(ctx workflow.Context, in contract.PVCSyncInpu
 		return
 	}
 	s.parent = parent
+	s.batched = in.Batch
+	s.quiet = workflow.GetVersion(ctx, changeQuietPhases, workflow.DefaultVersion, 1) == 1
 }
 
-// enter moves the sync to phase and reports it to the parent run. Only a
-// change is reported, each costing two events of this history, and the
+// reportedPhase says whether a quiet sync reports phase to its run. It
+// does for the phases the run acts on: MountPod (the sync takes its own
+// pods), MarkSynced (its transfer ended, so its place is free), Transfer
+// of a sync on its own pods, and Cleanup in a run without batched pods
+// (the run's slot frees then). And for those that may last: waiting for a
+// permit, a freeze hook, a snapshot. A step of an API call or two is not
+// worth its events; the run shows the phase before it meanwhile. The run
+// shows a batch member's Transfer itself, when it lets the batch move.
+func (s *syncState) reportedPhase(phase string) bool {
+	switch phase {
+	case contract.PhaseWaitPermit, contract.PhaseFreeze, contract.PhaseWaitSnapshotReady,
+		contract.PhaseMountPod, contract.PhaseMarkSynced:
+		return true
+	case contract.PhaseTransfer:
+		return !s.following
+	case contract.PhaseCleanup:
+		return !s.batched
+	}
+	return false
+}
+
+// enter moves the sync to phase and reports it to the parent run (a quiet
+// sync, only if reportedPhase). Only a change is reported, each costing two events of this history, and the
 // signal is not waited for: progress must never slow or fail a sync, and a
 // parent that is gone (its signal fails) only loses a report.
 func (s *syncState) enter(ctx workflow.Context, phase string) {
@@ -49,7 +84,7 @@ func (s *syncState) enter(ctx workflow.Context, phase string) {
 	}
 	s.Phase = phase
 	s.show(ctx)
-	if s.parent == nil {
+	if s.parent == nil || s.quiet && !s.reportedPhase(phase) {
 		return
 	}
 	workflow.SignalExternalWorkflow(ctx, s.parent.ID, s.parent.RunID, contract.SignalPVCProgress,

@@ -145,3 +145,21 @@ func TestRecordHistoriesStagedBatches(t *testing.T) {
 	require.NoError(t, run.Get(ctx, nil))
 	saveHistory(t, tp.Client, "replication-staged-batches", run.GetID(), run.GetRunID())
 }
+
+// TestRecordHistoriesQuietPhases records a run since
+// 2026-12-06-quiet-phases: four PVCs at concurrentSyncs 2, in two batches
+// (the second staged), whose syncs report to the run only the phases it
+// acts on; the run shows its members' transfers itself.
+// `-run 'TestRecordHistoriesQuietPhases$'` records it alone.
+func TestRecordHistoriesQuietPhases(t *testing.T) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		require.NotNil(t, in.Follow, "each PVC follows its container of a batch's sync pod")
+		time.Sleep(time.Second) // the first batch transfers while the second is staged
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	run := startRun(ctx, t, tp, "stage")
+	require.NoError(t, run.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-quiet-phases", run.GetID(), run.GetRunID())
+	saveHistory(t, tp.Client, "pvc-sync-quiet-phases", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
+}
