@@ -29,14 +29,13 @@ const snapshotStepTimeout = 30 * time.Minute
 func prepareCopySource(ctx workflow.Context, in contract.PVCSyncInput, op contract.Operation,
 	retry *temporal.RetryPolicy, state *syncState) (contract.PVCRef, time.Time, error) {
 	var a *pointintime.SnapshotActivities
-	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry})
 	long := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: snapshotStepTimeout, HeartbeatTimeout: 30 * time.Second, RetryPolicy: retry,
 	})
 	pit := in.PointInTime
 	state.enter(ctx, contract.PhasePlanCopySource)
 	source := &state.Result.CopySource
-	if err := workflow.ExecuteActivity(step(short, "choose how to copy "+in.Source.String()), a.PlanCopySource, contract.CopySourceInput{
+	if err := state.steps.run(ctx, "choose how to copy "+in.Source.String(), a.PlanCopySource, contract.CopySourceInput{
 		PVC: in.Source, Method: pit.CopyMethod, VolumeSnapshotClassName: pit.VolumeSnapshotClassName, HooksSet: pit.Hooks != nil,
 	}).Get(ctx, source); err != nil {
 		return contract.PVCRef{}, time.Time{}, err

@@ -28,6 +28,8 @@ type syncState struct {
 	// (changeQuietPhases); batched is the sync's PVCSyncInput.Batch, and
 	// following is set once it follows a batch's mover.
 	quiet, batched, following bool
+	// steps runs the sync's short API steps.
+	steps apiSteps
 }
 
 // changeQuietPhases is the GetVersion change ID of a PVC sync reporting to

@@ -70,12 +70,13 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		}
 	}()
 
-	if err := workflow.ExecuteActivity(step(short, "read source PVC "+in.Source.String()), a.Discover, in.Source).Get(ctx, &state.Result.Source); err != nil {
+	state.steps = newAPISteps(ctx, retry)
+	if err := state.steps.run(ctx, "read source PVC "+in.Source.String(), a.Discover, in.Source).Get(ctx, &state.Result.Source); err != nil {
 		return state.Result, err
 	}
 
 	state.enter(ctx, contract.PhaseTargetPVC)
-	if err := workflow.ExecuteActivity(step(short, "DR PVC in "+in.Destination.Name+"/"+in.DestinationNamespace+" for "+in.Source.Name), a.EnsureTargetPVC, contract.TargetPVCInput{
+	if err := state.steps.run(ctx, "DR PVC in "+in.Destination.Name+"/"+in.DestinationNamespace+" for "+in.Source.Name, a.EnsureTargetPVC, contract.TargetPVCInput{
 		Source: in.Source, Destination: in.Destination, DestinationNamespace: in.DestinationNamespace,
 		CreateNamespace: in.CreateNamespace, StorageClassMappings: in.StorageClassMappings,
 		AccessModeMappings: in.AccessModeMappings, PreserveVolumeAttributes: in.PreserveVolumeAttrs,
@@ -95,7 +96,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	}
 
 	state.enter(ctx, contract.PhaseChooseNodes)
-	if err := workflow.ExecuteActivity(step(short, "choose nodes for "+readFrom.String()), a.ChooseNodes, contract.ChooseNodesInput{
+	if err := state.steps.run(ctx, "choose nodes for "+readFrom.String(), a.ChooseNodes, contract.ChooseNodesInput{
 		Source: readFrom, Destination: in.Destination, TargetStorageClass: state.Result.Target.StorageClass,
 	}).Get(ctx, &state.Result.Nodes); err != nil {
 		return state.Result, err
@@ -212,7 +213,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		// copy to tell, and leaves an original unmarked.
 		marked.Direction, marked.Source = in.Direction, &in.Source
 	}
-	if err := workflow.ExecuteActivity(step(short, "mark DR PVC "+marked.Namespace+"/"+marked.Name+" synced"), a.MarkSynced, marked).Get(ctx, nil); err != nil {
+	if err := state.steps.run(ctx, "mark DR PVC "+marked.Namespace+"/"+marked.Name+" synced", a.MarkSynced, marked).Get(ctx, nil); err != nil {
 		return state.Result, err
 	}
 	if pointInTime && in.PointInTime.RestorePoints.Keep > 0 {

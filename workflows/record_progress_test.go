@@ -163,3 +163,23 @@ func TestRecordHistoriesQuietPhases(t *testing.T) {
 	saveHistory(t, tp.Client, "replication-quiet-phases", run.GetID(), run.GetRunID())
 	saveHistory(t, tp.Client, "pvc-sync-quiet-phases", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
 }
+
+// TestRecordHistoriesLocalSteps records runs since 2026-12-06-local-steps,
+// whose PVC syncs run their short API steps as local activities: a run
+// syncing its two PVCs one at a time on their own pods, and a staged run
+// of batches.
+// `-run 'TestRecordHistoriesLocalSteps$'` records them alone.
+func TestRecordHistoriesLocalSteps(t *testing.T) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		time.Sleep(time.Second) // a staged run's first batch transfers while the second is staged
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	solo := startRun(ctx, t, tp, "local")
+	require.NoError(t, solo.Get(ctx, nil))
+	saveHistory(t, tp.Client, "replication-local-steps", solo.GetID(), solo.GetRunID())
+	saveHistory(t, tp.Client, "pvc-sync-local-steps", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
+	staged := startRun(ctx, t, tp, "stage")
+	require.NoError(t, staged.Get(ctx, nil))
+	saveHistory(t, tp.Client, "pvc-sync-local-steps-batched", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
+}

@@ -128,7 +128,8 @@ func currentDetails(ctx context.Context, t *testing.T, c client.Client, workflow
 	return md.GetCurrentDetails()
 }
 
-// activitySummaries are the summaries of the activities a run scheduled.
+// activitySummaries are the summaries of the activities a run scheduled,
+// and of the local activities it ran (on their markers).
 func activitySummaries(ctx context.Context, t *testing.T, c client.Client, workflowID string) []string {
 	t.Helper()
 	var out []string
@@ -136,7 +137,8 @@ func activitySummaries(ctx context.Context, t *testing.T, c client.Client, workf
 	for it.HasNext() {
 		e, err := it.Next()
 		require.NoError(t, err)
-		if e.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
+		local := e.GetEventType() == enumspb.EVENT_TYPE_MARKER_RECORDED && e.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity"
+		if e.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && !local {
 			continue
 		}
 		var s string

@@ -31,14 +31,17 @@ func (s stepTimes) add(step string, d time.Duration) {
 // pvcSyncBreakdown adds one PVCSync run's steps to times:
 //   - "activity scheduling": scheduled → started, summed over its activities;
 //   - "api <Activity>": started → closed of each short Kubernetes step
-//     (its API call group);
+//     (its API call group); a step run as a local activity
+//     (2026-12-06-local-steps) from the end of the one before it in the
+//     same workflow task (or the task's start) to its marker's time;
 //   - "mount pod create→Ready": EnsureMountPod, which runs beside Transfer;
 //   - "sync pod create→mover start" and "transfer (mover)": Transfer split by
 //     the mover's own duration (which includes its wait for the mount pod);
 //   - "cleanup (pre-run)" and "cleanup (incl. deletions)": the first and the
 //     last Cleanup, the latter waits until the pods are gone;
 //   - "semaphore wait": RequestPermit done → permit signal;
-//   - "workflow tasks": the workflow's own decision time, summed;
+//   - "workflow tasks": the workflow's own decision time, summed, with
+//     the local API steps it ran;
 //   - "total": workflow start → close.
 func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 	type activityRun struct {
@@ -46,7 +49,7 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 		scheduled, started time.Time
 	}
 	runs := map[int64]*activityRun{}
-	var start, permitRequested time.Time
+	var start, permitRequested, lastLocal time.Time
 	var wfTasks time.Duration
 	wfTaskScheduled := map[int64]time.Time{}
 	cleanups := 0
@@ -58,6 +61,18 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 			start = at
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
 			wfTaskScheduled[ev.GetEventId()] = at
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+			lastLocal = at
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			var local struct {
+				ActivityType string
+				ReplayTime   time.Time
+			}
+			m := ev.GetMarkerRecordedEventAttributes()
+			if m.GetMarkerName() == "LocalActivity" && converter.GetDefaultDataConverter().FromPayloads(m.GetDetails()["data"], &local) == nil {
+				times.add("api "+local.ActivityType, local.ReplayTime.Sub(lastLocal))
+				lastLocal = local.ReplayTime
+			}
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
 			if s, ok := wfTaskScheduled[ev.GetWorkflowTaskCompletedEventAttributes().GetScheduledEventId()]; ok {
 				wfTasks += at.Sub(s)
@@ -151,7 +166,7 @@ func percentile(sorted []float64, p float64) float64 {
 func logBreakdown(title string, times stepTimes) {
 	order := []string{
 		"slot wait (run start→child initiated)", "child start", "cleanup (pre-run)", "api Discover", "api EnsureTargetPVC",
-		"api ChooseNodes", "api EnsureCredentials", "api RequestPermit", "semaphore wait", "mount pod create→Ready",
+		"api PlanCopySource", "api ChooseNodes", "api EnsureCredentials", "api RequestPermit", "semaphore wait", "mount pod create→Ready",
 		"sync pod create→mover start", "transfer (mover)", "transfer (whole activity)", "api MarkSynced",
 		"cleanup (incl. deletions)", "activity scheduling", "workflow tasks", "total",
 	}
