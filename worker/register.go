@@ -69,7 +69,8 @@ func signaler(c temporalclient.Client) pvcdata.Signaler {
 // Options configure Run.
 type Options struct {
 	TaskQueue string
-	// MaxConcurrentActivities bounds the activities this worker runs at once; 0 is the SDK default.
+	// MaxConcurrentActivities bounds the activities this worker runs at
+	// once, and apart from them its local activities; 0 is the SDK default.
 	MaxConcurrentActivities int
 }
 
@@ -80,6 +81,9 @@ func Run(ctx context.Context, c temporalclient.Client, deps Dependencies, opts O
 	}
 	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+		// The PVC syncs' short API steps run as local activities: the
+		// same bound keeps them within what the operator allowed.
+		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentActivities,
 		// The SDK sends at most one heartbeat per 0.8 x the heartbeat timeout
 		// unless told otherwise; transfer progress should be seconds old.
 		MaxHeartbeatThrottleInterval:     2 * time.Second,
