@@ -47,7 +47,7 @@ func TestAForbiddenIsFinalAndSaysWhatToDo(t *testing.T) {
 
 // The PVC sync's short steps run as local activities
 // (2026-12-06-local-steps): a Forbidden from one is final too, or a
-// missing permission would retry it for ever.
+// missing permission would retry it to its last attempt.
 func TestAForbiddenFromALocalActivityIsFinal(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()

@@ -70,7 +70,7 @@ func signaler(c temporalclient.Client) pvcdata.Signaler {
 type Options struct {
 	TaskQueue string
 	// MaxConcurrentActivities bounds the activities this worker runs at
-	// once, and apart from them its local activities; 0 is the SDK default.
+	// once, and as many local ones again; 0 is the SDK default.
 	MaxConcurrentActivities int
 }
 
@@ -81,8 +81,9 @@ func Run(ctx context.Context, c temporalclient.Client, deps Dependencies, opts O
 	}
 	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
-		// The PVC syncs' short API steps run as local activities: the
-		// same bound keeps them within what the operator allowed.
+		// The PVC syncs' short API steps run as local activities, in a
+		// pool of their own: bounded by the same figure, so at most
+		// twice it run at once.
 		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentActivities,
 		// The SDK sends at most one heartbeat per 0.8 x the heartbeat timeout
 		// unless told otherwise; transfer progress should be seconds old.

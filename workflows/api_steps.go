@@ -37,10 +37,21 @@ func newAPISteps(ctx workflow.Context, retry *temporal.RetryPolicy) apiSteps {
 func (s apiSteps) run(ctx workflow.Context, summary string, activity, arg any) workflow.Future {
 	if s.local {
 		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: apiStepTimeout, RetryPolicy: s.retry, Summary: summary,
+			StartToCloseTimeout: apiStepTimeout, ScheduleToCloseTimeout: allAttempts(s.retry), RetryPolicy: s.retry, Summary: summary,
 		}), activity, arg)
 	}
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: apiStepTimeout, RetryPolicy: s.retry, Summary: summary,
 	}), activity, arg)
+}
+
+// allAttempts is the time every attempt the policy allows may take, with
+// the longest backoff between them. A local activity's ScheduleToClose
+// defaults to its StartToClose, and no retry starts after it: one minute
+// for all attempts, where a regular activity had one per attempt.
+func allAttempts(p *temporal.RetryPolicy) time.Duration {
+	if p == nil || p.MaximumAttempts <= 0 {
+		return 24 * time.Hour
+	}
+	return time.Duration(p.MaximumAttempts) * (apiStepTimeout + p.MaximumInterval)
 }

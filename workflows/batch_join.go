@@ -70,8 +70,7 @@ func transferInBatch(ctx workflow.Context, in contract.PVCSyncInput, transferOpt
 func (s *syncState) joinBatch(ctx workflow.Context, join contract.BatchJoin) {
 	s.Phase = contract.PhaseWaitBatch
 	s.show(ctx)
-	workflow.SignalExternalWorkflow(ctx, s.parent.ID, s.parent.RunID, contract.SignalPVCProgress,
-		contract.PVCProgressUpdate{PVC: s.pvc, Phase: contract.PhaseWaitBatch, Join: &join})
+	s.report(ctx, contract.PVCProgressUpdate{PVC: s.pvc, Phase: contract.PhaseWaitBatch, Join: &join})
 }
 
 // ownCredentials makes the sync's own SSH credentials, for its own pods;

@@ -48,6 +48,8 @@ type batchSuite struct {
 	// podsFailFor limits podsFail to one batch operation, when set.
 	podsFailFor string
 	lose        string // the PVC whose followed mover is lost
+	// failFollowed are the PVCs whose followed transfer fails for good.
+	failFollowed []string
 	// slowBatch: a batch's credentials take until cancelled, so its members wait.
 	slowBatch bool
 	// attachLimit is what ChooseNodes reports its nodes may attach.
@@ -143,6 +145,9 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		s.events = append(s.events, "transfer "+in.PVC.Name)
 		if in.Follow != nil && in.PVC.Name == s.lose {
 			return contract.TransferResult{}, temporal.NewNonRetryableApplicationError("pod gone", contract.ErrTypeFollowedMoverLost, nil)
+		}
+		if in.Follow != nil && slices.Contains(s.failFollowed, in.PVC.Name) {
+			return contract.TransferResult{}, temporal.NewNonRetryableApplicationError("rsync exit 23", contract.ErrTypeTransferFailed, nil)
 		}
 		s.transfers[in.PVC.Name], s.ended[in.PVC.Name] = in, s.at()
 		return contract.TransferResult{Stats: statsWithBytes(1 << 20)}, nil

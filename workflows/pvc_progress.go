@@ -28,6 +28,8 @@ type syncState struct {
 	// (changeQuietPhases); batched is the sync's PVCSyncInput.Batch, and
 	// following is set once it follows a batch's mover.
 	quiet, batched, following bool
+	// reported is the last phase reported to the run.
+	reported string
 	// steps runs the sync's short API steps.
 	steps apiSteps
 }
@@ -56,30 +58,31 @@ func (s *syncState) reportToParent(ctx workflow.Context, in contract.PVCSyncInpu
 }
 
 // reportedPhase says whether a quiet sync reports phase to its run. It
-// does for the phases the run acts on: MountPod (the sync takes its own
-// pods), MarkSynced (its transfer ended, so its place is free), Transfer
-// of a sync on its own pods, and Cleanup in a run without batched pods
-// (the run's slot frees then). And for those that may last: waiting for a
-// permit, a freeze hook, a snapshot. A step of an API call or two is not
-// worth its events; the run shows the phase before it meanwhile. The run
-// shows a batch member's Transfer itself, when it lets the batch move.
+// does not for the steps of an API call or two (the run shows the phase
+// before them meanwhile), nor for a batch member's Transfer (the run shows
+// it itself when it lets the batch move), nor for Cleanup once the run
+// has let a batched sync go at its MarkSynced. Every other phase is one
+// the run acts on (MountPod: the sync takes its own pods; MarkSynced: its
+// place frees; Cleanup of a sync that failed or without batched pods: its
+// place or slot frees) or one that may last (a permit, a hook, a
+// snapshot, a clone, a restore point).
 func (s *syncState) reportedPhase(phase string) bool {
 	switch phase {
-	case contract.PhaseWaitPermit, contract.PhaseFreeze, contract.PhaseWaitSnapshotReady,
-		contract.PhaseMountPod, contract.PhaseMarkSynced:
-		return true
+	case contract.PhaseTargetPVC, contract.PhasePlanCopySource, contract.PhaseChooseNodes, contract.PhaseCredentials:
+		return false
 	case contract.PhaseTransfer:
 		return !s.following
 	case contract.PhaseCleanup:
-		return !s.batched
+		return !s.batched || s.reported != contract.PhaseMarkSynced
 	}
-	return false
+	return true
 }
 
 // enter moves the sync to phase and reports it to the parent run (a quiet
-// sync, only if reportedPhase). Only a change is reported, each costing two events of this history, and the
-// signal is not waited for: progress must never slow or fail a sync, and a
-// parent that is gone (its signal fails) only loses a report.
+// sync, only if reportedPhase). Only a change is reported, each costing
+// two events of this history, and the signal is not waited for: progress
+// must never slow or fail a sync, and a parent that is gone (its signal
+// fails) only loses a report.
 func (s *syncState) enter(ctx workflow.Context, phase string) {
 	if s.Phase == phase {
 		return
@@ -89,8 +92,13 @@ func (s *syncState) enter(ctx workflow.Context, phase string) {
 	if s.parent == nil || s.quiet && !s.reportedPhase(phase) {
 		return
 	}
-	workflow.SignalExternalWorkflow(ctx, s.parent.ID, s.parent.RunID, contract.SignalPVCProgress,
-		contract.PVCProgressUpdate{PVC: s.pvc, Phase: phase})
+	s.report(ctx, contract.PVCProgressUpdate{PVC: s.pvc, Phase: phase})
+}
+
+// report signals u to the parent run.
+func (s *syncState) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
+	s.reported = u.Phase
+	workflow.SignalExternalWorkflow(ctx, s.parent.ID, s.parent.RunID, contract.SignalPVCProgress, u)
 }
 
 // progressTarget is where the Transfer activity sends its bytes: the same

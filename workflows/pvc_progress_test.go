@@ -18,6 +18,8 @@ const reportingParentName = "reporting-parent"
 type reportingInput struct {
 	Sync   contract.PVCSyncInput
 	Answer contract.BatchAssignment
+	// Fails: the sync is expected to fail; its phases are returned all the same.
+	Fails bool
 }
 
 // reportingParent starts one PVC sync that reports to it and returns the
@@ -45,19 +47,24 @@ func reportingParent(ctx workflow.Context, in reportingInput) ([]string, error) 
 	for !done {
 		sel.Select(ctx)
 	}
-	return phases, err
+	if err != nil && !in.Fails {
+		return nil, err
+	}
+	return phases, nil
 }
 
 // reportedPhases runs one sync of PVC "a" under reportingParent, batched
-// or not, with every activity mocked to succeed.
-func reportedPhases(t *testing.T, batched bool, answer contract.BatchAssignment) []string {
+// or not, with every activity mocked to succeed but the followed
+// transfers of failFollowed.
+func reportedPhases(t *testing.T, batched bool, answer contract.BatchAssignment, failFollowed ...string) []string {
 	s := newBatchSuite(t, []string{"a"}, 1)
+	s.failFollowed = failFollowed
 	var permits *pvcdata.PermitActivities
 	s.env.OnActivity(permits.RequestPermit, mock.Anything, mock.Anything).Return(nil)
 	s.env.OnSignalExternalWorkflow(mock.Anything, contract.ClusterSemaphoreID(srcCluster), "", contract.SignalRelease, mock.Anything).Return(nil)
 	in := pvcSyncInput(testPlan(1), "a")
 	in.ReportProgress, in.Batch, in.GlobalConcurrencyLimit = true, batched, 10
-	s.env.ExecuteWorkflow(reportingParentName, reportingInput{Sync: in, Answer: answer})
+	s.env.ExecuteWorkflow(reportingParentName, reportingInput{Sync: in, Answer: answer, Fails: len(failFollowed) > 0})
 	require.True(t, s.env.IsWorkflowCompleted())
 	require.NoError(t, s.env.GetWorkflowError())
 	var phases []string
@@ -65,13 +72,16 @@ func reportedPhases(t *testing.T, batched bool, answer contract.BatchAssignment)
 	return phases
 }
 
-// A sync reports to its run only the phases the run acts on and those
-// that may last (changeQuietPhases): every report costs events and
-// workflow tasks in both histories.
+// A sync does not report to its run the phases of its short API steps,
+// nor those the run needs not hear (changeQuietPhases): every report
+// costs events and workflow tasks in both histories.
 func TestSyncReportsOnlyThePhasesItsRunActsOnOrThatMayLast(t *testing.T) {
 	follow := contract.BatchAssignment{Follow: &contract.FollowedMover{Pod: "batch-sync", Container: "mover-0"}, Target: "mount", Credentials: "creds"}
 	assert.Equal(t, []string{contract.PhaseWaitPermit, contract.PhaseWaitBatch, contract.PhaseMarkSynced},
 		reportedPhases(t, true, follow), "a batch member: the run shows its transfer itself, and frees no slot at its cleanup")
+	assert.Equal(t, []string{contract.PhaseWaitPermit, contract.PhaseWaitBatch, contract.PhaseCleanup},
+		reportedPhases(t, true, follow, "a"), "a batch member whose transfer failed: its place frees at its cleanup, "+
+			"which may wait for a claim its batch's mount pod holds")
 	assert.Equal(t, []string{contract.PhaseWaitPermit, contract.PhaseWaitBatch, contract.PhaseMountPod, contract.PhaseTransfer, contract.PhaseMarkSynced},
 		reportedPhases(t, true, contract.BatchAssignment{Solo: "a batch of one"}), "a batched sync on its own pods")
 	assert.Equal(t, []string{contract.PhaseWaitPermit, contract.PhaseMountPod, contract.PhaseTransfer, contract.PhaseMarkSynced, contract.PhaseCleanup},

@@ -335,3 +335,19 @@ func TestPVCSyncMetricsCountResultsBytesAndDuration(t *testing.T) {
 		}
 	}
 }
+
+// A short step run as a local activity gets every attempt its retry
+// policy allows, however long the backoff: a local activity's budget is
+// otherwise one StartToClose (a minute) for all its attempts.
+func TestPVCSyncLocalStepGetsEveryAttempt(t *testing.T) {
+	s := newPVCSuite(t, "Discover")
+	s.in.Retry.InitialBackoff, s.in.Retry.MaxBackoff = "40s", "40s"
+	calls := 0
+	s.env.OnActivity(s.a.Discover, mock.Anything, sourcePVC).Return(func(context.Context, contract.PVCRef) (contract.PVCInfo, error) {
+		calls++
+		return contract.PVCInfo{}, errors.New("dial tcp 10.0.0.1:6443: connection refused")
+	})
+	s.env.ExecuteWorkflow(PVCSync, s.in)
+	require.Error(t, s.env.GetWorkflowError())
+	assert.Equal(t, 3, calls, "maxRetries 2: three attempts, 40 s apart")
+}
