@@ -68,9 +68,7 @@ func TestRecordHistoriesSlotFreeAtCleanup(t *testing.T) {
 		return contract.TransferResult{Streams: 1}, nil
 	})
 	ctx := context.Background()
-	run := startRun(ctx, t, tp, "slot")
-	require.NoError(t, run.Get(ctx, nil))
-	saveHistory(t, tp.Client, "replication-slot-free-at-cleanup", run.GetID(), run.GetRunID())
+	recordRun(ctx, t, tp, "slot", "replication-slot-free-at-cleanup")
 }
 
 // TestRecordHistoriesBatchedPods records a run since
@@ -83,9 +81,7 @@ func TestRecordHistoriesBatchedPods(t *testing.T) {
 		return contract.TransferResult{Streams: 1}, nil
 	})
 	ctx := context.Background()
-	run := startRun(ctx, t, tp, "batch")
-	require.NoError(t, run.Get(ctx, nil))
-	saveHistory(t, tp.Client, "replication-batched-pods", run.GetID(), run.GetRunID())
+	recordRun(ctx, t, tp, "batch", "replication-batched-pods")
 	saveHistory(t, tp.Client, "pvc-sync-batched-pods", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
 }
 
@@ -117,15 +113,11 @@ func TestRecordHistoriesBatchLateCredentials(t *testing.T) {
 	ctx := context.Background()
 	data := contract.PVCSyncWorkflowID("prod", "shop", "data")
 
-	batched := startRun(ctx, t, tp, "batch")
-	require.NoError(t, batched.Get(ctx, nil))
-	saveHistory(t, tp.Client, "replication-batch-late-credentials", batched.GetID(), batched.GetRunID())
+	recordRun(ctx, t, tp, "batch", "replication-batch-late-credentials")
 	saveHistory(t, tp.Client, "pvc-sync-batch-late-credentials", data, "")
 
 	podsFail.Store(true)
-	solo := startRun(ctx, t, tp, "batch")
-	require.NoError(t, solo.Get(ctx, nil))
-	saveHistory(t, tp.Client, "replication-batch-late-credentials-solo", solo.GetID(), solo.GetRunID())
+	recordRun(ctx, t, tp, "batch", "replication-batch-late-credentials-solo")
 	saveHistory(t, tp.Client, "pvc-sync-batch-late-credentials-solo", data, "")
 }
 
@@ -141,33 +133,14 @@ func TestRecordHistoriesStagedBatches(t *testing.T) {
 		return contract.TransferResult{Streams: 1}, nil
 	})
 	ctx := context.Background()
-	run := startRun(ctx, t, tp, "stage")
-	require.NoError(t, run.Get(ctx, nil))
-	saveHistory(t, tp.Client, "replication-staged-batches", run.GetID(), run.GetRunID())
+	recordRun(ctx, t, tp, "stage", "replication-staged-batches")
 }
 
-// TestRecordHistoriesQuietPhases records a run since
-// 2026-12-06-quiet-phases: four PVCs at concurrentSyncs 2, in two batches
-// (the second staged), whose syncs report to the run only the phases it
-// acts on; the run shows its members' transfers itself.
-// `-run 'TestRecordHistoriesQuietPhases$'` records it alone.
-func TestRecordHistoriesQuietPhases(t *testing.T) {
-	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
-		require.NotNil(t, in.Follow, "each PVC follows its container of a batch's sync pod")
-		time.Sleep(time.Second) // the first batch transfers while the second is staged
-		return contract.TransferResult{Streams: 1}, nil
-	})
-	ctx := context.Background()
-	run := startRun(ctx, t, tp, "stage")
-	require.NoError(t, run.Get(ctx, nil))
-	saveHistory(t, tp.Client, "replication-quiet-phases", run.GetID(), run.GetRunID())
-	saveHistory(t, tp.Client, "pvc-sync-quiet-phases", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
-}
-
-// TestRecordHistoriesLocalSteps records runs since 2026-12-06-local-steps,
-// whose PVC syncs run their short API steps as local activities: a run
+// TestRecordHistoriesLocalSteps records runs since 2026-12-06-local-steps
+// and 2026-12-06-quiet-phases, whose PVC syncs run their short API steps
+// as local activities and do not report their phases to the run: a run
 // syncing its two PVCs one at a time on their own pods, and a staged run
-// of batches.
+// of batches, which shows its members' transfers itself.
 // `-run 'TestRecordHistoriesLocalSteps$'` records them alone.
 func TestRecordHistoriesLocalSteps(t *testing.T) {
 	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
@@ -175,11 +148,17 @@ func TestRecordHistoriesLocalSteps(t *testing.T) {
 		return contract.TransferResult{Streams: 1}, nil
 	})
 	ctx := context.Background()
-	solo := startRun(ctx, t, tp, "local")
-	require.NoError(t, solo.Get(ctx, nil))
-	saveHistory(t, tp.Client, "replication-local-steps", solo.GetID(), solo.GetRunID())
+	recordRun(ctx, t, tp, "local", "replication-local-steps")
 	saveHistory(t, tp.Client, "pvc-sync-local-steps", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
-	staged := startRun(ctx, t, tp, "stage")
-	require.NoError(t, staged.Get(ctx, nil))
+	recordRun(ctx, t, tp, "stage", "replication-local-steps-staged")
 	saveHistory(t, tp.Client, "pvc-sync-local-steps-batched", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
+}
+
+// recordRun runs the script's Replication by trigger to its end, and
+// saves its history as name.
+func recordRun(ctx context.Context, t *testing.T, tp *testenv.Temporal, trigger, name string) {
+	t.Helper()
+	run := startRun(ctx, t, tp, trigger)
+	require.NoError(t, run.Get(ctx, nil))
+	saveHistory(t, tp.Client, name, run.GetID(), run.GetRunID())
 }
