@@ -121,28 +121,28 @@ func formBatches(waiting []batchJoin, room batchRoom, now time.Time, rules batch
 // joins, in their order. A batch of one is a sync on its own pods:
 // nothing to stage.
 func fullBatches(waiting []batchJoin, maxSize int) (batches [][]batchJoin, kept []batchJoin) {
-	byPair := map[nodePair][]int{}
-	taken := map[int]bool{}
-	for i, j := range waiting {
-		byPair[j.Pair] = append(byPair[j.Pair], i)
-		idx := byPair[j.Pair]
-		group := make([]batchJoin, 0, len(idx))
-		for _, k := range idx {
-			group = append(group, waiting[k])
+	byPair := map[nodePair][]batchJoin{}
+	size := map[nodePair]int{} // the pair's batch size so far: sizeFor of its joins
+	for _, j := range waiting {
+		group := append(byPair[j.Pair], j)
+		byPair[j.Pair] = group
+		most, seen := size[j.Pair]
+		if !seen {
+			most = maxSize
 		}
-		if size := sizeFor(group, maxSize); size >= 2 && len(idx) >= size && len(batches) == 0 {
-			batch := make([]batchJoin, 0, size)
-			for _, k := range idx[:size] {
-				batch = append(batch, waiting[k])
-				taken[k] = true
+		size[j.Pair] = sizeFor([]batchJoin{j}, most)
+		if n := size[j.Pair]; n >= 2 && len(group) >= n {
+			taken := map[string]bool{}
+			for _, m := range group[:n] {
+				taken[m.PVC] = true
 			}
-			batches = append(batches, batch)
+			for _, w := range waiting {
+				if !taken[w.PVC] {
+					kept = append(kept, w)
+				}
+			}
+			return [][]batchJoin{group[:n:n]}, kept
 		}
 	}
-	for i, j := range waiting {
-		if !taken[i] {
-			kept = append(kept, j)
-		}
-	}
-	return batches, kept
+	return nil, waiting
 }

@@ -29,21 +29,18 @@ func attachLimit(ctx context.Context, src, dst kubernetes.Interface, sourceNode,
 	if err != nil {
 		return 0, err
 	}
-	limits := make([]int, 0, 2)
-	for _, n := range []struct {
-		cs           kubernetes.Interface
-		node, driver string
-	}{{src, sourceNode, sourceDriver}, {dst, targetNode, targetDriver}} {
-		limit, err := nodeAttachLimit(ctx, n.cs, n.node, n.driver)
-		if err != nil {
-			return 0, err
-		}
-		limits = append(limits, limit)
+	sourceLimit, err := nodeAttachLimit(ctx, src, sourceNode, sourceDriver)
+	if err != nil {
+		return 0, err
 	}
-	if limits[0] == 0 || (limits[1] > 0 && limits[1] < limits[0]) {
-		return limits[1], nil
+	targetLimit, err := nodeAttachLimit(ctx, dst, targetNode, targetDriver)
+	if err != nil {
+		return 0, err
 	}
-	return limits[0], nil
+	if sourceLimit == 0 || (targetLimit > 0 && targetLimit < sourceLimit) {
+		return targetLimit, nil
+	}
+	return sourceLimit, nil
 }
 
 // claimDriver is the CSI driver of a claim's volume: its bound PV's, or,

@@ -96,8 +96,9 @@ func podEnd(pod *corev1.Pod) string {
 	return "phase " + string(pod.Status.Phase)
 }
 
-// releasePatch is the JSON merge patch that makes a mount pod one the
-// agents serve; it changes the role label and nothing else.
+// releasePatch is the patch (applied as a strategic merge patch, as
+// ungatePatch) that makes a mount pod one the agents serve; it changes the
+// role label and nothing else.
 var releasePatch = []byte(`{"metadata":{"labels":{"` + kube.LabelRole + `":"` + roleMount + `"}}}`)
 
 // ungatePatch removes kube.StagedGate from a staged sync pod, and no
