@@ -87,7 +87,7 @@ func run(args []string, stderr io.Writer) error {
 	g.Go(func() error { return metrics.Serve(ctx, common.MetricsAddr) })
 	g.Go(func() error { return codecEndpoint.Serve(ctx, codec) })
 	g.Go(func() error {
-		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader, common.Kubeconfigs), Control: reader, Pods: podSettings, SystemNamespace: common.SystemNamespace(),
+		return worker.Run(ctx, tc, worker.Dependencies{Clusters: kube.NewClusters(reader, common.Kubeconfigs).ReuseFor(kube.ClusterReuse), Control: reader, Pods: podSettings, SystemNamespace: common.SystemNamespace(),
 			Metrics: metrics.Scope, BatchPods: *batchPods},
 			worker.Options{TaskQueue: common.Temporal.TaskQueue, MaxConcurrentActivities: *maxActivities})
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
@@ -28,12 +29,16 @@ var ErrInvalidClusterRef = errors.New("invalid cluster reference")
 type Clusters struct {
 	reader client.Reader
 	policy KubeconfigPolicy
+	// reuse is how long a resolved cluster serves without reading its
+	// RemoteCluster and Secret again (ReuseFor); 0 reads them every time.
+	reuse time.Duration
 
 	mu    sync.Mutex
 	cache map[types.NamespacedName]cachedCluster
 }
 
 type cachedCluster struct {
+	readAt     time.Time // when its RemoteCluster and Secret were last read
 	kubeconfig []byte
 	config     *rest.Config
 	clientset  kubernetes.Interface
@@ -44,6 +49,21 @@ type cachedCluster struct {
 // and loads the kubeconfigs policy accepts.
 func NewClusters(reader client.Reader, policy KubeconfigPolicy) *Clusters {
 	return &Clusters{reader: reader, policy: policy, cache: map[types.NamespacedName]cachedCluster{}}
+}
+
+// ClusterReuse is how long the worker's steps use a RemoteCluster's
+// client without reading the RemoteCluster and its Secret again. Read on
+// every step, they were about half of the worker's Kubernetes API
+// requests: two reads of the control cluster for each of the 20-odd steps
+// of every PVC sync. A rotated kubeconfig or a deleted RemoteCluster
+// takes effect at most this much later.
+const ClusterReuse = 5 * time.Second
+
+// ReuseFor makes c serve a resolved cluster for d before it reads the
+// RemoteCluster and its Secret again; it returns c.
+func (c *Clusters) ReuseFor(d time.Duration) *Clusters {
+	c.reuse = d
+	return c
 }
 
 // Config returns the REST config of the RemoteCluster namespace/name.
@@ -74,9 +94,18 @@ func (c *Clusters) Snapshots(ctx context.Context, namespace, name string) (snapc
 	return cl.snapshots, nil
 }
 
-// resolve reads the kubeconfig each time, so a rotated Secret takes effect,
-// but keeps the client while the kubeconfig is unchanged.
+// resolve reads the kubeconfig each time, or once per reuse, so a rotated
+// Secret takes effect, but keeps the client while the kubeconfig is
+// unchanged.
 func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedCluster, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	c.mu.Lock()
+	cached, ok := c.cache[key]
+	c.mu.Unlock()
+	if ok && time.Since(cached.readAt) < c.reuse {
+		return cached, nil
+	}
+	readAt := time.Now()
 	var rc drv1.RemoteCluster
 	if err := c.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &rc); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -88,11 +117,12 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 	if err != nil {
 		return cachedCluster{}, err
 	}
-	key := types.NamespacedName{Namespace: namespace, Name: name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cached, ok := c.cache[key]; ok && string(cached.kubeconfig) == string(kubeconfig) {
-		return cached, nil
+	if known, ok := c.cache[key]; ok && string(known.kubeconfig) == string(kubeconfig) {
+		known.readAt = readAt
+		c.cache[key] = known
+		return known, nil
 	}
 	config, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
 	if err != nil {
@@ -107,7 +137,7 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 	if err != nil {
 		return cachedCluster{}, fmt.Errorf("snapshot client for RemoteCluster %s/%s: %w", namespace, name, err)
 	}
-	cached := cachedCluster{kubeconfig: kubeconfig, config: config, clientset: clientset, snapshots: snapshots}
+	cached = cachedCluster{readAt: readAt, kubeconfig: kubeconfig, config: config, clientset: clientset, snapshots: snapshots}
 	c.cache[key] = cached
 	return cached, nil
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	drv1 "github.com/dr-syncer/dr-syncer/api/v1alpha1"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -61,4 +63,38 @@ func TestClustersResolveRemoteClusters(t *testing.T) {
 		assert.True(t, errors.Is(err, kube.ErrInvalidClusterRef), "%s: %v is not ErrInvalidClusterRef", name, err)
 		assert.Contains(t, err.Error(), want)
 	}
+
+	t.Run("a worker reuses a resolved cluster for a while", func(t *testing.T) {
+		reads := &countingReader{Reader: control.Client}
+		reusing := kube.NewClusters(reads, kube.KubeconfigPolicy{}).ReuseFor(time.Hour)
+		first, err := reusing.Clientset(ctx, "ns", "control")
+		require.NoError(t, err)
+		again, err := reusing.Clientset(ctx, "ns", "control")
+		require.NoError(t, err)
+		assert.Same(t, first, again)
+		assert.Equal(t, 2, reads.gets, "one read of the RemoteCluster and one of its Secret")
+
+		expiring := kube.NewClusters(control.Client, kube.KubeconfigPolicy{}).ReuseFor(time.Millisecond)
+		_, err = expiring.Clientset(ctx, "ns", "control")
+		require.NoError(t, err)
+		require.NoError(t, control.Client.Delete(ctx, &drv1.RemoteCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "control"}}))
+		_, err = reusing.Clientset(ctx, "ns", "control")
+		assert.NoError(t, err, "within its reuse, a deleted RemoteCluster still serves")
+		time.Sleep(10 * time.Millisecond)
+		_, err = expiring.Clientset(ctx, "ns", "control")
+		assert.ErrorIs(t, err, kube.ErrInvalidClusterRef, "after its reuse, the deletion takes effect")
+		_, err = clusters.Clientset(ctx, "ns", "control")
+		assert.ErrorIs(t, err, kube.ErrInvalidClusterRef, "without reuse, the deletion takes effect at once")
+	})
+}
+
+// countingReader counts the Gets it passes on.
+type countingReader struct {
+	client.Reader
+	gets int
+}
+
+func (r *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	r.gets++
+	return r.Reader.Get(ctx, key, obj, opts...)
 }
