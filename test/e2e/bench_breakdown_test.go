@@ -40,6 +40,9 @@ func (s stepTimes) add(step string, d time.Duration) {
 //   - "cleanup (pre-run)" and "cleanup (incl. deletions)": the first and the
 //     last Cleanup, the latter waits until the pods are gone;
 //   - "semaphore wait": RequestPermit done → permit signal;
+//   - "batch wait (join→assigned)": the join report sent → the run's
+//     answer, and for a sync that follows a batch "batch pods start": its
+//     Transfer's start → its mover's (a staged batch waits for its release);
 //   - "workflow tasks": the workflow's own decision time, summed, with
 //     the local API steps it ran;
 //   - "total": workflow start → close.
@@ -49,7 +52,8 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 		scheduled, started time.Time
 	}
 	runs := map[int64]*activityRun{}
-	var start, permitRequested, lastLocal time.Time
+	var start, permitRequested, lastLocal, reported time.Time
+	batched := false // the run assigned it a batch
 	var wfTasks time.Duration
 	wfTaskScheduled := map[int64]time.Time{}
 	cleanups := 0
@@ -96,7 +100,11 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 				var res contract.TransferResult
 				if converter.GetDefaultDataConverter().FromPayloads(attrs.GetResult(), &res) == nil && res.DurationSeconds > 0 {
 					mover := time.Duration(res.DurationSeconds * float64(time.Second))
-					times.add("sync pod create→mover start", ran-mover)
+					if batched {
+						times.add("batch pods start (Transfer start→mover start)", ran-mover)
+					} else {
+						times.add("sync pod create→mover start", ran-mover)
+					}
 					times.add("transfer (mover)", mover)
 				} else {
 					times.add("transfer (whole activity)", ran)
@@ -115,9 +123,19 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 			default:
 				times.add("api "+r.name, ran)
 			}
+		case enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+			if ev.GetSignalExternalWorkflowExecutionInitiatedEventAttributes().GetSignalName() == contract.SignalPVCProgress {
+				reported = at
+			}
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-			if ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() == contract.SignalPermit && !permitRequested.IsZero() {
-				times.add("semaphore wait", at.Sub(permitRequested))
+			switch ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() {
+			case contract.SignalPermit:
+				if !permitRequested.IsZero() {
+					times.add("semaphore wait", at.Sub(permitRequested))
+				}
+			case contract.SignalBatchAssigned:
+				batched = true
+				times.add("batch wait (join→assigned)", at.Sub(reported)) // the join is the last report before the answer
 			}
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
 			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
@@ -130,11 +148,13 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 	times.add("workflow tasks", wfTasks)
 }
 
-// replicationBreakdown adds, from the parent Replication run, how long each
+// replicationBreakdown adds, from the parent Replication run, how long it
+// took to reach its first PVC sync (its objects, the PVC list), how long each
 // PVC waited for one of its concurrentSyncs slots (run start → its child
 // started) and how long the child took to start once initiated.
 func replicationBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 	var start time.Time
+	first := false
 	initiated := map[int64]time.Time{}
 	for _, ev := range events {
 		at := ev.GetEventTime().AsTime()
@@ -143,6 +163,13 @@ func replicationBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 			start = at
 		case enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
 			initiated[ev.GetEventId()] = at
+			if ev.GetStartChildWorkflowExecutionInitiatedEventAttributes().GetWorkflowType().GetName() != contract.PVCSyncName {
+				break // the run's objects child
+			}
+			if !first {
+				first = true
+				times.add("before PVC syncs (run start→first initiated)", at.Sub(start))
+			}
 			times.add("slot wait (run start→child initiated)", at.Sub(start))
 		case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
 			if i, ok := initiated[ev.GetChildWorkflowExecutionStartedEventAttributes().GetInitiatedEventId()]; ok {
