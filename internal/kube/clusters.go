@@ -53,10 +53,11 @@ func NewClusters(reader client.Reader, policy KubeconfigPolicy) *Clusters {
 
 // ClusterReuse is how long the worker's steps use a RemoteCluster's
 // client without reading the RemoteCluster and its Secret again. Read on
-// every step, they were about half of the worker's Kubernetes API
+// every step, they were about 40% of the worker's Kubernetes API
 // requests: two reads of the control cluster for each of the 20-odd steps
 // of every PVC sync. A rotated kubeconfig or a deleted RemoteCluster
-// takes effect at most this much later.
+// reaches new steps at most this much later (a running step keeps the
+// client it started with, as it always did).
 const ClusterReuse = 5 * time.Second
 
 // ReuseFor makes c serve a resolved cluster for d before it reads the
@@ -119,7 +120,11 @@ func (c *Clusters) resolve(ctx context.Context, namespace, name string) (cachedC
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if known, ok := c.cache[key]; ok && string(known.kubeconfig) == string(kubeconfig) {
+	known, ok := c.cache[key]
+	switch {
+	case ok && known.readAt.After(readAt):
+		return known, nil // a step that read later stored it: it is the fresher
+	case ok && string(known.kubeconfig) == string(kubeconfig):
 		known.readAt = readAt
 		c.cache[key] = known
 		return known, nil

@@ -74,6 +74,17 @@ func TestClustersResolveRemoteClusters(t *testing.T) {
 		assert.Same(t, first, again)
 		assert.Equal(t, 2, reads.gets, "one read of the RemoteCluster and one of its Secret")
 
+		rereads := &countingReader{Reader: control.Client}
+		refreshing := kube.NewClusters(rereads, kube.KubeconfigPolicy{}).ReuseFor(time.Second)
+		_, err = refreshing.Clientset(ctx, "ns", "control")
+		require.NoError(t, err)
+		time.Sleep(1100 * time.Millisecond)
+		for range 2 {
+			_, err = refreshing.Clientset(ctx, "ns", "control")
+			require.NoError(t, err)
+		}
+		assert.Equal(t, 4, rereads.gets, "read again once its reuse ended, and reused again after that read")
+
 		expiring := kube.NewClusters(control.Client, kube.KubeconfigPolicy{}).ReuseFor(time.Millisecond)
 		_, err = expiring.Clientset(ctx, "ns", "control")
 		require.NoError(t, err)

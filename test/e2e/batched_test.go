@@ -13,6 +13,8 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // TestLabBatchedPods: three Replications of real PVCs run at once on one
@@ -23,6 +25,10 @@ import (
 //     sync pod of it runs, which leaves its batches behind, holding its
 //     claims. Its next run must delete them, sync every PVC byte-identical
 //     and leave nothing behind.
+//   - One run's worker (its own) is killed with SIGKILL once a batch sync
+//     pod of it runs, and another worker is started. The run must
+//     complete, every PVC byte-identical through the batch's containers,
+//     and leave nothing behind.
 //   - The other run must sync every PVC byte-identical through batch
 //     containers and leave nothing behind either.
 func TestLabBatchedPods(t *testing.T) {
@@ -30,6 +36,7 @@ func TestLabBatchedPods(t *testing.T) {
 	e := setupPVCSync(t)
 	bin := buildWorker(t)
 	kept, cancelled, terminated := newFanOut(t, e, 6, 1, 3), newFanOut(t, e, 6, 1, 3), newFanOut(t, e, 4, 1, 4)
+	killed := newFanOut(t, e, 4, 8, 4)
 	queue := fmt.Sprintf("drs-batched-%06x", rand.IntN(1<<24))
 	kept.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
 
@@ -72,6 +79,8 @@ func TestLabBatchedPods(t *testing.T) {
 	terminated.checkAll(t)
 	terminated.assertNothingLeft(t)
 
+	workerKilledMidBatch(t, killed, bin)
+
 	<-keptDone
 	kept.checkAll(t)
 	if n := followedTransfers(t, kept); n < 2 {
@@ -84,6 +93,41 @@ func TestLabBatchedPods(t *testing.T) {
 	// staging, and the benchmark stages most batches; here it is logged.
 	t.Logf("the kept run released %d staged batches", activitiesOf(t, kept.e, kept.workflowID(), "ReleaseBatchPods"))
 	kept.assertNothingLeft(t)
+}
+
+// workerKilledMidBatch runs f on a worker of its own, kills that worker
+// with SIGKILL once a batch sync pod of f runs, and starts another on the
+// same task queue: the lost activities are retried there, the retried
+// Transfers follow the batch's containers again, and the run must sync
+// every PVC byte-identical and leave nothing behind.
+func workerKilledMidBatch(t *testing.T, f *fanOut, bin string) {
+	t.Helper()
+	queue := fmt.Sprintf("drs-batched-kill-%06x", rand.IntN(1<<24))
+	first := f.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
+	type outcome struct {
+		res contract.ReplicationResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, _, err, _ := f.run(t, queue, 15*time.Minute)
+		done <- outcome{res, err}
+	}()
+	pod := waitBatchSyncPod(t, f, 5*time.Minute)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatalf("kill the worker: %v", err)
+	}
+	_ = first.Wait()
+	t.Logf("killed the worker of %s while its batch sync pod %s runs; starting another", f.workflowID(), pod)
+	f.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
+	o := <-done
+	ok := f.checkResult(t, o.res, o.err)
+	t.Logf("the run whose worker was killed: %d/%d PVCs synced", ok, f.n)
+	f.checkAll(t)
+	if n := followedTransfers(t, f); n < 2 {
+		t.Errorf("%d of the PVC syncs whose worker was killed followed a batch container; want at least 2", n)
+	}
+	f.assertNothingLeft(t)
 }
 
 // waitBatchSyncPod waits for a running sync pod with more than one mover

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
@@ -41,8 +42,9 @@ func (s stepTimes) add(step string, d time.Duration) {
 //     last Cleanup, the latter waits until the pods are gone;
 //   - "semaphore wait": RequestPermit done → permit signal;
 //   - "batch wait (join→assigned)": the join report sent → the run's
-//     answer, and for a sync that follows a batch "batch pods start": its
-//     Transfer's start → its mover's (a staged batch waits for its release);
+//     answer, and for a Transfer that follows a batch's mover "batch pods
+//     start": its start → its mover's (a staged batch waits for its
+//     release);
 //   - "workflow tasks": the workflow's own decision time, summed, with
 //     the local API steps it ran;
 //   - "total": workflow start → close.
@@ -50,10 +52,10 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 	type activityRun struct {
 		name               string
 		scheduled, started time.Time
+		followed           bool // a Transfer that follows a batch's mover
 	}
 	runs := map[int64]*activityRun{}
 	var start, permitRequested, lastLocal, reported time.Time
-	batched := false // the run assigned it a batch
 	var wfTasks time.Duration
 	wfTaskScheduled := map[int64]time.Time{}
 	cleanups := 0
@@ -82,7 +84,13 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 				wfTasks += at.Sub(s)
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			runs[ev.GetEventId()] = &activityRun{name: ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), scheduled: at}
+			attrs := ev.GetActivityTaskScheduledEventAttributes()
+			r := &activityRun{name: attrs.GetActivityType().GetName(), scheduled: at}
+			var in contract.TransferInput
+			if r.name == contract.ActivityTransfer && converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in) == nil {
+				r.followed = in.Follow != nil
+			}
+			runs[ev.GetEventId()] = r
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
 			if r := runs[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()]; r != nil {
 				r.started = at
@@ -100,7 +108,7 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 				var res contract.TransferResult
 				if converter.GetDefaultDataConverter().FromPayloads(attrs.GetResult(), &res) == nil && res.DurationSeconds > 0 {
 					mover := time.Duration(res.DurationSeconds * float64(time.Second))
-					if batched {
+					if r.followed {
 						times.add("batch pods start (Transfer start→mover start)", ran-mover)
 					} else {
 						times.add("sync pod create→mover start", ran-mover)
@@ -134,7 +142,6 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 					times.add("semaphore wait", at.Sub(permitRequested))
 				}
 			case contract.SignalBatchAssigned:
-				batched = true
 				times.add("batch wait (join→assigned)", at.Sub(reported)) // the join is the last report before the answer
 			}
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
@@ -163,7 +170,7 @@ func replicationBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 			start = at
 		case enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
 			initiated[ev.GetEventId()] = at
-			if ev.GetStartChildWorkflowExecutionInitiatedEventAttributes().GetWorkflowType().GetName() != contract.PVCSyncName {
+			if !pvcSync(ev.GetStartChildWorkflowExecutionInitiatedEventAttributes().GetWorkflowType()) {
 				break // the run's objects child
 			}
 			if !first {
@@ -172,12 +179,15 @@ func replicationBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 			}
 			times.add("slot wait (run start→child initiated)", at.Sub(start))
 		case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
-			if i, ok := initiated[ev.GetChildWorkflowExecutionStartedEventAttributes().GetInitiatedEventId()]; ok {
+			if i, ok := initiated[ev.GetChildWorkflowExecutionStartedEventAttributes().GetInitiatedEventId()]; ok && pvcSync(ev.GetChildWorkflowExecutionStartedEventAttributes().GetWorkflowType()) {
 				times.add("child start", at.Sub(i))
 			}
 		}
 	}
 }
+
+// pvcSync says a child workflow is a PVC sync, not the run's objects child.
+func pvcSync(t *commonpb.WorkflowType) bool { return t.GetName() == contract.PVCSyncName }
 
 // percentile is the nearest-rank p-th percentile of sorted values.
 func percentile(sorted []float64, p float64) float64 {
@@ -192,9 +202,9 @@ func percentile(sorted []float64, p float64) float64 {
 // sync's own order, then any other step.
 func logBreakdown(title string, times stepTimes) {
 	order := []string{
-		"slot wait (run start→child initiated)", "child start", "cleanup (pre-run)", "api Discover", "api EnsureTargetPVC",
+		"before PVC syncs (run start→first initiated)", "slot wait (run start→child initiated)", "child start", "cleanup (pre-run)", "api Discover", "api EnsureTargetPVC",
 		"api PlanCopySource", "api ChooseNodes", "api EnsureCredentials", "api RequestPermit", "semaphore wait", "mount pod create→Ready",
-		"sync pod create→mover start", "transfer (mover)", "transfer (whole activity)", "api MarkSynced",
+		"batch wait (join→assigned)", "sync pod create→mover start", "batch pods start (Transfer start→mover start)", "transfer (mover)", "transfer (whole activity)", "api MarkSynced",
 		"cleanup (incl. deletions)", "activity scheduling", "workflow tasks", "total",
 	}
 	seen := map[string]bool{}

@@ -64,7 +64,7 @@ func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, nam
 	report(name+"_progress_age_max", (polls.maxAge + controllerPoll).Seconds(), "s-progress-age-"+name,
 		fmt.Sprintf("status behind a moving transfer: oldest report a poll saw while the mover ran, plus one poll (%d samples; target ≤ 5)", polls.moving))
 
-	perPVC := logRunBreakdown(t, e, f, runID, fmt.Sprintf("%s first sync: where the time of %s goes (per PVC)", name, what))
+	perPVC := logRunBreakdown(t, e, f, runID, name+" first sync", what)
 	t.Logf("%s: %d/%d PVCs synced in %.1fs", name, ok, n, elapsed.Seconds())
 	report(name+"_history_events_per_pvc", perPVC, "events/pvc-"+name, "PVCSync child's history + its share of the Replication's (target ≤ 200)")
 	f.checkSample(t)
@@ -75,7 +75,7 @@ func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, nam
 	f.checkResult(t, res, runErr)
 	recorded(runID)
 	report(name+"_resync", elapsed.Seconds(), "s-"+name+"-resync", "no-change resync, "+what)
-	logRunBreakdown(t, e, f, runID, fmt.Sprintf("%s resync: where the time of %s goes (per PVC)", name, what))
+	logRunBreakdown(t, e, f, runID, name+" resync", what)
 	report(name+"_kube_requests_per_pvc_resync", kubeRequestsPerPVC(t, name+" resync", reqsFirst, reqsResync, n), "req/pvc-resync-"+name,
 		"worker's Kubernetes API requests (all clusters, all methods) in the no-change resync, per PVC")
 	hwm := procStatusKiB(w.Process.Pid, "VmHWM")
@@ -86,11 +86,11 @@ func benchFanOut(t *testing.T, e *pvcSyncEnv, bin string, report reportFunc, nam
 	f.assertNothingLeft(t)
 }
 
-// logRunBreakdown prints where the time of the run runID of f went, per
-// PVC, from its histories and its children's latest runs, with their
-// sizes; it returns the history events per PVC: a PVCSync child's mean
-// plus its share of the Replication's.
-func logRunBreakdown(t *testing.T, e *pvcSyncEnv, f *fanOut, runID, title string) float64 {
+// logRunBreakdown prints, under run (the benchmark and which run), where
+// the time of f's run runID went per PVC, from its history and its
+// children's latest runs, with their sizes; it returns the history events
+// per PVC: a PVCSync child's mean plus its share of the Replication's.
+func logRunBreakdown(t *testing.T, e *pvcSyncEnv, f *fanOut, runID, run, what string) float64 {
 	var counts []int
 	sum := 0
 	steps := stepTimes{}
@@ -103,10 +103,10 @@ func logRunBreakdown(t *testing.T, e *pvcSyncEnv, f *fanOut, runID, title string
 	sort.Ints(counts)
 	parent := readHistory(t, e, f.workflowID(), runID)
 	replicationBreakdown(parent, steps)
-	logBreakdown(title, steps)
+	logBreakdown(fmt.Sprintf("%s: where the time of %s goes (per PVC)", run, what), steps)
 	mean := float64(sum) / float64(len(counts))
-	t.Logf("history events per PVCSync min %d / mean %.1f / max %d; Replication workflow %d events",
-		counts[0], mean, counts[len(counts)-1], len(parent))
+	t.Logf("%s: history events per PVCSync min %d / mean %.1f / max %d; Replication workflow %d events",
+		run, counts[0], mean, counts[len(counts)-1], len(parent))
 	return mean + float64(len(parent))/float64(len(counts))
 }
 
