@@ -25,6 +25,7 @@ func TestChooseNodes(t *testing.T) {
 	node(t, env.Source.Client, "prod-b", "10.0.0.2", "zone-b", true, false)
 	node(t, env.Source.Client, "prod-c", "10.0.0.3", "zone-c", true, false)
 	node(t, env.Source.Client, "prod-down", "10.0.0.4", "zone-a", false, false)
+	node(t, env.Source.Client, "prod-d", "10.0.0.5", "zone-a", true, false)
 	node(t, env.DR.Client, "dr-a", "10.1.0.1", "zone-a", true, false)
 	node(t, env.DR.Client, "dr-b", "10.1.0.2", "zone-b", true, false)
 	node(t, env.DR.Client, "dr-b-cordoned", "10.1.0.3", "zone-b", true, true)
@@ -35,19 +36,34 @@ func TestChooseNodes(t *testing.T) {
 	create(t, env.Source.Client, pvc("app", "rwx", "standard", "1Gi", corev1.ReadWriteMany, nil))
 	create(t, env.Source.Client, pvc("app", "pinned", "standard", "1Gi", corev1.ReadWriteOnce, nil))
 	create(t, env.Source.Client, pvc("app", "far", "standard", "1Gi", corev1.ReadWriteOnce, nil))
+	create(t, env.Source.Client, pvc("app", "ebs", "standard", "1Gi", corev1.ReadWriteOnce, nil))
 	runningPod(t, env.Source.Client, "app", "db", "prod-b", "rwo-mounted")
 	runningPod(t, env.Source.Client, "app", "cache", "prod-c", "far")
-	pinnedVolume(t, env.Source.Client, "app", "pinned", "prod-c")
+	runningPod(t, env.Source.Client, "app", "legacy", "prod-d", "ebs")
+	bindVolume(t, env.Source.Client, "app", "pinned", corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/mnt/pinned"}}, "prod-c")
+	bindVolume(t, env.Source.Client, "app", "ebs", corev1.PersistentVolumeSource{AWSElasticBlockStore: &corev1.AWSElasticBlockStoreVolumeSource{VolumeID: "vol-1"}}, "")
 	// Attach limits: prod-a may attach one volume of the CSI driver behind
-	// both classes, dr-a two; prod-b names the driver without a limit; a
-	// local volume (pinned) has no CSI driver.
-	const driver = "hostpath.csi.k8s.io"
+	// both classes; dr-a three, one of them taken; prod-b names the driver
+	// without a limit; prod-c's one is taken twice over (room is still one:
+	// a batch of one waits as any pod); a local volume (pinned) has no CSI
+	// driver. The in-tree EBS volume counts as the EBS CSI driver's: prod-d
+	// may attach four, its own attachment leaves them, two others take two.
+	const driver, ebs = "hostpath.csi.k8s.io", "ebs.csi.aws.com"
 	create(t, env.Source.Client, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard"}, Provisioner: driver})
 	create(t, env.DR.Client, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast"}, Provisioner: driver})
 	csiNode(t, env.Source.Client, "prod-a", driver, 1)
 	csiNode(t, env.Source.Client, "prod-b", driver, 0)
 	csiNode(t, env.Source.Client, "prod-c", driver, 1)
-	csiNode(t, env.DR.Client, "dr-a", driver, 2)
+	csiNode(t, env.Source.Client, "prod-d", ebs, 4)
+	csiNode(t, env.DR.Client, "dr-a", driver, 3)
+	attachment(t, env.DR.Client, "dr-a", driver, "pv-other")
+	attachment(t, env.DR.Client, "dr-a", ebs, "pv-ebs-elsewhere") // another driver's
+	attachment(t, env.DR.Client, "dr-b", driver, "pv-on-dr-b")    // another node's
+	attachment(t, env.Source.Client, "prod-c", driver, "pv-c-1")
+	attachment(t, env.Source.Client, "prod-c", driver, "pv-c-2")
+	attachment(t, env.Source.Client, "prod-d", ebs, "pv-ebs") // the claim's own
+	attachment(t, env.Source.Client, "prod-d", ebs, "pv-ebs-2")
+	attachment(t, env.Source.Client, "prod-d", ebs, "pv-ebs-3")
 
 	for _, tc := range []struct {
 		pvc                    string
@@ -62,6 +78,7 @@ func TestChooseNodes(t *testing.T) {
 		{"rwx", "fast", "prod-a", "dr-a", "shared", "zone-a", 1},
 		{"pinned", "fast", "prod-c", "dr-a", "not mounted", "no node matches", 2},
 		{"far", "", "prod-c", "dr-a", "mounted by running pod cache", "no node matches the source node's topology", 1},
+		{"ebs", "", "prod-d", "dr-a", "mounted by running pod legacy", "zone-a", 2},
 	} {
 		t.Run(tc.pvc, func(t *testing.T) {
 			var ts testsuite.WorkflowTestSuite
@@ -77,10 +94,19 @@ func TestChooseNodes(t *testing.T) {
 			assert.Contains(t, plan.Source.Reason, tc.sourceReason)
 			assert.Contains(t, plan.Target.Reason, tc.targetReason)
 			assert.NotEqual(t, "dr-b-cordoned", plan.Target.Node)
-			assert.Equal(t, map[string]string{"prod-a": "10.0.0.1", "prod-b": "10.0.0.2", "prod-c": "10.0.0.3"}[tc.sourceNode], plan.SourceAddress)
+			assert.Equal(t, map[string]string{"prod-a": "10.0.0.1", "prod-b": "10.0.0.2", "prod-c": "10.0.0.3", "prod-d": "10.0.0.5"}[tc.sourceNode], plan.SourceAddress)
 			assert.Equal(t, tc.attachLimit, plan.AttachLimit, "the fewer volumes the two nodes may attach; 0 is no limit")
 		})
 	}
+}
+
+// attachment records driver's volume pv as attached to node.
+func attachment(t *testing.T, c client.Client, node, driver, pv string) {
+	t.Helper()
+	create(t, c, &storagev1.VolumeAttachment{
+		ObjectMeta: metav1.ObjectMeta{Name: "va-" + node + "-" + pv},
+		Spec:       storagev1.VolumeAttachmentSpec{Attacher: driver, NodeName: node, Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &pv}},
+	})
 }
 
 // csiNode registers driver on node; a count above zero is its attach limit.
@@ -128,8 +154,9 @@ func runningPod(t *testing.T, c client.Client, ns, name, nodeName, claim string)
 	require.NoError(t, c.Status().Update(context.Background(), p))
 }
 
-// pinnedVolume binds claim to a local PV that only nodeName can mount.
-func pinnedVolume(t *testing.T, c client.Client, ns, claim, nodeName string) {
+// bindVolume binds claim to a PV "pv-"+claim of source; a nodeName pins
+// it to that node.
+func bindVolume(t *testing.T, c client.Client, ns, claim string, source corev1.PersistentVolumeSource, nodeName string) {
 	t.Helper()
 	ctx := context.Background()
 	pv := &corev1.PersistentVolume{
@@ -137,12 +164,14 @@ func pinnedVolume(t *testing.T, c client.Client, ns, claim, nodeName string) {
 		Spec: corev1.PersistentVolumeSpec{
 			Capacity:               corev1.ResourceList{corev1.ResourceStorage: *kubeQuantity("1Gi")},
 			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			PersistentVolumeSource: corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/mnt/" + claim}},
+			PersistentVolumeSource: source,
 			StorageClassName:       "standard",
-			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{nodeName}}},
-			}}}},
 		},
+	}
+	if nodeName != "" {
+		pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{nodeName}}},
+		}}}}
 	}
 	create(t, c, pv)
 	var p corev1.PersistentVolumeClaim

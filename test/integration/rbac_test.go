@@ -129,9 +129,10 @@ func TestRemoteClusterRBACApplies(t *testing.T) {
 		allowed bool
 	}{
 		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Namespace: "shop-dr"}, true},
-		{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods", Namespace: "shop"}, true},         // ReleaseBatchPods relabels a staged mount pod
-		{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods", Namespace: "shop-dr"}, true},      // and ungates its sync pod
-		{authorizationv1.ResourceAttributes{Verb: "get", Group: "storage.k8s.io", Resource: "csinodes"}, true}, // ChooseNodes reads attach limits
+		{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods", Namespace: "shop"}, true},                   // ReleaseBatchPods relabels a staged mount pod
+		{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods", Namespace: "shop-dr"}, true},                // and ungates its sync pod
+		{authorizationv1.ResourceAttributes{Verb: "get", Group: "storage.k8s.io", Resource: "csinodes"}, true},           // ChooseNodes reads attach limits
+		{authorizationv1.ResourceAttributes{Verb: "list", Group: "storage.k8s.io", Resource: "volumeattachments"}, true}, // and counts what is attached
 		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: "shop"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods", Subresource: "exec", Namespace: "shop"}, true}, // WebSocket exec (hooks, drill checks)
 		{authorizationv1.ResourceAttributes{Verb: "update", Resource: "persistentvolumeclaims", Namespace: "shop-dr"}, true},
