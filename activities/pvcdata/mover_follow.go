@@ -57,10 +57,14 @@ func (m moverRef) lost(err error) error {
 func (m moverRef) isLost(err error) bool { return m.followed && apierrors.IsNotFound(err) }
 
 // followMover streams the mover's JSON progress lines until its container
-// exits, heartbeating at most every heartbeatEvery and at least that often.
-func followMover(ctx context.Context, cs kubernetes.Interface, m moverRef, heartbeat func(contract.TransferProgress)) error {
+// exits or prints its summary, heartbeating at most every heartbeatEvery and
+// at least that often. seen says the summary came with the stream: it is
+// the mover's last stdout line, printed once every byte moved, so the
+// transfer need not wait the second or so the kubelet takes to notice the
+// exit and end the stream or show the container terminated.
+func followMover(ctx context.Context, cs kubernetes.Interface, m moverRef, heartbeat func(contract.TransferProgress)) (sum progress.Summary, seen bool, err error) {
 	if err := waitContainerStarted(ctx, cs, m, heartbeat); err != nil {
-		return err
+		return progress.Summary{}, false, err
 	}
 	stream, err := cs.CoreV1().Pods(m.namespace).GetLogs(m.pod, &corev1.PodLogOptions{Container: m.container, Follow: true}).Stream(ctx)
 	if err != nil {
@@ -69,26 +73,29 @@ func followMover(ctx context.Context, cs kubernetes.Interface, m moverRef, heart
 		terminated, getErr := moverTerminated(ctx, cs, m)
 		switch {
 		case getErr == nil && terminated:
-			return nil
+			return progress.Summary{}, false, nil
 		case m.isLost(getErr):
-			return m.lost(getErr)
+			return progress.Summary{}, false, m.lost(getErr)
 		}
-		return fmt.Errorf("follow logs of %s: %w", m, err)
+		return progress.Summary{}, false, fmt.Errorf("follow logs of %s: %w", m, err)
 	}
 	defer stream.Close()
-	lines := make(chan progress.Snapshot)
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	events := make(chan progress.Event)
 	done := make(chan error, 1)
 	go func() {
 		scanner := bufio.NewScanner(stream)
 		scanner.Buffer(make([]byte, 64*1024), 1024*1024)
 		for scanner.Scan() {
-			var e progress.Event
-			if json.Unmarshal(scanner.Bytes(), &e) == nil && e.Type == progress.TypeProgress && e.Progress != nil {
-				select {
-				case lines <- *e.Progress:
-				case <-ctx.Done():
-					return
-				}
+			e, err := progress.DecodeEvent(scanner.Bytes())
+			if err != nil || (e.Type == progress.TypeSummary && e.Summary.Outcome.Class == "") {
+				continue // a log line, or a summary cut short: the status has it
+			}
+			select {
+			case events <- e:
+			case <-readCtx.Done():
+				return
 			}
 		}
 		done <- scanner.Err()
@@ -98,18 +105,22 @@ func followMover(ctx context.Context, cs kubernetes.Interface, m moverRef, heart
 	defer ticker.Stop()
 	for {
 		select {
-		case snap := <-lines:
-			current.Snapshot = snap
+		case e := <-events:
+			if e.Type == progress.TypeSummary {
+				heartbeat(current)
+				return *e.Summary, true, nil
+			}
+			current.Snapshot = *e.Progress
 		case <-ticker.C:
 			heartbeat(current)
 		case err := <-done:
 			heartbeat(current)
 			if err != nil && !errors.Is(err, context.Canceled) {
-				return fmt.Errorf("read logs of %s: %w", m, err)
+				return progress.Summary{}, false, fmt.Errorf("read logs of %s: %w", m, err)
 			}
-			return ctx.Err()
+			return progress.Summary{}, false, ctx.Err()
 		case <-ctx.Done():
-			return ctx.Err()
+			return progress.Summary{}, false, ctx.Err()
 		}
 	}
 }

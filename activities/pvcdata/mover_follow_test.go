@@ -150,7 +150,11 @@ func TestFollowMoverWaitsForItsContainerAndReadsItsProgress(t *testing.T) {
 	b.logs[kube.BatchMoverContainer(1)] = moverLog(t, 100, nil)
 	heartbeat, beats := recordHeartbeats()
 	done := make(chan error, 1)
-	go func() { done <- followMover(context.Background(), b.cs, followed(1), heartbeat) }()
+	go func() {
+		_, seen, err := followMover(context.Background(), b.cs, followed(1), heartbeat)
+		assert.False(t, seen, "a log without a summary")
+		done <- err
+	}()
 	b.waitWatching(t)
 	select {
 	case err := <-done:
@@ -173,6 +177,32 @@ func TestFollowMoverWaitsForItsContainerAndReadsItsProgress(t *testing.T) {
 	last := got[len(got)-1]
 	assert.Equal(t, contract.TransferTransferring, last.Phase)
 	assert.EqualValues(t, 100, last.BytesDone, "mover-1's figures, not mover-0's")
+}
+
+// The summary line ends the follow: the transfer does not wait for the
+// kubelet to show the container terminated (here it never does). A summary
+// cut short is no summary; the status is read for it then.
+func TestFollowMoverTakesTheSummaryFromTheLog(t *testing.T) {
+	success := &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess}, Streams: 1,
+		Stats: progress.Stats{TotalTransferredFileSize: 4096, NumFiles: 3}}
+	b := newBatchCluster(t)
+	b.logs[kube.BatchMoverContainer(0)] = moverLog(t, 4096, success)
+	heartbeat, beats := recordHeartbeats()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sum, seen, err := followMover(ctx, b.cs, followed(0), heartbeat)
+	require.NoError(t, err)
+	require.True(t, seen, "the log holds the summary")
+	assert.Equal(t, *success, sum)
+	got := beats()
+	require.NotEmpty(t, got)
+	assert.EqualValues(t, 4096, got[len(got)-1].BytesDone, "the last progress line is reported")
+
+	cut := moverLog(t, 4096, nil) + `{"type":"summary","time":"2026-12-06T00:00:00Z","summary":{"outcome":{}}}` + "\n"
+	b.logs[kube.BatchMoverContainer(0)] = cut
+	_, seen, err = followMover(ctx, b.cs, followed(0), heartbeat)
+	require.NoError(t, err)
+	assert.False(t, seen, "a summary without an outcome")
 }
 
 func TestMoverSummaryOfAFollowedContainer(t *testing.T) {
@@ -326,17 +356,18 @@ func TestFollowedMoverLost(t *testing.T) {
 	b := newBatchCluster(t)
 	gone := followed(1)
 	gone.pod = "op-sync-gone"
-	lostType(t, followMover(ctx, b.cs, gone, heartbeat))
-	_, err := moverSummary(ctx, b.cs, gone, heartbeat)
+	_, _, err := followMover(ctx, b.cs, gone, heartbeat)
+	lostType(t, err)
+	_, err = moverSummary(ctx, b.cs, gone, heartbeat)
 	lostType(t, err)
 
-	err = followMover(ctx, b.cs, followed(7), heartbeat)
+	_, _, err = followMover(ctx, b.cs, followed(7), heartbeat)
 	lostType(t, err)
 	assert.Contains(t, err.Error(), "sync pod app/op-sync has no container mover-7")
 
 	own := gone
 	own.followed = false
-	err = followMover(ctx, b.cs, own, heartbeat)
+	_, _, err = followMover(ctx, b.cs, own, heartbeat)
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	assert.False(t, errors.As(err, &appErr), "%v", err)

@@ -63,13 +63,15 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 		latest = p
 	}
 	heartbeat(contract.TransferProgress{Phase: contract.TransferStarting, Snapshot: last.Snapshot}) // also this attempt's first report
-	if err := followMover(ctx, cs, m, heartbeat); err != nil {
+	summary, seen, err := followMover(ctx, cs, m, heartbeat)
+	if err != nil {
 		return contract.TransferResult{}, err
 	}
 	report.progress(ctx, latest, true) // the mover's last figures, not one interval old
-	summary, err := moverSummary(ctx, cs, m, heartbeat)
-	if err != nil {
-		return contract.TransferResult{}, err
+	if !seen {
+		if summary, err = moverSummary(ctx, cs, m, heartbeat); err != nil {
+			return contract.TransferResult{}, err
+		}
 	}
 	return a.transferOutcome(ctx, cs, in, summary, resumed)
 }
