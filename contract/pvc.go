@@ -238,11 +238,14 @@ type FollowedMover struct {
 }
 
 // Transfer phases (TransferProgress.Phase): the sync pod is starting, its
-// mover is moving bytes, or the mover is done and its summary is read.
+// mover is moving bytes, the mover is done and its summary is read, or the
+// transfer succeeded (the last report to the run, whose place for moving
+// data it frees; the sync marks its DR claim synced next).
 const (
 	TransferStarting     = "starting"
 	TransferTransferring = "transferring"
 	TransferFinishing    = "finishing"
+	TransferMoved        = "moved"
 )
 
 // TransferProgress is the heartbeat of Transfer: what the Web UI shows on

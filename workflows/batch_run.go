@@ -33,6 +33,10 @@ const (
 	stageInBatch                      // follows a batch's container
 	stageSolo                         // moves its data on its own pods
 	stageLeft                         // done moving data
+	// stageMoved: its mover is done and its transfer succeeded, but the
+	// sync has not yet marked the DR claim synced (changeFreeOnMoverDone).
+	// Its place is free; its batch's pods are kept until it leaves.
+	stageMoved
 )
 
 // moving says the stage holds one of the run's concurrentSyncs places.
@@ -61,6 +65,10 @@ type batcher struct {
 	// for them, and their pods start held (stageBatches).
 	staging bool
 	staged  []*formedBatch // in the order they formed, not yet released
+	// freeOnMoverDone (changeFreeOnMoverDone): a sync's place frees when
+	// its Transfer reports the mover done and the transfer a success,
+	// before the sync marks its DR claim synced and reports that.
+	freeOnMoverDone bool
 	// moving, when set, shows a member in PhaseTransfer in the run's
 	// progress once its batch may move data: a quiet sync
 	// (changeQuietPhases) does not report it.
@@ -89,14 +97,16 @@ func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
 	stage, started := b.stage[u.PVC]
 	ownPods := u.Phase == contract.PhaseMountPod || u.Phase == contract.PhaseTransfer
 	switch {
+	case b.freeOnMoverDone && stage.moving() && u.Transfer != nil && u.Transfer.Phase == contract.TransferMoved:
+		b.stage[u.PVC], b.freedAt = stageMoved, workflow.Now(ctx)
 	case !started || u.Phase == "":
 	case u.Join != nil && stage == stageBeforeJoin:
 		b.stage[u.PVC], b.joins[u.PVC] = stageWaiting, *u.Join
 		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx), Limit: u.Join.AttachLimit})
-	case (stage == stageInBatch || stage == stageStaged) && u.Phase == contract.PhaseMountPod, // its mover was lost
+	case (stage == stageInBatch || stage == stageStaged || stage == stageMoved) && u.Phase == contract.PhaseMountPod, // its mover was lost
 		stage == stageBeforeJoin && ownPods:
 		b.stage[u.PVC] = stageSolo
-	case stage == stageInBatch && u.Phase != contract.PhaseTransfer,
+	case (stage == stageInBatch || stage == stageMoved) && u.Phase != contract.PhaseTransfer,
 		stage == stageStaged && u.Phase != contract.PhaseTransfer && u.Phase != contract.PhaseWaitBatch,
 		stage == stageSolo && !ownPods,
 		stage == stageBeforeJoin && !beforeJoin[u.Phase],
@@ -374,8 +384,14 @@ func (b *batcher) tell(ctx workflow.Context, members []batchJoin, answers []cont
 // allLeft says no member follows, or waits to follow, the batch's
 // containers any more.
 func (b *batcher) allLeft(members []batchJoin) bool {
-	return b.countOf(members, stageInBatch)+b.countOf(members, stageStaged) == 0
+	return b.countOf(members, stageInBatch)+b.countOf(members, stageStaged)+b.countOf(members, stageMoved) == 0
 }
+
+// changeFreeOnMoverDone is the GetVersion change ID of a batched run that
+// frees a sync's place for moving data once its Transfer reports the
+// transfer done (contract.TransferMoved), not once the sync reports marking
+// its DR claim synced: a staged batch starts that much sooner.
+const changeFreeOnMoverDone = "2026-12-06-free-on-mover-done"
 
 // changeStagedBatches is the GetVersion change ID of a batched run that
 // starts a batch's pods while the batch before it moves data.

@@ -54,6 +54,8 @@ type batchSuite struct {
 	slowBatch bool
 	// attachLimit is what ChooseNodes reports its nodes may attach.
 	attachLimit int
+	// slowTransfers take 10 s instead of 1.
+	slowTransfers []string
 }
 
 // pairs: PVCs named "y…" sit on the second node pair, all others on the first.
@@ -157,6 +159,9 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 	// that batch's would. The test clock does not move while activities
 	// run, so without this a staged member's transfer could end with the
 	// first batch's, before any release, as no real one can.
+	env.OnActivity(s.a.Transfer, mock.Anything, mock.MatchedBy(func(in contract.TransferInput) bool {
+		return slices.Contains(s.slowTransfers, in.PVC.Name)
+	})).After(10 * time.Second).Return(transfer).Maybe()
 	env.OnActivity(s.a.Transfer, mock.Anything, mock.MatchedBy(s.followsHeldBatch)).After(2 * time.Second).Return(transfer).Maybe()
 	env.OnActivity(s.a.Transfer, mock.Anything, mock.Anything).After(time.Second).Return(transfer)
 	env.OnActivity(s.a.MarkSynced, mock.Anything, mock.Anything).Return(nil)

@@ -30,6 +30,29 @@ func TestBatchedRunStagesTheNextBatchWhileOneMovesData(t *testing.T) {
 	}
 }
 
+// A staged batch is released once the transfers before it report their
+// data moved (contract.TransferMoved), before those transfers complete
+// and their syncs go on to mark the DR claims synced
+// (2026-12-06-free-on-mover-done).
+func TestStagedBatchIsReleasedOnceTheTransfersBeforeItMoved(t *testing.T) {
+	s := newBatchSuite(t, []string{"a", "b", "c", "d"}, 2)
+	s.slowTransfers = []string{"a", "b", "c", "d"} // each completes 10 s after it starts
+	s.env.RegisterDelayedCallback(func() {
+		for _, pvc := range []string{"a", "b"} { // batch-0's movers are done
+			s.env.SignalWorkflow(contract.SignalPVCProgress, contract.PVCProgressUpdate{PVC: pvc,
+				Transfer: &contract.TransferProgress{Phase: contract.TransferMoved}})
+		}
+	}, 3*time.Second)
+	s.run(t)
+	require.Contains(t, s.released, batchOp1)
+	for _, pvc := range []string{"a", "b"} {
+		require.NotNil(t, s.transfers[pvc].Follow, "%s synced in batch-0", pvc)
+		assert.True(t, s.released[batchOp1].Before(s.ended[pvc]),
+			"batch-1 was released at %v, not before %s's transfer completed (%v)", s.released[batchOp1], pvc, s.ended[pvc])
+	}
+	assert.False(t, s.cleanups[batchOp0].Before(s.ended["a"]), "batch-0's pods are kept until its members leave")
+}
+
 // A run cancelled while a batch is staged deletes that batch's pods too,
 // and never lets its movers start.
 func TestCancelWhileABatchIsStaged(t *testing.T) {

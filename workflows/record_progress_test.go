@@ -136,6 +136,26 @@ func TestRecordHistoriesStagedBatches(t *testing.T) {
 	recordRun(ctx, t, tp, "stage", "replication-staged-batches")
 }
 
+// TestRecordHistoriesFreeOnMoverDone records a staged run since
+// 2026-12-06-free-on-mover-done: each transfer reports its data moved to
+// the run half a second before it completes, as the real Transfer's last
+// report does, so the second batch is released before the first's
+// transfers complete.
+// `-run 'TestRecordHistoriesFreeOnMoverDone$'` records it alone.
+func TestRecordHistoriesFreeOnMoverDone(t *testing.T) {
+	var tp *testenv.Temporal
+	tp = startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		time.Sleep(time.Second) // the first batch transfers while the second is staged
+		if in.Progress != nil {
+			require.NoError(t, tp.Client.SignalWorkflow(ctx, in.Progress.WorkflowID, in.Progress.RunID, contract.SignalPVCProgress,
+				contract.PVCProgressUpdate{PVC: in.Progress.PVC, Transfer: &contract.TransferProgress{Phase: contract.TransferMoved}}))
+		}
+		time.Sleep(500 * time.Millisecond)
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	recordRun(context.Background(), t, tp, "stage", "replication-free-on-mover-done")
+}
+
 // TestRecordHistoriesLocalSteps records runs since 2026-12-06-local-steps
 // and 2026-12-06-quiet-phases, whose PVC syncs run their short API steps
 // as local activities and do not report their phases to the run: a run

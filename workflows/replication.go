@@ -199,6 +199,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	if plan.DataPlane.BatchPods && workflow.GetVersion(ctx, changeBatchedPods, workflow.DefaultVersion, 1) == 1 {
 		batches = newBatcher(plan, limit, selector)
 		batches.staging = workflow.GetVersion(ctx, changeStagedBatches, workflow.DefaultVersion, 1) == 1
+		batches.freeOnMoverDone = workflow.GetVersion(ctx, changeFreeOnMoverDone, workflow.DefaultVersion, 1) == 1
 		// Only the query's answer changes: no command, so recorded runs replay.
 		batches.moving = func(pvc string) {
 			progress.Report(contract.PVCProgressUpdate{PVC: pvc, Phase: contract.PhaseTransfer}, workflow.Now(ctx))

@@ -67,13 +67,21 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 	if err != nil {
 		return contract.TransferResult{}, err
 	}
-	report.progress(ctx, latest, true) // the mover's last figures, not one interval old
 	if !seen {
+		report.progress(ctx, latest, true) // the mover's last figures, not one interval old
 		if summary, err = moverSummary(ctx, cs, m, heartbeat); err != nil {
 			return contract.TransferResult{}, err
 		}
 	}
-	return a.transferOutcome(ctx, cs, in, summary, resumed)
+	result, err := a.transferOutcome(ctx, cs, in, summary, resumed)
+	final := latest
+	if err == nil {
+		// Only a success says moved: the run frees this sync's place for
+		// moving data on it, and a failed transfer may still retry.
+		final.Phase = contract.TransferMoved
+	}
+	report.progress(ctx, final, true)
+	return result, err
 }
 
 // startMover names the mover container the transfer follows. A followed

@@ -123,6 +123,7 @@ func TestTransfer(t *testing.T) {
 		last := signals.sent[len(signals.sent)-1].update
 		require.NotNil(t, last.Transfer)
 		assert.EqualValues(t, 2048, last.Transfer.BytesDone, "the figures the attempt resumed from")
+		assert.Equal(t, contract.TransferMoved, last.Transfer.Phase, "the last report frees the sync's place in the run")
 		assert.Empty(t, last.LastFailure)
 
 		signals.sent = nil
@@ -132,6 +133,10 @@ func TestTransfer(t *testing.T) {
 		require.Error(t, runReporting(failing, resumedAt))
 		require.NotEmpty(t, signals.sent)
 		assert.Contains(t, signals.sent[len(signals.sent)-1].update.LastFailure, "rsync exit 12", "the run learns why the attempt failed")
+		for _, s := range signals.sent {
+			assert.False(t, s.update.Transfer != nil && s.update.Transfer.Phase == contract.TransferMoved,
+				"a failed transfer never says moved: its retry may move data again")
+		}
 
 		signals.sent = nil
 		standalone := input("pvc-sync/prod/app/unreported")
