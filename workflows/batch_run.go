@@ -97,8 +97,10 @@ func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
 	stage, started := b.stage[u.PVC]
 	ownPods := u.Phase == contract.PhaseMountPod || u.Phase == contract.PhaseTransfer
 	switch {
-	case b.freeOnMoverDone && stage.moving() && u.Transfer != nil && u.Transfer.Phase == contract.TransferMoved:
+	case b.freeOnMoverDone && stage == stageInBatch && u.Transfer != nil && u.Transfer.Phase == contract.TransferMoved:
 		b.stage[u.PVC], b.freedAt = stageMoved, workflow.Now(ctx)
+	case b.freeOnMoverDone && stage == stageSolo && u.Transfer != nil && u.Transfer.Phase == contract.TransferMoved:
+		b.leave(ctx, u.PVC) // its own pods: no batch waits for it
 	case !started || u.Phase == "":
 	case u.Join != nil && stage == stageBeforeJoin:
 		b.stage[u.PVC], b.joins[u.PVC] = stageWaiting, *u.Join

@@ -67,7 +67,11 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 	if err != nil {
 		return contract.TransferResult{}, err
 	}
-	if !seen {
+	// Only a success ends on the summary line. A failed mover's pod must
+	// show it ended before this attempt does: a retry that found it still
+	// running would re-attach to it (PodReusable) and read the same failure
+	// instead of starting a new pod.
+	if !seen || summary.Outcome.Class != rsyncargs.ClassSuccess {
 		report.progress(ctx, latest, true) // the mover's last figures, not one interval old
 		if summary, err = moverSummary(ctx, cs, m, heartbeat); err != nil {
 			return contract.TransferResult{}, err
