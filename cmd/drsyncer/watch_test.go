@@ -44,8 +44,10 @@ func TestResultLineSaysHowTheRunEnded(t *testing.T) {
 }
 
 // scriptedReplication stands in for the Replication workflow: it answers
-// the progress query with one PVC whose transfer moves a quarter of 1 GiB
-// a second, then completes, or fails when fail is set.
+// the progress query with one PVC whose transfer moves an eighth of 1 GiB
+// a second, then completes, or fails when fail is set. Eight steps, not
+// fewer: on a loaded machine one query may wait its whole QueryTimeout
+// (3 s), and the watch must still see two of them.
 func scriptedReplication(fail bool) func(workflow.Context, contract.ReplicationInput) (contract.ReplicationResult, error) {
 	return func(ctx workflow.Context, in contract.ReplicationInput) (contract.ReplicationResult, error) {
 		info := workflow.GetInfo(ctx)
@@ -53,9 +55,9 @@ func scriptedReplication(fail bool) func(workflow.Context, contract.ReplicationI
 		if err := workflow.SetQueryHandler(ctx, contract.ProgressQuery, func() (contract.ReplicationProgress, error) { return p, nil }); err != nil {
 			return contract.ReplicationResult{}, err
 		}
-		for i := int64(1); i <= 3; i++ {
+		for i := int64(1); i <= 8; i++ {
 			p.PVCs = []contract.PVCRunProgress{{PVC: "data", Phase: contract.PhaseTransfer, Transfer: &contract.TransferProgress{Snapshot: progress.Snapshot{
-				BytesDone: i << 28, BytesTotal: 1 << 30, Percent: float64(i * 25), RateBytesPerSec: 1 << 28}}}}
+				BytesDone: i << 27, BytesTotal: 1 << 30, Percent: float64(i) * 12.5, RateBytesPerSec: 1 << 27}}}}
 			if err := workflow.Sleep(ctx, time.Second); err != nil {
 				return contract.ReplicationResult{}, err
 			}
@@ -96,7 +98,7 @@ func TestStatusWatchFollowsARunToItsResult(t *testing.T) {
 				20*time.Second, 100*time.Millisecond, "the run shows in visibility: %v", err)
 
 			out, err := cliOn("status", "--watch", "--interval", "100ms", ref)
-			bars := regexp.MustCompile(`(?m)^  data \[[#-]{20}\]\s+\d+\.\d%  \S+ \S+ of 1\.0 GiB  256\.0 MiB/s  ETA \d+s$`).FindAllString(out, -1)
+			bars := regexp.MustCompile(`(?m)^  data \[[#-]{20}\]\s+\d+\.\d%  \S+ \S+ of 1\.0 GiB  128\.0 MiB/s  ETA \d+s$`).FindAllString(out, -1)
 			assert.GreaterOrEqual(t, len(bars), 2, "at least two progress updates:\n%s", out)
 			assert.Contains(t, out, "watching replication/"+ref+"/manual-")
 			lines := strings.Split(strings.TrimSpace(out), "\n")
