@@ -30,7 +30,7 @@ type apiSteps struct {
 // newAPISteps takes changeLocalSteps; syncs started before it replay
 // their steps as regular activities.
 func newAPISteps(ctx workflow.Context, retry *temporal.RetryPolicy) apiSteps {
-	return apiSteps{retry: retry, local: workflow.GetVersion(ctx, changeLocalSteps, workflow.DefaultVersion, 1) == 1}
+	return apiSteps{retry: retry, local: hasChange(ctx, changeLocalSteps)}
 }
 
 // run starts the step activity(arg), summarised for the Web UI.

@@ -52,7 +52,7 @@ func ContinuousReplication(ctx workflow.Context, state contract.ContinuousState)
 	}
 	changes := workflow.GetSignalChannel(ctx, contract.SignalChange)
 	settings := workflow.GetSignalChannel(ctx, contract.SignalSettings)
-	if workflow.GetVersion(ctx, changeContinuousMaxDelay, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !hasChange(ctx, changeContinuousMaxDelay) {
 		return continuousUnbounded(ctx, &state, changes, settings)
 	}
 	w := &continuousWait{state: &state, changes: changes, settings: settings}

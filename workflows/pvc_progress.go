@@ -49,12 +49,12 @@ const changeQuietPhases = "2026-12-06-quiet-phases"
 func (s *syncState) reportToParent(ctx workflow.Context, in contract.PVCSyncInput) {
 	parent := workflow.GetInfo(ctx).ParentWorkflowExecution
 	if parent == nil || !in.ReportProgress ||
-		workflow.GetVersion(ctx, changeReportProgress, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		!hasChange(ctx, changeReportProgress) {
 		return
 	}
 	s.parent = parent
 	s.batched = in.Batch
-	s.quiet = workflow.GetVersion(ctx, changeQuietPhases, workflow.DefaultVersion, 1) == 1
+	s.quiet = hasChange(ctx, changeQuietPhases)
 }
 
 // reportedPhase says whether a quiet sync reports phase to its run. It

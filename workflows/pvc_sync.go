@@ -87,7 +87,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 
 	// What the mount pod reads: the live source, or a point-in-time copy of it.
 	readFrom, copiedAt := in.Source, time.Time{}
-	pointInTime := workflow.GetVersion(ctx, changePointInTime, workflow.DefaultVersion, 1) == 1
+	pointInTime := hasChange(ctx, changePointInTime)
 	if pointInTime {
 		var err error
 		if readFrom, copiedAt, err = prepareCopySource(ctx, in, op, retry, state); err != nil {
@@ -106,7 +106,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	// (below, after transferInBatch, which every batched sync reaches);
 	// the version is taken in batched syncs alone.
 	late := in.Batch && state.parent != nil &&
-		workflow.GetVersion(ctx, changeBatchLateCredentials, workflow.DefaultVersion, 1) == 1
+		hasChange(ctx, changeBatchLateCredentials)
 	var creds contract.Credentials
 	if !late {
 		state.enter(ctx, contract.PhaseCredentials)
@@ -117,7 +117,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	}
 
 	// Syncs started before the cluster-wide bound existed replay without it.
-	if workflow.GetVersion(ctx, changeGlobalConcurrency, workflow.DefaultVersion, 1) == 1 && in.GlobalConcurrencyLimit > 0 {
+	if hasChange(ctx, changeGlobalConcurrency) && in.GlobalConcurrencyLimit > 0 {
 		state.enter(ctx, contract.PhaseWaitPermit)
 		if err := acquirePermit(ctx, in); err != nil {
 			return state.Result, err
@@ -166,7 +166,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		Progress:     state.progressTarget(),
 	}
 	// Syncs started before the pods started together replay one after the other.
-	if workflow.GetVersion(ctx, changeConcurrentPods, workflow.DefaultVersion, 1) == 1 {
+	if hasChange(ctx, changeConcurrentPods) {
 		transferIn.Target = mountIn.Target()
 		// Transfer keeps the mount pod: one lost mid-transfer is created
 		// again at once instead of each retry's mover waiting for it in
@@ -357,7 +357,7 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 		return err
 	}
 	permit := workflow.GetSignalChannel(ctx, contract.SignalPermit)
-	if workflow.GetVersion(ctx, changePermitRerequest, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !hasChange(ctx, changePermitRerequest) {
 		permit.Receive(ctx, nil)
 		if ctx.Err() == nil {
 			recordPermitWait(ctx, in, asked)

@@ -174,6 +174,28 @@ func TestRecordHistoriesLocalSteps(t *testing.T) {
 	saveHistory(t, tp.Client, "pvc-sync-local-steps-batched", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
 }
 
+// TestRecordHistoriesBaseline records runs since 2026-12-07-baseline,
+// whose one marker stands for the PVC sync's and the Replication's
+// changes: a run syncing its two PVCs one at a time on their own pods, and
+// a staged run of batches whose transfers report their data moved.
+// `-run 'TestRecordHistoriesBaseline$'` records them alone.
+func TestRecordHistoriesBaseline(t *testing.T) {
+	var tp *testenv.Temporal
+	tp = startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		time.Sleep(time.Second) // a staged run's first batch transfers while the second is staged
+		if in.Progress != nil && in.Follow != nil {
+			require.NoError(t, tp.Client.SignalWorkflow(ctx, in.Progress.WorkflowID, in.Progress.RunID, contract.SignalPVCProgress,
+				contract.PVCProgressUpdate{PVC: in.Progress.PVC, Transfer: &contract.TransferProgress{Phase: contract.TransferMoved}}))
+		}
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	recordRun(ctx, t, tp, "local", "replication-baseline")
+	saveHistory(t, tp.Client, "pvc-sync-baseline", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
+	recordRun(ctx, t, tp, "stage", "replication-baseline-staged")
+	saveHistory(t, tp.Client, "pvc-sync-baseline-batched", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
+}
+
 // recordRun runs the script's Replication by trigger to its end, and
 // saves its history as name.
 func recordRun(ctx context.Context, t *testing.T, tp *testenv.Temporal, trigger, name string) {

@@ -53,7 +53,7 @@ func Replication(ctx workflow.Context, in contract.ReplicationInput) (contract.R
 		result.AcceptChanges = plan.AcceptChanges
 	}
 	// Runs started before resource replication joined the run replay without it.
-	if workflow.GetVersion(ctx, changeReplicateResources, workflow.DefaultVersion, 1) == 1 {
+	if hasChange(ctx, changeReplicateResources) {
 		progress.Phase = contract.PhaseResources
 		show()
 		resources, err := replicateResources(ctx, plan)
@@ -185,7 +185,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	// the cleanup, still bounds the pods at once. Runs started before this
 	// free it at the close.
 	busy, next := 0, 0
-	freeAtCleanup := workflow.GetVersion(ctx, changeSlotFreeAtCleanup, workflow.DefaultVersion, 1) == 1
+	freeAtCleanup := hasChange(ctx, changeSlotFreeAtCleanup)
 	freed := map[string]bool{}
 	free := func(pvc string) {
 		if !freed[pvc] {
@@ -196,10 +196,10 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	// Runs planned without batched pods, and those started before them,
 	// start no batcher and replay unchanged.
 	var batches *batcher
-	if plan.DataPlane.BatchPods && workflow.GetVersion(ctx, changeBatchedPods, workflow.DefaultVersion, 1) == 1 {
+	if plan.DataPlane.BatchPods && hasChange(ctx, changeBatchedPods) {
 		batches = newBatcher(plan, limit, selector)
-		batches.staging = workflow.GetVersion(ctx, changeStagedBatches, workflow.DefaultVersion, 1) == 1
-		batches.freeOnMoverDone = workflow.GetVersion(ctx, changeFreeOnMoverDone, workflow.DefaultVersion, 1) == 1
+		batches.staging = hasChange(ctx, changeStagedBatches)
+		batches.freeOnMoverDone = hasChange(ctx, changeFreeOnMoverDone)
 		// Only the query's answer changes: no command, so recorded runs replay.
 		batches.moving = func(pvc string) {
 			progress.Report(contract.PVCProgressUpdate{PVC: pvc, Phase: contract.PhaseTransfer}, workflow.Now(ctx))

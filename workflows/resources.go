@@ -89,7 +89,7 @@ func ReplicateResources(ctx workflow.Context, plan contract.ReplicationPlan) (co
 	// run (failback) never deletes in the source: what DR lacks may be what
 	// the source still needs, and its acknowledgement would let the
 	// deletion guard through.
-	if !run.stop && workflow.GetVersion(ctx, changeDeletionGuard, workflow.DefaultVersion, 1) == 1 && plan.Direction != contract.DirectionReverse {
+	if !run.stop && hasChange(ctx, changeDeletionGuard) && plan.Direction != contract.DirectionReverse {
 		run.prune(ctx, plan)
 	}
 	return run.finish()

@@ -29,7 +29,7 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 	acquire := workflow.GetSignalChannel(ctx, contract.SignalAcquire)
 	release := workflow.GetSignalChannel(ctx, contract.SignalRelease)
 	// Semaphores started before the drain replay without it.
-	drain := workflow.GetVersion(ctx, changeSemaphoreDrain, workflow.DefaultVersion, 1) == 1
+	drain := hasChange(ctx, changeSemaphoreDrain)
 	grant := func() {
 		for len(state.Holders) < max(state.Limit, 1) && len(state.Waiting) > 0 {
 			next := state.Waiting[0]
