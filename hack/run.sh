@@ -92,7 +92,8 @@ done
 
 say "starting Temporal dev server (state in $state/temporal.db)"
 start temporal "$bin/temporal" server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
-	--db-filename "$state/temporal.db" --log-level warn
+	--db-filename "$state/temporal.db" --log-level warn \
+	--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal # no disk sync per commit
 address=127.0.0.1:$port
 temporal_flags=(--temporal-address "$address" --temporal-namespace default)
 wait_for 60 "Temporal" "$root/bin/drsyncer" "${temporal_flags[@]}" setup

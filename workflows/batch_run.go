@@ -96,10 +96,11 @@ func (b *batcher) started(pvc, workflowID string) {
 func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
 	stage, started := b.stage[u.PVC]
 	ownPods := u.Phase == contract.PhaseMountPod || u.Phase == contract.PhaseTransfer
+	moved := b.freeOnMoverDone && u.Transfer != nil && u.Transfer.Phase == contract.TransferMoved
 	switch {
-	case b.freeOnMoverDone && stage == stageInBatch && u.Transfer != nil && u.Transfer.Phase == contract.TransferMoved:
+	case moved && stage == stageInBatch:
 		b.stage[u.PVC], b.freedAt = stageMoved, workflow.Now(ctx)
-	case b.freeOnMoverDone && stage == stageSolo && u.Transfer != nil && u.Transfer.Phase == contract.TransferMoved:
+	case moved && stage == stageSolo:
 		b.leave(ctx, u.PVC) // its own pods: no batch waits for it
 	case !started || u.Phase == "":
 	case u.Join != nil && stage == stageBeforeJoin:

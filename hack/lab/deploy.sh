@@ -33,6 +33,7 @@ if ! pid_alive "$LAB/pids/temporal.pid" >/dev/null; then
 	setsid nsenter --net="/run/netns/$C_NETNS" -- "$BIN/temporal" server start-dev \
 		--db-filename "$LAB/temporal/temporal.db" --ip 0.0.0.0 --port 7233 \
 		--ui-ip 0.0.0.0 --ui-port 8233 --log-level warn \
+		--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
 		</dev/null >>"$LAB/temporal/temporal.log" 2>&1 &
 	echo "$! $(proc_start $!)" >"$LAB/pids/temporal.pid"
 fi

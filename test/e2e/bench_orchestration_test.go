@@ -18,9 +18,11 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/dr-syncer/dr-syncer/contract"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 	"github.com/dr-syncer/dr-syncer/internal/kube"
@@ -116,14 +118,7 @@ func benchOverhead(t *testing.T, e *pvcSyncEnv, report reportFunc) {
 	want := e.sourceChecksums(t, "fill-"+name, "/data")
 	kubectl(t, e.prod, "", "-n", e.srcNS, "delete", "pod", "fill-"+name, "--wait=true", "--timeout=60s")
 
-	run := e.startSync(t, name, e.input(name, rsyncargs.Config{}), e.tp.TaskQueue)
-	watch, stop := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer stop()
-	mover := make(chan moverTimes, 1)
-	go func() { mover <- e.followMoverTimes(watch, run.GetID()) }()
-	res := e.waitSync(t, run)
-	m := <-mover
-	stop()
+	run, res, m := syncFollowingMover(t, e, name)
 	e.reportOverhead(t, run, m)
 	start, transferStarted, end, events := historyTimes(t, e, run.GetID(), run.GetRunID())
 	steps := stepTimes{}
@@ -157,13 +152,7 @@ func benchOverhead(t *testing.T, e *pvcSyncEnv, report reportFunc) {
 // provisioning. Nothing changed, so no byte moves; the mover's start and
 // end bound when data would.
 func benchOverheadResync(t *testing.T, e *pvcSyncEnv, name string, report reportFunc) {
-	run := e.startSync(t, name, e.input(name, rsyncargs.Config{}), e.tp.TaskQueue)
-	watch, stop := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer stop()
-	mover := make(chan moverTimes, 1)
-	go func() { mover <- e.followMoverTimes(watch, run.GetID()) }()
-	e.waitSync(t, run)
-	m := <-mover
+	run, _, m := syncFollowingMover(t, e, name)
 	start, _, end, _ := historyTimes(t, e, run.GetID(), run.GetRunID())
 	if m.start.IsZero() || m.end.IsZero() {
 		t.Fatalf("resync: the mover's start or summary was not seen in the sync pod's log")
@@ -173,6 +162,19 @@ func benchOverheadResync(t *testing.T, e *pvcSyncEnv, name string, report report
 	report("overhead_resync_mover_start", m.start.Sub(start).Seconds(), "s-resync-to-mover", "resync of the small PVC: workflow start → mover started")
 	report("overhead_resync_total", end.Sub(start).Seconds(), "s-small-pvc-resync", "resync of the small PVC: workflow start → workflow completed")
 	e.assertNothingLeft(t)
+}
+
+// syncFollowingMover syncs name on the in-process worker, and times its
+// mover from the sync pod's log meanwhile.
+func syncFollowingMover(t *testing.T, e *pvcSyncEnv, name string) (client.WorkflowRun, contract.PVCSyncResult, moverTimes) {
+	t.Helper()
+	run := e.startSync(t, name, e.input(name, rsyncargs.Config{}), e.tp.TaskQueue)
+	watch, stop := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer stop()
+	mover := make(chan moverTimes, 1)
+	go func() { mover <- e.followMoverTimes(watch, run.GetID()) }()
+	res := e.waitSync(t, run)
+	return run, res, <-mover
 }
 
 // benchKillCost: 1 GiB in 8 files, bandwidth-limited to ~25 MiB/s; the
