@@ -196,6 +196,18 @@ func TestRecordHistoriesBaseline(t *testing.T) {
 	saveHistory(t, tp.Client, "pvc-sync-baseline-batched", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
 }
 
+// TestRecordHistoriesPlaceAhead records a staged run since
+// 2026-12-07-place-staged-sync-pod: the second batch's sync pod is placed
+// ahead while the first batch transfers.
+// `-run 'TestRecordHistoriesPlaceAhead$'` records it alone.
+func TestRecordHistoriesPlaceAhead(t *testing.T) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		time.Sleep(time.Second) // the first batch transfers while the second is staged
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	recordRun(context.Background(), t, tp, "stage", "replication-place-staged-sync-pod")
+}
+
 // recordRun runs the script's Replication by trigger to its end, and
 // saves its history as name.
 func recordRun(ctx context.Context, t *testing.T, tp *testenv.Temporal, trigger, name string) {

@@ -45,8 +45,12 @@ func (a *PVCActivities) ReleaseBatchPods(ctx context.Context, in contract.Releas
 	if err != nil {
 		return activities.Classify(err)
 	}
-	return releaseBatchPod(ctx, dst, in.Op, in.DestinationNamespace, in.Op.Name("sync"), "sync", ungatePatch,
-		func(pod *corev1.Pod) bool { return !slices.ContainsFunc(pod.Spec.SchedulingGates, isStagedGate) })
+	return releaseBatchPod(ctx, dst, in.Op, in.DestinationNamespace, in.Op.Name("sync"), "sync", ungatePatch, ungated)
+}
+
+// ungated says a sync pod no longer carries kube.StagedGate.
+func ungated(pod *corev1.Pod) bool {
+	return !slices.ContainsFunc(pod.Spec.SchedulingGates, isStagedGate)
 }
 
 // releaseBatchPod applies patch to the batch pod namespace/name of op,
