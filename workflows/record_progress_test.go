@@ -163,15 +163,26 @@ func TestRecordHistoriesFreeOnMoverDone(t *testing.T) {
 // of batches, which shows its members' transfers itself.
 // `-run 'TestRecordHistoriesLocalSteps$'` records them alone.
 func TestRecordHistoriesLocalSteps(t *testing.T) {
-	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
-		time.Sleep(time.Second) // a staged run's first batch transfers while the second is staged
-		return contract.TransferResult{Streams: 1}, nil
-	})
+	recordSoloAndStagedRuns(t, startRecorder(t, stagingTransfer), "local-steps")
+}
+
+// stagingTransfer takes a second, so a staged run's first batch transfers
+// while the second is staged.
+func stagingTransfer(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+	time.Sleep(time.Second)
+	return contract.TransferResult{Streams: 1}, nil
+}
+
+// recordSoloAndStagedRuns records a run syncing its two PVCs one at a
+// time on their own pods as replication-<name> (and its sync of data as
+// pvc-sync-<name>), then a staged run of batches as
+// replication-<name>-staged (and pvc-sync-<name>-batched).
+func recordSoloAndStagedRuns(t *testing.T, tp *testenv.Temporal, name string) {
 	ctx := context.Background()
-	recordRun(ctx, t, tp, "local", "replication-local-steps")
-	saveHistory(t, tp.Client, "pvc-sync-local-steps", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
-	recordRun(ctx, t, tp, "stage", "replication-local-steps-staged")
-	saveHistory(t, tp.Client, "pvc-sync-local-steps-batched", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
+	recordRun(ctx, t, tp, "local", "replication-"+name)
+	saveHistory(t, tp.Client, "pvc-sync-"+name, contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
+	recordRun(ctx, t, tp, "stage", "replication-"+name+"-staged")
+	saveHistory(t, tp.Client, "pvc-sync-"+name+"-batched", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
 }
 
 // TestRecordHistoriesBaseline records runs since 2026-12-07-baseline,
@@ -182,18 +193,13 @@ func TestRecordHistoriesLocalSteps(t *testing.T) {
 func TestRecordHistoriesBaseline(t *testing.T) {
 	var tp *testenv.Temporal
 	tp = startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
-		time.Sleep(time.Second) // a staged run's first batch transfers while the second is staged
 		if in.Progress != nil && in.Follow != nil {
 			require.NoError(t, tp.Client.SignalWorkflow(ctx, in.Progress.WorkflowID, in.Progress.RunID, contract.SignalPVCProgress,
 				contract.PVCProgressUpdate{PVC: in.Progress.PVC, Transfer: &contract.TransferProgress{Phase: contract.TransferMoved}}))
 		}
-		return contract.TransferResult{Streams: 1}, nil
+		return stagingTransfer(ctx, in)
 	})
-	ctx := context.Background()
-	recordRun(ctx, t, tp, "local", "replication-baseline")
-	saveHistory(t, tp.Client, "pvc-sync-baseline", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
-	recordRun(ctx, t, tp, "stage", "replication-baseline-staged")
-	saveHistory(t, tp.Client, "pvc-sync-baseline-batched", contract.PVCSyncWorkflowID("prod", "staged", "data"), "")
+	recordSoloAndStagedRuns(t, tp, "baseline")
 }
 
 // TestRecordHistoriesPlaceAhead records a staged run since
@@ -201,11 +207,7 @@ func TestRecordHistoriesBaseline(t *testing.T) {
 // ahead while the first batch transfers.
 // `-run 'TestRecordHistoriesPlaceAhead$'` records it alone.
 func TestRecordHistoriesPlaceAhead(t *testing.T) {
-	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
-		time.Sleep(time.Second) // the first batch transfers while the second is staged
-		return contract.TransferResult{Streams: 1}, nil
-	})
-	recordRun(context.Background(), t, tp, "stage", "replication-place-staged-sync-pod")
+	recordRun(context.Background(), t, startRecorder(t, stagingTransfer), "stage", "replication-place-staged-sync-pod")
 }
 
 // recordRun runs the script's Replication by trigger to its end, and
