@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,6 +293,15 @@ spec:
 	}
 }
 
+// prodCRDs counts the running tests that use the CRDs scaleControl applies
+// on prod: deleting a CRD deletes every object of its kind, so only the
+// last of the tests running side by side deletes those they created.
+var prodCRDs struct {
+	sync.Mutex
+	users   int
+	created []string
+}
+
 // scaleControl makes prod the control cluster of the scale run: the CRDs,
 // a namespace with the cluster-pair key, the agent host key, both
 // kubeconfigs and both RemoteClusters. dr is the setup's control cluster,
@@ -301,18 +311,26 @@ spec:
 func scaleControl(t *testing.T, e *pvcSyncEnv) (ctrlclient.Client, string) {
 	t.Helper()
 	ctx := context.Background()
-	crds := map[string]bool{}
-	for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
-		if _, err := tryKubectl(e.prod, "", "get", "crd", name+".dr-syncer.io"); err == nil {
-			crds[name] = true
+	prodCRDs.Lock()
+	if prodCRDs.users == 0 {
+		prodCRDs.created = nil
+		for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
+			if _, err := tryKubectl(e.prod, "", "get", "crd", name+".dr-syncer.io"); err != nil {
+				prodCRDs.created = append(prodCRDs.created, name)
+			}
 		}
 	}
+	prodCRDs.users++
+	prodCRDs.Unlock()
 	t.Cleanup(func() {
-		for _, name := range []string{"remoteclusters", "replications", "clustermappings"} {
-			if !crds[name] { // only what this test created
-				// Waited for: the next test's apply must not meet a CRD still being deleted.
-				_, _ = tryKubectl(e.prod, "", "delete", "crd", name+".dr-syncer.io", "--ignore-not-found", "--wait=true", "--timeout=60s")
-			}
+		prodCRDs.Lock()
+		defer prodCRDs.Unlock()
+		if prodCRDs.users--; prodCRDs.users > 0 {
+			return // another scale test still has RemoteClusters of these kinds
+		}
+		for _, name := range prodCRDs.created { // only what these tests created
+			// Waited for: the next test's apply must not meet a CRD still being deleted.
+			_, _ = tryKubectl(e.prod, "", "delete", "crd", name+".dr-syncer.io", "--ignore-not-found", "--wait=true", "--timeout=60s")
 		}
 	})
 	applyCRDs(t, e.prod)
