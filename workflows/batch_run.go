@@ -69,9 +69,6 @@ type batcher struct {
 	// its Transfer reports the mover done and the transfer a success,
 	// before the sync marks its DR claim synced and reports that.
 	freeOnMoverDone bool
-	// placingAhead (changePlaceAhead): a staged batch's sync pod is placed
-	// before its release, once the sync pods before it are (placeAhead).
-	placingAhead bool
 	// moving, when set, shows a member in PhaseTransfer in the run's
 	// progress once its batch may move data: a quiet sync
 	// (changeQuietPhases) does not report it.
@@ -286,7 +283,6 @@ func (b *batcher) run(ctx workflow.Context, index int, fb *formedBatch) {
 	if err == nil {
 		b.tell(ctx, members, answers)
 		if held {
-			b.placeAhead(ctx, op)
 			err = b.release(ctx, op, fb)
 		}
 	}

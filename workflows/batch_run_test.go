@@ -41,7 +41,6 @@ type batchSuite struct {
 	podsAt    map[string]time.Time              // EnsureBatchPods's start, by batch operation
 	mountAt   map[string]time.Time              // EnsureMountPod's start, by claim
 	released  map[string]time.Time              // ReleaseBatchPods's start, by batch operation
-	placed    map[string]time.Time              // PlaceStagedSyncPod's start, by batch operation
 	cleanups  map[string]time.Time              // by operation's workflow ID: the last cleanup's start
 
 	events   []string // "cleanup <op>", "mount <pvc>", "start <pvc>" and "transfer <pvc>", in order
@@ -65,7 +64,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 	s := &batchSuite{env: ts.NewTestWorkflowEnvironment(), transfers: map[string]contract.TransferInput{},
 		ended: map[string]time.Time{}, cleanups: map[string]time.Time{},
 		mountIns: map[string]contract.MountPodInput{}, podsAt: map[string]time.Time{},
-		mountAt: map[string]time.Time{}, released: map[string]time.Time{}, placed: map[string]time.Time{}}
+		mountAt: map[string]time.Time{}, released: map[string]time.Time{}}
 	s.at = s.env.Now
 	env := s.env
 	env.RegisterWorkflowWithOptions(Replication, workflowOptions(contract.ReplicationName))
@@ -141,12 +140,6 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		s.released[in.Op.WorkflowID] = s.at()
 		s.events = append(s.events, "release "+in.Op.WorkflowID)
 		return nil
-	}).Maybe()
-	env.OnActivity(s.a.PlaceStagedSyncPod, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.ReleaseBatchInput) (bool, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.placed[in.Op.WorkflowID] = s.at()
-		return true, nil
 	}).Maybe()
 	transfer := func(_ context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 		s.mu.Lock()

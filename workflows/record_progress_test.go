@@ -202,14 +202,6 @@ func TestRecordHistoriesBaseline(t *testing.T) {
 	recordSoloAndStagedRuns(t, tp, "baseline")
 }
 
-// TestRecordHistoriesPlaceAhead records a staged run since
-// 2026-12-07-place-staged-sync-pod: the second batch's sync pod is placed
-// ahead while the first batch transfers.
-// `-run 'TestRecordHistoriesPlaceAhead$'` records it alone.
-func TestRecordHistoriesPlaceAhead(t *testing.T) {
-	recordRun(context.Background(), t, startRecorder(t, stagingTransfer), "stage", "replication-place-staged-sync-pod")
-}
-
 // recordRun runs the script's Replication by trigger to its end, and
 // saves its history as name.
 func recordRun(ctx context.Context, t *testing.T, tp *testenv.Temporal, trigger, name string) {

@@ -75,9 +75,8 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 		"EnsureMountPod": func(ctx context.Context, in contract.MountPodInput) (contract.MountPod, error) {
 			return contract.MountPod{Name: in.Op.Name("mount"), Target: "10.244.1.5:8873"}, nil
 		},
-		"MarkSynced":         func(ctx context.Context, in contract.MarkSyncedInput) error { return nil },
-		"ReleaseBatchPods":   func(ctx context.Context, in contract.ReleaseBatchInput) error { return nil },
-		"PlaceStagedSyncPod": func(ctx context.Context, in contract.ReleaseBatchInput) (bool, error) { return true, nil },
+		"MarkSynced":       func(ctx context.Context, in contract.MarkSyncedInput) error { return nil },
+		"ReleaseBatchPods": func(ctx context.Context, in contract.ReleaseBatchInput) error { return nil },
 		"EnsureBatchPods": func(ctx context.Context, in contract.BatchPodsInput) (contract.BatchPods, error) {
 			return contract.BatchPods{MountPod: in.Op.Name("mount"), SyncPod: in.Op.Name("sync"), Target: "shop/" + in.Op.Name("mount") + ":8873"}, nil
 		},

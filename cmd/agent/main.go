@@ -44,7 +44,7 @@ func run(args []string) error {
 		"allow the rsync port of dr-syncer mount pods on --node-name, watched from the Kubernetes API with the in-cluster config, instead of --allow-list-file (env DRSYNCER_AGENT_ALLOW_FROM_API=true)")
 	nodeName := fs.String("node-name", cliutil.Env("NODE_NAME", ""), "this agent's node, for --allow-from-api (env NODE_NAME, from spec.nodeName)")
 	idle := fs.Duration("idle-timeout", cliutil.EnvDuration("DRSYNCER_AGENT_IDLE_TIMEOUT", agent.DefaultIdleTimeout),
-		"close connections without channel data for this long (a mover waiting for its mount pod counts as traffic, keep-alives do not); keep above rsync's --timeout (env DRSYNCER_AGENT_IDLE_TIMEOUT)")
+		"close connections without traffic for this long; keep above rsync's --timeout (env DRSYNCER_AGENT_IDLE_TIMEOUT)")
 	maxConns := fs.Int("max-connections", agent.DefaultMaxConnections, "maximum concurrent authenticated SSH connections (one per PVC sync)")
 	maxPreAuth := fs.Int("max-unauthenticated", agent.DefaultMaxPreAuth,
 		"maximum concurrent connections still in their SSH handshake, from all addresses; extra ones are closed at once")

@@ -251,22 +251,6 @@ func nodeAffinity(node string) *corev1.Affinity {
 	}}
 }
 
-// PinnedNode is the node nodeAffinity pins pod to, or "" when none is.
-func PinnedNode(pod *corev1.Pod) string {
-	a := pod.Spec.Affinity
-	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
-		return ""
-	}
-	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-		for _, r := range term.MatchFields {
-			if r.Key == "metadata.name" && r.Operator == corev1.NodeSelectorOpIn && len(r.Values) == 1 {
-				return r.Values[0]
-			}
-		}
-	}
-	return ""
-}
-
 func secretVolume(name, secret string, keys ...string) corev1.Volume {
 	items := make([]corev1.KeyToPath, 0, len(keys))
 	for _, k := range keys {

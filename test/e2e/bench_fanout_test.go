@@ -104,9 +104,6 @@ func logRunBreakdown(t *testing.T, e *pvcSyncEnv, f *fanOut, runID, run, what st
 	parent := readHistory(t, e, f.workflowID(), runID)
 	replicationBreakdown(parent, steps)
 	logBreakdown(fmt.Sprintf("%s: where the time of %s goes (per PVC)", run, what), steps)
-	if released, ahead := stagedBatches(t, parent); released > 0 {
-		t.Logf("%s: %d staged batches released, %d of their sync pods placed ahead", run, released, ahead)
-	}
 	mean := float64(sum) / float64(len(counts))
 	t.Logf("%s: history events per PVCSync min %d / mean %.1f / max %d; Replication workflow %d events",
 		run, counts[0], mean, counts[len(counts)-1], len(parent))

@@ -131,8 +131,6 @@ func TestRemoteClusterRBACApplies(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Namespace: "shop-dr"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods", Namespace: "shop"}, true},                   // ReleaseBatchPods relabels a staged mount pod
 		{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods", Namespace: "shop-dr"}, true},                // and ungates its sync pod
-		{authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"}, true},                                       // PlaceStagedSyncPod sums the requests on a DR node
-		{authorizationv1.ResourceAttributes{Verb: "get", Resource: "nodes"}, true},                                       // against its allocatable
 		{authorizationv1.ResourceAttributes{Verb: "get", Group: "storage.k8s.io", Resource: "csinodes"}, true},           // ChooseNodes reads attach limits
 		{authorizationv1.ResourceAttributes{Verb: "list", Group: "storage.k8s.io", Resource: "volumeattachments"}, true}, // and counts what is attached
 		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: "shop"}, true},

@@ -30,10 +30,8 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// activity records when channel data last moved, for the idle timeout.
-// Forwarded bytes count, and so does a channel open that the certificate
-// allows but whose named target is not ready yet (a mover waiting for its
-// mount pod). SSH keep-alives (keepalive@openssh.com, answered by
+// activity records when channel data last moved, for the idle timeout. Only
+// forwarded bytes count: SSH keep-alives (keepalive@openssh.com, answered by
 // refuseGlobalRequests) and other protocol messages do not, so a client
 // that keeps a connection open without using it is still closed.
 type activity struct {

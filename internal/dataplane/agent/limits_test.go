@@ -175,34 +175,3 @@ func TestMaxConnections(t *testing.T) {
 		return err == nil
 	}, 5*time.Second, 20*time.Millisecond)
 }
-
-// A mover waiting for its mount pod (a staged batch's stays held while the
-// batch before it moves data, often longer than the idle timeout) only
-// opens channels the agent answers "not ready": those polls keep its
-// connection, and once they stop the idle timeout closes it as before.
-func TestIdleTimeoutNotHitWhileWaitingForANamedTarget(t *testing.T) {
-	static, err := NewStaticAllowList(echoServer(t))
-	require.NoError(t, err)
-	client := newKey(t, "client")
-	h := startAgent(t, harnessOptions{authorized: []testKey{client}, mutate: func(o *Options) {
-		o.AllowList, o.IdleTimeout = namedList{StaticAllowList: static}, 300*time.Millisecond
-	}})
-	const target = "ns/starting:8873"
-	c, err := h.dial(t, client, target)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	for end := time.Now().Add(4 * 300 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		_, err := c.Dial("tcp", target)
-		require.ErrorContains(t, err, RejectTargetNotReady, "the connection is still open while the mover polls")
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("once the polls stopped, the idle connection was not closed")
-	}
-	require.Eventually(t, func() bool {
-		e := h.logs.FilterMessage("connection closed").All()
-		return len(e) == 1 && e[0].ContextMap()["idle_timeout"] == true
-	}, 5*time.Second, 10*time.Millisecond, "closed by the idle timeout")
-}

@@ -58,8 +58,7 @@ type Options struct {
 	// DialTarget opens connections to targets; default net.Dialer.
 	DialTarget DialFunc
 	// IdleTimeout closes a connection whose channels carried no data either
-	// way for this long; SSH keep-alives do not count, a certified client's
-	// polls for a mount pod that is not ready yet do. It must exceed
+	// way for this long; SSH keep-alives do not count. It must exceed
 	// rsync's --timeout, whose keep-alives (channel data) keep a slow but
 	// healthy transfer from looking idle.
 	IdleTimeout time.Duration
@@ -346,11 +345,7 @@ func (s *Server) forward(log *zap.Logger, nc ssh.NewChannel, bound string, act *
 			host = addr.String()
 			log = log.With(zap.String("target_name", target))
 		case pending:
-			// A mover waits here while its mount pod starts, or while a
-			// staged batch's mount pod is held: not a refusal. Its polls
-			// count as activity, so a wait longer than IdleTimeout (the
-			// batch before it moving data) does not drop the mover.
-			act.touch()
+			// A mover waits here while its mount pod starts: not a refusal.
 			log.Debug("named target not ready", zap.String("target", target))
 			_ = nc.Reject(ssh.ConnectionFailed, RejectTargetNotReady)
 			return 0, 0, false
