@@ -115,6 +115,11 @@ type ChooseNodesInput struct {
 	// TargetStorageClass is the DR claim's class: its provisioner is the
 	// CSI driver whose attach limit bounds the DR node.
 	TargetStorageClass string `json:"targetStorageClass,omitempty"`
+	// TargetNamespace and TargetName are the DR claim, for
+	// provisioning it on the chosen DR node ahead of its sync pod
+	// (ChooseNodes); empty in runs from before they were passed.
+	TargetNamespace string `json:"targetNamespace,omitempty"`
+	TargetName      string `json:"targetName,omitempty"`
 }
 
 // NodePlan is where the mount pod and the sync pod run, and why.

@@ -71,7 +71,7 @@ func newPointInTimeSuite(t *testing.T, method contract.CopyMethod, own ...string
 			return s.copy, nil
 		})
 	// The mount pod is placed for, and mounts, the temporary claim.
-	env.OnActivity(s.a.ChooseNodes, mock.Anything, contract.ChooseNodesInput{Source: s.copy, Destination: dstCluster, TargetStorageClass: "fast"}).
+	env.OnActivity(s.a.ChooseNodes, mock.Anything, contract.ChooseNodesInput{Source: s.copy, Destination: dstCluster, TargetStorageClass: "fast", TargetNamespace: "shop-dr", TargetName: "data"}).
 		Return(contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.255.0.11", Target: kube.NodeChoice{Node: "dr-1"}}, nil)
 	mountIn := contract.MountPodInput{Op: s.op, PVC: s.copy, Node: "prod-1", Image: s.in.Image, Credentials: "drs-creds-x", Authority: s.authority()}
 	env.OnActivity(s.a.EnsureMountPod, mock.Anything, mountIn).Return(contract.MountPod{Name: "drs-mount-x", Target: "10.244.1.7:8873"}, nil)

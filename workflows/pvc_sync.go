@@ -96,8 +96,11 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	}
 
 	state.enter(ctx, contract.PhaseChooseNodes)
+	// The DR claim's name is only in the activity's input, which replay
+	// does not compare: recorded runs replay as they were.
 	if err := state.steps.run(ctx, "choose nodes for "+readFrom.String(), a.ChooseNodes, contract.ChooseNodesInput{
 		Source: readFrom, Destination: in.Destination, TargetStorageClass: state.Result.Target.StorageClass,
+		TargetNamespace: state.Result.Target.Namespace, TargetName: state.Result.Target.Name,
 	}).Get(ctx, &state.Result.Nodes); err != nil {
 		return state.Result, err
 	}

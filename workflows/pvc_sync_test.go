@@ -99,7 +99,7 @@ func newPVCSuite(t *testing.T, own ...string) *pvcSuite {
 			Return(contract.CopySource{Method: contract.CopyDirect, Reason: "no VolumeSnapshotClass"}, nil)
 	}
 	if mocked("ChooseNodes") {
-		env.OnActivity(s.a.ChooseNodes, mock.Anything, contract.ChooseNodesInput{Source: sourcePVC, Destination: dstCluster, TargetStorageClass: "fast"}).
+		env.OnActivity(s.a.ChooseNodes, mock.Anything, contract.ChooseNodesInput{Source: sourcePVC, Destination: dstCluster, TargetStorageClass: "fast", TargetNamespace: "shop-dr", TargetName: "data"}).
 			Return(contract.NodePlan{
 				Source:        kube.NodeChoice{Node: "prod-1", Reason: "mounted"},
 				SourceAddress: "10.255.0.11",

@@ -98,7 +98,46 @@ func TestChooseNodes(t *testing.T) {
 			assert.Equal(t, tc.attachLimit, plan.AttachLimit, "the fewer volumes the two nodes may attach; 0 is no limit")
 		})
 	}
+
+	// A new DR claim whose class binds on first consumer gets the chosen
+	// DR node selected, as the scheduler would select it for the sync pod,
+	// so its provisioner makes the volume before that pod is scheduled.
+	// Any other claim is left as it is, and a claim that is gone costs the
+	// sync nothing.
+	t.Run("a new DR claim is provisioned ahead on the chosen node", func(t *testing.T) {
+		late := storagev1.VolumeBindingWaitForFirstConsumer
+		create(t, env.DR.Client, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "late"}, Provisioner: driver, VolumeBindingMode: &late})
+		testenv.EnsureNamespace(t, env.DR.Client, "app-dr")
+		create(t, env.DR.Client, pvc("app-dr", "new", "late", "1Gi", corev1.ReadWriteOnce, nil))
+		create(t, env.DR.Client, pvc("app-dr", "immediate", "fast", "1Gi", corev1.ReadWriteOnce, nil))
+		create(t, env.DR.Client, pvc("app-dr", "chosen", "late", "1Gi", corev1.ReadWriteOnce, map[string]string{selectedNode: "dr-b"}))
+		bound := pvc("app-dr", "bound", "late", "1Gi", corev1.ReadWriteOnce, nil)
+		bound.Spec.VolumeName = "pv-bound"
+		create(t, env.DR.Client, bound)
+		for claim, want := range map[string]string{"new": "dr-a", "immediate": "", "chosen": "dr-b", "bound": "", "gone": ""} {
+			var ts testsuite.WorkflowTestSuite
+			aenv := ts.NewTestActivityEnvironment()
+			aenv.RegisterActivity(acts)
+			v, err := aenv.ExecuteActivity(acts.ChooseNodes, contract.ChooseNodesInput{
+				Source: contract.PVCRef{Cluster: source, Namespace: "app", Name: "rwo-idle"}, Destination: dr, TargetStorageClass: "late",
+				TargetNamespace: "app-dr", TargetName: claim})
+			require.NoError(t, err, claim)
+			var plan contract.NodePlan
+			require.NoError(t, v.Get(&plan))
+			require.Equal(t, "dr-a", plan.Target.Node)
+			if claim == "gone" {
+				continue
+			}
+			var got corev1.PersistentVolumeClaim
+			require.NoError(t, env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: "app-dr", Name: claim}, &got))
+			assert.Equal(t, want, got.Annotations[selectedNode], claim)
+		}
+	})
 }
+
+// selectedNode is the annotation by which the scheduler, or ChooseNodes
+// ahead of it, asks a claim's provisioner for a volume on a node.
+const selectedNode = "volume.kubernetes.io/selected-node"
 
 // attachment records driver's volume pv as attached to node.
 func attachment(t *testing.T, c client.Client, node, driver, pv string) {
