@@ -79,36 +79,48 @@ func (a *PVCActivities) ChooseNodes(ctx context.Context, in contract.ChooseNodes
 	return contract.NodePlan{Source: source, SourceAddress: address, Target: target, AttachLimit: limit}, nil
 }
 
+// annProvisionedAhead records the node provisionAhead selected on a claim,
+// so that a later run, or a retry, that chooses another node while the
+// claim is still unbound can tell its own choice from the scheduler's.
+const annProvisionedAhead = "dr-syncer.io/provisioned-ahead-on"
+
 // provisionAhead selects node for a new DR claim whose class binds on first
 // consumer, as the scheduler does once a pod that uses it is placed
 // (volume.kubernetes.io/selected-node, which the claim's provisioner acts
 // on): its volume is then made while the sync's pods are, not after its
 // sync pod is scheduled. The scheduler waits for a claim it had provisioned
 // by looking every second, so that cost a first sync at least a second
-// before its mover started. The sync pod is pinned to node, so this is the
-// node the scheduler would have selected. A claim that is bound, being
-// deleted, or already has a node selected is left alone; the patch carries
-// the claim's resourceVersion, so it changes nothing that moved meanwhile.
-// It only saves time: a failure is logged, and the scheduler provisions
-// the claim as before.
+// before its mover started. The sync pod is pinned to node.
+//
+// Only a claim dr-syncer made (kube.IsCopy), unbound and not being
+// deleted, of a class with a provisioner and no allowed topologies (the
+// scheduler weighs those; a class without a provisioner binds pre-made
+// volumes, which a selected node would stop), is changed. A node selected
+// by anyone else is left alone; one this selected earlier is moved to
+// node, since a run that chooses another node would otherwise find its
+// pinned pod unplaceable: the scheduler only places a pod of an unbound
+// claim on its selected node. The patch carries the claim's
+// resourceVersion, so it changes nothing that moved meanwhile. It only
+// saves time: a failure is logged, and the pod's scheduling provisions the
+// claim as before.
 func provisionAhead(ctx context.Context, dst kubernetes.Interface, namespace, name, node string) {
 	claims := dst.CoreV1().PersistentVolumeClaims(namespace)
 	pvc, err := claims.Get(ctx, name, metav1.GetOptions{})
-	if err == nil && (pvc.Spec.VolumeName != "" || pvc.DeletionTimestamp != nil || pvc.Annotations[volume.AnnSelectedNode] != "" ||
-		pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName == "") {
+	if err == nil && !ownsSelection(pvc, node) {
 		return
 	}
 	var class *storagev1.StorageClass
 	if err == nil {
 		class, err = dst.StorageV1().StorageClasses().Get(ctx, *pvc.Spec.StorageClassName, metav1.GetOptions{})
 	}
-	if err == nil && (class.VolumeBindingMode == nil || *class.VolumeBindingMode != storagev1.VolumeBindingWaitForFirstConsumer) {
+	if err == nil && (class.VolumeBindingMode == nil || *class.VolumeBindingMode != storagev1.VolumeBindingWaitForFirstConsumer ||
+		class.Provisioner == volume.NotSupportedProvisioner || len(class.AllowedTopologies) > 0) {
 		return
 	}
 	if err == nil {
 		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 			"resourceVersion": pvc.ResourceVersion,
-			"annotations":     map[string]string{volume.AnnSelectedNode: node},
+			"annotations":     map[string]string{volume.AnnSelectedNode: node, annProvisionedAhead: node},
 		}})
 		_, err = claims.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 	}
@@ -116,4 +128,16 @@ func provisionAhead(ctx context.Context, dst kubernetes.Interface, namespace, na
 		activity.GetLogger(ctx).Warn("could not provision the DR claim ahead of its sync pod; the scheduler will",
 			"claim", namespace+"/"+name, "node", node, "error", err)
 	}
+}
+
+// ownsSelection says provisionAhead may select node on pvc: a copy that is
+// unbound, not being deleted and of a named class, with no node selected,
+// or with another node that provisionAhead itself selected.
+func ownsSelection(pvc *corev1.PersistentVolumeClaim, node string) bool {
+	if !kube.IsCopy(pvc.Labels) || pvc.Spec.VolumeName != "" || pvc.DeletionTimestamp != nil ||
+		pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName == "" {
+		return false
+	}
+	selected := pvc.Annotations[volume.AnnSelectedNode]
+	return selected == "" || selected != node && selected == pvc.Annotations[annProvisionedAhead]
 }

@@ -175,8 +175,8 @@ func syncPod(o SyncPodOptions, movers []corev1.Container, claims ...corev1.Volum
 		Spec: withWorkingPodDefaults(10, corev1.PodSpec{
 			// Placed by the scheduler, pinned by affinity rather than
 			// spec.nodeName: a new target PVC of a WaitForFirstConsumer
-			// class is bound by the scheduler once it picks the node
-			// (ChooseNodes selects that node ahead, to start provisioning).
+			// class is provisioned on the node the scheduler selects for
+			// it (ChooseNodes selects that node ahead, when it may).
 			Affinity:   nodeAffinity(o.Node),
 			Containers: movers,
 			Volumes:    volumes,

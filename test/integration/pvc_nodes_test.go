@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 	"github.com/dr-syncer/dr-syncer/test/testenv"
 )
 
@@ -101,36 +102,56 @@ func TestChooseNodes(t *testing.T) {
 
 	// A new DR claim whose class binds on first consumer gets the chosen
 	// DR node selected, as the scheduler would select it for the sync pod,
-	// so its provisioner makes the volume before that pod is scheduled.
+	// so its provisioner makes the volume before that pod is scheduled; a
+	// node it selected in an earlier run is moved to this run's choice.
 	// Any other claim is left as it is, and a claim that is gone costs the
 	// sync nothing.
 	t.Run("a new DR claim is provisioned ahead on the chosen node", func(t *testing.T) {
 		late := storagev1.VolumeBindingWaitForFirstConsumer
-		create(t, env.DR.Client, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "late"}, Provisioner: driver, VolumeBindingMode: &late})
+		for name, provisioner := range map[string]string{"late": driver, "preset": "kubernetes.io/no-provisioner", "zoned": driver} {
+			class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: provisioner, VolumeBindingMode: &late}
+			if name == "zoned" {
+				class.AllowedTopologies = []corev1.TopologySelectorTerm{{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{
+					{Key: corev1.LabelTopologyZone, Values: []string{"zone-a"}}}}}
+			}
+			create(t, env.DR.Client, class)
+		}
 		testenv.EnsureNamespace(t, env.DR.Client, "app-dr")
-		create(t, env.DR.Client, pvc("app-dr", "new", "late", "1Gi", corev1.ReadWriteOnce, nil))
-		create(t, env.DR.Client, pvc("app-dr", "immediate", "fast", "1Gi", corev1.ReadWriteOnce, nil))
-		create(t, env.DR.Client, pvc("app-dr", "chosen", "late", "1Gi", corev1.ReadWriteOnce, map[string]string{selectedNode: "dr-b"}))
-		bound := pvc("app-dr", "bound", "late", "1Gi", corev1.ReadWriteOnce, nil)
+		claim := func(name, class string, copy bool, annotations map[string]string) *corev1.PersistentVolumeClaim {
+			c := pvc("app-dr", name, class, "1Gi", corev1.ReadWriteOnce, annotations)
+			if copy {
+				c.Labels[kube.LabelCopy] = kube.ManagedBy
+			}
+			return c
+		}
+		bound := claim("bound", "late", true, nil)
 		bound.Spec.VolumeName = "pv-bound"
-		create(t, env.DR.Client, bound)
-		for claim, want := range map[string]string{"new": "dr-a", "immediate": "", "chosen": "dr-b", "bound": "", "gone": ""} {
+		for _, c := range []*corev1.PersistentVolumeClaim{
+			claim("new", "late", true, nil), claim("immediate", "fast", true, nil), claim("not-a-copy", "late", false, nil),
+			claim("preset", "preset", true, nil), claim("zoned", "zoned", true, nil), bound,
+			claim("chosen", "late", true, map[string]string{selectedNode: "dr-b"}),
+			claim("moved", "late", true, map[string]string{selectedNode: "dr-b", "dr-syncer.io/provisioned-ahead-on": "dr-b"}),
+		} {
+			create(t, env.DR.Client, c)
+		}
+		for name, want := range map[string]string{"new": "dr-a", "immediate": "", "not-a-copy": "", "preset": "", "zoned": "",
+			"bound": "", "chosen": "dr-b", "moved": "dr-a", "gone": ""} {
 			var ts testsuite.WorkflowTestSuite
 			aenv := ts.NewTestActivityEnvironment()
 			aenv.RegisterActivity(acts)
 			v, err := aenv.ExecuteActivity(acts.ChooseNodes, contract.ChooseNodesInput{
 				Source: contract.PVCRef{Cluster: source, Namespace: "app", Name: "rwo-idle"}, Destination: dr, TargetStorageClass: "late",
-				TargetNamespace: "app-dr", TargetName: claim})
-			require.NoError(t, err, claim)
+				TargetNamespace: "app-dr", TargetName: name})
+			require.NoError(t, err, name)
 			var plan contract.NodePlan
 			require.NoError(t, v.Get(&plan))
 			require.Equal(t, "dr-a", plan.Target.Node)
-			if claim == "gone" {
+			if name == "gone" {
 				continue
 			}
 			var got corev1.PersistentVolumeClaim
-			require.NoError(t, env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: "app-dr", Name: claim}, &got))
-			assert.Equal(t, want, got.Annotations[selectedNode], claim)
+			require.NoError(t, env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: "app-dr", Name: name}, &got))
+			assert.Equal(t, want, got.Annotations[selectedNode], name)
 		}
 	})
 }
