@@ -152,6 +152,9 @@ func TestChooseNodes(t *testing.T) {
 			var got corev1.PersistentVolumeClaim
 			require.NoError(t, env.DR.Client.Get(context.Background(), client.ObjectKey{Namespace: "app-dr", Name: name}, &got))
 			assert.Equal(t, want, got.Annotations[selectedNode], name)
+			if name == "new" || name == "moved" {
+				assert.Equal(t, want, got.Annotations["dr-syncer.io/provisioned-ahead-on"], "%s: its own choice is recorded, so a later run can move it", name)
+			}
 		}
 	})
 }
