@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -107,6 +108,10 @@ func TestControllerClusterMapping(t *testing.T) {
 	})
 
 	t.Run("rotate-keys rotates with an overlap, then drops the previous key once the agent has the new one", func(t *testing.T) {
+		// One node's agent is restarting: the rollout that carries the new
+		// key waits for it, and so the overlap must hold. (The keys change
+		// no pod template: a ready agent ends the overlap within a second.)
+		agentPlayDaemonSet(t, env.Source.Client, 2, 1, 0)
 		testenv.Edit(t, env.DR.Client, getM(), func(m *drv1.ClusterMapping) {
 			m.Annotations = map[string]string{drv1.AnnotationRotateKeys: "r1"}
 		})
@@ -130,6 +135,7 @@ func TestControllerClusterMapping(t *testing.T) {
 			return len(fps) == 2 && strings.Contains(strings.Join(fps, " "), first) && strings.Contains(strings.Join(fps, " "), second)
 		})
 		// The previous key stays until the rollout that carries the new one completes.
+		time.Sleep(4 * ctlPoll)
 		s, _ = cmKeySecret(t, env)
 		assert.NotEmpty(t, s.Data[contract.SecretKeyClusterPreviousPublic], "overlap holds while the agent rolls out")
 

@@ -74,7 +74,7 @@ func TestControllerHostKeyRotation(t *testing.T) {
 	}
 
 	agentEditRC(t, env, "source", func(rc *drv1.RemoteCluster) { rc.Spec.PVCSync = &drv1.PVCSyncSpec{Enabled: true} })
-	agentPlayDaemonSetController(t, env.Source.Client, 3)
+	played := agentPlayDaemonSetController(t, env.Source.Client, 3)
 	agentWaitRC(t, env, "source", "AgentReady", func(rc *drv1.RemoteCluster) bool {
 		c := agentReady(rc)
 		return c != nil && c.Reason == controller.ReasonAgentReady
@@ -119,8 +119,9 @@ func TestControllerHostKeyRotation(t *testing.T) {
 	assert.Contains(t, rotating(got).Message, "the next rotation asked for waits until this one ends")
 
 	// Every node runs the new agent: the first key goes, and the waiting
-	// request rotates again, keeping the second key pinned.
-	agentPlayDaemonSetController(t, env.Source.Client, 3)
+	// request rotates again, keeping the second key pinned. The new key
+	// changes the pod template, so the rollout moves the generation on.
+	played = agentPlayDaemonSet(t, env.Source.Client, 3, 3, played)
 	agentEventually(t, "the second rotation, after the first overlap ended", func() bool {
 		return hostKey().Annotations[contract.AnnotationRotateKeysHandled] == "r2"
 	})
@@ -133,7 +134,7 @@ func TestControllerHostKeyRotation(t *testing.T) {
 	})
 
 	agentRunsKey(third)
-	agentPlayDaemonSetController(t, env.Source.Client, 3)
+	agentPlayDaemonSet(t, env.Source.Client, 3, 3, played)
 	agentEventually(t, "the previous key dropped", func() bool {
 		return len(hostKey().Data[contract.SecretKeyHostPreviousPublic]) == 0
 	})

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,19 +106,33 @@ func agentEventually(t *testing.T, what string, check func() bool) {
 // agentPlayDaemonSetController does what kube-controller-manager would:
 // envtest runs none, so the DaemonSet's status is set by hand, once the
 // rollout (which writes the key Secrets first) has applied the DaemonSet.
-func agentPlayDaemonSetController(t *testing.T, c client.Client, nodes int32) {
+// It returns the generation it reported as rolled out.
+func agentPlayDaemonSetController(t *testing.T, c client.Client, nodes int32) int64 {
 	t.Helper()
-	agentEventually(t, "the agent DaemonSet exists and takes its status", func() bool {
+	return agentPlayDaemonSet(t, c, nodes, nodes, 0)
+}
+
+// agentPlayDaemonSet reports ready of nodes running the agent DaemonSet's
+// template, once its generation is past after. A rollout that changes the
+// pod template writes the Secrets before the DaemonSet, so a test that saw
+// the new Secrets passes the generation it last reported: reporting the
+// old template as rolled out would leave the new one waiting forever.
+func agentPlayDaemonSet(t *testing.T, c client.Client, nodes, ready int32, after int64) int64 {
+	t.Helper()
+	var played int64
+	agentEventually(t, fmt.Sprintf("the agent DaemonSet exists past generation %d and takes its status", after), func() bool {
 		var ds appsv1.DaemonSet
-		if err := c.Get(context.Background(), client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent"}, &ds); err != nil {
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: contract.AgentNamespace, Name: "dr-syncer-agent"}, &ds); err != nil || ds.Generation <= after {
 			return false
 		}
 		ds.Status = appsv1.DaemonSetStatus{
 			ObservedGeneration: ds.Generation, DesiredNumberScheduled: nodes, CurrentNumberScheduled: nodes,
-			UpdatedNumberScheduled: nodes, NumberReady: nodes, NumberAvailable: nodes,
+			UpdatedNumberScheduled: nodes, NumberReady: ready, NumberAvailable: ready,
 		}
+		played = ds.Generation
 		return c.Status().Update(context.Background(), &ds) == nil
 	})
+	return played
 }
 
 // The RemoteCluster reconciler against the real control and source API
