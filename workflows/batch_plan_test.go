@@ -13,7 +13,7 @@ func TestFormBatches(t *testing.T) {
 	join := func(pvc string, pair nodePair, after time.Duration) batchJoin {
 		return batchJoin{PVC: pvc, Pair: pair, At: t0.Add(after)}
 	}
-	rules := batchRules{MaxSize: 3, Wait: time.Second}
+	rules := batchRules{MaxSize: 3, Wait: time.Second, RoomWait: time.Second}
 	names := func(batches [][]batchJoin) [][]string {
 		var out [][]string
 		for _, b := range batches {
@@ -75,6 +75,19 @@ func TestFormBatches(t *testing.T) {
 		freed := t0.Add(10 * time.Second)
 		batches, kept, _ := formBatches(waiting, batchRoom{Free: 2, Freeing: 1, FreedAt: freed}, freed.Add(time.Second), rules)
 		assert.Equal(t, [][]string{{"p1", "p2"}}, names(batches), "a long transfer of the last batch does not hold the rest")
+		assert.Equal(t, []batchJoin{waiting[2]}, kept)
+	})
+	t.Run("room waits its own time, not the wait for batch-mates", func(t *testing.T) {
+		waiting := []batchJoin{join("p1", ab, 0), join("p2", ab, 0), join("p3", ab, 0)}
+		freed := t0.Add(10 * time.Second)
+		long := batchRules{MaxSize: 3, Wait: time.Second, RoomWait: 3 * time.Second}
+		batches, kept, recheck := formBatches(waiting, batchRoom{Free: 2, Freeing: 1, FreedAt: freed}, freed.Add(2*time.Second), long)
+		assert.Empty(t, batches, "two seconds after the last freed place, the third may still free")
+		assert.Equal(t, waiting, kept)
+		assert.Equal(t, time.Second, recheck)
+
+		batches, kept, _ = formBatches(waiting, batchRoom{Free: 2, Freeing: 1, FreedAt: freed}, freed.Add(3*time.Second), long)
+		assert.Equal(t, [][]string{{"p1", "p2"}}, names(batches))
 		assert.Equal(t, []batchJoin{waiting[2]}, kept)
 	})
 	t.Run("room is shared across pairs, in the order of their first join", func(t *testing.T) {

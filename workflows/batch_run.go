@@ -23,6 +23,13 @@ import (
 // the run may still join.
 const batchWait = time.Second
 
+// roomWait is how long a batch that the run's free places bound waits
+// for more to free while claims still move (changeRoomWait). A second
+// let a no-change resync of 200 PVCs at 20 split into batches of about
+// five, each with its own pods, whose ends then freed a few places at a
+// time: the batches stayed small for the whole run.
+const roomWait = 3 * time.Second
+
 // batchStage is where a started sync stands with respect to batches.
 type batchStage int
 
@@ -82,7 +89,7 @@ type formedBatch struct {
 }
 
 func newBatcher(plan contract.ReplicationPlan, maxSize int, selector workflow.Selector) *batcher {
-	return &batcher{plan: plan, rules: batchRules{MaxSize: maxSize, Wait: batchWait}, selector: selector,
+	return &batcher{plan: plan, rules: batchRules{MaxSize: maxSize, Wait: batchWait, RoomWait: batchWait}, selector: selector,
 		stage: map[string]batchStage{}, ids: map[string]string{}, joins: map[string]contract.BatchJoin{}}
 }
 
@@ -395,6 +402,10 @@ func (b *batcher) allLeft(members []batchJoin) bool {
 // transfer done (contract.TransferMoved), not once the sync reports marking
 // its DR claim synced: a staged batch starts that much sooner.
 const changeFreeOnMoverDone = "2026-12-06-free-on-mover-done"
+
+// changeRoomWait is the GetVersion change ID of a batched run whose
+// batches wait roomWait, not batchWait, for places to free.
+const changeRoomWait = "2026-12-07-room-wait"
 
 // changeStagedBatches is the GetVersion change ID of a batched run that
 // starts a batch's pods while the batch before it moves data.

@@ -202,6 +202,14 @@ func TestRecordHistoriesBaseline(t *testing.T) {
 	recordSoloAndStagedRuns(t, tp, "baseline")
 }
 
+// TestRecordHistoriesRoomWait records a staged run since
+// 2026-12-07-room-wait, whose batches wait three seconds, not one, for
+// places to free while claims still move.
+// `-run 'TestRecordHistoriesRoomWait$'` records it alone.
+func TestRecordHistoriesRoomWait(t *testing.T) {
+	recordRun(context.Background(), t, startRecorder(t, stagingTransfer), "stage", "replication-room-wait")
+}
+
 // recordRun runs the script's Replication by trigger to its end, and
 // saves its history as name.
 func recordRun(ctx context.Context, t *testing.T, tp *testenv.Temporal, trigger, name string) {
