@@ -5,6 +5,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 func TestFormBatches(t *testing.T) {
@@ -138,4 +143,32 @@ func TestFullBatches(t *testing.T) {
 	batches, kept = fullBatches(limited[:4], 3)
 	assert.Empty(t, batches, "nodes that attach one claim share nothing")
 	assert.Equal(t, limited[:4], kept)
+}
+
+// recheckAfter runs a batcher's rechecks of first and then second in a
+// workflow and returns how long it slept before the first wake-up.
+func recheckAfter(t *testing.T, earlier bool, first, second time.Duration) time.Duration {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.ExecuteWorkflow(func(ctx workflow.Context) (time.Duration, error) {
+		b := newBatcher(contract.ReplicationPlan{}, 3, workflow.NewSelector(ctx))
+		b.earlierRecheck = earlier
+		start := workflow.Now(ctx)
+		b.recheckIn(ctx, first)
+		b.recheckIn(ctx, second)
+		b.selector.Select(ctx)
+		return workflow.Now(ctx).Sub(start), nil
+	})
+	require.NoError(t, env.GetWorkflowError())
+	var slept time.Duration
+	require.NoError(t, env.GetWorkflowResult(&slept))
+	return slept
+}
+
+func TestRecheckWakesAtTheEarliestWait(t *testing.T) {
+	assert.Equal(t, time.Second, recheckAfter(t, true, 3*time.Second, time.Second),
+		"a one-second wait for batch-mates is not held up by a three-second wait for places")
+	assert.Equal(t, time.Second, recheckAfter(t, true, time.Second, 3*time.Second))
+	assert.Equal(t, 3*time.Second, recheckAfter(t, false, 3*time.Second, time.Second),
+		"a run from before changeRoomWait keeps one timer at a time, as it recorded")
 }

@@ -68,6 +68,12 @@ type batcher struct {
 	formed   int  // batches formed so far: the next one's index
 	open     int  // batches whose pods are not yet deleted
 	timerSet bool // a recheck timer is pending
+	// timerAt is when the last recheck timer set fires. With
+	// earlierRecheck (changeRoomWait), a recheck due before it sets one
+	// more timer: waits of different lengths, one second for batch-mates
+	// and three for places, must not hold each other up.
+	timerAt        time.Time
+	earlierRecheck bool
 	// staging (changeStagedBatches): batches form ahead of the places
 	// for them, and their pods start held (stageBatches).
 	staging bool
@@ -262,12 +268,21 @@ func (b *batcher) countOf(members []batchJoin, stage batchStage) int {
 }
 
 // recheckIn sets a timer that wakes the run after recheck, unless one is
-// pending.
+// pending (and, with earlierRecheck, fires no later).
 func (b *batcher) recheckIn(ctx workflow.Context, recheck time.Duration) {
-	if recheck > 0 && !b.timerSet {
-		b.timerSet = true
-		b.selector.AddFuture(newTimer(ctx, recheck, "wait for more syncs to join a batch"), func(workflow.Future) { b.timerSet = false })
+	if recheck <= 0 {
+		return
 	}
+	at := workflow.Now(ctx).Add(recheck)
+	if b.timerSet && !(b.earlierRecheck && at.Before(b.timerAt)) {
+		return
+	}
+	b.timerSet, b.timerAt = true, at
+	b.selector.AddFuture(newTimer(ctx, recheck, "wait for more syncs to join a batch"), func(workflow.Future) {
+		if !b.timerAt.After(at) {
+			b.timerSet = false // the last one set fired; an earlier one may still be pending, which costs a wake-up only
+		}
+	})
 }
 
 // run makes one batch's pods (held while the batch is staged), answers

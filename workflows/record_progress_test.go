@@ -203,8 +203,9 @@ func TestRecordHistoriesBaseline(t *testing.T) {
 }
 
 // TestRecordHistoriesRoomWait records a staged run since
-// 2026-12-07-room-wait, whose batches wait three seconds, not one, for
-// places to free while claims still move.
+// 2026-12-07-room-wait (a batch that the free places bound waits three
+// seconds, not one, for more; a shorter wait sets its own timer). Its two
+// batches are full, so it proves the new branch replays, not the wait.
 // `-run 'TestRecordHistoriesRoomWait$'` records it alone.
 func TestRecordHistoriesRoomWait(t *testing.T) {
 	recordRun(context.Background(), t, startRecorder(t, stagingTransfer), "stage", "replication-room-wait")

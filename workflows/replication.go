@@ -201,7 +201,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		batches.staging = hasChange(ctx, changeStagedBatches)
 		batches.freeOnMoverDone = hasChange(ctx, changeFreeOnMoverDone)
 		if hasChange(ctx, changeRoomWait) {
-			batches.rules.RoomWait = roomWait
+			batches.rules.RoomWait, batches.earlierRecheck = roomWait, true
 		}
 		// Only the query's answer changes: no command, so recorded runs replay.
 		batches.moving = func(pvc string) {
