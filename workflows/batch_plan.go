@@ -29,10 +29,6 @@ type batchRules struct {
 	// Wait is how long the oldest join waits for batch-mates while other
 	// syncs of the run may still join.
 	Wait time.Duration
-	// RoomWait is how long a batch that the free places, not the joins,
-	// bound waits for more places after the last one freed, while claims
-	// still move.
-	RoomWait time.Duration
 }
 
 // batchRoom is what, besides the joins, decides whether a batch forms now
@@ -66,11 +62,11 @@ func sizeFor(group []batchJoin, most int) int {
 // join order, pairs the order of their first join; a batch holds at most
 // rules.MaxSize claims (fewer when its nodes may attach fewer, sizeFor)
 // and at most room.Free in all. A full batch forms at
-// once. A smaller one waits to grow: for batch-mates up to rules.Wait
-// after its oldest join, while others may still join; for places up to
-// rules.RoomWait after the last one freed, while claims are still moving
-// (a batch's members end their transfers nearly together, and one freed
-// place must not start a batch of one). With no room at all, joins wait for the next freed
+// once. A smaller one waits to grow, up to rules.Wait: for batch-mates
+// after its oldest join, while others may still join; for places after the
+// last one freed, while claims are still moving (a batch's members end
+// their transfers nearly together, and one freed place must not start a
+// batch of one). With no room at all, joins wait for the next freed
 // place. A batch of one is returned like any other: its sync takes the
 // solo path. recheck is how long until a kept join's wait ends (zero when
 // only an event can change the answer).
@@ -108,7 +104,7 @@ func formBatches(waiting []batchJoin, room batchRoom, now time.Time, rules batch
 		}
 		short := n < len(group) // room, not joins, bounds this batch
 		if (!short && room.MayJoin > 0 && waitFor(rules.Wait-now.Sub(group[0].At))) ||
-			(short && room.Freeing > 0 && waitFor(rules.RoomWait-now.Sub(room.FreedAt))) {
+			(short && room.Freeing > 0 && waitFor(rules.Wait-now.Sub(room.FreedAt))) {
 			kept = append(kept, group...)
 			continue
 		}

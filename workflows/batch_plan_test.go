@@ -5,11 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
-
-	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 func TestFormBatches(t *testing.T) {
@@ -18,7 +13,7 @@ func TestFormBatches(t *testing.T) {
 	join := func(pvc string, pair nodePair, after time.Duration) batchJoin {
 		return batchJoin{PVC: pvc, Pair: pair, At: t0.Add(after)}
 	}
-	rules := batchRules{MaxSize: 3, Wait: time.Second, RoomWait: time.Second}
+	rules := batchRules{MaxSize: 3, Wait: time.Second}
 	names := func(batches [][]batchJoin) [][]string {
 		var out [][]string
 		for _, b := range batches {
@@ -82,19 +77,6 @@ func TestFormBatches(t *testing.T) {
 		assert.Equal(t, [][]string{{"p1", "p2"}}, names(batches), "a long transfer of the last batch does not hold the rest")
 		assert.Equal(t, []batchJoin{waiting[2]}, kept)
 	})
-	t.Run("room waits its own time, not the wait for batch-mates", func(t *testing.T) {
-		waiting := []batchJoin{join("p1", ab, 0), join("p2", ab, 0), join("p3", ab, 0)}
-		freed := t0.Add(10 * time.Second)
-		long := batchRules{MaxSize: 3, Wait: time.Second, RoomWait: 3 * time.Second}
-		batches, kept, recheck := formBatches(waiting, batchRoom{Free: 2, Freeing: 1, FreedAt: freed}, freed.Add(2*time.Second), long)
-		assert.Empty(t, batches, "two seconds after the last freed place, the third may still free")
-		assert.Equal(t, waiting, kept)
-		assert.Equal(t, time.Second, recheck)
-
-		batches, kept, _ = formBatches(waiting, batchRoom{Free: 2, Freeing: 1, FreedAt: freed}, freed.Add(3*time.Second), long)
-		assert.Equal(t, [][]string{{"p1", "p2"}}, names(batches))
-		assert.Equal(t, []batchJoin{waiting[2]}, kept)
-	})
 	t.Run("room is shared across pairs, in the order of their first join", func(t *testing.T) {
 		waiting := []batchJoin{join("p1", ab, 0), join("q1", cd, 0), join("p2", ab, 0), join("q2", cd, 0)}
 		batches, kept, _ := formBatches(waiting, batchRoom{Free: 3}, t0, rules)
@@ -143,32 +125,4 @@ func TestFullBatches(t *testing.T) {
 	batches, kept = fullBatches(limited[:4], 3)
 	assert.Empty(t, batches, "nodes that attach one claim share nothing")
 	assert.Equal(t, limited[:4], kept)
-}
-
-// recheckAfter runs a batcher's rechecks of first and then second in a
-// workflow and returns how long it slept before the first wake-up.
-func recheckAfter(t *testing.T, earlier bool, first, second time.Duration) time.Duration {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.ExecuteWorkflow(func(ctx workflow.Context) (time.Duration, error) {
-		b := newBatcher(contract.ReplicationPlan{}, 3, workflow.NewSelector(ctx))
-		b.earlierRecheck = earlier
-		start := workflow.Now(ctx)
-		b.recheckIn(ctx, first)
-		b.recheckIn(ctx, second)
-		b.selector.Select(ctx)
-		return workflow.Now(ctx).Sub(start), nil
-	})
-	require.NoError(t, env.GetWorkflowError())
-	var slept time.Duration
-	require.NoError(t, env.GetWorkflowResult(&slept))
-	return slept
-}
-
-func TestRecheckWakesAtTheEarliestWait(t *testing.T) {
-	assert.Equal(t, time.Second, recheckAfter(t, true, 3*time.Second, time.Second),
-		"a one-second wait for batch-mates is not held up by a three-second wait for places")
-	assert.Equal(t, time.Second, recheckAfter(t, true, time.Second, 3*time.Second))
-	assert.Equal(t, 3*time.Second, recheckAfter(t, false, 3*time.Second, time.Second),
-		"a run from before changeRoomWait keeps one timer at a time, as it recorded")
 }

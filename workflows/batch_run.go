@@ -23,13 +23,6 @@ import (
 // the run may still join.
 const batchWait = time.Second
 
-// roomWait is how long a batch that the run's free places bound waits
-// for more to free while claims still move (changeRoomWait). A second
-// let a no-change resync of 200 PVCs at 20 split into batches of about
-// five, each with its own pods, whose ends then freed a few places at a
-// time: the batches stayed small for the whole run.
-const roomWait = 3 * time.Second
-
 // batchStage is where a started sync stands with respect to batches.
 type batchStage int
 
@@ -68,12 +61,6 @@ type batcher struct {
 	formed   int  // batches formed so far: the next one's index
 	open     int  // batches whose pods are not yet deleted
 	timerSet bool // a recheck timer is pending
-	// timerAt is when the last recheck timer set fires. With
-	// earlierRecheck (changeRoomWait), a recheck due before it sets one
-	// more timer: waits of different lengths, one second for batch-mates
-	// and three for places, must not hold each other up.
-	timerAt        time.Time
-	earlierRecheck bool
 	// staging (changeStagedBatches): batches form ahead of the places
 	// for them, and their pods start held (stageBatches).
 	staging bool
@@ -95,7 +82,7 @@ type formedBatch struct {
 }
 
 func newBatcher(plan contract.ReplicationPlan, maxSize int, selector workflow.Selector) *batcher {
-	return &batcher{plan: plan, rules: batchRules{MaxSize: maxSize, Wait: batchWait, RoomWait: batchWait}, selector: selector,
+	return &batcher{plan: plan, rules: batchRules{MaxSize: maxSize, Wait: batchWait}, selector: selector,
 		stage: map[string]batchStage{}, ids: map[string]string{}, joins: map[string]contract.BatchJoin{}}
 }
 
@@ -268,21 +255,12 @@ func (b *batcher) countOf(members []batchJoin, stage batchStage) int {
 }
 
 // recheckIn sets a timer that wakes the run after recheck, unless one is
-// pending (and, with earlierRecheck, fires no later).
+// pending.
 func (b *batcher) recheckIn(ctx workflow.Context, recheck time.Duration) {
-	if recheck <= 0 {
-		return
+	if recheck > 0 && !b.timerSet {
+		b.timerSet = true
+		b.selector.AddFuture(newTimer(ctx, recheck, "wait for more syncs to join a batch"), func(workflow.Future) { b.timerSet = false })
 	}
-	at := workflow.Now(ctx).Add(recheck)
-	if b.timerSet && !(b.earlierRecheck && at.Before(b.timerAt)) {
-		return
-	}
-	b.timerSet, b.timerAt = true, at
-	b.selector.AddFuture(newTimer(ctx, recheck, "wait for more syncs to join a batch"), func(workflow.Future) {
-		if !b.timerAt.After(at) {
-			b.timerSet = false // the last one set fired; an earlier one may still be pending, which costs a wake-up only
-		}
-	})
 }
 
 // run makes one batch's pods (held while the batch is staged), answers
@@ -417,10 +395,6 @@ func (b *batcher) allLeft(members []batchJoin) bool {
 // transfer done (contract.TransferMoved), not once the sync reports marking
 // its DR claim synced: a staged batch starts that much sooner.
 const changeFreeOnMoverDone = "2026-12-06-free-on-mover-done"
-
-// changeRoomWait is the GetVersion change ID of a batched run whose
-// batches wait roomWait, not batchWait, for places to free.
-const changeRoomWait = "2026-12-07-room-wait"
 
 // changeStagedBatches is the GetVersion change ID of a batched run that
 // starts a batch's pods while the batch before it moves data.

@@ -202,15 +202,6 @@ func TestRecordHistoriesBaseline(t *testing.T) {
 	recordSoloAndStagedRuns(t, tp, "baseline")
 }
 
-// TestRecordHistoriesRoomWait records a staged run since
-// 2026-12-07-room-wait (a batch that the free places bound waits three
-// seconds, not one, for more; a shorter wait sets its own timer). Its two
-// batches are full, so it proves the new branch replays, not the wait.
-// `-run 'TestRecordHistoriesRoomWait$'` records it alone.
-func TestRecordHistoriesRoomWait(t *testing.T) {
-	recordRun(context.Background(), t, startRecorder(t, stagingTransfer), "stage", "replication-room-wait")
-}
-
 // recordRun runs the script's Replication by trigger to its end, and
 // saves its history as name.
 func recordRun(ctx context.Context, t *testing.T, tp *testenv.Temporal, trigger, name string) {
