@@ -28,8 +28,12 @@ func main() {
 func run(args []string, stderr io.Writer) error {
 	fs, common := cmdutil.NewFlags("worker", stderr, ":9090")
 	maxActivities := fs.Int("max-concurrent-activities", 0, "activities this worker runs at once, and as many local ones (the short API steps of PVC syncs); 0 is the SDK default")
-	batchPods := fs.Bool("batch-pods", cliutil.Env("DRSYNCER_BATCH_PODS", "") == "true",
-		"let the PVC syncs of a run that share a node pair share one mount pod and one sync pod; concurrentSyncs then bounds the syncs moving data, as many more prepare meanwhile, the next full batch's mount pod starts, held, while the current one moves data (staged batches hold permits: give the source cluster a globalConcurrencyLimit of at least twice concurrentSyncs), and no batch holds more claims than its nodes may still attach of their CSI drivers (the remote identity needs get on csinodes and list on volumeattachments) (experimental; env DRSYNCER_BATCH_PODS)")
+	batchPodsDefault, err := cliutil.EnvBool("DRSYNCER_BATCH_PODS", true)
+	if err != nil {
+		return fmt.Errorf("%w; it sets --batch-pods", err)
+	}
+	batchPods := fs.Bool("batch-pods", batchPodsDefault,
+		"let the PVC syncs of a run that share a node pair share one mount pod and one sync pod; concurrentSyncs then bounds the syncs moving data, as many more prepare meanwhile, the next full batch's mount pod starts, held, while the current one moves data (staged batches hold permits: give the source cluster a globalConcurrencyLimit of at least twice concurrentSyncs), and no batch holds more claims than its nodes may still attach of their CSI drivers (the remote identity needs get on csinodes and list on volumeattachments); --batch-pods=false gives every PVC sync its own pods (env DRSYNCER_BATCH_PODS)")
 	var codecEndpoint payloadcodec.Endpoint
 	codecEndpoint.RegisterFlags(fs)
 	pods := registerPodFlags(fs)

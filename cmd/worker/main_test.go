@@ -55,3 +55,12 @@ func TestPodFlags(t *testing.T) {
 	err := run([]string{"--data-pod-memory-limit", "lots"}, &help)
 	assert.ErrorContains(t, err, `--data-pod-memory-limit "lots"`)
 }
+
+// A DRSYNCER_BATCH_PODS the worker cannot read stops it at start, naming
+// the variable, rather than silently taking the default.
+func TestUnreadableBatchPodsEnvSaysWhatToDo(t *testing.T) {
+	t.Setenv("DRSYNCER_BATCH_PODS", "flase")
+	var stderr bytes.Buffer
+	err := run([]string{"--metrics-addr", ""}, &stderr)
+	require.ErrorContains(t, err, `DRSYNCER_BATCH_PODS="flase": want true or false; it sets --batch-pods`)
+}

@@ -58,6 +58,12 @@ func TestChartDefaultsNameNoTLSFiles(t *testing.T) {
 	}
 }
 
+// Shared pods are on by default, as in the worker binary.
+func TestChartDefaultsShareBatchPods(t *testing.T) {
+	wrk := find(t, mustTemplate(t), "Deployment dr-syncer-system/dr-syncer-worker")
+	assert.Equal(t, "true", envOf(get(wrk, "spec", "template", "spec", "containers", 0))["DRSYNCER_BATCH_PODS"])
+}
+
 // Images, replicas, log level and watched namespaces reach the pods.
 func TestChartValuesReachThePods(t *testing.T) {
 	objs := mustTemplate(t, "testdata/all-on.yaml")
@@ -68,6 +74,7 @@ func TestChartValuesReachThePods(t *testing.T) {
 	assert.Equal(t, "registry.example.net/dr-syncer/controller:v1.2.3", get(find(t, objs, "Job dr-syncer-system/dr-syncer-setup"), "spec", "template", "spec", "containers", 0, "image"),
 		"the setup Job runs drsyncer from the controller image")
 	assert.EqualValues(t, 4, get(wrk, "spec", "replicas"))
+	assert.Equal(t, "false", envOf(get(wrk, "spec", "template", "spec", "containers", 0))["DRSYNCER_BATCH_PODS"], "worker.batchPods: false gives every PVC sync its own pods")
 	ctlEnv := envOf(get(ctl, "spec", "template", "spec", "containers", 0))
 	assert.Equal(t, "team-a,team-b", ctlEnv["DRSYNCER_WATCH_NAMESPACES"])
 	for _, d := range []object{ctl, wrk} {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,20 @@ func EnvDuration(name string, fallback time.Duration) time.Duration {
 		}
 	}
 	return fallback
+}
+
+// EnvBool is Env for booleans (strconv.ParseBool). An unparsable value is
+// an error naming the variable: a typo must not silently pick the default.
+func EnvBool(name string, fallback bool) (bool, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return fallback, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fallback, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
 }
 
 // LogFlags are the logging flags every data-plane binary takes.

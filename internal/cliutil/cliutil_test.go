@@ -42,3 +42,17 @@ func TestRuntimeFlagsSetTheGCTargetUnlessGOGCIsSet(t *testing.T) {
 	parse("--gogc=250").Apply(zap.NewNop())
 	assert.Equal(t, 100, gcPercent(), "GOGC from the environment wins")
 }
+
+func TestEnvBool(t *testing.T) {
+	t.Setenv("DRS_TEST_BOOL", "")
+	got, err := EnvBool("DRS_TEST_BOOL", true)
+	require.NoError(t, err)
+	assert.True(t, got, "empty: the fallback")
+	t.Setenv("DRS_TEST_BOOL", "false")
+	got, err = EnvBool("DRS_TEST_BOOL", true)
+	require.NoError(t, err)
+	assert.False(t, got)
+	t.Setenv("DRS_TEST_BOOL", "flase")
+	_, err = EnvBool("DRS_TEST_BOOL", true)
+	require.ErrorContains(t, err, `DRS_TEST_BOOL="flase": want true or false`)
+}

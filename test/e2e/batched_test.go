@@ -18,7 +18,8 @@ import (
 )
 
 // TestLabBatchedPods: three Replications of real PVCs run at once on one
-// worker with --batch-pods, so the PVC syncs of each run share pod pairs.
+// worker with shared pods (--batch-pods, the default), so the PVC syncs
+// of each run share pod pairs.
 //   - One run is cancelled once a batch sync pod of it runs. It must leave
 //     no pod or Secret behind.
 //   - One run is terminated (by hand, as an operator might) once a batch
@@ -45,7 +46,7 @@ func TestLabBatchedPods(t *testing.T) {
 	// them stages.
 	kubectl(t, e.prod, "", "-n", kept.ctlNS, "patch", "replication", kept.rep.Name, "--type=merge",
 		"-p", `{"spec":{"pvcConfig":{"dataSyncConfig":{"bandwidthLimit":256}}}}`)
-	kept.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
+	kept.startWorker(t, bin, queue)
 
 	cancelledErr := make(chan error, 1)
 	go func() {
@@ -113,7 +114,7 @@ func TestLabBatchedPods(t *testing.T) {
 func workerKilledMidBatch(t *testing.T, f *fanOut, bin string) {
 	t.Helper()
 	queue := fmt.Sprintf("drs-batched-kill-%06x", rand.IntN(1<<24))
-	first := f.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
+	first := f.startWorker(t, bin, queue)
 	type outcome struct {
 		res contract.ReplicationResult
 		err error
@@ -129,7 +130,7 @@ func workerKilledMidBatch(t *testing.T, f *fanOut, bin string) {
 	}
 	_ = first.Wait()
 	t.Logf("killed the worker of %s while its batch sync pod %s runs; starting another", f.workflowID(), pod)
-	f.startWorkerWith(t, bin, queue, workerProcess{BatchPods: true})
+	f.startWorker(t, bin, queue)
 	o := <-done
 	ok := f.checkResult(t, o.res, o.err)
 	t.Logf("the run whose worker was killed: %d/%d PVCs synced", ok, f.n)

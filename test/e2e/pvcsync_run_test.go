@@ -289,8 +289,9 @@ func (e *pvcSyncEnv) startWorkerProcess(t *testing.T, bin, queue string) *exec.C
 type workerProcess struct {
 	// MetricsAddr is where it serves /metrics; empty serves none.
 	MetricsAddr string
-	// BatchPods runs it with --batch-pods.
-	BatchPods bool
+	// OwnPods runs it with --batch-pods=false: every PVC sync takes its
+	// own pods.
+	OwnPods bool
 }
 
 // startWorkerProcessWith is startWorkerProcess with opts.
@@ -298,8 +299,8 @@ func (e *pvcSyncEnv) startWorkerProcessWith(t *testing.T, bin, queue string, opt
 	t.Helper()
 	args := []string{"--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address, "--mount-pod-any-client",
 		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", opts.MetricsAddr, "--log-format", "console"}
-	if opts.BatchPods {
-		args = append(args, "--batch-pods")
+	if opts.OwnPods {
+		args = append(args, "--batch-pods=false")
 	}
 	return startProcess(t, "worker", bin, args...)
 }

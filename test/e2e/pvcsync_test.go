@@ -252,9 +252,10 @@ func setupPVCSync(t *testing.T) *pvcSyncEnv {
 	go func() {
 		// This agent lives in its own namespace, where mount pods do not
 		// look for agent addresses; the deployed tests (TestLabDeployedSyncNow)
-		// run with the mount pods' allow-list on.
+		// run with the mount pods' allow-list on. BatchPods is the worker
+		// binary's default.
 		deps := worker.Dependencies{Clusters: kube.NewClusters(control, kube.KubeconfigPolicy{}), Control: control,
-			Pods: pvcdata.PodSettings{AnyMountClient: true}}
+			Pods: pvcdata.PodSettings{AnyMountClient: true}, BatchPods: true}
 		done <- worker.Run(wctx, e.tp.Client, deps,
 			worker.Options{TaskQueue: e.tp.TaskQueue})
 	}()
