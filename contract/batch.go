@@ -31,6 +31,9 @@ type BatchJoin struct {
 	// AttachLimit is NodePlan.AttachLimit: no batch holding this claim
 	// grows past it.
 	AttachLimit int `json:"attachLimit,omitempty"`
+	// MoverRoom is NodePlan.MoverRoom: no batch holding this claim grows
+	// past it either.
+	MoverRoom int `json:"moverRoom,omitempty"`
 }
 
 // BatchAssignment is the run's answer to a join.

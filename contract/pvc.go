@@ -133,6 +133,11 @@ type NodePlan struct {
 	// allocatable count); 0 when neither node reports a limit. A batch's
 	// pods mount all their claims on these nodes at once.
 	AttachLimit int `json:"attachLimit,omitempty"`
+	// MoverRoom is how many movers of the worker's data-pod requests the
+	// DR node has room for, besides dr-syncer's own working pods; 0 when
+	// the node reports no allocatable resources. A batch's sync pod asks
+	// for all its movers at once.
+	MoverRoom int `json:"moverRoom,omitempty"`
 }
 
 // TargetPVCInput says which DR PVC to make for which source PVC.

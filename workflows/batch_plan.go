@@ -16,8 +16,9 @@ type batchJoin struct {
 	PVC  string
 	Pair nodePair
 	At   time.Time // when it joined, in workflow time
-	// Limit is the most claims its nodes may attach (BatchJoin.AttachLimit);
-	// 0 is no limit.
+	// Limit is the most claims one batch on its nodes may hold: the fewer
+	// of what they may attach (BatchJoin.AttachLimit) and the movers the DR
+	// node has room for (BatchJoin.MoverRoom); 0 is no limit.
 	Limit int
 }
 
@@ -56,6 +57,17 @@ func sizeFor(group []batchJoin, most int) int {
 		}
 	}
 	return size
+}
+
+// fewest is the smallest positive limit; 0 (no limit) when none is.
+func fewest(limits ...int) int {
+	least := 0
+	for _, l := range limits {
+		if l > 0 && (least == 0 || l < least) {
+			least = l
+		}
+	}
+	return least
 }
 
 // formBatches decides which waiting joins form batches now. Batches keep

@@ -105,7 +105,7 @@ func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
 	case !started || u.Phase == "":
 	case u.Join != nil && stage == stageBeforeJoin:
 		b.stage[u.PVC], b.joins[u.PVC] = stageWaiting, *u.Join
-		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx), Limit: u.Join.AttachLimit})
+		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx), Limit: fewest(u.Join.AttachLimit, u.Join.MoverRoom)})
 	case (stage == stageInBatch || stage == stageStaged || stage == stageMoved) && u.Phase == contract.PhaseMountPod, // its mover was lost
 		stage == stageBeforeJoin && ownPods:
 		b.stage[u.PVC] = stageSolo

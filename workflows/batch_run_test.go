@@ -54,6 +54,8 @@ type batchSuite struct {
 	slowBatch bool
 	// attachLimit is what ChooseNodes reports its nodes may attach.
 	attachLimit int
+	// moverRoom is how many movers ChooseNodes reports the DR node has room for.
+	moverRoom int
 	// slowTransfers take 10 s instead of 1.
 	slowTransfers []string
 }
@@ -100,7 +102,7 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		if strings.HasPrefix(in.Source.Name, "y") {
 			return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-2"}, SourceAddress: "10.0.0.2", Target: kube.NodeChoice{Node: "dr-2"}}, nil
 		}
-		return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.0.0.1", Target: kube.NodeChoice{Node: "dr-1"}, AttachLimit: s.attachLimit}, nil
+		return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.0.0.1", Target: kube.NodeChoice{Node: "dr-1"}, AttachLimit: s.attachLimit, MoverRoom: s.moverRoom}, nil
 	})
 	env.OnActivity(s.a.EnsureCredentials, mock.Anything, mock.Anything).Return(func(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
 		s.mu.Lock()

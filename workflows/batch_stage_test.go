@@ -86,22 +86,30 @@ func TestStagedBatchWhosePodsFailWaitsForItsPlaces(t *testing.T) {
 	}
 }
 
-// Nodes that may attach two volumes of the claims' driver get batches of
-// at most two, however many syncs run at once: a larger batch's pods
-// would never be scheduled.
-func TestBatchesHoldNoMoreClaimsThanTheirNodesMayAttach(t *testing.T) {
-	s := newBatchSuite(t, []string{"a", "b", "c", "d", "e"}, 5)
-	s.attachLimit = 2
-	result := s.run(t)
-	require.Len(t, result.PVCs, 5)
-	for _, p := range result.PVCs {
-		assert.Empty(t, p.Error, p.PVC)
+// Nodes that may attach two volumes of the claims' driver, or a DR node
+// with room for two movers, get batches of at most two, however many syncs
+// run at once: a larger batch's pods would never be scheduled.
+func TestBatchesHoldNoMoreClaimsThanTheirNodesTake(t *testing.T) {
+	for name, limit := range map[string]func(*batchSuite){
+		"attach limit": func(s *batchSuite) { s.attachLimit = 2 },
+		"mover room":   func(s *batchSuite) { s.moverRoom = 2 },
+		"both":         func(s *batchSuite) { s.attachLimit, s.moverRoom = 3, 2 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newBatchSuite(t, []string{"a", "b", "c", "d", "e"}, 5)
+			limit(s)
+			result := s.run(t)
+			require.Len(t, result.PVCs, 5)
+			for _, p := range result.PVCs {
+				assert.Empty(t, p.Error, p.PVC)
+			}
+			require.NotEmpty(t, s.batches)
+			followed := 0
+			for _, b := range s.batches {
+				assert.LessOrEqual(t, len(b.Claims), 2, "batch %s", b.Op.WorkflowID)
+				followed += len(b.Claims)
+			}
+			assert.Equal(t, 5, followed+len(s.mounts), "every PVC synced in a batch or on its own pods")
+		})
 	}
-	require.NotEmpty(t, s.batches)
-	followed := 0
-	for _, b := range s.batches {
-		assert.LessOrEqual(t, len(b.Claims), 2, "batch %s", b.Op.WorkflowID)
-		followed += len(b.Claims)
-	}
-	assert.Equal(t, 5, followed+len(s.mounts), "every PVC synced in a batch or on its own pods")
 }

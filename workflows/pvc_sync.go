@@ -177,7 +177,8 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		// can never create a pod after the cleanup.
 		transferIn.Mount = &mountIn
 		podOptions.WaitForCancellation, transferOptions.WaitForCancellation = true, true
-		join := contract.BatchJoin{SourceNode: state.Result.Nodes.Source.Node, TargetNode: state.Result.Nodes.Target.Node, AttachLimit: state.Result.Nodes.AttachLimit,
+		nodes := state.Result.Nodes
+		join := contract.BatchJoin{SourceNode: nodes.Source.Node, TargetNode: nodes.Target.Node, AttachLimit: nodes.AttachLimit, MoverRoom: nodes.MoverRoom,
 			AgentAddr: transferIn.AgentAddr, ReadFrom: readFrom, Target: state.Result.Target.Name, Acknowledged: in.AcceptChanges}
 		batched, err := transferInBatch(ctx, in, transferOptions, transferIn, join, state)
 		if err != nil {

@@ -73,10 +73,20 @@ func (a *PVCActivities) ChooseNodes(ctx context.Context, in contract.ChooseNodes
 	if err != nil {
 		return contract.NodePlan{}, err
 	}
+	var targetNode *corev1.Node
+	for i := range dstNodes.Items {
+		if dstNodes.Items[i].Name == target.Node {
+			targetNode = &dstNodes.Items[i]
+		}
+	}
+	room, err := moverRoom(ctx, dst, targetNode, a.dataPodResources())
+	if err != nil {
+		return contract.NodePlan{}, err
+	}
 	if in.TargetName != "" {
 		provisionAhead(ctx, dst, in.TargetNamespace, in.TargetName, target.Node)
 	}
-	return contract.NodePlan{Source: source, SourceAddress: address, Target: target, AttachLimit: limit}, nil
+	return contract.NodePlan{Source: source, SourceAddress: address, Target: target, AttachLimit: limit, MoverRoom: room}, nil
 }
 
 // annProvisionedAhead records the node provisionAhead selected on a claim,

@@ -25,6 +25,12 @@ type PodSettings struct {
 	AnyMountClient bool
 }
 
+// dataPodResources are the resources of each data container: the
+// worker's, or kube.DefaultDataPodResources when it sets none.
+func (a *PVCActivities) dataPodResources() corev1.ResourceRequirements {
+	return kube.OrDefaultResources(a.Pods.Resources)
+}
+
 // mountClients are the addresses the mount pod on node admits: those of
 // the agent pods on that node, or nil (any) when the worker allows any.
 func (a *PVCActivities) mountClients(ctx context.Context, cs kubernetes.Interface, in contract.MountPodInput) ([]string, error) {

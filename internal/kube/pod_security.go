@@ -111,9 +111,9 @@ func mustResources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) core
 	return r
 }
 
-// orDefaultResources keeps a pod from ever running unbounded: options
+// OrDefaultResources keeps a pod from ever running unbounded: options
 // without resources (a caller that sets none) get the defaults.
-func orDefaultResources(r corev1.ResourceRequirements) corev1.ResourceRequirements {
+func OrDefaultResources(r corev1.ResourceRequirements) corev1.ResourceRequirements {
 	if len(r.Requests) == 0 && len(r.Limits) == 0 {
 		return DefaultDataPodResources()
 	}

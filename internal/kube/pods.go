@@ -110,7 +110,7 @@ func mountPod(o MountPodOptions, serveArgs []string, claims ...claimMount) *core
 				Command:         command,
 				Env:             env,
 				SecurityContext: containerSecurity(mountServerCapabilities),
-				Resources:       orDefaultResources(o.Resources),
+				Resources:       OrDefaultResources(o.Resources),
 				Ports:           []corev1.ContainerPort{{Name: "rsync", ContainerPort: MountServerPort}},
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(MountServerPort)}},
@@ -206,7 +206,7 @@ func moverContainer(o SyncPodOptions, name, volume string, extraEnv ...corev1.En
 		Command:                  []string{"/usr/local/bin/mover", "--dest", DataPath},
 		Env:                      append(env, extraEnv...),
 		SecurityContext:          containerSecurity(moverCapabilities),
-		Resources:                orDefaultResources(o.Resources),
+		Resources:                OrDefaultResources(o.Resources),
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: volume, MountPath: DataPath},

@@ -66,20 +66,32 @@ func TestChooseNodes(t *testing.T) {
 	attachment(t, env.Source.Client, "prod-d", ebs, "pv-ebs-2")
 	attachment(t, env.Source.Client, "prod-d", ebs, "pv-ebs-3")
 
+	// Mover room: dr-a has 1 CPU and 4 GiB; a DaemonSet's pod takes 250m
+	// and 1 GiB, so 7 movers of the default 100m / 256Mi fit (memory would
+	// take 12). dr-syncer's own working pods there, a finished pod and a
+	// pod of another node take none of it. dr-b reports no allocatable.
+	allocatable(t, env.DR.Client, "dr-a", "1", "4Gi")
+	testenv.EnsureNamespace(t, env.DR.Client, "infra")
+	podRequesting(t, env.DR.Client, "infra", "agent", "dr-a", "250m", "1Gi", nil, corev1.PodRunning)
+	podRequesting(t, env.DR.Client, "infra", "done", "dr-a", "500m", "1Gi", nil, corev1.PodSucceeded)
+	podRequesting(t, env.DR.Client, "infra", "elsewhere", "dr-b", "900m", "1Gi", nil, corev1.PodRunning)
+	podRequesting(t, env.DR.Client, "infra", "batch-sync", "dr-a", "500m", "1Gi",
+		kube.OperationLabels("replication/x/batch-0", "run", "sync"), corev1.PodPending)
+
 	for _, tc := range []struct {
 		pvc                    string
 		targetClass            string
 		sourceNode, targetNode string
 		sourceReason           string
 		targetReason           string
-		attachLimit            int
+		attachLimit, moverRoom int
 	}{
-		{"rwo-mounted", "fast", "prod-b", "dr-b", "mounted by running pod db", "topology.kubernetes.io/zone=zone-b", 0},
-		{"rwo-idle", "fast", "prod-a", "dr-a", "not mounted by a running pod", "topology.kubernetes.io/zone=zone-a", 1},
-		{"rwx", "fast", "prod-a", "dr-a", "shared", "zone-a", 1},
-		{"pinned", "fast", "prod-c", "dr-a", "not mounted", "no node matches", 2},
-		{"far", "", "prod-c", "dr-a", "mounted by running pod cache", "no node matches the source node's topology", 1},
-		{"ebs", "", "prod-d", "dr-a", "mounted by running pod legacy", "zone-a", 2},
+		{"rwo-mounted", "fast", "prod-b", "dr-b", "mounted by running pod db", "topology.kubernetes.io/zone=zone-b", 0, 0},
+		{"rwo-idle", "fast", "prod-a", "dr-a", "not mounted by a running pod", "topology.kubernetes.io/zone=zone-a", 1, 7},
+		{"rwx", "fast", "prod-a", "dr-a", "shared", "zone-a", 1, 7},
+		{"pinned", "fast", "prod-c", "dr-a", "not mounted", "no node matches", 2, 7},
+		{"far", "", "prod-c", "dr-a", "mounted by running pod cache", "no node matches the source node's topology", 1, 7},
+		{"ebs", "", "prod-d", "dr-a", "mounted by running pod legacy", "zone-a", 2, 7},
 	} {
 		t.Run(tc.pvc, func(t *testing.T) {
 			var ts testsuite.WorkflowTestSuite
@@ -97,6 +109,7 @@ func TestChooseNodes(t *testing.T) {
 			assert.NotEqual(t, "dr-b-cordoned", plan.Target.Node)
 			assert.Equal(t, map[string]string{"prod-a": "10.0.0.1", "prod-b": "10.0.0.2", "prod-c": "10.0.0.3", "prod-d": "10.0.0.5"}[tc.sourceNode], plan.SourceAddress)
 			assert.Equal(t, tc.attachLimit, plan.AttachLimit, "the fewer volumes the two nodes may attach; 0 is no limit")
+			assert.Equal(t, tc.moverRoom, plan.MoverRoom, "the movers the DR node has room for; 0 is no limit")
 		})
 	}
 
@@ -199,6 +212,29 @@ func node(t *testing.T, c client.Client, name, ip, zone string, ready, cordoned 
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}}
 	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}
 	require.NoError(t, c.Status().Update(context.Background(), n))
+}
+
+// allocatable sets what node offers pods.
+func allocatable(t *testing.T, c client.Client, node, cpu, memory string) {
+	t.Helper()
+	var n corev1.Node
+	require.NoError(t, c.Get(context.Background(), client.ObjectKey{Name: node}, &n))
+	n.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: *kubeQuantity(cpu), corev1.ResourceMemory: *kubeQuantity(memory)}
+	require.NoError(t, c.Status().Update(context.Background(), &n))
+}
+
+// podRequesting is a pod bound to nodeName whose one container requests
+// cpu and memory, in phase.
+func podRequesting(t *testing.T, c client.Client, ns, name, nodeName, cpu, memory string, labels map[string]string, phase corev1.PodPhase) {
+	t.Helper()
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{Name: "c", Image: "busybox",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: *kubeQuantity(cpu), corev1.ResourceMemory: *kubeQuantity(memory)}}}}},
+	}
+	create(t, c, p)
+	p.Status.Phase = phase
+	require.NoError(t, c.Status().Update(context.Background(), p))
 }
 
 func runningPod(t *testing.T, c client.Client, ns, name, nodeName, claim string) {
