@@ -25,7 +25,8 @@ type batchJoin struct {
 // batchRules bound a batch.
 type batchRules struct {
 	// MaxSize is the most claims one pod pair mounts: the run's
-	// concurrentSyncs (sizeFor lowers it to the nodes' attach limit).
+	// concurrentSyncs (sizeFor lowers it to its joins' Limit: what the
+	// nodes may attach, and the movers the DR node has room for).
 	MaxSize int
 	// Wait is how long the oldest join waits for batch-mates while other
 	// syncs of the run may still join.
@@ -48,7 +49,7 @@ type batchRoom struct {
 }
 
 // sizeFor is the most claims one batch of a pair's joins may hold: most,
-// or the smallest attach limit its joins report when lower.
+// or the smallest Limit its joins report when lower.
 func sizeFor(group []batchJoin, most int) int {
 	size := most
 	for _, j := range group {
@@ -72,7 +73,7 @@ func fewest(limits ...int) int {
 
 // formBatches decides which waiting joins form batches now. Batches keep
 // join order, pairs the order of their first join; a batch holds at most
-// rules.MaxSize claims (fewer when its nodes may attach fewer, sizeFor)
+// rules.MaxSize claims (fewer when its nodes take fewer, sizeFor)
 // and at most room.Free in all. A full batch forms at
 // once. A smaller one waits to grow, up to rules.Wait: for batch-mates
 // after its oldest join, while others may still join; for places after the

@@ -69,6 +69,9 @@ type batcher struct {
 	// its Transfer reports the mover done and the transfer a success,
 	// before the sync marks its DR claim synced and reports that.
 	freeOnMoverDone bool
+	// moverRoom (changeMoverRoom): batches are sized to the movers the DR
+	// node has room for too (limitOf).
+	moverRoom bool
 	// moving, when set, shows a member in PhaseTransfer in the run's
 	// progress once its batch may move data: a quiet sync
 	// (changeQuietPhases) does not report it.
@@ -105,7 +108,7 @@ func (b *batcher) report(ctx workflow.Context, u contract.PVCProgressUpdate) {
 	case !started || u.Phase == "":
 	case u.Join != nil && stage == stageBeforeJoin:
 		b.stage[u.PVC], b.joins[u.PVC] = stageWaiting, *u.Join
-		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx), Limit: fewest(u.Join.AttachLimit, u.Join.MoverRoom)})
+		b.waiting = append(b.waiting, batchJoin{PVC: u.PVC, Pair: nodePair{u.Join.SourceNode, u.Join.TargetNode}, At: workflow.Now(ctx), Limit: b.limitOf(*u.Join)})
 	case (stage == stageInBatch || stage == stageStaged || stage == stageMoved) && u.Phase == contract.PhaseMountPod, // its mover was lost
 		stage == stageBeforeJoin && ownPods:
 		b.stage[u.PVC] = stageSolo
@@ -389,13 +392,3 @@ func (b *batcher) tell(ctx workflow.Context, members []batchJoin, answers []cont
 func (b *batcher) allLeft(members []batchJoin) bool {
 	return b.countOf(members, stageInBatch)+b.countOf(members, stageStaged)+b.countOf(members, stageMoved) == 0
 }
-
-// changeFreeOnMoverDone is the GetVersion change ID of a batched run that
-// frees a sync's place for moving data once its Transfer reports the
-// transfer done (contract.TransferMoved), not once the sync reports marking
-// its DR claim synced: a staged batch starts that much sooner.
-const changeFreeOnMoverDone = "2026-12-06-free-on-mover-done"
-
-// changeStagedBatches is the GetVersion change ID of a batched run that
-// starts a batch's pods while the batch before it moves data.
-const changeStagedBatches = "2026-12-06-staged-batches"

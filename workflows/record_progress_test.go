@@ -191,6 +191,21 @@ func recordSoloAndStagedRuns(t *testing.T, tp *testenv.Temporal, name string) {
 // a staged run of batches whose transfers report their data moved.
 // `-run 'TestRecordHistoriesBaseline$'` records them alone.
 func TestRecordHistoriesBaseline(t *testing.T) {
+	recordSoloAndStagedRuns(t, recorderReportingMoved(t), "baseline")
+}
+
+// TestRecordHistoriesMoverRoom records a staged run since
+// 2026-12-07-mover-room, whose batches are sized to the movers the DR node
+// has room for (the script's ChooseNodes reports room for two).
+// `-run 'TestRecordHistoriesMoverRoom$'` records it alone.
+func TestRecordHistoriesMoverRoom(t *testing.T) {
+	recordRun(context.Background(), t, recorderReportingMoved(t), "stage", "replication-mover-room")
+}
+
+// recorderReportingMoved is a recorder whose batch members' transfers
+// report their data moved, as the real Transfer's last report does, then
+// take stagingTransfer's second.
+func recorderReportingMoved(t *testing.T) *testenv.Temporal {
 	var tp *testenv.Temporal
 	tp = startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
 		if in.Progress != nil && in.Follow != nil {
@@ -199,7 +214,7 @@ func TestRecordHistoriesBaseline(t *testing.T) {
 		}
 		return stagingTransfer(ctx, in)
 	})
-	recordSoloAndStagedRuns(t, tp, "baseline")
+	return tp
 }
 
 // recordRun runs the script's Replication by trigger to its end, and

@@ -200,6 +200,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		batches = newBatcher(plan, limit, selector)
 		batches.staging = hasChange(ctx, changeStagedBatches)
 		batches.freeOnMoverDone = hasChange(ctx, changeFreeOnMoverDone)
+		batches.moverRoom = hasChange(ctx, changeMoverRoom)
 		// Only the query's answer changes: no command, so recorded runs replay.
 		batches.moving = func(pvc string) {
 			progress.Report(contract.PVCProgressUpdate{PVC: pvc, Phase: contract.PhaseTransfer}, workflow.Now(ctx))

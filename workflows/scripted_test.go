@@ -67,7 +67,7 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 			return contract.TargetPVC{Name: in.Source.Name, Namespace: in.DestinationNamespace}, nil
 		},
 		"ChooseNodes": func(ctx context.Context, in contract.ChooseNodesInput) (contract.NodePlan, error) {
-			return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.255.0.11", Target: kube.NodeChoice{Node: "dr-1"}}, nil
+			return contract.NodePlan{Source: kube.NodeChoice{Node: "prod-1"}, SourceAddress: "10.255.0.11", Target: kube.NodeChoice{Node: "dr-1"}, MoverRoom: 2}, nil
 		},
 		"EnsureCredentials": func(ctx context.Context, in contract.CredentialsInput) (contract.Credentials, error) {
 			return contract.Credentials{Secret: in.Op.Name("creds")}, nil

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
+	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
@@ -50,7 +51,9 @@ func moverRoom(ctx context.Context, cs kubernetes.Interface, node *corev1.Node, 
 				(p.Labels[kube.LabelManagedBy] == kube.ManagedBy && p.Labels[kube.LabelOperation] != "") {
 				continue
 			}
-			for name, used := range podRequests(&p) {
+			// What the scheduler counts: containers, native sidecars, the
+			// largest init container, pod-level requests and overhead.
+			for name, used := range resourcehelper.PodRequests(&p, resourcehelper.PodResourcesOptions{}) {
 				if q, ok := free[name]; ok {
 					q.Sub(used)
 					free[name] = q
@@ -81,33 +84,4 @@ func requestOf(r corev1.ResourceRequirements, name corev1.ResourceName) (resourc
 	}
 	q, ok := r.Limits[name]
 	return q, ok
-}
-
-// podRequests is what the scheduler counts of a pod: the sum of its
-// containers' requests, or its largest init container's where that is
-// more, plus its overhead.
-func podRequests(p *corev1.Pod) corev1.ResourceList {
-	sum := corev1.ResourceList{}
-	for _, c := range p.Spec.Containers {
-		for name, q := range c.Resources.Requests {
-			add(sum, name, q)
-		}
-	}
-	for _, c := range p.Spec.InitContainers {
-		for name, q := range c.Resources.Requests {
-			if cur := sum[name]; q.Cmp(cur) > 0 {
-				sum[name] = q.DeepCopy()
-			}
-		}
-	}
-	for name, q := range p.Spec.Overhead {
-		add(sum, name, q)
-	}
-	return sum
-}
-
-func add(list corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
-	cur := list[name]
-	cur.Add(q)
-	list[name] = cur
 }

@@ -33,7 +33,7 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("%w; it sets --batch-pods", err)
 	}
 	batchPods := fs.Bool("batch-pods", batchPodsDefault,
-		"let the PVC syncs of a run that share a node pair share one mount pod and one sync pod; concurrentSyncs then bounds the syncs moving data, as many more prepare meanwhile, the next full batch's mount pod starts, held, while the current one moves data (staged batches hold permits: give the source cluster a globalConcurrencyLimit of at least twice concurrentSyncs), and no batch holds more claims than its nodes may still attach of their CSI drivers (the remote identity needs get on csinodes and list on volumeattachments); --batch-pods=false gives every PVC sync its own pods (env DRSYNCER_BATCH_PODS)")
+		"let the PVC syncs of a run that share a node pair share one mount pod and one sync pod; concurrentSyncs then bounds the syncs moving data, as many more prepare meanwhile, the next full batch's mount pod starts, held, while the current one moves data (staged batches hold permits: give the source cluster a globalConcurrencyLimit of at least twice concurrentSyncs), and no batch holds more claims than its nodes may still attach of their CSI drivers (the remote identity needs get on csinodes and list on volumeattachments), nor more movers than the DR node's free CPU and memory take; --batch-pods=false gives every PVC sync its own pods (env DRSYNCER_BATCH_PODS)")
 	var codecEndpoint payloadcodec.Endpoint
 	codecEndpoint.RegisterFlags(fs)
 	pods := registerPodFlags(fs)

@@ -46,7 +46,7 @@ func TestLabBatchedPods(t *testing.T) {
 	// them stages.
 	kubectl(t, e.prod, "", "-n", kept.ctlNS, "patch", "replication", kept.rep.Name, "--type=merge",
 		"-p", `{"spec":{"pvcConfig":{"dataSyncConfig":{"bandwidthLimit":256}}}}`)
-	kept.startWorker(t, bin, queue)
+	kept.startWorkerWith(t, bin, queue, sharedPods)
 
 	cancelledErr := make(chan error, 1)
 	go func() {
@@ -106,6 +106,10 @@ func TestLabBatchedPods(t *testing.T) {
 	kept.assertNothingLeft(t)
 }
 
+// sharedPods runs a worker on shared pods whatever DRSYNCER_BATCH_PODS
+// the tests run with.
+var sharedPods = workerProcess{BatchPods: "true"}
+
 // workerKilledMidBatch runs f on a worker of its own, kills that worker
 // with SIGKILL once a batch sync pod of f runs, and starts another on the
 // same task queue: the lost activities are retried there, the retried
@@ -114,7 +118,7 @@ func TestLabBatchedPods(t *testing.T) {
 func workerKilledMidBatch(t *testing.T, f *fanOut, bin string) {
 	t.Helper()
 	queue := fmt.Sprintf("drs-batched-kill-%06x", rand.IntN(1<<24))
-	first := f.startWorker(t, bin, queue)
+	first := f.startWorkerWith(t, bin, queue, sharedPods)
 	type outcome struct {
 		res contract.ReplicationResult
 		err error
@@ -130,7 +134,7 @@ func workerKilledMidBatch(t *testing.T, f *fanOut, bin string) {
 	}
 	_ = first.Wait()
 	t.Logf("killed the worker of %s while its batch sync pod %s runs; starting another", f.workflowID(), pod)
-	f.startWorker(t, bin, queue)
+	f.startWorkerWith(t, bin, queue, sharedPods)
 	o := <-done
 	ok := f.checkResult(t, o.res, o.err)
 	t.Logf("the run whose worker was killed: %d/%d PVCs synced", ok, f.n)

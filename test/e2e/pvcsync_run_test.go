@@ -289,9 +289,9 @@ func (e *pvcSyncEnv) startWorkerProcess(t *testing.T, bin, queue string) *exec.C
 type workerProcess struct {
 	// MetricsAddr is where it serves /metrics; empty serves none.
 	MetricsAddr string
-	// OwnPods runs it with --batch-pods=false: every PVC sync takes its
-	// own pods.
-	OwnPods bool
+	// BatchPods, when set, is its --batch-pods ("true" or "false");
+	// empty takes the default, which DRSYNCER_BATCH_PODS can change.
+	BatchPods string
 }
 
 // startWorkerProcessWith is startWorkerProcess with opts.
@@ -299,8 +299,8 @@ func (e *pvcSyncEnv) startWorkerProcessWith(t *testing.T, bin, queue string, opt
 	t.Helper()
 	args := []string{"--kubeconfig", e.controlKubecfg, "--temporal-address", e.tp.Address, "--mount-pod-any-client",
 		"--temporal-namespace", e.tp.Namespace, "--task-queue", queue, "--metrics-addr", opts.MetricsAddr, "--log-format", "console"}
-	if opts.OwnPods {
-		args = append(args, "--batch-pods=false")
+	if opts.BatchPods != "" {
+		args = append(args, "--batch-pods="+opts.BatchPods)
 	}
 	return startProcess(t, "worker", bin, args...)
 }

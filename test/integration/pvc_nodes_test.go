@@ -66,13 +66,15 @@ func TestChooseNodes(t *testing.T) {
 	attachment(t, env.Source.Client, "prod-d", ebs, "pv-ebs-2")
 	attachment(t, env.Source.Client, "prod-d", ebs, "pv-ebs-3")
 
-	// Mover room: dr-a has 1 CPU and 4 GiB; a DaemonSet's pod takes 250m
-	// and 1 GiB, so 7 movers of the default 100m / 256Mi fit (memory would
-	// take 12). dr-syncer's own working pods there, a finished pod and a
-	// pod of another node take none of it. dr-b reports no allocatable.
+	// Mover room: dr-a has 1 CPU and 4 GiB; dr-syncer's agent takes 250m
+	// and 1 GiB (it is dr-syncer's, but no sync's: it stays), so 7 movers
+	// of the default 100m / 256Mi fit (memory would take 12). dr-syncer's
+	// own working pods there, a finished pod and a pod of another node take
+	// none of it. dr-b reports no allocatable.
 	allocatable(t, env.DR.Client, "dr-a", "1", "4Gi")
 	testenv.EnsureNamespace(t, env.DR.Client, "infra")
-	podRequesting(t, env.DR.Client, "infra", "agent", "dr-a", "250m", "1Gi", nil, corev1.PodRunning)
+	podRequesting(t, env.DR.Client, "infra", "agent", "dr-a", "250m", "1Gi",
+		map[string]string{"app.kubernetes.io/name": "dr-syncer-agent", kube.LabelManagedBy: kube.ManagedBy}, corev1.PodRunning)
 	podRequesting(t, env.DR.Client, "infra", "done", "dr-a", "500m", "1Gi", nil, corev1.PodSucceeded)
 	podRequesting(t, env.DR.Client, "infra", "elsewhere", "dr-b", "900m", "1Gi", nil, corev1.PodRunning)
 	podRequesting(t, env.DR.Client, "infra", "batch-sync", "dr-a", "500m", "1Gi",
