@@ -53,9 +53,7 @@ type batchRoom struct {
 func sizeFor(group []batchJoin, most int) int {
 	size := most
 	for _, j := range group {
-		if j.Limit > 0 && j.Limit < size {
-			size = j.Limit
-		}
+		size = fewest(size, j.Limit)
 	}
 	return size
 }

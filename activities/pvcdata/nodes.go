@@ -51,12 +51,7 @@ func (a *PVCActivities) ChooseNodes(ctx context.Context, in contract.ChooseNodes
 	if err != nil {
 		return contract.NodePlan{}, err
 	}
-	var sourceNode *corev1.Node
-	for i := range srcNodes.Items {
-		if srcNodes.Items[i].Name == source.Node {
-			sourceNode = &srcNodes.Items[i]
-		}
-	}
+	sourceNode := nodeNamed(srcNodes.Items, source.Node)
 	address := kube.InternalIP(sourceNode)
 	if address == "" {
 		return contract.NodePlan{}, fmt.Errorf("source node %s has no InternalIP address for its agent", source.Node)
@@ -73,13 +68,7 @@ func (a *PVCActivities) ChooseNodes(ctx context.Context, in contract.ChooseNodes
 	if err != nil {
 		return contract.NodePlan{}, err
 	}
-	var targetNode *corev1.Node
-	for i := range dstNodes.Items {
-		if dstNodes.Items[i].Name == target.Node {
-			targetNode = &dstNodes.Items[i]
-		}
-	}
-	room, err := moverRoom(ctx, dst, targetNode, a.dataPodResources())
+	room, err := moverRoom(ctx, dst, nodeNamed(dstNodes.Items, target.Node), a.dataPodResources())
 	if err != nil {
 		return contract.NodePlan{}, err
 	}
@@ -87,6 +76,16 @@ func (a *PVCActivities) ChooseNodes(ctx context.Context, in contract.ChooseNodes
 		provisionAhead(ctx, dst, in.TargetNamespace, in.TargetName, target.Node)
 	}
 	return contract.NodePlan{Source: source, SourceAddress: address, Target: target, AttachLimit: limit, MoverRoom: room}, nil
+}
+
+// nodeNamed is the node of nodes called name; nil if none is.
+func nodeNamed(nodes []corev1.Node, name string) *corev1.Node {
+	for i := range nodes {
+		if nodes[i].Name == name {
+			return &nodes[i]
+		}
+	}
+	return nil
 }
 
 // annProvisionedAhead records the node provisionAhead selected on a claim,
