@@ -53,6 +53,12 @@ type CleanupResult struct {
 	Deleted []string `json:"deleted"`
 }
 
+// WorkingObjects lists what a Cleanup of the same input would delete, as
+// cluster/kind/namespace/name.
+type WorkingObjects struct {
+	Objects []string `json:"objects,omitempty"`
+}
+
 // CredentialsInput says where the operation's pods run and where the
 // cluster-pair key lives. Only references travel: key material never enters
 // workflow history.

@@ -93,6 +93,9 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 		s.events = append(s.events, "cleanup "+in.Op.WorkflowID)
 		return contract.CleanupResult{}, nil
 	})
+	// Every look finds something, so each sync's cleanups run as they
+	// would without the look, and the tests see when.
+	env.OnActivity(s.a.FindWorkingObjects, mock.Anything, mock.Anything).Return(contract.WorkingObjects{Objects: []string{"dr/pod/x/y"}}, nil)
 	env.OnActivity(s.a.Discover, mock.Anything, mock.Anything).Return(contract.PVCInfo{StorageClass: "standard", Size: "1Gi"}, nil)
 	env.OnActivity(s.a.EnsureTargetPVC, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.TargetPVCInput) (contract.TargetPVC, error) {
 		return contract.TargetPVC{Name: in.Source.Name, Namespace: in.DestinationNamespace}, nil

@@ -40,7 +40,7 @@ func TestPVCSyncRecordsItsPermitWait(t *testing.T) {
 			s := newPVCSuite(t)
 			s.in.GlobalConcurrencyLimit = 1
 			// A run before the change is a run before the baseline too.
-			s.env.OnGetVersion(changeBaseline, workflow.DefaultVersion, 1).Return(tc.version)
+			s.env.OnGetVersion(changeBaseline, workflow.DefaultVersion, baselineVersion).Return(tc.version)
 			s.env.OnGetVersion(changePermitRerequest, workflow.DefaultVersion, 1).Return(tc.version)
 			var permits *pvcdata.PermitActivities
 			s.env.RegisterActivity(permits)

@@ -118,7 +118,7 @@ func TestPVCSyncFromSnapshotFreezesOnlyWhileItIsTaken(t *testing.T) {
 	require.NotNil(t, result.SourceSnapshot)
 	require.Len(t, result.RestorePoints, 1)
 	assert.Equal(t, snapshotTime, result.RestorePoints[0].CopiedAt, "the restore point holds the snapshot's instant")
-	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
+	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 1)
 }
 
 func TestPVCSyncFromClone(t *testing.T) {
@@ -144,7 +144,7 @@ func TestPVCSyncFailingFreezeFailsTheRunAndStillThaws(t *testing.T) {
 	require.True(t, errors.As(s.env.GetWorkflowError(), &appErr))
 	assert.Equal(t, contract.ErrTypeHookFailed, appErr.Type())
 	assert.Equal(t, []string{"freeze", "thaw"}, s.steps, "no snapshot without a freeze; thaw runs anyway")
-	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
+	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 1)
 	s.env.AssertActivityNumberOfCalls(t, "EnsureMountPod", 0)
 }
 
@@ -156,7 +156,7 @@ func TestPVCSyncCancelledDuringSnapshotThawsAndCleansUp(t *testing.T) {
 	var canceled *temporal.CanceledError
 	require.True(t, errors.As(s.env.GetWorkflowError(), &canceled), "got %v", s.env.GetWorkflowError())
 	assert.Equal(t, []string{"freeze", "thaw"}, s.steps)
-	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
+	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 1)
 }
 
 func TestPVCSyncFailedTransferTakesAndPrunesNoRestorePoint(t *testing.T) {
@@ -171,7 +171,7 @@ func TestPVCSyncFailedTransferTakesAndPrunesNoRestorePoint(t *testing.T) {
 			assert.Equal(t, contract.ErrTypeTransferFailed, appErr.Type())
 			s.env.AssertActivityNumberOfCalls(t, "TakeRestorePoint", 0)
 			s.env.AssertActivityNumberOfCalls(t, "PruneRestorePoints", 0)
-			s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
+			s.env.AssertActivityNumberOfCalls(t, "Cleanup", 1)
 		})
 	}
 }
@@ -184,7 +184,7 @@ func TestPVCSyncCancelledDuringTransferKeepsRestorePoints(t *testing.T) {
 	require.Error(t, s.env.GetWorkflowError())
 	s.env.AssertActivityNumberOfCalls(t, "TakeRestorePoint", 0)
 	s.env.AssertActivityNumberOfCalls(t, "PruneRestorePoints", 0)
-	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 2)
+	s.env.AssertActivityNumberOfCalls(t, "Cleanup", 1)
 }
 
 func TestPVCSyncWithoutSnapshotClassStopsBeforeAnyPod(t *testing.T) {

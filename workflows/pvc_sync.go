@@ -43,10 +43,10 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	// Whatever a crashed earlier run of this sync left behind goes first,
 	// and so do the batches an ended run left holding this sync's claims.
 	state.show(ctx)
-	cleanupStep := "clean up what earlier syncs of " + in.Source.String() + " left"
+	left := "what earlier syncs of " + in.Source.String() + " left"
 	leftovers := cleanupIn
 	leftovers.Leftovers = true
-	if err := workflow.ExecuteActivity(step(withCleanupOptions(ctx), cleanupStep), a.Cleanup, leftovers).Get(ctx, nil); err != nil {
+	if _, err := cleanUp(ctx, leftovers, left, "clean up "+left); err != nil {
 		return contract.PVCSyncResult{}, err
 	}
 	started := workflow.Now(ctx)
@@ -57,10 +57,10 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		// workflow's context is done, so cleanup gets a disconnected one.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		state.enter(dctx, contract.PhaseCleanup)
-		var cleaned contract.CleanupResult
-		cleanupStep := "delete this sync's pods and Secrets for " + in.Source.String()
-		if err := workflow.ExecuteActivity(step(withCleanupOptions(dctx), cleanupStep), a.Cleanup, cleanupIn).Get(dctx, &cleaned); err != nil {
-			workflow.GetLogger(ctx).Error("cleanup failed; objects labelled with the operation remain", "error", err)
+		own := "this sync's pods and Secrets for " + in.Source.String()
+		cleaned, cerr := cleanUp(dctx, cleanupIn, own, "delete "+own)
+		if cerr != nil {
+			workflow.GetLogger(ctx).Error("cleanup failed; objects labelled with the operation remain", "error", cerr)
 		}
 		state.Result.Cleanup = cleaned
 		result.Cleanup = cleaned

@@ -202,6 +202,17 @@ func TestRecordHistoriesMoverRoom(t *testing.T) {
 	recordRun(context.Background(), t, recorderReportingMoved(t), "stage", "replication-mover-room")
 }
 
+// TestRecordHistoriesFindBeforeCleanup records runs at baseline version 2,
+// which stands for 2026-12-07-mover-room and
+// 2026-12-07-find-before-cleanup too: PVC syncs that look for working
+// objects locally and run Cleanup only on what they find. A run syncing
+// its two PVCs one at a time on their own pods, and a staged run of
+// batches. `-run 'TestRecordHistoriesFindBeforeCleanup$'` records them
+// alone.
+func TestRecordHistoriesFindBeforeCleanup(t *testing.T) {
+	recordSoloAndStagedRuns(t, recorderReportingMoved(t), "find-before-cleanup")
+}
+
 // recorderReportingMoved is a recorder whose batch members' transfers
 // report their data moved, as the real Transfer's last report does, then
 // take stagingTransfer's second.

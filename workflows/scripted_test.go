@@ -60,6 +60,14 @@ func scriptedActivities(transfer func(context.Context, contract.TransferInput) (
 		"Cleanup": func(ctx context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
 			return contract.CleanupResult{}, nil
 		},
+		// Earlier runs left nothing; a sync's own end finds its pods, but
+		// for the staged run's syncs, whose pods are their batches'.
+		"FindWorkingObjects": func(ctx context.Context, in contract.CleanupInput) (contract.WorkingObjects, error) {
+			if in.Leftovers || in.SourceNamespace == "staged" {
+				return contract.WorkingObjects{}, nil
+			}
+			return contract.WorkingObjects{Objects: []string{"dr/pod/shop/x"}}, nil
+		},
 		"Discover": func(ctx context.Context, in contract.PVCRef) (contract.PVCInfo, error) {
 			return contract.PVCInfo{Size: "1Gi"}, nil
 		},

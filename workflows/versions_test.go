@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -44,13 +45,27 @@ func TestEveryVersionChangeHasHistoriesOfBothBranches(t *testing.T) {
 			if e.GetEventType() != enumspb.EVENT_TYPE_MARKER_RECORDED || m.GetMarkerName() != "Version" {
 				continue
 			}
-			for _, p := range m.GetDetails()["change-id"].GetPayloads() {
-				var id string
-				require.NoError(t, json.Unmarshal(p.GetData(), &id), file)
-				entry.changes[id] = true
+			var id string
+			var version int
+			require.NoError(t, json.Unmarshal(m.GetDetails()["change-id"].GetPayloads()[0].GetData(), &id), file)
+			require.NoError(t, json.Unmarshal(m.GetDetails()["version"].GetPayloads()[0].GetData(), &version), file)
+			entry.changes[id] = true
+			if id == changeBaseline {
+				// A baseline marker stands for the changes of its version.
+				entry.changes[fmt.Sprintf("%s@%d", id, version)] = true
+				for change, since := range baselineChanges {
+					if version >= int(since) {
+						entry.changes[change] = true
+					}
+				}
 			}
 		}
 		histories = append(histories, entry)
+	}
+	// Each baseline version is a change of its own: its runs and those of
+	// the version before replay.
+	for v := 2; v <= int(baselineVersion); v++ {
+		ids = append(ids, fmt.Sprintf("%s@%d", changeBaseline, v))
 	}
 	for _, id := range ids {
 		types := map[string]bool{}

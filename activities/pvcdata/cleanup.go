@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -21,18 +22,9 @@ import (
 // point loses that label once it is complete), and with in.Leftovers also
 // by the member label, which only batches' pods and Secrets carry.
 func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (contract.CleanupResult, error) {
-	selector := kube.OperationSelector(in.Op.WorkflowID)
-	selectors := []string{selector}
-	if in.Leftovers {
-		selectors = append(selectors, kube.MemberSelector(in.Op.WorkflowID))
-	}
+	selector, selectors := cleanupSelectors(in)
 	var result contract.CleanupResult
-	type side struct {
-		cluster   contract.ClusterRef
-		namespace string
-		cs        kubernetes.Interface
-	}
-	sides := []side{{cluster: in.Source, namespace: in.SourceNamespace}, {cluster: in.Destination, namespace: in.DestinationNamespace}}
+	sides := cleanupSides(in)
 	// The pods of both sides are deleted first and then waited for
 	// together: each takes its grace period to stop, and one after the
 	// other those added up on every sync.
@@ -88,6 +80,82 @@ func (a *PVCActivities) Cleanup(ctx context.Context, in contract.CleanupInput) (
 		}
 	}
 	return result, nil
+}
+
+// cleanupSide is one cluster's namespace that a cleanup searches.
+type cleanupSide struct {
+	cluster   contract.ClusterRef
+	namespace string
+	cs        kubernetes.Interface
+}
+
+func cleanupSides(in contract.CleanupInput) []cleanupSide {
+	return []cleanupSide{{cluster: in.Source, namespace: in.SourceNamespace}, {cluster: in.Destination, namespace: in.DestinationNamespace}}
+}
+
+// cleanupSelectors are the operation's selector, which every kind is
+// searched with, and the selectors pods and Secrets are searched with.
+func cleanupSelectors(in contract.CleanupInput) (string, []string) {
+	selector := kube.OperationSelector(in.Op.WorkflowID)
+	if in.Leftovers {
+		return selector, []string{selector, kube.MemberSelector(in.Op.WorkflowID)}
+	}
+	return selector, []string{selector}
+}
+
+// FindWorkingObjects lists what Cleanup with the same input would delete,
+// and deletes nothing. Most syncs find nothing before they start, and a
+// batched one nothing of its own at its end; the workflow runs this
+// read-only step locally and the Cleanup activity only when it finds
+// something (a Cleanup costs the run an activity task and a workflow task).
+// It reads as Cleanup does, from etcd, so it sees what the sync made a
+// moment ago.
+func (a *PVCActivities) FindWorkingObjects(ctx context.Context, in contract.CleanupInput) (contract.WorkingObjects, error) {
+	var found contract.WorkingObjects
+	selector, selectors := cleanupSelectors(in)
+	for _, s := range cleanupSides(in) {
+		cs, err := a.Clusters.Clientset(ctx, s.cluster.Namespace, s.cluster.Name)
+		if err != nil {
+			return found, activities.Classify(err)
+		}
+		snaps, err := a.Clusters.Snapshots(ctx, s.cluster.Namespace, s.cluster.Name)
+		if err != nil {
+			return found, activities.Classify(err)
+		}
+		type search struct {
+			kind      string
+			selectors []string
+			list      func(metav1.ListOptions) ([]string, error)
+		}
+		ns := s.namespace
+		searches := []search{
+			{"pod", selectors, func(o metav1.ListOptions) ([]string, error) { return kube.Names(cs.CoreV1().Pods(ns).List(ctx, o)) }},
+			{"secret", selectors, func(o metav1.ListOptions) ([]string, error) { return kube.Names(cs.CoreV1().Secrets(ns).List(ctx, o)) }},
+			// Claims and snapshots serve no other operation.
+			{"pvc", []string{selector}, func(o metav1.ListOptions) ([]string, error) {
+				return kube.Names(cs.CoreV1().PersistentVolumeClaims(ns).List(ctx, o))
+			}},
+			{"volumesnapshot", []string{selector}, func(o metav1.ListOptions) ([]string, error) {
+				names, err := kube.Names(snaps.SnapshotV1().VolumeSnapshots(ns).List(ctx, o))
+				if apierrors.IsNotFound(err) {
+					return nil, nil // no VolumeSnapshot API in this cluster
+				}
+				return names, err
+			}},
+		}
+		for _, search := range searches {
+			for _, sel := range search.selectors {
+				names, err := search.list(metav1.ListOptions{LabelSelector: sel})
+				if err != nil {
+					return found, fmt.Errorf("list %ss of %s in %s/%s: %w", search.kind, in.Op.WorkflowID, s.cluster.Name, ns, err)
+				}
+				for _, name := range names {
+					found.Objects = append(found.Objects, fmt.Sprintf("%s/%s/%s/%s", s.cluster.Name, search.kind, ns, name))
+				}
+			}
+		}
+	}
+	return found, nil
 }
 
 // deleteSecrets deletes the Secrets selector selects in one namespace, and

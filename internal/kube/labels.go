@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Labels on every object a sync creates. Cleanup deletes by them, so nothing
@@ -102,3 +104,23 @@ func RemoveLabelsPatch(keys ...string) []byte {
 // LabelDrill marks a DR drill's scratch namespace with the drill's
 // OperationID: teardown deletes only a namespace that carries it.
 const LabelDrill = "dr-syncer.io/drill"
+
+// Names returns the names of a list's items, or the list call's error.
+func Names(list runtime.Object, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(items))
+	for _, item := range items {
+		object, err := meta.Accessor(item)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, object.GetName())
+	}
+	return names, nil
+}

@@ -215,10 +215,16 @@ func TestPVCActivities(t *testing.T) {
 			create(t, c.cl, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: op.Name("creds"), Labels: op.Labels("credentials")}})
 			create(t, c.cl, unscheduledPod(c.ns, "users-app", map[string]string{"app": "shop"}))
 		}
+		in := contract.CleanupInput{Op: op, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr"}
+		var found contract.WorkingObjects
+		require.NoError(t, run(t, acts.FindWorkingObjects, in, &found))
 		var result contract.CleanupResult
-		require.NoError(t, run(t, acts.Cleanup, contract.CleanupInput{Op: op, Source: source, SourceNamespace: "shop",
-			Destination: dr, DestinationNamespace: "shop-dr"}, &result))
+		require.NoError(t, run(t, acts.Cleanup, in, &result))
 		assert.Len(t, result.Deleted, 4)
+		assert.ElementsMatch(t, result.Deleted, found.Objects, "the workflow's look finds what Cleanup deletes")
+		var after contract.WorkingObjects
+		require.NoError(t, run(t, acts.FindWorkingObjects, in, &after))
+		assert.Empty(t, after.Objects, "nothing is left to find, so the next run's look skips Cleanup")
 		for _, c := range []struct {
 			cl client.Client
 			ns string
@@ -256,10 +262,16 @@ func TestPVCActivities(t *testing.T) {
 			}
 			return n
 		}
+		// The workflow looks first and cleans up only what it finds: the
+		// look must list exactly what Cleanup deletes.
 		cleanup := func(op contract.Operation, leftovers bool) contract.CleanupResult {
+			in := contract.CleanupInput{Op: op, Source: source, SourceNamespace: "shop",
+				Destination: dr, DestinationNamespace: "shop-dr", Leftovers: leftovers}
+			var found contract.WorkingObjects
+			require.NoError(t, run(t, acts.FindWorkingObjects, in, &found))
 			var result contract.CleanupResult
-			require.NoError(t, run(t, acts.Cleanup, contract.CleanupInput{Op: op, Source: source, SourceNamespace: "shop",
-				Destination: dr, DestinationNamespace: "shop-dr", Leftovers: leftovers}, &result))
+			require.NoError(t, run(t, acts.Cleanup, in, &result))
+			assert.ElementsMatch(t, result.Deleted, found.Objects, "what the look found")
 			return result
 		}
 		assert.Empty(t, cleanup(member, false).Deleted, "a sync's final cleanup leaves its batch to the other members")
