@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/dr-syncer/dr-syncer/contract"
@@ -149,13 +148,7 @@ func WaitPodTerminatedWith(ctx context.Context, cs kubernetes.Interface, namespa
 // PodProblem is what keeps the pod from running, read from its status and
 // events (see kube.PodProblem); permanent says waiting cannot help.
 func PodProblem(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (string, bool) {
-	events, err := cs.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{
-		FieldSelector: fields.OneTermEqualSelector("involvedObject.uid", string(pod.UID)).String(),
-	})
-	var items []corev1.Event
-	if err == nil {
-		items = events.Items
-	}
+	items, _ := podEvents.of(ctx, cs, pod) // without events, the pod's status still tells
 	return kube.PodProblem(pod, items)
 }
 
