@@ -22,10 +22,13 @@ import (
 // harm.
 var podEvents = &eventCache{entries: map[string]listedEvents{}}
 
+// eventListTimeout bounds a shared list, which no one waiter's context
+// may cancel for the others.
+const eventListTimeout = 30 * time.Second
+
 type listedEvents struct {
-	at    time.Time
+	at    time.Time // when the list was asked for
 	items []corev1.Event
-	err   error
 }
 
 type eventCache struct {
@@ -34,23 +37,28 @@ type eventCache struct {
 	lists   singleflight.Group      // one list at a time per pod
 }
 
-// of returns the events about pod, listed at most podTickEvery ago.
+// of returns the events about pod, listed at most podTickEvery ago. A
+// failed list is not kept: the next check lists again.
 func (c *eventCache) of(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) ([]corev1.Event, error) {
 	uid := string(pod.UID)
-	if e, ok := c.fresh(uid); ok {
-		return e.items, e.err
+	if uid == "" { // not from an API server: nothing to share it under
+		return listPodEvents(ctx, cs, pod)
 	}
-	v, _, _ := c.lists.Do(uid, func() (any, error) {
+	if e, ok := c.fresh(uid); ok {
+		return e.items, nil
+	}
+	result := c.lists.DoChan(uid, func() (any, error) {
 		if e, ok := c.fresh(uid); ok { // listed while this call waited
 			return e, nil
 		}
-		events, err := cs.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("involvedObject.uid", uid).String(),
-		})
-		listed := listedEvents{at: time.Now(), err: err}
-		if err == nil {
-			listed.items = events.Items
+		asked := time.Now()
+		listCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventListTimeout)
+		defer cancel()
+		items, err := listPodEvents(listCtx, cs, pod)
+		if err != nil {
+			return nil, err
 		}
+		listed := listedEvents{at: asked, items: items}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for old, o := range c.entries { // pods waited on a minute ago are done
@@ -61,8 +69,15 @@ func (c *eventCache) of(ctx context.Context, cs kubernetes.Interface, pod *corev
 		c.entries[uid] = listed
 		return listed, nil
 	})
-	listed := v.(listedEvents)
-	return listed.items, listed.err
+	select {
+	case r := <-result:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(listedEvents).items, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // fresh is pod uid's events if listed less than podTickEvery ago.
@@ -71,4 +86,14 @@ func (c *eventCache) fresh(uid string) (listedEvents, bool) {
 	defer c.mu.Unlock()
 	e, ok := c.entries[uid]
 	return e, ok && time.Since(e.at) < podTickEvery
+}
+
+func listPodEvents(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) ([]corev1.Event, error) {
+	events, err := cs.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("involvedObject.uid", string(pod.UID)).String(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return events.Items, nil
 }

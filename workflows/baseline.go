@@ -45,6 +45,13 @@ var baselineChanges = map[string]workflow.Version{
 // marker there, and a run that first gets there on new code would have
 // taken each change. A run that recorded an earlier baseline version asks
 // for a later version's changes itself.
+//
+// A version-1 sync without progress reports first asked the baseline at
+// its local steps, a workflow task after the look before its cleanup
+// (version 2), which asks it now. Replayed, the look finds no marker yet:
+// it gets DefaultVersion, asks its own change (none recorded) and runs the
+// Cleanup activity as recorded; the marker, replayed in the next task,
+// sets the baseline for the calls after it, as it did when recorded.
 func hasChange(ctx workflow.Context, changeID string) bool {
 	if since, ok := baselineChanges[changeID]; ok && workflow.GetVersion(ctx, changeBaseline, workflow.DefaultVersion, baselineVersion) >= since {
 		return true

@@ -23,11 +23,16 @@ const changeFindBeforeCleanup = "2026-12-07-find-before-cleanup"
 var findRetry = &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3}
 
 // cleanUp deletes the operation's working objects that in selects
-// (pvcdata.Cleanup), unless a run since changeFindBeforeCleanup finds none.
-// The Web UI shows the steps as "look for "+objects and summary.
-func cleanUp(ctx workflow.Context, in contract.CleanupInput, objects, summary string) (contract.CleanupResult, error) {
+// (pvcdata.Cleanup). With look, a run since changeFindBeforeCleanup first
+// looks for them and skips Cleanup when it finds none. Only a sync that
+// ended well looks at its end: after a failure or a cancel, an activity
+// that was cancelled may still be making a pod or Secret of the sync, and
+// Cleanup, which lists later and waits for what it deletes, leaves less
+// of that behind. The Web UI shows the steps as "look for "+objects and
+// summary.
+func cleanUp(ctx workflow.Context, in contract.CleanupInput, look bool, objects, summary string) (contract.CleanupResult, error) {
 	var a *pvcdata.PVCActivities
-	if hasChange(ctx, changeFindBeforeCleanup) {
+	if look && hasChange(ctx, changeFindBeforeCleanup) {
 		var found contract.WorkingObjects
 		err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			StartToCloseTimeout: apiStepTimeout, RetryPolicy: findRetry, Summary: "look for " + objects,
@@ -35,6 +40,9 @@ func cleanUp(ctx workflow.Context, in contract.CleanupInput, objects, summary st
 		}), a.FindWorkingObjects, in).Get(ctx, &found)
 		if err == nil && len(found.Objects) == 0 {
 			return contract.CleanupResult{}, nil
+		}
+		if err != nil {
+			workflow.GetLogger(ctx).Warn("could not look for the sync's working objects; cleaning up all the same", "error", err)
 		}
 	}
 	var cleaned contract.CleanupResult

@@ -10,18 +10,21 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/dr-syncer/dr-syncer/contract"
 )
 
 // A sync looks for working objects before it runs Cleanup: what an earlier
-// run left is deleted before the sync starts, its own objects at its end,
-// and a look that finds nothing (or that fails) decides as the tests say.
+// run left is deleted before the sync starts, its own objects at its end.
+// A look that finds nothing skips Cleanup; one that fails does not, and a
+// sync that failed cleans up at its end without looking.
 func TestPVCSyncCleansUpOnlyWhatItFinds(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		left, own        []string
 		findFails        bool
+		transferFails    bool
 		cleanups         int
 		deletedAtTheEnd  []string
 		leftoversCleaned bool
@@ -31,9 +34,16 @@ func TestPVCSyncCleansUpOnlyWhatItFinds(t *testing.T) {
 		{name: "nothing left and nothing of its own at the end", cleanups: 0},
 		{name: "the look fails: Cleanup runs anyway", findFails: true, cleanups: 2,
 			deletedAtTheEnd: []string{"dr/pod/shop-dr/x"}, leftoversCleaned: true},
+		{name: "the sync failed: its end cleans up without a look", transferFails: true, cleanups: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newPVCSuite(t, "FindWorkingObjects")
+			s := newPVCSuite(t, "FindWorkingObjects", "Transfer")
+			transfer := s.env.OnActivity(s.a.Transfer, mock.Anything, s.transferInput())
+			if tc.transferFails {
+				transfer.Return(contract.TransferResult{}, temporal.NewNonRetryableApplicationError("boom", contract.ErrTypeTransferFailed, nil))
+			} else {
+				transfer.Return(contract.TransferResult{Streams: 1}, nil)
+			}
 			leftoversCleaned := false
 			s.env.OnActivity(s.a.FindWorkingObjects, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in contract.CleanupInput) (contract.WorkingObjects, error) {
@@ -52,11 +62,16 @@ func TestPVCSyncCleansUpOnlyWhatItFinds(t *testing.T) {
 				}
 			})
 			s.env.ExecuteWorkflow(contract.PVCSyncName, s.in)
+			s.env.AssertActivityNumberOfCalls(t, "Cleanup", tc.cleanups)
+			assert.Equal(t, tc.leftoversCleaned, leftoversCleaned, "the sweep for what earlier runs left")
+			if tc.transferFails {
+				require.Error(t, s.env.GetWorkflowError())
+				s.env.AssertActivityNumberOfCalls(t, "FindWorkingObjects", 1) // the sweep only
+				return
+			}
 			require.NoError(t, s.env.GetWorkflowError())
 			var result contract.PVCSyncResult
 			require.NoError(t, s.env.GetWorkflowResult(&result))
-			s.env.AssertActivityNumberOfCalls(t, "Cleanup", tc.cleanups)
-			assert.Equal(t, tc.leftoversCleaned, leftoversCleaned, "the sweep for what earlier runs left")
 			assert.Equal(t, tc.deletedAtTheEnd, result.Cleanup.Deleted)
 			s.env.AssertActivityNumberOfCalls(t, "MarkSynced", 1)
 		})

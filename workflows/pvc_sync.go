@@ -46,7 +46,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	left := "what earlier syncs of " + in.Source.String() + " left"
 	leftovers := cleanupIn
 	leftovers.Leftovers = true
-	if _, err := cleanUp(ctx, leftovers, left, "clean up "+left); err != nil {
+	if _, err := cleanUp(ctx, leftovers, true, left, "clean up "+left); err != nil {
 		return contract.PVCSyncResult{}, err
 	}
 	started := workflow.Now(ctx)
@@ -58,7 +58,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		state.enter(dctx, contract.PhaseCleanup)
 		own := "this sync's pods and Secrets for " + in.Source.String()
-		cleaned, cerr := cleanUp(dctx, cleanupIn, own, "delete "+own)
+		cleaned, cerr := cleanUp(dctx, cleanupIn, err == nil && ctx.Err() == nil, own, "delete "+own)
 		if cerr != nil {
 			workflow.GetLogger(ctx).Error("cleanup failed; objects labelled with the operation remain", "error", cerr)
 		}
