@@ -28,6 +28,10 @@ type PVCSyncInput struct {
 	// GlobalConcurrencyLimit bounds PVC syncs against the source cluster
 	// across all Replications; 0 means no bound.
 	GlobalConcurrencyLimit int32 `json:"globalConcurrencyLimit,omitempty"`
+	// PermitHeld: the run that started the sync holds one of the source
+	// cluster's permits for it until the sync closes, so the sync neither
+	// asks for one nor gives it back.
+	PermitHeld bool `json:"permitHeld,omitempty"`
 	// AcceptChanges: a person accepted what the DR-copy guards hold back (a
 	// replaced or shrunk source) for this run.
 	AcceptChanges bool `json:"acceptChanges,omitempty"`

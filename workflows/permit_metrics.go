@@ -26,18 +26,18 @@ func clusterTags(cluster contract.ClusterRef) map[string]string {
 	return map[string]string{"remotecluster_namespace": cluster.Namespace, "remotecluster": cluster.Name}
 }
 
-// recordPermitWait records how long a PVC sync waited for its source
-// cluster's permit, from its first request to the grant, re-requests
+// recordPermitWait records how long a PVC sync (or a run, for one of the
+// permits it holds for its syncs) waited for its source cluster's permit, from its first request to the grant, re-requests
 // included. The Replication's labels are bounded too (one source cluster
 // each, two with a failback) and say whose syncs queue.
-func recordPermitWait(ctx workflow.Context, in contract.PVCSyncInput, asked time.Time) {
+func recordPermitWait(ctx workflow.Context, cluster contract.ClusterRef, replication contract.ObjectRef, asked time.Time) {
 	// A histogram needs the tally scope under the handler, which does not
 	// skip replays: the check is ours.
 	if workflow.IsReplaying(ctx) {
 		return
 	}
-	tags := clusterTags(in.Source.Cluster)
-	tags["replication_namespace"], tags["replication"] = in.Replication.Namespace, in.Replication.Name
+	tags := clusterTags(cluster)
+	tags["replication_namespace"], tags["replication"] = replication.Namespace, replication.Name
 	scope := sdktally.ScopeFromHandler(workflow.GetMetricsHandler(ctx)).Tagged(tags)
 	// The slot buckets fit: a permit, too, is freed by a transfer ending.
 	scope.Histogram(histogramPermitWait, slotWaitBuckets).RecordDuration(workflow.Now(ctx).Sub(asked))

@@ -120,7 +120,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 	}
 
 	// Syncs started before the cluster-wide bound existed replay without it.
-	if hasChange(ctx, changeGlobalConcurrency) && in.GlobalConcurrencyLimit > 0 {
+	if !in.PermitHeld && hasChange(ctx, changeGlobalConcurrency) && in.GlobalConcurrencyLimit > 0 {
 		state.enter(ctx, contract.PhaseWaitPermit)
 		if err := acquirePermit(ctx, in); err != nil {
 			return state.Result, err
@@ -364,7 +364,7 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 	if !hasChange(ctx, changePermitRerequest) {
 		permit.Receive(ctx, nil)
 		if ctx.Err() == nil {
-			recordPermitWait(ctx, in, asked)
+			recordPermitWait(ctx, in.Source.Cluster, in.Replication, asked)
 		}
 		return ctx.Err()
 	}
@@ -380,7 +380,7 @@ func acquirePermit(ctx workflow.Context, in contract.PVCSyncInput) error {
 		sel.Select(ctx)
 		cancelTimer()
 		if granted && ctx.Err() == nil {
-			recordPermitWait(ctx, in, asked)
+			recordPermitWait(ctx, in.Source.Cluster, in.Replication, asked)
 		}
 		if granted || ctx.Err() != nil {
 			return ctx.Err()

@@ -236,3 +236,19 @@ func recordRun(ctx context.Context, t *testing.T, tp *testenv.Temporal, trigger,
 	require.NoError(t, run.Get(ctx, nil))
 	saveHistory(t, tp.Client, name, run.GetID(), run.GetRunID())
 }
+
+// TestRecordHistoriesRunPermits records runs since 2026-12-07-run-permits,
+// which hold their source cluster's permits for their PVC syncs and pass
+// each from a closed sync to the next: a run syncing its two PVCs one at a
+// time on their own pods, and a staged run of batches; then the cluster's
+// semaphore, which granted the runs' permits to them
+// (2026-12-07-semaphore-owners). `-run 'TestRecordHistoriesRunPermits$'`
+// records them alone.
+func TestRecordHistoriesRunPermits(t *testing.T) {
+	tp := recorderReportingMoved(t)
+	recordSoloAndStagedRuns(t, tp, "run-permits")
+	// It would idle for minutes before closing.
+	semaphore := contract.ClusterSemaphoreID(contract.ClusterRef{Namespace: "dr-syncer-system", Name: "prod"})
+	require.NoError(t, tp.Client.TerminateWorkflow(context.Background(), semaphore, "", "recorded"))
+	saveHistory(t, tp.Client, "cluster-semaphore-run-permits", semaphore, "")
+}

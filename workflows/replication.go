@@ -219,12 +219,19 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		}
 		show()
 	})
+	// Runs without a cluster-wide bound, and those started before run
+	// permits, keep none: each sync asks for its own.
+	var permits *runPermits
+	if plan.DataPlane.GlobalConcurrencyLimit > 0 && hasChange(ctx, changeRunPermits) {
+		permits = newRunPermits(ctx, plan, selector)
+	}
 	slots := newSlotMetrics(ctx, plan.Replication)
 	start := func(i int) {
 		slots.started()
 		in := pvcSyncInput(plan, names[i])
 		in.ReportProgress = true
 		in.Batch = batches != nil
+		in.PermitHeld = permits != nil
 		id := contract.PVCSyncWorkflowID(plan.Source.Name, plan.SourceNamespace, names[i])
 		outcomes[i] = contract.PVCOutcome{PVC: names[i], WorkflowID: id}
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -251,6 +258,7 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		show()
 		selector.AddFuture(workflow.ExecuteChildWorkflow(childCtx, contract.PVCSyncName, in), func(f workflow.Future) {
 			free(names[i])
+			permits.giveBack(ctx, names[i])
 			if batches != nil {
 				batches.leave(ctx, names[i])
 			}
@@ -272,15 +280,16 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 	}
 	// With batched pods, concurrentSyncs bounds the syncs moving data (the
 	// batcher places joins within it), and as many more may prepare.
-	admit := func() bool { return busy < limit }
+	room := func() int { return limit - busy }
 	if batches != nil {
-		admit = func() bool { return batches.preparing() < limit }
+		room = func() int { return limit - batches.preparing() }
 	}
 	for next < len(names) || len(progress.Running) > 0 {
-		for admit() && next < len(names) {
+		for room() > 0 && next < len(names) && permits.take(ctx, names[next]) {
 			start(next)
 			next++
 		}
+		permits.settle(ctx, min(room(), len(names)-next), len(names)-next)
 		slots.waiting(len(names) - next)
 		selector.Select(ctx)
 		if batches != nil {
@@ -288,12 +297,14 @@ func syncPVCs(ctx workflow.Context, plan contract.ReplicationPlan, names []strin
 		}
 	}
 	slots.waiting(0)
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if batches != nil {
 		// Every sync has ended, so every batch is deleting its pods; also
 		// in a cancelled run, the run ends only after that.
-		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		_ = workflow.Await(dctx, func() bool { return batches.open == 0 })
 	}
+	// Every sync has closed, after its cleanup: the permits go back.
+	permits.releaseAll(dctx)
 	// Reports of finished syncs may still be queued: take them, so the run
 	// completes with no signal left unhandled; they change nothing.
 	var late contract.PVCProgressUpdate

@@ -36,7 +36,7 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 			state.Waiting = state.Waiting[1:]
 			state.Holders = append(state.Holders, next)
 			// A holder that is gone by now is found by the next audit.
-			_ = workflow.SignalExternalWorkflow(ctx, next.WorkflowID, next.RunID, contract.SignalPermit, nil).Get(ctx, nil)
+			grantTo(ctx, next)
 		}
 	}
 	onAcquire := func(req contract.PermitRequest) {
@@ -44,7 +44,7 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 			state.Waiting = append(state.Waiting, req)
 		} else if holds(state.Holders, req.WorkflowID) {
 			// A retried acquire of a holder: grant again, it may have missed the first.
-			_ = workflow.SignalExternalWorkflow(ctx, req.WorkflowID, req.RunID, contract.SignalPermit, nil).Get(ctx, nil)
+			grantTo(ctx, req)
 		}
 	}
 	onRelease := func(id string) {
@@ -96,9 +96,9 @@ func ClusterSemaphore(ctx workflow.Context, state contract.SemaphoreState) error
 			continue
 		}
 		var open []string
-		if err := workflow.ExecuteActivity(auditCtx, permits.OpenWorkflows, ids(state.Holders)).Get(ctx, &open); err == nil {
+		if err := workflow.ExecuteActivity(auditCtx, permits.OpenWorkflows, holderIDs(state.Holders)).Get(ctx, &open); err == nil {
 			for _, h := range state.Holders {
-				if !contains(open, h.WorkflowID) {
+				if !contains(open, h.Holder()) {
 					state.Holders = without(state.Holders, h.WorkflowID)
 				}
 			}
@@ -158,12 +158,33 @@ func without(list []contract.PermitRequest, id string) []contract.PermitRequest 
 	return out
 }
 
-func ids(list []contract.PermitRequest) []string {
+// holderIDs are the workflows that hold the permits, each once.
+func holderIDs(list []contract.PermitRequest) []string {
 	out := make([]string, 0, len(list))
 	for _, r := range list {
-		out = append(out, r.WorkflowID)
+		if !contains(out, r.Holder()) {
+			out = append(out, r.Holder())
+		}
 	}
 	return out
+}
+
+// changeSemaphoreOwners is the GetVersion change ID of granting a run's
+// permit to the run (PermitRequest.Owner), with its key as the payload. It
+// is asked at the first such grant only, so semaphores that never served
+// a run replay without it, and a semaphore recorded by a worker from
+// before it, which signalled the key itself, replays as recorded.
+const changeSemaphoreOwners = "2026-12-07-semaphore-owners"
+
+// grantTo signals the permit to the workflow that asked for it. A run that
+// holds several permits is told which one; a PVC sync holds only its own,
+// and gets no payload, as before owners existed.
+func grantTo(ctx workflow.Context, req contract.PermitRequest) {
+	to, key := req.WorkflowID, any(nil)
+	if req.Owner != "" && hasChange(ctx, changeSemaphoreOwners) {
+		to, key = req.Owner, req.WorkflowID
+	}
+	_ = workflow.SignalExternalWorkflow(ctx, to, req.RunID, contract.SignalPermit, key).Get(ctx, nil)
 }
 
 func contains(list []string, s string) bool {

@@ -22,7 +22,25 @@ type PermitActivities struct {
 // RequestPermit queues the requester at the semaphore, starting the
 // semaphore if it is not running. The permit arrives as a signal.
 func (a *PermitActivities) RequestPermit(ctx context.Context, in contract.AcquireInput) error {
-	_, err := a.Temporal.SignalWithStartWorkflow(ctx, in.SemaphoreID, contract.SignalAcquire, in.Request,
+	return a.signalAcquire(ctx, in, in.Request)
+}
+
+// RequestPermits queues a run's requests (in.Requests) at the semaphore,
+// in order, as RequestPermit does one. Asking again for a request already
+// queued or granted changes nothing, so a retry after a partial success is
+// safe. It has a name of its own so that a worker from before it, which
+// knows only Request, fails the task instead of asking for nothing.
+func (a *PermitActivities) RequestPermits(ctx context.Context, in contract.AcquireInput) error {
+	for _, req := range in.Requests {
+		if err := a.signalAcquire(ctx, in, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *PermitActivities) signalAcquire(ctx context.Context, in contract.AcquireInput, req contract.PermitRequest) error {
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, in.SemaphoreID, contract.SignalAcquire, req,
 		client.StartWorkflowOptions{
 			ID:                       in.SemaphoreID,
 			TaskQueue:                a.TaskQueue,
@@ -30,7 +48,7 @@ func (a *PermitActivities) RequestPermit(ctx context.Context, in contract.Acquir
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		}, in.SemaphoreType, in.InitialState)
 	if err != nil {
-		return fmt.Errorf("request a permit from %s: %w", in.SemaphoreID, err)
+		return fmt.Errorf("request a permit from %s for %s: %w", in.SemaphoreID, req.Holder(), err)
 	}
 	return nil
 }

@@ -157,17 +157,39 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 
 // replicationBreakdown adds, from the parent Replication run, how long it
 // took to reach its first PVC sync (its objects, the PVC list), how long each
-// PVC waited for one of its concurrentSyncs slots (run start → its child
-// started) and how long the child took to start once initiated.
+// PVC waited for one of its concurrentSyncs slots and, in a run that holds
+// its syncs' permits (2026-12-07-run-permits), for a permit (run start →
+// its child started), how long the child took to start once initiated, and
+// how long each permit the run asked for took to come (asked → granted).
 func replicationBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 	var start time.Time
 	first := false
 	initiated := map[int64]time.Time{}
+	asked := map[string]time.Time{}
 	for _, ev := range events {
 		at := ev.GetEventTime().AsTime()
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
 			start = at
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			attrs := ev.GetActivityTaskScheduledEventAttributes()
+			var in contract.AcquireInput
+			if attrs.GetActivityType().GetName() == "RequestPermits" && converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in) == nil {
+				for _, r := range in.Requests {
+					if _, again := asked[r.WorkflowID]; !again {
+						asked[r.WorkflowID] = at
+					}
+				}
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+			attrs := ev.GetWorkflowExecutionSignaledEventAttributes()
+			var key string
+			if attrs.GetSignalName() == contract.SignalPermit && converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &key) == nil {
+				if t, ok := asked[key]; ok {
+					times.add("run permit wait (asked→granted)", at.Sub(t))
+					delete(asked, key)
+				}
+			}
 		case enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
 			initiated[ev.GetEventId()] = at
 			if !pvcSync(ev.GetStartChildWorkflowExecutionInitiatedEventAttributes().GetWorkflowType()) {
@@ -202,7 +224,7 @@ func percentile(sorted []float64, p float64) float64 {
 // sync's own order, then any other step.
 func logBreakdown(title string, times stepTimes) {
 	order := []string{
-		"before PVC syncs (run start→first initiated)", "slot wait (run start→child initiated)", "child start", "cleanup (pre-run)", "api Discover", "api EnsureTargetPVC",
+		"before PVC syncs (run start→first initiated)", "slot wait (run start→child initiated)", "run permit wait (asked→granted)", "child start", "cleanup (pre-run)", "api Discover", "api EnsureTargetPVC",
 		"api PlanCopySource", "api ChooseNodes", "api EnsureCredentials", "api RequestPermit", "semaphore wait", "mount pod create→Ready",
 		"batch wait (join→assigned)", "sync pod create→mover start", "batch pods start (Transfer start→mover start)", "transfer (mover)", "transfer (whole activity)", "api MarkSynced",
 		"cleanup (incl. deletions)", "activity scheduling", "workflow tasks", "total",

@@ -27,7 +27,10 @@ import (
 // queue, while its source RemoteCluster allows 3 PVC syncs at once
 // (globalConcurrencyLimit). Releases of syncs the cluster semaphore never
 // knew push it past its per-run signal budget, so it continues as new
-// while syncs hold permits and wait for them. Every PVC must arrive
+// while the run holds permits for its syncs. (A run asks only for the
+// permits the semaphore could grant, so it seldom waits at the semaphore;
+// TestHundredSyncsShareALimitOfThreeAcrossContinueAsNew, on the dev
+// server, carries holders and waiters across continue-as-new.) Every PVC must arrive
 // byte-identical, never more than three transfers may overlap, and both
 // workers must have run some of the run's activities (Temporal hands each
 // activity to whichever worker polls first: that is how a user scales out).
@@ -49,7 +52,9 @@ func TestLabHundredSyncsTwoWorkersLimitOfThree(t *testing.T) {
 		workers[strconv.Itoa(w.Process.Pid)+"@"] = 0
 	}
 	semaphore := contract.ClusterSemaphoreID(contract.ClusterRef{Namespace: f.ctlNS, Name: lab.Prod})
-	watch := watchSemaphore(e, semaphore, 400)
+	// The run's own acquires and releases are few: the noise alone passes
+	// the budget of 500 signals.
+	watch := watchSemaphore(e, semaphore, 600)
 	res, elapsed, runErr, _ := f.run(t, queue, 25*time.Minute)
 	seen := watch()
 	ok := f.checkResult(t, res, runErr)
@@ -67,10 +72,10 @@ func TestLabHundredSyncsTwoWorkersLimitOfThree(t *testing.T) {
 	carried := carriedSemaphoreStates(t, e, semaphore)
 	busy := false
 	for _, s := range carried {
-		busy = busy || (len(s.Holders) > 0 && len(s.Waiting) > 0)
+		busy = busy || len(s.Holders) > 0
 	}
 	if !busy {
-		t.Errorf("the semaphore never continued as new with syncs holding and waiting (%d continue-as-new: %+v)", len(carried), carried)
+		t.Errorf("the semaphore never continued as new with permits held (%d continue-as-new: %+v)", len(carried), carried)
 	}
 	assertWorkersShared(t, f, workers)
 	f.checkAll(t)
