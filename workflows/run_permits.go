@@ -85,16 +85,24 @@ func (p *runPermits) take(ctx workflow.Context, pvc string) bool {
 	if p == nil || ctx.Err() != nil {
 		return true
 	}
-	for len(p.free) > 0 {
-		key := p.free[0]
-		p.free = p.free[1:]
+	p.releaseExpired(ctx)
+	if len(p.free) == 0 {
+		return false
+	}
+	p.bySync[pvc], p.free = p.free[0], p.free[1:]
+	return true
+}
+
+// releaseExpired gives back the free permits whose lease ended, even while
+// no sync could take them; a fresh one waits for the run's next sync.
+func (p *runPermits) releaseExpired(ctx workflow.Context) {
+	p.free = slices.DeleteFunc(p.free, func(key string) bool {
 		if p.leased(ctx, key) {
-			p.bySync[pvc] = key
-			return true
+			return false
 		}
 		p.release(ctx, key)
-	}
-	return false
+		return true
+	})
 }
 
 // leased says the run may still pass key on.
@@ -126,15 +134,7 @@ func (p *runPermits) settle(ctx workflow.Context, want, left int) {
 	if p == nil || ctx.Err() != nil {
 		return
 	}
-	// A free permit whose lease ended goes back even while no sync could
-	// take it; a fresh one waits for the run's next sync, within its lease.
-	p.free = slices.DeleteFunc(p.free, func(key string) bool {
-		if p.leased(ctx, key) {
-			return false
-		}
-		p.release(ctx, key)
-		return true
-	})
+	p.releaseExpired(ctx)
 	for len(p.free) > left {
 		p.release(ctx, p.free[0])
 		p.free = p.free[1:]
