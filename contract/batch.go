@@ -87,6 +87,11 @@ type BatchPodsInput struct {
 	// ReleaseBatchPods relabels the one and ungates the other. The run
 	// stages the next batch while the current one moves data.
 	Held bool `json:"held,omitempty"`
+	// OneMover asks for a sync pod whose one mover fills every claim
+	// (kube.BatchMoversContainer); its members follow their claims with
+	// ActivityTransferBatchClaim. Unset (a run of older code), the pod has
+	// a mover container per claim, which Transfer follows.
+	OneMover bool `json:"oneMover,omitempty"`
 }
 
 // ReleaseBatchInput names a staged batch's mount pod: the batch

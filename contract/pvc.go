@@ -249,8 +249,15 @@ type TransferInput struct {
 type FollowedMover struct {
 	Pod string `json:"pod"`
 	// Container is the pod's container that fills TransferInput.PVC
-	// (kube.BatchMoverContainer of the claim's index).
+	// (kube.BatchMoverContainer of the claim's index) in a pod with a
+	// mover per claim.
 	Container string `json:"container"`
+	// Claim, when set, is the claim's module (kube.BatchModule of its
+	// index): the batch asked for one mover for all its claims
+	// (BatchPodsInput.OneMover), whose lines of this claim the transfer
+	// follows; a pod that an older worker made with a mover per claim is
+	// followed by Container. Set only with ActivityTransferBatchClaim.
+	Claim string `json:"claim,omitempty"`
 }
 
 // Transfer phases (TransferProgress.Phase): the sync pod is starting, its

@@ -62,6 +62,18 @@ const PVCSyncName = "PVCSync"
 // PVC's data; its heartbeats are TransferProgress.
 const ActivityTransfer = "Transfer"
 
+// ActivityTransferBatchClaim is the registered name of Transfer for a claim
+// that a batch's one mover fills (FollowedMover.Claim). It is a name of its
+// own so that a worker from before one mover per batch never runs it: such
+// a worker, finding no container of the claim's own, would let the sync
+// take pods of its own while the batch's mover still fills its DR claim.
+const ActivityTransferBatchClaim = "TransferBatchClaim"
+
+// IsTransfer says whether an activity type name is one of Transfer's.
+func IsTransfer(name string) bool {
+	return name == ActivityTransfer || name == ActivityTransferBatchClaim
+}
+
 // ProgressQuery is the query that returns a workflow's progress snapshot.
 const ProgressQuery = "progress"
 

@@ -54,7 +54,11 @@ func transferInBatch(ctx workflow.Context, in contract.PVCSyncInput, transferOpt
 	state.enter(ctx, contract.PhaseTransfer)
 	transferIn.Follow, transferIn.Target, transferIn.Credentials, transferIn.Mount = answer.Follow, answer.Target, answer.Credentials, nil
 	var a *pvcdata.PVCActivities
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, transferOptions), a.Transfer, transferIn).Get(ctx, &state.Result.Transfer)
+	transfer := a.Transfer
+	if answer.Follow.Claim != "" { // one mover for the batch: a name older workers do not run
+		transfer = a.TransferBatchClaim
+	}
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, transferOptions), transfer, transferIn).Get(ctx, &state.Result.Transfer)
 	var appErr *temporal.ApplicationError
 	if err != nil && ctx.Err() == nil && errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeFollowedMoverLost {
 		workflow.GetLogger(ctx).Warn("the batch's mover cannot finish this transfer; taking this sync's own pods", "error", err)

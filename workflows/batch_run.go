@@ -361,7 +361,7 @@ func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members 
 	in := contract.BatchPodsInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace, SourceNode: first.SourceNode,
 		Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace, DestinationNode: first.TargetNode,
 		Image: dp.Image, AgentAddr: first.AgentAddr, Credentials: creds.Secret, ClusterKey: dp.ClusterKey, AgentHostKey: dp.AgentHostKey,
-		Config: b.plan.DataSync, Authority: auth, Held: held}
+		Config: b.plan.DataSync, Authority: auth, Held: held, OneMover: true}
 	for _, m := range members {
 		j := b.joins[m.PVC]
 		in.Claims = append(in.Claims, contract.BatchClaim{Source: j.ReadFrom.Name, Target: j.Target, Acknowledged: j.Acknowledged})
@@ -373,7 +373,10 @@ func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members 
 	}
 	answers := make([]contract.BatchAssignment, len(members))
 	for i := range members {
-		answers[i] = contract.BatchAssignment{Follow: &contract.FollowedMover{Pod: pods.SyncPod, Container: kube.BatchMoverContainer(i)},
+		// The claim's own container too, in case a worker of older code
+		// ran EnsureBatchPods and made a mover per claim.
+		follow := &contract.FollowedMover{Pod: pods.SyncPod, Container: kube.BatchMoverContainer(i), Claim: kube.BatchModule(i)}
+		answers[i] = contract.BatchAssignment{Follow: follow,
 			Target: pods.Target, Credentials: creds.Secret}
 	}
 	return answers, nil

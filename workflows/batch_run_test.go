@@ -164,11 +164,15 @@ func newBatchSuite(t *testing.T, pvcs []string, concurrent int32) *batchSuite {
 	// that batch's would. The test clock does not move while activities
 	// run, so without this a staged member's transfer could end with the
 	// first batch's, before any release, as no real one can.
-	env.OnActivity(s.a.Transfer, mock.Anything, mock.MatchedBy(func(in contract.TransferInput) bool {
-		return slices.Contains(s.slowTransfers, in.PVC.Name)
-	})).After(10 * time.Second).Return(transfer).Maybe()
-	env.OnActivity(s.a.Transfer, mock.Anything, mock.MatchedBy(s.followsHeldBatch)).After(2 * time.Second).Return(transfer).Maybe()
-	env.OnActivity(s.a.Transfer, mock.Anything, mock.Anything).After(time.Second).Return(transfer)
+	// A sync on its own pods runs Transfer; one in a batch, whose one
+	// mover fills every claim, TransferBatchClaim.
+	for _, activity := range []any{s.a.Transfer, s.a.TransferBatchClaim} {
+		env.OnActivity(activity, mock.Anything, mock.MatchedBy(func(in contract.TransferInput) bool {
+			return slices.Contains(s.slowTransfers, in.PVC.Name)
+		})).After(10 * time.Second).Return(transfer).Maybe()
+		env.OnActivity(activity, mock.Anything, mock.MatchedBy(s.followsHeldBatch)).After(2 * time.Second).Return(transfer).Maybe()
+		env.OnActivity(activity, mock.Anything, mock.Anything).After(time.Second).Return(transfer).Maybe()
+	}
 	env.OnActivity(s.a.MarkSynced, mock.Anything, mock.Anything).Return(nil)
 	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, args converter.EncodedValues) {
 		var in contract.PVCSyncInput
@@ -237,11 +241,15 @@ func TestBatchedRunSharesPodsPerNodePair(t *testing.T) {
 		members = append(members, contract.PVCSyncWorkflowID("prod", "shop", c.Source))
 	}
 	assert.Equal(t, members, b.Op.Members)
+	assert.True(t, b.OneMover, "one mover fills the batch's claims")
+	// Under the name of its own that older workers do not run.
+	s.env.AssertActivityNumberOfCalls(t, contract.ActivityTransferBatchClaim, 2)
+	s.env.AssertActivityNumberOfCalls(t, contract.ActivityTransfer, 1)
 
 	for i, c := range b.Claims {
 		in, pvc := s.transfers[c.Target], c.Target
 		require.NotNil(t, in.Follow, pvc)
-		assert.Equal(t, contract.FollowedMover{Pod: b.Op.Name("sync"), Container: kube.BatchMoverContainer(i)}, *in.Follow)
+		assert.Equal(t, contract.FollowedMover{Pod: b.Op.Name("sync"), Container: kube.BatchMoverContainer(i), Claim: kube.BatchModule(i)}, *in.Follow)
 		assert.Equal(t, kube.MountTarget("shop", b.Op.Name("mount")), in.Target)
 		assert.Equal(t, b.Credentials, in.Credentials)
 		assert.Nil(t, in.Mount, "a followed transfer keeps no mount pod of its own")

@@ -21,7 +21,8 @@ import (
 // PVC's data transfer goes.
 func scriptedActivities(transfer func(context.Context, contract.TransferInput) (contract.TransferResult, error)) map[string]any {
 	return map[string]any{
-		"Transfer": transfer,
+		"Transfer":           transfer,
+		"TransferBatchClaim": transfer,
 		"ResolveReplication": func(ctx context.Context, req contract.PlanRequest) (contract.ReplicationPlan, error) {
 			ref := req.Replication
 			// A run triggered "batch" syncs its two PVCs at once, in one

@@ -103,7 +103,7 @@ func (a *PVCActivities) batchSyncPod(in contract.BatchPodsInput, target string) 
 	for i, c := range in.Claims {
 		claims[i] = kube.SyncPodClaim{Claim: c.Target, AcceptSourceChange: c.Acknowledged}
 	}
-	sync := kube.BatchSyncPodOptions{SyncPodOptions: opts, Claims: claims}
+	sync := kube.BatchSyncPodOptions{SyncPodOptions: opts, Claims: claims, OneMover: in.OneMover}
 	if in.Held {
 		sync.TargetWait, sync.Gated = kube.StagedTargetWait, true
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -26,6 +27,11 @@ import (
 // stderr (a line or two), which share the container's log.
 const summaryTailLines = 20
 
+// claimsTailLines bounds the log read for one claim's summary in a mover
+// that fills many: their summaries are its last stdout lines, one per
+// claim, each followed by a line of its own on stderr.
+const claimsTailLines = 1000
+
 // moverRef is the mover container a Transfer follows: its own sync pod's,
 // or a batch sync pod's (TransferInput.Follow).
 type moverRef struct {
@@ -33,12 +39,36 @@ type moverRef struct {
 	// followed: the Replication run made the pod, and only it could make
 	// it again.
 	followed bool
+	// claim, when set, is the module whose lines are this claim's in a
+	// mover that fills many (kube.BatchMoversContainer).
+	claim string
+}
+
+// followedMover is the followed m as its pod runs it: claim's lines in the
+// pod's one mover for all claims (kube.BatchMoversContainer), or m's own
+// container in a pod that a worker of older code made with a mover per
+// claim. Without a claim, the pod is of that older shape.
+func followedMover(ctx context.Context, cs kubernetes.Interface, m moverRef, claim string) (moverRef, error) {
+	if claim == "" {
+		return m, nil
+	}
+	pod, err := cs.CoreV1().Pods(m.namespace).Get(ctx, m.pod, metav1.GetOptions{})
+	if err != nil {
+		return m, m.lost(err)
+	}
+	if kube.HasContainer(pod, kube.BatchMoversContainer) {
+		m.container, m.claim = kube.BatchMoversContainer, claim
+	}
+	return m, nil
 }
 
 // String names the container in errors; an own sync pod is named as it
 // always was.
 func (m moverRef) String() string {
-	if m.followed {
+	switch {
+	case m.claim != "":
+		return fmt.Sprintf("claim %s of container %s of sync pod %s/%s", m.claim, m.container, m.namespace, m.pod)
+	case m.followed:
 		return fmt.Sprintf("container %s of sync pod %s/%s", m.container, m.namespace, m.pod)
 	}
 	return fmt.Sprintf("sync pod %s/%s", m.namespace, m.pod)
@@ -85,20 +115,15 @@ func followMover(ctx context.Context, cs kubernetes.Interface, m moverRef, heart
 	events := make(chan progress.Event)
 	done := make(chan error, 1)
 	go func() {
-		scanner := bufio.NewScanner(stream)
-		scanner.Buffer(make([]byte, 64*1024), 1024*1024)
-		for scanner.Scan() {
-			e, err := progress.DecodeEvent(scanner.Bytes())
-			if err != nil || (e.Type == progress.TypeSummary && e.Summary.Outcome.Class == "") {
-				continue // a log line, or a summary cut short: the status has it
-			}
+		err := readEvents(stream, m.claim, func(e progress.Event) bool {
 			select {
 			case events <- e:
+				return true
 			case <-readCtx.Done():
-				return
+				return false
 			}
-		}
-		done <- scanner.Err()
+		})
+		done <- err
 	}()
 	current := contract.TransferProgress{Phase: contract.TransferTransferring}
 	ticker := time.NewTicker(heartbeatEvery)
@@ -123,6 +148,24 @@ func followMover(ctx context.Context, cs kubernetes.Interface, m moverRef, heart
 			return progress.Summary{}, false, ctx.Err()
 		}
 	}
+}
+
+// readEvents sends claim's progress and summary lines from a mover's log
+// ("" for a mover that fills one volume) until the log ends or send says
+// stop; it returns the read's error.
+func readEvents(log io.Reader, claim string, send func(progress.Event) bool) error {
+	scanner := bufio.NewScanner(log)
+	scanner.Buffer(make([]byte, 64*1024), 1024*1024)
+	for scanner.Scan() {
+		e, err := progress.DecodeEvent(scanner.Bytes())
+		if err != nil || e.Claim != claim || (e.Type == progress.TypeSummary && e.Summary.Outcome.Class == "") {
+			continue // a log line, another claim's, or a summary cut short: the status has it
+		}
+		if !send(e) {
+			return nil
+		}
+	}
+	return scanner.Err()
 }
 
 // waitContainerStarted waits until the mover runs (or already ran), failing
@@ -159,7 +202,9 @@ func moverSummary(ctx context.Context, cs kubernetes.Interface, m moverRef, hear
 	if err != nil {
 		return progress.Summary{}, m.lost(err)
 	}
-	if s, ok := parseSummary([]byte(strings.TrimSpace(t.Message))); ok {
+	// A mover that fills many volumes leaves only a note there: its
+	// claims' summaries do not fit.
+	if s, ok := parseSummary([]byte(strings.TrimSpace(t.Message))); ok && m.claim == "" {
 		return s, nil
 	}
 	if s, ok := summaryFromLog(ctx, cs, m); ok {
@@ -180,14 +225,23 @@ func moverSummary(ctx context.Context, cs kubernetes.Interface, m moverRef, hear
 // gone, say).
 func summaryFromLog(ctx context.Context, cs kubernetes.Interface, m moverRef) (s progress.Summary, ok bool) {
 	tail := int64(summaryTailLines)
+	if m.claim != "" {
+		tail = claimsTailLines
+	}
 	raw, err := cs.CoreV1().Pods(m.namespace).GetLogs(m.pod, &corev1.PodLogOptions{Container: m.container, TailLines: &tail}).DoRaw(ctx)
 	if err != nil {
 		return progress.Summary{}, false
 	}
-	lines := bytes.Split(raw, []byte("\n"))
+	return lastSummary(raw, m.claim)
+}
+
+// lastSummary is the last whole summary of claim ("" for a mover that
+// fills one volume) among a mover's log lines.
+func lastSummary(log []byte, claim string) (progress.Summary, bool) {
+	lines := bytes.Split(log, []byte("\n"))
 	for i := len(lines) - 1; i >= 0; i-- {
 		e, err := progress.DecodeEvent(bytes.TrimSpace(lines[i]))
-		if err == nil && e.Type == progress.TypeSummary && e.Summary.Outcome.Class != "" {
+		if err == nil && e.Claim == claim && e.Type == progress.TypeSummary && e.Summary.Outcome.Class != "" {
 			return *e.Summary, true
 		}
 	}

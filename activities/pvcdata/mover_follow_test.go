@@ -24,7 +24,7 @@ import (
 )
 
 // batchCluster is a DR cluster (the fake clientset) holding a batch sync
-// pod of two movers, whose containers' logs the test sets.
+// pod, whose containers' logs the test sets.
 type batchCluster struct {
 	cs *fake.Clientset
 
@@ -35,18 +35,23 @@ type batchCluster struct {
 
 const batchPod = "op-sync"
 
+// newBatchCluster holds a batch sync pod with a mover container per claim,
+// as workers made them before kube.BatchMoversContainer: a Transfer
+// started by an older worker's run may still follow one.
 func newBatchCluster(t *testing.T) *batchCluster {
 	t.Helper()
-	pod := kube.BatchSyncPod(kube.BatchSyncPodOptions{
-		SyncPodOptions: kube.SyncPodOptions{Name: batchPod, Namespace: "app", Image: "mover:1"},
-		Claims:         []kube.SyncPodClaim{{Claim: "data-a"}, {Claim: "data-b"}},
-	})
-	pod.UID = "uid-batch"
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: batchPod, Namespace: "app", UID: "uid-batch"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: kube.BatchMoverContainer(0)}, {Name: kube.BatchMoverContainer(1)}}}}
 	pod.Status.Phase = corev1.PodRunning
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{
 		{Name: kube.BatchMoverContainer(0), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
 		{Name: kube.BatchMoverContainer(1), State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}},
 	}
+	return newClusterWith(t, pod)
+}
+
+func newClusterWith(t *testing.T, pod *corev1.Pod) *batchCluster {
+	t.Helper()
 	b := &batchCluster{cs: fake.NewClientset(pod), logs: map[string]string{}}
 	// The fake clientset answers every log request with "fake logs"
 	// unless a reactor says otherwise.

@@ -21,6 +21,14 @@ import (
 // heartbeatEvery bounds how stale the progress shown in the Web UI can be.
 const heartbeatEvery = 2 * time.Second
 
+// TransferBatchClaim is Transfer for a claim that its batch's one mover
+// fills (contract.FollowedMover.Claim), under a name of its own
+// (contract.ActivityTransferBatchClaim) that workers from before one
+// mover per batch do not run.
+func (a *PVCActivities) TransferBatchClaim(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+	return a.Transfer(ctx, in)
+}
+
 // Transfer runs the mover in a sync pod in DR and follows it to the end,
 // heartbeating its progress, and reporting it to the Replication run that
 // started the sync (in.Progress). The pod outlives the worker: a retry after a
@@ -71,7 +79,9 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 	// show it ended before this attempt does: a retry that found it still
 	// running would re-attach to it (PodReusable) and read the same failure
 	// instead of starting a new pod.
-	if !seen || summary.Outcome.Class != rsyncargs.ClassSuccess {
+	// A followed mover is never made again, so what its stream said is
+	// final (and a batch's one mover may run on long after this claim).
+	if !seen || (summary.Outcome.Class != rsyncargs.ClassSuccess && !m.followed) {
 		report.progress(ctx, latest, true) // the mover's last figures, not one interval old
 		if summary, err = moverSummary(ctx, cs, m, heartbeat); err != nil {
 			return contract.TransferResult{}, err
@@ -96,7 +106,8 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 // until stop.
 func (a *PVCActivities) startMover(ctx context.Context, cs kubernetes.Interface, in contract.TransferInput) (m moverRef, stop func(), err error) {
 	if f := in.Follow; f != nil {
-		return moverRef{namespace: in.PVC.Namespace, pod: f.Pod, container: f.Container, followed: true}, func() {}, nil
+		m, err := followedMover(ctx, cs, moverRef{namespace: in.PVC.Namespace, pod: f.Pod, container: f.Container, followed: true}, f.Claim)
+		return m, func() {}, err
 	}
 	opts, err := a.syncPodOptions(in)
 	if err != nil {

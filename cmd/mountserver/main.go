@@ -40,7 +40,7 @@ func run(args []string) error {
 	passwordFile := fs.String("rsync-password-file", filepath.Join(credDir, keys.RsyncPasswordFile), "file holding the per-operation rsync password (mounted Secret)")
 	rsync := fs.String("rsync", "rsync", "rsync binary")
 	hostsAllow := fs.String("hosts-allow", cliutil.Env("DRSYNCER_HOSTS_ALLOW", ""), "comma-separated client IPs/CIDRs allowed (the agent's node IP); empty allows any (env DRSYNCER_HOSTS_ALLOW)")
-	maxConns := fs.Int("max-connections", mountserver.DefaultMaxConnections, "maximum concurrent rsync clients (parallel streams)")
+	maxConns := fs.Int("max-connections", 0, fmt.Sprintf("maximum concurrent rsync clients (parallel streams) across all served volumes; 0 is %d per volume", mountserver.DefaultMaxConnections))
 	timeout := fs.Int("timeout-seconds", mountserver.DefaultTimeoutSeconds, "drop clients idle this long")
 	var served servedModules
 	fs.Var(&served, "serve", "NAME=PATH: serve the absolute directory PATH as module NAME; repeat it for each volume of a batch; replaces --path and --module")

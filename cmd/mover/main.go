@@ -75,6 +75,10 @@ func run(args []string, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 0, "overall sync timeout; 0 is none")
 	terminationLog := fs.String("termination-log", cliutil.Env("DRSYNCER_TERMINATION_LOG", "/dev/termination-log"), "where to write the final JSON summary; empty disables (env DRSYNCER_TERMINATION_LOG)")
 	interval := fs.Duration("progress-interval", time.Second, "minimum time between progress lines")
+	var claimFlags, acceptFor cliutil.StringList
+	fs.Var(&claimFlags, "claim", "MODULE=DIR: fill DIR from MODULE, beside the other --claim volumes, all at once (repeatable; a batch sync pod's one mover). "+
+		"Replaces --module and --dest; every output line then carries its module as \"claim\"")
+	fs.Var(&acceptFor, "accept-source-change-for", "MODULE: --accept-source-change for that --claim volume alone (repeatable)")
 	acceptChange := fs.Bool("accept-source-change", cliutil.Env("DRSYNCER_ACCEPT_SOURCE_CHANGE", "") == "true",
 		"a person accepted the source's change: sync even if the source holds under 10% of the DR copy's files, with no deletion limit (env DRSYNCER_ACCEPT_SOURCE_CHANGE=true)")
 	cliutil.Usage(fs, `mover: copies a source volume into --dest through the dr-syncer agent.
@@ -88,6 +92,12 @@ a local port over SSH to the mount pod's rsync daemon and runs rsync into
 to --termination-log. Exit status: 0 success, 75 retryable failure (network,
 timeouts, interruption), 1 permanent failure (configuration, keys, target
 I/O, verification, data guard), 2 usage error.
+
+Many volumes: with --claim MODULE=DIR for each (a batch sync pod), one mover
+fills them all at once, each with its own connection, data guard and
+summary. Every stdout line carries its volume's module as "claim"; once all
+have ended, their summaries are printed again as the last lines. It exits
+with the worst volume's status.
 
 Data guard: when --dest already holds files, a dry run first counts the
 source's regular files and the deletions. A source holding under 10% of the
@@ -112,6 +122,10 @@ both.`)
 	}
 	if *agentAddr == "" || *target == "" {
 		return usage(errors.New("--agent-addr and --target are required"))
+	}
+	claims, err := parseClaims(fs, claimFlags, acceptFor)
+	if err != nil {
+		return usage(err)
 	}
 	// The controller's config is an rsyncargs.Config, marshalled once by the
 	// Transfer activity: decode it as it is.
@@ -153,6 +167,9 @@ both.`)
 			Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassPermanent, ExitCode: rsyncargs.NotRun, Reason: "cannot load keys or credentials"},
 			Error:   err.Error(),
 		}
+		if len(claims) > 0 {
+			return endClaims(log, claimSummaries(claims, sum), claims, *terminationLog)
+		}
 		_ = reporter.Summary(sum)
 		writeTermination(log, *terminationLog, sum)
 		return exitPermanent
@@ -168,7 +185,7 @@ both.`)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sum := mover.Run(ctx, mover.Options{
+	opts := mover.Options{
 		Agent:              mover.AgentOptions{Addr: *agentAddr, ClientKey: clientKey, HostKeys: hostKeys},
 		Target:             *target,
 		TargetWait:         *targetWait,
@@ -180,11 +197,23 @@ both.`)
 		AcceptSourceChange: *acceptChange,
 		Reporter:           reporter,
 		Logger:             log,
-	})
+	}
+	if len(claims) > 0 {
+		return runClaims(ctx, log, opts, claims, *interval, *terminationLog)
+	}
+	sum := mover.Run(ctx, opts)
 	writeTermination(log, *terminationLog, sum)
+	logFinished(log, sum)
+	return exitCode(sum.Outcome)
+}
+
+func logFinished(log *zap.Logger, sum progress.Summary) {
 	log.Info("sync finished", zap.String("class", string(sum.Outcome.Class)), zap.String("reason", sum.Outcome.Reason),
 		zap.Int("rsync_exit_code", sum.Outcome.ExitCode), zap.Float64("duration_seconds", sum.DurationSeconds))
-	switch sum.Outcome.Class {
+}
+
+func exitCode(o rsyncargs.Outcome) int {
+	switch o.Class {
 	case rsyncargs.ClassSuccess:
 		return exitSuccess
 	case rsyncargs.ClassRetryable:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // A batch is up to N PVCs of one run that share a (source node, DR node)
@@ -24,10 +25,16 @@ func BatchModule(index int) string { return "claim-" + strconv.Itoa(index) }
 // path contains.
 func BatchDataPath(index int) string { return path.Join(DataPath, strconv.Itoa(index)) }
 
-// BatchMoverContainer is the sync pod's container that fills the DR claim
-// at index; its logs and termination message are that claim's progress
-// and summary.
+// BatchMoverContainer is the container that fills the DR claim at index
+// in a sync pod with a mover per claim (BatchSyncPodOptions.OneMover
+// unset, as runs of older code ask).
 func BatchMoverContainer(index int) string { return "mover-" + strconv.Itoa(index) }
+
+// BatchMoversContainer is the one container of a batch sync pod
+// (BatchSyncPodOptions.OneMover): a mover that fills every DR claim at
+// once, each from BatchModule(i) into BatchDataPath(i). Its log is every
+// claim's progress and summary, each line tagged with the claim's module.
+const BatchMoversContainer = "movers"
 
 // RoleMountHeld is the dr-syncer.io/role of a staged batch's mount pod
 // (contract.BatchPodsInput.Held): no agent serves it, so the batch's
@@ -95,40 +102,98 @@ type SyncPodClaim struct {
 type BatchSyncPodOptions struct {
 	SyncPodOptions
 	// Claims are the batch's DR claims, at least one, in the order of the
-	// mount pod's: the claim at index i is filled from BatchModule(i) by
-	// container BatchMoverContainer(i).
+	// mount pod's: the claim at index i is filled from BatchModule(i) into
+	// BatchDataPath(i) by BatchMoversContainer.
 	Claims []SyncPodClaim
-	// TargetWait, when set, is every mover's --target-wait: StagedTargetWait
+	// TargetWait, when set, is the mover's --target-wait: StagedTargetWait
 	// for a staged batch, whose mount pod is held. Unset, the movers wait
 	// the mover's default.
 	TargetWait time.Duration
 	// Gated: the pod waits for StagedGate to be removed before the
 	// scheduler places it (a staged batch).
 	Gated bool
+	// OneMover: one container fills every claim (BatchMoversContainer);
+	// unset, a container per claim (BatchMoverContainer) does.
+	OneMover bool
 }
 
-// BatchSyncPod is SyncPod for a batch: one mover container per claim, each
-// with its own claim at DataPath, its own module and its own termination
-// message, so every claim's progress, guard and summary stay its own.
-// Kubernetes starts the containers together; each one requests
-// SyncPodOptions.Resources.
+// BatchSyncPod is SyncPod for a batch. With OneMover, one mover container
+// (BatchMoversContainer) fills every claim, each mounted at its own
+// BatchDataPath, pulled from its own module, with its own accepted change,
+// guard and summary. One container rather than one per claim: the kubelet
+// starts a pod's containers one after another, about a quarter of a
+// second each in the lab, so the last of 20 movers started seconds after
+// the first. It requests SyncPodOptions.Resources once per claim, what a
+// mover per claim asked, so the DR node's mover room (counted per claim)
+// still holds.
 func BatchSyncPod(o BatchSyncPodOptions) *corev1.Pod {
-	movers := make([]corev1.Container, 0, len(o.Claims))
-	volumes := make([]corev1.Volume, 0, len(o.Claims))
-	for i, c := range o.Claims {
-		mover := o.SyncPodOptions
-		mover.AcceptSourceChange = c.AcceptSourceChange
-		container := moverContainer(mover, BatchMoverContainer(i), batchVolume(i),
-			corev1.EnvVar{Name: "DRSYNCER_RSYNC_MODULE", Value: BatchModule(i)})
-		if o.TargetWait > 0 {
-			container.Command = append(container.Command, "--target-wait", o.TargetWait.String())
-		}
-		movers = append(movers, container)
-		volumes = append(volumes, claimVolume(batchVolume(i), c.Claim, false))
+	pod := moverPerClaimSyncPod(o)
+	if o.OneMover {
+		pod = oneMoverSyncPod(o)
 	}
-	pod := syncPod(o.SyncPodOptions, movers, volumes...)
 	if o.Gated {
 		pod.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: StagedGate}}
 	}
 	return pod
+}
+
+func oneMoverSyncPod(o BatchSyncPodOptions) *corev1.Pod {
+	movers := moverContainer(o.SyncPodOptions, BatchMoversContainer)
+	volumes := make([]corev1.Volume, 0, len(o.Claims))
+	for i, c := range o.Claims {
+		movers.Command = append(movers.Command, "--claim", BatchModule(i)+"="+BatchDataPath(i))
+		if c.AcceptSourceChange {
+			movers.Command = append(movers.Command, "--accept-source-change-for", BatchModule(i))
+		}
+		movers.VolumeMounts = append(movers.VolumeMounts, corev1.VolumeMount{Name: batchVolume(i), MountPath: BatchDataPath(i)})
+		volumes = append(volumes, claimVolume(batchVolume(i), c.Claim, false))
+	}
+	if o.TargetWait > 0 {
+		movers.Command = append(movers.Command, "--target-wait", o.TargetWait.String())
+	}
+	movers.Resources = timesResources(movers.Resources, int64(len(o.Claims)))
+	return syncPod(o.SyncPodOptions, []corev1.Container{movers}, volumes...)
+}
+
+// timesResources is r asked n times over: CPU in millicores, the rest in
+// their own units.
+func timesResources(r corev1.ResourceRequirements, n int64) corev1.ResourceRequirements {
+	times := func(l corev1.ResourceList) corev1.ResourceList {
+		if l == nil {
+			return nil
+		}
+		out := corev1.ResourceList{}
+		for name, q := range l {
+			if name == corev1.ResourceCPU {
+				out[name] = *resource.NewMilliQuantity(q.MilliValue()*n, q.Format)
+			} else {
+				out[name] = *resource.NewQuantity(q.Value()*n, q.Format)
+			}
+		}
+		return out
+	}
+	return corev1.ResourceRequirements{Requests: times(r.Requests), Limits: times(r.Limits)}
+}
+
+// moverPerClaimSyncPod is the batch sync pod that runs of older code ask
+// for: a mover container per claim, each with its own claim at DataPath
+// and its own module, so that their Transfers, which follow
+// BatchMoverContainer(i), find it during a rolling upgrade.
+func moverPerClaimSyncPod(o BatchSyncPodOptions) *corev1.Pod {
+	movers := make([]corev1.Container, 0, len(o.Claims))
+	volumes := make([]corev1.Volume, 0, len(o.Claims))
+	for i, c := range o.Claims {
+		opts := o.SyncPodOptions
+		opts.AcceptSourceChange = c.AcceptSourceChange
+		mover := moverContainer(opts, BatchMoverContainer(i))
+		mover.Command = append(mover.Command, "--dest", DataPath)
+		if o.TargetWait > 0 {
+			mover.Command = append(mover.Command, "--target-wait", o.TargetWait.String())
+		}
+		mover.Env = append(mover.Env, corev1.EnvVar{Name: "DRSYNCER_RSYNC_MODULE", Value: BatchModule(i)})
+		mover.VolumeMounts = append([]corev1.VolumeMount{{Name: batchVolume(i), MountPath: DataPath}}, mover.VolumeMounts...)
+		movers = append(movers, mover)
+		volumes = append(volumes, claimVolume(batchVolume(i), c.Claim, false))
+	}
+	return syncPod(o.SyncPodOptions, movers, volumes...)
 }

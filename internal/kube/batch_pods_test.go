@@ -2,6 +2,7 @@ package kube_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,39 +70,43 @@ func TestBatchMountPod(t *testing.T) {
 		"node, labels, security, resources, probe, env and the credentials are the single pod's")
 }
 
-// The batch sync pod runs one mover per DR claim: its own container name,
-// its own claim read-write at DataPath, its own module, its own
-// acknowledgement and termination message; otherwise each mover is the
-// single sync pod's.
+// The batch sync pod runs one mover for all its DR claims: each claim
+// read-write at its own path, filled from its own module, with its own
+// acknowledgement; the single sync pod's mover otherwise, asking for its
+// resources once per claim.
 func TestBatchSyncPod(t *testing.T) {
 	claims := []kube.SyncPodClaim{{Claim: "db"}, {Claim: "logs", AcceptSourceChange: true}, {Claim: "cache"}}
-	pod := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims})
+	pod := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims, OneMover: true})
 
 	claimOf := claimsByVolume(pod)
-	require.Len(t, pod.Spec.Containers, len(claims))
-	for i, c := range pod.Spec.Containers {
-		assert.Equal(t, kube.BatchMoverContainer(i), c.Name)
-		env := envOf(c)
-		assert.Equal(t, kube.BatchModule(i), env["DRSYNCER_RSYNC_MODULE"])
-		var data []corev1.VolumeMount
-		for _, m := range c.VolumeMounts {
-			if _, ok := claimOf[m.Name]; ok {
-				data = append(data, m)
-			}
+	require.Len(t, pod.Spec.Containers, 1, "one container: the kubelet starts a pod's containers one after another")
+	c := pod.Spec.Containers[0]
+	assert.Equal(t, kube.BatchMoversContainer, c.Name)
+	mountedAt := map[string]string{} // path → claim
+	for _, m := range c.VolumeMounts {
+		if claim, ok := claimOf[m.Name]; ok {
+			assert.False(t, m.ReadOnly, claim)
+			mountedAt[m.MountPath] = claim
 		}
-		require.Len(t, data, 1, "%s mounts its own claim and no other", c.Name)
-		assert.Equal(t, claims[i].Claim, claimOf[data[0].Name])
-		assert.Equal(t, kube.DataPath, data[0].MountPath)
-		assert.False(t, data[0].ReadOnly)
-		assert.Empty(t, c.TerminationMessagePath, "the default path is each container's own file")
-
-		single := kube.SyncPod(withDRClaim(batchSyncOptions, claims[i]))
-		want := single.Spec.Containers[0]
-		want.Name = c.Name
-		want.VolumeMounts = slices.Clone(want.VolumeMounts)
-		want.VolumeMounts[0].Name = data[0].Name
-		want.Env = append(slices.Clone(want.Env), corev1.EnvVar{Name: "DRSYNCER_RSYNC_MODULE", Value: kube.BatchModule(i)})
-		assert.Equal(t, want, c, "mover %d is the single pod's mover of claim %s", i, claims[i].Claim)
+	}
+	require.Len(t, mountedAt, len(claims), "every claim mounted at a path of its own")
+	filled, accepted := map[string]string{}, map[string]bool{} // module → claim
+	args := c.Command[1:]
+	for i := 0; i < len(args); i += 2 {
+		switch args[i] {
+		case "--claim":
+			module, dir, ok := strings.Cut(args[i+1], "=")
+			require.True(t, ok, args[i+1])
+			filled[module] = mountedAt[dir]
+		case "--accept-source-change-for":
+			accepted[args[i+1]] = true
+		default:
+			t.Fatalf("unexpected flag %q in %q", args[i], c.Command)
+		}
+	}
+	for i, claim := range claims {
+		assert.Equal(t, claim.Claim, filled[kube.BatchModule(i)], "module %s fills claim %s", kube.BatchModule(i), claim.Claim)
+		assert.Equal(t, claim.AcceptSourceChange, accepted[kube.BatchModule(i)], "claim %s's own accepted change", claim.Claim)
 	}
 	for _, v := range pod.Spec.Volumes {
 		if v.PersistentVolumeClaim != nil {
@@ -110,32 +115,42 @@ func TestBatchSyncPod(t *testing.T) {
 	}
 	assert.Len(t, claimOf, len(claims))
 
-	single := kube.SyncPod(withDRClaim(batchSyncOptions, claims[0]))
+	single := kube.SyncPod(withDRClaim(batchSyncOptions, claims[0])).Spec.Containers[0]
+	assert.Equal(t, single.Env, c.Env, "the single mover's settings; none accepts a change for all")
+	assert.Equal(t, single.SecurityContext, c.SecurityContext)
+	assert.Equal(t, single.Image, c.Image)
+	assert.Equal(t, single.TerminationMessagePolicy, c.TerminationMessagePolicy)
+	for _, l := range []struct{ single, batch corev1.ResourceList }{
+		{single.Resources.Requests, c.Resources.Requests}, {single.Resources.Limits, c.Resources.Limits},
+	} {
+		require.Len(t, l.batch, len(l.single))
+		for name, q := range l.single {
+			got := l.batch[name]
+			assert.Equal(t, q.MilliValue()*int64(len(claims)), got.MilliValue(), "%s: once per claim", name)
+		}
+	}
+
 	batch := withoutClaims(pod)
 	batch.Spec.Containers = nil
-	want := withoutClaims(single)
+	want := withoutClaims(kube.SyncPod(withDRClaim(batchSyncOptions, claims[0])))
 	want.Spec.Containers = nil
 	assert.Equal(t, want, batch, "affinity, security, grace and the key volumes are the single pod's")
 }
 
-// A staged batch's movers wait StagedTargetWait for their held mount pod
-// (the mover's --target-wait, which parses the value back); otherwise each
-// is the mover of a batch that is not staged, which passes no such flag.
+// A staged batch's mover waits StagedTargetWait for its held mount pod
+// (the mover's --target-wait, which parses the value back); otherwise it is
+// the mover of a batch that is not staged, which passes no such flag.
 func TestBatchSyncPodTargetWait(t *testing.T) {
 	claims := []kube.SyncPodClaim{{Claim: "db"}, {Claim: "logs"}}
-	plain := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims})
-	staged := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims, TargetWait: kube.StagedTargetWait})
-	require.Len(t, staged.Spec.Containers, len(claims))
-	for i, c := range staged.Spec.Containers {
-		p := plain.Spec.Containers[i]
-		assert.NotContains(t, p.Command, "--target-wait", p.Name)
-		require.Equal(t, append(slices.Clone(p.Command), "--target-wait", "24h0m0s"), c.Command, c.Name)
-		wait, err := time.ParseDuration(c.Command[len(c.Command)-1])
-		require.NoError(t, err)
-		assert.Equal(t, kube.StagedTargetWait, wait)
-		c.Command = p.Command
-		assert.Equal(t, p, c, "only the command differs")
-	}
+	plain := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims, OneMover: true}).Spec.Containers[0]
+	c := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims, TargetWait: kube.StagedTargetWait, OneMover: true}).Spec.Containers[0]
+	assert.NotContains(t, plain.Command, "--target-wait")
+	require.Equal(t, append(slices.Clone(plain.Command), "--target-wait", "24h0m0s"), c.Command)
+	wait, err := time.ParseDuration(c.Command[len(c.Command)-1])
+	require.NoError(t, err)
+	assert.Equal(t, kube.StagedTargetWait, wait)
+	c.Command = plain.Command
+	assert.Equal(t, plain, c, "only the command differs")
 }
 
 // The names the mount pod, the sync pod and the result readers share.
@@ -199,4 +214,74 @@ func pairs(t *testing.T, args []string) [][2]string {
 		out = append(out, [2]string{args[i], args[i+1]})
 	}
 	return out
+}
+
+// The batch sync pod that runs of older code ask for (without OneMover)
+// runs one mover per DR claim: its own container name,
+// its own claim read-write at DataPath, its own module, its own
+// acknowledgement and termination message; otherwise each mover is the
+// single sync pod's.
+func TestBatchSyncPodWithAMoverPerClaim(t *testing.T) {
+	claims := []kube.SyncPodClaim{{Claim: "db"}, {Claim: "logs", AcceptSourceChange: true}, {Claim: "cache"}}
+	pod := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims})
+
+	claimOf := claimsByVolume(pod)
+	require.Len(t, pod.Spec.Containers, len(claims))
+	for i, c := range pod.Spec.Containers {
+		assert.Equal(t, kube.BatchMoverContainer(i), c.Name)
+		env := envOf(c)
+		assert.Equal(t, kube.BatchModule(i), env["DRSYNCER_RSYNC_MODULE"])
+		var data []corev1.VolumeMount
+		for _, m := range c.VolumeMounts {
+			if _, ok := claimOf[m.Name]; ok {
+				data = append(data, m)
+			}
+		}
+		require.Len(t, data, 1, "%s mounts its own claim and no other", c.Name)
+		assert.Equal(t, claims[i].Claim, claimOf[data[0].Name])
+		assert.Equal(t, kube.DataPath, data[0].MountPath)
+		assert.False(t, data[0].ReadOnly)
+		assert.Empty(t, c.TerminationMessagePath, "the default path is each container's own file")
+
+		single := kube.SyncPod(withDRClaim(batchSyncOptions, claims[i]))
+		want := single.Spec.Containers[0]
+		want.Name = c.Name
+		want.VolumeMounts = slices.Clone(want.VolumeMounts)
+		want.VolumeMounts[0].Name = data[0].Name
+		want.Env = append(slices.Clone(want.Env), corev1.EnvVar{Name: "DRSYNCER_RSYNC_MODULE", Value: kube.BatchModule(i)})
+		assert.Equal(t, want, c, "mover %d is the single pod's mover of claim %s", i, claims[i].Claim)
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			assert.False(t, v.PersistentVolumeClaim.ReadOnly, v.Name)
+		}
+	}
+	assert.Len(t, claimOf, len(claims))
+
+	single := kube.SyncPod(withDRClaim(batchSyncOptions, claims[0]))
+	batch := withoutClaims(pod)
+	batch.Spec.Containers = nil
+	want := withoutClaims(single)
+	want.Spec.Containers = nil
+	assert.Equal(t, want, batch, "affinity, security, grace and the key volumes are the single pod's")
+}
+
+// A staged batch's movers wait StagedTargetWait for their held mount pod
+// (the mover's --target-wait, which parses the value back); otherwise each
+// is the mover of a batch that is not staged, which passes no such flag.
+func TestBatchSyncPodWithAMoverPerClaimTargetWait(t *testing.T) {
+	claims := []kube.SyncPodClaim{{Claim: "db"}, {Claim: "logs"}}
+	plain := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims})
+	staged := kube.BatchSyncPod(kube.BatchSyncPodOptions{SyncPodOptions: batchSyncOptions, Claims: claims, TargetWait: kube.StagedTargetWait})
+	require.Len(t, staged.Spec.Containers, len(claims))
+	for i, c := range staged.Spec.Containers {
+		p := plain.Spec.Containers[i]
+		assert.NotContains(t, p.Command, "--target-wait", p.Name)
+		require.Equal(t, append(slices.Clone(p.Command), "--target-wait", "24h0m0s"), c.Command, c.Name)
+		wait, err := time.ParseDuration(c.Command[len(c.Command)-1])
+		require.NoError(t, err)
+		assert.Equal(t, kube.StagedTargetWait, wait)
+		c.Command = p.Command
+		assert.Equal(t, p, c, "only the command differs")
+	}
 }

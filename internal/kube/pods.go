@@ -159,7 +159,10 @@ const MoverContainer = "mover"
 // SyncPod mounts the target PVC read-write and runs the mover, which reports
 // progress as JSON lines on stdout and its result as the termination message.
 func SyncPod(o SyncPodOptions) *corev1.Pod {
-	return syncPod(o, []corev1.Container{moverContainer(o, MoverContainer, "data")}, claimVolume("data", o.Claim, false))
+	mover := moverContainer(o, MoverContainer)
+	mover.Command = append(mover.Command, "--dest", DataPath)
+	mover.VolumeMounts = append([]corev1.VolumeMount{{Name: "data", MountPath: DataPath}}, mover.VolumeMounts...)
+	return syncPod(o, []corev1.Container{mover}, claimVolume("data", o.Claim, false))
 }
 
 // syncPod runs movers, each filling the claim volume it mounts; they share
@@ -184,9 +187,10 @@ func syncPod(o SyncPodOptions, movers []corev1.Container, claims ...corev1.Volum
 	}
 }
 
-// moverContainer is a mover named name that fills the claim volume at
-// DataPath; extraEnv follows the settings every mover gets.
-func moverContainer(o SyncPodOptions, name, volume string, extraEnv ...corev1.EnvVar) corev1.Container {
+// moverContainer is a mover named name with the settings every mover
+// gets and the Secrets it reads; the caller mounts the claims it fills and
+// says where (--dest, or --claim per claim).
+func moverContainer(o SyncPodOptions, name string) corev1.Container {
 	env := []corev1.EnvVar{
 		{Name: "DRSYNCER_AGENT_ADDR", Value: o.AgentAddr},
 		{Name: "DRSYNCER_TARGET", Value: o.Target},
@@ -203,13 +207,12 @@ func moverContainer(o SyncPodOptions, name, volume string, extraEnv ...corev1.En
 		Name:                     name,
 		Image:                    o.Image,
 		ImagePullPolicy:          o.PullPolicy,
-		Command:                  []string{"/usr/local/bin/mover", "--dest", DataPath},
-		Env:                      append(env, extraEnv...),
+		Command:                  []string{"/usr/local/bin/mover"},
+		Env:                      env,
 		SecurityContext:          containerSecurity(moverCapabilities),
 		Resources:                OrDefaultResources(o.Resources),
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: volume, MountPath: DataPath},
 			{Name: "rsync-credentials", MountPath: RsyncCredentialsDir, ReadOnly: true},
 			{Name: "op-key", MountPath: OpKeyDir, ReadOnly: true},
 			{Name: "agent-host-key", MountPath: AgentHostKeyDir, ReadOnly: true},

@@ -78,6 +78,13 @@ func signer(t *testing.T, k keys.ClusterPairKey) ssh.Signer {
 
 func newPath(t *testing.T) *path {
 	t.Helper()
+	return newPathServing(t, nil)
+}
+
+// newPathServing is newPath whose mount server serves modules, each a
+// directory under src, instead of src itself (a batch's mount pod).
+func newPathServing(t *testing.T, modules []string) *path {
+	t.Helper()
 	p := &path{t: t, rsync: testtree.RequireRsync(t)}
 	dir := t.TempDir()
 	p.src, p.dst = filepath.Join(dir, "src"), filepath.Join(dir, "dst")
@@ -89,8 +96,17 @@ func newPath(t *testing.T) *path {
 	var err error
 	p.creds, err = keys.NewRsyncCredentials()
 	require.NoError(t, err)
+	served := mountserver.Options{ModulePath: p.src}
+	if modules != nil {
+		served = mountserver.Options{}
+		for _, m := range modules {
+			dir := filepath.Join(p.src, m)
+			require.NoError(t, os.MkdirAll(dir, 0o755))
+			served.Modules = append(served.Modules, mountserver.Module{Name: m, Path: dir})
+		}
+	}
 	srv, err := mountserver.Start(ctx, mountserver.Options{
-		ModulePath: p.src, Address: "127.0.0.1", Credentials: p.creds, RsyncPath: p.rsync,
+		ModulePath: served.ModulePath, Modules: served.Modules, Address: "127.0.0.1", Credentials: p.creds, RsyncPath: p.rsync,
 		WorkDir: dir, Logger: zaptest.NewLogger(t), DaemonLog: &lineLogger{t: t, prefix: "rsyncd"},
 	})
 	require.NoError(t, err)
@@ -122,12 +138,12 @@ func newPath(t *testing.T) *path {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	p.agentAddr = ln.Addr().String()
-	served := make(chan struct{})
-	go func() { _ = a.Serve(ctx, ln); close(served) }()
+	stopped := make(chan struct{})
+	go func() { _ = a.Serve(ctx, ln); close(stopped) }()
 
 	t.Cleanup(func() {
 		cancel()
-		<-served
+		<-stopped
 		_ = srv.Wait()
 	})
 	return p

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/dr-syncer/dr-syncer/contract"
+	"github.com/dr-syncer/dr-syncer/internal/kube"
 )
 
 // TestLabBatchedPods: three Replications of real PVCs run at once on one
@@ -145,8 +146,8 @@ func workerKilledMidBatch(t *testing.T, f *fanOut, bin string) {
 	f.assertNothingLeft(t)
 }
 
-// waitBatchSyncPod waits for a running sync pod with more than one mover
-// container in f's DR namespace: a batch's.
+// waitBatchSyncPod waits for a running sync pod of one mover for many
+// claims in f's DR namespace: a batch's.
 func waitBatchSyncPod(t *testing.T, f *fanOut, timeout time.Duration) string {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -154,7 +155,7 @@ func waitBatchSyncPod(t *testing.T, f *fanOut, timeout time.Duration) string {
 		out, _ := tryKubectl(f.e.dr, "", "-n", f.dstNS, "get", "pods", "-o",
 			`jsonpath={range .items[?(@.status.phase=="Running")]}{.metadata.name}{" "}{.spec.containers[*].name}{"\n"}{end}`)
 		for _, line := range strings.Split(out, "\n") {
-			if strings.Contains(line, "mover-1") {
+			if fields := strings.Fields(line); len(fields) == 2 && fields[1] == kube.BatchMoversContainer {
 				return strings.Fields(line)[0]
 			}
 		}
@@ -173,7 +174,7 @@ func followedTransfers(t *testing.T, f *fanOut) int {
 		followed := false
 		for _, ev := range readHistory(t, f.e, id, "") {
 			a := ev.GetActivityTaskScheduledEventAttributes()
-			if ev.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED || a.GetActivityType().GetName() != "Transfer" {
+			if ev.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED || !contract.IsTransfer(a.GetActivityType().GetName()) {
 				continue
 			}
 			followed = false

@@ -87,7 +87,7 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 			attrs := ev.GetActivityTaskScheduledEventAttributes()
 			r := &activityRun{name: attrs.GetActivityType().GetName(), scheduled: at}
 			var in contract.TransferInput
-			if r.name == contract.ActivityTransfer && converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in) == nil {
+			if contract.IsTransfer(r.name) && converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in) == nil {
 				r.followed = in.Follow != nil
 			}
 			runs[ev.GetEventId()] = r
@@ -104,7 +104,7 @@ func pvcSyncBreakdown(events []*historypb.HistoryEvent, times stepTimes) {
 			}
 			ran := at.Sub(r.started)
 			switch r.name {
-			case contract.ActivityTransfer:
+			case contract.ActivityTransfer, contract.ActivityTransferBatchClaim:
 				var res contract.TransferResult
 				if converter.GetDefaultDataConverter().FromPayloads(attrs.GetResult(), &res) == nil && res.DurationSeconds > 0 {
 					mover := time.Duration(res.DurationSeconds * float64(time.Second))

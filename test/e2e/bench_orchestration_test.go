@@ -261,7 +261,7 @@ func historyTimes(t *testing.T, e *pvcSyncEnv, id, runID string) (start, transfe
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
 			start = at
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "Transfer" {
+			if contract.IsTransfer(ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()) {
 				transferScheduled = ev.GetEventId()
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:

@@ -187,7 +187,7 @@ func (e *pvcSyncEnv) reportOverhead(t *testing.T, run client.WorkflowRun, mover 
 			name := ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
 			activityTypes[ev.GetEventId()] = name
 			timeline = append(timeline, fmt.Sprintf("%.2f scheduled %s", at.Sub(start).Seconds(), name))
-			if name == "Transfer" {
+			if contract.IsTransfer(name) {
 				transferScheduled = ev.GetEventId()
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:

@@ -172,7 +172,7 @@ func mostTransfersAtOnce(t *testing.T, f *fanOut) int {
 		for _, ev := range readHistory(t, f.e, id, "") {
 			switch ev.GetEventType() {
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-				if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "Transfer" {
+				if contract.IsTransfer(ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()) {
 					started[ev.GetEventId()] = time.Time{}
 				}
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:

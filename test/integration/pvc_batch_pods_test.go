@@ -45,7 +45,7 @@ func TestBatchPods(t *testing.T) {
 			{Source: "users", Target: "users", Acknowledged: true},
 		},
 		Image: planImage, AgentAddr: "10.255.0.11:2222", Credentials: creds.Secret,
-		ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
+		ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority, OneMover: true,
 	}
 	opPods := func(c client.Client, namespace string) []corev1.Pod {
 		t.Helper()
@@ -117,7 +117,7 @@ func TestBatchPods(t *testing.T) {
 		assert.Contains(t, c.Command, kube.BatchModule(1)+"="+kube.BatchDataPath(1))
 	})
 
-	t.Run("the sync pod fills every DR claim read-write on the DR node, one mover each", func(t *testing.T) {
+	t.Run("the sync pod fills every DR claim read-write on the DR node, one mover for all", func(t *testing.T) {
 		syncs := opPods(env.DR.Client, "shop-dr")
 		require.Len(t, syncs, 1)
 		sync := syncs[0]
@@ -133,31 +133,32 @@ func TestBatchPods(t *testing.T) {
 			}
 		}
 		assert.Equal(t, map[string]bool{"orders": false, "users": false}, claims)
-		require.Len(t, sync.Spec.Containers, 2)
+		require.Len(t, sync.Spec.Containers, 1, "one mover fills every claim")
+		c := sync.Spec.Containers[0]
+		assert.Equal(t, kube.BatchMoversContainer, c.Name)
+		assert.Equal(t, planImage.Reference, c.Image)
 		config, err := json.Marshal(in.Config)
 		require.NoError(t, err)
-		for i, want := range []struct {
-			claim  string
-			accept bool
-		}{{"orders", false}, {"users", true}} {
-			c := sync.Spec.Containers[i]
-			assert.Equal(t, kube.BatchMoverContainer(i), c.Name)
-			assert.Equal(t, planImage.Reference, c.Image)
-			assert.Equal(t, want.claim, volumeClaim[c.VolumeMounts[0].Name], "mover %d fills its own claim", i)
-			env := map[string]string{}
-			for _, e := range c.Env {
-				env[e.Name] = e.Value
-			}
-			assert.Equal(t, target, env["DRSYNCER_TARGET"])
-			assert.Equal(t, in.AgentAddr, env["DRSYNCER_AGENT_ADDR"])
-			assert.Equal(t, kube.BatchModule(i), env["DRSYNCER_RSYNC_MODULE"])
-			assert.JSONEq(t, string(config), env["DRSYNCER_SYNC_CONFIG"])
-			if want.accept {
-				assert.Equal(t, "true", env["DRSYNCER_ACCEPT_SOURCE_CHANGE"], "claim %d's own accepted change", i)
-			} else {
-				assert.NotContains(t, env, "DRSYNCER_ACCEPT_SOURCE_CHANGE", "claim %d accepted nothing", i)
+		env := map[string]string{}
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+		assert.Equal(t, target, env["DRSYNCER_TARGET"])
+		assert.Equal(t, in.AgentAddr, env["DRSYNCER_AGENT_ADDR"])
+		assert.JSONEq(t, string(config), env["DRSYNCER_SYNC_CONFIG"])
+		assert.NotContains(t, env, "DRSYNCER_ACCEPT_SOURCE_CHANGE", "no change is accepted for the whole batch")
+		mountedAt := map[string]string{} // path → claim
+		for _, m := range c.VolumeMounts {
+			if claim, ok := volumeClaim[m.Name]; ok {
+				mountedAt[m.MountPath] = claim
 			}
 		}
+		// Claim 0 is orders, claim 1 users, whose change a person accepted.
+		assert.Equal(t, []string{"/usr/local/bin/mover",
+			"--claim", kube.BatchModule(0) + "=" + kube.BatchDataPath(0),
+			"--claim", kube.BatchModule(1) + "=" + kube.BatchDataPath(1), "--accept-source-change-for", kube.BatchModule(1),
+		}, c.Command)
+		assert.Equal(t, map[string]string{kube.BatchDataPath(0): "orders", kube.BatchDataPath(1): "users"}, mountedAt)
 		for _, v := range sync.Spec.Volumes {
 			if s := v.Secret; s != nil {
 				assert.Equal(t, creds.Secret, s.SecretName, v.Name)
@@ -249,10 +250,8 @@ func TestBatchPods(t *testing.T) {
 		want[kube.LabelRole] = kube.RoleMountHeld
 		assert.Equal(t, want, heldMount.Labels, "only the role differs from a batch that is not held")
 		assert.Equal(t, held.Labels("sync"), heldSync.Labels)
-		require.Len(t, heldSync.Spec.Containers, 2)
-		for _, c := range heldSync.Spec.Containers {
-			assert.Equal(t, []string{"/usr/local/bin/mover", "--dest", kube.DataPath, "--target-wait", "24h0m0s"}, c.Command, c.Name)
-		}
+		require.Len(t, heldSync.Spec.Containers, 1)
+		assert.Equal(t, []string{"--target-wait", "24h0m0s"}, heldSync.Spec.Containers[0].Command[len(heldSync.Spec.Containers[0].Command)-2:])
 		for _, c := range opPods(env.DR.Client, "shop-dr")[0].Spec.Containers {
 			assert.NotContains(t, c.Command, "--target-wait", "a batch that is not held waits the mover's default (%s)", c.Name)
 		}

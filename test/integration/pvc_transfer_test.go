@@ -232,11 +232,12 @@ func TestTransfer(t *testing.T) {
 	// input carries no cluster key, so a Transfer that made a pod of its
 	// own would fail; following one makes nothing.
 	t.Run("a followed batch container: nothing is created, and its own summary and exit decide", func(t *testing.T) {
-		batch := kube.BatchSyncPod(kube.BatchSyncPodOptions{
-			SyncPodOptions: kube.SyncPodOptions{Name: "batch-sync", Namespace: "app", Node: "dr-1", Image: planImage.Reference,
-				CredentialsSecret: "c", SSHSecret: "c"},
-			Claims: []kube.SyncPodClaim{{Claim: "other"}, {Claim: "data"}},
-		})
+		// A pod with a mover per claim, as workers made them before
+		// kube.BatchMoversContainer; a pod of one mover needs the kubelet's
+		// logs, which the lab tests read.
+		batch := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "batch-sync", Namespace: "app"}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: kube.BatchMoverContainer(0), Image: planImage.Reference}, {Name: kube.BatchMoverContainer(1), Image: planImage.Reference}},
+		}}
 		create(t, cluster.Client, batch)
 		ended := func(s progress.Summary, exitCode int32) corev1.ContainerState {
 			data, err := json.Marshal(s)

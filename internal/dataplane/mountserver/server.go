@@ -46,7 +46,8 @@ type Options struct {
 	RsyncPath string
 	// WorkDir holds the private config dir; default os.TempDir().
 	WorkDir string
-	// MaxConnections caps concurrent rsync clients; default DefaultMaxConnections.
+	// MaxConnections caps concurrent rsync clients, across all modules;
+	// default DefaultMaxConnections per module.
 	MaxConnections int
 	// TimeoutSeconds drops idle clients; default DefaultTimeoutSeconds.
 	TimeoutSeconds int
@@ -81,7 +82,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("mount server: %w", err)
 	}
 	if opts.MaxConnections <= 0 {
-		opts.MaxConnections = DefaultMaxConnections
+		// Per served volume: rsyncd counts "max connections" across all
+		// the modules that share its lock file, so a batch's 20 movers
+		// against a flat 16 had some refused ("max connections reached"),
+		// and their syncs fell back to pods of their own.
+		opts.MaxConnections = DefaultMaxConnections * max(1, len(opts.Modules))
 	}
 	if opts.TimeoutSeconds <= 0 {
 		opts.TimeoutSeconds = DefaultTimeoutSeconds

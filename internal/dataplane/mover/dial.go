@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/sshalgo"
@@ -185,5 +187,36 @@ func keepAlive(client *ssh.Client, every time.Duration) {
 				return
 			}
 		}
+	}
+}
+
+// dialAttempts and dialBackoff bound dialAgentPatiently: five tries over
+// about three seconds.
+const (
+	dialAttempts = 5
+	dialBackoff  = 100 * time.Millisecond
+)
+
+// dialAgentPatiently is DialAgent, tried again after a short, jittered
+// pause while the agent is unreachable. The agent refuses handshakes past
+// its bound per source address (DefaultMaxPreAuthPerIP, 16 at once), and a
+// batch sync pod's movers, which share the pod's address, dial together:
+// 20 of them at once had four refused, and their syncs fell back to pods
+// of their own. A wrong host key or a refused certificate is not retried.
+func dialAgentPatiently(ctx context.Context, o AgentOptions, log *zap.Logger) (*ssh.Client, error) {
+	pause := dialBackoff
+	for attempt := 1; ; attempt++ {
+		client, err := DialAgent(ctx, o)
+		if err == nil || !errors.Is(err, ErrAgentUnreachable) || attempt == dialAttempts {
+			return client, err
+		}
+		wait := pause/2 + rand.N(pause)
+		log.Info("agent unreachable; dialing again", zap.Int("attempt", attempt), zap.Duration("in", wait), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		pause *= 2
 	}
 }

@@ -157,7 +157,7 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		return fail(out, err)
 	}
 
-	client, err := DialAgent(ctx, o.Agent)
+	client, err := dialAgentPatiently(ctx, o.Agent, r.log)
 	if err != nil {
 		class := rsyncargs.ClassRetryable
 		if errors.Is(err, ErrHostKeyMismatch) {

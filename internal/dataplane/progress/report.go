@@ -21,8 +21,11 @@ const (
 // Event is one JSON line of mover output. Exactly one of Progress and
 // Summary is set, matching Type.
 type Event struct {
-	Type     string    `json:"type"`
-	Time     time.Time `json:"time"`
+	Type string    `json:"type"`
+	Time time.Time `json:"time"`
+	// Claim names the volume (its rsync module) when one mover fills many
+	// (a batch sync pod's): every line of its output says whose it is.
+	Claim    string    `json:"claim,omitempty"`
 	Progress *Snapshot `json:"progress,omitempty"`
 	Summary  *Summary  `json:"summary,omitempty"`
 }
@@ -107,6 +110,7 @@ type Summary struct {
 type Reporter struct {
 	mu       sync.Mutex
 	w        io.Writer
+	claim    string
 	interval time.Duration
 	now      func() time.Time
 	last     time.Time
@@ -118,6 +122,8 @@ type ReporterOptions struct {
 	Interval time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Claim, when set, tags every line (Event.Claim).
+	Claim string
 }
 
 // NewReporter returns a Reporter writing to w.
@@ -128,7 +134,7 @@ func NewReporter(w io.Writer, opts ReporterOptions) *Reporter {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Reporter{w: w, interval: opts.Interval, now: opts.Now}
+	return &Reporter{w: w, claim: opts.Claim, interval: opts.Interval, now: opts.Now}
 }
 
 // Progress writes s unless a progress line was written less than Interval ago.
@@ -151,6 +157,7 @@ func (r *Reporter) Summary(s Summary) error {
 }
 
 func (r *Reporter) write(e Event) error {
+	e.Claim = r.claim
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", e.Type, err)
