@@ -34,6 +34,12 @@ type BatchJoin struct {
 	// MoverRoom is NodePlan.MoverRoom: no batch holding this claim grows
 	// past it either.
 	MoverRoom int `json:"moverRoom,omitempty"`
+	// FollowsClaims says the sync can follow its claim in a batch's one
+	// mover (FollowedMover.Claim, ActivityTransferBatchClaim). A sync of
+	// older code cannot; a batch gets one mover only if all its members
+	// can, so during a rolling upgrade no older sync is sent to a pod it
+	// cannot follow.
+	FollowsClaims bool `json:"followsClaims,omitempty"`
 }
 
 // BatchAssignment is the run's answer to a join.
@@ -89,8 +95,8 @@ type BatchPodsInput struct {
 	Held bool `json:"held,omitempty"`
 	// OneMover asks for a sync pod whose one mover fills every claim
 	// (kube.BatchMoversContainer); its members follow their claims with
-	// ActivityTransferBatchClaim. Unset (a run of older code), the pod has
-	// a mover container per claim, which Transfer follows.
+	// ActivityTransferBatchClaim. Unset (a run of older code, or a member
+	// that cannot follow claims), the pod has a mover container per claim.
 	OneMover bool `json:"oneMover,omitempty"`
 }
 

@@ -254,9 +254,10 @@ type FollowedMover struct {
 	Container string `json:"container"`
 	// Claim, when set, is the claim's module (kube.BatchModule of its
 	// index): the batch asked for one mover for all its claims
-	// (BatchPodsInput.OneMover), whose lines of this claim the transfer
-	// follows; a pod that an older worker made with a mover per claim is
-	// followed by Container. Set only with ActivityTransferBatchClaim.
+	// (BatchPodsInput.OneMover), so the sync follows it as
+	// ActivityTransferBatchClaim. The transfer itself goes by the pod: it
+	// follows this claim's lines in a pod of one mover, and Container in a
+	// pod that a worker of older code made with a mover per claim.
 	Claim string `json:"claim,omitempty"`
 }
 

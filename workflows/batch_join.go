@@ -33,6 +33,11 @@ func joinBatch(ctx workflow.Context, state *syncState, join contract.BatchJoin) 
 	return answer, ctx.Err()
 }
 
+// changeBatchClaimTransfer is the GetVersion change ID of a batched sync
+// that follows its claim in the batch's one mover as
+// contract.ActivityTransferBatchClaim.
+const changeBatchClaimTransfer = "2026-12-07-batch-claim-transfer"
+
 // transferInBatch runs the sync's transfer in its run's batch, when it is
 // offered one. batched is false when the sync must take its own pods: it
 // was not offered a batch, its batch is of one, or its followed container
@@ -55,7 +60,10 @@ func transferInBatch(ctx workflow.Context, in contract.PVCSyncInput, transferOpt
 	transferIn.Follow, transferIn.Target, transferIn.Credentials, transferIn.Mount = answer.Follow, answer.Target, answer.Credentials, nil
 	var a *pvcdata.PVCActivities
 	transfer := a.Transfer
-	if answer.Follow.Claim != "" { // one mover for the batch: a name older workers do not run
+	// One mover for the batch: a name older workers do not run. Behind a
+	// change, as a sync of older code may have taken this answer and
+	// scheduled Transfer.
+	if answer.Follow.Claim != "" && hasChange(ctx, changeBatchClaimTransfer) {
 		transfer = a.TransferBatchClaim
 	}
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, transferOptions), transfer, transferIn).Get(ctx, &state.Result.Transfer)

@@ -365,6 +365,7 @@ func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members 
 	for _, m := range members {
 		j := b.joins[m.PVC]
 		in.Claims = append(in.Claims, contract.BatchClaim{Source: j.ReadFrom.Name, Target: j.Target, Acknowledged: j.Acknowledged})
+		in.OneMover = in.OneMover && j.FollowsClaims
 	}
 	var pods contract.BatchPods
 	summary := fmt.Sprintf("pods of batch %s: %d PVCs on %s → %s", op.WorkflowID, len(members), in.SourceNode, in.DestinationNode)
@@ -375,7 +376,10 @@ func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members 
 	for i := range members {
 		// The claim's own container too, in case a worker of older code
 		// ran EnsureBatchPods and made a mover per claim.
-		follow := &contract.FollowedMover{Pod: pods.SyncPod, Container: kube.BatchMoverContainer(i), Claim: kube.BatchModule(i)}
+		follow := &contract.FollowedMover{Pod: pods.SyncPod, Container: kube.BatchMoverContainer(i)}
+		if in.OneMover {
+			follow.Claim = kube.BatchModule(i)
+		}
 		answers[i] = contract.BatchAssignment{Follow: follow,
 			Target: pods.Target, Credentials: creds.Secret}
 	}

@@ -179,7 +179,7 @@ func PVCSync(ctx workflow.Context, in contract.PVCSyncInput) (result contract.PV
 		podOptions.WaitForCancellation, transferOptions.WaitForCancellation = true, true
 		nodes := state.Result.Nodes
 		join := contract.BatchJoin{SourceNode: nodes.Source.Node, TargetNode: nodes.Target.Node, AttachLimit: nodes.AttachLimit, MoverRoom: nodes.MoverRoom,
-			AgentAddr: transferIn.AgentAddr, ReadFrom: readFrom, Target: state.Result.Target.Name, Acknowledged: in.AcceptChanges}
+			AgentAddr: transferIn.AgentAddr, ReadFrom: readFrom, Target: state.Result.Target.Name, Acknowledged: in.AcceptChanges, FollowsClaims: true}
 		batched, err := transferInBatch(ctx, in, transferOptions, transferIn, join, state)
 		if err != nil {
 			return state.Result, err

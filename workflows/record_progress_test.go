@@ -85,6 +85,22 @@ func TestRecordHistoriesBatchedPods(t *testing.T) {
 	saveHistory(t, tp.Client, "pvc-sync-batched-pods", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
 }
 
+// TestRecordHistoriesBatchClaimTransfer records a run since
+// 2026-12-07-batch-claim-transfer: two PVCs share one batch whose one
+// mover fills both claims, and each follows its claim as
+// TransferBatchClaim. `-run 'TestRecordHistoriesBatchClaimTransfer$'`
+// records it alone.
+func TestRecordHistoriesBatchClaimTransfer(t *testing.T) {
+	tp := startRecorder(t, func(ctx context.Context, in contract.TransferInput) (contract.TransferResult, error) {
+		require.NotNil(t, in.Follow, "each PVC follows its claim of the batch's sync pod")
+		require.NotEmpty(t, in.Follow.Claim, "in the batch's one mover")
+		return contract.TransferResult{Streams: 1}, nil
+	})
+	ctx := context.Background()
+	recordRun(ctx, t, tp, "batch", "replication-batch-claim-transfer")
+	saveHistory(t, tp.Client, "pvc-sync-batch-claim-transfer", contract.PVCSyncWorkflowID("prod", "shop", "data"), "")
+}
+
 // TestRecordHistoriesBatchLateCredentials records runs since
 // 2026-12-06-batch-late-credentials: two PVCs at concurrentSyncs 2 share
 // one batch's pods and make no credentials of their own; then a run whose

@@ -61,7 +61,9 @@ func claimsLog(t *testing.T, summaries [2]*progress.Summary) string {
 
 // A Transfer that follows mover-1 in a pod of one mover follows claim-1's
 // lines in it: its progress and summary, never claim-0's, which ended
-// first and failed.
+// first and failed. The pod decides: a sync of older code, which knows
+// only mover-1, follows claim-1 too, rather than taking pods of its own
+// while the batch's mover fills its claim.
 func TestFollowOneClaimOfABatchsOneMover(t *testing.T) {
 	failed := &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassPermanent, ExitCode: 23, Reason: "partial transfer"}}
 	success := &progress.Summary{Outcome: rsyncargs.Outcome{Class: rsyncargs.ClassSuccess}, Streams: 1,
@@ -71,7 +73,7 @@ func TestFollowOneClaimOfABatchsOneMover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
-	m, err := followedMover(ctx, b.cs, followed(1), kube.BatchModule(1))
+	m, err := followedMover(ctx, b.cs, followed(1))
 	require.NoError(t, err)
 	assert.Equal(t, kube.BatchMoversContainer, m.container)
 	assert.Equal(t, kube.BatchModule(1), m.claim)
@@ -88,11 +90,11 @@ func TestFollowOneClaimOfABatchsOneMover(t *testing.T) {
 
 	// In a pod that an older worker made with a mover per claim, mover-1
 	// is followed as it is.
-	old, err := followedMover(ctx, newBatchCluster(t).cs, followed(1), kube.BatchModule(1))
+	old, err := followedMover(ctx, newBatchCluster(t).cs, followed(1))
 	require.NoError(t, err)
 	assert.Equal(t, followed(1), old)
 	// A pod that is gone is lost, as when following it.
-	_, err = followedMover(ctx, newClusterWith(t, &corev1.Pod{}).cs, followed(1), kube.BatchModule(1))
+	_, err = followedMover(ctx, newClusterWith(t, &corev1.Pod{}).cs, followed(1))
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
 	assert.Equal(t, contract.ErrTypeFollowedMoverLost, appErr.Type())
@@ -113,7 +115,7 @@ func TestSummaryOfOneClaimOfABatchsOneMover(t *testing.T) {
 
 	b := newOneMoverCluster(t, ended)
 	b.logs[kube.BatchMoversContainer] = claimsLog(t, [2]*progress.Summary{other, success})
-	m, err := followedMover(ctx, b.cs, followed(1), kube.BatchModule(1))
+	m, err := followedMover(ctx, b.cs, followed(1))
 	require.NoError(t, err)
 	s, err := moverSummary(ctx, b.cs, m, heartbeat)
 	require.NoError(t, err)
@@ -125,7 +127,7 @@ func TestSummaryOfOneClaimOfABatchsOneMover(t *testing.T) {
 
 	b = newOneMoverCluster(t, ended)
 	b.logs[kube.BatchMoversContainer] = claimsLog(t, [2]*progress.Summary{other, nil})
-	m, err = followedMover(ctx, b.cs, followed(1), kube.BatchModule(1))
+	m, err = followedMover(ctx, b.cs, followed(1))
 	require.NoError(t, err)
 	_, err = moverSummary(ctx, b.cs, m, heartbeat)
 	var appErr *temporal.ApplicationError

@@ -44,20 +44,24 @@ type moverRef struct {
 	claim string
 }
 
-// followedMover is the followed m as its pod runs it: claim's lines in the
-// pod's one mover for all claims (kube.BatchMoversContainer), or m's own
-// container in a pod that a worker of older code made with a mover per
-// claim. Without a claim, the pod is of that older shape.
-func followedMover(ctx context.Context, cs kubernetes.Interface, m moverRef, claim string) (moverRef, error) {
-	if claim == "" {
+// followedMover is the followed m as its pod runs it: the claim that m's
+// container names (kube.BatchMoverContainer) is followed in the pod's one
+// mover for all claims (kube.BatchMoversContainer) when the pod has one,
+// and by its own container in a pod with a mover per claim. The pod's
+// shape decides, not who asked: a sync of older code may follow a pod of
+// one mover, and a worker of older code may make a pod of the older shape
+// for a sync of newer code.
+func followedMover(ctx context.Context, cs kubernetes.Interface, m moverRef) (moverRef, error) {
+	index, ok := kube.BatchMoverIndex(m.container)
+	if !ok {
 		return m, nil
 	}
 	pod, err := cs.CoreV1().Pods(m.namespace).Get(ctx, m.pod, metav1.GetOptions{})
 	if err != nil {
 		return m, m.lost(err)
 	}
-	if kube.HasContainer(pod, kube.BatchMoversContainer) {
-		m.container, m.claim = kube.BatchMoversContainer, claim
+	if !kube.HasContainer(pod, m.container) && kube.HasContainer(pod, kube.BatchMoversContainer) {
+		m.container, m.claim = kube.BatchMoversContainer, kube.BatchModule(index)
 	}
 	return m, nil
 }

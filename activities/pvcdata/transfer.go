@@ -106,7 +106,7 @@ func (a *PVCActivities) transfer(ctx context.Context, in contract.TransferInput,
 // until stop.
 func (a *PVCActivities) startMover(ctx context.Context, cs kubernetes.Interface, in contract.TransferInput) (m moverRef, stop func(), err error) {
 	if f := in.Follow; f != nil {
-		m, err := followedMover(ctx, cs, moverRef{namespace: in.PVC.Namespace, pod: f.Pod, container: f.Container, followed: true}, f.Claim)
+		m, err := followedMover(ctx, cs, moverRef{namespace: in.PVC.Namespace, pod: f.Pod, container: f.Container, followed: true})
 		return m, func() {}, err
 	}
 	opts, err := a.syncPodOptions(in)

@@ -127,6 +127,10 @@ both.`)
 	if err != nil {
 		return usage(err)
 	}
+	if len(claims) > 0 && *acceptChange {
+		// A person accepts one volume's change, never a batch's.
+		return usage(errors.New("--accept-source-change (or DRSYNCER_ACCEPT_SOURCE_CHANGE) names no volume; with --claim, give --accept-source-change-for MODULE"))
+	}
 	// The controller's config is an rsyncargs.Config, marshalled once by the
 	// Transfer activity: decode it as it is.
 	var cfg rsyncargs.Config

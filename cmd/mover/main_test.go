@@ -35,6 +35,7 @@ func TestClaimUsageErrors(t *testing.T) {
 		{"--claim=claim-0=/d/0", "--module=data"},
 		{"--claim=claim-0=/d/0", "--accept-source-change-for=claim-1"}, // accepts a volume it does not fill
 		{"--accept-source-change-for=claim-0"},
+		{"--claim=claim-0=/d/0", "--accept-source-change"}, // a batch's change is never accepted whole
 	} {
 		var stderr bytes.Buffer
 		args := append(append([]string{}, base...), extra...)

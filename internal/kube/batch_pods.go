@@ -3,6 +3,7 @@ package kube
 import (
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,7 +29,22 @@ func BatchDataPath(index int) string { return path.Join(DataPath, strconv.Itoa(i
 // BatchMoverContainer is the container that fills the DR claim at index
 // in a sync pod with a mover per claim (BatchSyncPodOptions.OneMover
 // unset, as runs of older code ask).
-func BatchMoverContainer(index int) string { return "mover-" + strconv.Itoa(index) }
+func BatchMoverContainer(index int) string { return moverPrefix + strconv.Itoa(index) }
+
+const moverPrefix = "mover-"
+
+// BatchMoverIndex is the claim index that BatchMoverContainer names.
+func BatchMoverIndex(container string) (int, bool) {
+	rest, ok := strings.CutPrefix(container, moverPrefix)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(rest)
+	if err != nil || i < 0 || BatchMoverContainer(i) != container {
+		return 0, false
+	}
+	return i, true
+}
 
 // BatchMoversContainer is the one container of a batch sync pod
 // (BatchSyncPodOptions.OneMover): a mover that fills every DR claim at

@@ -137,6 +137,18 @@ func TestBatchSyncPod(t *testing.T) {
 	assert.Equal(t, want, batch, "affinity, security, grace and the key volumes are the single pod's")
 }
 
+func TestBatchMoverIndex(t *testing.T) {
+	for i := range 25 {
+		got, ok := kube.BatchMoverIndex(kube.BatchMoverContainer(i))
+		assert.True(t, ok)
+		assert.Equal(t, i, got)
+	}
+	for _, name := range []string{kube.MoverContainer, kube.BatchMoversContainer, "mover-", "mover--1", "mover-01", "mover-x", "mover-1 "} {
+		_, ok := kube.BatchMoverIndex(name)
+		assert.False(t, ok, name)
+	}
+}
+
 // A staged batch's mover waits StagedTargetWait for its held mount pod
 // (the mover's --target-wait, which parses the value back); otherwise it is
 // the mover of a batch that is not staged, which passes no such flag.

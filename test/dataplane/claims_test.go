@@ -63,6 +63,17 @@ func TestOneMoverFillsManyVolumesEachOnItsOwn(t *testing.T) {
 	}
 	assert.Equal(t, rsyncargs.ClassPermanent, mover.WorstOutcome(summaries).Class, "the mover exits with the worst")
 	assertEveryLineTagged(t, events, modules)
+
+	// A person accepts claim-1's change, and claim-2's source is emptied
+	// too: only the accepted volume follows its source.
+	emptySource(t, filepath.Join(p.src, "claim-2"))
+	keptOther := scan(t, filepath.Join(p.dst, "claim-2"))
+	claims[1].AcceptSourceChange = true
+	summaries, _ = run()
+	assert.Equal(t, rsyncargs.ClassSuccess, summaries[1].Outcome.Class, "%+v", summaries[1])
+	assert.Zero(t, regularCount(scan(t, filepath.Join(p.dst, "claim-1"))), "the accepted volume now matches its empty source")
+	assert.Equal(t, rsyncargs.ClassPermanent, summaries[2].Outcome.Class, "claim-1's acceptance is not claim-2's")
+	assert.Equal(t, keptOther, scan(t, filepath.Join(p.dst, "claim-2")), "the other refused volume's DR copy is untouched")
 }
 
 // assertEveryLineTagged checks that every output line names a claim, and

@@ -24,7 +24,8 @@ type Claim struct {
 }
 
 // RunClaims runs one sync per claim, all at once, each as Run runs it with
-// base's settings, its own module, destination and accepted change, and
+// base's settings but its own module, destination and accepted change
+// (base.AcceptSourceChange is not used), and
 // returns their summaries in the claims' order.
 //
 // One process fills the batch because the kubelet starts a pod's
@@ -42,7 +43,8 @@ func RunClaims(ctx context.Context, base Options, claims []Claim, out io.Writer,
 	for i, c := range claims {
 		opts := base
 		opts.Module, opts.Dest = c.Module, c.Dest
-		opts.AcceptSourceChange = base.AcceptSourceChange || c.AcceptSourceChange
+		// Only the claim's own: a person accepts one volume's change.
+		opts.AcceptSourceChange = c.AcceptSourceChange
 		opts.Reporter = progress.NewReporter(shared, progress.ReporterOptions{Interval: interval, Claim: c.Module})
 		if base.Logger != nil {
 			opts.Logger = base.Logger.With(zap.String("claim", c.Module))
