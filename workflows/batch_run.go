@@ -334,13 +334,22 @@ func (b *batcher) release(ctx workflow.Context, op contract.Operation, fb *forme
 }
 
 // batchOptions are the options of a batch's own steps. Every member can
-// sync on its own pods, so a batch does not retry long.
+// sync on its own pods, so a batch does not retry long. A cancelled run
+// waits for a step in flight (2026-12-07-batch-steps-wait): its batch
+// cleanup, which follows at once, deleted nothing of a pod pair that an
+// EnsureBatchPods still in flight created a moment later, and the pods
+// stayed (seen in the lab).
 func batchOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+		WaitForCancellation: hasChange(ctx, changeBatchStepsWait),
 	})
 }
+
+// changeBatchStepsWait is the GetVersion change ID of a run whose
+// cancellation waits for its batch steps in flight (batchOptions).
+const changeBatchStepsWait = "2026-12-07-batch-steps-wait"
 
 // makePods creates the batch's credentials and pod pair, held or not, and
 // returns each member's answer; nil answers when they could not be made.

@@ -118,8 +118,9 @@ type SyncPodClaim struct {
 type BatchSyncPodOptions struct {
 	SyncPodOptions
 	// Claims are the batch's DR claims, at least one, in the order of the
-	// mount pod's: the claim at index i is filled from BatchModule(i) into
-	// BatchDataPath(i) by BatchMoversContainer.
+	// mount pod's: the claim at index i is filled from BatchModule(i), into
+	// BatchDataPath(i) by BatchMoversContainer (OneMover) or at DataPath
+	// by container BatchMoverContainer(i).
 	Claims []SyncPodClaim
 	// TargetWait, when set, is the mover's --target-wait: StagedTargetWait
 	// for a staged batch, whose mount pod is held. Unset, the movers wait
@@ -143,9 +144,11 @@ type BatchSyncPodOptions struct {
 // mover per claim asked, so the DR node's mover room (counted per claim)
 // still holds.
 func BatchSyncPod(o BatchSyncPodOptions) *corev1.Pod {
-	pod := moverPerClaimSyncPod(o)
+	var pod *corev1.Pod
 	if o.OneMover {
 		pod = oneMoverSyncPod(o)
+	} else {
+		pod = moverPerClaimSyncPod(o)
 	}
 	if o.Gated {
 		pod.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: StagedGate}}

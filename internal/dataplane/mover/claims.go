@@ -25,8 +25,8 @@ type Claim struct {
 
 // RunClaims runs one sync per claim, all at once, each as Run runs it with
 // base's settings but its own module, destination and accepted change
-// (base.AcceptSourceChange is not used), and
-// returns their summaries in the claims' order.
+// (base.AcceptSourceChange is not used), and returns their summaries in
+// the claims' order.
 //
 // One process fills the batch because the kubelet starts a pod's
 // containers one after another (about 0.25 s each in the lab), so a sync
