@@ -125,6 +125,20 @@ func TestSummaryOfOneClaimOfABatchsOneMover(t *testing.T) {
 	require.NotNil(t, reads[0].TailLines)
 	assert.EqualValues(t, claimsTailLines, *reads[0].TailLines)
 
+	// A termination message that does parse as a summary (a mover of one
+	// volume writes its own there) is not a claim's: the log's is read.
+	note, err := progress.EncodeTerminationMessage(*other)
+	require.NoError(t, err)
+	wholeSummary := *ended.Terminated
+	wholeSummary.Message = string(note)
+	b = newOneMoverCluster(t, corev1.ContainerState{Terminated: &wholeSummary})
+	b.logs[kube.BatchMoversContainer] = claimsLog(t, [2]*progress.Summary{other, success})
+	m, err = followedMover(ctx, b.cs, followed(1))
+	require.NoError(t, err)
+	s, err = moverSummary(ctx, b.cs, m, heartbeat)
+	require.NoError(t, err)
+	assert.Equal(t, success.Stats, s.Stats, "claim-1's own, from the log, not the message's")
+
 	b = newOneMoverCluster(t, ended)
 	b.logs[kube.BatchMoversContainer] = claimsLog(t, [2]*progress.Summary{other, nil})
 	m, err = followedMover(ctx, b.cs, followed(1))

@@ -28,8 +28,9 @@ import (
 const summaryTailLines = 20
 
 // claimsTailLines bounds the log read for one claim's summary in a mover
-// that fills many: their summaries are its last stdout lines, one per
-// claim, each followed by a line of its own on stderr.
+// that fills many: it writes every claim's summary again as its last lines
+// (a batch has at most 100 claims, concurrentSyncs' maximum), and movers
+// before 2026-12-08 wrote a "sync finished" line per claim after them.
 const claimsTailLines = 1000
 
 // moverRef is the mover container a Transfer follows: its own sync pod's,

@@ -61,9 +61,6 @@ func parseClaims(fs *flag.FlagSet, claimFlags, acceptFor []string) ([]mover.Clai
 // runClaims fills every claim at once and exits with the worst outcome.
 func runClaims(ctx context.Context, log *zap.Logger, opts mover.Options, claims []mover.Claim, interval time.Duration, terminationLog string) int {
 	summaries := mover.RunClaims(ctx, opts, claims, os.Stdout, interval)
-	for _, s := range summaries {
-		logFinished(log, s)
-	}
 	return endClaims(log, summaries, claims, terminationLog)
 }
 

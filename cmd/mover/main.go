@@ -207,13 +207,7 @@ both.`)
 	}
 	sum := mover.Run(ctx, opts)
 	writeTermination(log, *terminationLog, sum)
-	logFinished(log, sum)
 	return exitCode(sum.Outcome)
-}
-
-func logFinished(log *zap.Logger, sum progress.Summary) {
-	log.Info("sync finished", zap.String("class", string(sum.Outcome.Class)), zap.String("reason", sum.Outcome.Reason),
-		zap.Int("rsync_exit_code", sum.Outcome.ExitCode), zap.Float64("duration_seconds", sum.DurationSeconds))
 }
 
 func exitCode(o rsyncargs.Outcome) int {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/agent"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/mover"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
@@ -98,16 +99,19 @@ func assertEveryLineTagged(t *testing.T, events []progress.Event, modules []stri
 	}
 }
 
-// A batch of 20 moves all its volumes at once through one mount server:
-// rsyncd counts its connection limit across every module, so the limit
-// must grow with the volumes it serves (16 in all refused the 17th).
+// A batch of 20 moves all its volumes at once through one mount server and
+// an agent that takes two connections: rsyncd counts its connection limit
+// across every module, so the limit must grow with the volumes it serves
+// (16 in all refused the 17th); and the claims share a few agent
+// connections, since a connection each passed the agent's bounds (16
+// handshakes at once per address, 32 connections: two batches of 20).
 func TestOneMoverFillsTwentyVolumesAtOnce(t *testing.T) {
 	modules := make([]string, 20)
 	claims := make([]mover.Claim, len(modules))
 	for i := range modules {
 		modules[i] = fmt.Sprintf("claim-%d", i)
 	}
-	p := newPathServing(t, modules)
+	p := newPathServing(t, modules, func(o *agent.Options) { o.MaxConnections = 2 })
 	for i, m := range modules {
 		w := testtree.NewWriter(t, filepath.Join(p.src, m), uint64(i))
 		w.File("data", w.Random(96<<10), 0o644)

@@ -82,8 +82,9 @@ func newPath(t *testing.T) *path {
 }
 
 // newPathServing is newPath whose mount server serves modules, each a
-// directory under src, instead of src itself (a batch's mount pod).
-func newPathServing(t *testing.T, modules []string) *path {
+// directory under src, instead of src itself (a batch's mount pod); tune
+// sets the agent's limits.
+func newPathServing(t *testing.T, modules []string, tune ...func(*agent.Options)) *path {
 	t.Helper()
 	p := &path{t: t, rsync: testtree.RequireRsync(t)}
 	dir := t.TempDir()
@@ -128,12 +129,16 @@ func newPathServing(t *testing.T, modules []string) *path {
 	core, logs := observer.New(zap.DebugLevel)
 	p.agentLogs = logs
 	p.names = &namedAllowList{FileAllowList: agent.NewFileAllowList(p.allowFile, nil)}
-	a, err := agent.New(agent.Options{
+	agentOpts := agent.Options{
 		HostKeys:       []ssh.Signer{signer(t, keys.ClusterPairKey{PrivateKey: hostPriv})},
 		AuthorizedKeys: agent.NewAuthorizedKeysFile(p.authFile, nil),
 		AllowList:      p.names,
 		Logger:         zap.New(core),
-	})
+	}
+	for _, f := range tune {
+		f(&agentOpts)
+	}
+	a, err := agent.New(agentOpts)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -31,13 +31,21 @@ type Claim struct {
 // One process fills the batch because the kubelet starts a pod's
 // containers one after another (about 0.25 s each in the lab), so a sync
 // pod with a mover container per claim took seconds to start its last
-// one; every volume still gets its own connection, data guard, progress
-// and summary. Every line written to out carries its claim's module
+// one; every volume still gets its own rsync connections, data guard,
+// progress and summary. The claims share agent connections (agentShare),
+// so a batch makes a few SSH handshakes instead of one per claim. Every
+// line written to out carries its claim's module
 // (progress.Event.Claim), and once every sync has ended the summaries are
 // written again, one per claim, as the last lines, so a reader of the
 // log's tail finds each of them however long the others ran.
 func RunClaims(ctx context.Context, base Options, claims []Claim, out io.Writer, interval time.Duration) []progress.Summary {
 	shared := &lockedWriter{w: out}
+	log := base.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	connections := newAgentShare(ctx, base.Agent, claimsPerConnection(base.Config.Streams()), log)
+	defer connections.close()
 	summaries := make([]progress.Summary, len(claims))
 	var wg sync.WaitGroup
 	for i, c := range claims {
@@ -46,9 +54,8 @@ func RunClaims(ctx context.Context, base Options, claims []Claim, out io.Writer,
 		// Only the claim's own: a person accepts one volume's change.
 		opts.AcceptSourceChange = c.AcceptSourceChange
 		opts.Reporter = progress.NewReporter(shared, progress.ReporterOptions{Interval: interval, Claim: c.Module})
-		if base.Logger != nil {
-			opts.Logger = base.Logger.With(zap.String("claim", c.Module))
-		}
+		opts.Logger = log.With(zap.String("claim", c.Module))
+		opts.sharedAgent = connections.forClaim(i)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -58,8 +65,8 @@ func RunClaims(ctx context.Context, base Options, claims []Claim, out io.Writer,
 	wg.Wait()
 	for i, c := range claims {
 		again := progress.NewReporter(shared, progress.ReporterOptions{Claim: c.Module})
-		if err := again.Summary(summaries[i]); err != nil && base.Logger != nil {
-			base.Logger.Error("write summary", zap.String("claim", c.Module), zap.Error(err))
+		if err := again.Summary(summaries[i]); err != nil {
+			log.Error("write summary", zap.String("claim", c.Module), zap.Error(err))
 		}
 	}
 	return summaries

@@ -118,9 +118,16 @@ func TestJudgeMismatches(t *testing.T) {
 	assert.Zero(t, v.SkippedLiveCount)
 }
 
-// TestDialAgentUsesInjectedDial proves the dial hook carries the whole SSH
-// connection and that the host key is pinned.
-func TestDialAgentUsesInjectedDial(t *testing.T) {
+// testAgent is an SSH server that accepts any client key and refuses every
+// channel: enough to dial.
+type testAgent struct {
+	addr   string
+	pinned ssh.PublicKey
+	client ssh.Signer
+}
+
+func startTestAgent(t *testing.T) testAgent {
+	t.Helper()
 	hostPriv, hostPub, err := keys.GenerateHostKey("h")
 	require.NoError(t, err)
 	hostSigner, err := keys.ParsePrivateKey(hostPriv)
@@ -146,7 +153,7 @@ func TestDialAgentUsesInjectedDial(t *testing.T) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -156,10 +163,18 @@ func TestDialAgentUsesInjectedDial(t *testing.T) {
 			go serve(c)
 		}
 	}()
+	return testAgent{addr: ln.Addr().String(), pinned: pinned, client: clientSigner}
+}
+
+// TestDialAgentUsesInjectedDial proves the dial hook carries the whole SSH
+// connection and that the host key is pinned.
+func TestDialAgentUsesInjectedDial(t *testing.T) {
+	a := startTestAgent(t)
+	pinned, clientSigner := a.pinned, a.client
 	var dialed string
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dialed = addr // the agent's name never reaches DNS: the hook decides
-		return (&net.Dialer{}).DialContext(ctx, network, ln.Addr().String())
+		return (&net.Dialer{}).DialContext(ctx, network, a.addr)
 	}
 	client, err := DialAgent(context.Background(), AgentOptions{
 		Addr: "agent.invalid:2222", ClientKey: clientSigner, HostKeys: []ssh.PublicKey{pinned}, Dial: dial,

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/keys"
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
@@ -58,6 +59,11 @@ type Options struct {
 	Reporter *progress.Reporter
 	// Logger is required.
 	Logger *zap.Logger
+
+	// sharedAgent, when set, is the agent connection this sync shares with
+	// other claims of its mover (RunClaims), which dials it once and closes
+	// it; the sync neither dials nor closes one of its own.
+	sharedAgent func() (*ssh.Client, error)
 }
 
 // Run performs one sync and returns its summary (also written to the
@@ -78,6 +84,11 @@ func Run(ctx context.Context, opts Options) progress.Summary {
 	if err := opts.Reporter.Summary(sum); err != nil {
 		log.Error("write summary", zap.Error(err))
 	}
+	// Here rather than by the caller: a mover that fills many volumes
+	// writes every summary again once all have ended, and those must be its
+	// log's last lines (RunClaims).
+	log.Info("sync finished", zap.String("class", string(sum.Outcome.Class)), zap.String("reason", sum.Outcome.Reason),
+		zap.Int("rsync_exit_code", sum.Outcome.ExitCode), zap.Float64("duration_seconds", sum.DurationSeconds))
 	return sum
 }
 
@@ -157,7 +168,7 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		return fail(out, err)
 	}
 
-	client, err := dialAgentPatiently(ctx, o.Agent, r.log)
+	client, release, err := r.agentConnection(ctx)
 	if err != nil {
 		class := rsyncargs.ClassRetryable
 		if errors.Is(err, ErrHostKeyMismatch) {
@@ -169,7 +180,7 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		}
 		return fail(notRun(class, "cannot connect to the agent"), err)
 	}
-	defer client.Close()
+	defer release()
 	if err := waitForTarget(ctx, client, o.Target, o.TargetWait, r.log); err != nil {
 		return failUnlessInterrupted(notRun(rsyncargs.ClassRetryable, "mount pod not reachable through the agent"), err)
 	}
@@ -220,6 +231,21 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		sum.Outcome, sum.Error = vout, err.Error()
 	}
 	return sum
+}
+
+// agentConnection is the sync's connection to the agent and what to do
+// when the sync is done with it: its own, dialed now and closed then, or
+// the one it shares with its mover's other claims (Options.sharedAgent).
+func (r *run) agentConnection(ctx context.Context) (*ssh.Client, func(), error) {
+	if r.opts.sharedAgent != nil {
+		client, err := r.opts.sharedAgent()
+		return client, func() {}, err
+	}
+	client, err := dialAgentPatiently(ctx, r.opts.Agent, r.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, func() { _ = client.Close() }, nil
 }
 
 func (r *run) listTop(ctx context.Context, url string) ([]TopEntry, rsyncargs.Outcome, error) {
