@@ -204,6 +204,8 @@ func TestGuardUserMaxDeleteIsPermanent(t *testing.T) {
 func TestGuardSourceWipedAfterPreflight(t *testing.T) {
 	t.Parallel()
 	p := syncedPath(t, rsyncargs.Config{})
+	// One new file, so the copy has something to do and runs.
+	require.NoError(t, os.WriteFile(filepath.Join(p.src, "new"), []byte("new"), 0o644))
 
 	// An rsync that empties the source right after the dry run.
 	wrapper := filepath.Join(t.TempDir(), "rsync")

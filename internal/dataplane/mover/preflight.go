@@ -23,6 +23,10 @@ type guardResult struct {
 	allowance *int64
 	// byTop counts the deletions seen by top-level name (see LimitStreams).
 	byTop map[string]int64
+	// unchanged: the dry run ran whole (exit 0) and found nothing the copy
+	// would change; stats are its --stats.
+	unchanged bool
+	stats     progress.Stats
 }
 
 // preflight is the data guard: it runs before any byte moves. An empty DR
@@ -43,6 +47,7 @@ func (r *run) preflight(ctx context.Context, url, dest string) (guardResult, rsy
 	if err != nil {
 		return guardResult{}, out, err
 	}
+	unchanged := out.ExitCode == 0 && counts.Changes == 0 && counts.Deletions == 0
 	ack := r.opts.AcceptSourceChange
 	d := Decide(GuardCounts{DRFiles: drFiles, SourceFiles: counts.SourceFiles, Deletions: counts.Deletions}, ack)
 	v := &progress.GuardVerdict{Reason: d.Reason, SourceFiles: counts.SourceFiles, DRFiles: drFiles,
@@ -60,10 +65,11 @@ func (r *run) preflight(ctx context.Context, url, dest string) (guardResult, rsy
 				ErrSourceShrank, counts.SourceFiles, drFiles, counts.Deletions)
 	}
 	r.log.Info("data guard passed", fields...)
-	return guardResult{verdict: v, allowance: d.MaxDelete, byTop: counts.DeletionsByTop}, rsyncargs.Outcome{}, nil
+	return guardResult{verdict: v, allowance: d.MaxDelete, byTop: counts.DeletionsByTop, unchanged: unchanged, stats: counts.Stats}, rsyncargs.Outcome{}, nil
 }
 
-// dryRun runs the pre-flight rsync and parses its counts.
+// dryRun runs the pre-flight rsync and parses its counts; its outcome says
+// how rsync exited (24: files vanished while it listed).
 func (r *run) dryRun(ctx context.Context, url, dest string) (PreflightCounts, rsyncargs.Outcome, error) {
 	args, err := rsyncargs.BuildPreflight(r.opts.Config, rsyncargs.Transfer{Sources: []string{url}, Dest: dest})
 	if err != nil {
@@ -89,7 +95,7 @@ func (r *run) dryRun(ctx context.Context, url, dest string) (PreflightCounts, rs
 	if err != nil {
 		return PreflightCounts{}, notRun(rsyncargs.ClassPermanent, "data guard: read pre-flight counts"), err
 	}
-	return counts, rsyncargs.Outcome{}, nil
+	return counts, out, nil
 }
 
 // userMaxDeleteStopped is exit 25 when no guard allowance was in force, so

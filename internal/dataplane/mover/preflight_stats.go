@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/rsyncargs"
 )
 
 // PreflightCounts is what the data guard reads from its dry run
@@ -26,6 +27,11 @@ type PreflightCounts struct {
 	// DeletionsByTop counts the "deleting" lines by the first component of
 	// the path, so the allowance can be split between parallel streams.
 	DeletionsByTop map[string]int64
+	// Changes counts the items the copy would change in any way, deletions
+	// included (rsyncargs.ChangeLinePrefix lines).
+	Changes int64
+	// Stats are the dry run's --stats: the source's files and sizes.
+	Stats progress.Stats
 }
 
 // ErrNoPreflightStats marks a dry run whose output held no --stats block.
@@ -45,19 +51,26 @@ const deletingPrefix = "deleting "
 
 var regCountRe = regexp.MustCompile(`[(,] ?reg: ([0-9][0-9,]*)`)
 
+// itemizedDeletion is rsync's %i of a deletion.
+const itemizedDeletion = "*deleting"
+
 // Feed consumes one stdout line.
 func (p *preflightParser) Feed(line string) {
-	if name, ok := strings.CutPrefix(line, deletingPrefix); ok && name != "" {
-		top, _, _ := strings.Cut(name, "/")
-		if p.counts.DeletionsByTop == nil {
-			p.counts.DeletionsByTop = map[string]int64{}
+	if rest, ok := strings.CutPrefix(line, rsyncargs.ChangeLinePrefix); ok {
+		p.counts.Changes++
+		// rsync prints deletions here, not as "deleting" lines, once its
+		// --out-format has %i.
+		if item, name, ok := strings.Cut(rest, "\t"); ok && strings.HasPrefix(item, itemizedDeletion) {
+			p.deletion(name)
 		}
-		p.counts.DeletionsByTop[progress.Unescape(top)]++
-		p.deletedLines++
 		return
 	}
-	var s progress.Stats
-	if !progress.ParseStatsLine(line, &s) {
+	if name, ok := strings.CutPrefix(line, deletingPrefix); ok && name != "" {
+		p.deletion(name)
+		return
+	}
+	s := &p.counts.Stats
+	if !progress.ParseStatsLine(line, s) {
 		return
 	}
 	switch {
@@ -71,6 +84,18 @@ func (p *preflightParser) Feed(line string) {
 		p.sawDeleted = true
 		p.counts.Deletions = s.DeletedFiles
 	}
+}
+
+func (p *preflightParser) deletion(name string) {
+	if name == "" {
+		return
+	}
+	top, _, _ := strings.Cut(name, "/")
+	if p.counts.DeletionsByTop == nil {
+		p.counts.DeletionsByTop = map[string]int64{}
+	}
+	p.counts.DeletionsByTop[progress.Unescape(top)]++
+	p.deletedLines++
 }
 
 // Result returns the counts, or ErrNoPreflightStats when the file count

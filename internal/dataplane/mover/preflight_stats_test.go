@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dr-syncer/dr-syncer/internal/dataplane/progress"
 )
 
 // statsTail is the rest of a real rsync 3.x --stats block (LC_ALL=C); the
@@ -62,6 +64,13 @@ func TestParsePreflight(t *testing.T) {
 		{name: "a file named like a stats line is a deletion line",
 			out:  "deleting Number of files: 9 (reg: 9)\nNumber of files: 1 (dir: 1)\nNumber of deleted files: 1 (reg: 1)\n",
 			want: PreflightCounts{Deletions: 1, DeletionsByTop: map[string]int64{"Number of files: 9 (reg: 9)": 1}}},
+		{name: "itemized changes, deletions among them (real output)",
+			out: "change\t*deleting  \told/z\nchange\t.d..t......\t./\nchange\t.f...p.....\ta\nchange\thf+++++++++\ta2 => a\n\n" +
+				"Number of files: 5 (reg: 3, dir: 2)\nNumber of deleted files: 1 (reg: 1)\n" + statsTail,
+			want: PreflightCounts{SourceFiles: 3, Deletions: 1, DeletionsByTop: map[string]int64{"old": 1}, Changes: 4}},
+		{name: "a file named like a change line is a deletion line",
+			out:  "deleting change\t.f\tx\nNumber of files: 1 (dir: 1)\nNumber of deleted files: 1 (reg: 1)\n",
+			want: PreflightCounts{Deletions: 1, DeletionsByTop: map[string]int64{"change\t.f\tx": 1}}},
 		{name: "no stats at all", out: "deleting x\n", err: ErrNoPreflightStats},
 		{name: "empty output", out: "", err: ErrNoPreflightStats},
 		{name: "garbled file count", out: "Number of files: many (reg: 3)\nNumber of deleted files: 0\n", err: ErrNoPreflightStats},
@@ -78,6 +87,8 @@ func TestParsePreflight(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			assert.Positive(t, got.Stats.NumFiles, "the dry run's stats are kept")
+			got.Stats = progress.Stats{}
 			assert.Equal(t, tt.want, got)
 		})
 	}

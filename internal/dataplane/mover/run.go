@@ -198,23 +198,13 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		return failUnlessInterrupted(out, err)
 	}
 
-	plans := []StreamPlan{{Root: true}}
-	if o.Config.Streams() > 1 {
-		entries, out, err := r.listTop(ctx, url)
-		if err != nil {
-			return failUnlessInterrupted(out, err)
-		}
-		plans = PlanStreams(entries, o.Config.Streams())
-	}
-	plans = LimitStreams(plans, guard.allowance, guard.byTop)
-	sum.Streams = len(plans)
-
-	outcome, stats, errText := r.runStreams(ctx, plans, url, dest)
-	if outcome.Class == rsyncargs.ClassSuccess && len(plans) > 1 {
-		outcome, errText = r.fixRootAttrs(ctx, url, dest)
-	}
+	outcome, stats, errText, streams := r.copyTree(ctx, url, dest, guard)
+	sum.Streams = streams
 	sum.Stats = stats
 	sum.Progress = r.snapshot()
+	if streams == 0 && outcome.Class == rsyncargs.ClassSuccess {
+		sum.Progress = unchangedSnapshot(stats, sum.Progress.ElapsedSeconds)
+	}
 	if why, ok := interrupted(); ok {
 		return fail(why, errors.New(errText))
 	}

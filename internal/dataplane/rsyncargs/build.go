@@ -3,6 +3,7 @@ package rsyncargs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,12 @@ import (
 // so a line starting with this prefix is always a file line, never the tail of
 // a name, and progress lines start with spaces.
 const FileLinePrefix = "xfer\t"
+
+// ChangeLinePrefix starts the pre-flight's line for each item the copy
+// would change in any way (rsync's itemized %i, a tab, then %n): a transfer, an
+// attribute, a link or a deletion ("*deleting"). A dry run that prints
+// none found the DR copy already equal to the source.
+const ChangeLinePrefix = "change\t"
 
 // VerifyLinePrefix starts every itemized line of a verification run.
 const VerifyLinePrefix = "verify\t"
@@ -104,7 +111,7 @@ func build(cfg Config, t Transfer, preflight bool) ([]string, error) {
 		"--contimeout=" + seconds(0, DefaultConnectTimeout),
 	}
 	if preflight {
-		args = append(args, "--dry-run", "--info=del1", "--stats")
+		args = append(args, "--dry-run", "--info=del1", "--stats", "--out-format="+ChangeLinePrefix+"%i\t%n")
 	} else {
 		args = append(args, "--info=progress2", "--out-format="+FileLinePrefix+"%n", "--stats")
 		if cfg.Mode() == VerifyFull {
@@ -139,6 +146,15 @@ func build(cfg Config, t Transfer, preflight bool) ([]string, error) {
 
 // isChecksumOption reports the allowed options that make rsync read every
 // file's content (see allowedOptions).
+// PreflightComparesAsCopy reports whether the pre-flight's dry run judges
+// a file changed as the copy would: it leaves out --checksum (the copy's
+// full verification, or the user's own), which finds changes that keep a
+// file's size and time, so with it a dry run that saw no change proves
+// nothing.
+func PreflightComparesAsCopy(cfg Config) bool {
+	return cfg.Mode() != VerifyFull && !slices.ContainsFunc(cfg.RsyncOptions, isChecksumOption)
+}
+
 func isChecksumOption(o string) bool {
 	return o == "--checksum" || o == "-c"
 }

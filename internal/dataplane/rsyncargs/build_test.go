@@ -27,7 +27,7 @@ func TestBuildDefaults(t *testing.T) {
 		output []string
 	}{
 		"copy":       {Build, []string{"--info=progress2", "--out-format=xfer\t%n", "--stats"}},
-		"pre-flight": {BuildPreflight, []string{"--dry-run", "--info=del1", "--stats"}},
+		"pre-flight": {BuildPreflight, []string{"--dry-run", "--info=del1", "--stats", "--out-format=change\t%i\t%n"}},
 	} {
 		args, err := tt.build(Config{}, baseTransfer)
 		require.NoError(t, err, name)
