@@ -102,6 +102,7 @@ lock file = {{.LockFile}}
 reverse lookup = no
 forward lookup = no
 max verbosity = 1
+listen backlog = {{.ListenBacklog}}
 {{range .Modules}}
 [{{.Name}}]
 path = {{.Path}}
@@ -130,6 +131,15 @@ hosts allow = {{$.HostsAllowList}}
 hosts deny = *
 {{- end}}
 {{end}}`))
+
+// ListenBacklog is rsyncd's "listen backlog": room for every client it
+// admits to connect at once, and at least 64. rsync's default of 5 held a
+// batch's movers, which connect together: the kernel dropped the SYNs
+// past the full queue, and those movers waited a second for TCP to send
+// them again (in the lab, 14 of 20 claims started 1.1 s after the rest).
+func (p ConfigParams) ListenBacklog() int {
+	return max(p.MaxConnections, 64)
+}
 
 // RenderConfig renders rsyncd.conf for p.
 //
