@@ -147,13 +147,7 @@ func TestSampleVerificationDetectsCorruption(t *testing.T) {
 
 	// Silent corruption on the DR side: same size, same mtime.
 	victim := filepath.Join(p.dst, "b/three")
-	fi, err := os.Stat(victim)
-	require.NoError(t, err)
-	corrupt, err := os.ReadFile(victim)
-	require.NoError(t, err)
-	corrupt[5000] ^= 0xff
-	require.NoError(t, os.WriteFile(victim, corrupt, 0o644))
-	require.NoError(t, os.Chtimes(victim, fi.ModTime(), fi.ModTime()))
+	flipByteKeepingTime(t, victim, 5000)
 
 	// The quick check alone does not notice ...
 	sum, _ = p.sync(context.Background(), rsyncargs.Config{})
@@ -168,9 +162,7 @@ func TestSampleVerificationDetectsCorruption(t *testing.T) {
 	p.requireIdentical(testtree.Options{})
 
 	// ... and full verification (--checksum) repairs it too.
-	corrupt[5000] ^= 0xff
-	require.NoError(t, os.WriteFile(victim, corrupt, 0o644))
-	require.NoError(t, os.Chtimes(victim, fi.ModTime(), fi.ModTime()))
+	flipByteKeepingTime(t, victim, 5000)
 	sum, _ = p.sync(context.Background(), rsyncargs.Config{VerificationMode: rsyncargs.VerifyFull})
 	requireSuccess(t, sum)
 	p.requireIdentical(testtree.Options{})
