@@ -45,13 +45,13 @@ func run(args []string) error {
 	nodeName := fs.String("node-name", cliutil.Env("NODE_NAME", ""), "this agent's node, for --allow-from-api (env NODE_NAME, from spec.nodeName)")
 	idle := fs.Duration("idle-timeout", cliutil.EnvDuration("DRSYNCER_AGENT_IDLE_TIMEOUT", agent.DefaultIdleTimeout),
 		"close connections without traffic for this long; keep above rsync's --timeout (env DRSYNCER_AGENT_IDLE_TIMEOUT)")
-	maxConns := fs.Int("max-connections", agent.DefaultMaxConnections, "maximum concurrent authenticated SSH connections (one per PVC sync)")
+	maxConns := fs.Int("max-connections", agent.DefaultMaxConnections, "maximum concurrent authenticated SSH connections (one per PVC sync on its own pods; a batch of shared pods uses one per 8 of its PVCs)")
 	maxPreAuth := fs.Int("max-unauthenticated", agent.DefaultMaxPreAuth,
 		"maximum concurrent connections still in their SSH handshake, from all addresses; extra ones are closed at once")
 	maxPreAuthPerIP := fs.Int("max-unauthenticated-per-ip", agent.DefaultMaxPreAuthPerIP,
 		"maximum concurrent connections still in their SSH handshake from one source IP")
 	maxChannels := fs.Int("max-channels", agent.DefaultMaxChannels,
-		"maximum channels open at once on one connection (a sync opens one per rsync stream, at most 16, plus a few short ones)")
+		"maximum channels open at once on one connection (a sync opens one per rsync stream, at most 16, plus a few short ones; a batch's PVCs share a connection within 32 channels, so keep this at 32 or more)")
 	metricsAddr := fs.String("metrics-addr", cliutil.Env("DRSYNCER_AGENT_METRICS_ADDR", ""),
 		"address to serve Prometheus /metrics on, such as :9464; on the host network this is a port of the node; empty disables (env DRSYNCER_AGENT_METRICS_ADDR)")
 	grace := fs.Duration("shutdown-grace", agent.DefaultShutdownGrace, "on SIGTERM, how long in-flight transfers may continue")

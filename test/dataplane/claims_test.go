@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -100,7 +101,7 @@ func assertEveryLineTagged(t *testing.T, events []progress.Event, modules []stri
 }
 
 // A batch of 20 moves all its volumes at once through one mount server and
-// an agent that takes two connections: rsyncd counts its connection limit
+// an agent that takes three connections: rsyncd counts its connection limit
 // across every module, so the limit must grow with the volumes it serves
 // (16 in all refused the 17th); and the claims share a few agent
 // connections, since a connection each passed the agent's bounds (16
@@ -111,7 +112,7 @@ func TestOneMoverFillsTwentyVolumesAtOnce(t *testing.T) {
 	for i := range modules {
 		modules[i] = fmt.Sprintf("claim-%d", i)
 	}
-	p := newPathServing(t, modules, func(o *agent.Options) { o.MaxConnections = 2 })
+	p := newPathServing(t, modules, func(o *agent.Options) { o.MaxConnections = 3 })
 	for i, m := range modules {
 		w := testtree.NewWriter(t, filepath.Join(p.src, m), uint64(i))
 		w.File("data", w.Random(96<<10), 0o644)
@@ -129,5 +130,47 @@ func TestOneMoverFillsTwentyVolumesAtOnce(t *testing.T) {
 		diffs, err := testtree.Compare(filepath.Join(p.src, m), filepath.Join(p.dst, m), testtree.Options{})
 		require.NoError(t, err)
 		assert.Empty(t, diffs, "%s arrives byte-identical", m)
+	}
+}
+
+// A claim whose mount side accepts and then never answers ends at its own
+// timeout, though its agent connection is shared: the sync's end closes its
+// channels itself. Left to the agent's idle timeout (10 minutes, which the
+// other claims' data keeps deferring), its mover would hold the batch.
+func TestClaimTimeoutEndsATransferStuckOnASharedConnection(t *testing.T) {
+	p := newPathServing(t, []string{"claim-0"})
+	stuck, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stuck.Close() })
+	go func() {
+		var held []net.Conn // accepted, never answered
+		for {
+			c, err := stuck.Accept()
+			if err != nil {
+				for _, h := range held {
+					_ = h.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	p.target = stuck.Addr().String()
+	p.allow(p.target)
+	claims := []mover.Claim{{Module: "claim-0", Dest: filepath.Join(p.dst, "claim-0")}}
+	require.NoError(t, os.MkdirAll(claims[0].Dest, 0o755))
+
+	var out bytes.Buffer
+	done := make(chan []progress.Summary, 1)
+	go func() {
+		cfg := rsyncargs.Config{Timeout: rsyncargs.Duration(2 * time.Second)}
+		done <- mover.RunClaims(context.Background(), p.options(cfg, &out), claims, &syncBuffer{b: &out}, time.Second)
+	}()
+	select {
+	case summaries := <-done:
+		assert.Equal(t, rsyncargs.ClassRetryable, summaries[0].Outcome.Class, "%+v", summaries[0])
+		assert.Contains(t, summaries[0].Outcome.Reason, "timeout")
+	case <-time.After(time.Minute):
+		t.Fatal("the claim's 2 s timeout did not end its transfer within a minute: its channel held the mover")
 	}
 }

@@ -34,7 +34,8 @@ const (
 	// DefaultMaxChannels bounds the channels open at once on one
 	// connection: the mover runs at most rsyncargs.MaxParallelStreams (16)
 	// rsync streams, each one channel, plus short-lived ones (target wait,
-	// listing, verification); 64 leaves headroom.
+	// listing, verification), and a batch's claims that share a connection
+	// stay within 32 in all; 64 leaves headroom.
 	DefaultMaxChannels   = 64
 	DefaultShutdownGrace = 30 * time.Second
 	DefaultDialTimeout   = 10 * time.Second
@@ -66,7 +67,7 @@ type Options struct {
 	HandshakeTimeout time.Duration
 	// MaxConnections caps concurrent authenticated SSH connections; a login
 	// beyond it is refused. Each sync uses one connection however many
-	// streams it runs.
+	// streams it runs; a batch's claims share one per 8 of them.
 	MaxConnections int
 	// MaxPreAuth and MaxPreAuthPerIP cap connections that have not
 	// authenticated yet, in all and per source IP; extra ones are closed at

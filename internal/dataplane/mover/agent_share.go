@@ -14,11 +14,20 @@ import (
 // short-lived channels of waits and listings fit beside the rsync streams.
 const channelsPerConnection = 32
 
+// maxClaimsPerConnection bounds the claims of one agent connection. Fewer
+// connections cost fewer handshakes and stay within the agent's bounds (8
+// claims each: a batch of 100, the most concurrentSyncs allows, takes 13
+// of its 32); more connections spread a batch's data over more TCP
+// streams, each with its own congestion window and its own cipher
+// goroutine on either end, which a wide or lossy link between the
+// clusters needs.
+const maxClaimsPerConnection = 8
+
 // claimsPerConnection is how many claims share one agent connection when
 // each runs up to streams rsync streams (one channel each) plus one
 // short-lived channel.
 func claimsPerConnection(streams int) int {
-	return max(1, channelsPerConnection/(max(streams, 1)+1))
+	return max(1, min(maxClaimsPerConnection, channelsPerConnection/(max(streams, 1)+1)))
 }
 
 // agentShare hands a mover's claims agent connections: claim i shares

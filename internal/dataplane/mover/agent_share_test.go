@@ -61,10 +61,10 @@ func TestDialAgentPatientlyDialsAgainWhileUnreachable(t *testing.T) {
 // A mover's claims share agent connections in groups that keep their
 // channels within the agent's bound, and each is dialed once.
 func TestAgentShareDialsOncePerGroup(t *testing.T) {
-	assert.Equal(t, 16, claimsPerConnection(1))
+	assert.Equal(t, 8, claimsPerConnection(1))
 	assert.Equal(t, 6, claimsPerConnection(4))
 	assert.Equal(t, 1, claimsPerConnection(rsyncargs.MaxParallelStreams))
-	assert.Equal(t, 16, claimsPerConnection(0), "no streams set is one")
+	assert.Equal(t, 8, claimsPerConnection(0), "no streams set is one")
 	assert.LessOrEqual(t, channelsPerConnection, agent.DefaultMaxChannels/2)
 
 	a := startTestAgent(t)

@@ -1,6 +1,7 @@
 package mover
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -16,6 +17,8 @@ import (
 // target over a direct-tcpip channel of one SSH connection, so any number of
 // rsync processes share one authenticated link to the agent.
 type forwarder struct {
+	ctx    context.Context // ends at Close or with the sync
+	stop   context.CancelFunc
 	ln     net.Listener
 	client *ssh.Client
 	target string
@@ -25,12 +28,15 @@ type forwarder struct {
 	down   atomic.Int64
 }
 
-func startForwarder(client *ssh.Client, target string, log *zap.Logger) (*forwarder, error) {
+// startForwarder forwards until Close, or until ctx (the sync's timeout or
+// cancellation) ends: either closes the forwards still open.
+func startForwarder(ctx context.Context, client *ssh.Client, target string, log *zap.Logger) (*forwarder, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	f := &forwarder{ln: ln, client: client, target: target, log: log}
+	fctx, stop := context.WithCancel(ctx)
+	f := &forwarder{ctx: fctx, stop: stop, ln: ln, client: client, target: target, log: log}
 	f.wg.Add(1)
 	go f.serve()
 	return f, nil
@@ -60,15 +66,23 @@ func (f *forwarder) serve() {
 				_ = c.Close()
 				return
 			}
+			// The channel may share its connection with other claims'
+			// (agentShare), so the forwarder closes it itself: a mount side
+			// that sends nothing would otherwise hold it, and Close, until
+			// the agent's idle timeout, which other claims' data defers.
+			unhook := context.AfterFunc(f.ctx, func() { _ = ch.Close(); _ = c.Close() })
 			n := pipe.Join(c, ch)
+			unhook()
 			f.up.Add(n.AToB)
 			f.down.Add(n.BToA)
 		}()
 	}
 }
 
-// Close stops accepting and waits for open forwards to finish.
+// Close stops accepting, closes the forwards still open (their rsync
+// processes have ended) and waits for them.
 func (f *forwarder) Close() {
 	_ = f.ln.Close()
+	f.stop()
 	f.wg.Wait()
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // PreflightCounts is what the data guard reads from its dry run
-// (rsyncargs.BuildPreflight) under LC_ALL=C:
+// (rsyncargs.BuildPreflight) under LC_ALL=C, change lines tab-separated:
 //
-//	deleting old/z
+//	change	*deleting  	old/z
+//	change	>f.st......	a/f1
 //	Number of files: 1,234 (reg: 1,000, dir: 234)
 //	Number of deleted files: 315 (reg: 314, dir: 1)
 type PreflightCounts struct {

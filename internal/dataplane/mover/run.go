@@ -184,7 +184,7 @@ func (r *run) execute(parent context.Context) progress.Summary {
 	if err := waitForTarget(ctx, client, o.Target, o.TargetWait, r.log); err != nil {
 		return failUnlessInterrupted(notRun(rsyncargs.ClassRetryable, "mount pod not reachable through the agent"), err)
 	}
-	fwd, err := startForwarder(client, o.Target, r.log)
+	fwd, err := startForwarder(ctx, client, o.Target, r.log)
 	if err != nil {
 		return fail(notRun(rsyncargs.ClassRetryable, "local forwarder"), err)
 	}

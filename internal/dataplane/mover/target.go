@@ -54,6 +54,9 @@ func waitForTarget(ctx context.Context, client *ssh.Client, target string, wait 
 		if !errors.As(err, &refused) {
 			return fmt.Errorf("open channel to %s: %w", target, err)
 		}
+		if refused.Reason == ssh.ResourceShortage {
+			return fmt.Errorf("agent refused %s: %w: too many channels on one connection; the agent's --max-channels must be at least %d", target, err, channelsPerConnection)
+		}
 		if refused.Reason != ssh.ConnectionFailed {
 			if named {
 				return fmt.Errorf("agent refused %s: %w; it is no running mount pod on the agent's node, or the agent does not resolve mount pod names (an agent older than this mover, or one with a file allow-list): roll the agent out again", target, err)

@@ -87,11 +87,13 @@ func Build(cfg Config, t Transfer) ([]string, error) {
 
 // BuildPreflight returns the argv of the data guard's dry run over t: the
 // copy's options, so it selects and deletes exactly what the copy would, plus
-// --dry-run, --stats (source file count, deletions) and --info=del1 (one
-// "deleting NAME" line per deletion, to split the allowance between streams).
-// It prints no progress and no per-file lines, and it drops every checksum
-// option: counts do not depend on content, and --checksum would read the
-// whole volume on both sides just to count files.
+// --dry-run, --stats (source file count, deletions) and one ChangeLinePrefix
+// line per item the copy would change, deletions among them ("*deleting",
+// to split the allowance between streams). It prints no progress, and it
+// drops every checksum option: counts do not depend on content, and
+// --checksum would read the whole volume on both sides just to count files
+// (so a dry run that itemizes nothing proves the copy needless only when
+// PreflightComparesAsCopy).
 func BuildPreflight(cfg Config, t Transfer) ([]string, error) {
 	return build(cfg, t, true)
 }
@@ -144,8 +146,6 @@ func build(cfg Config, t Transfer, preflight bool) ([]string, error) {
 	return append(args, t.Dest), nil
 }
 
-// isChecksumOption reports the allowed options that make rsync read every
-// file's content (see allowedOptions).
 // PreflightComparesAsCopy reports whether the pre-flight's dry run judges
 // a file changed as the copy would: it leaves out --checksum (the copy's
 // full verification, or the user's own), which finds changes that keep a
@@ -155,6 +155,8 @@ func PreflightComparesAsCopy(cfg Config) bool {
 	return cfg.Mode() != VerifyFull && !slices.ContainsFunc(cfg.RsyncOptions, isChecksumOption)
 }
 
+// isChecksumOption reports the allowed options that make rsync read every
+// file's content (see allowedOptions).
 func isChecksumOption(o string) bool {
 	return o == "--checksum" || o == "-c"
 }

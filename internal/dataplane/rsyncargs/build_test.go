@@ -300,3 +300,14 @@ func TestConfigDecodesTheAPIShape(t *testing.T) {
 	assert.Equal(t, Config{BandwidthLimitKiB: 100, ExcludePaths: []string{"cache"}, RsyncOptions: []string{"--whole-file"},
 		VerificationMode: VerifySample, SamplePercent: 10, ParallelStreams: 3, Timeout: Duration(2 * time.Hour)}, c)
 }
+
+// The pre-flight leaves out --checksum, so only without it does a dry run
+// that saw no change prove the copy needless.
+func TestPreflightComparesAsCopy(t *testing.T) {
+	assert.True(t, PreflightComparesAsCopy(Config{}))
+	assert.True(t, PreflightComparesAsCopy(Config{VerificationMode: VerifySample, SamplePercent: 10}))
+	assert.True(t, PreflightComparesAsCopy(Config{RsyncOptions: []string{"--whole-file"}}))
+	assert.False(t, PreflightComparesAsCopy(Config{VerificationMode: VerifyFull}))
+	assert.False(t, PreflightComparesAsCopy(Config{RsyncOptions: []string{"--checksum"}}))
+	assert.False(t, PreflightComparesAsCopy(Config{RsyncOptions: []string{"--whole-file", "-c"}}))
+}
