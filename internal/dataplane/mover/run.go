@@ -198,19 +198,14 @@ func (r *run) execute(parent context.Context) progress.Summary {
 		return failUnlessInterrupted(out, err)
 	}
 
-	outcome, stats, errText, streams := r.copyTree(ctx, url, dest, guard)
-	sum.Streams = streams
-	sum.Stats = stats
-	sum.Progress = r.snapshot()
-	if streams == 0 && outcome.Class == rsyncargs.ClassSuccess {
-		sum.Progress = unchangedSnapshot(stats, sum.Progress.ElapsedSeconds)
-	}
+	copied := r.copyTree(ctx, url, dest, guard)
+	sum.Streams, sum.Stats, sum.Progress = copied.streams, copied.stats, copied.progress
 	if why, ok := interrupted(); ok {
-		return fail(why, errors.New(errText))
+		return fail(why, errors.New(copied.errText))
 	}
-	sum.Outcome, sum.Error = outcome, errText
-	if outcome.Class != rsyncargs.ClassSuccess || o.Config.Mode() != rsyncargs.VerifySample {
-		if o.Config.Mode() == rsyncargs.VerifyFull && outcome.Class == rsyncargs.ClassSuccess {
+	sum.Outcome, sum.Error = copied.outcome, copied.errText
+	if copied.outcome.Class != rsyncargs.ClassSuccess || o.Config.Mode() != rsyncargs.VerifySample {
+		if o.Config.Mode() == rsyncargs.VerifyFull && copied.outcome.Class == rsyncargs.ClassSuccess {
 			sum.Verification = &progress.Verification{Mode: rsyncargs.VerifyFull, FilesChecked: sum.Progress.FilesTotal}
 		}
 		return sum
