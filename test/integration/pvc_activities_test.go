@@ -214,13 +214,23 @@ func TestPVCActivities(t *testing.T) {
 			create(t, c.cl, unscheduledPod(c.ns, op.Name("mount"), op.Labels("mount")))
 			create(t, c.cl, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: op.Name("creds"), Labels: op.Labels("credentials")}})
 			create(t, c.cl, unscheduledPod(c.ns, "users-app", map[string]string{"app": "shop"}))
+			// A temporary claim (Snapshot and Clone modes) is the operation's
+			// too; a user's claim beside it is not. No controller here takes
+			// the protection finalizer off a deleted claim, so it goes now.
+			temp := pvc(c.ns, op.Name("copy"), "standard", "1Gi", corev1.ReadWriteOnce, nil)
+			temp.Labels = op.Labels("copy")
+			create(t, c.cl, temp)
+			temp.Finalizers = nil
+			require.NoError(t, c.cl.Update(ctx, temp))
+			create(t, c.cl, pvc(c.ns, "users-data", "standard", "1Gi", corev1.ReadWriteOnce, nil))
 		}
 		in := contract.CleanupInput{Op: op, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr"}
 		var found contract.WorkingObjects
 		require.NoError(t, run(t, acts.FindWorkingObjects, in, &found))
 		var result contract.CleanupResult
 		require.NoError(t, run(t, acts.Cleanup, in, &result))
-		assert.Len(t, result.Deleted, 4)
+		assert.Len(t, result.Deleted, 6)
+		assert.Contains(t, result.Deleted, "dr/pvc/shop-dr/"+op.Name("copy"))
 		assert.ElementsMatch(t, result.Deleted, found.Objects, "the workflow's look finds what Cleanup deletes")
 		var after contract.WorkingObjects
 		require.NoError(t, run(t, acts.FindWorkingObjects, in, &after))
@@ -234,6 +244,8 @@ func TestPVCActivities(t *testing.T) {
 			assert.Empty(t, pods.Items)
 			var users corev1.Pod
 			assert.NoError(t, c.cl.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: "users-app"}, &users), "a user's pod survives")
+			var data corev1.PersistentVolumeClaim
+			assert.NoError(t, c.cl.Get(ctx, client.ObjectKey{Namespace: c.ns, Name: "users-data"}, &data), "a user's claim survives")
 		}
 	})
 
