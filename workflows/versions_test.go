@@ -28,6 +28,7 @@ func TestEveryVersionChangeHasHistoriesOfBothBranches(t *testing.T) {
 	type history struct {
 		file, workflowType string
 		changes            map[string]bool
+		baseline           int // the baseline version it recorded; 0 for none
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	require.NoError(t, err)
@@ -52,6 +53,7 @@ func TestEveryVersionChangeHasHistoriesOfBothBranches(t *testing.T) {
 			entry.changes[id] = true
 			if id == changeBaseline {
 				// A baseline marker stands for the changes of its version.
+				entry.baseline = version
 				entry.changes[fmt.Sprintf("%s@%d", id, version)] = true
 				for change, since := range baselineChanges {
 					if version >= int(since) {
@@ -81,6 +83,22 @@ func TestEveryVersionChangeHasHistoriesOfBothBranches(t *testing.T) {
 				old = old || (h.workflowType == wt && !h.changes[id])
 			}
 			require.True(t, old, "no committed %s history from before change %s: its old branch is not replayed", wt, id)
+		}
+	}
+	// A baseline version's runs replay beside those of the version just
+	// before it, not only beside older ones: each version's branch is
+	// replayed, whichever histories later versions add.
+	for v := 2; v <= int(baselineVersion); v++ {
+		for _, took := range histories {
+			if took.baseline != v {
+				continue
+			}
+			before := false
+			for _, h := range histories {
+				before = before || (h.workflowType == took.workflowType && h.baseline == v-1)
+			}
+			require.True(t, before, "no committed %s history recorded at baseline version %d beside %s (version %d): "+
+				"keep one, or record one on the code of that version", took.workflowType, v-1, took.file, v)
 		}
 	}
 }
