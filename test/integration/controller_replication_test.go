@@ -257,10 +257,12 @@ func TestControllerReplication(t *testing.T) {
 		sched, err := s.DescribeSchedule(ctx, ctlRef(repl))
 		require.NoError(t, err)
 		require.NotNil(t, sched)
-		got = ctlWaitStatus(t, env, repl, "PVC progress", func(r *drv1.Replication) bool {
-			return r.Status.SyncProgress != nil && r.Status.SyncProgress.PVCsTotal == 1
+		// The run counts its PVCs before it starts their syncs (it may wait
+		// for a permit in between), so a poll may see the count first.
+		got = ctlWaitStatus(t, env, repl, "progress naming PVC data", func(r *drv1.Replication) bool {
+			return r.Status.SyncProgress != nil && r.Status.SyncProgress.PVCsTotal == 1 &&
+				strings.Contains(r.Status.SyncProgress.CurrentOperation, "data")
 		})
-		assert.Contains(t, got.Status.SyncProgress.CurrentOperation, "data")
 
 		require.NoError(t, env.DR.Client.Delete(ctx, got))
 		require.Eventually(t, func() bool {
