@@ -111,6 +111,12 @@ type ReleaseBatchInput struct {
 	// the gate), the sync pod was never gated.
 	Destination          ClusterRef `json:"destination,omitempty"`
 	DestinationNamespace string     `json:"destinationNamespace,omitempty"`
+	// Pods is what made the batch's pods (EnsureBatchPods' input): the
+	// release issues the gated sync pod a fresh certificate, since the one
+	// issued with the pods expires (15 minutes) while the batch before it
+	// may move data for hours. Unset (runs from before 2026-12-08), the
+	// sync pod keeps the certificate it was made with.
+	Pods *BatchPodsInput `json:"pods,omitempty"`
 }
 
 // BatchPods names a batch's pods once created (not yet running).

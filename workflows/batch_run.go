@@ -281,12 +281,12 @@ func (b *batcher) run(ctx workflow.Context, index int, fb *formedBatch) {
 		op.Members = append(op.Members, b.ids[m.PVC])
 	}
 	held := !fb.released
-	answers, err := b.makePods(ctx, op, members, held)
+	made, answers, err := b.makePods(ctx, op, members, held)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if err == nil {
 		b.tell(ctx, members, answers)
 		if held {
-			err = b.release(ctx, op, fb)
+			err = b.release(ctx, made, fb)
 		}
 	}
 	if err == nil && b.moving != nil {
@@ -321,16 +321,17 @@ func (b *batcher) run(ctx workflow.Context, index int, fb *formedBatch) {
 }
 
 // release waits until the staged batch fb is released, and lets its
-// movers start: its mount pod becomes one the agent serves. A batch whose
-// members all left before has nothing to release.
-func (b *batcher) release(ctx workflow.Context, op contract.Operation, fb *formedBatch) error {
+// movers start: its mount pod becomes one the agent serves, and its sync
+// pod, with a fresh certificate, is placed. A batch whose members all
+// left before has nothing to release. made is what made its pods.
+func (b *batcher) release(ctx workflow.Context, made contract.BatchPodsInput, fb *formedBatch) error {
 	if err := workflow.Await(ctx, func() bool { return fb.released || b.allLeft(fb.members) }); err != nil || b.allLeft(fb.members) {
 		return err
 	}
 	var a *pvcdata.PVCActivities
-	return workflow.ExecuteActivity(step(batchOptions(ctx), "let batch "+op.WorkflowID+" move data"), a.ReleaseBatchPods,
-		contract.ReleaseBatchInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace,
-			Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace}).Get(ctx, nil)
+	return workflow.ExecuteActivity(step(batchOptions(ctx), "let batch "+made.Op.WorkflowID+" move data"), a.ReleaseBatchPods,
+		contract.ReleaseBatchInput{Op: made.Op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace,
+			Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace, Pods: &made}).Get(ctx, nil)
 }
 
 // batchOptions are the options of a batch's own steps. Every member can
@@ -352,8 +353,9 @@ func batchOptions(ctx workflow.Context) workflow.Context {
 const changeBatchStepsWait = "2026-12-07-batch-steps-wait"
 
 // makePods creates the batch's credentials and pod pair, held or not, and
-// returns each member's answer; nil answers when they could not be made.
-func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members []batchJoin, held bool) ([]contract.BatchAssignment, error) {
+// returns what made them and each member's answer; nil answers when they
+// could not be made.
+func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members []batchJoin, held bool) (contract.BatchPodsInput, []contract.BatchAssignment, error) {
 	var a *pvcdata.PVCActivities
 	auth := authority(pvcSyncInput(b.plan, members[0].PVC))
 	opts := batchOptions(ctx)
@@ -364,7 +366,7 @@ func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members 
 		Destination: b.plan.Destination, DestinationNamespace: b.plan.DestinationNamespace,
 		ClusterKey: dp.ClusterKey, AgentHostKey: dp.AgentHostKey, Authority: auth,
 	}).Get(ctx, &creds); err != nil {
-		return nil, err
+		return contract.BatchPodsInput{}, nil, err
 	}
 	first := b.joins[members[0].PVC]
 	in := contract.BatchPodsInput{Op: op, Source: b.plan.Source, SourceNamespace: b.plan.SourceNamespace, SourceNode: first.SourceNode,
@@ -379,7 +381,7 @@ func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members 
 	var pods contract.BatchPods
 	summary := fmt.Sprintf("pods of batch %s: %d PVCs on %s → %s", op.WorkflowID, len(members), in.SourceNode, in.DestinationNode)
 	if err := workflow.ExecuteActivity(step(opts, summary), a.EnsureBatchPods, in).Get(ctx, &pods); err != nil {
-		return nil, err
+		return in, nil, err
 	}
 	answers := make([]contract.BatchAssignment, len(members))
 	for i := range members {
@@ -392,7 +394,7 @@ func (b *batcher) makePods(ctx workflow.Context, op contract.Operation, members 
 		answers[i] = contract.BatchAssignment{Follow: follow,
 			Target: pods.Target, Credentials: creds.Secret}
 	}
-	return answers, nil
+	return in, answers, nil
 }
 
 // tell signals each member its answer, without waiting for the signals to

@@ -56,6 +56,12 @@ func (a *PVCActivities) syncIdentity(ctx context.Context, cs kubernetes.Interfac
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("get sync pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
+	return a.writeSyncIdentity(ctx, cs, in)
+}
+
+// writeSyncIdentity issues in's key and certificate now and writes them
+// into the DR Secret the sync pod mounts.
+func (a *PVCActivities) writeSyncIdentity(ctx context.Context, cs kubernetes.Interface, in syncIdentityInput) error {
 	if in.clusterKey == nil || in.agentHostKey == nil {
 		return activities.NonRetryable(contract.ErrTypeInvalidSpec,
 			"%s was started by a worker that copied the cluster-pair key; agents now accept only per-operation certificates. "+

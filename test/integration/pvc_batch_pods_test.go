@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -166,12 +168,13 @@ func TestBatchPods(t *testing.T) {
 		}
 	})
 
-	drSecret := func() map[string][]byte {
+	secretOn := func(name string) *corev1.Secret {
 		t.Helper()
 		var s corev1.Secret
-		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: "shop-dr", Name: creds.Secret}, &s))
-		return s.Data
+		require.NoError(t, env.DR.Client.Get(ctx, client.ObjectKey{Namespace: "shop-dr", Name: name}, &s))
+		return &s
 	}
+	drSecret := func() map[string][]byte { return secretOn(creds.Secret).Data }
 	issued := drSecret()
 	t.Run("the pods and Secrets name the syncs they serve", func(t *testing.T) {
 		for _, member := range op.Members {
@@ -230,7 +233,7 @@ func TestBatchPods(t *testing.T) {
 	heldIn := in
 	heldIn.Op, heldIn.Credentials, heldIn.Held = held, heldCreds.Secret, true
 	heldIn.Claims = []contract.BatchClaim{{Source: "carts", Target: "carts"}, {Source: "drs-pit-sessions", Target: "sessions"}}
-	release := contract.ReleaseBatchInput{Op: held, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr"}
+	release := contract.ReleaseBatchInput{Op: held, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr", Pods: &heldIn}
 	getPod := func(c client.Client, namespace, name string) corev1.Pod {
 		t.Helper()
 		var pod corev1.Pod
@@ -257,8 +260,43 @@ func TestBatchPods(t *testing.T) {
 		}
 	})
 
-	t.Run("releasing a held batch relabels its mount pod and ungates its sync pod, once", func(t *testing.T) {
+	t.Run("a release that names other pods than the batch's is refused, and the sync pod stays gated", func(t *testing.T) {
+		forged := heldIn
+		forged.DestinationNamespace = "tenant-b"
+		in := release
+		in.Pods = &forged
+		err := runActivity(t, acts, acts.ReleaseBatchPods, in, nil)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "not batch "+held.WorkflowID+"'s")
+		assert.Equal(t, heldSync.Spec.SchedulingGates, getPod(env.DR.Client, "shop-dr", held.Name("sync")).Spec.SchedulingGates)
+	})
+
+	t.Run("releasing a held batch relabels its mount pod and ungates its sync pod, once, with a fresh certificate", func(t *testing.T) {
+		// Staged behind a batch that moved data for 14 minutes: the
+		// certificate issued with the pods has one minute left.
+		secret := secretOn(heldCreds.Secret)
+		ca, err := ssh.ParsePrivateKey(steps.pair.PrivateKey.Reveal())
+		require.NoError(t, err)
+		old, err := keys.ParseCert(secret.Data[kube.SecretKeyOpCert])
+		require.NoError(t, err)
+		aged, err := keys.IssueCert(keys.IssueRequest{CA: ca, KeyID: old.KeyId, Target: kube.MountTarget("shop", held.Name("mount")),
+			Validity: keys.DefaultCertValidity, Now: time.Now().Add(-14 * time.Minute)})
+		require.NoError(t, err)
+		secret.Data[kube.SecretKeyOpKey], secret.Data[kube.SecretKeyOpCert] = aged.PrivateKey.Reveal(), aged.Certificate
+		require.NoError(t, env.DR.Client.Update(ctx, secret))
+
 		require.NoError(t, runActivity(t, acts, acts.ReleaseBatchPods, release, nil))
+		renewed := secretOn(heldCreds.Secret).Data
+		cert, err := keys.ParseCert(renewed[kube.SecretKeyOpCert])
+		require.NoError(t, err)
+		assert.Greater(t, time.Until(time.Unix(int64(cert.ValidBefore), 0)), 14*time.Minute, "issued at the release")
+		_, err = keys.CertSigner(renewed[kube.SecretKeyOpKey], renewed[kube.SecretKeyOpCert])
+		require.NoError(t, err, "the key and certificate belong together")
+		bound, err := keys.CertTarget(cert)
+		require.NoError(t, err)
+		assert.Equal(t, kube.MountTarget("shop", held.Name("mount")), bound)
+		assert.Equal(t, old.KeyId, cert.KeyId)
+
 		released := getPod(env.Source.Client, "shop", held.Name("mount"))
 		assert.Equal(t, held.Labels("mount"), released.Labels, "role mount: the agent serves it")
 		assert.Equal(t, heldMount.UID, released.UID)
@@ -267,9 +305,28 @@ func TestBatchPods(t *testing.T) {
 		assert.Equal(t, heldSync.UID, ungated.UID)
 
 		require.NoError(t, runActivity(t, acts, acts.ReleaseBatchPods, release, nil), "a second release is a no-op")
+		assert.Equal(t, renewed, secretOn(heldCreds.Secret).Data, "a released pod keeps its certificate")
 		again := getPod(env.Source.Client, "shop", held.Name("mount"))
 		assert.Equal(t, released.ResourceVersion, again.ResourceVersion, "a released pod is not patched again")
 		assert.Equal(t, ungated.ResourceVersion, getPod(env.DR.Client, "shop-dr", held.Name("sync")).ResourceVersion)
+	})
+
+	t.Run("a release keeps a staged sync pod's certificate that is still fresh", func(t *testing.T) {
+		fresh := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-20", RunID: "run-1", Members: held.Members}
+		var freshCreds contract.Credentials
+		require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
+			Op: fresh, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr",
+			ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
+		}, &freshCreds))
+		freshIn := heldIn
+		freshIn.Op, freshIn.Credentials = fresh, freshCreds.Secret
+		require.NoError(t, runActivity(t, acts, acts.EnsureBatchPods, freshIn, nil))
+		first := secretOn(freshCreds.Secret).Data
+		in := release
+		in.Op, in.Pods = fresh, &freshIn
+		require.NoError(t, runActivity(t, acts, acts.ReleaseBatchPods, in, nil))
+		assert.Empty(t, getPod(env.DR.Client, "shop-dr", fresh.Name("sync")).Spec.SchedulingGates, "released")
+		assert.Equal(t, first, secretOn(freshCreds.Secret).Data, "issued a moment ago: kept")
 	})
 
 	t.Run("EnsureBatchPods after the release finds both pods and leaves the mount pod released", func(t *testing.T) {
