@@ -34,11 +34,16 @@ func TestBatchPods(t *testing.T) {
 	// with its own credentials.
 	op := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-0", RunID: "run-1",
 		Members: []string{"pvc-sync/source/shop/orders", "pvc-sync/source/shop/users"}}
-	var creds contract.Credentials
-	require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
-		Op: op, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr",
-		ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
-	}, &creds))
+	credentialsOf := func(op contract.Operation) contract.Credentials {
+		t.Helper()
+		var creds contract.Credentials
+		require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
+			Op: op, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr",
+			ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
+		}, &creds))
+		return creds
+	}
+	creds := credentialsOf(op)
 	in := contract.BatchPodsInput{
 		Op: op, Source: source, SourceNamespace: "shop", SourceNode: "prod-1",
 		Destination: dr, DestinationNamespace: "shop-dr", DestinationNode: "dr-1",
@@ -225,11 +230,7 @@ func TestBatchPods(t *testing.T) {
 	// are not disturbed.
 	held := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-7", RunID: "run-1",
 		Members: []string{"pvc-sync/source/shop/carts"}}
-	var heldCreds contract.Credentials
-	require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
-		Op: held, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr",
-		ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
-	}, &heldCreds))
+	heldCreds := credentialsOf(held)
 	heldIn := in
 	heldIn.Op, heldIn.Credentials, heldIn.Held = held, heldCreds.Secret, true
 	heldIn.Claims = []contract.BatchClaim{{Source: "carts", Target: "carts"}, {Source: "drs-pit-sessions", Target: "sessions"}}
@@ -313,11 +314,7 @@ func TestBatchPods(t *testing.T) {
 
 	t.Run("a release keeps a staged sync pod's certificate that is still fresh", func(t *testing.T) {
 		fresh := contract.Operation{WorkflowID: "replication/ops/shop/manual-1/batch-20", RunID: "run-1", Members: held.Members}
-		var freshCreds contract.Credentials
-		require.NoError(t, runActivity(t, acts, acts.EnsureCredentials, contract.CredentialsInput{
-			Op: fresh, Source: source, SourceNamespace: "shop", Destination: dr, DestinationNamespace: "shop-dr",
-			ClusterKey: steps.clusterKey, AgentHostKey: steps.hostKey, Authority: steps.authority,
-		}, &freshCreds))
+		freshCreds := credentialsOf(fresh)
 		freshIn := heldIn
 		freshIn.Op, freshIn.Credentials = fresh, freshCreds.Secret
 		require.NoError(t, runActivity(t, acts, acts.EnsureBatchPods, freshIn, nil))
