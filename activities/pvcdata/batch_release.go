@@ -36,6 +36,9 @@ const roleMount = "mount"
 // or finished (BatchPodsGone): the batch then cannot start, and its
 // members take their own pods.
 func (a *PVCActivities) ReleaseBatchPods(ctx context.Context, in contract.ReleaseBatchInput) error {
+	if err := madeMatches(in); err != nil {
+		return err // before either pod changes
+	}
 	src, err := a.Clusters.Clientset(ctx, in.Source.Namespace, in.Source.Name)
 	if err != nil {
 		return activities.Classify(err)
@@ -69,11 +72,6 @@ func (a *PVCActivities) renewBatchIdentity(ctx context.Context, dst kubernetes.I
 	if made == nil {
 		return nil
 	}
-	if made.Op.WorkflowID != in.Op.WorkflowID || made.Destination != in.Destination || made.DestinationNamespace != in.DestinationNamespace {
-		return activities.NonRetryable(contract.ErrTypeInputMismatch,
-			"ReleaseBatchPods refused: the pods it names (%s in %s/%s) are not batch %s's in %s/%s; the batch's members take their own pods",
-			made.Op.WorkflowID, made.Destination.Name, made.DestinationNamespace, in.Op.WorkflowID, in.Destination.Name, in.DestinationNamespace)
-	}
 	id := batchIdentity(*made, batchTarget(*made))
 	if certValidFor(ctx, dst, id.namespace, id.credentials) > renewBelow {
 		return nil
@@ -82,6 +80,17 @@ func (a *PVCActivities) renewBatchIdentity(ctx context.Context, dst kubernetes.I
 		return err
 	}
 	return a.writeSyncIdentity(ctx, dst, id)
+}
+
+// madeMatches: in.Pods, when set, made the batch's pods that in releases.
+func madeMatches(in contract.ReleaseBatchInput) error {
+	made := in.Pods
+	if made == nil || (made.Op.WorkflowID == in.Op.WorkflowID && made.Destination == in.Destination && made.DestinationNamespace == in.DestinationNamespace) {
+		return nil
+	}
+	return activities.NonRetryable(contract.ErrTypeInputMismatch,
+		"ReleaseBatchPods refused: the pods it names (%s in %s/%s) are not batch %s's in %s/%s; the batch's members take their own pods",
+		made.Op.WorkflowID, made.Destination.Name, made.DestinationNamespace, in.Op.WorkflowID, in.Destination.Name, in.DestinationNamespace)
 }
 
 // certValidFor is how long the certificate in the Secret namespace/name

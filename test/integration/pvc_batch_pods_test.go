@@ -261,7 +261,7 @@ func TestBatchPods(t *testing.T) {
 		}
 	})
 
-	t.Run("a release that names other pods than the batch's is refused, and the sync pod stays gated", func(t *testing.T) {
+	t.Run("a release that names other pods than the batch's is refused, and both pods stay held", func(t *testing.T) {
 		forged := heldIn
 		forged.DestinationNamespace = "tenant-b"
 		in := release
@@ -270,6 +270,7 @@ func TestBatchPods(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "not batch "+held.WorkflowID+"'s")
 		assert.Equal(t, heldSync.Spec.SchedulingGates, getPod(env.DR.Client, "shop-dr", held.Name("sync")).Spec.SchedulingGates)
+		assert.Equal(t, kube.RoleMountHeld, getPod(env.Source.Client, "shop", held.Name("mount")).Labels[kube.LabelRole], "no agent serves it")
 	})
 
 	t.Run("releasing a held batch relabels its mount pod and ungates its sync pod, once, with a fresh certificate", func(t *testing.T) {
